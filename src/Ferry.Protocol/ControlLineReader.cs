@@ -1,0 +1,155 @@
+using System.Buffers;
+using System.Text;
+
+namespace Ferry.Protocol;
+
+public enum LineReadStatus
+{
+    /// <summary>No complete line in the buffer yet; read more.</summary>
+    NeedMoreData,
+
+    /// <summary>A complete line was read.</summary>
+    Line,
+
+    /// <summary>
+    /// A line exceeded the maximum length. Its bytes up to the next line end are discarded, and the
+    /// caller answers once (500) for the whole overlong line.
+    /// </summary>
+    LineTooLong,
+}
+
+/// <summary>
+/// Splits the control channel into lines, bounded in length, without doing any I/O. It is fed a
+/// <see cref="ReadOnlySequence{T}"/> from a pipe and reports how far it consumed, so a partial line
+/// stays in the pipe (Kestrel's request-line reader is the model). Telnet commands (RFC 854) are
+/// removed: IAC IAC is a literal 0xFF, IAC WILL/WONT/DO/DONT take one option byte, any other IAC
+/// sequence (IP, DM, AYT…) is two bytes. A line ends at LF; a CR before it is dropped.
+/// One instance per connection: it remembers whether it is discarding the rest of an overlong line.
+/// </summary>
+public sealed class ControlLineReader
+{
+    private const byte Iac = 255;
+    private const byte Will = 251;
+    private const byte Dont = 254;
+
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
+
+    private bool _discarding;
+
+    public ControlLineReader(int maxLineLength = 4096)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLineLength, 16);
+        MaxLineLength = maxLineLength;
+    }
+
+    /// <summary>Longest accepted line in bytes, the line end excluded.</summary>
+    public int MaxLineLength { get; }
+
+    /// <summary>
+    /// Looks for one line in <paramref name="buffer"/>. On return, <paramref name="consumed"/> is the
+    /// position up to which the caller may advance the pipe; <paramref name="examined"/> is how far
+    /// it looked (pass both to <c>PipeReader.AdvanceTo</c>).
+    /// </summary>
+    public LineReadStatus TryReadLine(
+        in ReadOnlySequence<byte> buffer,
+        out string line,
+        out SequencePosition consumed,
+        out SequencePosition examined)
+    {
+        line = string.Empty;
+        var lf = buffer.PositionOf((byte)'\n');
+        if (lf is null)
+        {
+            examined = buffer.End;
+            if (_discarding || buffer.Length > MaxLineLength + 1)
+            {
+                // Over the limit with no line end in sight: drop what we have, keep discarding.
+                var wasDiscarding = _discarding;
+                _discarding = true;
+                consumed = buffer.End;
+                return wasDiscarding ? LineReadStatus.NeedMoreData : LineReadStatus.LineTooLong;
+            }
+            consumed = buffer.Start;
+            return LineReadStatus.NeedMoreData;
+        }
+
+        var lineBytes = buffer.Slice(0, lf.Value);
+        consumed = buffer.GetPosition(1, lf.Value);
+        examined = consumed;
+        if (_discarding)
+        {
+            // The tail of an overlong line already answered: swallow it silently.
+            _discarding = false;
+            return LineReadStatus.NeedMoreData;
+        }
+        if (lineBytes.Length > MaxLineLength + 1)
+        {
+            return LineReadStatus.LineTooLong;
+        }
+        line = Decode(lineBytes);
+        return LineReadStatus.Line;
+    }
+
+    /// <summary>Removes Telnet sequences and the trailing CR, then decodes UTF-8 (RFC 2640).</summary>
+    internal static string Decode(in ReadOnlySequence<byte> lineBytes)
+    {
+        var length = (int)lineBytes.Length;
+        byte[]? rented = null;
+        Span<byte> raw = length <= 512 ? stackalloc byte[length] : (rented = ArrayPool<byte>.Shared.Rent(length)).AsSpan(0, length);
+        try
+        {
+            lineBytes.CopyTo(raw);
+            var n = StripTelnet(raw);
+            if (n > 0 && raw[n - 1] == (byte)'\r')
+            {
+                n--;
+            }
+            return n == 0 ? string.Empty : Utf8.GetString(raw[..n]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>Compacts <paramref name="raw"/> in place without Telnet commands; returns the new length.</summary>
+    internal static int StripTelnet(Span<byte> raw)
+    {
+        if (raw.IndexOf(Iac) < 0)
+        {
+            return raw.Length;
+        }
+        var w = 0;
+        for (var r = 0; r < raw.Length; r++)
+        {
+            var b = raw[r];
+            if (b != Iac)
+            {
+                raw[w++] = b;
+                continue;
+            }
+            if (r + 1 >= raw.Length)
+            {
+                break; // A lone IAC at the end of the line: drop it.
+            }
+            var next = raw[r + 1];
+            if (next == Iac)
+            {
+                raw[w++] = Iac;
+                r++;
+            }
+            else if (next is >= Will and <= Dont)
+            {
+                r += 2; // Option negotiation: IAC, verb, option byte.
+            }
+            else
+            {
+                r++; // IAC IP, IAC DM, IAC AYT, ...
+            }
+        }
+        return w;
+    }
+}

@@ -1,0 +1,29 @@
+namespace Ferry.Server.Accounts;
+
+/// <summary>What a user may do; anonymous users get <see cref="ReadOnly"/> by default.</summary>
+[Flags]
+public enum Permissions
+{
+    None = 0,
+    List = 1,
+    Read = 2,
+    Write = 4,
+    Delete = 8,
+    Rename = 16,
+    MakeDirectory = 32,
+    ReadOnly = List | Read,
+    All = List | Read | Write | Delete | Rename | MakeDirectory,
+}
+
+/// <summary>An authenticated account. <see cref="Home"/> is a virtual path inside the served root.</summary>
+public sealed record UserAccount(string Name, string Home, Permissions Permissions, bool IsAnonymous = false);
+
+/// <summary>
+/// Where named accounts live (a file today, PostgreSQL next). Holds no session state. Must take the
+/// same time for an unknown user as for a wrong password (no user enumeration).
+/// </summary>
+public interface IUserStore
+{
+    /// <summary>The account when the password is right; null otherwise.</summary>
+    ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken);
+}

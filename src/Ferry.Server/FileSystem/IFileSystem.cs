@@ -1,0 +1,72 @@
+using Ferry.Protocol;
+
+namespace Ferry.Server.FileSystem;
+
+/// <summary>
+/// The storage an FTP session works on. Implementations hold no session state (working directory,
+/// user, transfer type live in the session), so several servers may share one store. Every path is a
+/// <see cref="VirtualPath"/> relative to the store's own root. Failures are reported by throwing
+/// <see cref="FileSystemException"/> with a <see cref="FileSystemError"/>; the session maps it to a reply.
+/// </summary>
+public interface IFileSystem
+{
+    /// <summary>The entry at <paramref name="path"/>, or null when nothing is there.</summary>
+    ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken);
+
+    /// <summary>Streams the entries of a directory (not "." and ".."), in no promised order.</summary>
+    IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, CancellationToken cancellationToken);
+
+    /// <summary>Opens a file for reading, positioned at <paramref name="offset"/>.</summary>
+    ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Opens a file for writing. <see cref="FileWriteMode.Create"/> creates or truncates;
+    /// <see cref="FileWriteMode.CreateNew"/> fails with <see cref="FileSystemError.AlreadyExists"/>;
+    /// <see cref="FileWriteMode.Append"/> appends; <see cref="FileWriteMode.Overwrite"/> keeps the file
+    /// and writes from <paramref name="offset"/> on, truncating after it (REST + STOR).
+    /// </summary>
+    ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken);
+
+    ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken);
+
+    ValueTask DeleteFileAsync(VirtualPath path, CancellationToken cancellationToken);
+
+    /// <summary>Removes an empty directory.</summary>
+    ValueTask DeleteDirectoryAsync(VirtualPath path, CancellationToken cancellationToken);
+
+    /// <summary>Renames a file or directory; fails when the target exists.</summary>
+    ValueTask RenameAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken);
+
+    ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken);
+}
+
+public enum FileWriteMode
+{
+    Create,
+    CreateNew,
+    Append,
+    Overwrite,
+}
+
+public enum FileSystemError
+{
+    NotFound,
+    AlreadyExists,
+    AccessDenied,
+    NotADirectory,
+    IsADirectory,
+    DirectoryNotEmpty,
+    InvalidName,
+    /// <summary>A path (or a symbolic link on it) leads outside the root.</summary>
+    OutsideRoot,
+    DiskFull,
+    IOError,
+}
+
+public sealed class FileSystemException : IOException
+{
+    public FileSystemException(FileSystemError error, string message, Exception? inner = null)
+        : base(message, inner) => Error = error;
+
+    public FileSystemError Error { get; }
+}
