@@ -1,0 +1,87 @@
+using Ferry.Protocol;
+using Ferry.Server.Accounts;
+using Ferry.Server.Hosting;
+using Ferry.Server.Session;
+
+namespace Ferry.Server.Commands;
+
+/// <summary>USER, PASS, QUIT (RFC 959 §4.1.1).</summary>
+internal static class AccessCommands
+{
+    private static readonly FtpReply NeedPassword = new(ReplyCode.NeedPassword, "Please specify the password.");
+    private static readonly FtpReply AnonymousNeedPassword = new(ReplyCode.NeedPassword, "Anonymous login ok, send your complete e-mail address as your password.");
+    private static readonly FtpReply LoginIncorrect = new(ReplyCode.NotLoggedIn, "Login incorrect.");
+    private static readonly FtpReply AlreadyLoggedIn = new(ReplyCode.NotLoggedIn, "Already logged in; cannot change to another user.");
+    private static readonly FtpReply TooManyFailures = new(ReplyCode.ServiceNotAvailable, "Too many failed logins: closing control connection.");
+    private static readonly FtpReply Goodbye = new(ReplyCode.ClosingControlConnection, "Goodbye.");
+
+    public static bool IsAnonymousName(string name) =>
+        name.Equals("anonymous", StringComparison.OrdinalIgnoreCase) || name.Equals("ftp", StringComparison.OrdinalIgnoreCase);
+
+    public static ValueTask<FtpReply?> User(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (session.IsLoggedIn)
+        {
+            session.PendingUser = null;
+            return ValueTask.FromResult<FtpReply?>(AlreadyLoggedIn);
+        }
+        // Always 331, for unknown users too (RFC 2577 §5: no user-name enumeration).
+        session.PendingUser = argument;
+        return ValueTask.FromResult<FtpReply?>(IsAnonymousName(argument) && session.Options.AllowAnonymous ? AnonymousNeedPassword : NeedPassword);
+    }
+
+    public static async ValueTask<FtpReply?> Pass(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var name = session.PendingUser;
+        session.PendingUser = null;
+        if (name is null)
+        {
+            return new FtpReply(ReplyCode.BadSequence, "Login with USER first.");
+        }
+        UserAccount? account;
+        if (IsAnonymousName(name))
+        {
+            account = session.Options.AllowAnonymous ? new UserAccount("anonymous", "/", Permissions.ReadOnly, IsAnonymous: true) : null;
+        }
+        else
+        {
+            account = session.Users is null ? null : await session.Users.AuthenticateAsync(name, argument, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (account is null)
+        {
+            session.FailedLogins++;
+            ServerLog.LoginFailed(session.Log, name, session.RemoteEndPoint, session.FailedLogins);
+            if (session.Options.FailedLoginDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(session.Options.FailedLoginDelay, cancellationToken).ConfigureAwait(false);
+            }
+            if (session.FailedLogins >= session.Options.MaxLoginFailures)
+            {
+                session.Close();
+                return TooManyFailures;
+            }
+            return LoginIncorrect;
+        }
+
+        session.LogIn(account);
+        var email = account.IsAnonymous ? argument : null;
+        ServerLog.LoginSucceeded(session.Log, account.Name, account.IsAnonymous, email, session.RemoteEndPoint);
+        session.Server.RaiseLogin(new LoginEventArgs(session.Id, session.RemoteEndPoint, account.Name, account.IsAnonymous, email));
+        var lines = new List<string>(session.Options.WelcomeMessage);
+        if (account.IsAnonymous && !account.Permissions.HasFlag(Permissions.Write))
+        {
+            lines.Add("Anonymous access is read-only.");
+        }
+        lines.Add("Login successful.");
+        return new FtpReply(ReplyCode.UserLoggedIn, lines);
+    }
+
+    public static async ValueTask<FtpReply?> Quit(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        // A running transfer finishes (and sends its 226) before the 221.
+        await session.WaitForTransferAsync().ConfigureAwait(false);
+        session.Close();
+        return Goodbye;
+    }
+}

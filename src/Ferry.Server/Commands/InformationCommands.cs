@@ -1,0 +1,118 @@
+using System.Globalization;
+using Ferry.Protocol;
+using Ferry.Protocol.Listing;
+using Ferry.Server.Accounts;
+using Ferry.Server.Session;
+
+namespace Ferry.Server.Commands;
+
+/// <summary>SYST, NOOP, FEAT (RFC 2389), OPTS, HELP, STAT.</summary>
+internal static class InformationCommands
+{
+    private static readonly FtpReply SystemType = new(ReplyCode.SystemType, "UNIX Type: L8");
+    private static readonly FtpReply FeatureList = new(ReplyCode.SystemStatus, ["Features:", .. VerbTable.FeatureLines, "End"]);
+    private static readonly FtpReply HelpList = BuildHelp();
+
+    public static ValueTask<FtpReply?> System(FtpSession session, string argument, CancellationToken cancellationToken) => Done(SystemType);
+
+    public static ValueTask<FtpReply?> NoOperation(FtpSession session, string argument, CancellationToken cancellationToken) => Done(Replies.NoOperation);
+
+    public static ValueTask<FtpReply?> Features(FtpSession session, string argument, CancellationToken cancellationToken) => Done(FeatureList);
+
+    public static ValueTask<FtpReply?> Options(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var parts = argument.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length > 0 && parts[0].Equals("UTF8", StringComparison.OrdinalIgnoreCase))
+        {
+            // RFC 2640 §3.2: path names are UTF-8; we never leave that mode.
+            return parts.Length == 1 || parts[1].Equals("ON", StringComparison.OrdinalIgnoreCase)
+                ? Done(new FtpReply(ReplyCode.CommandOkay, "Always in UTF8 mode."))
+                : Done(new FtpReply(ReplyCode.NotImplementedForParameter, "UTF8 cannot be turned off."));
+        }
+        return Done(new FtpReply(ReplyCode.SyntaxErrorInArguments, "Option not understood."));
+    }
+
+    public static ValueTask<FtpReply?> Help(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var verb = argument.Trim().ToUpperInvariant();
+        if (verb.Length == 0)
+        {
+            return Done(HelpList);
+        }
+        if (VerbTable.TryGet(verb, out var spec))
+        {
+            return Done(new FtpReply(ReplyCode.HelpMessage,
+                spec.Handler is null ? $"Syntax: {spec.Syntax} (not implemented)" : $"Syntax: {spec.Syntax}"));
+        }
+        return Done(new FtpReply(ReplyCode.NotImplemented, $"Unknown command {verb}."));
+    }
+
+    public static async ValueTask<FtpReply?> Status(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (argument.Trim().Length == 0)
+        {
+            return ServerStatus(session);
+        }
+        // RFC 959 §4.1.3: STAT with a path is a listing sent over the control connection.
+        if (!session.Can(Permissions.List))
+        {
+            return Replies.PermissionDenied;
+        }
+        var request = ListingRequest.Parse(argument);
+        if (!session.TryResolve(request.Path.Length == 0 ? "." : request.Path, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        var storePath = session.ToStorePath(path);
+        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return Replies.NoSuchFile;
+        }
+        var now = DateTimeOffset.UtcNow;
+        var lines = new List<string> { $"Status of {path.Value}:" };
+        if (entry.IsDirectory)
+        {
+            await foreach (var child in session.FileSystem.ListAsync(storePath, cancellationToken).ConfigureAwait(false))
+            {
+                lines.Add(UnixListingFormatter.FormatLine(child, now));
+            }
+        }
+        else
+        {
+            lines.Add(UnixListingFormatter.FormatLine(entry, now));
+        }
+        lines.Add("End of status.");
+        return new FtpReply(ReplyCode.FileStatus, lines);
+    }
+
+    private static FtpReply ServerStatus(FtpSession session)
+    {
+        var o = session.Options;
+        var lines = new List<string>
+        {
+            "Ferry FTP server status:",
+            $"Connected to {session.RemoteEndPoint}",
+            session.User is { } user ? $"Logged in as {user.Name}" : "Not logged in",
+            $"TYPE: {(session.TransferType == TransferType.Ascii ? "ASCII" : "BINARY")}, MODE: Stream, STRU: File",
+            $"Data connection: {(session.IsTransferRunning ? "transfer in progress" : session.DataChannel?.Describe() ?? "none")}",
+            string.Create(CultureInfo.InvariantCulture, $"Session timeout in seconds is {o.IdleTimeout.TotalSeconds:0}"),
+            "End of status",
+        };
+        return new FtpReply(ReplyCode.SystemStatus, lines);
+    }
+
+    private static FtpReply BuildHelp()
+    {
+        var verbs = VerbTable.All.Where(s => s.Handler is not null).Select(s => s.Verb).ToArray();
+        var lines = new List<string> { "The following commands are recognized:" };
+        for (var i = 0; i < verbs.Length; i += 8)
+        {
+            lines.Add(string.Join(' ', verbs.Skip(i).Take(8).Select(v => v.PadRight(5))).TrimEnd());
+        }
+        lines.Add("Help OK.");
+        return new FtpReply(ReplyCode.HelpMessage, lines);
+    }
+
+    private static ValueTask<FtpReply?> Done(FtpReply reply) => ValueTask.FromResult<FtpReply?>(reply);
+}

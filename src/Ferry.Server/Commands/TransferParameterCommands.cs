@@ -1,0 +1,181 @@
+using System.Net;
+using System.Net.Sockets;
+using Ferry.Protocol;
+using Ferry.Server.DataChannels;
+using Ferry.Server.Session;
+
+namespace Ferry.Server.Commands;
+
+/// <summary>PORT, EPRT, PASV, EPSV, TYPE, MODE, STRU (RFC 959 §4.1.2, RFC 2428).</summary>
+internal static class TransferParameterCommands
+{
+    private static readonly FtpReply EpsvAllInEffect = new(ReplyCode.BadSequence, "EPSV ALL in effect: only EPSV may set up data connections (RFC 2428 §4).");
+    private static readonly FtpReply IllegalPort = new(ReplyCode.SyntaxErrorInArguments, "Illegal PORT argument: expected h1,h2,h3,h4,p1,p2.");
+    private static readonly FtpReply IllegalEprt = new(ReplyCode.SyntaxErrorInArguments, "Illegal EPRT argument: expected |1|a.b.c.d|port| or |2|ipv6|port|.");
+    private static readonly FtpReply ProtocolNotSupported = new(ReplyCode.NetworkProtocolNotSupported, "Network protocol not supported, use (1,2)");
+
+    public static ValueTask<FtpReply?> Port(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (session.EpsvAll)
+        {
+            return Done(EpsvAllInEffect);
+        }
+        if (!HostPort.TryParsePort(argument, out var target))
+        {
+            return Done(IllegalPort);
+        }
+        return SetActiveAsync(session, target, "PORT");
+    }
+
+    public static ValueTask<FtpReply?> Eprt(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (session.EpsvAll)
+        {
+            return Done(EpsvAllInEffect);
+        }
+        if (!HostPort.TryParseEprt(argument, out var target, out var unsupported))
+        {
+            return Done(unsupported ? ProtocolNotSupported : IllegalEprt);
+        }
+        return SetActiveAsync(session, target, "EPRT");
+    }
+
+    /// <summary>
+    /// RFC 2577 §3 (bounce attack): the server connects only back to the client's own address, and
+    /// never to a privileged port.
+    /// </summary>
+    private static async ValueTask<FtpReply?> SetActiveAsync(FtpSession session, IPEndPoint target, string verb)
+    {
+        var client = DataChannel.Normalize(session.RemoteEndPoint.Address);
+        var requested = DataChannel.Normalize(target.Address);
+        if (!requested.Equals(client))
+        {
+            ServerLog.ActiveTargetRefused(session.Log, target, "not the client's address");
+            return new FtpReply(ReplyCode.SyntaxError, $"Illegal {verb} command: data connections go only to the client's own address.");
+        }
+        if (target.Port < 1024)
+        {
+            ServerLog.ActiveTargetRefused(session.Log, target, "privileged port");
+            return new FtpReply(ReplyCode.NotImplementedForParameter, $"Illegal {verb} command: port {target.Port} is below 1024.");
+        }
+        await session.SetDataChannelAsync(new ActiveDataChannel(new IPEndPoint(requested, target.Port))).ConfigureAwait(false);
+        return new FtpReply(ReplyCode.CommandOkay, $"{verb} command successful. Consider using EPSV.");
+    }
+
+    public static async ValueTask<FtpReply?> Pasv(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (session.EpsvAll)
+        {
+            return EpsvAllInEffect;
+        }
+        var local = DataChannel.Normalize(session.LocalEndPoint.Address);
+        if (local.AddressFamily != AddressFamily.InterNetwork)
+        {
+            return new FtpReply(ReplyCode.CantOpenDataConnection, "PASV carries IPv4 addresses only: use EPSV on an IPv6 connection.");
+        }
+        var channel = await ListenAsync(session, local).ConfigureAwait(false);
+        if (channel is null)
+        {
+            return Replies.CantOpenDataConnection;
+        }
+        var announced = session.Options.PassiveAddress ?? local;
+        return new FtpReply(ReplyCode.EnteringPassiveMode, HostPort.FormatPasvReply(new IPEndPoint(announced, channel.Port)));
+    }
+
+    public static async ValueTask<FtpReply?> Epsv(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var arg = argument.Trim();
+        if (arg.Equals("ALL", StringComparison.OrdinalIgnoreCase))
+        {
+            session.EpsvAll = true;
+            return new FtpReply(ReplyCode.CommandOkay, "EPSV ALL ok.");
+        }
+        var local = DataChannel.Normalize(session.LocalEndPoint.Address);
+        if (arg.Length > 0)
+        {
+            var wanted = arg switch
+            {
+                "1" => AddressFamily.InterNetwork,
+                "2" => AddressFamily.InterNetworkV6,
+                _ => AddressFamily.Unknown,
+            };
+            if (wanted == AddressFamily.Unknown && !int.TryParse(arg, out _))
+            {
+                return new FtpReply(ReplyCode.SyntaxErrorInArguments, "EPSV takes 1, 2 or ALL.");
+            }
+            if (wanted != local.AddressFamily)
+            {
+                // RFC 2428 §3: name the protocol this connection can use.
+                return new FtpReply(ReplyCode.NetworkProtocolNotSupported,
+                    $"Network protocol not supported, use ({(local.AddressFamily == AddressFamily.InterNetwork ? 1 : 2)})");
+            }
+        }
+        var channel = await ListenAsync(session, local).ConfigureAwait(false);
+        return channel is null
+            ? Replies.CantOpenDataConnection
+            : new FtpReply(ReplyCode.EnteringExtendedPassiveMode, HostPort.FormatEpsvReply(channel.Port));
+    }
+
+    private static async ValueTask<PassiveDataChannel?> ListenAsync(FtpSession session, IPAddress local)
+    {
+        PassiveDataChannel channel;
+        try
+        {
+            channel = PassiveDataChannel.Listen(local, session.Options.PassivePortMin, session.Options.PassivePortMax,
+                session.RemoteEndPoint.Address, remote => ServerLog.ForeignDataConnection(session.Log, remote));
+        }
+        catch (SocketException)
+        {
+            await session.SetDataChannelAsync(null).ConfigureAwait(false);
+            return null;
+        }
+        await session.SetDataChannelAsync(channel).ConfigureAwait(false);
+        return channel;
+    }
+
+    public static ValueTask<FtpReply?> Type(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var parts = argument.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var code = parts.Length > 0 ? parts[0].ToUpperInvariant() : string.Empty;
+        var param = parts.Length > 1 ? parts[1].ToUpperInvariant() : null;
+        if (parts.Length > 2)
+        {
+            return Done(new FtpReply(ReplyCode.SyntaxErrorInArguments, "TYPE takes at most two arguments."));
+        }
+        switch (code)
+        {
+            case "A" when param is null or "N":
+                session.TransferType = TransferType.Ascii;
+                return Done(new FtpReply(ReplyCode.CommandOkay, "Switching to ASCII mode."));
+            case "I" when param is null:
+            case "L" when param == "8":
+            case "L8" when param is null:
+                session.TransferType = TransferType.Binary;
+                return Done(new FtpReply(ReplyCode.CommandOkay, "Switching to Binary mode."));
+            case "A" when param is "T" or "C":
+            case "E":
+            case "L":
+                return Done(new FtpReply(ReplyCode.NotImplementedForParameter, $"TYPE {argument.Trim()} not implemented; use A, I or L 8."));
+            default:
+                return Done(new FtpReply(ReplyCode.SyntaxErrorInArguments, "Unrecognised TYPE; use A, I or L 8."));
+        }
+    }
+
+    public static ValueTask<FtpReply?> Mode(FtpSession session, string argument, CancellationToken cancellationToken) =>
+        Done(argument.Trim().ToUpperInvariant() switch
+        {
+            "S" => new FtpReply(ReplyCode.CommandOkay, "Mode set to S."),
+            "B" or "C" or "Z" => new FtpReply(ReplyCode.NotImplementedForParameter, "Only stream mode (MODE S) is supported."),
+            _ => new FtpReply(ReplyCode.SyntaxErrorInArguments, "Unrecognised MODE; use S."),
+        });
+
+    public static ValueTask<FtpReply?> Structure(FtpSession session, string argument, CancellationToken cancellationToken) =>
+        Done(argument.Trim().ToUpperInvariant() switch
+        {
+            "F" => new FtpReply(ReplyCode.CommandOkay, "Structure set to F."),
+            "R" or "P" => new FtpReply(ReplyCode.NotImplementedForParameter, "Only file structure (STRU F) is supported."),
+            _ => new FtpReply(ReplyCode.SyntaxErrorInArguments, "Unrecognised STRU; use F."),
+        });
+
+    private static ValueTask<FtpReply?> Done(FtpReply reply) => ValueTask.FromResult<FtpReply?>(reply);
+}

@@ -1,0 +1,90 @@
+using System.Collections.Frozen;
+
+namespace Ferry.Server.Commands;
+
+/// <summary>
+/// The single place that says which verbs exist, whether they need a login, take an argument, may
+/// run during a transfer, need a data channel, and what they add to FEAT. The allowed command
+/// sequences are the second table here.
+/// </summary>
+internal static class VerbTable
+{
+    private static readonly CommandSpec[] Specs =
+    [
+        // Access control (RFC 959 §4.1.1)
+        new("USER", AccessCommands.User, "USER <name>", BeforeLogin: true, Argument: ArgumentRule.Required),
+        new("PASS", AccessCommands.Pass, "PASS <password>", BeforeLogin: true),
+        new("QUIT", AccessCommands.Quit, "QUIT", BeforeLogin: true, Argument: ArgumentRule.None, DuringTransfer: true),
+        new("ACCT", null, "ACCT <account>"),
+        new("REIN", null, "REIN"),
+        new("SMNT", null, "SMNT <path>"),
+
+        // Navigation
+        new("CWD", NavigationCommands.ChangeDirectory, "CWD <path>", Argument: ArgumentRule.Required),
+        new("XCWD", NavigationCommands.ChangeDirectory, "XCWD <path>", Argument: ArgumentRule.Required),
+        new("CDUP", NavigationCommands.ChangeToParent, "CDUP", Argument: ArgumentRule.None),
+        new("XCUP", NavigationCommands.ChangeToParent, "XCUP", Argument: ArgumentRule.None),
+        new("PWD", NavigationCommands.PrintDirectory, "PWD", Argument: ArgumentRule.None),
+        new("XPWD", NavigationCommands.PrintDirectory, "XPWD", Argument: ArgumentRule.None),
+
+        // Transfer parameters (RFC 959 §4.1.2, RFC 2428)
+        new("PORT", TransferParameterCommands.Port, "PORT h1,h2,h3,h4,p1,p2", Argument: ArgumentRule.Required),
+        new("EPRT", TransferParameterCommands.Eprt, "EPRT |proto|addr|port|", Argument: ArgumentRule.Required, Feature: "EPRT"),
+        new("PASV", TransferParameterCommands.Pasv, "PASV", Argument: ArgumentRule.None),
+        new("EPSV", TransferParameterCommands.Epsv, "EPSV [1|2|ALL]", Feature: "EPSV"),
+        new("TYPE", TransferParameterCommands.Type, "TYPE A|I|L 8", Argument: ArgumentRule.Required),
+        new("MODE", TransferParameterCommands.Mode, "MODE S", Argument: ArgumentRule.Required),
+        new("STRU", TransferParameterCommands.Structure, "STRU F", Argument: ArgumentRule.Required),
+
+        // Transfers (RFC 959 §4.1.3)
+        new("RETR", TransferCommands.Retrieve, "RETR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
+        new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true),
+        new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true),
+        new("ABOR", TransferCommands.Abort, "ABOR", Argument: ArgumentRule.None, DuringTransfer: true),
+        new("STOR", null, "STOR <path>"),
+        new("STOU", null, "STOU"),
+        new("APPE", null, "APPE <path>"),
+        new("REST", null, "REST <offset>"),
+        new("ALLO", null, "ALLO <size>"),
+        new("RNFR", null, "RNFR <path>"),
+        new("RNTO", null, "RNTO <path>"),
+        new("DELE", null, "DELE <path>"),
+        new("RMD", null, "RMD <path>"),
+        new("XRMD", null, "XRMD <path>"),
+        new("MKD", null, "MKD <path>"),
+        new("XMKD", null, "XMKD <path>"),
+        new("SITE", null, "SITE <command>"),
+
+        // Information and options
+        new("SYST", InformationCommands.System, "SYST", BeforeLogin: true, Argument: ArgumentRule.None),
+        new("NOOP", InformationCommands.NoOperation, "NOOP", BeforeLogin: true),
+        new("FEAT", InformationCommands.Features, "FEAT", BeforeLogin: true, Argument: ArgumentRule.None),
+        new("OPTS", InformationCommands.Options, "OPTS UTF8 ON", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "UTF8"),
+        new("HELP", InformationCommands.Help, "HELP [verb]", BeforeLogin: true),
+        new("STAT", InformationCommands.Status, "STAT [path]", DuringTransfer: true),
+    ];
+
+    private static readonly FrozenDictionary<string, CommandSpec> ByVerb =
+        Specs.ToFrozenDictionary(s => s.Verb, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Verbs that must come right after another one (RFC 959 §5.4 sequencing); otherwise 503.
+    /// The transfer preconditions (PORT/PASV before RETR) are the NeedsDataChannel column above.
+    /// </summary>
+    private static readonly FrozenDictionary<string, string> MustFollow = new Dictionary<string, string>
+    {
+        ["PASS"] = "USER",
+        ["RNTO"] = "RNFR",
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    public static IReadOnlyList<CommandSpec> All => Specs;
+
+    public static bool TryGet(string verb, out CommandSpec spec) => ByVerb.TryGetValue(verb, out spec!);
+
+    /// <summary>The verb that must immediately precede <paramref name="verb"/>, if any.</summary>
+    public static string? RequiredPredecessor(string verb) => MustFollow.GetValueOrDefault(verb);
+
+    /// <summary>FEAT lines, sorted, one per supported extension.</summary>
+    public static IReadOnlyList<string> FeatureLines { get; } =
+        Specs.Where(s => s.Feature is not null && s.Handler is not null).Select(s => s.Feature!).Distinct().Order(StringComparer.Ordinal).ToArray();
+}

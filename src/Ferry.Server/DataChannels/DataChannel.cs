@@ -1,0 +1,159 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Ferry.Server.DataChannels;
+
+/// <summary>
+/// How the next transfer's data connection will be made, as set up by PASV/EPSV (passive) or
+/// PORT/EPRT (active). One channel serves one transfer (RFC 959 §3.2: stream mode closes the
+/// connection to mark the end of the file).
+/// </summary>
+internal abstract class DataChannel : IAsyncDisposable
+{
+    /// <summary>Opens the data connection, waiting at most <paramref name="timeout"/>.</summary>
+    public abstract ValueTask<Socket> OpenAsync(TimeSpan timeout, CancellationToken cancellationToken);
+
+    public abstract string Describe();
+
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    internal static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    internal static void ConfigureDataSocket(Socket socket)
+    {
+        socket.NoDelay = true;
+        socket.LingerState = new LingerOption(false, 0);
+    }
+}
+
+/// <summary>The server connects to the address the client gave in PORT/EPRT.</summary>
+internal sealed class ActiveDataChannel(IPEndPoint target) : DataChannel
+{
+    public IPEndPoint Target { get; } = target;
+
+    public override async ValueTask<Socket> OpenAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(Target.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            ConfigureDataSocket(socket);
+            using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeoutCts.CancelAfter(timeout);
+            try
+            {
+                await socket.ConnectAsync(Target, timeoutCts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Connecting to {Target} took longer than {timeout.TotalSeconds:0} s.");
+            }
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public override string Describe() => $"active, to {Target}";
+}
+
+/// <summary>
+/// The server listens and the client connects (PASV/EPSV). Only a connection from the control
+/// connection's own address is taken; any other is closed unread (data-connection theft, RFC 2577 §5).
+/// </summary>
+internal sealed class PassiveDataChannel : DataChannel
+{
+    private readonly Socket _listener;
+    private readonly IPAddress _expectedPeer;
+    private readonly Action<IPEndPoint>? _onRejected;
+
+    private PassiveDataChannel(Socket listener, IPAddress expectedPeer, Action<IPEndPoint>? onRejected)
+    {
+        _listener = listener;
+        _expectedPeer = Normalize(expectedPeer);
+        _onRejected = onRejected;
+        Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+    }
+
+    public int Port { get; }
+
+    /// <summary>
+    /// Listens on <paramref name="localAddress"/>, on a random free port of [min, max] (or any free
+    /// port when the range is 0-0). Random, so the next port cannot be guessed (RFC 2577 §8).
+    /// </summary>
+    public static PassiveDataChannel Listen(IPAddress localAddress, int min, int max, IPAddress expectedPeer, Action<IPEndPoint>? onRejected)
+    {
+        localAddress = Normalize(localAddress);
+        if (min == 0)
+        {
+            return new PassiveDataChannel(Bind(localAddress, 0)!, expectedPeer, onRejected);
+        }
+        var count = max - min + 1;
+        var start = Random.Shared.Next(count);
+        for (var i = 0; i < count; i++)
+        {
+            var listener = Bind(localAddress, min + ((start + i) % count));
+            if (listener is not null)
+            {
+                return new PassiveDataChannel(listener, expectedPeer, onRejected);
+            }
+        }
+        throw new SocketException((int)SocketError.AddressAlreadyInUse);
+    }
+
+    private static Socket? Bind(IPAddress address, int port)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(address, port));
+            socket.Listen(1);
+            return socket;
+        }
+        catch (SocketException) when (port != 0)
+        {
+            socket.Dispose();
+            return null;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public override async ValueTask<Socket> OpenAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutCts.CancelAfter(timeout);
+        try
+        {
+            while (true)
+            {
+                var socket = await _listener.AcceptAsync(timeoutCts.Token).ConfigureAwait(false);
+                var remote = (IPEndPoint)socket.RemoteEndPoint!;
+                if (Normalize(remote.Address).Equals(_expectedPeer))
+                {
+                    ConfigureDataSocket(socket);
+                    return socket;
+                }
+                _onRejected?.Invoke(remote);
+                socket.Dispose();
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"No data connection came within {timeout.TotalSeconds:0} s.");
+        }
+    }
+
+    public override string Describe() => $"passive, port {Port}";
+
+    public override ValueTask DisposeAsync()
+    {
+        _listener.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

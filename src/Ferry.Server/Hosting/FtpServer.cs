@@ -1,0 +1,159 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Ferry.Server.Accounts;
+using Ferry.Server.FileSystem;
+using Ferry.Server.Session;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Ferry.Server.Hosting;
+
+/// <summary>
+/// The FTP server: a listening socket and one <see cref="FtpSession"/> per accepted connection,
+/// each an async task (no thread per session).
+/// </summary>
+public sealed class FtpServer : IAsyncDisposable
+{
+    private readonly FtpServerOptions _options;
+    private readonly IFileSystem _fileSystem;
+    private readonly IUserStore? _users;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<long, Task> _sessions = new();
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private long _nextSessionId;
+
+    public FtpServer(FtpServerOptions options, IFileSystem fileSystem, IUserStore? users = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        options.Validate();
+        _options = options;
+        _fileSystem = fileSystem;
+        _users = users;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger("Ferry.Server");
+    }
+
+    /// <summary>Raised after every successful login (the login notification).</summary>
+    public event EventHandler<LoginEventArgs>? UserLoggedIn;
+
+    /// <summary>Where the server listens, once started.</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)(_listener?.LocalEndPoint ?? throw new InvalidOperationException("The server is not started."));
+
+    /// <summary>Number of open control connections.</summary>
+    public int SessionCount => _sessions.Count;
+
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_listener is not null)
+        {
+            throw new InvalidOperationException("The server is already started.");
+        }
+        _listener = Bind(IPAddress.Parse(_options.Address), _options.Port);
+        ServerLog.Listening(_logger, _listener.LocalEndPoint!);
+        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, e => UserLoggedIn?.Invoke(this, e), _stopping.Token);
+        _acceptLoop = AcceptLoopAsync(context);
+        return Task.CompletedTask;
+    }
+
+    private static Socket Bind(IPAddress address, int port)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true; // "::" serves IPv4 clients too.
+            }
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(new IPEndPoint(address, port));
+            socket.Listen(512);
+            return socket;
+        }
+        catch (SocketException e) when (address.Equals(IPAddress.IPv6Any) && e.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable)
+        {
+            socket.Dispose();
+            return Bind(IPAddress.Any, port); // A host without IPv6.
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private async Task AcceptLoopAsync(ServerContext context)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener!.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException e)
+            {
+                ServerLog.AcceptFailed(_logger, e);
+                continue;
+            }
+            var id = Interlocked.Increment(ref _nextSessionId);
+            _sessions[id] = RunSessionAsync(id, socket, context);
+        }
+    }
+
+    private async Task RunSessionAsync(long id, Socket socket, ServerContext context)
+    {
+        await Task.Yield();
+        try
+        {
+            var session = new FtpSession(id, socket, context, _stopping.Token);
+            await using (session.ConfigureAwait(false))
+            {
+                await session.RunAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            ServerLog.HandlerFailed(_logger, "session", e);
+            socket.Dispose();
+        }
+        finally
+        {
+            _sessions.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Stops accepting, tells open sessions 421 and waits for them to close.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (_listener is null || _stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+        await Task.WhenAll(_sessions.Values).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,81 @@
+using System.Net;
+
+namespace Ferry.Server.Hosting;
+
+/// <summary>Everything a running server is told. Validated once, at start (<see cref="Validate"/>).</summary>
+public sealed record FtpServerOptions
+{
+    /// <summary>Address to listen on. "::" listens on IPv6 and IPv4 (dual mode) where the host has IPv6.</summary>
+    public string Address { get; init; } = "::";
+
+    /// <summary>Control port; 0 picks a free one (tests). 21 needs privileges, so the default is 2121.</summary>
+    public int Port { get; init; } = 2121;
+
+    /// <summary>Text of the 220 greeting.</summary>
+    public string Banner { get; init; } = "Ferry FTP server ready.";
+
+    /// <summary>Lines shown before "230 Login successful." (the welcome message); empty for none.</summary>
+    public IReadOnlyList<string> WelcomeMessage { get; init; } = ["Welcome to the Ferry FTP server."];
+
+    /// <summary>Accept USER ftp / anonymous with any e-mail address as password.</summary>
+    public bool AllowAnonymous { get; init; } = true;
+
+    /// <summary>Lowest and highest passive data port; 0 and 0 let the system pick.</summary>
+    public int PassivePortMin { get; init; }
+    public int PassivePortMax { get; init; }
+
+    /// <summary>Address announced in 227 replies instead of the local one (NAT masquerade).</summary>
+    public IPAddress? PassiveAddress { get; init; }
+
+    /// <summary>Longest control line in bytes; longer ones are answered 500 and discarded.</summary>
+    public int MaxLineLength { get; init; } = 4096;
+
+    /// <summary>A session that sends no command for this long is told 421 and closed.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>How long a data connection may take to be opened (passive accept or active connect).</summary>
+    public TimeSpan DataConnectionTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Pause before answering a failed PASS, against password guessing.</summary>
+    public TimeSpan FailedLoginDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Failed logins after which the session is closed with 421.</summary>
+    public int MaxLoginFailures { get; init; } = 3;
+
+    /// <summary>Buffer used to copy file data.</summary>
+    public int TransferBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
+    public void Validate()
+    {
+        if (!IPAddress.TryParse(Address, out _))
+        {
+            throw new ArgumentException($"address: '{Address}' is not an IP address.");
+        }
+        if (Port is < 0 or > 65535)
+        {
+            throw new ArgumentException($"port: {Port} is not a TCP port (0-65535).");
+        }
+        if (PassivePortMin is < 0 or > 65535 || PassivePortMax is < 0 or > 65535 || PassivePortMin > PassivePortMax
+            || (PassivePortMin == 0) != (PassivePortMax == 0))
+        {
+            throw new ArgumentException($"passive-ports: {PassivePortMin}-{PassivePortMax} is not a port range (A-B, 1 ≤ A ≤ B ≤ 65535).");
+        }
+        if (MaxLineLength is < 512 or > 1024 * 1024)
+        {
+            throw new ArgumentException($"max-line-length: {MaxLineLength} must be between 512 and 1048576.");
+        }
+        if (IdleTimeout <= TimeSpan.Zero || DataConnectionTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("idle-timeout and data-timeout must be positive.");
+        }
+        if (FailedLoginDelay < TimeSpan.Zero || MaxLoginFailures < 1)
+        {
+            throw new ArgumentException("failed-login-delay must be ≥ 0 and max-login-failures ≥ 1.");
+        }
+        if (TransferBufferSize is < 4096 or > 16 * 1024 * 1024)
+        {
+            throw new ArgumentException("transfer-buffer-size must be between 4 KiB and 16 MiB.");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using Ferry.Protocol;
+using Ferry.Server.FileSystem;
+
+namespace Ferry.Server.Session;
+
+/// <summary>Fixed replies, made once; and the mapping from storage errors to replies.</summary>
+internal static class Replies
+{
+    public static readonly FtpReply NotLoggedIn = new(ReplyCode.NotLoggedIn, "Please login with USER and PASS.");
+    public static readonly FtpReply UnknownCommand = new(ReplyCode.SyntaxError, "Unknown command.");
+    public static readonly FtpReply EmptyCommand = new(ReplyCode.SyntaxError, "Empty command.");
+    public static readonly FtpReply NotImplemented = new(ReplyCode.NotImplemented, "Command not implemented.");
+    public static readonly FtpReply UsePortOrPasvFirst = new(ReplyCode.CantOpenDataConnection, "Use PORT, EPRT, PASV or EPSV first.");
+    public static readonly FtpReply CantOpenDataConnection = new(ReplyCode.CantOpenDataConnection, "Cannot open data connection.");
+    public static readonly FtpReply TransferAborted = new(ReplyCode.ConnectionClosedTransferAborted, "Connection closed; transfer aborted.");
+    public static readonly FtpReply TransferComplete = new(ReplyCode.ClosingDataConnection, "Transfer complete.");
+    public static readonly FtpReply CommandOkay = new(ReplyCode.CommandOkay, "Command okay.");
+    public static readonly FtpReply NoOperation = new(ReplyCode.CommandOkay, "NOOP ok.");
+    public static readonly FtpReply PermissionDenied = new(ReplyCode.FileUnavailable, "Permission denied.");
+    public static readonly FtpReply NoSuchFile = new(ReplyCode.FileUnavailable, "No such file or directory.");
+    public static readonly FtpReply InvalidPath = new(ReplyCode.FileUnavailable, "Invalid path.");
+    public static readonly FtpReply ReadLocalError = new(ReplyCode.ActionAbortedLocalError, "Read error: transfer aborted.");
+
+    public static FtpReply ForFileSystemError(FileSystemException e) => e.Error switch
+    {
+        FileSystemError.NotFound => NoSuchFile,
+        FileSystemError.AccessDenied or FileSystemError.OutsideRoot => PermissionDenied,
+        FileSystemError.AlreadyExists => new FtpReply(ReplyCode.FileUnavailable, "File exists."),
+        FileSystemError.NotADirectory => new FtpReply(ReplyCode.FileUnavailable, "Not a directory."),
+        FileSystemError.IsADirectory => new FtpReply(ReplyCode.FileUnavailable, "Is a directory."),
+        FileSystemError.DirectoryNotEmpty => new FtpReply(ReplyCode.FileUnavailable, "Directory not empty."),
+        FileSystemError.InvalidName => new FtpReply(ReplyCode.FileNameNotAllowed, "File name not allowed."),
+        FileSystemError.DiskFull => new FtpReply(ReplyCode.InsufficientStorage, "Insufficient storage space."),
+        _ => new FtpReply(ReplyCode.ActionAbortedLocalError, "Local error in processing."),
+    };
+}

@@ -1,0 +1,24 @@
+using Ferry.Server.Accounts;
+using Ferry.Server.FileSystem;
+using Ferry.Server.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Session;
+
+/// <summary>What every session of one server shares. Holds no per-session state.</summary>
+internal sealed class ServerContext(
+    FtpServerOptions options,
+    IFileSystem fileSystem,
+    IUserStore? users,
+    ILoggerFactory loggerFactory,
+    Action<LoginEventArgs> onLogin,
+    CancellationToken stopping)
+{
+    public FtpServerOptions Options { get; } = options;
+    public IFileSystem FileSystem { get; } = fileSystem;
+    public IUserStore? Users { get; } = users;
+    public ILoggerFactory LoggerFactory { get; } = loggerFactory;
+    public CancellationToken Stopping { get; } = stopping;
+
+    public void RaiseLogin(LoginEventArgs e) => onLogin(e);
+}

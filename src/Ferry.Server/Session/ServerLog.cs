@@ -1,0 +1,50 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Session;
+
+/// <summary>All of the server's log lines, source-generated (no boxing, no formatting when off).</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Listening on {EndPoint}")]
+    public static partial void Listening(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(2, LogLevel.Information, "Connection from {Remote}")]
+    public static partial void SessionStarted(ILogger logger, IPEndPoint remote);
+
+    [LoggerMessage(3, LogLevel.Information, "Session ended after {Seconds:0.0} s")]
+    public static partial void SessionEnded(ILogger logger, double seconds);
+
+    [LoggerMessage(4, LogLevel.Debug, "Connection lost: {Reason}")]
+    public static partial void SessionConnectionLost(ILogger logger, string reason);
+
+    [LoggerMessage(5, LogLevel.Debug, "C: {Line}")]
+    public static partial void Command(ILogger logger, string line);
+
+    [LoggerMessage(6, LogLevel.Debug, "S: {Code} {Text}")]
+    public static partial void Reply(ILogger logger, int code, string text);
+
+    [LoggerMessage(7, LogLevel.Information, "Login: user {User} (anonymous: {Anonymous}, password/e-mail: {AnonymousPassword}) from {Remote}")]
+    public static partial void LoginSucceeded(ILogger logger, string user, bool anonymous, string? anonymousPassword, IPEndPoint remote);
+
+    [LoggerMessage(8, LogLevel.Warning, "Failed login for user {User} from {Remote} ({Failures} so far)")]
+    public static partial void LoginFailed(ILogger logger, string user, IPEndPoint remote, int failures);
+
+    [LoggerMessage(9, LogLevel.Information, "Idle for {Seconds} s: closing")]
+    public static partial void IdleTimeout(ILogger logger, double seconds);
+
+    [LoggerMessage(10, LogLevel.Error, "{Verb} failed")]
+    public static partial void HandlerFailed(ILogger logger, string verb, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Warning, "Data connection from {Remote} refused: not the control connection's address")]
+    public static partial void ForeignDataConnection(ILogger logger, IPEndPoint remote);
+
+    [LoggerMessage(12, LogLevel.Information, "{Direction} {Path}: {Bytes} bytes in {Seconds:0.000} s, {Result}")]
+    public static partial void Transfer(ILogger logger, string direction, string path, long bytes, double seconds, string result);
+
+    [LoggerMessage(13, LogLevel.Error, "Accepting a connection failed")]
+    public static partial void AcceptFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(14, LogLevel.Warning, "PORT/EPRT to {Target} refused: {Reason}")]
+    public static partial void ActiveTargetRefused(ILogger logger, IPEndPoint target, string reason);
+}
