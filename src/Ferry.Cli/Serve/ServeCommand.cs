@@ -1,0 +1,106 @@
+using System.Collections;
+using System.Runtime.InteropServices;
+using Ferry.Server.FileSystem;
+using Ferry.Server.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Ferry.Cli.Serve;
+
+/// <summary>`ferry serve`: runs the server until SIGINT/SIGTERM.</summary>
+internal static class ServeCommand
+{
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.Out.Write(Help());
+            return 0;
+        }
+        ServeSettings settings;
+        FtpServerOptions options;
+        LogLevel level;
+        try
+        {
+            settings = ServeSettings.Load(args, Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
+                .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal));
+            options = settings.ToServerOptions();
+            level = Enum.TryParse<LogLevel>(settings["log-level"] ?? "Information", ignoreCase: true, out var l)
+                ? l : throw new ArgumentException($"log-level: '{settings["log-level"]}' is not a log level.");
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync($"ferry serve: {e.Message}");
+            return 2;
+        }
+
+        using var loggerFactory = LoggerFactory.Create(builder => builder
+            .SetMinimumLevel(level)
+            .AddSimpleConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.UseUtcTimestamp = true;
+                o.ColorBehavior = LoggerColorBehavior.Disabled;
+            })
+            // Logs go to standard error; standard output carries only the "listening" line.
+            .AddConsoleFormatter<SimpleConsoleFormatter, SimpleConsoleFormatterOptions>()
+            .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+
+        var fileSystem = new LocalFileSystem(settings.Root);
+        await using var server = new FtpServer(options, fileSystem, users: null, loggerFactory);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        try
+        {
+            await server.StartAsync(stop.Token);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            await Console.Error.WriteLineAsync($"ferry serve: cannot listen on {options.Address} port {options.Port}: {e.Message}");
+            return 1;
+        }
+        await Console.Out.WriteLineAsync($"ferry listening on {server.LocalEndPoint}");
+        await Console.Out.FlushAsync(CancellationToken.None);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await server.StopAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("ferry serve: sessions still open after 30 s; exiting.");
+        }
+        return 0;
+    }
+
+    internal static string Help()
+    {
+        var lines = new List<string>
+        {
+            "Usage: ferry serve [options]",
+            "",
+            "Runs an FTP server. Anonymous users (ftp, anonymous) get read-only access to the root.",
+            "",
+            "Options (also in the --config JSON file as \"name\": value, or as FERRY_NAME environment",
+            "variables; the command line wins over the environment, which wins over the file):",
+        };
+        foreach (var (name, value, help) in ServeSettings.Known)
+        {
+            var left = value is null ? $"--{name}" : $"--{name} {value}";
+            lines.Add($"  {left,-28} {help}");
+        }
+        lines.Add("");
+        lines.Add("Prints \"ferry listening on ADDRESS:PORT\" once it accepts connections; SIGINT or SIGTERM stop it.");
+        return string.Join('\n', lines) + "\n";
+    }
+}

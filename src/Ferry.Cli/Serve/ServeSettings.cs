@@ -1,0 +1,231 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Ferry.Server.Hosting;
+
+namespace Ferry.Cli.Serve;
+
+/// <summary>
+/// The settings of `ferry serve`, from three sources in rising precedence: the JSON file named by
+/// --config (keys are the option names without dashes, e.g. "passive-ports"), environment variables
+/// (FERRY_PASSIVE_PORTS), then the command line (--passive-ports 50000-50100).
+/// </summary>
+internal sealed class ServeSettings
+{
+    /// <summary>Every option: name, value placeholder (null for a flag), help text.</summary>
+    internal static readonly (string Name, string? Value, string Help)[] Known =
+    [
+        ("root", "DIR", "directory to serve (default: the current directory)"),
+        ("address", "ADDR", "address to listen on (default :: = all IPv6 and IPv4 addresses)"),
+        ("port", "N", "control port (default 2121; 21 needs privileges)"),
+        ("banner", "TEXT", "text of the 220 greeting"),
+        ("welcome", "FILE", "file whose lines are shown at login (230)"),
+        ("passive-ports", "A-B", "passive data port range (default: any free port)"),
+        ("passive-address", "ADDR", "IPv4 address announced in PASV replies (NAT)"),
+        ("no-anonymous", null, "refuse anonymous logins (ftp, anonymous)"),
+        ("idle-timeout", "SECONDS", "close sessions idle this long (default 300)"),
+        ("data-timeout", "SECONDS", "wait this long for a data connection (default 30)"),
+        ("failed-login-delay", "SECONDS", "pause before answering a failed login (default 1)"),
+        ("max-login-failures", "N", "close the session after N failed logins (default 3)"),
+        ("max-line-length", "BYTES", "longest accepted command line (default 4096)"),
+        ("log-level", "LEVEL", "trace, debug, information, warning, error (default information)"),
+        ("config", "FILE", "JSON file with any of these options"),
+    ];
+
+    private readonly Dictionary<string, string> _values = new(StringComparer.OrdinalIgnoreCase);
+
+    public string? this[string name] => _values.GetValueOrDefault(name);
+
+    /// <summary>Reads all three sources. Throws <see cref="ArgumentException"/> naming a bad option.</summary>
+    public static ServeSettings Load(string[] args, IDictionary<string, string?> environment)
+    {
+        var commandLine = ParseCommandLine(args);
+        var settings = new ServeSettings();
+        var configFile = commandLine.GetValueOrDefault("config") ?? environment.GetValueOrDefault("FERRY_CONFIG");
+        if (configFile is not null)
+        {
+            settings.LoadJson(configFile);
+        }
+        foreach (var (name, _, _) in Known)
+        {
+            var variable = "FERRY_" + name.Replace('-', '_').ToUpperInvariant();
+            if (environment.TryGetValue(variable, out var value) && value is not null)
+            {
+                settings._values[name] = value;
+            }
+        }
+        foreach (var (name, value) in commandLine)
+        {
+            settings._values[name] = value;
+        }
+        return settings;
+    }
+
+    private static Dictionary<string, string> ParseCommandLine(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"unexpected argument '{arg}'.");
+            }
+            var name = arg[2..];
+            string? inline = null;
+            var eq = name.IndexOf('=', StringComparison.Ordinal);
+            if (eq >= 0)
+            {
+                inline = name[(eq + 1)..];
+                name = name[..eq];
+            }
+            var known = Array.Find(Known, k => k.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+            if (known.Name is null)
+            {
+                throw new ArgumentException($"unknown option '--{name}'. Run 'ferry serve --help'.");
+            }
+            if (known.Value is null)
+            {
+                values[known.Name] = inline ?? "true";
+                continue;
+            }
+            if (inline is null && i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"option '--{name}' needs a value ({known.Value}).");
+            }
+            values[known.Name] = inline ?? args[++i];
+        }
+        return values;
+    }
+
+    private void LoadJson(string path)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            throw new ArgumentException($"config: cannot read '{path}': {e.Message}");
+        }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ArgumentException($"config: '{path}' must hold a JSON object.");
+            }
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (Array.FindIndex(Known, k => k.Name.Equals(property.Name, StringComparison.OrdinalIgnoreCase)) < 0 || property.Name == "config")
+                {
+                    throw new ArgumentException($"config: unknown key '{property.Name}' in '{path}'.");
+                }
+                _values[property.Name] = property.Value.ValueKind switch
+                {
+                    JsonValueKind.String => property.Value.GetString()!,
+                    JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => property.Value.GetRawText(),
+                    _ => throw new ArgumentException($"config: key '{property.Name}' must be a string, number or boolean."),
+                };
+            }
+        }
+    }
+
+    public string Root => Path.GetFullPath(this["root"] ?? Directory.GetCurrentDirectory());
+
+    /// <summary>Builds and validates the server options. Throws <see cref="ArgumentException"/> naming the bad key.</summary>
+    public FtpServerOptions ToServerOptions()
+    {
+        var defaults = new FtpServerOptions();
+        var (pasvMin, pasvMax) = PortRange("passive-ports");
+        var options = defaults with
+        {
+            Address = this["address"] ?? defaults.Address,
+            Port = Int("port") ?? defaults.Port,
+            Banner = this["banner"] ?? defaults.Banner,
+            WelcomeMessage = this["welcome"] is { } welcome ? ReadWelcome(welcome) : defaults.WelcomeMessage,
+            PassivePortMin = pasvMin,
+            PassivePortMax = pasvMax,
+            PassiveAddress = this["passive-address"] is { } pasv ? Address("passive-address", pasv) : null,
+            AllowAnonymous = !(Bool("no-anonymous") ?? false),
+            IdleTimeout = Seconds("idle-timeout") ?? defaults.IdleTimeout,
+            DataConnectionTimeout = Seconds("data-timeout") ?? defaults.DataConnectionTimeout,
+            FailedLoginDelay = Seconds("failed-login-delay", allowZero: true) ?? defaults.FailedLoginDelay,
+            MaxLoginFailures = Int("max-login-failures") ?? defaults.MaxLoginFailures,
+            MaxLineLength = Int("max-line-length") ?? defaults.MaxLineLength,
+        };
+        options.Validate();
+        if (!Directory.Exists(Root))
+        {
+            throw new ArgumentException($"root: directory '{Root}' does not exist.");
+        }
+        return options;
+    }
+
+    private static string[] ReadWelcome(string path)
+    {
+        try
+        {
+            return File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"welcome: cannot read '{path}': {e.Message}");
+        }
+    }
+
+    private int? Int(string name)
+    {
+        var text = this[name];
+        if (text is null)
+        {
+            return null;
+        }
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new ArgumentException($"{name}: '{text}' is not a whole number.");
+    }
+
+    private bool? Bool(string name) => this[name] switch
+    {
+        null => null,
+        var t when t.Equals("true", StringComparison.OrdinalIgnoreCase) || t == "1" || t.Equals("yes", StringComparison.OrdinalIgnoreCase) => true,
+        var t when t.Equals("false", StringComparison.OrdinalIgnoreCase) || t == "0" || t.Equals("no", StringComparison.OrdinalIgnoreCase) => false,
+        var t => throw new ArgumentException($"{name}: '{t}' is not true or false."),
+    };
+
+    private TimeSpan? Seconds(string name, bool allowZero = false)
+    {
+        var text = this[name];
+        if (text is null)
+        {
+            return null;
+        }
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || (!allowZero && seconds == 0) || seconds > 86400 * 7)
+        {
+            throw new ArgumentException($"{name}: '{text}' is not a number of seconds.");
+        }
+        return TimeSpan.FromSeconds(seconds);
+    }
+
+    private (int Min, int Max) PortRange(string name)
+    {
+        var text = this[name];
+        if (text is null)
+        {
+            return (0, 0);
+        }
+        var parts = text.Split('-', StringSplitOptions.TrimEntries);
+        if (parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var min)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var max)
+            && min is >= 1024 and <= 65535 && max >= min && max <= 65535)
+        {
+            return (min, max);
+        }
+        throw new ArgumentException($"{name}: '{text}' is not a port range A-B with 1024 ≤ A ≤ B ≤ 65535.");
+    }
+
+    private static IPAddress Address(string name, string text) =>
+        IPAddress.TryParse(text, out var address) ? address : throw new ArgumentException($"{name}: '{text}' is not an IP address.");
+}

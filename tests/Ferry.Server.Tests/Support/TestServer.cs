@@ -1,0 +1,89 @@
+using System.Net;
+using System.Security.Cryptography;
+using Ferry.Server.Accounts;
+using Ferry.Server.FileSystem;
+using Ferry.Server.Hosting;
+
+namespace Ferry.Server.Tests.Support;
+
+/// <summary>
+/// An in-process server on 127.0.0.1 and an ephemeral port, serving a fresh temporary root that
+/// holds readme.txt, pub/readme.txt and pub/data.bin. Stopped and deleted on dispose.
+/// </summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    private TestServer(string root, FtpServer server)
+    {
+        Root = root;
+        Server = server;
+    }
+
+    public string Root { get; }
+    public FtpServer Server { get; }
+    public IPEndPoint EndPoint => Server.LocalEndPoint;
+
+    public static readonly byte[] ReadmeText = "Welcome to Ferry.\nThis is the readme.\n"u8.ToArray();
+    public static readonly byte[] PubReadmeText = "The pub directory.\nLine two\nLine three\n"u8.ToArray();
+
+    public static async Task<TestServer> StartAsync(Func<FtpServerOptions, FtpServerOptions>? configure = null, IUserStore? users = null)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "ferry-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(root, "pub"));
+        await File.WriteAllBytesAsync(Path.Combine(root, "readme.txt"), ReadmeText);
+        await File.WriteAllBytesAsync(Path.Combine(root, "pub", "readme.txt"), PubReadmeText);
+        await File.WriteAllBytesAsync(Path.Combine(root, "pub", "data.bin"), RandomBytes(300_000, seed: 1));
+        var options = new FtpServerOptions
+        {
+            Address = "127.0.0.1",
+            Port = 0,
+            FailedLoginDelay = TimeSpan.Zero,
+            DataConnectionTimeout = TimeSpan.FromSeconds(10),
+        };
+        options = configure?.Invoke(options) ?? options;
+        var server = new FtpServer(options, new LocalFileSystem(root), users);
+        await server.StartAsync();
+        return new TestServer(root, server);
+    }
+
+    public string PathOf(string relative) => Path.Combine(Root, relative);
+
+    public async Task<string> WriteFileAsync(string relative, byte[] content)
+    {
+        var path = PathOf(relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllBytesAsync(path, content);
+        return path;
+    }
+
+    /// <summary>Deterministic bytes covering every byte value, CR and LF included.</summary>
+    public static byte[] RandomBytes(int size, int seed)
+    {
+        var bytes = new byte[size];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    public static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes));
+
+    /// <summary>A logged-in anonymous control connection.</summary>
+    public async Task<ControlConnection> LoginAsync(string user = "anonymous", string password = "guest@example.com")
+    {
+        var control = await ControlConnection.OpenAsync(EndPoint);
+        Assert.Equal(220, (await control.ReadReplyAsync()).Code);
+        await control.ExpectAsync($"USER {user}", 331);
+        await control.ExpectAsync($"PASS {password}", 230);
+        return control;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
