@@ -36,6 +36,8 @@ internal static class ServeCommand
 
         using var loggerFactory = LoggerFactory.Create(builder => builder
             .SetMinimumLevel(level)
+            // Logs go to standard error; standard output carries only the "listening" line.
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
             .AddSimpleConsole(o =>
             {
                 o.IncludeScopes = true;
@@ -43,10 +45,7 @@ internal static class ServeCommand
                 o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
                 o.UseUtcTimestamp = true;
                 o.ColorBehavior = LoggerColorBehavior.Disabled;
-            })
-            // Logs go to standard error; standard output carries only the "listening" line.
-            .AddConsoleFormatter<SimpleConsoleFormatter, SimpleConsoleFormatterOptions>()
-            .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+            }));
 
         var fileSystem = new LocalFileSystem(settings.Root);
         await using var server = new FtpServer(options, fileSystem, users: null, loggerFactory);

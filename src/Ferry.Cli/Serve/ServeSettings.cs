@@ -41,7 +41,7 @@ internal sealed class ServeSettings
     {
         var commandLine = ParseCommandLine(args);
         var settings = new ServeSettings();
-        var configFile = commandLine.GetValueOrDefault("config") ?? environment.GetValueOrDefault("FERRY_CONFIG");
+        var configFile = commandLine.GetValueOrDefault("config") ?? (environment.TryGetValue("FERRY_CONFIG", out var fromEnv) ? fromEnv : null);
         if (configFile is not null)
         {
             settings.LoadJson(configFile);
