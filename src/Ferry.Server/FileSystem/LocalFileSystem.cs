@@ -21,8 +21,12 @@ namespace Ferry.Server.FileSystem;
 /// <see cref="FileSystemError.OutsideRoot"/> for such a link. Deleting or renaming a link acts on the
 /// link itself, never on its target.</para>
 /// <para>Limits: the check happens before the host call, so a local user who can swap a directory for
-/// a symbolic link between the check and the use (TOCTOU) could escape the jail; FTP itself offers no
-/// way to create links. Special files (FIFOs, devices) are reported as files; opening a FIFO blocks.</para>
+/// a symbolic link between the check and the use (TOCTOU) could redirect it; FTP itself offers no
+/// way to create links. On Linux opened files are checked again through /proc/self/fd, so no data is
+/// read or written outside, but a create/truncate, MKD, DELE, RNFR/RNTO or MDTM could still land
+/// outside in that race. Hard links cannot be told from ordinary files and are not a jail breach this
+/// class can see. Special files (FIFOs, devices) are reported as files; opening a FIFO blocks.
+/// REST beyond the end of a file followed by STOR leaves a zero-filled gap, as lseek(2) would.</para>
 /// </remarks>
 public sealed class LocalFileSystem : IFileSystem
 {
@@ -131,6 +135,7 @@ public sealed class LocalFileSystem : IFileSystem
                 // Transfers copy with large buffers of their own; a second buffer would only copy twice.
                 BufferSize = 0,
             });
+            VerifyOpenedInsideRoot(stream, path);
             if (offset > 0)
             {
                 // REST beyond the end reads nothing, as with lseek(2) past EOF.
@@ -174,6 +179,7 @@ public sealed class LocalFileSystem : IFileSystem
                 fileOptions.UnixCreateMode = fileMode;
             }
             var stream = new FileStream(hostPath, fileOptions);
+            VerifyOpenedInsideRoot(stream, path);
             if (mode == FileWriteMode.Overwrite)
             {
                 // REST + STOR (RFC 3659 §5): the file is the first `offset` bytes plus what arrives now.
@@ -333,6 +339,33 @@ public sealed class LocalFileSystem : IFileSystem
             throw new FileSystemException(FileSystemError.OutsideRoot, $"{path} leads outside the root.");
         }
         return real;
+    }
+
+    /// <summary>
+    /// Narrows the TOCTOU window: on Linux, /proc/self/fd/N names the file the handle really refers
+    /// to, so a component swapped for a link after <see cref="ToHostPath"/> checked it is caught
+    /// before a byte is read or written (a create or truncate outside may already have happened).
+    /// </summary>
+    internal void VerifyOpenedInsideRoot(FileStream stream, VirtualPath path)
+    {
+        if (_options.FollowSymlinksOutsideRoot || !OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        string? real;
+        try
+        {
+            real = new FileInfo($"/proc/self/fd/{stream.SafeFileHandle.DangerousGetHandle()}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return; // no /proc (some containers): the path check stands alone
+        }
+        if (real is not null && real.StartsWith('/') && !IsUnderRoot(real))
+        {
+            stream.Dispose();
+            throw new FileSystemException(FileSystemError.OutsideRoot, $"{path} leads outside the root.");
+        }
     }
 
     private bool IsUnderRoot(string real)

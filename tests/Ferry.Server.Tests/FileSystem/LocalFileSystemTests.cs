@@ -204,6 +204,23 @@ public sealed class LocalFileSystemTests : IDisposable
     }
 
     [Fact]
+    public void Handle_opened_outside_the_root_is_caught_after_the_open()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        // Stands in for a path swapped to a link between the check and the open.
+        var outside = new FileStream(Path.Combine(_outside, "secret.txt"), FileMode.Open, FileAccess.Read);
+        var error = Assert.Throws<FileSystemException>(() => _fs.VerifyOpenedInsideRoot(outside, P("/swapped"))).Error;
+        Assert.Equal(FileSystemError.OutsideRoot, error);
+        Assert.Throws<ObjectDisposedException>(() => outside.ReadByte());
+        Write("inside.txt", "x");
+        using var inside = new FileStream(Host("inside.txt"), FileMode.Open, FileAccess.Read);
+        _fs.VerifyOpenedInsideRoot(inside, P("/inside.txt"));
+    }
+
+    [Fact]
     public async Task Deleting_a_link_removes_the_link_not_its_target()
     {
         File.CreateSymbolicLink(Host("secret"), Path.Combine(_outside, "secret.txt"));
