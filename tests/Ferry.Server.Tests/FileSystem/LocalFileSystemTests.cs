@@ -290,6 +290,35 @@ public sealed class LocalFileSystemTests : IDisposable
         Assert.Equal(FileEntryKind.Directory, (await _fs.GetEntryAsync(VirtualPath.Root, None))!.Kind);
     }
 
+    [Fact]
+    public async Task Dangling_link_is_an_entry_of_kind_symbolic_link()
+    {
+        File.CreateSymbolicLink(Host("dangling"), "nowhere");
+        var entry = await _fs.GetEntryAsync(P("/dangling"), None);
+        Assert.Equal((FileEntryKind.SymbolicLink, "nowhere"), (entry!.Kind, entry.LinkTarget));
+        Assert.Equal(FileSystemError.NotFound, await ErrorOf(() => _fs.OpenReadAsync(P("/dangling"), 0, None).AsTask()));
+    }
+
+    [Fact]
+    public async Task List_stops_when_cancelled()
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            Write($"f{i}", "x");
+        }
+        using var cts = new CancellationTokenSource();
+        var seen = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in _fs.ListAsync(VirtualPath.Root, cts.Token))
+            {
+                seen++;
+                await cts.CancelAsync();
+            }
+        });
+        Assert.Equal(1, seen);
+    }
+
     // ---- reading and writing ----
 
     [Fact]
