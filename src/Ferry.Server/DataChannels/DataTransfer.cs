@@ -25,8 +25,8 @@ internal static class DataTransfer
     {
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         // Worst case for LF→CRLF doubles the size.
-        var wire = ascii ? ArrayPool<byte>.Shared.Rent(bufferSize * 2) : null;
-        var encoder = new AsciiEncoder();
+        var wire = ascii ? ArrayPool<byte>.Shared.Rent(AsciiEncoder.MaxEncodedLength(bufferSize)) : null;
+        var encoder = ascii ? new AsciiEncoder() : null;
         long total = 0;
         try
         {
@@ -45,7 +45,7 @@ internal static class DataTransfer
                 {
                     break;
                 }
-                var chunk = ascii ? wire.AsMemory(0, encoder.Encode(buffer.AsSpan(0, read), wire)) : buffer.AsMemory(0, read);
+                var chunk = ascii ? wire.AsMemory(0, encoder!.Encode(buffer.AsSpan(0, read), wire)) : buffer.AsMemory(0, read);
                 try
                 {
                     await SendAllAsync(data, chunk, cancellationToken).ConfigureAwait(false);

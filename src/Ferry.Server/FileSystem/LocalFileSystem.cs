@@ -1,0 +1,557 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Ferry.Protocol;
+
+namespace Ferry.Server.FileSystem;
+
+/// <summary>
+/// An <see cref="IFileSystem"/> over a host directory, jailed to it. A <see cref="VirtualPath"/> maps to
+/// the root plus its segments; every component is resolved through symbolic links (as realpath(3)
+/// does) and the resulting real path must lie under the root's own real path, else the operation
+/// fails with <see cref="FileSystemError.OutsideRoot"/>. Links that stay inside the root are followed.
+/// </summary>
+/// <remarks>
+/// <para>Symbolic links: <see cref="ListAsync"/> reports every link as an entry of kind
+/// <see cref="FileEntryKind.SymbolicLink"/> with its stored <see cref="FileEntry.LinkTarget"/>, as
+/// <c>ls -l</c> and vsftpd do. <see cref="GetEntryAsync"/> follows a link that stays inside the root
+/// (the entry describes the target, under the link's name) and returns a
+/// <see cref="FileEntryKind.SymbolicLink"/> entry for a link leading outside the root (or dangling, or
+/// looping), so a caller checking the kind refuses CWD and RETR; as a second line of defence
+/// <see cref="OpenReadAsync"/>, <see cref="OpenWriteAsync"/> and <see cref="ListAsync"/> throw
+/// <see cref="FileSystemError.OutsideRoot"/> for such a link. Deleting or renaming a link acts on the
+/// link itself, never on its target.</para>
+/// <para>Limits: the check happens before the host call, so a local user who can swap a directory for
+/// a symbolic link between the check and the use (TOCTOU) could redirect it; FTP itself offers no
+/// way to create links. On Linux opened files are checked again through /proc/self/fd, so no data is
+/// read or written outside, but a create/truncate, MKD, DELE, RNFR/RNTO or MDTM could still land
+/// outside in that race. Hard links cannot be told from ordinary files and are not a jail breach this
+/// class can see. Special files (FIFOs, devices) are reported as files; opening a FIFO blocks.
+/// REST beyond the end of a file followed by STOR leaves a zero-filled gap, as lseek(2) would.</para>
+/// </remarks>
+public sealed class LocalFileSystem : IFileSystem
+{
+    // Linux's MAXSYMLINKS: more links than this on one path is a loop (ELOOP).
+    private const int MaxSymlinkHops = 40;
+    private const int WriteBufferSize = 64 * 1024;
+
+    private static readonly StringComparison PathComparison =
+        OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
+    private static readonly EnumerationOptions ListOptions = new()
+    {
+        // Dot files are entries too; whether LIST shows them is the session's call.
+        AttributesToSkip = 0,
+        IgnoreInaccessible = true,
+        RecurseSubdirectories = false,
+        ReturnSpecialDirectories = false,
+    };
+
+    private readonly LocalFileSystemOptions _options;
+
+    public LocalFileSystem(string rootDirectory, LocalFileSystemOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(rootDirectory);
+        _options = options ?? new LocalFileSystemOptions();
+        // The root itself may be (or sit below) a symbolic link: compare against where it really is.
+        RootRealPath = Path.TrimEndingDirectorySeparator(RealPath(Path.GetFullPath(rootDirectory), followFinal: true));
+        if (!Directory.Exists(RootRealPath))
+        {
+            throw new DirectoryNotFoundException($"The root directory \"{rootDirectory}\" does not exist.");
+        }
+    }
+
+    /// <summary>The real (symbolic-link free) host path of the root.</summary>
+    public string RootRealPath { get; }
+
+    public ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Guard(path, () =>
+        {
+            var hostPath = ToHostPath(path, followFinal: false);
+            var name = path.Name;
+            var info = new FileInfo(hostPath);
+            if (info.LinkTarget is not null)
+            {
+                string target;
+                try
+                {
+                    target = ToHostPath(path, followFinal: true);
+                }
+                catch (FileSystemException e) when (e.Error is FileSystemError.OutsideRoot or FileSystemError.IOError)
+                {
+                    return DescribeLink(name, info);
+                }
+                // A dangling link still is an entry: describe the link.
+                return Describe(name, target) ?? DescribeLink(name, info);
+            }
+            return Describe(name, hostPath);
+        }));
+    }
+
+    public async IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var enumerator = Guard(directory, () =>
+        {
+            var hostPath = ToHostPath(directory, followFinal: true);
+            if (!Directory.Exists(hostPath))
+            {
+                throw File.Exists(hostPath)
+                    ? new FileSystemException(FileSystemError.NotADirectory, $"{directory} is not a directory.")
+                    : new FileSystemException(FileSystemError.NotFound, $"{directory} does not exist.");
+            }
+            return new DirectoryInfo(hostPath).EnumerateFileSystemInfos("*", ListOptions).GetEnumerator();
+        });
+        using (enumerator)
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var entry = Guard(directory, () =>
+                    enumerator.MoveNext() ? DescribeListed(enumerator.Current) : null);
+                if (entry is null)
+                {
+                    yield break;
+                }
+                yield return entry;
+            }
+        }
+    }
+
+    public ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Guard(path, () =>
+        {
+            var hostPath = ToHostPath(path, followFinal: true);
+            ThrowIfDirectory(path, hostPath);
+            var stream = new FileStream(hostPath, new FileStreamOptions
+            {
+                Mode = FileMode.Open,
+                Access = FileAccess.Read,
+                Share = FileShare.Read,
+                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                // Transfers copy with large buffers of their own; a second buffer would only copy twice.
+                BufferSize = 0,
+            });
+            VerifyOpenedInsideRoot(stream, path);
+            if (offset > 0)
+            {
+                // REST beyond the end reads nothing, as with lseek(2) past EOF.
+                stream.Position = offset;
+            }
+            return (Stream)new FileSystemStream(stream, path);
+        }));
+    }
+
+    public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Guard(path, () =>
+        {
+            var hostPath = ToHostPath(path, followFinal: true);
+            ThrowIfDirectory(path, hostPath);
+            ThrowIfParentMissing(path, hostPath);
+            if (mode == FileWriteMode.CreateNew && Exists(hostPath))
+            {
+                throw new FileSystemException(FileSystemError.AlreadyExists, $"{path} already exists.");
+            }
+            var fileOptions = new FileStreamOptions
+            {
+                Mode = mode switch
+                {
+                    FileWriteMode.Create => FileMode.Create,
+                    FileWriteMode.CreateNew => FileMode.CreateNew,
+                    FileWriteMode.Append => FileMode.Append,
+                    FileWriteMode.Overwrite => FileMode.OpenOrCreate,
+                    _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
+                },
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                Options = FileOptions.Asynchronous,
+                // Data connections deliver segment-sized chunks; batch them into fewer writes.
+                BufferSize = WriteBufferSize,
+            };
+            if (!OperatingSystem.IsWindows() && _options.NewFileMode is { } fileMode)
+            {
+                fileOptions.UnixCreateMode = fileMode;
+            }
+            var stream = new FileStream(hostPath, fileOptions);
+            VerifyOpenedInsideRoot(stream, path);
+            if (mode == FileWriteMode.Overwrite)
+            {
+                // REST + STOR (RFC 3659 §5): the file is the first `offset` bytes plus what arrives now.
+                // Truncating first means an aborted transfer leaves a file whose size is the next REST.
+                stream.SetLength(offset);
+                stream.Position = offset;
+            }
+            return (Stream)new FileSystemStream(stream, path);
+        }));
+    }
+
+    public ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Guard(path, () =>
+        {
+            ThrowIfRoot(path);
+            var hostPath = ToHostPath(path, followFinal: false);
+            // MKD is mkdir(2), not mkdir -p: the parent must exist (Directory.CreateDirectory would make it).
+            ThrowIfParentMissing(path, hostPath);
+            if (Exists(hostPath))
+            {
+                throw new FileSystemException(FileSystemError.AlreadyExists, $"{path} already exists.");
+            }
+            if (!OperatingSystem.IsWindows() && _options.NewDirectoryMode is { } mode)
+            {
+                Directory.CreateDirectory(hostPath, mode);
+            }
+            else
+            {
+                Directory.CreateDirectory(hostPath);
+            }
+            return true;
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DeleteFileAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Guard(path, () =>
+        {
+            ThrowIfRoot(path);
+            // Not following the last component: DELE of a link removes the link, not its target.
+            var hostPath = ToHostPath(path, followFinal: false);
+            var isLink = IsLink(hostPath);
+            if (!isLink && Directory.Exists(hostPath))
+            {
+                throw new FileSystemException(FileSystemError.IsADirectory, $"{path} is a directory.");
+            }
+            if (!isLink && !File.Exists(hostPath))
+            {
+                // File.Delete succeeds silently on a missing file; DELE must not.
+                throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+            }
+            File.Delete(hostPath);
+            return true;
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DeleteDirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Guard(path, () =>
+        {
+            ThrowIfRoot(path);
+            var hostPath = ToHostPath(path, followFinal: false);
+            if (IsLink(hostPath) || (!Directory.Exists(hostPath) && File.Exists(hostPath)))
+            {
+                // rmdir(2) on a link is ENOTDIR, even when it points at a directory.
+                throw new FileSystemException(FileSystemError.NotADirectory, $"{path} is not a directory.");
+            }
+            if (!Directory.Exists(hostPath))
+            {
+                throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+            }
+            Directory.Delete(hostPath, recursive: false);
+            return true;
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask RenameAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Guard(from, () =>
+        {
+            ThrowIfRoot(from);
+            ThrowIfRoot(to);
+            // Links are renamed as themselves, like rename(2).
+            var source = ToHostPath(from, followFinal: false);
+            var target = ToHostPath(to, followFinal: false);
+            if (!Exists(source))
+            {
+                throw new FileSystemException(FileSystemError.NotFound, $"{from} does not exist.");
+            }
+            if (Exists(target))
+            {
+                throw new FileSystemException(FileSystemError.AlreadyExists, $"{to} already exists.");
+            }
+            ThrowIfParentMissing(to, target);
+            if (to.IsWithin(from))
+            {
+                throw new FileSystemException(FileSystemError.InvalidName, $"Cannot move {from} into itself.");
+            }
+            // A link is moved as a link; .NET's File.Move refuses one that points at a directory.
+            if (Directory.Exists(source))
+            {
+                Directory.Move(source, target);
+            }
+            else
+            {
+                File.Move(source, target, overwrite: false);
+            }
+            return true;
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Guard(path, () =>
+        {
+            var hostPath = ToHostPath(path, followFinal: true);
+            FileSystemInfo info = Directory.Exists(hostPath) ? new DirectoryInfo(hostPath) : new FileInfo(hostPath);
+            if (!info.Exists)
+            {
+                throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+            }
+            info.LastWriteTimeUtc = time.UtcDateTime;
+            return true;
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The host path of <paramref name="path"/>, with symbolic links resolved on every component (and on
+    /// the last one when <paramref name="followFinal"/>). Throws OutsideRoot when it leaves the root.
+    /// </summary>
+    internal string ToHostPath(VirtualPath path, bool followFinal)
+    {
+        var lexical = RootRealPath;
+        foreach (var segment in path.Segments)
+        {
+            // VirtualPath already refuses these; checked again because this is the jail's last wall.
+            if (segment.Length == 0 || segment is "." or ".." || segment.AsSpan().IndexOfAny("/\\\0") >= 0)
+            {
+                throw new FileSystemException(FileSystemError.InvalidName, $"Invalid name in {path}.");
+            }
+            lexical = Path.Join(lexical, segment);
+        }
+        var real = RealPath(lexical, followFinal);
+        if (!_options.FollowSymlinksOutsideRoot && !IsUnderRoot(real))
+        {
+            throw new FileSystemException(FileSystemError.OutsideRoot, $"{path} leads outside the root.");
+        }
+        return real;
+    }
+
+    /// <summary>
+    /// Narrows the TOCTOU window: on Linux, /proc/self/fd/N names the file the handle really refers
+    /// to, so a component swapped for a link after <see cref="ToHostPath"/> checked it is caught
+    /// before a byte is read or written (a create or truncate outside may already have happened).
+    /// </summary>
+    internal void VerifyOpenedInsideRoot(FileStream stream, VirtualPath path)
+    {
+        if (_options.FollowSymlinksOutsideRoot || !OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        string? real;
+        try
+        {
+            real = new FileInfo($"/proc/self/fd/{stream.SafeFileHandle.DangerousGetHandle()}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return; // no /proc (some containers): the path check stands alone
+        }
+        if (real is not null && real.StartsWith('/') && !IsUnderRoot(real))
+        {
+            stream.Dispose();
+            throw new FileSystemException(FileSystemError.OutsideRoot, $"{path} leads outside the root.");
+        }
+    }
+
+    private bool IsUnderRoot(string real)
+    {
+        if (real.Equals(RootRealPath, PathComparison))
+        {
+            return true;
+        }
+        // The separator matters: /srv/ftp-other is not under /srv/ftp.
+        return real.Length > RootRealPath.Length
+            && real.StartsWith(RootRealPath, PathComparison)
+            && (Path.EndsInDirectorySeparator(RootRealPath) || real[RootRealPath.Length] == Path.DirectorySeparatorChar);
+    }
+
+    /// <summary>
+    /// realpath(3) in managed code: walks the components of an absolute path, replacing each symbolic
+    /// link with its target (relative targets against the link's directory) and applying ".." to the
+    /// resolved path, never lexically. Components that do not exist are kept as they are.
+    /// </summary>
+    internal static string RealPath(string absolute, bool followFinal)
+    {
+        var root = Path.GetPathRoot(absolute);
+        if (string.IsNullOrEmpty(root))
+        {
+            throw new ArgumentException("The path must be absolute.", nameof(absolute));
+        }
+        var pending = new Stack<string>();
+        PushComponents(pending, absolute[root.Length..]);
+        var resolved = root;
+        var hops = 0;
+        while (pending.Count > 0)
+        {
+            var component = pending.Pop();
+            switch (component)
+            {
+                case "" or ".":
+                    continue;
+                case "..":
+                    resolved = Path.GetDirectoryName(resolved) ?? resolved;
+                    continue;
+            }
+            var next = Path.Join(resolved, component);
+            var isFinal = pending.All(c => c is "" or ".");
+            if (isFinal && !followFinal)
+            {
+                resolved = next;
+                continue;
+            }
+            var target = new FileInfo(next).LinkTarget;
+            if (target is null)
+            {
+                resolved = next;
+                continue;
+            }
+            if (++hops > MaxSymlinkHops)
+            {
+                throw new FileSystemException(FileSystemError.IOError, "Too many levels of symbolic links.");
+            }
+            var targetRoot = Path.GetPathRoot(target);
+            if (!string.IsNullOrEmpty(targetRoot))
+            {
+                resolved = targetRoot;
+                target = target[targetRoot.Length..];
+            }
+            PushComponents(pending, target);
+        }
+        return resolved;
+    }
+
+    private static void PushComponents(Stack<string> pending, string relative)
+    {
+        var parts = relative.Split(Path.DirectorySeparatorChar == '/' ? ['/'] : ['/', '\\']);
+        for (var i = parts.Length - 1; i >= 0; i--)
+        {
+            pending.Push(parts[i]);
+        }
+    }
+
+    private static bool IsLink(string hostPath) => new FileInfo(hostPath).LinkTarget is not null;
+
+    private static bool Exists(string hostPath) => File.Exists(hostPath) || Directory.Exists(hostPath) || IsLink(hostPath);
+
+    private static void ThrowIfDirectory(VirtualPath path, string hostPath)
+    {
+        // Opening a directory as a file surfaces as "access denied" on .NET; say what it is.
+        if (Directory.Exists(hostPath))
+        {
+            throw new FileSystemException(FileSystemError.IsADirectory, $"{path} is a directory.");
+        }
+    }
+
+    private static void ThrowIfParentMissing(VirtualPath path, string hostPath)
+    {
+        var parent = Path.GetDirectoryName(hostPath)!;
+        if (!Directory.Exists(parent))
+        {
+            // .NET reports ENOTDIR as "directory not found"; keep the two apart (550 either way, but
+            // the message should be right).
+            throw File.Exists(parent)
+                ? new FileSystemException(FileSystemError.NotADirectory, $"{path.Parent} is not a directory.")
+                : new FileSystemException(FileSystemError.NotFound, $"{path.Parent} does not exist.");
+        }
+    }
+
+    private static void ThrowIfRoot(VirtualPath path)
+    {
+        if (path.IsRoot)
+        {
+            throw new FileSystemException(FileSystemError.AccessDenied, "The root cannot be changed.");
+        }
+    }
+
+    private static FileEntry? Describe(string name, string hostPath)
+    {
+        if (Directory.Exists(hostPath))
+        {
+            return DescribeResolved(name, new DirectoryInfo(hostPath));
+        }
+        var file = new FileInfo(hostPath);
+        return file.Exists ? DescribeResolved(name, file) : null;
+    }
+
+    private static FileEntry DescribeListed(FileSystemInfo info) =>
+        info.LinkTarget is not null ? DescribeLink(info.Name, info) : DescribeResolved(info.Name, info);
+
+    private static FileEntry DescribeResolved(string name, FileSystemInfo info)
+    {
+        var isDirectory = info is DirectoryInfo;
+        return new FileEntry(
+            name,
+            isDirectory ? FileEntryKind.Directory : FileEntryKind.File,
+            info is FileInfo file ? file.Length : 0,
+            new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero))
+        {
+            Permissions = OperatingSystem.IsWindows() ? DefaultMode(isDirectory, info) : info.UnixFileMode,
+            // Real link counts need stat(2); "2" for a directory (its entry and ".") is what ls shows
+            // for a leaf directory and reads as plausible to clients that parse it.
+            LinkCount = isDirectory ? 2 : 1,
+        };
+    }
+
+    private static FileEntry DescribeLink(string name, FileSystemInfo info)
+    {
+        var target = info.LinkTarget ?? string.Empty;
+        return new FileEntry(name, FileEntryKind.SymbolicLink, Encoding.UTF8.GetByteCount(target), LinkTime(info))
+        {
+            Permissions = (UnixFileMode)0b111_111_111, // lrwxrwxrwx, as lstat(2) reports on Linux
+            LinkTarget = target,
+        };
+    }
+
+    private static DateTimeOffset LinkTime(FileSystemInfo info)
+    {
+        try
+        {
+            return new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
+        }
+        catch (IOException)
+        {
+            return DateTimeOffset.UnixEpoch;
+        }
+    }
+
+    private static UnixFileMode DefaultMode(bool isDirectory, FileSystemInfo info)
+    {
+        var mode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        if (!info.Attributes.HasFlag(FileAttributes.ReadOnly))
+        {
+            mode |= UnixFileMode.UserWrite;
+        }
+        if (isDirectory)
+        {
+            mode |= UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        }
+        return mode;
+    }
+
+    private static T Guard<T>(VirtualPath path, Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is not FileSystemException && FileSystemErrors.TryTranslate(e, out var error))
+        {
+            throw new FileSystemException(error, $"{path}: {e.Message}", e);
+        }
+    }
+}
