@@ -31,6 +31,7 @@ public sealed partial class FtpClient : IAsyncDisposable
         _options = options ?? new FtpClientOptions();
         _options.Validate();
         _log = _options.ProtocolLogger;
+        DataConnectionMode = _options.DataConnectionMode;
     }
 
     /// <summary>Raised for every reply read from the server, preliminary ones included.</summary>
