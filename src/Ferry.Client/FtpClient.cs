@@ -101,13 +101,25 @@ public sealed partial class FtpClient : IAsyncDisposable
     /// Logs in (RFC 959 §4.1.1): USER, then PASS on 331. A 230 straight after USER needs no
     /// password. ACCT (332) is not supported and raises <see cref="FtpCommandException"/>.
     /// </summary>
-    public async Task LoginAsync(string user, string password, CancellationToken ct = default)
+    public Task LoginAsync(string user, string password, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(password);
+        return LoginAsync(user, _ => ValueTask.FromResult(password), ct);
+    }
+
+    /// <summary>
+    /// Logs in, asking <paramref name="passwordProvider"/> for the password only when the server
+    /// answers USER with 331 (a console prompts the user there).
+    /// </summary>
+    public async Task LoginAsync(string user, Func<CancellationToken, ValueTask<string>> passwordProvider, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(user);
-        ArgumentNullException.ThrowIfNull(password);
+        ArgumentNullException.ThrowIfNull(passwordProvider);
+        IsAuthenticated = false;
         var reply = await CommandAsync("USER " + user, ct).ConfigureAwait(false);
         if (reply.Code == ReplyCode.NeedPassword)
         {
+            var password = await passwordProvider(ct).ConfigureAwait(false);
             reply = await CommandAsync("PASS " + password, ct).ConfigureAwait(false);
         }
         if (reply.Code == ReplyCode.NeedAccount)
