@@ -5,7 +5,8 @@ namespace Ferry.Cli.Shell.Commands;
 /// <summary>Connecting, logging in, leaving, and the session's toggles.</summary>
 internal static class ConnectionCommands
 {
-    private const string AnonymousUser = "ftp";
+    // RFC 1635: "anonymous" is the name every server knows ("ftp" is only a common alias).
+    private const string AnonymousUser = "anonymous";
 
     public static void Register(ShellCommandTable table) => table
         .Add("open", "connect to remote ftp", OpenAsync)
