@@ -62,6 +62,11 @@ public sealed partial class FtpClient
                 {
                     throw new FtpCommandException(verb, final, $"{verb} failed: {final}");
                 }
+                if (final is null)
+                {
+                    // No word from the server on why: its state is unknown, so the session ends.
+                    await CloseAsync().ConfigureAwait(false);
+                }
                 throw new FtpConnectionException($"The data connection of {verb} failed: {ex.Message}", ex);
             }
 

@@ -249,7 +249,7 @@ public sealed partial class FtpClient : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(remotePath);
         ArgumentNullException.ThrowIfNull(destination);
-        return TransferAsync("RETR " + remotePath, (data, token) => CopyAsync(data, destination, progress, token), ct);
+        return TransferAsync("RETR " + remotePath, (data, token) => CopyAsync(data, destination, progress, _options.DataTimeout, token), ct);
     }
 
     /// <summary>STOR (RFC 959 §4.1.3) from <paramref name="source"/>. Returns the bytes sent.</summary>
@@ -257,13 +257,13 @@ public sealed partial class FtpClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentException.ThrowIfNullOrEmpty(remotePath);
-        return TransferAsync("STOR " + remotePath, (data, token) => CopyAsync(source, data, progress, token), ct);
+        return TransferAsync("STOR " + remotePath, (data, token) => CopyAsync(source, data, progress, _options.DataTimeout, token), ct);
     }
 
     private async Task<IReadOnlyList<string>> ReadLinesAsync(string command, CancellationToken ct)
     {
         using var buffer = new MemoryStream();
-        await TransferAsync(command, (data, token) => CopyAsync(data, buffer, null, token), ct).ConfigureAwait(false);
+        await TransferAsync(command, (data, token) => CopyAsync(data, buffer, null, _options.DataTimeout, token), ct).ConfigureAwait(false);
         var text = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
         var lines = new List<string>();
         foreach (var line in text.Split('\n'))
@@ -277,20 +277,31 @@ public sealed partial class FtpClient : IAsyncDisposable
         return lines;
     }
 
-    private static async Task<long> CopyAsync(Stream from, Stream to, IProgress<long>? progress, CancellationToken ct)
+    /// <summary>Copies to EOF; fails with <see cref="TimeoutException"/> when nothing moves for <paramref name="idleTimeout"/>.</summary>
+    private static async Task<long> CopyAsync(Stream from, Stream to, IProgress<long>? progress, TimeSpan idleTimeout, CancellationToken ct)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(81920);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
             long total = 0;
-            int read;
-            while ((read = await from.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+            while (true)
             {
-                await to.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                idle.CancelAfter(idleTimeout); // Re-arms the timer: it measures time without progress.
+                var read = await from.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return total;
+                }
+                idle.CancelAfter(idleTimeout);
+                await to.WriteAsync(buffer.AsMemory(0, read), idle.Token).ConfigureAwait(false);
                 total += read;
                 progress?.Report(total);
             }
-            return total;
+        }
+        catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
+        {
+            throw new TimeoutException($"No data moved for {idleTimeout.TotalSeconds:0.###} s.", ex);
         }
         finally
         {

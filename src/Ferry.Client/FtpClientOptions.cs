@@ -31,6 +31,9 @@ public sealed record FtpClientOptions
     /// <summary>How long to wait for a reply once a command was sent (not counting data transfer time).</summary>
     public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long a data connection may go without moving a byte before the transfer is abandoned.</summary>
+    public TimeSpan DataTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     public FtpDataConnectionMode DataConnectionMode { get; init; } = FtpDataConnectionMode.Passive;
 
     /// <summary>A protocol log: every command sent and reply received, at Debug level.</summary>
@@ -48,6 +51,10 @@ public sealed record FtpClientOptions
         if (ReadTimeout <= TimeSpan.Zero && ReadTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(ReadTimeout), ReadTimeout, "The read timeout must be positive.");
+        }
+        if (DataTimeout <= TimeSpan.Zero && DataTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DataTimeout), DataTimeout, "The data timeout must be positive.");
         }
     }
 }

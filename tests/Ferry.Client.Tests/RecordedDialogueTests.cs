@@ -211,6 +211,32 @@ public sealed class RecordedDialogueTests
     }
 
     [Fact]
+    public async Task A_stalled_data_connection_raises_a_timeout_instead_of_hanging()
+    {
+        using var data = ScriptedConnection.ListenForData();
+        var dataPort = ((IPEndPoint)data.LocalEndpoint).Port;
+        var done = new TaskCompletionSource();
+        await using var server = new ScriptedServer(async c =>
+        {
+            await GreetAndLogInAsync(c);
+            await c.ExpectAsync("EPSV");
+            await c.ReplyAsync($"229 Entering Extended Passive Mode (|||{dataPort}|)");
+            using var transfer = await data.AcceptTcpClientAsync();
+            await c.ExpectAsync("RETR f");
+            await c.ReplyAsync("150 Here it comes.");
+            await transfer.GetStream().WriteAsync(new byte[10]);
+            await done.Task.WaitAsync(TestTimeout); // ...and then nothing, on either connection.
+        });
+        var options = new FtpClientOptions { DataTimeout = TimeSpan.FromMilliseconds(300), ReadTimeout = TimeSpan.FromMilliseconds(300) };
+        await using var client = await ConnectAsync(server, options);
+        await client.LoginAsync("ftp", "x");
+        var error = await Assert.ThrowsAsync<FtpConnectionException>(() => client.DownloadAsync("f", Stream.Null).WaitAsync(TestTimeout));
+        done.SetResult();
+        Assert.True(error.IsTimeout);
+        Assert.False(client.IsConnected);
+    }
+
+    [Fact]
     public async Task A_421_closes_the_connection_with_a_connection_error()
     {
         await using var server = new ScriptedServer(async c =>
