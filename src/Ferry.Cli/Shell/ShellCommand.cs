@@ -1,0 +1,181 @@
+using System.Globalization;
+using Ferry.Cli.Shell.Commands;
+using Ferry.Client;
+
+namespace Ferry.Cli.Shell;
+
+/// <summary>
+/// <c>ferry shell [-n] [HOST [PORT]]</c>: the classic BSD ftp console. Reads commands from the
+/// terminal (with an "ftp> " prompt) or line by line from redirected input until its end.
+/// </summary>
+public static class ShellCommand
+{
+    internal const string Usage = """
+        Usage: ferry shell [-n] [HOST [PORT]]
+
+          -n    do not log in automatically on connect
+        Commands are read from standard input; type "help" for the list.
+
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var interactive = ReferenceEquals(input, Console.In) && !Console.IsInputRedirected;
+        await using var session = new ShellSession(input, output, error, interactive);
+        var positional = new List<string>();
+        foreach (var arg in args)
+        {
+            switch (arg)
+            {
+                case "-h" or "--help":
+                    output.Write(Usage);
+                    return 0;
+                case "-n":
+                    session.AutoLogin = false;
+                    break;
+                case "-v":
+                    session.Verbose = true;
+                    break;
+                default:
+                    if (arg.StartsWith('-'))
+                    {
+                        error.WriteLine($"ferry shell: unknown option {arg}");
+                        error.Write(Usage);
+                        return 2;
+                    }
+                    positional.Add(arg);
+                    break;
+            }
+        }
+        if (positional.Count > 2)
+        {
+            error.Write(Usage);
+            return 2;
+        }
+        var table = ShellCommandTable.CreateDefault();
+        var dispatcher = new ShellDispatcher(table, session);
+        if (positional.Count > 0)
+        {
+            await dispatcher.RunAsync(["open", .. positional], ct);
+        }
+        while (!session.ExitRequested)
+        {
+            var line = session.ReadLine("ftp> ");
+            if (line is null)
+            {
+                if (interactive)
+                {
+                    output.WriteLine();
+                }
+                // End of input: leave politely, as BSD ftp does.
+                await dispatcher.RunAsync(["bye"], ct);
+                break;
+            }
+            await dispatcher.RunLineAsync(line, ct);
+        }
+        return 0;
+    }
+}
+
+/// <summary>Runs one console line: finds the command and turns failures into what the user sees.</summary>
+internal sealed class ShellDispatcher(ShellCommandTable table, ShellSession session)
+{
+    public Task RunLineAsync(string line, CancellationToken ct)
+    {
+        line = line.Trim();
+        if (line.Length == 0)
+        {
+            return Task.CompletedTask;
+        }
+        if (line[0] == '!')
+        {
+            return LocalShellCommand.RunAsync(session, line[1..], ct);
+        }
+        return RunAsync(CommandLineSplitter.Split(line), ct);
+    }
+
+    public async Task RunAsync(IReadOnlyList<string> words, CancellationToken ct)
+    {
+        if (words.Count == 0)
+        {
+            return;
+        }
+        var command = table.Find(words[0], out var ambiguous);
+        if (command is null)
+        {
+            session.Error.WriteLine(ambiguous ? "?Ambiguous command." : "?Invalid command.");
+            return;
+        }
+        using var interrupt = session.Interactive ? new ConsoleInterrupt(ct) : null;
+        var token = interrupt?.Token ?? ct;
+        try
+        {
+            await command.Handler(session, [.. words.Skip(1)], token);
+        }
+        catch (FtpCommandException ex)
+        {
+            // The reply itself is already on screen when it was a failure.
+            if (ex.Reply.IsSuccess)
+            {
+                session.Error.WriteLine($"ftp: {ex.Message}");
+            }
+        }
+        catch (FtpConnectionException ex)
+        {
+            session.Error.WriteLine($"ftp: {ex.Message}");
+            if (session.Client is { IsConnected: false })
+            {
+                await session.DisconnectAsync();
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            session.Error.WriteLine();
+            session.Error.WriteLine("Interrupted.");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            session.Error.WriteLine($"local: {ex.Message}");
+        }
+        finally
+        {
+            session.Printer.Quiet = false;
+            session.Printer.Release();
+        }
+    }
+
+    /// <summary>On a terminal, Ctrl+C interrupts the running command instead of ending the program.</summary>
+    private sealed class ConsoleInterrupt : IDisposable
+    {
+        private readonly CancellationTokenSource _cts;
+
+        public ConsoleInterrupt(CancellationToken ct)
+        {
+            _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            Console.CancelKeyPress += OnCancel;
+        }
+
+        public CancellationToken Token => _cts.Token;
+
+        private void OnCancel(object? sender, ConsoleCancelEventArgs e)
+        {
+            e.Cancel = true;
+            _cts.Cancel();
+        }
+
+        public void Dispose()
+        {
+            Console.CancelKeyPress -= OnCancel;
+            _cts.Dispose();
+        }
+    }
+}
+
+internal static class ShellFormat
+{
+    public static string OnOff(bool value) => value ? "on" : "off";
+
+    public static bool TryParsePort(string text, out int port) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535;
+}

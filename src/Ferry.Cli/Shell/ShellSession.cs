@@ -1,0 +1,137 @@
+using System.Text;
+using Ferry.Client;
+
+namespace Ferry.Cli.Shell;
+
+/// <summary>The console's state: the connection, the toggles, and the user's input and output.</summary>
+internal sealed class ShellSession : IAsyncDisposable
+{
+    public ShellSession(TextReader input, TextWriter output, TextWriter error, bool interactive)
+    {
+        Input = input;
+        Output = output;
+        Error = error;
+        Interactive = interactive;
+        Printer = new ReplyPrinter(this);
+    }
+
+    public TextReader Input { get; }
+
+    public TextWriter Output { get; }
+
+    public TextWriter Error { get; }
+
+    /// <summary>Input is a terminal: prompts are shown and passwords read without echo.</summary>
+    public bool Interactive { get; }
+
+    public ReplyPrinter Printer { get; }
+
+    public FtpClient? Client { get; private set; }
+
+    public string? Host { get; private set; }
+
+    public bool Verbose { get; set; } = true;
+
+    public bool Passive { get; set; } = true;
+
+    /// <summary>Log in on open (off with -n).</summary>
+    public bool AutoLogin { get; set; } = true;
+
+    public FtpTransferType TransferType { get; set; } = FtpTransferType.Binary;
+
+    /// <summary>Set by bye/quit: the command loop ends.</summary>
+    public bool ExitRequested { get; set; }
+
+    public bool IsConnected => Client is { IsConnected: true };
+
+    /// <summary>The connected client, or null after telling the user "Not connected.".</summary>
+    public FtpClient? RequireConnection()
+    {
+        if (IsConnected)
+        {
+            return Client;
+        }
+        Error.WriteLine("Not connected.");
+        return null;
+    }
+
+    public async Task ConnectAsync(string host, int port, CancellationToken ct)
+    {
+        var client = new FtpClient(new FtpClientOptions
+        {
+            DataConnectionMode = Passive ? FtpDataConnectionMode.Passive : FtpDataConnectionMode.Active,
+        });
+        client.ReplyReceived += Printer.OnReply;
+        try
+        {
+            await client.ConnectAsync(host, port, ct);
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+        Client = client;
+        Host = host;
+        TransferType = FtpTransferType.Binary;
+    }
+
+    public async Task DisconnectAsync()
+    {
+        var client = Client;
+        Client = null;
+        Host = null;
+        if (client is not null)
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    /// <summary>Reads one line of input, showing <paramref name="prompt"/> on a terminal. Null at end of input.</summary>
+    public string? ReadLine(string prompt)
+    {
+        if (Interactive)
+        {
+            Output.Write(prompt);
+            Output.Flush();
+        }
+        return Input.ReadLine();
+    }
+
+    /// <summary>
+    /// Reads a password: on a terminal without echo; from the next input line when input is
+    /// redirected (a script).
+    /// </summary>
+    public string? ReadPassword(string prompt)
+    {
+        if (!Interactive)
+        {
+            return Input.ReadLine();
+        }
+        Output.Write(prompt);
+        Output.Flush();
+        var password = new StringBuilder();
+        while (true)
+        {
+            var key = Console.ReadKey(intercept: true);
+            if (key.Key == ConsoleKey.Enter)
+            {
+                Output.WriteLine();
+                return password.ToString();
+            }
+            if (key.Key == ConsoleKey.Backspace)
+            {
+                if (password.Length > 0)
+                {
+                    password.Length--;
+                }
+            }
+            else if (!char.IsControl(key.KeyChar))
+            {
+                password.Append(key.KeyChar);
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync() => new(DisconnectAsync());
+}

@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Client;
+
+/// <summary>How the client opens data connections (RFC 959 §3.2, RFC 2428).</summary>
+public enum FtpDataConnectionMode
+{
+    /// <summary>The client connects to the server: EPSV first, PASV when the server does not know EPSV.</summary>
+    Passive,
+
+    /// <summary>The server connects to the client: EPRT first, PORT when the server does not know EPRT.</summary>
+    Active,
+}
+
+/// <summary>Representation type for transfers (RFC 959 §3.1.1).</summary>
+public enum FtpTransferType
+{
+    /// <summary>TYPE I: bytes as stored.</summary>
+    Binary,
+
+    /// <summary>TYPE A: NVT-ASCII text; the server converts line ends.</summary>
+    Ascii,
+}
+
+/// <summary>Settings of an <see cref="FtpClient"/>.</summary>
+public sealed record FtpClientOptions
+{
+    /// <summary>How long to wait for a control or data connection to be established.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long to wait for a reply once a command was sent (not counting data transfer time).</summary>
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a data connection may go without moving a byte before the transfer is abandoned.</summary>
+    public TimeSpan DataTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    public FtpDataConnectionMode DataConnectionMode { get; init; } = FtpDataConnectionMode.Passive;
+
+    /// <summary>A protocol log: every command sent and reply received, at Debug level.</summary>
+    public ILogger? ProtocolLogger { get; init; }
+
+    /// <summary>Whether the protocol log shows the PASS argument as <c>****</c>. On by default.</summary>
+    public bool RedactPasswords { get; init; } = true;
+
+    internal void Validate()
+    {
+        if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "The connect timeout must be positive.");
+        }
+        if (ReadTimeout <= TimeSpan.Zero && ReadTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReadTimeout), ReadTimeout, "The read timeout must be positive.");
+        }
+        if (DataTimeout <= TimeSpan.Zero && DataTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DataTimeout), DataTimeout, "The data timeout must be positive.");
+        }
+    }
+}
