@@ -18,8 +18,10 @@ public sealed partial class CurlTests(InteropServerFixture fixture) : PeerTest(f
     [Fact]
     public async Task Curl_downloads_a_binary_file_in_active_mode()
     {
-        var result = await Curl("-sS", "-P", "127.0.0.1", Url(ScenarioTree.DataPath), "-o", "out");
+        var result = await Curl("-sSv", "-P", "127.0.0.1", Url(ScenarioTree.DataPath), "-o", "out");
         AssertSameFile(Path.Combine(Work, "out"), ScenarioTree.DataPath, result);
+        Assert.Matches(@"> (EPRT|PORT) ", result.Stderr);
+        Assert.DoesNotContain("> EPSV", result.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

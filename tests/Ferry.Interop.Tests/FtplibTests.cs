@@ -40,4 +40,35 @@ public sealed class FtplibTests(InteropServerFixture fixture) : PeerTest(fixture
         Assert.Contains(lines, l => l.StartsWith("RETR 226", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("QUIT 221", StringComparison.Ordinal));
     }
+
+    /// <summary>RFC 959 §3.1.1.1: in TYPE A the server sends CRLF line ends whatever the file uses.</summary>
+    [Fact]
+    public async Task Ftplib_ascii_retrieval_sends_crlf_line_ends_on_the_wire()
+    {
+        const string script = """
+            import ftplib, sys
+            ftp = ftplib.FTP(timeout=20)
+            ftp.connect(sys.argv[1], int(sys.argv[2]))
+            ftp.login()
+            ftp.voidcmd("TYPE A")
+            conn = ftp.transfercmd("RETR readme.txt")
+            data = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            conn.close()
+            ftp.voidresp()
+            open(sys.argv[3], "wb").write(data)
+            print(ftp.quit())
+            """;
+        var result = await PeerProcess.RunAsync(Peers.RequireDebianPython(),
+            ["-c", script, Server.Host, Server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "wire"], Work);
+        AssertSucceeded(result);
+        var source = await File.ReadAllTextAsync(Path.Combine(Server.Root, ScenarioTree.ReadmePath));
+        var wire = await File.ReadAllTextAsync(Path.Combine(Work, "wire"));
+        Assert.True(source.Replace("\n", "\r\n", StringComparison.Ordinal) == wire,
+            $"TYPE A wire bytes are not the file with CRLF line ends ({wire.Length} chars vs {source.Length}):\n{result}");
+    }
 }
