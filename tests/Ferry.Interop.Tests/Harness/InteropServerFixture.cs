@@ -1,0 +1,46 @@
+namespace Ferry.Interop.Tests.Harness;
+
+/// <summary>
+/// One server per test class over a fresh copy of the scenario tree. FERRY_INTEROP_SERVER=pyftpdlib
+/// points the Ferry tests at pyftpdlib instead, to compare behaviours.
+/// </summary>
+public class InteropServerFixture : IAsyncLifetime
+{
+    private ITestFtpServer? _server;
+
+    public string Root { get; } = Directory.CreateTempSubdirectory("ferry-interop-root-").FullName;
+
+    public ITestFtpServer Server => _server ?? throw new InvalidOperationException("server not started");
+
+    protected virtual string ServerKind =>
+        Environment.GetEnvironmentVariable("FERRY_INTEROP_SERVER") is { Length: > 0 } kind ? kind : "ferry";
+
+    public async Task InitializeAsync()
+    {
+        ScenarioTree.Create(Root);
+        _server = ServerKind switch
+        {
+            "ferry" => await FerryProcessServer.StartAsync(Root),
+            "pyftpdlib" => await PyftpdlibServer.StartAsync(Root),
+            var other => throw new InvalidOperationException($"FERRY_INTEROP_SERVER={other}: use 'ferry' or 'pyftpdlib'"),
+        };
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+        Directory.Delete(Root, recursive: true);
+    }
+
+    /// <summary>A fresh local folder for one test's downloads; removed with the fixture's temp space.</summary>
+    public static string NewWorkDirectory() => Directory.CreateTempSubdirectory("ferry-interop-work-").FullName;
+}
+
+/// <summary>Always pyftpdlib: the harness self-checks prove the peers and their invocations work.</summary>
+public sealed class PyftpdlibFixture : InteropServerFixture
+{
+    protected override string ServerKind => "pyftpdlib";
+}
