@@ -146,3 +146,31 @@ public sealed class ClassicSessionTests
         await control.ExpectAsync("ABOR", 225);
     }
 }
+
+public sealed class PassivePortRangeTests
+{
+    [Fact]
+    public async Task Passive_ports_come_from_the_configured_range_and_the_announced_address_is_used()
+    {
+        var range = (Min: 41000 + Random.Shared.Next(0, 2000) * 10, Count: 10);
+        await using var server = await TestServer.StartAsync(o => o with
+        {
+            PassivePortMin = range.Min,
+            PassivePortMax = range.Min + range.Count - 1,
+        });
+        await using var control = await server.LoginAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            var reply = await control.ExpectAsync("PASV", 227);
+            Assert.True(Ferry.Protocol.HostPort.TryParsePasvReply(reply.Message, out var endPoint));
+            Assert.InRange(endPoint.Port, range.Min, range.Min + range.Count - 1);
+            Assert.Equal("127.0.0.1", endPoint.Address.ToString());
+            var epsv = await control.ExpectAsync("EPSV", 229);
+            Assert.True(Ferry.Protocol.HostPort.TryParseEpsvReply(epsv.Message, out var port));
+            Assert.InRange(port, range.Min, range.Min + range.Count - 1);
+        }
+        await using var nat = await TestServer.StartAsync(o => o with { PassiveAddress = System.Net.IPAddress.Parse("203.0.113.7") });
+        await using var natControl = await nat.LoginAsync();
+        Assert.Contains("(203,0,113,7,", (await natControl.ExpectAsync("PASV", 227)).Message, StringComparison.Ordinal);
+    }
+}

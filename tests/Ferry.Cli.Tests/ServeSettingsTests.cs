@@ -1,0 +1,75 @@
+using Ferry.Cli.Serve;
+
+namespace Ferry.Cli.Tests;
+
+public sealed class ServeSettingsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ferry-settings-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static Dictionary<string, string?> Env(params (string Key, string Value)[] pairs) =>
+        pairs.ToDictionary(p => p.Key, p => (string?)p.Value, StringComparer.Ordinal);
+
+    [Fact]
+    public void Defaults_are_a_safe_anonymous_server_on_2121()
+    {
+        var options = ServeSettings.Load(["--root", _dir], Env()).ToServerOptions();
+        Assert.Equal(2121, options.Port);
+        Assert.Equal("::", options.Address);
+        Assert.True(options.AllowAnonymous);
+        Assert.Equal(TimeSpan.FromSeconds(300), options.IdleTimeout);
+        Assert.Equal((0, 0), (options.PassivePortMin, options.PassivePortMax));
+    }
+
+    [Fact]
+    public void Command_line_wins_over_environment_which_wins_over_the_json_file()
+    {
+        var config = Path.Combine(_dir, "ferry.json");
+        File.WriteAllText(config, """{ "port": 2000, "banner": "from file", "passive-ports": "50000-50010", "idle-timeout": 60 }""");
+        var settings = ServeSettings.Load(
+            ["--config", config, "--root", _dir, "--port=2002"],
+            Env(("FERRY_PORT", "2001"), ("FERRY_BANNER", "from env")));
+        var options = settings.ToServerOptions();
+        Assert.Equal(2002, options.Port);
+        Assert.Equal("from env", options.Banner);
+        Assert.Equal((50000, 50010), (options.PassivePortMin, options.PassivePortMax));
+        Assert.Equal(TimeSpan.FromSeconds(60), options.IdleTimeout);
+    }
+
+    [Fact]
+    public void Welcome_file_lines_become_the_login_message()
+    {
+        var welcome = Path.Combine(_dir, "welcome.txt");
+        File.WriteAllLines(welcome, ["Line one", "Line two"]);
+        var options = ServeSettings.Load(["--root", _dir, "--welcome", welcome, "--no-anonymous"], Env()).ToServerOptions();
+        Assert.Equal(["Line one", "Line two"], options.WelcomeMessage);
+        Assert.False(options.AllowAnonymous);
+    }
+
+    [Theory]
+    [InlineData("--port", "70000", "port")]
+    [InlineData("--port", "abc", "port")]
+    [InlineData("--address", "not-an-ip", "address")]
+    [InlineData("--passive-ports", "100-200", "passive-ports")]
+    [InlineData("--passive-ports", "60000-50000", "passive-ports")]
+    [InlineData("--passive-address", "x", "passive-address")]
+    [InlineData("--idle-timeout", "0", "idle-timeout")]
+    [InlineData("--welcome", "/nonexistent/welcome.txt", "welcome")]
+    [InlineData("--root", "/nonexistent/dir", "root")]
+    public void A_bad_value_is_refused_with_a_message_naming_the_option(string option, string value, string named)
+    {
+        var e = Assert.Throws<ArgumentException>(() => ServeSettings.Load([option, value, .. option == "--root" ? Array.Empty<string>() : ["--root", _dir]], Env()).ToServerOptions());
+        Assert.StartsWith(named + ":", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unknown_options_and_json_keys_are_refused()
+    {
+        Assert.Contains("--bogus", Assert.Throws<ArgumentException>(() => ServeSettings.Load(["--bogus", "1"], Env())).Message, StringComparison.Ordinal);
+        var config = Path.Combine(_dir, "bad.json");
+        File.WriteAllText(config, """{ "prot": 21 }""");
+        Assert.Contains("'prot'", Assert.Throws<ArgumentException>(() => ServeSettings.Load(["--config", config], Env())).Message, StringComparison.Ordinal);
+        Assert.Contains("needs a value", Assert.Throws<ArgumentException>(() => ServeSettings.Load(["--port"], Env())).Message, StringComparison.Ordinal);
+    }
+}
