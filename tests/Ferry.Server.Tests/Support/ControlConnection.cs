@@ -45,6 +45,13 @@ public sealed class ControlConnection : IAsyncDisposable
         await _stream.WriteAsync(bytes, cts.Token);
     }
 
+    /// <summary>Sends one byte as TCP urgent data (the Telnet Synch's DM).</summary>
+    public async Task SendUrgentAsync(byte b)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        await _socket.SendAsync(new byte[] { b }, SocketFlags.OutOfBand, cts.Token);
+    }
+
     /// <summary>Sends bytes one at a time (partial-read bugs show up here).</summary>
     public async Task SendBytewiseAsync(string text)
     {
