@@ -256,14 +256,32 @@ public sealed class BadInputTests
         {
             await http.ReadReplyAsync();
             await http.SendRawAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
-            Assert.Equal(530, (await http.ReadReplyAsync()).Code);
+            Assert.Equal(500, (await http.ReadReplyAsync()).Code);
+            Assert.True(await http.IsClosedByServerAsync());
+        }
+        await using (var tls = await ControlConnection.OpenAsync(server.EndPoint))
+        {
+            await tls.ReadReplyAsync();
+            await tls.SendRawAsync([0x16, 0x03, 0x01, 0x00, 0xff, 0x01, 0x00, 0x00, 0xfb, 0x03, 0x03]);
+            Assert.Equal(500, (await tls.ReadReplyAsync()).Code);
+            Assert.True(await tls.IsClosedByServerAsync());
         }
         await using (var garbage = await ControlConnection.OpenAsync(server.EndPoint))
         {
             await garbage.ReadReplyAsync();
-            await garbage.SendRawAsync([0x16, 0x03, 0x01, 0x00, 0xff, 0x00, 0x01, 0xfe, 0x0a]);
+            await garbage.SendRawAsync([0x01, 0x02, 0xfe, 0x0a]);
+            Assert.Equal(500, (await garbage.ReadReplyAsync()).Code);
+            await garbage.ExpectAsync("NOOP", 200);
+            await garbage.SendRawAsync([0x00, 0x0a, 0x7f, 0x41, 0x0a]);
+            Assert.Equal(500, (await garbage.ReadReplyAsync()).Code);
+            Assert.Equal(500, (await garbage.ReadReplyAsync()).Code);
+            Assert.True(await garbage.IsClosedByServerAsync());
         }
-        await using var normal = await server.LoginAsync();
-        await normal.ExpectAsync("NOOP", 200);
+        // Three foreign-protocol strikes banned 127.0.0.1; a client elsewhere is served as usual.
+        Assert.True(server.Server.Defender.IsBanned(IPAddress.Loopback));
+        await using var normal = await ControlConnection.OpenAsync(server.EndPoint, IPAddress.Parse("127.0.0.5"));
+        Assert.Equal(220, (await normal.ReadReplyAsync()).Code);
+        await normal.ExpectAsync("USER ftp", 331);
+        await normal.ExpectAsync("PASS a@b", 230);
     }
 }

@@ -28,6 +28,9 @@ internal sealed class ServeSettings
         ("failed-login-delay", "SECONDS", "pause before answering a failed login (default 1)"),
         ("max-login-failures", "N", "close the session after N failed logins (default 3)"),
         ("max-line-length", "BYTES", "longest accepted command line (default 4096)"),
+        ("max-connections", "N", "most control connections at once (default 2000)"),
+        ("max-connections-per-ip", "N", "most control connections from one address (default 32)"),
+        ("login-timeout", "SECONDS", "close sessions not logged in after this long (default 60)"),
         ("log-level", "LEVEL", "trace, debug, information, warning, error (default information)"),
         ("config", "FILE", "JSON file with any of these options"),
     ];
@@ -153,6 +156,9 @@ internal sealed class ServeSettings
             FailedLoginDelay = Seconds("failed-login-delay", allowZero: true) ?? defaults.FailedLoginDelay,
             MaxLoginFailures = Int("max-login-failures") ?? defaults.MaxLoginFailures,
             MaxLineLength = Int("max-line-length") ?? defaults.MaxLineLength,
+            MaxConnections = Int("max-connections") ?? defaults.MaxConnections,
+            MaxConnectionsPerAddress = Int("max-connections-per-ip") ?? defaults.MaxConnectionsPerAddress,
+            LoginTimeout = Seconds("login-timeout") ?? defaults.LoginTimeout,
         };
         options.Validate();
         if (!Directory.Exists(Root))

@@ -51,6 +51,7 @@ internal static class AccessCommands
         if (account is null)
         {
             session.FailedLogins++;
+            session.Server.Defender.Report(session.RemoteEndPoint.Address, Security.DefenderEvent.FailedLogin);
             ServerLog.LoginFailed(session.Log, name, session.RemoteEndPoint, session.FailedLogins);
             if (session.Options.FailedLoginDelay > TimeSpan.Zero)
             {

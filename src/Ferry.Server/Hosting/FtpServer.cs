@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Ferry.Server.Accounts;
 using Ferry.Server.FileSystem;
+using Ferry.Server.Security;
 using Ferry.Server.Session;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -22,6 +23,8 @@ public sealed class FtpServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
+    private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
+    private int _connections;
     private Socket? _listener;
     private Task? _acceptLoop;
     private long _nextSessionId;
@@ -36,7 +39,11 @@ public sealed class FtpServer : IAsyncDisposable
         _users = users;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("Ferry.Server");
+        Defender = new Defender(options.Defender);
     }
+
+    /// <summary>The per-address ban list of this server.</summary>
+    public Defender Defender { get; }
 
     /// <summary>Raised after every successful login (the login notification).</summary>
     public event EventHandler<LoginEventArgs>? UserLoggedIn;
@@ -55,7 +62,7 @@ public sealed class FtpServer : IAsyncDisposable
         }
         _listener = Bind(IPAddress.Parse(_options.Address), _options.Port);
         ServerLog.Listening(_logger, _listener.LocalEndPoint!);
-        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, e => UserLoggedIn?.Invoke(this, e), _stopping.Token);
+        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _stopping.Token);
         _acceptLoop = AcceptLoopAsync(context);
         return Task.CompletedTask;
     }
@@ -108,12 +115,71 @@ public sealed class FtpServer : IAsyncDisposable
                 ServerLog.AcceptFailed(_logger, e);
                 continue;
             }
+            var address = Normalize(((IPEndPoint)socket.RemoteEndPoint!).Address);
+            if (Defender.IsBanned(address))
+            {
+                // A banned address gets no banner and no work done: closed at once.
+                ServerLog.BannedConnection(_logger, address);
+                socket.Dispose();
+                continue;
+            }
+            var refusal = Admit(address);
+            if (refusal is not null)
+            {
+                Defender.Report(address, DefenderEvent.LimitExceeded);
+                _ = RefuseAsync(socket, refusal);
+                continue;
+            }
             var id = Interlocked.Increment(ref _nextSessionId);
-            _sessions[id] = RunSessionAsync(id, socket, context);
+            _sessions[id] = RunSessionAsync(id, socket, address, context);
         }
     }
 
-    private async Task RunSessionAsync(long id, Socket socket, ServerContext context)
+    /// <summary>Counts the connection in, or says why it is refused (both limits are checked here only).</summary>
+    private string? Admit(IPAddress address)
+    {
+        if (Interlocked.Increment(ref _connections) > _options.MaxConnections)
+        {
+            Interlocked.Decrement(ref _connections);
+            return "Too many connections; try again later.";
+        }
+        if (_perAddress.AddOrUpdate(address, 1, (_, n) => n + 1) > _options.MaxConnectionsPerAddress)
+        {
+            Release(address);
+            return "Too many connections from your address.";
+        }
+        return null;
+    }
+
+    private void Release(IPAddress address)
+    {
+        Interlocked.Decrement(ref _connections);
+        if (_perAddress.AddOrUpdate(address, 0, (_, n) => n - 1) <= 0)
+        {
+            _perAddress.TryRemove(new KeyValuePair<IPAddress, int>(address, 0));
+        }
+    }
+
+    private async Task RefuseAsync(Socket socket, string message)
+    {
+        using (socket)
+        {
+            ServerLog.ConnectionRefused(_logger, socket.RemoteEndPoint!, message);
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes($"421 {message}\r\n"), SocketFlags.None, cts.Token).ConfigureAwait(false);
+                socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    private async Task RunSessionAsync(long id, Socket socket, IPAddress address, ServerContext context)
     {
         await Task.Yield();
         try
@@ -131,6 +197,7 @@ public sealed class FtpServer : IAsyncDisposable
         }
         finally
         {
+            Release(address);
             _sessions.TryRemove(id, out _);
         }
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using Ferry.Server.Security;
 
 namespace Ferry.Server.Hosting;
 
@@ -42,6 +43,21 @@ public sealed record FtpServerOptions
     /// <summary>Failed logins after which the session is closed with 421.</summary>
     public int MaxLoginFailures { get; init; } = 3;
 
+    /// <summary>Most control connections at once; more are told 421 and closed.</summary>
+    public int MaxConnections { get; init; } = 2000;
+
+    /// <summary>Most control connections from one address; more are told 421 and closed.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 32;
+
+    /// <summary>A session that has not logged in after this long is told 421 and closed.</summary>
+    public TimeSpan LoginTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Garbage lines (verbs that are not words) tolerated before the connection is closed.</summary>
+    public int MaxProtocolViolations { get; init; } = 3;
+
+    /// <summary>The per-address ban list.</summary>
+    public DefenderOptions Defender { get; init; } = new();
+
     /// <summary>Buffer used to copy file data.</summary>
     public int TransferBufferSize { get; init; } = 256 * 1024;
 
@@ -73,6 +89,15 @@ public sealed record FtpServerOptions
         {
             throw new ArgumentException("failed-login-delay must be ≥ 0 and max-login-failures ≥ 1.");
         }
+        if (MaxConnections < 1 || MaxConnectionsPerAddress < 1)
+        {
+            throw new ArgumentException("max-connections and max-connections-per-ip must be ≥ 1.");
+        }
+        if (LoginTimeout <= TimeSpan.Zero || MaxProtocolViolations < 1)
+        {
+            throw new ArgumentException("login-timeout must be positive and max-protocol-violations ≥ 1.");
+        }
+        Defender.Validate();
         if (TransferBufferSize is < 4096 or > 16 * 1024 * 1024)
         {
             throw new ArgumentException("transfer-buffer-size must be between 4 KiB and 16 MiB.");

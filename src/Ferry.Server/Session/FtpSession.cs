@@ -40,6 +40,8 @@ internal sealed class FtpSession : IAsyncDisposable
     private Task? _transfer;
     private CancellationTokenSource? _transferCts;
     private bool _closing;
+    private int _commandsSeen;
+    private int _protocolViolations;
 
     public FtpSession(long id, Socket socket, ServerContext server, CancellationToken serverStopping)
     {
@@ -167,7 +169,9 @@ internal sealed class FtpSession : IAsyncDisposable
         {
             while (!_closing)
             {
-                idle.CancelAfter(Options.IdleTimeout);
+                var loginLeft = Options.LoginTimeout - (DateTimeOffset.UtcNow - ConnectedAt);
+                var limit = IsLoggedIn || loginLeft >= Options.IdleTimeout ? Options.IdleTimeout : loginLeft;
+                idle.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.FromTicks(1));
                 ReadResult result;
                 try
                 {
@@ -180,8 +184,21 @@ internal sealed class FtpSession : IAsyncDisposable
                         // A long transfer is not idleness; keep waiting for commands.
                         continue;
                     }
+                    if (!IsLoggedIn && limit < Options.IdleTimeout)
+                    {
+                        ServerLog.LoginTimeout(Log, Options.LoginTimeout.TotalSeconds);
+                        await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Login timeout: closing control connection."), token).ConfigureAwait(false);
+                        return;
+                    }
                     ServerLog.IdleTimeout(Log, Options.IdleTimeout.TotalSeconds);
                     await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Timeout: closing control connection."), token).ConfigureAwait(false);
+                    return;
+                }
+                if (_commandsSeen == 0 && LooksLikeTlsHandshake(result.Buffer))
+                {
+                    // A TLS ClientHello on the plaintext port (RFC 4217 wants AUTH TLS first).
+                    reader.AdvanceTo(result.Buffer.End);
+                    await RejectForeignProtocolAsync("TLS handshake without AUTH TLS", token).ConfigureAwait(false);
                     return;
                 }
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
@@ -230,10 +247,58 @@ internal sealed class FtpSession : IAsyncDisposable
         }
     }
 
+    private static bool LooksLikeTlsHandshake(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.Length < 2)
+        {
+            return false;
+        }
+        Span<byte> head = stackalloc byte[2];
+        buffer.Slice(0, 2).CopyTo(head);
+        return head[0] == 0x16 && head[1] == 0x03;
+    }
+
+    /// <summary>"GET / HTTP/1.1" and friends: a web client (or a cross-protocol attack) on the FTP port.</summary>
+    private static bool LooksLikeHttp(string line)
+    {
+        var space = line.IndexOf(' ', StringComparison.Ordinal);
+        if (space <= 0 || !IsWord(line[..space]))
+        {
+            return false;
+        }
+        var tail = line.AsSpan(space).TrimEnd();
+        return tail.EndsWith(" HTTP/1.1", StringComparison.Ordinal) || tail.EndsWith(" HTTP/1.0", StringComparison.Ordinal);
+    }
+
+    private async ValueTask RejectForeignProtocolAsync(string what, CancellationToken token)
+    {
+        ServerLog.ProtocolViolation(Log, what);
+        Server.Defender.Report(RemoteEndPoint.Address, Security.DefenderEvent.ProtocolViolation);
+        Close();
+        await SendAsync(new FtpReply(ReplyCode.SyntaxError, $"This is an FTP server ({what}): closing control connection."), token).ConfigureAwait(false);
+    }
+
     /// <summary>Runs one command line through the verb table.</summary>
     internal async ValueTask ExecuteAsync(string line, CancellationToken token)
     {
+        _commandsSeen++;
+        if (!IsLoggedIn && LooksLikeHttp(line))
+        {
+            await RejectForeignProtocolAsync("HTTP request", token).ConfigureAwait(false);
+            return;
+        }
         var command = FtpCommand.Parse(line);
+        if (command.Verb.Length > 0 && !IsWord(command.Verb))
+        {
+            // Binary garbage or another protocol: answer, and close after a few.
+            if (++_protocolViolations >= Options.MaxProtocolViolations)
+            {
+                await RejectForeignProtocolAsync("garbage commands", token).ConfigureAwait(false);
+                return;
+            }
+            await SendAsync(Replies.UnknownCommand, token).ConfigureAwait(false);
+            return;
+        }
         ServerLog.Command(Log, command.Verb == "PASS" ? "PASS ****" : line);
         var reply = await DispatchAsync(command, token).ConfigureAwait(false);
         if (reply is not null)
@@ -367,6 +432,13 @@ internal sealed class FtpSession : IAsyncDisposable
             // The connection is gone; nothing left to report to.
         }
     }
+
+    /// <summary>A verb is a letter then letters or digits (XSHA256), at most 16 long.</summary>
+    private static bool IsWord(string verb) =>
+        verb.Length is > 0 and <= 16 && char.IsAsciiLetterUpper(verb[0]) && !verb.AsSpan().ContainsAnyExcept(VerbCharacters);
+
+    private static readonly System.Buffers.SearchValues<char> VerbCharacters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
 
     /// <summary>QUIT: answer after any running transfer has finished, then close.</summary>
     public void Close() => _closing = true;

@@ -1,6 +1,7 @@
 using Ferry.Server.Accounts;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
+using Ferry.Server.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Session;
@@ -11,6 +12,7 @@ internal sealed class ServerContext(
     IFileSystem fileSystem,
     IUserStore? users,
     ILoggerFactory loggerFactory,
+    Defender defender,
     Action<LoginEventArgs> onLogin,
     CancellationToken stopping)
 {
@@ -19,6 +21,7 @@ internal sealed class ServerContext(
     public IUserStore? Users { get; } = users;
     public ILoggerFactory LoggerFactory { get; } = loggerFactory;
     public CancellationToken Stopping { get; } = stopping;
+    public Defender Defender { get; } = defender;
 
     public void RaiseLogin(LoginEventArgs e) => onLogin(e);
 }

@@ -47,4 +47,16 @@ internal static partial class ServerLog
 
     [LoggerMessage(14, LogLevel.Warning, "PORT/EPRT to {Target} refused: {Reason}")]
     public static partial void ActiveTargetRefused(ILogger logger, IPEndPoint target, string reason);
+
+    [LoggerMessage(15, LogLevel.Information, "Connection from banned address {Address} closed")]
+    public static partial void BannedConnection(ILogger logger, IPAddress address);
+
+    [LoggerMessage(16, LogLevel.Warning, "Connection from {Remote} refused: {Reason}")]
+    public static partial void ConnectionRefused(ILogger logger, EndPoint remote, string reason);
+
+    [LoggerMessage(17, LogLevel.Warning, "Not an FTP client ({What}): closing")]
+    public static partial void ProtocolViolation(ILogger logger, string what);
+
+    [LoggerMessage(18, LogLevel.Information, "No login within {Seconds} s: closing")]
+    public static partial void LoginTimeout(ILogger logger, double seconds);
 }
