@@ -25,7 +25,7 @@ public sealed class TestServer : IAsyncDisposable
     public static readonly byte[] ReadmeText = "Welcome to Ferry.\nThis is the readme.\n"u8.ToArray();
     public static readonly byte[] PubReadmeText = "The pub directory.\nLine two\nLine three\n"u8.ToArray();
 
-    public static async Task<TestServer> StartAsync(Func<FtpServerOptions, FtpServerOptions>? configure = null, IUserStore? users = null)
+    public static async Task<TestServer> StartAsync(Func<FtpServerOptions, FtpServerOptions>? configure = null, IUserStore? users = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "ferry-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(root, "pub"));
@@ -40,7 +40,7 @@ public sealed class TestServer : IAsyncDisposable
             DataConnectionTimeout = TimeSpan.FromSeconds(10),
         };
         options = configure?.Invoke(options) ?? options;
-        var server = new FtpServer(options, new LocalFileSystem(root), users);
+        var server = new FtpServer(options, new LocalFileSystem(root), users, loggerFactory);
         await server.StartAsync();
         return new TestServer(root, server);
     }
