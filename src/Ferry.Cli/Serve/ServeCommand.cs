@@ -61,6 +61,20 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"ferry serve: cannot listen on {options.Address} port {options.Port}: {e.Message}");
             return 1;
         }
+        if (settings["run-as"] is { } runAs)
+        {
+            try
+            {
+                // RFC-less but classic (vsftpd, ProFTPD): bind port 21 as root, then give root up.
+                var (uid, gid) = Ferry.Server.Security.PrivilegeDrop.DropTo(runAs);
+                await Console.Error.WriteLineAsync($"ferry serve: running as {runAs} (uid {uid}, gid {gid})");
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or PlatformNotSupportedException or IOException)
+            {
+                await Console.Error.WriteLineAsync($"ferry serve: {e.Message}");
+                return 1;
+            }
+        }
         await Console.Out.WriteLineAsync($"ferry listening on {server.LocalEndPoint}");
         await Console.Out.FlushAsync(CancellationToken.None);
         try

@@ -31,6 +31,7 @@ internal sealed class ServeSettings
         ("max-connections", "N", "most control connections at once (default 2000)"),
         ("max-connections-per-ip", "N", "most control connections from one address (default 32)"),
         ("login-timeout", "SECONDS", "close sessions not logged in after this long (default 60)"),
+        ("run-as", "USER", "when started as root, become USER right after binding the port"),
         ("log-level", "LEVEL", "trace, debug, information, warning, error (default information)"),
         ("config", "FILE", "JSON file with any of these options"),
     ];
