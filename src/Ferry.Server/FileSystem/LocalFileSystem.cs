@@ -488,7 +488,7 @@ public sealed class LocalFileSystem : IFileSystem
         return file.Exists ? DescribeResolved(name, file) : null;
     }
 
-    private static FileEntry DescribeListed(FileSystemInfo info) =>
+    private FileEntry DescribeListed(FileSystemInfo info) =>
         info.LinkTarget is not null ? DescribeLink(info.Name, info) : DescribeResolved(info.Name, info);
 
     private static FileEntry DescribeResolved(string name, FileSystemInfo info)
@@ -507,14 +507,41 @@ public sealed class LocalFileSystem : IFileSystem
         };
     }
 
-    private static FileEntry DescribeLink(string name, FileSystemInfo info)
+    private FileEntry DescribeLink(string name, FileSystemInfo info)
     {
-        var target = info.LinkTarget ?? string.Empty;
-        return new FileEntry(name, FileEntryKind.SymbolicLink, Encoding.UTF8.GetByteCount(target), LinkTime(info))
+        var target = DisplayTarget(info.LinkTarget ?? string.Empty, Path.GetDirectoryName(info.FullName)!);
+        // The size of a link is its target's length: of a hidden target, 0, so not even that leaks.
+        return new FileEntry(name, FileEntryKind.SymbolicLink, target is null ? 0 : Encoding.UTF8.GetByteCount(target), LinkTime(info))
         {
             Permissions = (UnixFileMode)0b111_111_111, // lrwxrwxrwx, as lstat(2) reports on Linux
             LinkTarget = target,
         };
+    }
+
+    /// <summary>
+    /// What a listing may show of a link's target: a target inside the root as stored (an absolute
+    /// one as its virtual path), but nothing for a target outside, so that host paths beyond the
+    /// jail are never disclosed (vsftpd shows them; we do not).
+    /// </summary>
+    private string? DisplayTarget(string stored, string linkDirectory)
+    {
+        if (stored.Length == 0)
+        {
+            return null;
+        }
+        var full = Path.GetFullPath(stored, linkDirectory);
+        foreach (var root in new[] { RootRealPath })
+        {
+            if (full == root)
+            {
+                return Path.IsPathRooted(stored) ? "/" : stored;
+            }
+            if (full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                return Path.IsPathRooted(stored) ? "/" + full[(root.Length + 1)..].Replace(Path.DirectorySeparatorChar, '/') : stored;
+            }
+        }
+        return null;
     }
 
     private static DateTimeOffset LinkTime(FileSystemInfo info)
