@@ -41,10 +41,10 @@ internal static class VerbTable
         new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true),
         new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true),
         new("ABOR", TransferCommands.Abort, "ABOR", Argument: ArgumentRule.None, DuringTransfer: true),
-        new("STOR", null, "STOR <path>"),
-        new("STOU", null, "STOU"),
-        new("APPE", null, "APPE <path>"),
-        new("REST", null, "REST <offset>"),
+        new("STOR", TransferCommands.Store, "STOR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
+        new("STOU", TransferCommands.StoreUnique, "STOU", NeedsDataChannel: true),
+        new("APPE", TransferCommands.Append, "APPE <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
+        new("REST", TransferCommands.Restart, "REST <offset>", Argument: ArgumentRule.Required, Feature: "REST STREAM"),
         new("ALLO", null, "ALLO <size>"),
         new("RNFR", null, "RNFR <path>"),
         new("RNTO", null, "RNTO <path>"),
@@ -69,7 +69,8 @@ internal static class VerbTable
 
     /// <summary>
     /// Verbs that must come right after another one (RFC 959 §5.4 sequencing); otherwise 503.
-    /// The transfer preconditions (PORT/PASV before RETR) are the NeedsDataChannel column above.
+    /// The transfer preconditions (PORT/PASV before RETR) are the NeedsDataChannel column above; a REST
+    /// offset is consumed by the next command of that column (FtpSession.RestartOffset).
     /// </summary>
     private static readonly FrozenDictionary<string, string> MustFollow = new Dictionary<string, string>
     {
