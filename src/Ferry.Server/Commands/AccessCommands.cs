@@ -16,8 +16,7 @@ internal static class AccessCommands
     private static readonly FtpReply AccountNotNeeded = new(ReplyCode.CommandSuperfluous, "ACCT not needed; no accounts here.");
     private static readonly FtpReply Goodbye = new(ReplyCode.ClosingControlConnection, "Goodbye.");
 
-    public static bool IsAnonymousName(string name) =>
-        name.Equals("anonymous", StringComparison.OrdinalIgnoreCase) || name.Equals("ftp", StringComparison.OrdinalIgnoreCase);
+    public static bool IsAnonymousName(string name) => AnonymousLogin.IsAnonymousName(name);
 
     public static ValueTask<FtpReply?> User(FtpSession session, string argument, CancellationToken cancellationToken)
     {
