@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Runtime.InteropServices;
+using Ferry.Server.Accounts;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
 using Microsoft.Extensions.Logging;
@@ -19,12 +20,14 @@ internal static class ServeCommand
         }
         ServeSettings settings;
         FtpServerOptions options;
+        StaticUserStore? users;
         LogLevel level;
         try
         {
             settings = ServeSettings.Load(args, Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
                 .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal));
             options = settings.ToServerOptions();
+            users = settings.ToUserStore();
             level = Enum.TryParse<LogLevel>(settings["log-level"] ?? "Information", ignoreCase: true, out var l)
                 ? l : throw new ArgumentException($"log-level: '{settings["log-level"]}' is not a log level.");
         }
@@ -48,7 +51,7 @@ internal static class ServeCommand
             }));
 
         var fileSystem = new LocalFileSystem(settings.Root);
-        await using var server = new FtpServer(options, fileSystem, users: null, loggerFactory);
+        await using var server = new FtpServer(options, fileSystem, users, loggerFactory);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
@@ -102,7 +105,8 @@ internal static class ServeCommand
         {
             "Usage: ferry serve [options]",
             "",
-            "Runs an FTP server. Anonymous users (ftp, anonymous) get read-only access to the root.",
+            "Runs an FTP server. Anonymous users (ftp, anonymous) get read-only access to the root;",
+            "accounts given with --user get full rights on it.",
             "",
             "Options (also in the --config JSON file as \"name\": value, or as FERRY_NAME environment",
             "variables; the command line wins over the environment, which wins over the file):",

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Ferry.Server.Accounts;
 using Ferry.Server.Hosting;
 
 namespace Ferry.Cli.Serve;
@@ -23,6 +24,7 @@ internal sealed class ServeSettings
         ("passive-ports", "A-B", "passive data port range (default: any free port)"),
         ("passive-address", "ADDR", "IPv4 address announced in PASV replies (NAT)"),
         ("no-anonymous", null, "refuse anonymous logins (ftp, anonymous)"),
+        ("user", "NAME:PASSWORD", "an account with full rights on the root; repeatable (ps shows it: prefer --config)"),
         ("idle-timeout", "SECONDS", "close sessions idle this long (default 300)"),
         ("data-timeout", "SECONDS", "wait this long for a data connection (default 30)"),
         ("failed-login-delay", "SECONDS", "pause before answering a failed login (default 1)"),
@@ -38,12 +40,15 @@ internal sealed class ServeSettings
 
     private readonly Dictionary<string, string> _values = new(StringComparer.OrdinalIgnoreCase);
 
+    // --user may be given many times (and "user" in the JSON file may be an array): a list, not a value.
+    private List<string> _users = [];
+
     public string? this[string name] => _values.GetValueOrDefault(name);
 
     /// <summary>Reads all three sources. Throws <see cref="ArgumentException"/> naming a bad option.</summary>
     public static ServeSettings Load(string[] args, IDictionary<string, string?> environment)
     {
-        var commandLine = ParseCommandLine(args);
+        var (commandLine, commandLineUsers) = ParseCommandLine(args);
         var settings = new ServeSettings();
         var configFile = commandLine.GetValueOrDefault("config") ?? (environment.TryGetValue("FERRY_CONFIG", out var fromEnv) ? fromEnv : null);
         if (configFile is not null)
@@ -55,19 +60,31 @@ internal sealed class ServeSettings
             var variable = "FERRY_" + name.Replace('-', '_').ToUpperInvariant();
             if (environment.TryGetValue(variable, out var value) && value is not null)
             {
-                settings._values[name] = value;
+                if (name == "user")
+                {
+                    settings._users = [value];
+                }
+                else
+                {
+                    settings._values[name] = value;
+                }
             }
         }
         foreach (var (name, value) in commandLine)
         {
             settings._values[name] = value;
         }
+        if (commandLineUsers.Count > 0)
+        {
+            settings._users = commandLineUsers;
+        }
         return settings;
     }
 
-    private static Dictionary<string, string> ParseCommandLine(string[] args)
+    private static (Dictionary<string, string> Values, List<string> Users) ParseCommandLine(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var users = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -97,9 +114,17 @@ internal sealed class ServeSettings
             {
                 throw new ArgumentException($"option '--{name}' needs a value ({known.Value}).");
             }
-            values[known.Name] = inline ?? args[++i];
+            var optionValue = inline ?? args[++i];
+            if (known.Name == "user")
+            {
+                users.Add(optionValue);
+            }
+            else
+            {
+                values[known.Name] = optionValue;
+            }
         }
-        return values;
+        return (values, users);
     }
 
     private void LoadJson(string path)
@@ -125,6 +150,17 @@ internal sealed class ServeSettings
                 {
                     throw new ArgumentException($"config: unknown key '{property.Name}' in '{path}'.");
                 }
+                if (property.Name.Equals("user", StringComparison.OrdinalIgnoreCase))
+                {
+                    _users = property.Value.ValueKind switch
+                    {
+                        JsonValueKind.String => [property.Value.GetString()!],
+                        JsonValueKind.Array when property.Value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) =>
+                            property.Value.EnumerateArray().Select(e => e.GetString()!).ToList(),
+                        _ => throw new ArgumentException("config: key 'user' must be a string or an array of strings."),
+                    };
+                    continue;
+                }
                 _values[property.Name] = property.Value.ValueKind switch
                 {
                     JsonValueKind.String => property.Value.GetString()!,
@@ -136,6 +172,36 @@ internal sealed class ServeSettings
     }
 
     public string Root => Path.GetFullPath(this["root"] ?? Directory.GetCurrentDirectory());
+
+    /// <summary>The accounts given with --user NAME:PASSWORD (full rights, home "/"); null when none.</summary>
+    public StaticUserStore? ToUserStore()
+    {
+        if (_users.Count == 0)
+        {
+            return null;
+        }
+        var store = new StaticUserStore();
+        foreach (var user in _users)
+        {
+            var colon = user.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0 || colon == user.Length - 1)
+            {
+                // Never echo the value: it holds a password.
+                throw new ArgumentException("user: expected NAME:PASSWORD with neither part empty.");
+            }
+            var name = user[..colon];
+            if (name.Any(char.IsWhiteSpace) || name.Any(char.IsControl))
+            {
+                throw new ArgumentException($"user: the name '{name}' holds white space or control characters.");
+            }
+            if (AnonymousLogin.IsAnonymousName(name))
+            {
+                throw new ArgumentException($"user: '{name}' is the anonymous login and cannot have a password.");
+            }
+            store.Add(name, user[(colon + 1)..], home: "/", permissions: Permissions.All);
+        }
+        return store;
+    }
 
     /// <summary>Builds and validates the server options. Throws <see cref="ArgumentException"/> naming the bad key.</summary>
     public FtpServerOptions ToServerOptions()
@@ -236,3 +302,4 @@ internal sealed class ServeSettings
     private static IPAddress Address(string name, string text) =>
         IPAddress.TryParse(text, out var address) ? address : throw new ArgumentException($"{name}: '{text}' is not an IP address.");
 }
+

@@ -5,7 +5,7 @@ using Ferry.Server.Session;
 
 namespace Ferry.Server.Commands;
 
-/// <summary>USER, PASS, QUIT (RFC 959 §4.1.1).</summary>
+/// <summary>USER, PASS, ACCT, QUIT (RFC 959 §4.1.1).</summary>
 internal static class AccessCommands
 {
     private static readonly FtpReply NeedPassword = new(ReplyCode.NeedPassword, "Please specify the password.");
@@ -13,10 +13,10 @@ internal static class AccessCommands
     private static readonly FtpReply LoginIncorrect = new(ReplyCode.NotLoggedIn, "Login incorrect.");
     private static readonly FtpReply AlreadyLoggedIn = new(ReplyCode.NotLoggedIn, "Already logged in; cannot change to another user.");
     private static readonly FtpReply TooManyFailures = new(ReplyCode.ServiceNotAvailable, "Too many failed logins: closing control connection.");
+    private static readonly FtpReply AccountNotNeeded = new(ReplyCode.CommandSuperfluous, "ACCT not needed; no accounts here.");
     private static readonly FtpReply Goodbye = new(ReplyCode.ClosingControlConnection, "Goodbye.");
 
-    public static bool IsAnonymousName(string name) =>
-        name.Equals("anonymous", StringComparison.OrdinalIgnoreCase) || name.Equals("ftp", StringComparison.OrdinalIgnoreCase);
+    public static bool IsAnonymousName(string name) => AnonymousLogin.IsAnonymousName(name);
 
     public static ValueTask<FtpReply?> User(FtpSession session, string argument, CancellationToken cancellationToken)
     {
@@ -77,6 +77,10 @@ internal static class AccessCommands
         lines.Add("Login successful.");
         return new FtpReply(ReplyCode.UserLoggedIn, lines);
     }
+
+    /// <summary>ACCT: we never ask for an account (332/532), so it is superfluous (RFC 959 §4.1.1: 202).</summary>
+    public static ValueTask<FtpReply?> Account(FtpSession session, string argument, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<FtpReply?>(AccountNotNeeded);
 
     public static async ValueTask<FtpReply?> Quit(FtpSession session, string argument, CancellationToken cancellationToken)
     {

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using Ferry.Protocol;
 using Ferry.Protocol.Listing;
@@ -10,13 +12,15 @@ using Ferry.Server.Session;
 
 namespace Ferry.Server.Commands;
 
-/// <summary>RETR, LIST, NLST, ABOR (RFC 959 §4.1.3).</summary>
+/// <summary>RETR, STOR, APPE, STOU, REST, LIST, NLST, ABOR (RFC 959 §4.1.3, RFC 1123 §4.1.2.9, RFC 3659 §5).</summary>
 internal static class TransferCommands
 {
     private static readonly UTF8Encoding Utf8 = new(false);
     private static readonly FtpReply NoTransferToAbort = new(ReplyCode.DataConnectionOpen, "No transfer to abort.");
     private static readonly FtpReply AbortSuccessful = new(ReplyCode.ClosingDataConnection, "ABOR successful.");
-    private static readonly FtpReply NotPlainFile = new(ReplyCode.FileUnavailable, "Not a plain file.");
+    private static readonly FtpReply RestartBeyondEnd = new(ReplyCode.InvalidRestartPosition, "Restart offset beyond the end of the file.");
+    private static readonly FtpReply BadRestartOffset = new(ReplyCode.SyntaxErrorInArguments, "REST needs a non-negative byte offset.");
+    private static readonly FtpReply NoUniqueName = new(ReplyCode.FileNameNotAllowed, "Could not make a unique file name.");
 
     public static async ValueTask<FtpReply?> Retrieve(FtpSession session, string argument, CancellationToken cancellationToken)
     {
@@ -36,13 +40,20 @@ internal static class TransferCommands
         }
         if (!entry.IsFile)
         {
-            return NotPlainFile;
+            return Replies.NotPlainFile;
         }
-        var source = await session.FileSystem.OpenReadAsync(storePath, 0, cancellationToken).ConfigureAwait(false);
+        var offset = session.RestartOffset;
+        if (offset > entry.Size)
+        {
+            return RestartBeyondEnd;
+        }
+        var source = await session.FileSystem.OpenReadAsync(storePath, offset, cancellationToken).ConfigureAwait(false);
         var channel = session.TakeDataChannel()!;
         var ascii = session.TransferType == TransferType.Ascii;
         var opening = new FtpReply(ReplyCode.FileStatusOkay,
-            $"Opening {(ascii ? "ASCII" : "BINARY")} mode data connection for {entry.Name} ({entry.Size} bytes).");
+            offset == 0
+                ? $"Opening {(ascii ? "ASCII" : "BINARY")} mode data connection for {entry.Name} ({entry.Size} bytes)."
+                : $"Opening {(ascii ? "ASCII" : "BINARY")} mode data connection for {entry.Name} ({entry.Size} bytes, from offset {offset}).");
         session.StartTransfer(async token =>
         {
             await using (source.ConfigureAwait(false))
@@ -68,6 +79,164 @@ internal static class TransferCommands
             }
         });
         return null;
+    }
+
+    /// <summary>STOR: creates or truncates; after REST n keeps the first n bytes and writes from there.</summary>
+    public static async ValueTask<FtpReply?> Store(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.Can(Permissions.Write))
+        {
+            return Replies.PermissionDenied;
+        }
+        if (!session.TryResolve(argument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        var storePath = session.ToStorePath(path);
+        var offset = session.RestartOffset;
+        if (offset > 0)
+        {
+            // RFC 3659 §5.5: the restart point must be within the part already stored.
+            var existing = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+            if (offset > (existing is { IsFile: true } ? existing.Size : 0))
+            {
+                return RestartBeyondEnd;
+            }
+        }
+        var mode = offset > 0 ? FileWriteMode.Overwrite : FileWriteMode.Create;
+        var file = await session.FileSystem.OpenWriteAsync(storePath, mode, offset, cancellationToken).ConfigureAwait(false);
+        return Upload(session, "STOR", storePath, file, OpeningUpload(session, path.Name), Replies.TransferComplete);
+    }
+
+    /// <summary>APPE: appends, creating the file when missing. A preceding REST is consumed and ignored, as vsftpd does.</summary>
+    public static async ValueTask<FtpReply?> Append(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.Can(Permissions.Write))
+        {
+            return Replies.PermissionDenied;
+        }
+        if (!session.TryResolve(argument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        var storePath = session.ToStorePath(path);
+        var file = await session.FileSystem.OpenWriteAsync(storePath, FileWriteMode.Append, 0, cancellationToken).ConfigureAwait(false);
+        return Upload(session, "APPE", storePath, file, OpeningUpload(session, path.Name), Replies.TransferComplete);
+    }
+
+    /// <summary>
+    /// STOU: stores under a name unique in the working directory. RFC 1123 §4.1.2.9: the preliminary
+    /// reply is "150 FILE: pppp" with the name chosen. Any argument is ignored (RFC 959 gives none).
+    /// </summary>
+    public static async ValueTask<FtpReply?> StoreUnique(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.Can(Permissions.Write))
+        {
+            return Replies.PermissionDenied;
+        }
+        for (var attempt = 0; attempt < 16; attempt++)
+        {
+            var name = "ferry-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+            if (!session.TryResolve(name, out var path))
+            {
+                return Replies.InvalidPath;
+            }
+            var storePath = session.ToStorePath(path);
+            Stream file;
+            try
+            {
+                file = await session.FileSystem.OpenWriteAsync(storePath, FileWriteMode.CreateNew, 0, cancellationToken).ConfigureAwait(false);
+            }
+            catch (FileSystemException e) when (e.Error == FileSystemError.AlreadyExists)
+            {
+                continue;
+            }
+            return Upload(session, "STOU", storePath, file, new FtpReply(ReplyCode.FileStatusOkay, $"FILE: {name}"),
+                new FtpReply(ReplyCode.ClosingDataConnection, $"Transfer complete (unique file name: {name})."));
+        }
+        return NoUniqueName;
+    }
+
+    /// <summary>REST STREAM (RFC 3659 §5): the byte offset where the next RETR or STOR starts.</summary>
+    public static ValueTask<FtpReply?> Restart(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!long.TryParse(argument.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+        {
+            session.RestartOffset = 0;
+            return ValueTask.FromResult<FtpReply?>(BadRestartOffset);
+        }
+        session.RestartOffset = offset;
+        return ValueTask.FromResult<FtpReply?>(new FtpReply(ReplyCode.RequestedFileActionPending,
+            string.Create(CultureInfo.InvariantCulture, $"Restarting at {offset}. Send STOR or RETR to start the transfer.")));
+    }
+
+    private static FtpReply OpeningUpload(FtpSession session, string name) =>
+        new(ReplyCode.FileStatusOkay, $"Opening {(session.TransferType == TransferType.Ascii ? "ASCII" : "BINARY")} mode data connection for {name}.");
+
+    /// <summary>
+    /// Runs an upload into an opened file: 150, data connection, receive until EOF, close the file.
+    /// 226 only when the data ended with a clean EOF and the file was flushed and closed.
+    /// </summary>
+    private static FtpReply? Upload(FtpSession session, string verb, VirtualPath storePath, Stream file, FtpReply opening, FtpReply completed)
+    {
+        var channel = session.TakeDataChannel()!;
+        var ascii = session.TransferType == TransferType.Ascii;
+        session.StartTransfer(async token =>
+        {
+            var started = Stopwatch.GetTimestamp();
+            var outcome = TransferOutcome.NetworkFailed;
+            long bytes = 0;
+            try
+            {
+                await using (channel.ConfigureAwait(false))
+                {
+                    var (socket, failure) = await OpenAsync(session, channel, opening, token).ConfigureAwait(false);
+                    if (socket is null)
+                    {
+                        return failure!;
+                    }
+                    using (socket)
+                    {
+                        (outcome, bytes) = await DataTransfer.ReceiveAsync(socket, file, ascii, session.Options.TransferBufferSize, token).ConfigureAwait(false);
+                    }
+                }
+            }
+            finally
+            {
+                // Closing writes what is still buffered: a full disk may only show up here.
+                var closed = await CloseAsync(file).ConfigureAwait(false);
+                if (outcome == TransferOutcome.Completed && closed is not null)
+                {
+                    outcome = closed.Value;
+                }
+            }
+            ServerLog.Transfer(session.Log, verb, storePath.Value, bytes, Stopwatch.GetElapsedTime(started).TotalSeconds, outcome.ToString());
+            return outcome switch
+            {
+                TransferOutcome.Completed => completed,
+                TransferOutcome.StorageFull => Replies.StorageFull,
+                TransferOutcome.LocalFailed => Replies.WriteLocalError,
+                _ => Replies.TransferAborted,
+            };
+        });
+        return null;
+    }
+
+    private static async ValueTask<TransferOutcome?> CloseAsync(Stream file)
+    {
+        try
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            return null;
+        }
+        catch (FileSystemException e) when (e.Error == FileSystemError.DiskFull)
+        {
+            return TransferOutcome.StorageFull;
+        }
+        catch (IOException)
+        {
+            return TransferOutcome.LocalFailed;
+        }
     }
 
     public static ValueTask<FtpReply?> List(FtpSession session, string argument, CancellationToken cancellationToken) =>

@@ -15,7 +15,7 @@ internal static class VerbTable
         new("USER", AccessCommands.User, "USER <name>", BeforeLogin: true, Argument: ArgumentRule.Required),
         new("PASS", AccessCommands.Pass, "PASS <password>", BeforeLogin: true),
         new("QUIT", AccessCommands.Quit, "QUIT", BeforeLogin: true, Argument: ArgumentRule.None, DuringTransfer: true),
-        new("ACCT", null, "ACCT <account>"),
+        new("ACCT", AccessCommands.Account, "ACCT <account>", Argument: ArgumentRule.Required),
         new("REIN", null, "REIN"),
         new("SMNT", null, "SMNT <path>"),
 
@@ -41,18 +41,23 @@ internal static class VerbTable
         new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true),
         new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true),
         new("ABOR", TransferCommands.Abort, "ABOR", Argument: ArgumentRule.None, DuringTransfer: true),
-        new("STOR", null, "STOR <path>"),
-        new("STOU", null, "STOU"),
-        new("APPE", null, "APPE <path>"),
-        new("REST", null, "REST <offset>"),
-        new("ALLO", null, "ALLO <size>"),
-        new("RNFR", null, "RNFR <path>"),
-        new("RNTO", null, "RNTO <path>"),
-        new("DELE", null, "DELE <path>"),
-        new("RMD", null, "RMD <path>"),
-        new("XRMD", null, "XRMD <path>"),
-        new("MKD", null, "MKD <path>"),
-        new("XMKD", null, "XMKD <path>"),
+        new("STOR", TransferCommands.Store, "STOR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
+        new("STOU", TransferCommands.StoreUnique, "STOU", NeedsDataChannel: true),
+        new("APPE", TransferCommands.Append, "APPE <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
+        new("REST", TransferCommands.Restart, "REST <offset>", Argument: ArgumentRule.Required, Feature: "REST STREAM"),
+
+        // File actions (RFC 959 §4.1.3, RFC 3659, draft-somers-ftp-mfxx)
+        new("ALLO", FileActionCommands.Allocate, "ALLO <size>"),
+        new("RNFR", FileActionCommands.RenameFrom, "RNFR <path>", Argument: ArgumentRule.Required),
+        new("RNTO", FileActionCommands.RenameTo, "RNTO <path>", Argument: ArgumentRule.Required),
+        new("DELE", FileActionCommands.Delete, "DELE <path>", Argument: ArgumentRule.Required),
+        new("RMD", FileActionCommands.RemoveDirectory, "RMD <path>", Argument: ArgumentRule.Required),
+        new("XRMD", FileActionCommands.RemoveDirectory, "XRMD <path>", Argument: ArgumentRule.Required),
+        new("MKD", FileActionCommands.MakeDirectory, "MKD <path>", Argument: ArgumentRule.Required),
+        new("XMKD", FileActionCommands.MakeDirectory, "XMKD <path>", Argument: ArgumentRule.Required),
+        new("SIZE", FileActionCommands.Size, "SIZE <path>", Argument: ArgumentRule.Required, Feature: "SIZE"),
+        new("MDTM", FileActionCommands.ModificationTime, "MDTM <path>", Argument: ArgumentRule.Required, Feature: "MDTM"),
+        new("MFMT", FileActionCommands.SetModificationTime, "MFMT YYYYMMDDHHMMSS <path>", Argument: ArgumentRule.Required, Feature: "MFMT"),
         new("SITE", null, "SITE <command>"),
 
         // Information and options
@@ -69,7 +74,8 @@ internal static class VerbTable
 
     /// <summary>
     /// Verbs that must come right after another one (RFC 959 §5.4 sequencing); otherwise 503.
-    /// The transfer preconditions (PORT/PASV before RETR) are the NeedsDataChannel column above.
+    /// The transfer preconditions (PORT/PASV before RETR) are the NeedsDataChannel column above; a REST
+    /// offset is consumed by the next command of that column (FtpSession.RestartOffset).
     /// </summary>
     private static readonly FrozenDictionary<string, string> MustFollow = new Dictionary<string, string>
     {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using Ferry.Protocol;
+using Ferry.Server.FileSystem;
 
 namespace Ferry.Server.DataChannels;
 
@@ -10,8 +11,10 @@ internal enum TransferOutcome
     Completed,
     /// <summary>The network side failed (peer closed, reset): 426.</summary>
     NetworkFailed,
-    /// <summary>The local side failed (read error): 451.</summary>
+    /// <summary>The local side failed (read or write error): 451.</summary>
     LocalFailed,
+    /// <summary>The store ran out of space while writing an upload: 452.</summary>
+    StorageFull,
 }
 
 /// <summary>
@@ -73,6 +76,81 @@ internal static class DataTransfer
             {
                 ArrayPool<byte>.Shared.Return(wire);
             }
+        }
+    }
+
+    /// <summary>
+    /// Receives an upload: reads the data socket until the peer's clean EOF (RFC 959 §3.2: in stream
+    /// mode closing the connection marks the end of the file) and writes it to <paramref name="destination"/>,
+    /// then flushes it. Completed only after a clean EOF and a successful flush; a reset connection
+    /// is <see cref="TransferOutcome.NetworkFailed"/>. The caller disposes the destination.
+    /// </summary>
+    public static async ValueTask<(TransferOutcome Outcome, long Bytes)> ReceiveAsync(
+        Socket data, Stream destination, bool ascii, int bufferSize, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+        var decoded = ascii ? ArrayPool<byte>.Shared.Rent(AsciiDecoder.MaxDecodedLength(bufferSize)) : null;
+        var decoder = ascii ? new AsciiDecoder() : null;
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                int read;
+                try
+                {
+                    read = await data.ReceiveAsync(buffer.AsMemory(0, bufferSize), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+                {
+                    return (TransferOutcome.NetworkFailed, total);
+                }
+                total += read;
+                var chunk = read == 0
+                    ? (ascii ? decoded.AsMemory(0, decoder!.Flush(decoded)) : ReadOnlyMemory<byte>.Empty)
+                    : ascii ? decoded.AsMemory(0, decoder!.Decode(buffer.AsSpan(0, read), decoded)) : buffer.AsMemory(0, read);
+                var failure = await WriteAsync(destination, chunk, flush: read == 0, cancellationToken).ConfigureAwait(false);
+                if (failure is not null)
+                {
+                    return (failure.Value, total);
+                }
+                if (read == 0)
+                {
+                    return (TransferOutcome.Completed, total);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (decoded is not null)
+            {
+                ArrayPool<byte>.Shared.Return(decoded);
+            }
+        }
+    }
+
+    private static async ValueTask<TransferOutcome?> WriteAsync(Stream destination, ReadOnlyMemory<byte> chunk, bool flush, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!chunk.IsEmpty)
+            {
+                await destination.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            }
+            if (flush)
+            {
+                await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            return null;
+        }
+        catch (FileSystemException e) when (e.Error == FileSystemError.DiskFull)
+        {
+            return TransferOutcome.StorageFull;
+        }
+        catch (IOException)
+        {
+            return TransferOutcome.LocalFailed;
         }
     }
 

@@ -84,6 +84,15 @@ internal sealed class FtpSession : IAsyncDisposable
     public bool EpsvAll { get; set; }
     public bool IsTransferRunning => _transfer is { IsCompleted: false };
 
+    /// <summary>
+    /// Set by REST (RFC 3659 §5): where the next transfer command starts. Every transfer command
+    /// consumes it, whether it uses it or not (the dispatcher resets it after the handler).
+    /// </summary>
+    public long RestartOffset { get; set; }
+
+    /// <summary>Set by a successful RNFR, taken by the RNTO that must follow it.</summary>
+    public VirtualPath? RenameFrom { get; set; }
+
     public void LogIn(UserAccount user)
     {
         User = user;
@@ -346,12 +355,12 @@ internal sealed class FtpSession : IAsyncDisposable
         {
             await WaitForTransferAsync().ConfigureAwait(false);
         }
-        if (spec.NeedsDataChannel && DataChannel is null)
-        {
-            return Replies.UsePortOrPasvFirst;
-        }
         try
         {
+            if (spec.NeedsDataChannel && DataChannel is null)
+            {
+                return Replies.UsePortOrPasvFirst;
+            }
             return await spec.Handler(this, command.Argument, token).ConfigureAwait(false);
         }
         catch (FileSystemException e)
@@ -362,6 +371,14 @@ internal sealed class FtpSession : IAsyncDisposable
         {
             ServerLog.HandlerFailed(Log, spec.Verb, e);
             return new FtpReply(ReplyCode.ActionAbortedLocalError, "Local error in processing.");
+        }
+        finally
+        {
+            if (spec.NeedsDataChannel)
+            {
+                // REST → transfer: the offset applies to the next transfer command only.
+                RestartOffset = 0;
+            }
         }
     }
 

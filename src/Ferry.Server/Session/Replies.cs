@@ -20,6 +20,9 @@ internal static class Replies
     public static readonly FtpReply NoSuchFile = new(ReplyCode.FileUnavailable, "No such file or directory.");
     public static readonly FtpReply InvalidPath = new(ReplyCode.FileUnavailable, "Invalid path.");
     public static readonly FtpReply ReadLocalError = new(ReplyCode.ActionAbortedLocalError, "Read error: transfer aborted.");
+    public static readonly FtpReply WriteLocalError = new(ReplyCode.ActionAbortedLocalError, "Write error: transfer aborted.");
+    public static readonly FtpReply StorageFull = new(ReplyCode.InsufficientStorage, "Insufficient storage space: transfer aborted.");
+    public static readonly FtpReply NotPlainFile = new(ReplyCode.FileUnavailable, "Not a plain file.");
 
     public static FtpReply ForFileSystemError(FileSystemException e) => e.Error switch
     {

@@ -25,7 +25,16 @@ public sealed class TestServer : IAsyncDisposable
     public static readonly byte[] ReadmeText = "Welcome to Ferry.\nThis is the readme.\n"u8.ToArray();
     public static readonly byte[] PubReadmeText = "The pub directory.\nLine two\nLine three\n"u8.ToArray();
 
-    public static async Task<TestServer> StartAsync(Func<FtpServerOptions, FtpServerOptions>? configure = null, IUserStore? users = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
+    /// <summary>Named accounts for tests: alice (full rights on the root), bob (read-only, home /pub).</summary>
+    public static StaticUserStore Users { get; } = new StaticUserStore()
+        .Add("alice", "wonderland")
+        .Add("bob", "builder", home: "/pub", permissions: Permissions.ReadOnly);
+
+    public static async Task<TestServer> StartAsync(
+        Func<FtpServerOptions, FtpServerOptions>? configure = null,
+        IUserStore? users = null,
+        Func<IFileSystem, IFileSystem>? wrapFileSystem = null,
+        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "ferry-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(root, "pub"));
@@ -40,7 +49,7 @@ public sealed class TestServer : IAsyncDisposable
             DataConnectionTimeout = TimeSpan.FromSeconds(10),
         };
         options = configure?.Invoke(options) ?? options;
-        var server = new FtpServer(options, new LocalFileSystem(root), users, loggerFactory);
+        var server = new FtpServer(options, wrapFileSystem?.Invoke(new LocalFileSystem(root)) ?? new LocalFileSystem(root), users ?? Users, loggerFactory);
         await server.StartAsync();
         return new TestServer(root, server);
     }
@@ -74,6 +83,9 @@ public sealed class TestServer : IAsyncDisposable
         await control.ExpectAsync($"PASS {password}", 230);
         return control;
     }
+
+    /// <summary>A logged-in control connection with full rights (alice).</summary>
+    public Task<ControlConnection> LoginWriterAsync() => LoginAsync("alice", "wonderland");
 
     public async ValueTask DisposeAsync()
     {

@@ -1,0 +1,187 @@
+using System.Globalization;
+using Ferry.Protocol;
+using Ferry.Server.Accounts;
+using Ferry.Server.FileSystem;
+using Ferry.Server.Session;
+
+namespace Ferry.Server.Commands;
+
+/// <summary>
+/// DELE, MKD, RMD, RNFR/RNTO, ALLO (RFC 959 §4.1.3) and SIZE, MDTM (RFC 3659), MFMT
+/// (draft-somers-ftp-mfxx). Storage errors thrown here become replies in the session.
+/// </summary>
+internal static class FileActionCommands
+{
+    private const string TimeFormat = "yyyyMMddHHmmss";
+
+    private static readonly FtpReply FileDeleted = new(ReplyCode.FileActionOkay, "File deleted.");
+    private static readonly FtpReply DirectoryRemoved = new(ReplyCode.FileActionOkay, "Directory removed.");
+    private static readonly FtpReply ReadyForRnto = new(ReplyCode.RequestedFileActionPending, "Ready for RNTO.");
+    private static readonly FtpReply Renamed = new(ReplyCode.FileActionOkay, "Rename successful.");
+    private static readonly FtpReply RenameSourceLost = new(ReplyCode.BadSequence, "RNFR was not accepted; send RNFR again.");
+    private static readonly FtpReply AlloIgnored = new(ReplyCode.CommandSuperfluous, "ALLO command ignored.");
+    private static readonly FtpReply SizeInAscii = new(ReplyCode.FileUnavailable, "SIZE not allowed in ASCII mode.");
+    private static readonly FtpReply BadTime = new(ReplyCode.SyntaxErrorInArguments, "Usage: MFMT YYYYMMDDHHMMSS <path> (UTC).");
+
+    public static async ValueTask<FtpReply?> Delete(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.Can(Permissions.Delete))
+        {
+            return Replies.PermissionDenied;
+        }
+        if (!session.TryResolve(argument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        await session.FileSystem.DeleteFileAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
+        return FileDeleted;
+    }
+
+    public static async ValueTask<FtpReply?> MakeDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.Can(Permissions.MakeDirectory))
+        {
+            return Replies.PermissionDenied;
+        }
+        if (!session.TryResolve(argument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        await session.FileSystem.CreateDirectoryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
+        // RFC 959 Appendix II: 257 "<path>" with the absolute path, inner quotes doubled.
+        return new FtpReply(ReplyCode.PathCreated, $"{NavigationCommands.Quote(path.Value)} created");
+    }
+
+    public static async ValueTask<FtpReply?> RemoveDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        // Removing a directory is deleting: the Delete right, as in vsftpd and ProFTPD.
+        if (!session.Can(Permissions.Delete))
+        {
+            return Replies.PermissionDenied;
+        }
+        if (!session.TryResolve(argument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        await session.FileSystem.DeleteDirectoryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
+        return DirectoryRemoved;
+    }
+
+    public static async ValueTask<FtpReply?> RenameFrom(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        session.RenameFrom = null;
+        if (!session.Can(Permissions.Rename))
+        {
+            return Replies.PermissionDenied;
+        }
+        if (!session.TryResolve(argument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        if (await session.FileSystem.GetEntryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Replies.NoSuchFile;
+        }
+        session.RenameFrom = path;
+        return ReadyForRnto;
+    }
+
+    /// <summary>RNTO: the verb table makes it follow RNFR (else 503); a refused RNFR leaves nothing to rename.</summary>
+    public static async ValueTask<FtpReply?> RenameTo(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var from = session.RenameFrom;
+        session.RenameFrom = null;
+        if (from is null)
+        {
+            return RenameSourceLost;
+        }
+        if (!session.Can(Permissions.Rename))
+        {
+            return Replies.PermissionDenied;
+        }
+        if (!session.TryResolve(argument, out var to))
+        {
+            return Replies.InvalidPath;
+        }
+        await session.FileSystem.RenameAsync(session.ToStorePath(from.Value), session.ToStorePath(to), cancellationToken).ConfigureAwait(false);
+        return Renamed;
+    }
+
+    /// <summary>RFC 3659 §4: the exact number of octets a RETR would send.</summary>
+    public static async ValueTask<FtpReply?> Size(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        // In TYPE A the size on the wire depends on the line ends; vsftpd refuses rather than guess.
+        if (session.TransferType == TransferType.Ascii)
+        {
+            return SizeInAscii;
+        }
+        var (entry, refusal) = await GetFileAsync(session, argument, cancellationToken).ConfigureAwait(false);
+        return refusal ?? new FtpReply(ReplyCode.FileStatus, entry!.Size.ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>RFC 3659 §3: the last modification time, YYYYMMDDHHMMSS in UTC.</summary>
+    public static async ValueTask<FtpReply?> ModificationTime(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var (entry, refusal) = await GetFileAsync(session, argument, cancellationToken).ConfigureAwait(false);
+        return refusal ?? new FtpReply(ReplyCode.FileStatus, FormatTime(entry!.LastModified));
+    }
+
+    /// <summary>MFMT YYYYMMDDHHMMSS[.sss] path: sets the modification time; 213 Modify=...; path.</summary>
+    public static async ValueTask<FtpReply?> SetModificationTime(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.Can(Permissions.Write))
+        {
+            return Replies.PermissionDenied;
+        }
+        var space = argument.IndexOf(' ', StringComparison.Ordinal);
+        if (space < 0 || !TryParseTime(argument[..space], out var time))
+        {
+            return BadTime;
+        }
+        var pathArgument = argument[(space + 1)..];
+        if (!session.TryResolve(pathArgument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        var storePath = session.ToStorePath(path);
+        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return Replies.NoSuchFile;
+        }
+        await session.FileSystem.SetLastModifiedAsync(storePath, time, cancellationToken).ConfigureAwait(false);
+        return new FtpReply(ReplyCode.FileStatus, $"Modify={FormatTime(time)}; {pathArgument}");
+    }
+
+    /// <summary>ALLO: no storage needs reserving here (RFC 959: 202 when superfluous).</summary>
+    public static ValueTask<FtpReply?> Allocate(FtpSession session, string argument, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<FtpReply?>(AlloIgnored);
+
+    private static async ValueTask<(FileEntry? Entry, FtpReply? Refusal)> GetFileAsync(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.Can(Permissions.List) && !session.Can(Permissions.Read))
+        {
+            return (null, Replies.PermissionDenied);
+        }
+        if (!session.TryResolve(argument, out var path))
+        {
+            return (null, Replies.InvalidPath);
+        }
+        var entry = await session.FileSystem.GetEntryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return (null, Replies.NoSuchFile);
+        }
+        return entry.IsFile ? (entry, null) : (null, Replies.NotPlainFile);
+    }
+
+    private static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    private static bool TryParseTime(string text, out DateTimeOffset time)
+    {
+        // RFC 3659 §2.3 time-val: 14 digits, optionally a fraction of a second.
+        string[] formats = [TimeFormat, TimeFormat + ".f", TimeFormat + ".ff", TimeFormat + ".fff"];
+        return DateTimeOffset.TryParseExact(text, formats, CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out time);
+    }
+}

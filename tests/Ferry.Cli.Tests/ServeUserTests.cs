@@ -1,0 +1,85 @@
+using Ferry.Cli.Serve;
+using Ferry.Server.Accounts;
+
+namespace Ferry.Cli.Tests;
+
+/// <summary>`ferry serve --user NAME:PASSWORD`: repeatable, full rights on the served root.</summary>
+public sealed class ServeUserTests
+{
+    private static readonly Dictionary<string, string?> NoEnvironment = [];
+
+    [Fact]
+    public async Task Repeated_user_options_all_become_accounts_with_full_rights()
+    {
+        var settings = ServeSettings.Load(["--user", "alice:secret", "--user=bob:pa:ss"], NoEnvironment);
+        var store = settings.ToUserStore();
+        Assert.NotNull(store);
+        Assert.Equal(2, store.Count);
+        var alice = await store.AuthenticateAsync("alice", "secret", CancellationToken.None);
+        Assert.Equal(new UserAccount("alice", "/", Permissions.All), alice);
+        // Only the first colon separates: the password may hold colons.
+        Assert.NotNull(await store.AuthenticateAsync("bob", "pa:ss", CancellationToken.None));
+        Assert.Null(await store.AuthenticateAsync("bob", "pa", CancellationToken.None));
+    }
+
+    [Fact]
+    public void Without_user_options_there_is_no_store()
+    {
+        Assert.Null(ServeSettings.Load([], NoEnvironment).ToUserStore());
+    }
+
+    [Fact]
+    public async Task Environment_gives_one_user_and_the_command_line_wins()
+    {
+        var environment = new Dictionary<string, string?> { ["FERRY_USER"] = "carol:fromenv" };
+        var fromEnvironment = ServeSettings.Load([], environment).ToUserStore();
+        Assert.NotNull(await fromEnvironment!.AuthenticateAsync("carol", "fromenv", CancellationToken.None));
+        var fromCommandLine = ServeSettings.Load(["--user", "dave:x"], environment).ToUserStore();
+        Assert.Equal(1, fromCommandLine!.Count);
+        Assert.Null(await fromCommandLine.AuthenticateAsync("carol", "fromenv", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Config_file_may_list_users()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ferry-users-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(path, """{ "user": ["erin:one", "frank:two"] }""");
+        try
+        {
+            var store = ServeSettings.Load(["--config", path], NoEnvironment).ToUserStore();
+            Assert.Equal(2, store!.Count);
+            Assert.NotNull(await store.AuthenticateAsync("frank", "two", CancellationToken.None));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("alice")]
+    [InlineData(":secret")]
+    [InlineData("alice:")]
+    [InlineData("al ice:secret")]
+    [InlineData("ftp:secret")]
+    [InlineData("Anonymous:secret")]
+    public void Malformed_or_reserved_users_are_refused_without_echoing_the_password(string value)
+    {
+        var settings = ServeSettings.Load(["--user", value], NoEnvironment);
+        var e = Assert.Throws<ArgumentException>(settings.ToUserStore);
+        Assert.StartsWith("user:", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void User_needs_a_value()
+    {
+        Assert.Throws<ArgumentException>(() => ServeSettings.Load(["--user"], NoEnvironment));
+    }
+
+    [Fact]
+    public void Help_mentions_the_user_option()
+    {
+        Assert.Contains("--user NAME:PASSWORD", ServeCommand.Help(), StringComparison.Ordinal);
+    }
+}
