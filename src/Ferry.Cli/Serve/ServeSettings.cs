@@ -32,6 +32,8 @@ internal sealed class ServeSettings
         ("max-line-length", "BYTES", "longest accepted command line (default 4096)"),
         ("max-connections", "N", "most control connections at once (default 2000)"),
         ("max-connections-per-ip", "N", "most control connections from one address (default 32)"),
+        ("max-listing-entries", "N", "most entries one listing sends, then 451 (default 100000)"),
+        ("max-commands-per-second", "N", "a session sending faster is slowed down (default 500)"),
         ("login-timeout", "SECONDS", "close sessions not logged in after this long (default 60)"),
         ("run-as", "USER", "when started as root, become USER right after binding the port"),
         ("log-level", "LEVEL", "trace, debug, information, warning, error (default information)"),
@@ -226,6 +228,8 @@ internal sealed class ServeSettings
             MaxConnections = Int("max-connections") ?? defaults.MaxConnections,
             MaxConnectionsPerAddress = Int("max-connections-per-ip") ?? defaults.MaxConnectionsPerAddress,
             LoginTimeout = Seconds("login-timeout") ?? defaults.LoginTimeout,
+            MaxListingEntries = Int("max-listing-entries") ?? defaults.MaxListingEntries,
+            MaxCommandsPerSecond = Int("max-commands-per-second") ?? defaults.MaxCommandsPerSecond,
         };
         options.Validate();
         if (!Directory.Exists(Root))

@@ -58,29 +58,20 @@ internal static class InformationCommands
         {
             return Replies.PermissionDenied;
         }
-        var request = ListingRequest.Parse(argument);
-        if (!session.TryResolve(request.Path.Length == 0 ? "." : request.Path, out var path))
+        var (target, error) = await ListingTarget.ResolveAsync(session, argument, cancellationToken).ConfigureAwait(false);
+        if (target is null)
         {
-            return Replies.InvalidPath;
-        }
-        var storePath = session.ToStorePath(path);
-        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
-        if (entry is null)
-        {
-            return Replies.NoSuchFile;
+            return error;
         }
         var now = DateTimeOffset.UtcNow;
-        var lines = new List<string> { $"Status of {path.Value}:" };
-        if (entry.IsDirectory)
+        var lines = new List<string> { $"Status of {target.ClientPath.Value}:" };
+        await foreach (var item in target.EnumerateAsync(session.FileSystem, cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var child in session.FileSystem.ListAsync(storePath, cancellationToken).ConfigureAwait(false))
+            if (lines.Count > session.Options.MaxListingEntries)
             {
-                lines.Add(UnixListingFormatter.FormatLine(child, now));
+                return new FtpReply(ReplyCode.ActionAbortedLocalError, $"Listing truncated: more than {session.Options.MaxListingEntries} entries.");
             }
-        }
-        else
-        {
-            lines.Add(UnixListingFormatter.FormatLine(entry, now));
+            lines.Add(UnixListingFormatter.FormatLine(item, now));
         }
         lines.Add("End of status.");
         return new FtpReply(ReplyCode.FileStatus, lines);

@@ -262,16 +262,10 @@ internal static class TransferCommands
         {
             return Replies.PermissionDenied;
         }
-        var request = ListingRequest.Parse(argument);
-        if (!session.TryResolve(request.Path.Length == 0 ? "." : request.Path, out var path))
+        var (target, error) = await ListingTarget.ResolveAsync(session, argument, cancellationToken).ConfigureAwait(false);
+        if (target is null)
         {
-            return Replies.InvalidPath;
-        }
-        var storePath = session.ToStorePath(path);
-        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
-        if (entry is null)
-        {
-            return Replies.NoSuchFile;
+            return error;
         }
         var channel = session.TakeDataChannel()!;
         var opening = new FtpReply(ReplyCode.FileStatusOkay, "Here comes the directory listing.");
@@ -296,17 +290,17 @@ internal static class TransferCommands
                         {
                             try
                             {
-                                if (entry.IsDirectory)
+                                var count = 0;
+                                await foreach (var item in target.EnumerateAsync(fileSystem, token).ConfigureAwait(false))
                                 {
-                                    await foreach (var child in fileSystem.ListAsync(storePath, token).ConfigureAwait(false))
+                                    if (++count > session.Options.MaxListingEntries)
                                     {
-                                        await writer.WriteLineAsync(names ? child.Name : UnixListingFormatter.FormatLine(child, now)).ConfigureAwait(false);
+                                        // Bounded work per listing; an incomplete listing is not a 226.
+                                        await writer.FlushAsync(token).ConfigureAwait(false);
+                                        return new FtpReply(ReplyCode.ActionAbortedLocalError,
+                                            $"Listing truncated: more than {session.Options.MaxListingEntries} entries.");
                                     }
-                                }
-                                else
-                                {
-                                    // RFC 959: a file argument lists that file alone.
-                                    await writer.WriteLineAsync(names ? request.Path : UnixListingFormatter.FormatLine(entry, now)).ConfigureAwait(false);
+                                    await writer.WriteLineAsync(names ? target.NameOf(item) : UnixListingFormatter.FormatLine(item, now)).ConfigureAwait(false);
                                 }
                                 await writer.FlushAsync(token).ConfigureAwait(false);
                                 socket.Shutdown(SocketShutdown.Send);
@@ -341,6 +335,66 @@ internal static class TransferCommands
             return (null, Replies.CantOpenDataConnection);
         }
     }
+}
+
+/// <summary>
+/// What a LIST/NLST/STAT argument names: a directory (its entries), a file (itself), or a
+/// directory and a wildcard pattern for the last segment. Wildcards anywhere else are refused, so
+/// no listing ever expands more than one directory.
+/// </summary>
+internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePath, FileEntry Entry, GlobPattern? Filter, string AsTyped)
+{
+    private static readonly FtpReply WildcardOnlyLast = new(ReplyCode.FileUnavailable, "Wildcards are allowed in the last path segment only.");
+
+    public static async ValueTask<(ListingTarget? Target, FtpReply? Error)> ResolveAsync(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var request = ListingRequest.Parse(argument);
+        var typed = request.Path;
+        GlobPattern? filter = null;
+        var directoryPart = typed;
+        if (GlobPattern.HasWildcards(typed))
+        {
+            var slash = typed.TrimEnd('/').LastIndexOf('/');
+            var last = typed.TrimEnd('/')[(slash + 1)..];
+            directoryPart = slash < 0 ? "." : slash == 0 ? "/" : typed[..slash];
+            if (GlobPattern.HasWildcards(directoryPart) || !GlobPattern.TryCreate(last, out filter))
+            {
+                return (null, WildcardOnlyLast);
+            }
+        }
+        if (!session.TryResolve(directoryPart.Length == 0 ? "." : directoryPart, out var path))
+        {
+            return (null, Replies.InvalidPath);
+        }
+        var storePath = session.ToStorePath(path);
+        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        if (entry is null || (filter is not null && !entry.IsDirectory))
+        {
+            return (null, Replies.NoSuchFile);
+        }
+        return (new ListingTarget(path, storePath, entry, filter, typed), null);
+    }
+
+    /// <summary>The entries to list: a directory's (filtered) children, or the file itself.</summary>
+    public async IAsyncEnumerable<FileEntry> EnumerateAsync(IFileSystem fileSystem, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (!Entry.IsDirectory)
+        {
+            // RFC 959: a file argument lists that file alone.
+            yield return Entry;
+            yield break;
+        }
+        await foreach (var child in fileSystem.ListAsync(StorePath, cancellationToken).ConfigureAwait(false))
+        {
+            if (Filter is null || Filter.IsMatch(child.Name))
+            {
+                yield return child;
+            }
+        }
+    }
+
+    /// <summary>NLST names: bare names for a directory, the path as typed for a single file.</summary>
+    public string NameOf(FileEntry item) => Entry.IsDirectory ? item.Name : AsTyped;
 }
 
 /// <summary>A LIST/NLST argument: leading "-al"-style flags (which clients send) and a path.</summary>

@@ -55,6 +55,12 @@ public sealed record FtpServerOptions
     /// <summary>Garbage lines (verbs that are not words) tolerated before the connection is closed.</summary>
     public int MaxProtocolViolations { get; init; } = 3;
 
+    /// <summary>Most entries one LIST/NLST/STAT sends; past it the listing ends with 451.</summary>
+    public int MaxListingEntries { get; init; } = 100_000;
+
+    /// <summary>Commands per second a session may send in a sustained way (bursts of twice that).</summary>
+    public int MaxCommandsPerSecond { get; init; } = 500;
+
     /// <summary>The per-address ban list.</summary>
     public DefenderOptions Defender { get; init; } = new();
 
@@ -92,6 +98,10 @@ public sealed record FtpServerOptions
         if (MaxConnections < 1 || MaxConnectionsPerAddress < 1)
         {
             throw new ArgumentException("max-connections and max-connections-per-ip must be ≥ 1.");
+        }
+        if (MaxListingEntries < 1 || MaxCommandsPerSecond < 1)
+        {
+            throw new ArgumentException("max-listing-entries and max-commands-per-second must be ≥ 1.");
         }
         if (LoginTimeout <= TimeSpan.Zero || MaxProtocolViolations < 1)
         {

@@ -41,6 +41,7 @@ internal sealed class FtpSession : IAsyncDisposable
     private CancellationTokenSource? _transferCts;
     private bool _closing;
     private int _commandsSeen;
+    private readonly Security.CommandRateLimiter _rate;
     private int _protocolViolations;
 
     public FtpSession(long id, Socket socket, ServerContext server, CancellationToken serverStopping)
@@ -50,6 +51,7 @@ internal sealed class FtpSession : IAsyncDisposable
         _server = server;
         _stream = new NetworkStream(socket, ownsSocket: false);
         _lines = new ControlLineReader(server.Options.MaxLineLength);
+        _rate = new Security.CommandRateLimiter(server.Options.MaxCommandsPerSecond);
         _sessionCts = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
         RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
@@ -291,6 +293,11 @@ internal sealed class FtpSession : IAsyncDisposable
     internal async ValueTask ExecuteAsync(string line, CancellationToken token)
     {
         _commandsSeen++;
+        var wait = _rate.Take();
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, token).ConfigureAwait(false);
+        }
         if (!IsLoggedIn && LooksLikeHttp(line))
         {
             await RejectForeignProtocolAsync("HTTP request", token).ConfigureAwait(false);

@@ -1,0 +1,25 @@
+using System.Diagnostics;
+
+namespace Ferry.Server.Security;
+
+/// <summary>
+/// A token bucket for one session's commands: a sustained rate with bursts of twice that. A
+/// client over the rate is slowed down (its next command waits), never cut off, so a flood of
+/// pipelined commands costs the server bounded work per second. Used by one session loop only.
+/// </summary>
+internal sealed class CommandRateLimiter(int perSecond)
+{
+    private readonly double _capacity = perSecond * 2.0;
+    private double _tokens = perSecond * 2.0;
+    private long _last = Stopwatch.GetTimestamp();
+
+    /// <summary>How long to wait before the next command may run (zero when a token is there).</summary>
+    public TimeSpan Take()
+    {
+        var now = Stopwatch.GetTimestamp();
+        _tokens = Math.Min(_capacity, _tokens + Stopwatch.GetElapsedTime(_last, now).TotalSeconds * perSecond);
+        _last = now;
+        _tokens -= 1;
+        return _tokens >= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(-_tokens / perSecond);
+    }
+}
