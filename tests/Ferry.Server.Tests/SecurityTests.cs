@@ -182,3 +182,41 @@ public sealed class DefenderTests
     public void Bad_allow_list_entries_are_refused(string entry) =>
         Assert.Throws<ArgumentException>(() => new Defender(new DefenderOptions { AllowList = [entry] }));
 }
+
+public sealed class FxpTests
+{
+    [Fact]
+    public async Task Fxp_is_allowed_for_named_accounts_only_when_enabled()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { AllowFxp = true });
+        await using (var anonymous = await server.LoginAsync())
+        {
+            await anonymous.ExpectAsync("PORT 127,0,0,2,200,1", 500);
+            await anonymous.ExpectAsync("EPRT |1|127.0.0.2|51201|", 500);
+        }
+        await using var alice = await server.LoginAsync("alice", "wonderland");
+        await alice.ExpectAsync("PORT 127,0,0,2,200,1", 200);
+        await alice.ExpectAsync("EPRT |1|127.0.0.2|51201|", 200);
+        await alice.ExpectAsync("PORT 127,0,0,2,0,25", 504);
+
+        // A passive connection from a third address (the other server of an FXP pair) is taken.
+        await alice.ExpectAsync("TYPE I", 200);
+        var pasv = await alice.ExpectAsync("PASV", 227);
+        Assert.True(Ferry.Protocol.HostPort.TryParsePasvReply(pasv.Message, out var target));
+        using var third = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        third.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+        await third.ConnectAsync(target);
+        await alice.SendLineAsync("RETR readme.txt");
+        Assert.Equal(150, (await alice.ReadReplyAsync()).Code);
+        Assert.Equal(TestServer.Sha256(TestServer.ReadmeText), TestServer.Sha256(await DataClient.ReadToEndAsync(third)));
+        Assert.Equal(226, (await alice.ReadReplyAsync()).Code);
+    }
+
+    [Fact]
+    public async Task Without_the_option_named_accounts_cannot_bounce_either()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var alice = await server.LoginAsync("alice", "wonderland");
+        await alice.ExpectAsync("PORT 127,0,0,2,200,1", 500);
+    }
+}

@@ -48,7 +48,7 @@ internal static class TransferParameterCommands
     {
         var client = DataChannel.Normalize(session.RemoteEndPoint.Address);
         var requested = DataChannel.Normalize(target.Address);
-        if (!requested.Equals(client))
+        if (!requested.Equals(client) && !FxpAllowed(session))
         {
             ServerLog.ActiveTargetRefused(session.Log, target, "not the client's address");
             return new FtpReply(ReplyCode.SyntaxError, $"Illegal {verb} command: data connections go only to the client's own address.");
@@ -61,6 +61,9 @@ internal static class TransferParameterCommands
         await session.SetDataChannelAsync(new ActiveDataChannel(new IPEndPoint(requested, target.Port))).ConfigureAwait(false);
         return new FtpReply(ReplyCode.CommandOkay, $"{verb} command successful. Consider using EPSV.");
     }
+
+    /// <summary>FXP only when configured, and only for a named (not anonymous) account.</summary>
+    private static bool FxpAllowed(FtpSession session) => session.Options.AllowFxp && session.User is { IsAnonymous: false };
 
     public static async ValueTask<FtpReply?> Pasv(FtpSession session, string argument, CancellationToken cancellationToken)
     {
@@ -122,7 +125,7 @@ internal static class TransferParameterCommands
         try
         {
             channel = PassiveDataChannel.Listen(local, session.Options.PassivePortMin, session.Options.PassivePortMax,
-                session.RemoteEndPoint.Address, remote => ServerLog.ForeignDataConnection(session.Log, remote));
+                FxpAllowed(session) ? null : session.RemoteEndPoint.Address, remote => ServerLog.ForeignDataConnection(session.Log, remote));
         }
         catch (SocketException)
         {

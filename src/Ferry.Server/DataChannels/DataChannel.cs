@@ -66,13 +66,13 @@ internal sealed class ActiveDataChannel(IPEndPoint target) : DataChannel
 internal sealed class PassiveDataChannel : DataChannel
 {
     private readonly Socket _listener;
-    private readonly IPAddress _expectedPeer;
+    private readonly IPAddress? _expectedPeer;
     private readonly Action<IPEndPoint>? _onRejected;
 
-    private PassiveDataChannel(Socket listener, IPAddress expectedPeer, Action<IPEndPoint>? onRejected)
+    private PassiveDataChannel(Socket listener, IPAddress? expectedPeer, Action<IPEndPoint>? onRejected)
     {
         _listener = listener;
-        _expectedPeer = Normalize(expectedPeer);
+        _expectedPeer = expectedPeer is null ? null : Normalize(expectedPeer);
         _onRejected = onRejected;
         Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
     }
@@ -82,8 +82,9 @@ internal sealed class PassiveDataChannel : DataChannel
     /// <summary>
     /// Listens on <paramref name="localAddress"/>, on a random free port of [min, max] (or any free
     /// port when the range is 0-0). Random, so the next port cannot be guessed (RFC 2577 §8).
+    /// A null <paramref name="expectedPeer"/> takes a connection from anywhere (FXP).
     /// </summary>
-    public static PassiveDataChannel Listen(IPAddress localAddress, int min, int max, IPAddress expectedPeer, Action<IPEndPoint>? onRejected)
+    public static PassiveDataChannel Listen(IPAddress localAddress, int min, int max, IPAddress? expectedPeer, Action<IPEndPoint>? onRejected)
     {
         localAddress = Normalize(localAddress);
         if (min == 0)
@@ -134,7 +135,7 @@ internal sealed class PassiveDataChannel : DataChannel
             {
                 var socket = await _listener.AcceptAsync(timeoutCts.Token).ConfigureAwait(false);
                 var remote = (IPEndPoint)socket.RemoteEndPoint!;
-                if (Normalize(remote.Address).Equals(_expectedPeer))
+                if (_expectedPeer is null || Normalize(remote.Address).Equals(_expectedPeer))
                 {
                     ConfigureDataSocket(socket);
                     return socket;

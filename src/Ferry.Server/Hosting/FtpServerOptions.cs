@@ -55,6 +55,13 @@ public sealed record FtpServerOptions
     /// <summary>Garbage lines (verbs that are not words) tolerated before the connection is closed.</summary>
     public int MaxProtocolViolations { get; init; } = 3;
 
+    /// <summary>
+    /// Server-to-server transfers (FXP) for named accounts: PORT/EPRT may name another address and
+    /// passive connections may come from another address. Never for anonymous users; ports below
+    /// 1024 stay refused. Off by default (RFC 2577 §3, bounce attacks).
+    /// </summary>
+    public bool AllowFxp { get; init; }
+
     /// <summary>Most entries one LIST/NLST/STAT sends; past it the listing ends with 451.</summary>
     public int MaxListingEntries { get; init; } = 100_000;
 
