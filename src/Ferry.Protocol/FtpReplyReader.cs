@@ -78,8 +78,16 @@ public sealed class FtpReplyReader
             _pending.Clear();
             return reply;
         }
-        // Inner lines: servers indent them with one space (or not); keep the text as sent minus that space.
-        _pending.Add(line.StartsWith(' ') ? line[1..] : line);
+        // Inner lines: servers repeat the code with '-' ("230-text", pyftpdlib, ProFTPD), indent
+        // with one space (vsftpd, Ferry) or send the text bare; keep the text alone.
+        if (TryCode(line, out var innerCode) && innerCode == _pendingCode && line.Length > 3 && line[3] == '-')
+        {
+            _pending.Add(line[4..]);
+        }
+        else
+        {
+            _pending.Add(line.StartsWith(' ') ? line[1..] : line);
+        }
         return null;
     }
 

@@ -41,7 +41,7 @@ public sealed class RecordedDialogueTests
         await using var client = await ConnectAsync(server);
         Assert.Equal(220, client.Greeting!.Code);
         // Inner lines are kept as sent (FtpReplyReader drops only a leading indent space).
-        Assert.Equal(["Welcome to the", "220-recorded server.", "220 not the end", "Ready."], client.Greeting.Lines);
+        Assert.Equal(["Welcome to the", "recorded server.", "220 not the end", "Ready."], client.Greeting.Lines);
         Assert.Equal(221, (await client.QuitAsync()).Code);
         await server.Completion.WaitAsync(TestTimeout);
     }

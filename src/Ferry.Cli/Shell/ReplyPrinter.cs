@@ -63,7 +63,7 @@ internal sealed class ReplyPrinter(ShellSession session)
         }
     }
 
-    /// <summary>The reply lines as the server sent them: "ddd-" first, "ddd " last (RFC 959 §4.2).</summary>
+    /// <summary>The reply lines as the classic ftp shows them: "ddd-" on all but the last, "ddd " last (RFC 959 §4.2).</summary>
     public static IEnumerable<string> Format(FtpReply reply)
     {
         if (reply.Lines.Count == 1)
@@ -74,7 +74,7 @@ internal sealed class ReplyPrinter(ShellSession session)
         yield return $"{reply.Code}-{reply.Lines[0]}";
         for (var i = 1; i < reply.Lines.Count - 1; i++)
         {
-            yield return reply.Lines[i];
+            yield return $"{reply.Code}-{reply.Lines[i]}";
         }
         yield return $"{reply.Code} {reply.Lines[^1]}";
     }
