@@ -140,3 +140,53 @@ public sealed class TraversalAttackTests : IAsyncLifetime
         Assert.EndsWith(" to-pub -> ../pub\r\n", Encoding.UTF8.GetString(inside), StringComparison.Ordinal);
     }
 }
+
+public sealed class SymlinkPolicyPerAccountTests
+{
+    [Fact]
+    public async Task Only_accounts_marked_for_it_follow_links_out_of_the_root()
+    {
+        var root = Directory.CreateTempSubdirectory("ferry-policy-root-").FullName;
+        var outside = Directory.CreateTempSubdirectory("ferry-policy-outside-").FullName;
+        var shared = System.Text.Encoding.UTF8.GetBytes("shared data outside the root");
+        await File.WriteAllBytesAsync(Path.Combine(outside, "shared.txt"), shared);
+        File.CreateSymbolicLink(Path.Combine(root, "shared"), outside);
+        var jailed = new Ferry.Server.FileSystem.LocalFileSystem(root);
+        var following = new Ferry.Server.FileSystem.LocalFileSystem(root, new Ferry.Server.FileSystem.LocalFileSystemOptions { FollowSymlinksOutsideRoot = true });
+        var users = new Ferry.Server.Accounts.StaticUserStore()
+            .Add("carol", "pw", followSymlinksOutsideRoot: true)
+            .Add("dave", "pw");
+        await using var server = new Ferry.Server.Hosting.FtpServer(
+            new Ferry.Server.Hosting.FtpServerOptions { Address = "127.0.0.1", Port = 0, FailedLoginDelay = TimeSpan.Zero },
+            jailed, users, fileSystemForUser: u => u.FollowSymlinksOutsideRoot ? following : jailed);
+        await server.StartAsync();
+        try
+        {
+            foreach (var (user, allowed) in new[] { ("carol", true), ("dave", false), ("anonymous", false) })
+            {
+                await using var control = await ControlConnection.OpenAsync(server.LocalEndPoint);
+                await control.ReadReplyAsync();
+                await control.ExpectAsync($"USER {user}", 331);
+                await control.ExpectAsync("PASS pw", 230);
+                await control.ExpectAsync("TYPE I", 200);
+                if (allowed)
+                {
+                    var (data, final) = await DataClient.PassiveAsync(control, "RETR shared/shared.txt");
+                    Assert.Equal(226, final.Code);
+                    Assert.Equal(shared, data);
+                }
+                else
+                {
+                    await control.ExpectAsync("PASV", 227);
+                    await control.ExpectAsync("RETR shared/shared.txt", 550);
+                    await control.ExpectAsync("CWD shared", 550);
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+}

@@ -51,7 +51,10 @@ internal static class ServeCommand
             }));
 
         var fileSystem = new LocalFileSystem(settings.Root);
-        await using var server = new FtpServer(options, fileSystem, users, loggerFactory);
+        // Accounts marked to follow symbolic links out of the root get a store that does; everyone else the jailed one.
+        var following = new Lazy<LocalFileSystem>(() => new LocalFileSystem(settings.Root, new LocalFileSystemOptions { FollowSymlinksOutsideRoot = true }));
+        await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
+            user => user.FollowSymlinksOutsideRoot ? following.Value : null);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });

@@ -183,7 +183,11 @@ public static partial class ListingParser
             return null;
         }
         var isDirectory = match.Groups[7].Value == "<DIR>";
-        var size = isDirectory ? 0 : long.Parse(match.Groups[7].ValueSpan, CultureInfo.InvariantCulture);
+        long size = 0;
+        if (!isDirectory && !long.TryParse(match.Groups[7].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out size))
+        {
+            return null; // A size beyond long (found by afl++): not a listing line we can trust.
+        }
         // IIS pads the size column with spaces, so leading spaces of a name cannot be told apart.
         return new FileEntry(match.Groups[8].Value, isDirectory ? FileEntryKind.Directory : FileEntryKind.File, size, time)
         {

@@ -16,7 +16,14 @@ public enum Permissions
 }
 
 /// <summary>An authenticated account. <see cref="Home"/> is a virtual path inside the served root.</summary>
-public sealed record UserAccount(string Name, string Home, Permissions Permissions, bool IsAnonymous = false);
+public sealed record UserAccount(string Name, string Home, Permissions Permissions, bool IsAnonymous = false)
+{
+    /// <summary>
+    /// Whether symbolic links leading outside the served root are followed for this account (off by
+    /// default). The host honours it through the file system it hands the server for the account.
+    /// </summary>
+    public bool FollowSymlinksOutsideRoot { get; init; }
+}
 
 /// <summary>
 /// Where named accounts live (a file today, PostgreSQL next). Holds no session state. Must take the

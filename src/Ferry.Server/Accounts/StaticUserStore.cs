@@ -25,12 +25,12 @@ public sealed class StaticUserStore : IUserStore
     public int Count => _users.Count;
 
     /// <summary>Adds (or replaces) an account with the given rights.</summary>
-    public StaticUserStore Add(string name, string password, string home = "/", Permissions permissions = Permissions.All)
+    public StaticUserStore Add(string name, string password, string home = "/", Permissions permissions = Permissions.All, bool followSymlinksOutsideRoot = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(password);
         ArgumentException.ThrowIfNullOrEmpty(home);
-        _users[name] = Entry.Create(new UserAccount(name, home, permissions), password);
+        _users[name] = Entry.Create(new UserAccount(name, home, permissions) { FollowSymlinksOutsideRoot = followSymlinksOutsideRoot }, password);
         return this;
     }
 

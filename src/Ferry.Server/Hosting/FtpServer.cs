@@ -19,6 +19,7 @@ public sealed class FtpServer : IAsyncDisposable
     private readonly FtpServerOptions _options;
     private readonly IFileSystem _fileSystem;
     private readonly IUserStore? _users;
+    private readonly Func<UserAccount, IFileSystem?>? _fileSystemForUser;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -29,8 +30,15 @@ public sealed class FtpServer : IAsyncDisposable
     private Task? _acceptLoop;
     private long _nextSessionId;
 
-    public FtpServer(FtpServerOptions options, IFileSystem fileSystem, IUserStore? users = null, ILoggerFactory? loggerFactory = null)
+    /// <param name="fileSystemForUser">
+    /// Picks the store for an account at login (for example a <see cref="LocalFileSystem"/> that
+    /// follows links outside the root for accounts with <see cref="UserAccount.FollowSymlinksOutsideRoot"/>);
+    /// null, or a null result, means <paramref name="fileSystem"/>.
+    /// </param>
+    public FtpServer(FtpServerOptions options, IFileSystem fileSystem, IUserStore? users = null, ILoggerFactory? loggerFactory = null,
+        Func<UserAccount, IFileSystem?>? fileSystemForUser = null)
     {
+        _fileSystemForUser = fileSystemForUser;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(fileSystem);
         options.Validate();
@@ -62,7 +70,7 @@ public sealed class FtpServer : IAsyncDisposable
         }
         _listener = Bind(IPAddress.Parse(_options.Address), _options.Port);
         ServerLog.Listening(_logger, _listener.LocalEndPoint!);
-        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _stopping.Token);
+        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token);
         _acceptLoop = AcceptLoopAsync(context);
         return Task.CompletedTask;
     }

@@ -51,6 +51,7 @@ internal sealed class FtpSession : IAsyncDisposable
         _server = server;
         _stream = new NetworkStream(socket, ownsSocket: false);
         _lines = new ControlLineReader(server.Options.MaxLineLength);
+        FileSystem = server.FileSystem;
         _rate = new Security.CommandRateLimiter(server.Options.MaxCommandsPerSecond);
         _sessionCts = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
         RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
@@ -63,7 +64,8 @@ internal sealed class FtpSession : IAsyncDisposable
     public IPEndPoint RemoteEndPoint { get; }
     public IPEndPoint LocalEndPoint { get; }
     public FtpServerOptions Options => _server.Options;
-    public IFileSystem FileSystem => _server.FileSystem;
+    /// <summary>The store this session works on: the server's, or the one chosen for the account at login.</summary>
+    public IFileSystem FileSystem { get; private set; }
     public IUserStore? Users => _server.Users;
     public ServerContext Server => _server;
     public ILogger Log { get; }
@@ -98,6 +100,7 @@ internal sealed class FtpSession : IAsyncDisposable
     public void LogIn(UserAccount user)
     {
         User = user;
+        FileSystem = _server.FileSystemFor(user);
         _home = VirtualPath.Parse(user.Home);
         WorkingDirectory = VirtualPath.Root;
         PendingUser = null;

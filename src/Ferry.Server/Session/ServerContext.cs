@@ -14,6 +14,7 @@ internal sealed class ServerContext(
     ILoggerFactory loggerFactory,
     Defender defender,
     Action<LoginEventArgs> onLogin,
+    Func<UserAccount, IFileSystem?>? fileSystemForUser,
     CancellationToken stopping)
 {
     public FtpServerOptions Options { get; } = options;
@@ -24,4 +25,7 @@ internal sealed class ServerContext(
     public Defender Defender { get; } = defender;
 
     public void RaiseLogin(LoginEventArgs e) => onLogin(e);
+
+    /// <summary>The store for an account: the host's choice (e.g. one that follows outside links), else the server's.</summary>
+    public IFileSystem FileSystemFor(UserAccount user) => fileSystemForUser?.Invoke(user) ?? FileSystem;
 }

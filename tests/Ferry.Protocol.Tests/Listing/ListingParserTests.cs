@@ -169,3 +169,14 @@ public class ListingParserTests
         Assert.False(ListingParser.TryParseTimeVal("2026112506", out _));
     }
 }
+
+public sealed class ListingParserFuzzRegressionTests
+{
+    [Theory]
+    [InlineData("11-25-26  06:31  2222222222062222222224 Nov 2")]
+    [InlineData("11-25-26  06:31    222222222222222222222222 2222222222222222222220622 34 Nov 2")]
+    [InlineData("-rw-r--r--    1 ftp      ftp      99999999999999999999999 Nov 25 06:30 huge.bin")]
+    public void A_size_beyond_long_is_not_a_listing_line_and_does_not_throw(string line) =>
+        // Found by fuzz/run.sh listing (afl++): long.Parse overflowed on a DOS line.
+        Assert.False(Ferry.Protocol.Listing.ListingParser.TryParseLine(line, DateTimeOffset.UtcNow, out _));
+}

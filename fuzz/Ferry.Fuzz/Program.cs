@@ -1,0 +1,152 @@
+using System.Buffers;
+using System.Text;
+using Ferry.Protocol;
+using Ferry.Protocol.Listing;
+using SharpFuzz;
+
+namespace Ferry.Fuzz;
+
+/// <summary>
+/// afl++ targets for the wire parsers. Each must never throw anything but the documented
+/// outcome (FormatException for a non-reply); any other exception is a finding.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        Action<byte[]> target = (args.Length > 0 ? args[0] : string.Empty) switch
+        {
+            "line" => Lines,
+            "hostport" => HostPorts,
+            "reply" => Replies,
+            "listing" => Listings,
+            "ascii" => Ascii,
+            _ => null!,
+        };
+        if (target is null)
+        {
+            Console.Error.WriteLine("usage: Ferry.Fuzz line|hostport|reply|listing|ascii");
+            return 2;
+        }
+        Fuzzer.OutOfProcess.Run(stream =>
+        {
+            using var memory = new MemoryStream();
+            stream.CopyTo(memory);
+            target(memory.ToArray());
+        });
+        return 0;
+    }
+
+    /// <summary>Cuts the input into segments so partial lines cross segment borders.</summary>
+    private static ReadOnlySequence<byte> Segmented(byte[] data)
+    {
+        if (data.Length < 3)
+        {
+            return new ReadOnlySequence<byte>(data);
+        }
+        var cut = data[0] % data.Length;
+        var first = new Segment(data.AsMemory(0, cut));
+        var last = first.Append(data.AsMemory(cut));
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private static void Lines(byte[] data)
+    {
+        var reader = new ControlLineReader(64);
+        var buffer = Segmented(data);
+        while (true)
+        {
+            var status = reader.TryReadLine(buffer, out var line, out var consumed, out _);
+            if (status == LineReadStatus.Line)
+            {
+                var command = FtpCommand.Parse(line);
+                if (command.Verb != command.Verb.ToUpperInvariant())
+                {
+                    throw new InvalidOperationException("verb not upper case");
+                }
+            }
+            if (consumed.Equals(buffer.Start))
+            {
+                return;
+            }
+            buffer = buffer.Slice(consumed);
+        }
+    }
+
+    private static void HostPorts(byte[] data)
+    {
+        var text = Encoding.UTF8.GetString(data);
+        if (HostPort.TryParsePort(text, out var port) && !HostPort.TryParsePort(HostPort.FormatPort(port), out _))
+        {
+            throw new InvalidOperationException("PORT does not round-trip");
+        }
+        if (HostPort.TryParseEprt(text, out var eprt, out _) && !HostPort.TryParseEprt(HostPort.FormatEprt(eprt), out _, out _))
+        {
+            throw new InvalidOperationException("EPRT does not round-trip");
+        }
+        HostPort.TryParsePasvReply(text, out _);
+        HostPort.TryParseEpsvReply(text, out _);
+    }
+
+    private static void Replies(byte[] data)
+    {
+        var reader = new FtpReplyReader(256);
+        var buffer = Segmented(data);
+        try
+        {
+            while (true)
+            {
+                var reply = reader.TryRead(buffer, out var consumed, out _);
+                if (reply is null && consumed.Equals(buffer.Start))
+                {
+                    return;
+                }
+                buffer = buffer.Slice(consumed);
+            }
+        }
+        catch (FormatException)
+        {
+            // The documented outcome for something that is not a reply.
+        }
+    }
+
+    private static void Listings(byte[] data)
+    {
+        var now = new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+        foreach (var line in Encoding.UTF8.GetString(data).Split('\n'))
+        {
+            if (ListingParser.TryParseLine(line.TrimEnd('\r'), now, out var entry))
+            {
+                UnixListingFormatter.FormatLine(entry, now);
+            }
+        }
+    }
+
+    private static void Ascii(byte[] data)
+    {
+        // Bare LF → CRLF on the wire, CRLF → LF back: input without CR must come back unchanged.
+        var source = data.Where(b => b != (byte)'\r').ToArray();
+        var wire = new byte[AsciiEncoder.MaxEncodedLength(source.Length)];
+        var encoded = new AsciiEncoder().Encode(source, wire);
+        var decoder = new AsciiDecoder();
+        var back = new byte[AsciiDecoder.MaxDecodedLength(encoded) + 1];
+        var n = decoder.Decode(wire.AsSpan(0, encoded), back);
+        n += decoder.Flush(back.AsSpan(n));
+        if (!back.AsSpan(0, n).SequenceEqual(source))
+        {
+            throw new InvalidOperationException("TYPE A round trip changed the data");
+        }
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
+            Next = next;
+            return next;
+        }
+    }
+}
