@@ -1,0 +1,60 @@
+using Ferry.Server.Tests.Support;
+
+namespace Ferry.Server.Tests;
+
+/// <summary>64 MiB both ways, TYPE I and TYPE A, passive and active; SHA-256 of both ends every time.</summary>
+public sealed class LargeTransferTests
+{
+    private const int Size = 64 * 1024 * 1024;
+
+    /// <summary>Text-like content: random printable bytes with LF line ends (what TYPE A is for).</summary>
+    private static byte[] TextLf(int size)
+    {
+        var bytes = TestServer.RandomBytes(size, seed: 64);
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = i % 61 == 60 ? (byte)'\n' : (byte)(' ' + (bytes[i] % 94));
+        }
+        return bytes;
+    }
+
+    private static byte[] ToCrLf(byte[] lf)
+    {
+        using var output = new MemoryStream(lf.Length + (lf.Length / 60) + 1);
+        foreach (var b in lf)
+        {
+            if (b == (byte)'\n')
+            {
+                output.WriteByte((byte)'\r');
+            }
+            output.WriteByte(b);
+        }
+        return output.ToArray();
+    }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public async Task Sixty_four_MiB_goes_up_and_comes_back_intact(bool passive, bool ascii)
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync(ascii ? "TYPE A" : "TYPE I", 200);
+        var onDisk = ascii ? TextLf(Size) : TestServer.RandomBytes(Size, seed: 65);
+        var onWire = ascii ? ToCrLf(onDisk) : onDisk;
+
+        var (_, stored) = passive
+            ? await DataClient.UploadPassiveAsync(control, "STOR big.bin", onWire)
+            : await DataClient.UploadActiveAsync(control, "STOR big.bin", onWire);
+        Assert.Equal(226, stored.Code);
+        Assert.Equal(TestServer.Sha256(onDisk), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("big.bin"))));
+
+        var (received, retrieved) = passive
+            ? await DataClient.PassiveAsync(control, "RETR big.bin")
+            : await DataClient.ActiveAsync(control, "RETR big.bin");
+        Assert.Equal(226, retrieved.Code);
+        Assert.Equal(TestServer.Sha256(onWire), TestServer.Sha256(received));
+    }
+}
