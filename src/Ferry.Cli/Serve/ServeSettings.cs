@@ -24,7 +24,8 @@ internal sealed class ServeSettings
         ("passive-ports", "A-B", "passive data port range (default: any free port)"),
         ("passive-address", "ADDR", "IPv4 address announced in PASV replies (NAT)"),
         ("no-anonymous", null, "refuse anonymous logins (ftp, anonymous)"),
-        ("user", "NAME:PASSWORD", "an account with full rights on the root; repeatable (ps shows it: prefer --config)"),
+        ("user", "NAME:PASSWORD", "an account with full rights on the root; repeatable (ps shows it: prefer --users)"),
+        ("users", "FILE", "JSON users file with hashed passwords, homes, rights, quotas ('ferry user'); SIGHUP rereads it"),
         ("idle-timeout", "SECONDS", "close sessions idle this long (default 300)"),
         ("data-timeout", "SECONDS", "wait this long for a data connection (default 30)"),
         ("failed-login-delay", "SECONDS", "pause before answering a failed login (default 1)"),
@@ -203,6 +204,38 @@ internal sealed class ServeSettings
             store.Add(name, user[(colon + 1)..], home: "/", permissions: Permissions.All);
         }
         return store;
+    }
+
+    /// <summary>
+    /// Every named account: the --users file and the --user accounts (both may be given; a name in
+    /// both is an error). Null when there are none. <paramref name="file"/> is the file store, for SIGHUP.
+    /// </summary>
+    public IUserStore? ToAccounts(out FileUserStore? file)
+    {
+        var fromOptions = ToUserStore();
+        file = null;
+        if (this["users"] is { } path)
+        {
+            try
+            {
+                file = new FileUserStore(path);
+            }
+            catch (UserFileException e)
+            {
+                throw new ArgumentException($"users: {e.Message}");
+            }
+            if (fromOptions is not null && _users.Select(u => u[..u.IndexOf(':', StringComparison.Ordinal)]).FirstOrDefault(file.Contains) is { } both)
+            {
+                throw new ArgumentException($"user: '{both}' is also in the users file '{path}'; give each account once.");
+            }
+        }
+        return (file, fromOptions) switch
+        {
+            (null, null) => null,
+            (null, { } options) => options,
+            ({ } users, null) => users,
+            ({ } users, { } options) => new CombinedUserStore([users, options]),
+        };
     }
 
     /// <summary>Builds and validates the server options. Throws <see cref="ArgumentException"/> naming the bad key.</summary>

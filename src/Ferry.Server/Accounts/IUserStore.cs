@@ -16,7 +16,20 @@ public enum Permissions
 }
 
 /// <summary>An authenticated account. <see cref="Home"/> is a virtual path inside the served root.</summary>
-public sealed record UserAccount(string Name, string Home, Permissions Permissions, bool IsAnonymous = false);
+public sealed record UserAccount(string Name, string Home, Permissions Permissions, bool IsAnonymous = false)
+{
+    /// <summary>Limits on what the user may store under the home; null for none.</summary>
+    public UserQuota? Quota { get; init; }
+}
+
+/// <summary>
+/// Storage limits for one user, over all files under the home: total bytes and number of files
+/// (null: no limit on that one).
+/// </summary>
+public sealed record UserQuota(long? Bytes, long? Files)
+{
+    public bool IsEmpty => Bytes is null && Files is null;
+}
 
 /// <summary>
 /// Where named accounts live (a file today, PostgreSQL next). Holds no session state. Must take the
