@@ -21,13 +21,13 @@ public sealed class StaticUserStore : IUserStore
 
     public bool Contains(string name) => _users.ContainsKey(name);
 
-    /// <summary>Adds (or replaces) an account with the given rights.</summary>
-    public StaticUserStore Add(string name, string password, string home = "/", Permissions permissions = Permissions.All)
+    /// <summary>Adds (or replaces) an account with the given rights and quota.</summary>
+    public StaticUserStore Add(string name, string password, string home = "/", Permissions permissions = Permissions.All, UserQuota? quota = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(password);
         ArgumentException.ThrowIfNullOrEmpty(home);
-        _users[name] = Entry.Create(new UserAccount(name, home, permissions), password);
+        _users[name] = Entry.Create(new UserAccount(name, home, permissions) { Quota = quota }, password);
         return this;
     }
 
