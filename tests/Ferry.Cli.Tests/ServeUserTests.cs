@@ -122,3 +122,40 @@ public sealed class ServeUsersFileTests : IDisposable
         Assert.Contains("'carol' is also in the users file", e.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>`--atomic-uploads` and `--anonymous-upload-dir` reach the server options, checked at start.</summary>
+public sealed class ServeUploadOptionTests : IDisposable
+{
+    private static readonly Dictionary<string, string?> NoEnvironment = [];
+    private readonly string _root = Directory.CreateTempSubdirectory("ferry-serve-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void Upload_options_reach_the_server_options()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "incoming"));
+        var options = ServeSettings.Load(["--root", _root, "--atomic-uploads", "--anonymous-upload-dir", "/incoming"], NoEnvironment).ToServerOptions();
+        Assert.True(options.AtomicUploads);
+        Assert.Equal("/incoming", options.AnonymousUploadDirectory);
+        var defaults = ServeSettings.Load(["--root", _root], NoEnvironment).ToServerOptions();
+        Assert.False(defaults.AtomicUploads);
+        Assert.Null(defaults.AnonymousUploadDirectory);
+    }
+
+    [Theory]
+    [InlineData("incoming", "anonymous-upload-dir: 'incoming' must be an absolute virtual path")]
+    [InlineData("/missing", "anonymous-upload-dir: '/missing' is not a directory")]
+    public void Bad_upload_directories_are_refused_naming_the_option(string value, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => ServeSettings.Load(["--root", _root, "--anonymous-upload-dir", value], NoEnvironment).ToServerOptions());
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Atomic_uploads_must_be_a_boolean()
+    {
+        var e = Assert.Throws<ArgumentException>(() => ServeSettings.Load(["--root", _root, "--atomic-uploads=maybe"], NoEnvironment).ToServerOptions());
+        Assert.StartsWith("atomic-uploads:", e.Message, StringComparison.Ordinal);
+    }
+}

@@ -24,6 +24,8 @@ internal sealed class ServeSettings
         ("passive-ports", "A-B", "passive data port range (default: any free port)"),
         ("passive-address", "ADDR", "IPv4 address announced in PASV replies (NAT)"),
         ("no-anonymous", null, "refuse anonymous logins (ftp, anonymous)"),
+        ("anonymous-upload-dir", "DIR", "virtual directory where anonymous users may STOR/STOU new files (default: none)"),
+        ("atomic-uploads", null, "STOR/STOU write a hidden temporary file, renamed onto the target at 226"),
         ("user", "NAME:PASSWORD", "an account with full rights on the root; repeatable (ps shows it: prefer --users)"),
         ("users", "FILE", "JSON users file with hashed passwords, homes, rights, quotas ('ferry user'); SIGHUP rereads it"),
         ("idle-timeout", "SECONDS", "close sessions idle this long (default 300)"),
@@ -263,11 +265,18 @@ internal sealed class ServeSettings
             LoginTimeout = Seconds("login-timeout") ?? defaults.LoginTimeout,
             MaxListingEntries = Int("max-listing-entries") ?? defaults.MaxListingEntries,
             MaxCommandsPerSecond = Int("max-commands-per-second") ?? defaults.MaxCommandsPerSecond,
+            AtomicUploads = Bool("atomic-uploads") ?? defaults.AtomicUploads,
+            AnonymousUploadDirectory = this["anonymous-upload-dir"] ?? defaults.AnonymousUploadDirectory,
         };
         options.Validate();
         if (!Directory.Exists(Root))
         {
             throw new ArgumentException($"root: directory '{Root}' does not exist.");
+        }
+        if (options.AnonymousUploadDirectory is { } upload && options.AllowAnonymous
+            && !Directory.Exists(Path.Combine(Root, upload.TrimStart('/'))))
+        {
+            throw new ArgumentException($"anonymous-upload-dir: '{upload}' is not a directory under the root '{Root}'.");
         }
         return options;
     }
