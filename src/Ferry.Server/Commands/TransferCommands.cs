@@ -174,7 +174,8 @@ internal static class TransferCommands
                 continue;
             }
             var plan = new UploadPlan("STOU", storePath, null, 0, new FtpReply(ReplyCode.FileStatusOkay, $"FILE: {name}"),
-                new FtpReply(ReplyCode.ClosingDataConnection, $"Transfer complete (unique file name: {name}).")) { MayReplace = false };
+                new FtpReply(ReplyCode.ClosingDataConnection, $"Transfer complete (unique file name: {name})."))
+            { MayReplace = false };
             try
             {
                 return await StartUploadAsync(session, plan, FileWriteMode.CreateNew, 0, session.Options.AtomicUploads, cancellationToken).ConfigureAwait(false);
