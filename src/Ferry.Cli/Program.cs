@@ -1,5 +1,6 @@
 using Ferry.Cli.Serve;
 using Ferry.Cli.Shell;
+using Ferry.Cli.Users;
 
 namespace Ferry.Cli;
 
@@ -19,6 +20,7 @@ public static class Program
         {
             "serve" => await ServeCommand.RunAsync(rest, cts.Token),
             "shell" => await ShellCommand.RunAsync(rest, Console.In, Console.Out, Console.Error, cts.Token),
+            "user" => UserCommand.Run(rest, Console.In, Console.Out, Console.Error, Console.IsInputRedirected ? null : UserCommand.ReadHidden),
             _ => Unknown(args[0]),
         };
     }
@@ -36,6 +38,8 @@ public static class Program
           serve            run the FTP server (ferry serve --help)
           shell [HOST [PORT]]
                            the interactive FTP console (ferry shell --help)
+          user add|remove|list
+                           manage a users file for serve --users (ferry user --help)
 
         """;
 }

@@ -20,14 +20,15 @@ internal static class ServeCommand
         }
         ServeSettings settings;
         FtpServerOptions options;
-        StaticUserStore? users;
+        IUserStore? users;
+        FileUserStore? usersFile;
         LogLevel level;
         try
         {
             settings = ServeSettings.Load(args, Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
                 .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal));
             options = settings.ToServerOptions();
-            users = settings.ToUserStore();
+            users = settings.ToAccounts(out usersFile);
             level = Enum.TryParse<LogLevel>(settings["log-level"] ?? "Information", ignoreCase: true, out var l)
                 ? l : throw new ArgumentException($"log-level: '{settings["log-level"]}' is not a log level.");
         }
@@ -58,6 +59,20 @@ internal static class ServeCommand
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        // SIGHUP rereads the users file; a bad file keeps the accounts already loaded.
+        using var sighup = usersFile is null ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            try
+            {
+                usersFile.Reload();
+                Console.Error.WriteLine($"ferry serve: reloaded {usersFile.Count} accounts from '{usersFile.Path}'");
+            }
+            catch (UserFileException e)
+            {
+                Console.Error.WriteLine($"ferry serve: users file not reloaded, keeping the old accounts: {e.Message}");
+            }
+        });
         try
         {
             await server.StartAsync(stop.Token);
@@ -109,7 +124,8 @@ internal static class ServeCommand
             "Usage: ferry serve [options]",
             "",
             "Runs an FTP server. Anonymous users (ftp, anonymous) get read-only access to the root;",
-            "accounts given with --user get full rights on it.",
+            "accounts given with --user get full rights on it; accounts in a --users file get the home,",
+            "rights and quotas written there (manage it with 'ferry user').",
             "",
             "Options (also in the --config JSON file as \"name\": value, or as FERRY_NAME environment",
             "variables; the command line wins over the environment, which wins over the file):",

@@ -25,7 +25,10 @@ internal sealed class ServeSettings
         ("passive-address", "ADDR", "IPv4 address announced in PASV replies (NAT)"),
         ("no-anonymous", null, "refuse anonymous logins (ftp, anonymous)"),
         ("allow-fxp", null, "let named accounts use server-to-server transfers (FXP)"),
-        ("user", "NAME:PASSWORD", "an account with full rights on the root; repeatable (ps shows it: prefer --config)"),
+        ("anonymous-upload-dir", "DIR", "virtual directory where anonymous users may STOR/STOU new files (default: none)"),
+        ("atomic-uploads", null, "STOR/STOU write a hidden temporary file, renamed onto the target at 226"),
+        ("user", "NAME:PASSWORD", "an account with full rights on the root; repeatable (ps shows it: prefer --users)"),
+        ("users", "FILE", "JSON users file with hashed passwords, homes, rights, quotas ('ferry user'); SIGHUP rereads it"),
         ("idle-timeout", "SECONDS", "close sessions idle this long (default 300)"),
         ("data-timeout", "SECONDS", "wait this long for a data connection (default 30)"),
         ("failed-login-delay", "SECONDS", "pause before answering a failed login (default 1)"),
@@ -206,6 +209,38 @@ internal sealed class ServeSettings
         return store;
     }
 
+    /// <summary>
+    /// Every named account: the --users file and the --user accounts (both may be given; a name in
+    /// both is an error). Null when there are none. <paramref name="file"/> is the file store, for SIGHUP.
+    /// </summary>
+    public IUserStore? ToAccounts(out FileUserStore? file)
+    {
+        var fromOptions = ToUserStore();
+        file = null;
+        if (this["users"] is { } path)
+        {
+            try
+            {
+                file = new FileUserStore(path);
+            }
+            catch (UserFileException e)
+            {
+                throw new ArgumentException($"users: {e.Message}");
+            }
+            if (fromOptions is not null && _users.Select(u => u[..u.IndexOf(':', StringComparison.Ordinal)]).FirstOrDefault(file.Contains) is { } both)
+            {
+                throw new ArgumentException($"user: '{both}' is also in the users file '{path}'; give each account once.");
+            }
+        }
+        return (file, fromOptions) switch
+        {
+            (null, null) => null,
+            (null, { } options) => options,
+            ({ } users, null) => users,
+            ({ } users, { } options) => new CombinedUserStore([users, options]),
+        };
+    }
+
     /// <summary>Builds and validates the server options. Throws <see cref="ArgumentException"/> naming the bad key.</summary>
     public FtpServerOptions ToServerOptions()
     {
@@ -232,11 +267,18 @@ internal sealed class ServeSettings
             LoginTimeout = Seconds("login-timeout") ?? defaults.LoginTimeout,
             MaxListingEntries = Int("max-listing-entries") ?? defaults.MaxListingEntries,
             MaxCommandsPerSecond = Int("max-commands-per-second") ?? defaults.MaxCommandsPerSecond,
+            AtomicUploads = Bool("atomic-uploads") ?? defaults.AtomicUploads,
+            AnonymousUploadDirectory = this["anonymous-upload-dir"] ?? defaults.AnonymousUploadDirectory,
         };
         options.Validate();
         if (!Directory.Exists(Root))
         {
             throw new ArgumentException($"root: directory '{Root}' does not exist.");
+        }
+        if (options.AnonymousUploadDirectory is { } upload && options.AllowAnonymous
+            && !Directory.Exists(Path.Combine(Root, upload.TrimStart('/'))))
+        {
+            throw new ArgumentException($"anonymous-upload-dir: '{upload}' is not a directory under the root '{Root}'.");
         }
         return options;
     }

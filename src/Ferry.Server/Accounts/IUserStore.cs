@@ -23,6 +23,18 @@ public sealed record UserAccount(string Name, string Home, Permissions Permissio
     /// default). The host honours it through the file system it hands the server for the account.
     /// </summary>
     public bool FollowSymlinksOutsideRoot { get; init; }
+
+    /// <summary>Limits on what the user may store under the home; null for none.</summary>
+    public UserQuota? Quota { get; init; }
+}
+
+/// <summary>
+/// Storage limits for one user, over all files under the home: total bytes and number of files
+/// (null: no limit on that one).
+/// </summary>
+public sealed record UserQuota(long? Bytes, long? Files)
+{
+    public bool IsEmpty => Bytes is null && Files is null;
 }
 
 /// <summary>

@@ -72,7 +72,9 @@ internal static class AccessCommands
         var lines = new List<string>(session.Options.WelcomeMessage);
         if (account.IsAnonymous && !account.Permissions.HasFlag(Permissions.Write))
         {
-            lines.Add("Anonymous access is read-only.");
+            lines.Add(session.Options.AnonymousUploadDirectory is { } upload
+                ? $"Anonymous access is read-only, except for new files in {upload}."
+                : "Anonymous access is read-only.");
         }
         lines.Add("Login successful.");
         return new FtpReply(ReplyCode.UserLoggedIn, lines);

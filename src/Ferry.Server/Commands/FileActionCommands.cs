@@ -33,7 +33,14 @@ internal static class FileActionCommands
         {
             return Replies.InvalidPath;
         }
-        await session.FileSystem.DeleteFileAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
+        var storePath = session.ToStorePath(path);
+        var quota = await session.GetQuotaAsync(cancellationToken).ConfigureAwait(false);
+        var entry = quota is null ? null : await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        await session.FileSystem.DeleteFileAsync(storePath, cancellationToken).ConfigureAwait(false);
+        if (quota is (_, { } usage) && entry is { IsFile: true })
+        {
+            usage.Adjust(-entry.Size, -1);
+        }
         return FileDeleted;
     }
 

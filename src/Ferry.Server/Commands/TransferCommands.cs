@@ -21,6 +21,8 @@ internal static class TransferCommands
     private static readonly FtpReply RestartBeyondEnd = new(ReplyCode.InvalidRestartPosition, "Restart offset beyond the end of the file.");
     private static readonly FtpReply BadRestartOffset = new(ReplyCode.SyntaxErrorInArguments, "REST needs a non-negative byte offset.");
     private static readonly FtpReply NoUniqueName = new(ReplyCode.FileNameNotAllowed, "Could not make a unique file name.");
+    private static readonly FtpReply IsADirectory = new(ReplyCode.FileUnavailable, "Is a directory.");
+    private static readonly FtpReply FileExists = new(ReplyCode.FileUnavailable, "File exists; anonymous uploads cannot overwrite.");
 
     public static async ValueTask<FtpReply?> Retrieve(FtpSession session, string argument, CancellationToken cancellationToken)
     {
@@ -81,10 +83,16 @@ internal static class TransferCommands
         return null;
     }
 
-    /// <summary>STOR: creates or truncates; after REST n keeps the first n bytes and writes from there.</summary>
+    /// <summary>
+    /// STOR: creates or truncates; after REST n keeps the first n bytes and writes from there. With
+    /// <see cref="Hosting.FtpServerOptions.AtomicUploads"/> (and no REST) the data goes to a hidden
+    /// temporary file renamed onto the target at 226. Anonymous users may only create new files
+    /// inside the anonymous upload directory.
+    /// </summary>
     public static async ValueTask<FtpReply?> Store(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.Write))
+        var anonymous = !session.Can(Permissions.Write);
+        if (anonymous && session.Options.AnonymousUploadDirectory is null)
         {
             return Replies.PermissionDenied;
         }
@@ -94,21 +102,34 @@ internal static class TransferCommands
         }
         var storePath = session.ToStorePath(path);
         var offset = session.RestartOffset;
-        if (offset > 0)
+        // Anonymous uploads never touch an existing file: no REST, no overwrite.
+        if (anonymous && (offset > 0 || !session.MayUploadAnonymously(storePath)))
         {
-            // RFC 3659 §5.5: the restart point must be within the part already stored.
-            var existing = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
-            if (offset > (existing is { IsFile: true } ? existing.Size : 0))
-            {
-                return RestartBeyondEnd;
-            }
+            return Replies.PermissionDenied;
         }
-        var mode = offset > 0 ? FileWriteMode.Overwrite : FileWriteMode.Create;
-        var file = await session.FileSystem.OpenWriteAsync(storePath, mode, offset, cancellationToken).ConfigureAwait(false);
-        return Upload(session, "STOR", storePath, file, OpeningUpload(session, path.Name), Replies.TransferComplete);
+        var existing = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        if (existing is { IsDirectory: true })
+        {
+            return IsADirectory;
+        }
+        if (anonymous && existing is not null)
+        {
+            return FileExists;
+        }
+        // RFC 3659 §5.5: the restart point must be within the part already stored.
+        if (offset > 0 && offset > (existing is { IsFile: true } ? existing.Size : 0))
+        {
+            return RestartBeyondEnd;
+        }
+        var plan = new UploadPlan("STOR", storePath, existing, offset, OpeningUpload(session, path.Name), Replies.TransferComplete) { MayReplace = !anonymous };
+        var mode = offset > 0 ? FileWriteMode.Overwrite : anonymous ? FileWriteMode.CreateNew : FileWriteMode.Create;
+        return await StartUploadAsync(session, plan, mode, offset, atomic: session.Options.AtomicUploads && offset == 0, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>APPE: appends, creating the file when missing. A preceding REST is consumed and ignored, as vsftpd does.</summary>
+    /// <summary>
+    /// APPE: appends, creating the file when missing. A preceding REST is consumed and ignored, as
+    /// vsftpd does. Never atomic: the data lands in the file as it comes.
+    /// </summary>
     public static async ValueTask<FtpReply?> Append(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         if (!session.Can(Permissions.Write))
@@ -120,8 +141,9 @@ internal static class TransferCommands
             return Replies.InvalidPath;
         }
         var storePath = session.ToStorePath(path);
-        var file = await session.FileSystem.OpenWriteAsync(storePath, FileWriteMode.Append, 0, cancellationToken).ConfigureAwait(false);
-        return Upload(session, "APPE", storePath, file, OpeningUpload(session, path.Name), Replies.TransferComplete);
+        var existing = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        var plan = new UploadPlan("APPE", storePath, existing, existing is { IsFile: true } ? existing.Size : 0, OpeningUpload(session, path.Name), Replies.TransferComplete);
+        return await StartUploadAsync(session, plan, FileWriteMode.Append, 0, atomic: false, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -130,7 +152,8 @@ internal static class TransferCommands
     /// </summary>
     public static async ValueTask<FtpReply?> StoreUnique(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.Write))
+        var anonymous = !session.Can(Permissions.Write);
+        if (anonymous && session.Options.AnonymousUploadDirectory is null)
         {
             return Replies.PermissionDenied;
         }
@@ -142,17 +165,25 @@ internal static class TransferCommands
                 return Replies.InvalidPath;
             }
             var storePath = session.ToStorePath(path);
-            Stream file;
+            if (anonymous && !session.MayUploadAnonymously(storePath))
+            {
+                return Replies.PermissionDenied;
+            }
+            if (await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                continue;
+            }
+            var plan = new UploadPlan("STOU", storePath, null, 0, new FtpReply(ReplyCode.FileStatusOkay, $"FILE: {name}"),
+                new FtpReply(ReplyCode.ClosingDataConnection, $"Transfer complete (unique file name: {name})."))
+            { MayReplace = false };
             try
             {
-                file = await session.FileSystem.OpenWriteAsync(storePath, FileWriteMode.CreateNew, 0, cancellationToken).ConfigureAwait(false);
+                return await StartUploadAsync(session, plan, FileWriteMode.CreateNew, 0, session.Options.AtomicUploads, cancellationToken).ConfigureAwait(false);
             }
             catch (FileSystemException e) when (e.Error == FileSystemError.AlreadyExists)
             {
                 continue;
             }
-            return Upload(session, "STOU", storePath, file, new FtpReply(ReplyCode.FileStatusOkay, $"FILE: {name}"),
-                new FtpReply(ReplyCode.ClosingDataConnection, $"Transfer complete (unique file name: {name})."));
         }
         return NoUniqueName;
     }
@@ -174,10 +205,55 @@ internal static class TransferCommands
         new(ReplyCode.FileStatusOkay, $"Opening {(session.TransferType == TransferType.Ascii ? "ASCII" : "BINARY")} mode data connection for {name}.");
 
     /// <summary>
-    /// Runs an upload into an opened file: 150, data connection, receive until EOF, close the file.
-    /// 226 only when the data ended with a clean EOF and the file was flushed and closed.
+    /// Checks the quota (552 before 150), then opens the file (or, for an atomic upload, a hidden
+    /// temporary file beside the target) and starts the transfer.
     /// </summary>
-    private static FtpReply? Upload(FtpSession session, string verb, VirtualPath storePath, Stream file, FtpReply opening, FtpReply completed)
+    private static async ValueTask<FtpReply?> StartUploadAsync(FtpSession session, UploadPlan plan, FileWriteMode mode, long offset, bool atomic, CancellationToken cancellationToken)
+    {
+        var quota = await session.GetQuotaAsync(cancellationToken).ConfigureAwait(false);
+        long? limit = null;
+        if (quota is ({ } q, { } usage))
+        {
+            var existingFile = plan.Existing is { IsFile: true };
+            if (!existingFile && q.Files is { } maxFiles && usage.Files + 1 > maxFiles)
+            {
+                return Replies.FileQuotaExceeded;
+            }
+            if (q.Bytes is { } maxBytes)
+            {
+                // What may be written: the quota, less what is stored, plus what this upload frees
+                // (a truncated file), less what it keeps (REST offset, APPE's existing bytes).
+                limit = maxBytes - usage.Bytes + (existingFile ? plan.Existing!.Size : 0) - plan.Kept;
+                if (limit < 0)
+                {
+                    return Replies.QuotaExceeded;
+                }
+            }
+        }
+        VirtualPath? temporary = null;
+        Stream file;
+        if (atomic)
+        {
+            temporary = plan.Target.Parent.Combine($".ferry-upload-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
+            file = await session.FileSystem.OpenWriteAsync(temporary.Value, FileWriteMode.CreateNew, 0, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            file = await session.FileSystem.OpenWriteAsync(plan.Target, mode, offset, cancellationToken).ConfigureAwait(false);
+        }
+        if (limit is { } bytes)
+        {
+            file = new QuotaLimitedStream(file, bytes);
+        }
+        return Upload(session, plan with { Temporary = temporary, Quota = quota }, file);
+    }
+
+    /// <summary>
+    /// Runs an upload into an opened file: 150, data connection, receive until EOF, close the file.
+    /// 226 only when the data ended with a clean EOF and the file was flushed and closed (and, for an
+    /// atomic upload, renamed onto the target).
+    /// </summary>
+    private static FtpReply? Upload(FtpSession session, UploadPlan plan, Stream file)
     {
         var channel = session.TakeDataChannel()!;
         var ascii = session.TransferType == TransferType.Ascii;
@@ -186,11 +262,12 @@ internal static class TransferCommands
             var started = Stopwatch.GetTimestamp();
             var outcome = TransferOutcome.NetworkFailed;
             long bytes = 0;
+            FtpReply? refusal;
             try
             {
                 await using (channel.ConfigureAwait(false))
                 {
-                    var (socket, failure) = await OpenAsync(session, channel, opening, token).ConfigureAwait(false);
+                    var (socket, failure) = await OpenAsync(session, channel, plan.Opening, token).ConfigureAwait(false);
                     if (socket is null)
                     {
                         return failure!;
@@ -209,17 +286,97 @@ internal static class TransferCommands
                 {
                     outcome = closed.Value;
                 }
+                // Also when the transfer was aborted (ABOR throws through here): no temporary file stays.
+                refusal = await FinishAsync(session, plan, outcome).ConfigureAwait(false);
             }
-            ServerLog.Transfer(session.Log, verb, storePath.Value, bytes, Stopwatch.GetElapsedTime(started).TotalSeconds, outcome.ToString());
-            return outcome switch
+            ServerLog.Transfer(session.Log, plan.Verb, plan.Target.Value, bytes, Stopwatch.GetElapsedTime(started).TotalSeconds, outcome.ToString());
+            return refusal ?? outcome switch
             {
-                TransferOutcome.Completed => completed,
+                TransferOutcome.Completed => plan.Completed,
                 TransferOutcome.StorageFull => Replies.StorageFull,
+                TransferOutcome.QuotaExceeded => Replies.QuotaExceeded,
                 TransferOutcome.LocalFailed => Replies.WriteLocalError,
                 _ => Replies.TransferAborted,
             };
         });
         return null;
+    }
+
+    /// <summary>
+    /// After the data: an atomic upload's temporary file is renamed onto the target (success) or
+    /// deleted (failure). Past a byte quota nothing beyond it stays: a file that held nothing to keep
+    /// is deleted, an appended or resumed one is cut back to what it held. Then the user's usage is
+    /// brought up to date from what is really on disk. A non-null reply replaces the outcome's.
+    /// </summary>
+    private static async ValueTask<FtpReply?> FinishAsync(FtpSession session, UploadPlan plan, TransferOutcome outcome)
+    {
+        var fileSystem = session.FileSystem;
+        FtpReply? refusal = null;
+        try
+        {
+            if (plan.Temporary is { } temporary)
+            {
+                if (outcome == TransferOutcome.Completed)
+                {
+                    try
+                    {
+                        if (plan.MayReplace)
+                        {
+                            await fileSystem.ReplaceAsync(temporary, plan.Target, CancellationToken.None).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            await fileSystem.RenameAsync(temporary, plan.Target, CancellationToken.None).ConfigureAwait(false);
+                        }
+                    }
+                    catch (FileSystemException e)
+                    {
+                        await TryDeleteAsync(fileSystem, temporary).ConfigureAwait(false);
+                        refusal = Replies.ForFileSystemError(e);
+                    }
+                }
+                else
+                {
+                    await TryDeleteAsync(fileSystem, temporary).ConfigureAwait(false);
+                }
+            }
+            else if (outcome == TransferOutcome.QuotaExceeded)
+            {
+                if (plan.Kept == 0)
+                {
+                    await TryDeleteAsync(fileSystem, plan.Target).ConfigureAwait(false);
+                }
+                else
+                {
+                    var truncate = await fileSystem.OpenWriteAsync(plan.Target, FileWriteMode.Overwrite, plan.Kept, CancellationToken.None).ConfigureAwait(false);
+                    await truncate.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            if (plan.Quota is (_, { } usage))
+            {
+                var after = await fileSystem.GetEntryAsync(plan.Target, CancellationToken.None).ConfigureAwait(false);
+                var before = plan.Existing is { IsFile: true } ? plan.Existing : null;
+                var now = after is { IsFile: true } ? after : null;
+                usage.Adjust((now?.Size ?? 0) - (before?.Size ?? 0), (now is null ? 0 : 1) - (before is null ? 0 : 1));
+            }
+        }
+        catch (FileSystemException)
+        {
+            refusal ??= outcome == TransferOutcome.Completed ? Replies.WriteLocalError : null;
+        }
+        return refusal;
+    }
+
+    private static async ValueTask TryDeleteAsync(IFileSystem fileSystem, VirtualPath path)
+    {
+        try
+        {
+            await fileSystem.DeleteFileAsync(path, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (FileSystemException)
+        {
+            // Already gone, or not ours to remove; nothing else to do.
+        }
     }
 
     private static async ValueTask<TransferOutcome?> CloseAsync(Stream file)
@@ -335,6 +492,20 @@ internal static class TransferCommands
             return (null, Replies.CantOpenDataConnection);
         }
     }
+}
+
+/// <summary>
+/// One upload: the target, what was there before (for quota accounting), how many bytes of it the
+/// upload keeps (REST offset, APPE), and, for an atomic upload, the temporary file written first.
+/// </summary>
+internal sealed record UploadPlan(string Verb, VirtualPath Target, FileEntry? Existing, long Kept, FtpReply Opening, FtpReply Completed)
+{
+    public VirtualPath? Temporary { get; init; }
+
+    /// <summary>False for anonymous uploads and STOU: the rename fails rather than replace a file.</summary>
+    public bool MayReplace { get; init; } = true;
+
+    public (UserQuota Quota, QuotaUsage Usage)? Quota { get; init; }
 }
 
 /// <summary>

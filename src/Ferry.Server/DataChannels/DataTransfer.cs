@@ -15,6 +15,8 @@ internal enum TransferOutcome
     LocalFailed,
     /// <summary>The store ran out of space while writing an upload: 452.</summary>
     StorageFull,
+    /// <summary>The user's byte quota would be exceeded (552).</summary>
+    QuotaExceeded,
 }
 
 /// <summary>
@@ -147,6 +149,10 @@ internal static class DataTransfer
         catch (FileSystemException e) when (e.Error == FileSystemError.DiskFull)
         {
             return TransferOutcome.StorageFull;
+        }
+        catch (FileSystemException e) when (e.Error == FileSystemError.QuotaExceeded)
+        {
+            return TransferOutcome.QuotaExceeded;
         }
         catch (IOException)
         {

@@ -38,6 +38,20 @@ public interface IFileSystem
     ValueTask RenameAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken);
 
     ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves a finished upload (a file) onto <paramref name="to"/>, replacing a file there. Stores that
+    /// can do it in one step (rename(2)) override this so readers see the old file or the new one,
+    /// never neither; this default deletes then renames, which leaves a short gap.
+    /// </summary>
+    async ValueTask ReplaceAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken)
+    {
+        if (await GetEntryAsync(to, cancellationToken).ConfigureAwait(false) is { IsFile: true })
+        {
+            await DeleteFileAsync(to, cancellationToken).ConfigureAwait(false);
+        }
+        await RenameAsync(from, to, cancellationToken).ConfigureAwait(false);
+    }
 }
 
 public enum FileWriteMode
@@ -60,6 +74,8 @@ public enum FileSystemError
     /// <summary>A path (or a symbolic link on it) leads outside the root.</summary>
     OutsideRoot,
     DiskFull,
+    /// <summary>A user's storage quota would be exceeded (552).</summary>
+    QuotaExceeded,
     IOError,
 }
 

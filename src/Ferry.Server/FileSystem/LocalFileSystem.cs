@@ -300,6 +300,28 @@ public sealed class LocalFileSystem : IFileSystem
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>rename(2) over the target: atomic, so a reader opens the old file or the new one.</summary>
+    public ValueTask ReplaceAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Guard(from, () =>
+        {
+            ThrowIfRoot(from);
+            ThrowIfRoot(to);
+            var source = ToHostPath(from, followFinal: false);
+            var target = ToHostPath(to, followFinal: false);
+            if (!File.Exists(source))
+            {
+                throw new FileSystemException(FileSystemError.NotFound, $"{from} does not exist.");
+            }
+            ThrowIfDirectory(to, target);
+            ThrowIfParentMissing(to, target);
+            File.Move(source, target, overwrite: true);
+            return true;
+        });
+        return ValueTask.CompletedTask;
+    }
+
     public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -71,6 +71,19 @@ public sealed record FtpServerOptions
     /// <summary>The per-address ban list.</summary>
     public DefenderOptions Defender { get; init; } = new();
 
+    /// <summary>
+    /// STOR and STOU write to a hidden temporary file in the target's directory
+    /// (<c>.ferry-upload-&lt;random&gt;.tmp</c>) and rename it onto the target only after a complete
+    /// upload (226); a failed upload deletes it. APPE and REST+STOR write in place, as before.
+    /// </summary>
+    public bool AtomicUploads { get; init; }
+
+    /// <summary>
+    /// A virtual directory where anonymous users may upload with STOR and STOU (never overwriting,
+    /// never APPE, DELE, RNFR or MKD). Null (the default): anonymous users cannot upload at all.
+    /// </summary>
+    public string? AnonymousUploadDirectory { get; init; }
+
     /// <summary>Buffer used to copy file data.</summary>
     public int TransferBufferSize { get; init; } = 256 * 1024;
 
@@ -115,6 +128,11 @@ public sealed record FtpServerOptions
             throw new ArgumentException("login-timeout must be positive and max-protocol-violations ≥ 1.");
         }
         Defender.Validate();
+        if (AnonymousUploadDirectory is { } upload
+            && (!upload.StartsWith('/') || !FileSystem.VirtualPath.TryResolve(FileSystem.VirtualPath.Root, upload, out var uploadPath) || uploadPath.Value.IsRoot))
+        {
+            throw new ArgumentException($"anonymous-upload-dir: '{upload}' must be an absolute virtual path below the root, such as /incoming.");
+        }
         if (TransferBufferSize is < 4096 or > 16 * 1024 * 1024)
         {
             throw new ArgumentException("transfer-buffer-size must be between 4 KiB and 16 MiB.");

@@ -109,6 +109,28 @@ internal sealed class FtpSession : IAsyncDisposable
 
     public bool Can(Permissions permission) => User is not null && (User.Permissions & permission) == permission;
 
+    /// <summary>
+    /// Whether an anonymous user may create a file at <paramref name="storePath"/>: only inside the
+    /// configured anonymous upload directory (or below it), and only when one is configured.
+    /// </summary>
+    public bool MayUploadAnonymously(VirtualPath storePath) =>
+        User is { IsAnonymous: true }
+        && Options.AnonymousUploadDirectory is { } directory
+        && VirtualPath.TryResolve(VirtualPath.Root, directory, out var root)
+        && !storePath.IsRoot && storePath.Parent.IsWithin(root.Value);
+
+    /// <summary>The user's quota and measured usage; null when the user has no quota.</summary>
+    public async ValueTask<(UserQuota Quota, QuotaUsage Usage)?> GetQuotaAsync(CancellationToken cancellationToken)
+    {
+        if (User?.Quota is not { IsEmpty: false } quota)
+        {
+            return null;
+        }
+        var usage = _server.Quotas.For(User);
+        await usage.EnsureMeasuredAsync(FileSystem, _home, cancellationToken).ConfigureAwait(false);
+        return (quota, usage);
+    }
+
     /// <summary>Resolves a client path against the working directory (false for NUL, backslash, empty).</summary>
     public bool TryResolve(string argument, out VirtualPath path)
     {

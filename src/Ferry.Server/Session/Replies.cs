@@ -22,6 +22,8 @@ internal static class Replies
     public static readonly FtpReply ReadLocalError = new(ReplyCode.ActionAbortedLocalError, "Read error: transfer aborted.");
     public static readonly FtpReply WriteLocalError = new(ReplyCode.ActionAbortedLocalError, "Write error: transfer aborted.");
     public static readonly FtpReply StorageFull = new(ReplyCode.InsufficientStorage, "Insufficient storage space: transfer aborted.");
+    public static readonly FtpReply QuotaExceeded = new(ReplyCode.ExceededStorageAllocation, "Exceeded storage allocation (quota): transfer aborted.");
+    public static readonly FtpReply FileQuotaExceeded = new(ReplyCode.ExceededStorageAllocation, "Exceeded storage allocation: file quota reached.");
     public static readonly FtpReply NotPlainFile = new(ReplyCode.FileUnavailable, "Not a plain file.");
 
     public static FtpReply ForFileSystemError(FileSystemException e) => e.Error switch
@@ -34,6 +36,7 @@ internal static class Replies
         FileSystemError.DirectoryNotEmpty => new FtpReply(ReplyCode.FileUnavailable, "Directory not empty."),
         FileSystemError.InvalidName => new FtpReply(ReplyCode.FileNameNotAllowed, "File name not allowed."),
         FileSystemError.DiskFull => new FtpReply(ReplyCode.InsufficientStorage, "Insufficient storage space."),
+        FileSystemError.QuotaExceeded => QuotaExceeded,
         _ => new FtpReply(ReplyCode.ActionAbortedLocalError, "Local error in processing."),
     };
 }

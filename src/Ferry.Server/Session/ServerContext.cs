@@ -24,6 +24,9 @@ internal sealed class ServerContext(
     public CancellationToken Stopping { get; } = stopping;
     public Defender Defender { get; } = defender;
 
+    /// <summary>Storage used by each user with a quota, shared by this server's sessions.</summary>
+    public QuotaLedger Quotas { get; } = new();
+
     public void RaiseLogin(LoginEventArgs e) => onLogin(e);
 
     /// <summary>The store for an account: the host's choice (e.g. one that follows outside links), else the server's.</summary>

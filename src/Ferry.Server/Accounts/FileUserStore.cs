@@ -1,0 +1,53 @@
+namespace Ferry.Server.Accounts;
+
+/// <summary>
+/// Named accounts read from a users file (<see cref="UserFile"/>). The file is validated when the
+/// store is made; <see cref="Reload"/> reads it again (on SIGHUP) and keeps the old accounts when the
+/// new file is bad. Passwords are checked with <see cref="PasswordHash.Verify"/> in constant time; an
+/// unknown name is checked against a decoy hash with as many iterations as the costliest account,
+/// so a refusal takes as long whether the name exists or not (as long as every hash in the file has
+/// the same iteration count, which 'ferry user add' ensures).
+/// </summary>
+public sealed class FileUserStore : IUserStore
+{
+    private volatile Snapshot _snapshot;
+
+    /// <summary>Loads <paramref name="path"/>; throws <see cref="UserFileException"/> naming the bad user and field.</summary>
+    public FileUserStore(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Path = path;
+        _snapshot = Snapshot.Load(path, previousDecoy: null);
+    }
+
+    public string Path { get; }
+
+    public int Count => _snapshot.Users.Count;
+
+    public bool Contains(string name) => _snapshot.Users.ContainsKey(name);
+
+    /// <summary>Reads the file again. On error throws and the accounts already loaded stay in force.</summary>
+    public void Reload() => _snapshot = Snapshot.Load(Path, _snapshot.Decoy);
+
+    public ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        ArgumentNullException.ThrowIfNull(password);
+        cancellationToken.ThrowIfCancellationRequested();
+        var snapshot = _snapshot;
+        var known = snapshot.Users.TryGetValue(userName, out var entry);
+        var match = (known ? entry!.Password : snapshot.Decoy).Verify(password);
+        return ValueTask.FromResult(known && match ? entry!.ToAccount() : null);
+    }
+
+    private sealed record Snapshot(IReadOnlyDictionary<string, UserFileEntry> Users, PasswordHash Decoy)
+    {
+        public static Snapshot Load(string path, PasswordHash? previousDecoy)
+        {
+            var entries = UserFile.Load(path);
+            var iterations = entries.Count == 0 ? PasswordHash.DefaultIterations : entries.Max(e => e.Password.Iterations);
+            var decoy = previousDecoy?.Iterations == iterations ? previousDecoy : PasswordHash.Decoy(iterations);
+            return new Snapshot(entries.ToDictionary(e => e.Name, StringComparer.Ordinal), decoy);
+        }
+    }
+}
