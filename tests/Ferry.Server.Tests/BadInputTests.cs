@@ -85,6 +85,8 @@ public sealed class BadInputTests
     [InlineData("PORT 127,0,0,1,200,1")]
     [InlineData("STAT")]
     [InlineData("SITE HELP")]
+    [InlineData("HELP SITE")]
+    [InlineData("HELP SITE CHMOD")]
     [InlineData("XYZZY")]
     public async Task Commands_before_login_are_refused_with_530(string line)
     {

@@ -220,3 +220,36 @@ public sealed class FxpTests
         await alice.ExpectAsync("PORT 127,0,0,2,200,1", 500);
     }
 }
+
+public sealed class StalledTransferTests
+{
+    [Fact]
+    public async Task A_client_that_stops_reading_a_download_gets_426()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { StalledTransferTimeout = TimeSpan.FromMilliseconds(500) });
+        await server.WriteFileAsync("big.bin", TestServer.RandomBytes(32 * 1024 * 1024, seed: 9));
+        await using var control = await server.LoginAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        using var data = await DataClient.ConnectPassiveAsync(control);
+        await control.SendLineAsync("RETR big.bin");
+        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        // Never read: the server's send blocks once the socket buffers are full, then stalls out.
+        Assert.Equal(426, (await control.ReadReplyAsync()).Code);
+        await control.ExpectAsync("NOOP", 200);
+    }
+
+    [Fact]
+    public async Task A_client_that_stops_sending_an_upload_gets_426_not_226()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { StalledTransferTimeout = TimeSpan.FromMilliseconds(500) });
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        using var data = await DataClient.ConnectPassiveAsync(control);
+        await control.SendLineAsync("STOR stalled.bin");
+        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        await data.SendAsync(new byte[1000]);
+        // ... and then nothing, without closing.
+        Assert.Equal(426, (await control.ReadReplyAsync()).Code);
+        await control.ExpectAsync("NOOP", 200);
+    }
+}

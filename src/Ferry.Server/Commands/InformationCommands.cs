@@ -35,6 +35,11 @@ internal static class InformationCommands
     public static ValueTask<FtpReply?> Help(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         var verb = argument.Trim().ToUpperInvariant();
+        if (!session.IsLoggedIn && verb.StartsWith("SITE", StringComparison.Ordinal))
+        {
+            // SITE commands are not revealed before login.
+            return Done(Replies.NotLoggedIn);
+        }
         if (verb.Length == 0)
         {
             return Done(HelpList);

@@ -69,7 +69,7 @@ internal static class TransferCommands
                 }
                 using (socket)
                 {
-                    var (outcome, bytes) = await DataTransfer.SendAsync(source, socket, ascii, session.Options.TransferBufferSize, token).ConfigureAwait(false);
+                    var (outcome, bytes) = await DataTransfer.SendAsync(source, socket, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
                     ServerLog.Transfer(session.Log, "RETR", storePath.Value, bytes, Stopwatch.GetElapsedTime(started).TotalSeconds, outcome.ToString());
                     return outcome switch
                     {
@@ -274,7 +274,7 @@ internal static class TransferCommands
                     }
                     using (socket)
                     {
-                        (outcome, bytes) = await DataTransfer.ReceiveAsync(socket, file, ascii, session.Options.TransferBufferSize, token).ConfigureAwait(false);
+                        (outcome, bytes) = await DataTransfer.ReceiveAsync(socket, file, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
                     }
                 }
             }

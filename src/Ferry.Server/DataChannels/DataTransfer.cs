@@ -25,9 +25,15 @@ internal enum TransferOutcome
 /// </summary>
 internal static class DataTransfer
 {
+    /// <summary>
+    /// Sends <paramref name="source"/> over <paramref name="data"/>. A peer that takes no bytes for
+    /// <paramref name="stallTimeout"/> fails the transfer (426), so a stalled client cannot pin a
+    /// file handle and a buffer for ever.
+    /// </summary>
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendAsync(
-        Stream source, Socket data, bool ascii, int bufferSize, CancellationToken cancellationToken)
+        Stream source, Socket data, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         // Worst case for LF→CRLF doubles the size.
         var wire = ascii ? ArrayPool<byte>.Shared.Rent(AsciiEncoder.MaxEncodedLength(bufferSize)) : null;
@@ -53,9 +59,11 @@ internal static class DataTransfer
                 var chunk = ascii ? wire.AsMemory(0, encoder!.Encode(buffer.AsSpan(0, read), wire)) : buffer.AsMemory(0, read);
                 try
                 {
-                    await SendAllAsync(data, chunk, cancellationToken).ConfigureAwait(false);
+                    stall.CancelAfter(stallTimeout);
+                    await SendAllAsync(data, chunk, stall.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+                catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException
+                    || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                 {
                     return (TransferOutcome.NetworkFailed, total);
                 }
@@ -88,8 +96,9 @@ internal static class DataTransfer
     /// is <see cref="TransferOutcome.NetworkFailed"/>. The caller disposes the destination.
     /// </summary>
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)> ReceiveAsync(
-        Socket data, Stream destination, bool ascii, int bufferSize, CancellationToken cancellationToken)
+        Socket data, Stream destination, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         var decoded = ascii ? ArrayPool<byte>.Shared.Rent(AsciiDecoder.MaxDecodedLength(bufferSize)) : null;
         var decoder = ascii ? new AsciiDecoder() : null;
@@ -101,9 +110,12 @@ internal static class DataTransfer
                 int read;
                 try
                 {
-                    read = await data.ReceiveAsync(buffer.AsMemory(0, bufferSize), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                    // A client that sends nothing for the stall timeout fails the upload (426).
+                    stall.CancelAfter(stallTimeout);
+                    read = await data.ReceiveAsync(buffer.AsMemory(0, bufferSize), SocketFlags.None, stall.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+                catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException
+                    || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                 {
                     return (TransferOutcome.NetworkFailed, total);
                 }

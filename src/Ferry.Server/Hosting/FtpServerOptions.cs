@@ -37,6 +37,9 @@ public sealed record FtpServerOptions
     /// <summary>How long a data connection may take to be opened (passive accept or active connect).</summary>
     public TimeSpan DataConnectionTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>A transfer whose peer moves no data for this long fails with 426.</summary>
+    public TimeSpan StalledTransferTimeout { get; init; } = TimeSpan.FromSeconds(300);
+
     /// <summary>Pause before answering a failed PASS, against password guessing.</summary>
     public TimeSpan FailedLoginDelay { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -107,9 +110,9 @@ public sealed record FtpServerOptions
         {
             throw new ArgumentException($"max-line-length: {MaxLineLength} must be between 512 and 1048576.");
         }
-        if (IdleTimeout <= TimeSpan.Zero || DataConnectionTimeout <= TimeSpan.Zero)
+        if (IdleTimeout <= TimeSpan.Zero || DataConnectionTimeout <= TimeSpan.Zero || StalledTransferTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentException("idle-timeout and data-timeout must be positive.");
+            throw new ArgumentException("idle-timeout, data-timeout and stall-timeout must be positive.");
         }
         if (FailedLoginDelay < TimeSpan.Zero || MaxLoginFailures < 1)
         {
