@@ -9,6 +9,18 @@ public sealed class CombinedUserStore(IReadOnlyList<IUserStore> stores) : IUserS
 {
     public IReadOnlyList<IUserStore> Stores { get; } = stores;
 
+    public async ValueTask<bool> ContainsAsync(string userName, CancellationToken cancellationToken)
+    {
+        foreach (var store in Stores)
+        {
+            if (await store.ContainsAsync(userName, cancellationToken).ConfigureAwait(false))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public async ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken)
     {
         UserAccount? found = null;

@@ -26,6 +26,8 @@ public sealed class FileUserStore : IUserStore
 
     public bool Contains(string name) => _snapshot.Users.ContainsKey(name);
 
+    public ValueTask<bool> ContainsAsync(string userName, CancellationToken cancellationToken) => ValueTask.FromResult(Contains(userName));
+
     /// <summary>Reads the file again. On error throws and the accounts already loaded stay in force.</summary>
     public void Reload() => _snapshot = Snapshot.Load(Path, _snapshot.Decoy);
 

@@ -45,4 +45,11 @@ public interface IUserStore
 {
     /// <summary>The account when the password is right; null otherwise.</summary>
     ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether an account of this name exists. Never shown to the client (USER always answers 331);
+    /// only the server's defender uses it, to score guessed names apart from wrong passwords.
+    /// Stores that cannot tell cheaply answer true.
+    /// </summary>
+    ValueTask<bool> ContainsAsync(string userName, CancellationToken cancellationToken) => ValueTask.FromResult(true);
 }

@@ -21,6 +21,8 @@ public sealed class StaticUserStore : IUserStore
 
     public bool Contains(string name) => _users.ContainsKey(name);
 
+    public ValueTask<bool> ContainsAsync(string userName, CancellationToken cancellationToken) => ValueTask.FromResult(Contains(userName));
+
     /// <summary>Adds (or replaces) an account with the given rights, quota and symlink policy.</summary>
     public StaticUserStore Add(string name, string password, string home = "/", Permissions permissions = Permissions.All, UserQuota? quota = null, bool followSymlinksOutsideRoot = false)
     {

@@ -51,7 +51,10 @@ internal static class AccessCommands
         if (account is null)
         {
             session.FailedLogins++;
-            session.Server.Defender.Report(session.RemoteEndPoint.Address, Security.DefenderEvent.FailedLogin);
+            // Server-side only (the client saw 331 either way): guessed names score more than a mistyped password.
+            var known = !IsAnonymousName(name) && session.Users is not null
+                && await session.Users.ContainsAsync(name, cancellationToken).ConfigureAwait(false);
+            session.Server.Defender.Report(session.RemoteEndPoint.Address, known ? Security.DefenderEvent.FailedLogin : Security.DefenderEvent.UnknownUser);
             ServerLog.LoginFailed(session.Log, name, session.RemoteEndPoint, session.FailedLogins);
             if (session.Options.FailedLoginDelay > TimeSpan.Zero)
             {

@@ -5,6 +5,7 @@ namespace Ferry.Server.Security;
 public enum DefenderEvent
 {
     FailedLogin,
+    UnknownUser,
     LimitExceeded,
     ProtocolViolation,
 }
@@ -74,6 +75,7 @@ public sealed class Defender
         var score = kind switch
         {
             DefenderEvent.FailedLogin => _options.FailedLoginScore,
+            DefenderEvent.UnknownUser => _options.UnknownUserScore,
             DefenderEvent.LimitExceeded => _options.LimitExceededScore,
             _ => _options.ProtocolViolationScore,
         };
