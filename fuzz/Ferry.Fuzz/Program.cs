@@ -37,16 +37,24 @@ public static class Program
         return 0;
     }
 
-    /// <summary>Cuts the input into segments so partial lines cross segment borders.</summary>
+    /// <summary>
+    /// Cuts the input into segments so partial lines, CRLF pairs and Telnet sequences cross segment
+    /// borders: the low four bits of the first byte pick the segment size (0: one segment; n: n bytes
+    /// each, so 1 gives one segment per byte).
+    /// </summary>
     private static ReadOnlySequence<byte> Segmented(byte[] data)
     {
-        if (data.Length < 3)
+        var size = data.Length == 0 ? 0 : data[0] & 0x0F;
+        if (size == 0 || data.Length <= size)
         {
             return new ReadOnlySequence<byte>(data);
         }
-        var cut = data[0] % data.Length;
-        var first = new Segment(data.AsMemory(0, cut));
-        var last = first.Append(data.AsMemory(cut));
+        var first = new Segment(data.AsMemory(0, size));
+        var last = first;
+        for (var at = size; at < data.Length; at += size)
+        {
+            last = last.Append(data.AsMemory(at, Math.Min(size, data.Length - at)));
+        }
         return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
     }
 
