@@ -38,6 +38,17 @@ public sealed class ServeSettingsTests : IDisposable
     }
 
     [Fact]
+    public void Defender_settings_come_from_the_command_line()
+    {
+        var options = ServeSettings.Load(["--root", _dir, "--ban-threshold", "6", "--ban-time", "60", "--allow-list", "10.0.0.0/8, ::1"], Env()).ToServerOptions();
+        Assert.True(options.Defender.Enabled);
+        Assert.Equal(6, options.Defender.Threshold);
+        Assert.Equal(TimeSpan.FromSeconds(60), options.Defender.BanDuration);
+        Assert.Equal(["10.0.0.0/8", "::1"], options.Defender.AllowList);
+        Assert.False(ServeSettings.Load(["--root", _dir, "--no-defender"], Env()).ToServerOptions().Defender.Enabled);
+    }
+
+    [Fact]
     public void Welcome_file_lines_become_the_login_message()
     {
         var welcome = Path.Combine(_dir, "welcome.txt");
@@ -57,6 +68,8 @@ public sealed class ServeSettingsTests : IDisposable
     [InlineData("--idle-timeout", "0", "idle-timeout")]
     [InlineData("--welcome", "/nonexistent/welcome.txt", "welcome")]
     [InlineData("--root", "/nonexistent/dir", "root")]
+    [InlineData("--allow-list", "10.0.0.0/8,not-an-ip", "allow-list")]
+    [InlineData("--ban-threshold", "0", "ban-threshold")]
     public void A_bad_value_is_refused_with_a_message_naming_the_option(string option, string value, string named)
     {
         var e = Assert.Throws<ArgumentException>(() => ServeSettings.Load([option, value, .. option == "--root" ? Array.Empty<string>() : ["--root", _dir]], Env()).ToServerOptions());

@@ -98,6 +98,20 @@ public sealed class BadInputTests
         await control.ExpectAsync("PASS x@y", 230);
     }
 
+    [Theory]
+    [InlineData("AUTH TLS")]
+    [InlineData("PBSZ 0")]
+    [InlineData("PROT P")]
+    [InlineData("HOST ftp.example.org")]
+    public async Task Security_and_host_verbs_are_known_before_login_and_not_implemented_yet(string line)
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var control = await ControlConnection.OpenAsync(server.EndPoint);
+        await control.ReadReplyAsync();
+        await control.ExpectAsync(line, 502);
+        await control.ExpectAsync("USER ftp", 331);
+    }
+
     [Fact]
     public async Task Pass_without_user_is_a_bad_sequence()
     {

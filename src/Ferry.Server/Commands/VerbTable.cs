@@ -18,6 +18,11 @@ internal static class VerbTable
         new("ACCT", AccessCommands.Account, "ACCT <account>", Argument: ArgumentRule.Required),
         new("REIN", null, "REIN"),
         new("SMNT", null, "SMNT <path>"),
+        // Allowed before login (RFC 2228, RFC 4217, RFC 7151); answered 502 until FTPS and HOST land.
+        new("AUTH", null, "AUTH TLS", BeforeLogin: true),
+        new("PBSZ", null, "PBSZ 0", BeforeLogin: true),
+        new("PROT", null, "PROT C|P", BeforeLogin: true),
+        new("HOST", null, "HOST <name>", BeforeLogin: true),
 
         // Navigation
         new("CWD", NavigationCommands.ChangeDirectory, "CWD <path>", Argument: ArgumentRule.Required),

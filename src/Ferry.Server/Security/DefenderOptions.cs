@@ -41,11 +41,11 @@ public sealed record DefenderOptions
     {
         if (Threshold < 1 || FailedLoginScore < 0 || UnknownUserScore < 0 || LimitExceededScore < 0 || ProtocolViolationScore < 0)
         {
-            throw new ArgumentException("defender: threshold must be ≥ 1 and scores ≥ 0.");
+            throw new ArgumentException("ban-threshold: the threshold must be ≥ 1 and scores ≥ 0.");
         }
         if (ObservationWindow <= TimeSpan.Zero || BanDuration <= TimeSpan.Zero || MaxBanDuration < BanDuration || BanGrowthFactor < 1)
         {
-            throw new ArgumentException("defender: durations must be positive, max-ban ≥ ban, growth ≥ 1.");
+            throw new ArgumentException("ban-time: ban durations must be positive, max-ban ≥ ban, growth ≥ 1.");
         }
         if (MaxTrackedAddresses < 16)
         {
@@ -55,7 +55,7 @@ public sealed record DefenderOptions
         {
             if (!IPNetwork.TryParse(entry, out _) && !IPAddress.TryParse(entry, out _))
             {
-                throw new ArgumentException($"defender: allow-list entry '{entry}' is not an address or CIDR range.");
+                throw new ArgumentException($"allow-list: '{entry}' is not an address or CIDR range.");
             }
         }
     }
