@@ -65,6 +65,8 @@ public sealed class BadInputTests
     [InlineData("MFMT", 501)]
     [InlineData("SMNT /", 502)]
     [InlineData("REIN", 502)]
+    [InlineData("MLSD", 502)]
+    [InlineData("MLST readme.txt", 502)]
     [InlineData("HELP XYZZY", 502)]
     [InlineData("", 500)]
     [InlineData("   ", 500)]

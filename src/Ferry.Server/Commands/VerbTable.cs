@@ -23,6 +23,8 @@ internal static class VerbTable
         new("PBSZ", null, "PBSZ 0", BeforeLogin: true),
         new("PROT", null, "PROT C|P", BeforeLogin: true),
         new("HOST", null, "HOST <name>", BeforeLogin: true),
+        new("MLST", null, "MLST [path]"),
+        new("MLSD", null, "MLSD [path]"),
 
         // Navigation
         new("CWD", NavigationCommands.ChangeDirectory, "CWD <path>", Argument: ArgumentRule.Required),
