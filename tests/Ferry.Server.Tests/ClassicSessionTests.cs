@@ -128,7 +128,7 @@ public sealed class ClassicSessionTests
         Assert.Contains("UTF8", feat.Lines);
         await control.ExpectAsync("OPTS UTF8 ON", 200);
         await control.ExpectAsync("OPTS UTF8 OFF", 504);
-        await control.ExpectAsync("OPTS MLST type;", 501);
+        await control.ExpectAsync("OPTS XYZZY on", 501);
         await control.ExpectAsync("HELP", 214);
         await control.ExpectAsync("HELP RETR", 214);
         await control.ExpectAsync("NOOP", 200);

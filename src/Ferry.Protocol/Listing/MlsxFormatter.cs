@@ -3,6 +3,19 @@ using System.Text;
 
 namespace Ferry.Protocol.Listing;
 
+/// <summary>The facts an MLSD/MLST entry may carry (RFC 3659 §7.5); OPTS MLST selects among them.</summary>
+[Flags]
+public enum MlsxFacts
+{
+    None = 0,
+    Type = 1,
+    Size = 2,
+    Modify = 4,
+    Perm = 8,
+    Unique = 16,
+    All = Type | Size | Modify | Perm | Unique,
+}
+
 /// <summary>
 /// Formats MLSD / MLST entries (RFC 3659 §7): <c>type=file;size=12;modify=20261125063000;perm=r; name</c>.
 /// </summary>
@@ -22,21 +35,34 @@ public static class MlsxFormatter
     }
 
     /// <inheritdoc cref="FormatLine"/>
-    public static void Append(StringBuilder builder, FileEntry entry, string perm, string? unique = null, string? type = null)
+    public static void Append(StringBuilder builder, FileEntry entry, string perm, string? unique = null, string? type = null) =>
+        Append(builder, entry, perm, unique, type, MlsxFacts.All);
+
+    /// <summary>Like <see cref="Append(StringBuilder, FileEntry, string, string?, string?)"/>, with only the selected facts.</summary>
+    public static void Append(StringBuilder builder, FileEntry entry, string perm, string? unique, string? type, MlsxFacts facts)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(perm);
         var invariant = CultureInfo.InvariantCulture;
-        builder.Append("type=").Append(type ?? TypeFact(entry.Kind)).Append(';');
+        if (facts.HasFlag(MlsxFacts.Type))
+        {
+            builder.Append("type=").Append(type ?? TypeFact(entry.Kind)).Append(';');
+        }
         // RFC 3659 §7.5.7: size is the file's size in octets; it means nothing for a directory.
-        if (entry.Kind == FileEntryKind.File)
+        if (entry.Kind == FileEntryKind.File && facts.HasFlag(MlsxFacts.Size))
         {
             builder.Append(invariant, $"size={entry.Size};");
         }
-        builder.Append("modify=").Append(FormatTime(entry.LastModified)).Append(';');
-        builder.Append("perm=").Append(perm).Append(';');
-        if (unique is not null)
+        if (facts.HasFlag(MlsxFacts.Modify))
+        {
+            builder.Append("modify=").Append(FormatTime(entry.LastModified)).Append(';');
+        }
+        if (facts.HasFlag(MlsxFacts.Perm))
+        {
+            builder.Append("perm=").Append(perm).Append(';');
+        }
+        if (unique is not null && facts.HasFlag(MlsxFacts.Unique))
         {
             builder.Append("unique=").Append(unique).Append(';');
         }

@@ -10,18 +10,29 @@ namespace Ferry.Server.Commands;
 internal static class InformationCommands
 {
     private static readonly FtpReply SystemType = new(ReplyCode.SystemType, "UNIX Type: L8");
-    private static readonly FtpReply FeatureList = new(ReplyCode.SystemStatus, ["Features:", .. VerbTable.FeatureLines, "End"]);
+    private static readonly FtpReply FeatureList = new(ReplyCode.SystemStatus,
+        ["Features:", .. VerbTable.FeatureLines.Select(l => l == "MLST" ? MachineListing.FeatureLine(Ferry.Protocol.Listing.MlsxFacts.All) : l), "End"]);
     private static readonly FtpReply HelpList = BuildHelp();
 
     public static ValueTask<FtpReply?> System(FtpSession session, string argument, CancellationToken cancellationToken) => Done(SystemType);
 
     public static ValueTask<FtpReply?> NoOperation(FtpSession session, string argument, CancellationToken cancellationToken) => Done(Replies.NoOperation);
 
-    public static ValueTask<FtpReply?> Features(FtpSession session, string argument, CancellationToken cancellationToken) => Done(FeatureList);
+    public static ValueTask<FtpReply?> Features(FtpSession session, string argument, CancellationToken cancellationToken) =>
+        // The MLST line shows this session's selected facts (RFC 3659 §7.8); the rest is fixed.
+        Done(session.MlsxFacts == Ferry.Protocol.Listing.MlsxFacts.All
+            ? FeatureList
+            : new FtpReply(ReplyCode.SystemStatus, FeatureList.Lines.Select(l => l == DefaultMlstLine ? MachineListing.FeatureLine(session.MlsxFacts) : l).ToArray()));
+
+    private static readonly string DefaultMlstLine = MachineListing.FeatureLine(Ferry.Protocol.Listing.MlsxFacts.All);
 
     public static ValueTask<FtpReply?> Options(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         var parts = argument.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length > 0 && parts[0].Equals("MLST", StringComparison.OrdinalIgnoreCase))
+        {
+            return Done(MachineListing.SelectFacts(session, parts.Length > 1 ? parts[1] : string.Empty));
+        }
         if (parts.Length > 0 && parts[0].Equals("UTF8", StringComparison.OrdinalIgnoreCase))
         {
             // RFC 2640 §3.2: path names are UTF-8; we never leave that mode.

@@ -397,10 +397,21 @@ internal static class TransferCommands
     }
 
     public static ValueTask<FtpReply?> List(FtpSession session, string argument, CancellationToken cancellationToken) =>
-        ListingAsync(session, argument, names: false, cancellationToken);
+        ListingAsync(session, argument, ListingStyle.Long, cancellationToken);
 
     public static ValueTask<FtpReply?> NameList(FtpSession session, string argument, CancellationToken cancellationToken) =>
-        ListingAsync(session, argument, names: true, cancellationToken);
+        ListingAsync(session, argument, ListingStyle.Names, cancellationToken);
+
+    /// <summary>MLSD (RFC 3659 §7): machine-readable facts of a directory's entries, over the data connection.</summary>
+    public static ValueTask<FtpReply?> MachineListDirectory(FtpSession session, string argument, CancellationToken cancellationToken) =>
+        ListingAsync(session, argument, ListingStyle.Machine, cancellationToken);
+
+    private enum ListingStyle
+    {
+        Long,
+        Names,
+        Machine,
+    }
 
     public static async ValueTask<FtpReply?> Abort(FtpSession session, string argument, CancellationToken cancellationToken)
     {
@@ -413,16 +424,22 @@ internal static class TransferCommands
         return NoTransferToAbort;
     }
 
-    private static async ValueTask<FtpReply?> ListingAsync(FtpSession session, string argument, bool names, CancellationToken cancellationToken)
+    private static async ValueTask<FtpReply?> ListingAsync(FtpSession session, string argument, ListingStyle style, CancellationToken cancellationToken)
     {
         if (!session.Can(Permissions.List))
         {
             return Replies.PermissionDenied;
         }
-        var (target, error) = await ListingTarget.ResolveAsync(session, argument, cancellationToken).ConfigureAwait(false);
+        // RFC 3659 §7.1: MLSD takes a plain path (no ls flags, no wildcards) naming a directory.
+        var machine = style == ListingStyle.Machine;
+        var (target, error) = await ListingTarget.ResolveAsync(session, argument, cancellationToken, plainPath: machine).ConfigureAwait(false);
         if (target is null)
         {
             return error;
+        }
+        if (machine && !target.Entry.IsDirectory)
+        {
+            return MachineListing.NotADirectory;
         }
         var channel = session.TakeDataChannel()!;
         var opening = new FtpReply(ReplyCode.FileStatusOkay, "Here comes the directory listing.");
@@ -457,7 +474,12 @@ internal static class TransferCommands
                                         return new FtpReply(ReplyCode.ActionAbortedLocalError,
                                             $"Listing truncated: more than {session.Options.MaxListingEntries} entries.");
                                     }
-                                    await writer.WriteLineAsync(names ? target.NameOf(item) : UnixListingFormatter.FormatLine(item, now)).ConfigureAwait(false);
+                                    await writer.WriteLineAsync(style switch
+                                    {
+                                        ListingStyle.Names => target.NameOf(item),
+                                        ListingStyle.Machine => MachineListing.FormatLine(session, item, target.StorePath.Combine(item.Name)),
+                                        _ => UnixListingFormatter.FormatLine(item, now),
+                                    }).ConfigureAwait(false);
                                 }
                                 await writer.FlushAsync(token).ConfigureAwait(false);
                                 socket.Shutdown(SocketShutdown.Send);
@@ -517,13 +539,13 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
 {
     private static readonly FtpReply WildcardOnlyLast = new(ReplyCode.FileUnavailable, "Wildcards are allowed in the last path segment only.");
 
-    public static async ValueTask<(ListingTarget? Target, FtpReply? Error)> ResolveAsync(FtpSession session, string argument, CancellationToken cancellationToken)
+    public static async ValueTask<(ListingTarget? Target, FtpReply? Error)> ResolveAsync(
+        FtpSession session, string argument, CancellationToken cancellationToken, bool plainPath = false)
     {
-        var request = ListingRequest.Parse(argument);
-        var typed = request.Path;
+        var typed = plainPath ? argument : ListingRequest.Parse(argument).Path;
         GlobPattern? filter = null;
         var directoryPart = typed;
-        if (GlobPattern.HasWildcards(typed))
+        if (!plainPath && GlobPattern.HasWildcards(typed))
         {
             var slash = typed.TrimEnd('/').LastIndexOf('/');
             var last = typed.TrimEnd('/')[(slash + 1)..];

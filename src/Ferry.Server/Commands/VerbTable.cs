@@ -23,11 +23,12 @@ internal static class VerbTable
         new("PBSZ", null, "PBSZ 0", BeforeLogin: true),
         new("PROT", null, "PROT C|P", BeforeLogin: true),
         new("HOST", null, "HOST <name>", BeforeLogin: true),
-        new("MLST", null, "MLST [path]"),
-        new("MLSD", null, "MLSD [path]"),
+        new("MLST", MachineListing.MachineList, "MLST [path]", Feature: "MLST"),
+        new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true),
 
         // Navigation
-        new("CWD", NavigationCommands.ChangeDirectory, "CWD <path>", Argument: ArgumentRule.Required),
+        // RFC 3659 §6: TVFS, the tree of '/'-separated paths CWD and every path argument follow.
+        new("CWD", NavigationCommands.ChangeDirectory, "CWD <path>", Argument: ArgumentRule.Required, Feature: "TVFS"),
         new("XCWD", NavigationCommands.ChangeDirectory, "XCWD <path>", Argument: ArgumentRule.Required),
         new("CDUP", NavigationCommands.ChangeToParent, "CDUP", Argument: ArgumentRule.None),
         new("XCUP", NavigationCommands.ChangeToParent, "XCUP", Argument: ArgumentRule.None),

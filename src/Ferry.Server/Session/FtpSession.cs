@@ -86,6 +86,9 @@ internal sealed class FtpSession : IAsyncDisposable
     public TransferType TransferType { get; set; } = TransferType.Ascii; // RFC 959 §3.1.1.1: ASCII is the default.
     public DataChannel? DataChannel { get; private set; }
     public bool EpsvAll { get; set; }
+
+    /// <summary>The facts MLSD/MLST send (OPTS MLST, RFC 3659 §7.9).</summary>
+    public Ferry.Protocol.Listing.MlsxFacts MlsxFacts { get; set; } = Ferry.Protocol.Listing.MlsxFacts.All;
     public bool IsTransferRunning => _transfer is { IsCompleted: false };
 
     /// <summary>

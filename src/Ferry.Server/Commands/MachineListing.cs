@@ -1,0 +1,123 @@
+using System.Security.Cryptography;
+using System.Text;
+using Ferry.Protocol;
+using Ferry.Protocol.Listing;
+using Ferry.Server.Accounts;
+using Ferry.Server.FileSystem;
+using Ferry.Server.Session;
+
+namespace Ferry.Server.Commands;
+
+/// <summary>MLST, OPTS MLST and the facts of MLSD entries (RFC 3659 §7).</summary>
+internal static class MachineListing
+{
+    public static readonly FtpReply NotADirectory = new(ReplyCode.FileUnavailable, "Not a directory: MLSD lists directories; use MLST for a file.");
+
+    private static readonly (string Name, MlsxFacts Fact)[] FactNames =
+    [
+        ("type", MlsxFacts.Type), ("size", MlsxFacts.Size), ("modify", MlsxFacts.Modify), ("perm", MlsxFacts.Perm), ("unique", MlsxFacts.Unique),
+    ];
+
+    /// <summary>MLST: one entry's facts on the control connection (RFC 3659 §7.2: "250-", one space, facts, path, "250 End").</summary>
+    public static async ValueTask<FtpReply?> MachineList(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.Can(Permissions.List))
+        {
+            return Replies.PermissionDenied;
+        }
+        if (!session.TryResolve(argument.Length == 0 ? "." : argument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        var storePath = session.ToStorePath(path);
+        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return Replies.NoSuchFile;
+        }
+        // The entry is named by its full (client-visible) path in MLST.
+        var line = FormatLine(session, entry with { Name = path.Value }, storePath);
+        return new FtpReply(ReplyCode.FileActionOkay, [$"Listing {path.Value}", line, "End"]);
+    }
+
+    public static string FormatLine(FtpSession session, FileEntry entry, VirtualPath storePath)
+    {
+        var builder = new StringBuilder(96);
+        MlsxFormatter.Append(builder, entry, Perm(session, entry), Unique(storePath), type: null, session.MlsxFacts);
+        return builder.ToString();
+    }
+
+    /// <summary>RFC 3659 §7.5.5: what this user may do with the entry.</summary>
+    internal static string Perm(FtpSession session, FileEntry entry)
+    {
+        var p = new StringBuilder(8);
+        if (entry.IsDirectory)
+        {
+            Add(p, 'e', session.Can(Permissions.List) || session.Can(Permissions.Read));
+            Add(p, 'l', session.Can(Permissions.List));
+            Add(p, 'c', session.Can(Permissions.Write));
+            Add(p, 'm', session.Can(Permissions.MakeDirectory));
+            Add(p, 'p', session.Can(Permissions.Delete));
+        }
+        else
+        {
+            Add(p, 'r', session.Can(Permissions.Read));
+            Add(p, 'a', session.Can(Permissions.Write));
+            Add(p, 'w', session.Can(Permissions.Write));
+        }
+        Add(p, 'd', session.Can(Permissions.Delete));
+        Add(p, 'f', session.Can(Permissions.Rename));
+        return p.ToString();
+
+        static void Add(StringBuilder b, char c, bool allowed)
+        {
+            if (allowed)
+            {
+                b.Append(c);
+            }
+        }
+    }
+
+    /// <summary>RFC 3659 §7.5.2: a stable identifier per object; here derived from its path in the store.</summary>
+    internal static string Unique(VirtualPath storePath) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(storePath.Value)).AsSpan(0, 8));
+
+    /// <summary>OPTS MLST fact;fact;… (RFC 3659 §7.9): selects the facts; unknown ones are ignored.</summary>
+    public static FtpReply SelectFacts(FtpSession session, string list)
+    {
+        var selected = MlsxFacts.None;
+        foreach (var name in list.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            foreach (var (factName, fact) in FactNames)
+            {
+                if (factName.Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    selected |= fact;
+                }
+            }
+        }
+        session.MlsxFacts = selected;
+        return new FtpReply(ReplyCode.CommandOkay, "MLST OPTS " + FactList(selected, stars: false));
+    }
+
+    /// <summary>The FEAT line: every supported fact, the selected ones starred (RFC 3659 §7.8).</summary>
+    public static string FeatureLine(MlsxFacts selected) => "MLST " + FactList(selected, stars: true);
+
+    private static string FactList(MlsxFacts selected, bool stars)
+    {
+        var b = new StringBuilder();
+        foreach (var (name, fact) in FactNames)
+        {
+            var on = selected.HasFlag(fact);
+            if (stars)
+            {
+                b.Append(name).Append(on ? "*;" : ";");
+            }
+            else if (on)
+            {
+                b.Append(name).Append(';');
+            }
+        }
+        return b.ToString();
+    }
+}
