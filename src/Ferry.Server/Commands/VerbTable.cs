@@ -18,11 +18,11 @@ internal static class VerbTable
         new("ACCT", AccessCommands.Account, "ACCT <account>", Argument: ArgumentRule.Required),
         new("REIN", null, "REIN"),
         new("SMNT", null, "SMNT <path>"),
-        // Allowed before login (RFC 2228, RFC 4217, RFC 7151); answered 502 until FTPS and HOST land.
+        // Allowed before login (RFC 2228, RFC 4217); answered 502 until FTPS lands.
         new("AUTH", null, "AUTH TLS", BeforeLogin: true),
         new("PBSZ", null, "PBSZ 0", BeforeLogin: true),
         new("PROT", null, "PROT C|P", BeforeLogin: true),
-        new("HOST", null, "HOST <name>", BeforeLogin: true),
+        new("HOST", SiteCommands.Host, "HOST <name>", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "HOST"),
         new("MLST", MachineListing.MachineList, "MLST [path]", Feature: "MLST"),
         new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true),
 
@@ -66,7 +66,7 @@ internal static class VerbTable
         new("SIZE", FileActionCommands.Size, "SIZE <path>", Argument: ArgumentRule.Required, Feature: "SIZE"),
         new("MDTM", FileActionCommands.ModificationTime, "MDTM <path>", Argument: ArgumentRule.Required, Feature: "MDTM"),
         new("MFMT", FileActionCommands.SetModificationTime, "MFMT YYYYMMDDHHMMSS <path>", Argument: ArgumentRule.Required, Feature: "MFMT"),
-        new("SITE", null, "SITE <command>"),
+        new("SITE", SiteCommands.Site, "SITE HELP | SITE CHMOD <mode> <path>", Argument: ArgumentRule.Required),
 
         // Information and options
         new("SYST", InformationCommands.System, "SYST", BeforeLogin: true, Argument: ArgumentRule.None),

@@ -40,6 +40,13 @@ public interface IFileSystem
     ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Sets the Unix permission bits (SITE CHMOD). Stores without Unix modes refuse with
+    /// <see cref="NotSupportedException"/>, answered 504.
+    /// </summary>
+    ValueTask SetPermissionsAsync(VirtualPath path, UnixFileMode mode, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("This store has no Unix permissions.");
+
+    /// <summary>
     /// Moves a finished upload (a file) onto <paramref name="to"/>, replacing a file there. Stores that
     /// can do it in one step (rename(2)) override this so readers see the old file or the new one,
     /// never neither; this default deletes then renames, which leaves a short gap.

@@ -322,6 +322,30 @@ public sealed class LocalFileSystem : IFileSystem
         return ValueTask.CompletedTask;
     }
 
+    public ValueTask SetPermissionsAsync(VirtualPath path, UnixFileMode mode, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (OperatingSystem.IsWindows())
+        {
+            throw new NotSupportedException("Unix permissions are not available on Windows.");
+        }
+        Guard(path, () =>
+        {
+            // Resolved inside the jail like every operation: a link out of the root is refused, not followed.
+            var hostPath = ToHostPath(path, followFinal: true);
+            if (!File.Exists(hostPath) && !Directory.Exists(hostPath))
+            {
+                throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+            }
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(hostPath, mode);
+            }
+            return true;
+        });
+        return ValueTask.CompletedTask;
+    }
+
     public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
