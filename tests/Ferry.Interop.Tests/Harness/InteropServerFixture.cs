@@ -15,12 +15,15 @@ public class InteropServerFixture : IAsyncLifetime
     protected virtual string ServerKind =>
         Environment.GetEnvironmentVariable("FERRY_INTEROP_SERVER") is { Length: > 0 } kind ? kind : "ferry";
 
+    /// <summary>Extra `ferry serve` options for this fixture's server.</summary>
+    protected virtual string[] FerryArguments => [];
+
     public async Task InitializeAsync()
     {
         ScenarioTree.Create(Root);
         _server = ServerKind switch
         {
-            "ferry" => await FerryProcessServer.StartAsync(Root),
+            "ferry" => await FerryProcessServer.StartAsync(Root, FerryArguments),
             "pyftpdlib" => await PyftpdlibServer.StartAsync(Root),
             var other => throw new InvalidOperationException($"FERRY_INTEROP_SERVER={other}: use 'ferry' or 'pyftpdlib'"),
         };
@@ -43,4 +46,15 @@ public class InteropServerFixture : IAsyncLifetime
 public sealed class PyftpdlibFixture : InteropServerFixture
 {
     protected override string ServerKind => "pyftpdlib";
+}
+
+/// <summary>Ferry with a named account that may write: alice / wonderland (uploads are Ferry-only tests).</summary>
+public sealed class WriterFixture : InteropServerFixture
+{
+    public const string User = "alice";
+    public const string Password = "wonderland";
+
+    protected override string ServerKind => "ferry";
+
+    protected override string[] FerryArguments => ["--user", $"{User}:{Password}"];
 }
