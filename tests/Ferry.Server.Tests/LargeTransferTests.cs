@@ -2,7 +2,7 @@ using Ferry.Server.Tests.Support;
 
 namespace Ferry.Server.Tests;
 
-/// <summary>64 MiB both ways, TYPE I and TYPE A, passive and active; SHA-256 of both ends every time.</summary>
+/// <summary>0, 1, 4095, 4096, 4097 bytes and 64 MiB both ways, TYPE I and TYPE A, passive and active; SHA-256 of both ends every time.</summary>
 public sealed class LargeTransferTests
 {
     private const int Size = 64 * 1024 * 1024;
@@ -56,5 +56,34 @@ public sealed class LargeTransferTests
             : await DataClient.ActiveAsync(control, "RETR big.bin");
         Assert.Equal(226, retrieved.Code);
         Assert.Equal(TestServer.Sha256(onWire), TestServer.Sha256(received));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Every_boundary_size_round_trips_in_type_a_and_type_i(bool passive)
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var control = await server.LoginWriterAsync();
+        foreach (var ascii in new[] { true, false })
+        {
+            await control.ExpectAsync(ascii ? "TYPE A" : "TYPE I", 200);
+            foreach (var size in new[] { 0, 1, 4095, 4096, 4097 })
+            {
+                var onDisk = ascii ? TextLf(size) : TestServer.RandomBytes(size, seed: size);
+                var onWire = ascii ? ToCrLf(onDisk) : onDisk;
+                var name = $"s{size}{(ascii ? "a" : "i")}.bin";
+                var (_, stored) = passive
+                    ? await DataClient.UploadPassiveAsync(control, $"STOR {name}", onWire)
+                    : await DataClient.UploadActiveAsync(control, $"STOR {name}", onWire);
+                Assert.Equal(226, stored.Code);
+                Assert.Equal(TestServer.Sha256(onDisk), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf(name))));
+                var (received, retrieved) = passive
+                    ? await DataClient.PassiveAsync(control, $"RETR {name}")
+                    : await DataClient.ActiveAsync(control, $"RETR {name}");
+                Assert.Equal(226, retrieved.Code);
+                Assert.Equal(TestServer.Sha256(onWire), TestServer.Sha256(received));
+            }
+        }
     }
 }
