@@ -268,15 +268,7 @@ public sealed class LocalFileSystem : IFileSystem
         cancellationToken.ThrowIfCancellationRequested();
         Guard(from, () =>
         {
-            ThrowIfRoot(from);
-            ThrowIfRoot(to);
-            // Links are renamed as themselves, like rename(2).
-            var source = ToHostPath(from, followFinal: false);
-            var target = ToHostPath(to, followFinal: false);
-            if (!Exists(source))
-            {
-                throw new FileSystemException(FileSystemError.NotFound, $"{from} does not exist.");
-            }
+            var (source, target) = MovePaths(from, to, Exists);
             if (Exists(target))
             {
                 throw new FileSystemException(FileSystemError.AlreadyExists, $"{to} already exists.");
@@ -300,20 +292,31 @@ public sealed class LocalFileSystem : IFileSystem
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Host paths of a move (rename or replace): neither end may be the root, links are moved as
+    /// themselves (like rename(2)), and the source must exist as <paramref name="sourceExists"/> says.
+    /// </summary>
+    private (string Source, string Target) MovePaths(VirtualPath from, VirtualPath to, Func<string, bool> sourceExists)
+    {
+        ThrowIfRoot(from);
+        ThrowIfRoot(to);
+        // Both ends are jailed before anything is looked at (an outside target is OutsideRoot, not NotFound).
+        var source = ToHostPath(from, followFinal: false);
+        var target = ToHostPath(to, followFinal: false);
+        if (!sourceExists(source))
+        {
+            throw new FileSystemException(FileSystemError.NotFound, $"{from} does not exist.");
+        }
+        return (source, target);
+    }
+
     /// <summary>rename(2) over the target: atomic, so a reader opens the old file or the new one.</summary>
     public ValueTask ReplaceAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         Guard(from, () =>
         {
-            ThrowIfRoot(from);
-            ThrowIfRoot(to);
-            var source = ToHostPath(from, followFinal: false);
-            var target = ToHostPath(to, followFinal: false);
-            if (!File.Exists(source))
-            {
-                throw new FileSystemException(FileSystemError.NotFound, $"{from} does not exist.");
-            }
+            var (source, target) = MovePaths(from, to, File.Exists);
             ThrowIfDirectory(to, target);
             ThrowIfParentMissing(to, target);
             File.Move(source, target, overwrite: true);
