@@ -25,13 +25,9 @@ internal static class FileActionCommands
 
     public static async ValueTask<FtpReply?> Delete(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.Delete))
+        if (session.Authorize(Permissions.Delete, argument, out var path) is { } refusal)
         {
-            return Replies.PermissionDenied;
-        }
-        if (!session.TryResolve(argument, out var path))
-        {
-            return Replies.InvalidPath;
+            return refusal;
         }
         var storePath = session.ToStorePath(path);
         var quota = await session.GetQuotaAsync(cancellationToken).ConfigureAwait(false);
@@ -46,13 +42,9 @@ internal static class FileActionCommands
 
     public static async ValueTask<FtpReply?> MakeDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.MakeDirectory))
+        if (session.Authorize(Permissions.MakeDirectory, argument, out var path) is { } refusal)
         {
-            return Replies.PermissionDenied;
-        }
-        if (!session.TryResolve(argument, out var path))
-        {
-            return Replies.InvalidPath;
+            return refusal;
         }
         await session.FileSystem.CreateDirectoryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
         // RFC 959 Appendix II: 257 "<path>" with the absolute path, inner quotes doubled.
@@ -62,13 +54,9 @@ internal static class FileActionCommands
     public static async ValueTask<FtpReply?> RemoveDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         // Removing a directory is deleting: the Delete right, as in vsftpd and ProFTPD.
-        if (!session.Can(Permissions.Delete))
+        if (session.Authorize(Permissions.Delete, argument, out var path) is { } refusal)
         {
-            return Replies.PermissionDenied;
-        }
-        if (!session.TryResolve(argument, out var path))
-        {
-            return Replies.InvalidPath;
+            return refusal;
         }
         await session.FileSystem.DeleteDirectoryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
         return DirectoryRemoved;
@@ -77,13 +65,9 @@ internal static class FileActionCommands
     public static async ValueTask<FtpReply?> RenameFrom(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         session.RenameFrom = null;
-        if (!session.Can(Permissions.Rename))
+        if (session.Authorize(Permissions.Rename, argument, out var path) is { } refusal)
         {
-            return Replies.PermissionDenied;
-        }
-        if (!session.TryResolve(argument, out var path))
-        {
-            return Replies.InvalidPath;
+            return refusal;
         }
         if (await session.FileSystem.GetEntryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false) is null)
         {
@@ -102,13 +86,9 @@ internal static class FileActionCommands
         {
             return RenameSourceLost;
         }
-        if (!session.Can(Permissions.Rename))
+        if (session.Authorize(Permissions.Rename, argument, out var to) is { } refusal)
         {
-            return Replies.PermissionDenied;
-        }
-        if (!session.TryResolve(argument, out var to))
-        {
-            return Replies.InvalidPath;
+            return refusal;
         }
         await session.FileSystem.RenameAsync(session.ToStorePath(from.Value), session.ToStorePath(to), cancellationToken).ConfigureAwait(false);
         return Renamed;

@@ -26,13 +26,9 @@ internal static class TransferCommands
 
     public static async ValueTask<FtpReply?> Retrieve(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.Read))
+        if (session.Authorize(Permissions.Read, argument, out var path) is { } refusal)
         {
-            return Replies.PermissionDenied;
-        }
-        if (!session.TryResolve(argument, out var path))
-        {
-            return Replies.InvalidPath;
+            return refusal;
         }
         var storePath = session.ToStorePath(path);
         var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
@@ -132,13 +128,9 @@ internal static class TransferCommands
     /// </summary>
     public static async ValueTask<FtpReply?> Append(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.Write))
+        if (session.Authorize(Permissions.Write, argument, out var path) is { } refusal)
         {
-            return Replies.PermissionDenied;
-        }
-        if (!session.TryResolve(argument, out var path))
-        {
-            return Replies.InvalidPath;
+            return refusal;
         }
         var storePath = session.ToStorePath(path);
         var existing = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);

@@ -146,6 +146,21 @@ internal sealed class FtpSession : IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// The preamble of a path command: the account needs <paramref name="permission"/> and the
+    /// argument must resolve (NUL, backslash and empty paths do not). Null when both hold; otherwise
+    /// the 550 to answer.
+    /// </summary>
+    public FtpReply? Authorize(Permissions permission, string argument, out VirtualPath path)
+    {
+        path = default;
+        if (!Can(permission))
+        {
+            return Replies.PermissionDenied;
+        }
+        return TryResolve(argument, out path) ? null : Replies.InvalidPath;
+    }
+
     /// <summary>The path in the store for a client-visible path (the user's home prepended).</summary>
     public VirtualPath ToStorePath(VirtualPath clientPath) =>
         _home.IsRoot ? clientPath : clientPath.IsRoot ? _home : VirtualPath.Parse(_home.Value + clientPath.Value);
