@@ -71,4 +71,34 @@ public sealed class FtplibTests(InteropServerFixture fixture) : PeerTest(fixture
         Assert.True(source.Replace("\n", "\r\n", StringComparison.Ordinal) == wire,
             $"TYPE A wire bytes are not the file with CRLF line ends ({wire.Length} chars vs {source.Length}):\n{result}");
     }
+
+    /// <summary>ftplib's own MLSD parser (FTP.mlsd) and the raw MLST reply (RFC 3659 §7).</summary>
+    [Fact]
+    public async Task Ftplib_mlsd_parses_facts_and_mlst_has_the_rfc_layout()
+    {
+        const string script = """
+            import ftplib, sys
+            ftp = ftplib.FTP(timeout=20)
+            ftp.connect(sys.argv[1], int(sys.argv[2]))
+            ftp.login()
+            for name, facts in sorted(ftp.mlsd("pub")):
+                print("ENTRY", name, facts.get("type"), facts.get("size"), facts.get("perm"), len(facts.get("unique", "")))
+            print("MLST", repr(ftp.sendcmd("MLST pub/data.bin")))
+            print("OPTS", ftp.sendcmd("OPTS MLST type;"))
+            for name, facts in ftp.mlsd("pub", facts=["type"]):
+                print("TYPED", name, sorted(facts))
+            ftp.quit()
+            """;
+        var result = await PeerProcess.RunAsync(Peers.RequireDebianPython(),
+            ["-c", script, Server.Host, Server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], Work);
+        AssertSucceeded(result);
+        var size = new FileInfo(Path.Combine(Server.Root, ScenarioTree.DataPath)).Length;
+        var lines = result.Stdout.Split('\n');
+        Assert.DoesNotContain(lines, l => l.StartsWith("ENTRY . ", StringComparison.Ordinal)); // no optional cdir entry
+        Assert.Contains($"ENTRY data.bin file {size} r 16", lines);
+        Assert.Contains(lines, l => l.StartsWith("MLST '250-Listing /pub/data.bin\\n type=file;size=", StringComparison.Ordinal)
+            && l.EndsWith("; /pub/data.bin\\n250 End'", StringComparison.Ordinal));
+        Assert.Contains("OPTS 200 MLST OPTS type;", lines);
+        Assert.Contains("TYPED data.bin ['type']", lines);
+    }
 }
