@@ -25,6 +25,17 @@ public sealed class RecordedDialogueTests
         await c.ReplyAsync("230 Welcome, no password needed.");
     }
 
+    /// <summary>The server's side up to a download: login, EPSV to <paramref name="data"/>, the data connection, "RETR f".</summary>
+    private static async Task<TcpClient> AcceptRetrAsync(ScriptedConnection c, TcpListener data)
+    {
+        await GreetAndLogInAsync(c);
+        await c.ExpectAsync("EPSV");
+        await c.ReplyAsync($"229 Entering Extended Passive Mode (|||{((IPEndPoint)data.LocalEndpoint).Port}|)");
+        var transfer = await data.AcceptTcpClientAsync();
+        await c.ExpectAsync("RETR f");
+        return transfer;
+    }
+
     [Theory]
     [InlineData(Delivery.Whole)]
     [InlineData(Delivery.SplitInTwo)]
@@ -135,14 +146,9 @@ public sealed class RecordedDialogueTests
     public async Task A_negative_reply_after_the_data_raises_even_though_bytes_arrived(string finalReply, int code)
     {
         using var data = ScriptedConnection.ListenForData();
-        var dataPort = ((IPEndPoint)data.LocalEndpoint).Port;
         await using var server = new ScriptedServer(async c =>
         {
-            await GreetAndLogInAsync(c);
-            await c.ExpectAsync("EPSV");
-            await c.ReplyAsync($"229 Entering Extended Passive Mode (|||{dataPort}|)");
-            using var transfer = await data.AcceptTcpClientAsync();
-            await c.ExpectAsync("RETR f");
+            using var transfer = await AcceptRetrAsync(c, data);
             await c.ReplyAsync("150 Here it comes.");
             await transfer.GetStream().WriteAsync(new byte[1000]);
             transfer.Close();
@@ -162,15 +168,10 @@ public sealed class RecordedDialogueTests
     public async Task A_negative_reply_while_the_data_connection_stays_open_aborts_instead_of_hanging()
     {
         using var data = ScriptedConnection.ListenForData();
-        var dataPort = ((IPEndPoint)data.LocalEndpoint).Port;
         var done = new TaskCompletionSource();
         await using var server = new ScriptedServer(async c =>
         {
-            await GreetAndLogInAsync(c);
-            await c.ExpectAsync("EPSV");
-            await c.ReplyAsync($"229 Entering Extended Passive Mode (|||{dataPort}|)");
-            using var transfer = await data.AcceptTcpClientAsync();
-            await c.ExpectAsync("RETR f");
+            using var transfer = await AcceptRetrAsync(c, data);
             await c.ReplyAsync("150 Here it comes.");
             await transfer.GetStream().WriteAsync(new byte[100]);
             await c.ReplyAsync("451 Disk on fire."); // ...and the data connection is left open.
@@ -187,16 +188,11 @@ public sealed class RecordedDialogueTests
     public async Task A_226_sent_before_the_data_ends_still_yields_all_the_data()
     {
         using var data = ScriptedConnection.ListenForData();
-        var dataPort = ((IPEndPoint)data.LocalEndpoint).Port;
         var payload = new byte[200_000];
         new Random(3).NextBytes(payload);
         await using var server = new ScriptedServer(async c =>
         {
-            await GreetAndLogInAsync(c);
-            await c.ExpectAsync("EPSV");
-            await c.ReplyAsync($"229 Entering Extended Passive Mode (|||{dataPort}|)");
-            using var transfer = await data.AcceptTcpClientAsync();
-            await c.ExpectAsync("RETR f");
+            using var transfer = await AcceptRetrAsync(c, data);
             await c.SendAsync("150 Here it comes.\r\n226 Done already.\r\n");
             await transfer.GetStream().WriteAsync(payload.AsMemory(0, 1000));
             await Task.Yield();
@@ -214,15 +210,10 @@ public sealed class RecordedDialogueTests
     public async Task A_stalled_data_connection_raises_a_timeout_instead_of_hanging()
     {
         using var data = ScriptedConnection.ListenForData();
-        var dataPort = ((IPEndPoint)data.LocalEndpoint).Port;
         var done = new TaskCompletionSource();
         await using var server = new ScriptedServer(async c =>
         {
-            await GreetAndLogInAsync(c);
-            await c.ExpectAsync("EPSV");
-            await c.ReplyAsync($"229 Entering Extended Passive Mode (|||{dataPort}|)");
-            using var transfer = await data.AcceptTcpClientAsync();
-            await c.ExpectAsync("RETR f");
+            using var transfer = await AcceptRetrAsync(c, data);
             await c.ReplyAsync("150 Here it comes.");
             await transfer.GetStream().WriteAsync(new byte[10]);
             await done.Task.WaitAsync(TestTimeout); // ...and then nothing, on either connection.
