@@ -334,15 +334,10 @@ public sealed class LocalFileSystem : IFileSystem
         }
         Guard(path, () =>
         {
-            // Resolved inside the jail like every operation: a link out of the root is refused, not followed.
-            var hostPath = ToHostPath(path, followFinal: true);
-            if (!File.Exists(hostPath) && !Directory.Exists(hostPath))
-            {
-                throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
-            }
+            var info = ExistingTarget(path);
             if (!OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(hostPath, mode);
+                info.UnixFileMode = mode;
             }
             return true;
         });
@@ -354,16 +349,21 @@ public sealed class LocalFileSystem : IFileSystem
         cancellationToken.ThrowIfCancellationRequested();
         Guard(path, () =>
         {
-            var hostPath = ToHostPath(path, followFinal: true);
-            FileSystemInfo info = Directory.Exists(hostPath) ? new DirectoryInfo(hostPath) : new FileInfo(hostPath);
-            if (!info.Exists)
-            {
-                throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
-            }
-            info.LastWriteTimeUtc = time.UtcDateTime;
+            ExistingTarget(path).LastWriteTimeUtc = time.UtcDateTime;
             return true;
         });
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The file or directory a metadata change (mode, time) applies to: resolved inside the jail with
+    /// the final link followed (a link out of the root is refused, not followed); NotFound when absent.
+    /// </summary>
+    private FileSystemInfo ExistingTarget(VirtualPath path)
+    {
+        var hostPath = ToHostPath(path, followFinal: true);
+        FileSystemInfo info = Directory.Exists(hostPath) ? new DirectoryInfo(hostPath) : new FileInfo(hostPath);
+        return info.Exists ? info : throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
     }
 
     /// <summary>
