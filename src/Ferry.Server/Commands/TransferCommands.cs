@@ -534,7 +534,7 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
     public static async ValueTask<(ListingTarget? Target, FtpReply? Error)> ResolveAsync(
         FtpSession session, string argument, CancellationToken cancellationToken, bool plainPath = false)
     {
-        var typed = plainPath ? argument : ListingRequest.Parse(argument).Path;
+        var typed = plainPath ? argument : WithoutLsFlags(argument);
         GlobPattern? filter = null;
         var directoryPart = typed;
         if (!plainPath && GlobPattern.HasWildcards(typed))
@@ -560,6 +560,21 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
         return (new ListingTarget(path, storePath, entry, filter, typed), null);
     }
 
+    /// <summary>
+    /// The path of a LIST/NLST/STAT argument: leading "-al"-style ls flags, which clients send and
+    /// which change nothing here (every entry is always listed in long form), are skipped.
+    /// </summary>
+    private static string WithoutLsFlags(string argument)
+    {
+        var rest = argument.TrimStart();
+        while (rest.StartsWith('-'))
+        {
+            var end = rest.IndexOf(' ', StringComparison.Ordinal);
+            rest = end < 0 ? string.Empty : rest[(end + 1)..].TrimStart();
+        }
+        return rest;
+    }
+
     /// <summary>The entries to list: a directory's (filtered) children, or the file itself.</summary>
     public async IAsyncEnumerable<FileEntry> EnumerateAsync(IFileSystem fileSystem, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -580,22 +595,4 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
 
     /// <summary>NLST names: bare names for a directory, the path as typed for a single file.</summary>
     public string NameOf(FileEntry item) => Entry.IsDirectory ? item.Name : AsTyped;
-}
-
-/// <summary>A LIST/NLST argument: leading "-al"-style flags (which clients send) and a path.</summary>
-internal readonly record struct ListingRequest(string Flags, string Path)
-{
-    public static ListingRequest Parse(string argument)
-    {
-        var rest = argument.TrimStart();
-        var flags = new StringBuilder();
-        while (rest.StartsWith('-'))
-        {
-            var end = rest.IndexOf(' ', StringComparison.Ordinal);
-            var token = end < 0 ? rest : rest[..end];
-            flags.Append(token.AsSpan(1));
-            rest = end < 0 ? string.Empty : rest[(end + 1)..].TrimStart();
-        }
-        return new ListingRequest(flags.ToString(), rest);
-    }
 }
