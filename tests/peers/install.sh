@@ -5,8 +5,8 @@
 # daemon), so each one is only downloaded (`apt-get download`) and unpacked (`dpkg -x`) into
 #   $FERRY_PEERS_DIR/<name>        (default /opt/ferry-peers/<name>)
 # Shared libraries they need that are missing are ordinary Debian packages and are installed
-# with apt-get (they do not conflict). Also makes sure of: `openssl` (certificates), pam_exec
-# (vsftpd's named user), the system users `ftp` (anonymous; Pure-FTPd insists on that name) and
+# with apt-get (they do not conflict). Also makes sure of: `openssl` (certificates), pam_userdb +
+# db5.3_load (vsftpd's named user), the system users `ftp` (anonymous; Pure-FTPd insists on that name) and
 # `ferrypeer` (the uid a named account's uploads run as). Idempotent; run as root.
 set -euo pipefail
 
@@ -47,7 +47,7 @@ apt_install() { # apt_install PKG... (only the missing ones)
 
 # Tools the peers' scripts use.
 command -v openssl >/dev/null 2>&1 || apt_install openssl
-apt_install libpam-modules libpam-runtime
+apt_install libpam-modules libpam-runtime db5.3-util
 command -v useradd >/dev/null 2>&1 || apt_install passwd
 command -v setsid >/dev/null 2>&1 || apt_install util-linux
 
@@ -55,10 +55,12 @@ command -v setsid >/dev/null 2>&1 || apt_install util-linux
 getent group nogroup >/dev/null || groupadd --system nogroup
 getent passwd ftp >/dev/null ||
   useradd --system --home-dir /srv/ftp --no-create-home --shell /usr/sbin/nologin --gid nogroup ftp
+# vsftpd changes into the guest user's home before local_root, so it must exist.
 getent passwd ferrypeer >/dev/null ||
-  useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin --user-group ferrypeer
-mkdir -p /srv/ftp /var/run/vsftpd/empty
-chmod 755 /srv/ftp
+  useradd --system --home-dir /var/lib/ferrypeer --no-create-home --shell /usr/sbin/nologin --user-group ferrypeer
+[ "$(getent passwd ferrypeer | cut -d: -f6)" = /var/lib/ferrypeer ] || usermod --home /var/lib/ferrypeer ferrypeer
+mkdir -p /srv/ftp /var/lib/ferrypeer /var/run/vsftpd/empty
+chmod 755 /srv/ftp /var/lib/ferrypeer
 
 loads() { # loads NAME: every binary of the unpacked peer finds its libraries
   local bin
