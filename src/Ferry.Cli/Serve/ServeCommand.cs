@@ -170,7 +170,13 @@ internal static class ServeCommand
         }
         using (metrics)
         {
-            if (settings["run-as"] is { } runAs)
+            var runAs = settings["run-as"];
+            if (runAs is not null && !Ferry.Server.Security.PrivilegeDrop.IsRoot)
+            {
+                // Not root (e.g. systemd User= with CAP_NET_BIND_SERVICE): nothing to give up.
+                await Console.Error.WriteLineAsync($"ferry serve: not started as root; run-as {runAs} ignored");
+            }
+            else if (runAs is not null)
             {
                 try
                 {
@@ -254,26 +260,71 @@ internal static class ServeCommand
         }
     });
 
+    /// <summary>`ferry serve --help`: a manual page (the options come from <see cref="ServeSettings.Known"/>).</summary>
     internal static string Help()
     {
         var lines = new List<string>
         {
-            "Usage: ferry serve [options]",
+            "NAME",
+            "    ferry serve - run the Ferry FTP server",
             "",
-            "Runs an FTP server. Anonymous users (ftp, anonymous) get read-only access to the root;",
-            "accounts given with --user get full rights on it; accounts in a --users file get the home,",
-            "rights and quotas written there (manage it with 'ferry user').",
+            "SYNOPSIS",
+            "    ferry serve [--config FILE] [OPTION...]",
+            "    ferry serve [--config FILE] [OPTION...] --check-config",
             "",
-            "Options (also in the --config JSON file as \"name\": value, or as FERRY_NAME environment",
-            "variables; the command line wins over the environment, which wins over the file):",
+            "DESCRIPTION",
+            "    Serves the --root directory over FTP. Anonymous users (ftp, anonymous) get read-only",
+            "    access; accounts given with --user get full rights on the root; accounts in a --users",
+            "    file get the home, rights and quotas written there (manage it with 'ferry user').",
+            "    Prints \"ferry listening on ADDRESS:PORT\" on standard output once it accepts",
+            "    connections; logs go to standard error.",
+            "",
+            "    Every option can come from three places; the command line wins over the environment,",
+            "    which wins over the JSON file named by --config (keys are the option names, e.g.",
+            "    {\"passive-ports\": \"50000-50100\"}). A bad value stops the start, naming the option.",
+            "",
+            "OPTIONS",
         };
         foreach (var (name, value, help) in ServeSettings.Known)
         {
-            var left = value is null ? $"--{name}" : $"--{name} {value}";
-            lines.Add($"  {left,-28} {help}");
+            lines.Add(value is null ? $"    --{name}" : $"    --{name} {value}");
+            lines.Add($"        {help}");
         }
-        lines.Add("");
-        lines.Add("Prints \"ferry listening on ADDRESS:PORT\" once it accepts connections; SIGINT or SIGTERM stop it.");
+        lines.AddRange(
+        [
+            "",
+            "ENVIRONMENT",
+            "    FERRY__NAME       any option, NAME in capitals with _ for - (FERRY__PASSIVE_PORTS=50000-50100)",
+            "    FERRY__CONFIG     the JSON configuration file",
+            "    FERRY_NAME        the older spelling (one underscore); still read, weaker than FERRY__NAME",
+            "    NOTIFY_SOCKET     set by systemd (Type=notify): READY=1 once listening, STOPPING=1, RELOADING=1",
+            "    JOURNAL_STREAM    set by systemd: logs default to the journald format (<N> priorities)",
+            "",
+            "SIGNALS",
+            "    SIGTERM, SIGINT   stop: no new connections, idle sessions get 421 at once, running transfers",
+            "                      finish (up to --shutdown-timeout, then 426), then 421; exit status 0",
+            "    SIGHUP            reload the --users file and reopen the --transfer-log (certificates too,",
+            "                      when TLS is configured); a bad file is logged and the old one kept",
+            "",
+            "FILES",
+            "    --config FILE       JSON object of options; comments and trailing commas allowed",
+            "    --users FILE        accounts with PBKDF2 password hashes ('ferry user')",
+            "    --transfer-log FILE one line per transfer (xferlog or JSON lines)",
+            "    docs/ferry.sample.json, packaging/ferry.service: a sample configuration and systemd unit",
+            "",
+            "EXIT STATUS",
+            "    0   stopped by a signal, or --check-config found the configuration good",
+            "    1   cannot listen on the port (or the metrics port), or --run-as failed",
+            "    2   bad configuration (the message names the option)",
+            "",
+            "EXAMPLES",
+            "    ferry serve --root /srv/ftp --port 2121 --passive-ports 50000-50100",
+            "    ferry serve --config /etc/ferry/ferry.json --check-config",
+            "    FERRY__METRICS_PORT=9121 ferry serve --config /etc/ferry/ferry.json --transfer-log /var/log/ferry/xferlog",
+            "",
+            "SEE ALSO",
+            "    ferry user --help; docs/operations.md (configuration reference, logs, metrics, hooks, systemd)",
+        ]);
         return string.Join('\n', lines) + "\n";
     }
 }

@@ -174,7 +174,8 @@ internal sealed class ServeSettings
         var section = configuration.GetSection(key);
         if (section.Value is { } single)
         {
-            return [single];
+            // An empty JSON array arrives as an empty value.
+            return single.Length == 0 ? [] : [single];
         }
         var items = section.GetChildren().ToList();
         if (items.Exists(i => i.Value is null))

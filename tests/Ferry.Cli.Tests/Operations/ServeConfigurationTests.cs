@@ -149,6 +149,22 @@ public sealed class ServeConfigurationTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task The_systemd_unit_is_type_notify_and_hardened()
+    {
+        var unit = (await File.ReadAllLinesAsync(RepoFile("packaging/ferry.service"))).Select(l => l.Trim()).ToHashSet();
+        foreach (var line in new[]
+        {
+            "Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "NoNewPrivileges=true", "ProtectSystem=strict",
+            "ReadWritePaths=/srv/ftp", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+        })
+        {
+            Assert.Contains(line, unit);
+        }
+        Assert.Contains(unit, l => l.StartsWith("ExecStart=", StringComparison.Ordinal) && l.Contains(" serve --config ", StringComparison.Ordinal));
+        Assert.DoesNotContain(unit, l => l.StartsWith("User=root", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("serve", "--help")]
     [InlineData("user", "--help")]
