@@ -1,11 +1,11 @@
 using System.Collections;
 using System.Runtime.InteropServices;
 using Ferry.Server.Accounts;
+using Ferry.Server.Events;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
-using Microsoft.Extensions.Logging;
-using Ferry.Server.Events;
 using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
 namespace Ferry.Cli.Serve;
