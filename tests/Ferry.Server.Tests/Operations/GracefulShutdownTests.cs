@@ -66,6 +66,31 @@ public sealed class GracefulShutdownTests
     }
 
     [Fact]
+    public async Task A_running_upload_finishes_with_226_before_the_421()
+    {
+        await using var server = await TestServer.StartAsync();
+        var content = TestServer.RandomBytes(8 * 1024 * 1024, seed: 14);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        using var data = await DataClient.ConnectPassiveAsync(control);
+        await control.SendLineAsync("STOR up.bin");
+        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        await data.SendAsync(content.AsMemory(0, content.Length / 2), SocketFlags.None);
+
+        // Shutdown starts with half the file sent; the client sends the rest afterwards.
+        var endPoint = server.EndPoint;
+        var stop = server.Server.StopAsync(TimeSpan.FromMinutes(1));
+        await WaitUntilRefusedAsync(endPoint);
+        await DataClient.SendAndCloseAsync(data, content[(content.Length / 2)..]);
+
+        Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        Assert.Equal(421, (await control.ReadReplyAsync()).Code);
+        Assert.True(await control.IsClosedByServerAsync());
+        await stop.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("up.bin"))));
+    }
+
+    [Fact]
     public async Task A_transfer_still_running_at_the_deadline_is_aborted_then_the_session_closed()
     {
         await using var server = await TestServer.StartAsync();
