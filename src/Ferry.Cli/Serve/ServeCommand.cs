@@ -59,19 +59,23 @@ internal static class ServeCommand
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-        // SIGHUP rereads the users file; a bad file keeps the accounts already loaded.
-        using var sighup = usersFile is null ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        // SIGHUP rereads the users file and the TLS certificate; a bad file keeps what was loaded.
+        using var sighup = usersFile is null && options.Tls is null ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
         {
             c.Cancel = true;
-            try
+            if (usersFile is not null)
             {
-                usersFile.Reload();
-                Console.Error.WriteLine($"ferry serve: reloaded {usersFile.Count} accounts from '{usersFile.Path}'");
+                try
+                {
+                    usersFile.Reload();
+                    Console.Error.WriteLine($"ferry serve: reloaded {usersFile.Count} accounts from '{usersFile.Path}'");
+                }
+                catch (UserFileException e)
+                {
+                    Console.Error.WriteLine($"ferry serve: users file not reloaded, keeping the old accounts: {e.Message}");
+                }
             }
-            catch (UserFileException e)
-            {
-                Console.Error.WriteLine($"ferry serve: users file not reloaded, keeping the old accounts: {e.Message}");
-            }
+            server.Tls?.Reload();
         });
         try
         {
@@ -81,6 +85,20 @@ internal static class ServeCommand
         {
             await Console.Error.WriteLineAsync($"ferry serve: cannot listen on {options.Address} port {options.Port}: {e.Message}");
             return 1;
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"ferry serve: cannot load the TLS certificate: {e.Message}");
+            return 1;
+        }
+        if (server.Tls is { } tls)
+        {
+            tls.Reloaded += error => Console.Error.WriteLine(error is null
+                ? $"ferry serve: TLS certificate reloaded, SHA-256 fingerprint {tls.Fingerprint}"
+                : $"ferry serve: TLS certificate not reloaded, keeping the old one: {error}");
+            await Console.Error.WriteLineAsync(tls.IsSelfSigned
+                ? $"ferry serve: FTPS with the self-signed certificate {tls.SelfSignedPath}, SHA-256 fingerprint {tls.Fingerprint}"
+                : $"ferry serve: FTPS with certificate {tls.Certificate.Subject}, SHA-256 fingerprint {tls.Fingerprint}");
         }
         if (settings["run-as"] is { } runAs)
         {
@@ -97,6 +115,10 @@ internal static class ServeCommand
             }
         }
         await Console.Out.WriteLineAsync($"ferry listening on {server.LocalEndPoint}");
+        if (server.ImplicitTlsEndPoint is { } implicitTls)
+        {
+            await Console.Out.WriteLineAsync($"ferry listening for implicit FTPS on {implicitTls}");
+        }
         await Console.Out.FlushAsync(CancellationToken.None);
         try
         {

@@ -59,4 +59,22 @@ internal static partial class ServerLog
 
     [LoggerMessage(18, LogLevel.Information, "No login within {Seconds} s: closing")]
     public static partial void LoginTimeout(ILogger logger, double seconds);
+
+    [LoggerMessage(19, LogLevel.Information, "TLS {Protocol} on the control connection ({Cipher})")]
+    public static partial void ControlTlsStarted(ILogger logger, System.Security.Authentication.SslProtocols protocol, System.Net.Security.TlsCipherSuite cipher);
+
+    [LoggerMessage(20, LogLevel.Warning, "TLS handshake on the control connection failed: {Reason}")]
+    public static partial void ControlTlsFailed(ILogger logger, string reason);
+
+    [LoggerMessage(21, LogLevel.Warning, "TLS handshake on a data connection failed: {Reason}")]
+    public static partial void DataTlsFailed(ILogger logger, string reason);
+
+    [LoggerMessage(22, LogLevel.Warning, "Data connection refused: its TLS session is not a resumed one ({Reason}); the reuse policy requires it")]
+    public static partial void DataTlsNotResumed(ILogger logger, string reason);
+
+    [LoggerMessage(23, LogLevel.Warning, "{Bytes} bytes of plaintext behind AUTH TLS discarded (command injection attempt or a broken client)")]
+    public static partial void PlaintextAfterAuthDiscarded(ILogger logger, long bytes);
+
+    [LoggerMessage(24, LogLevel.Information, "Listening for implicit FTPS on {EndPoint}")]
+    public static partial void ListeningImplicitTls(ILogger logger, EndPoint endPoint);
 }
