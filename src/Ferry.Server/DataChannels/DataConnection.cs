@@ -49,15 +49,32 @@ internal sealed class DataConnection : IAsyncDisposable
     /// <summary>Ends what we send: close_notify first under TLS, then the TCP FIN.</summary>
     public async ValueTask CompleteSendAsync()
     {
-        if (_tls is not null)
+        if (_tls is not null && !_shutDown)
         {
+            _shutDown = true;
             await _tls.ShutdownAsync().ConfigureAwait(false);
         }
         _socket.Shutdown(SocketShutdown.Send);
     }
 
+    private bool _shutDown;
+
     public async ValueTask DisposeAsync()
     {
+        if (_tls is not null && !_shutDown)
+        {
+            // Also after a failure or ABOR: OpenSSL drops a session from its cache when a connection
+            // using it is freed without having sent close_notify (ssl_clear_bad_session), and then
+            // the next data connection could not resume the control connection's session.
+            _shutDown = true;
+            try
+            {
+                await _tls.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or TimeoutException or InvalidOperationException or SocketException or System.Security.Authentication.AuthenticationException)
+            {
+            }
+        }
         await Stream.DisposeAsync().ConfigureAwait(false);
         _socket.Dispose();
     }
