@@ -81,11 +81,14 @@ internal static class TlsCommands
         {
             return Done(NeedAuthFirst);
         }
-        if (!session.ProtectionBufferSizeSet)
+        var level = argument.Trim().ToUpperInvariant();
+        // RFC 4217 §9: PBSZ comes first. Kept strict for P; PROT C changes nothing that PBSZ
+        // would size, and ftplib's prot_c() sends it alone.
+        if (!session.ProtectionBufferSizeSet && level != "C")
         {
             return Done(NeedPbszFirst);
         }
-        switch (argument.Trim().ToUpperInvariant())
+        switch (level)
         {
             case "P":
                 session.ProtectData = true;
