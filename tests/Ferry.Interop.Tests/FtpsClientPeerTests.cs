@@ -28,10 +28,10 @@ public sealed class FtpsClientPeerTests : IDisposable
 
     private static FtpClient Client(PeerFtpServer server, FtpTlsMode mode, FtpDataConnectionMode data = FtpDataConnectionMode.Passive,
         System.Security.Authentication.SslProtocols protocols = System.Security.Authentication.SslProtocols.None) => new(new FtpClientOptions
-    {
-        DataConnectionMode = data,
-        Tls = new FtpTlsOptions { Mode = mode, TrustedFingerprint = server.CertificateSha256, Protocols = protocols },
-    });
+        {
+            DataConnectionMode = data,
+            Tls = new FtpTlsOptions { Mode = mode, TrustedFingerprint = server.CertificateSha256, Protocols = protocols },
+        });
 
     private async Task RoundTripAsync(PeerFtpServer server, FtpClient client)
     {

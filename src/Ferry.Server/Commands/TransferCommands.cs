@@ -448,40 +448,38 @@ internal static class TransferCommands
                 await using (connection.ConfigureAwait(false))
                 {
                     var now = DateTimeOffset.UtcNow;
+                    var writer = new StreamWriter(connection.Stream, Utf8, 16 * 1024, leaveOpen: true) { NewLine = "\r\n" };
+                    await using (writer.ConfigureAwait(false))
                     {
-                        var writer = new StreamWriter(connection.Stream, Utf8, 16 * 1024, leaveOpen: true) { NewLine = "\r\n" };
-                        await using (writer.ConfigureAwait(false))
+                        try
                         {
-                            try
+                            var count = 0;
+                            await foreach (var item in target.EnumerateAsync(fileSystem, token).ConfigureAwait(false))
                             {
-                                var count = 0;
-                                await foreach (var item in target.EnumerateAsync(fileSystem, token).ConfigureAwait(false))
+                                if (++count > session.Options.MaxListingEntries)
                                 {
-                                    if (++count > session.Options.MaxListingEntries)
-                                    {
-                                        // Bounded work per listing; an incomplete listing is not a 226.
-                                        await writer.FlushAsync(token).ConfigureAwait(false);
-                                        return new FtpReply(ReplyCode.ActionAbortedLocalError,
-                                            $"Listing truncated: more than {session.Options.MaxListingEntries} entries.");
-                                    }
-                                    await writer.WriteLineAsync(style switch
-                                    {
-                                        ListingStyle.Names => target.NameOf(item),
-                                        ListingStyle.Machine => MachineListing.FormatLine(session, item, target.StorePath.Combine(item.Name)),
-                                        _ => UnixListingFormatter.FormatLine(item, now),
-                                    }).ConfigureAwait(false);
+                                    // Bounded work per listing; an incomplete listing is not a 226.
+                                    await writer.FlushAsync(token).ConfigureAwait(false);
+                                    return new FtpReply(ReplyCode.ActionAbortedLocalError,
+                                        $"Listing truncated: more than {session.Options.MaxListingEntries} entries.");
                                 }
-                                await writer.FlushAsync(token).ConfigureAwait(false);
-                                await connection.CompleteSendAsync().ConfigureAwait(false);
+                                await writer.WriteLineAsync(style switch
+                                {
+                                    ListingStyle.Names => target.NameOf(item),
+                                    ListingStyle.Machine => MachineListing.FormatLine(session, item, target.StorePath.Combine(item.Name)),
+                                    _ => UnixListingFormatter.FormatLine(item, now),
+                                }).ConfigureAwait(false);
                             }
-                            catch (FileSystemException)
-                            {
-                                return Replies.ReadLocalError;
-                            }
-                            catch (Exception e) when (e is IOException or SocketException)
-                            {
-                                return Replies.TransferAborted;
-                            }
+                            await writer.FlushAsync(token).ConfigureAwait(false);
+                            await connection.CompleteSendAsync().ConfigureAwait(false);
+                        }
+                        catch (FileSystemException)
+                        {
+                            return Replies.ReadLocalError;
+                        }
+                        catch (Exception e) when (e is IOException or SocketException)
+                        {
+                            return Replies.TransferAborted;
                         }
                     }
                 }
