@@ -36,6 +36,21 @@ public sealed partial class FtpClient
             try
             {
                 data = await channel.OpenAsync(_options.ConnectTimeout, ct).ConfigureAwait(false);
+                if (_dataProtected)
+                {
+                    // RFC 4217 §9: the server is the TLS server on data connections in both modes.
+                    // Same options as the control connection: its session is resumed.
+                    try
+                    {
+                        data = await _tls!.AuthenticateAsync(data, "data connection", ct).ConfigureAwait(false);
+                    }
+                    catch (FtpConnectionException ex) when (ex is not FtpCertificateException)
+                    {
+                        // The control connection is fine; the server's final reply (425, 522) says why.
+                        var final = await ReadReplyAsync(ct).WaitAsync(_options.ReadTimeout, ct).ConfigureAwait(false);
+                        throw new FtpCommandException(verb, final, $"{verb}: {ex.Message}; the server said: {final}");
+                    }
+                }
             }
             catch (Exception ex) when (ex is OperationCanceledException or FtpConnectionException)
             {
@@ -93,7 +108,17 @@ public sealed partial class FtpClient
             if (firstDone == moveTask || !replyTask.IsCompletedSuccessfully || replyTask.Result.IsSuccess)
             {
                 // Data first, or an early 226 (the rest of the data is still in flight): read to EOF.
-                return await moveTask.ConfigureAwait(false);
+                var result = await moveTask.ConfigureAwait(false);
+                if (data is System.Net.Security.SslStream tls)
+                {
+                    // close_notify: for an upload the only proof of a complete file (RFC 8446 §6.1);
+                    // and OpenSSL forgets a session whose connection ends without one, after which
+                    // the next data connection could not resume it. Only after a complete move: a
+                    // failed upload must look truncated.
+                    await tls.ShutdownAsync().ConfigureAwait(false);
+                    await DrainAsync(tls, transferCts.Token).ConfigureAwait(false);
+                }
+                return result;
             }
             await transferCts.CancelAsync().ConfigureAwait(false);
             await data.DisposeAsync().ConfigureAwait(false);
@@ -102,6 +127,32 @@ public sealed partial class FtpClient
         }
         var early = await OnReplyAsync(replyTask.Result).ConfigureAwait(false);
         throw new FtpCommandException(verb, early);
+    }
+
+    /// <summary>
+    /// After our close_notify, reads until the server's: TLS 1.3 servers send session tickets that an
+    /// upload never reads, and closing a socket with unread bytes sends a TCP reset, which can make
+    /// the server lose our close_notify and fail the upload (426). Reading them through TLS also
+    /// matters: OpenSSL clients use a TLS 1.3 ticket once, so the next data connection resumes with
+    /// the ticket this one brought (measured against vsftpd: dropping them unread gives 522 on the
+    /// next transfer). Bounded by the read timeout.
+    /// </summary>
+    private async Task DrainAsync(System.Net.Security.SslStream tls, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(_options.ReadTimeout);
+        var buffer = new byte[4096];
+        try
+        {
+            while (await tls.ReadAsync(buffer, deadline.Token).ConfigureAwait(false) > 0)
+            {
+                // After the file's end nothing should come; whatever does is not data.
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            // The server closed without its close_notify, or too slowly: our data is complete either way.
+        }
     }
 
     /// <summary>Waits for the transfer's final reply within the read timeout, now that the data is done.</summary>

@@ -20,6 +20,8 @@ public sealed partial class FtpClient : IAsyncDisposable
     private readonly FtpClientOptions _options;
     private readonly ILogger? _log;
     private ControlConnection? _control;
+    private Tls.ClientTls? _tls;
+    private bool _dataProtected;
 
     /// <summary>Replies still owed by the server for a command whose wait was cancelled; read before the next command.</summary>
     private int _pendingReplies;
@@ -68,6 +70,8 @@ public sealed partial class FtpClient : IAsyncDisposable
             throw new InvalidOperationException("The client is already connected; disconnect first.");
         }
         _control = await ControlConnection.ConnectAsync(host, port, _options.ConnectTimeout, ct).ConfigureAwait(false);
+        _tls = _options.Tls is { Mode: not FtpTlsMode.None } tlsOptions ? new Tls.ClientTls(tlsOptions, host) : null;
+        _dataProtected = false;
         _pendingReplies = 0;
         _epsvUnsupported = false;
         _eprtUnsupported = false;
@@ -79,6 +83,10 @@ public sealed partial class FtpClient : IAsyncDisposable
         }
         try
         {
+            if (_options.Tls?.Mode == FtpTlsMode.Implicit)
+            {
+                await _control.StartTlsAsync(_tls!, ct).ConfigureAwait(false);
+            }
             var reply = await ReadReplyAsync(ct).ConfigureAwait(false);
             while (reply.Code == ReplyCode.ServiceReadyInMinutes)
             {
@@ -89,6 +97,17 @@ public sealed partial class FtpClient : IAsyncDisposable
                 throw new FtpConnectionException($"The server did not greet with 220: {reply}", reply: reply);
             }
             Greeting = reply;
+            if (_options.Tls?.Mode == FtpTlsMode.Explicit)
+            {
+                // RFC 4217 §4: AUTH TLS, 234, handshake. A refusal ends the session: falling back to
+                // plaintext would send the password in the clear.
+                var auth = await CommandAsync("AUTH TLS", ct).ConfigureAwait(false);
+                if (auth.Code != ReplyCode.SecurityExchangeComplete)
+                {
+                    throw new FtpCommandException("AUTH", auth, $"The server refused AUTH TLS: {auth}");
+                }
+                await _control.StartTlsAsync(_tls!, ct).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -131,7 +150,23 @@ public sealed partial class FtpClient : IAsyncDisposable
             throw new FtpCommandException(reply.Code == ReplyCode.NeedPassword ? "USER" : "PASS", reply, $"Login failed: {reply}");
         }
         IsAuthenticated = true;
+        if (_tls is not null && _options.Tls!.ProtectData && !_dataProtected)
+        {
+            // RFC 4217 §8-9: PBSZ 0 then PROT P. After the login, where every server takes them.
+            await ExpectCompletionAsync("PBSZ 0", ct).ConfigureAwait(false);
+            await ExpectCompletionAsync("PROT P", ct).ConfigureAwait(false);
+            _dataProtected = true;
+        }
     }
+
+    /// <summary>Whether the control connection is protected by TLS.</summary>
+    public bool IsEncrypted => _control?.Tls is not null;
+
+    /// <summary>Whether data connections are TLS (PROT P was accepted).</summary>
+    public bool IsDataEncrypted => _dataProtected;
+
+    /// <summary>The TLS protocol of the control connection, when encrypted.</summary>
+    public System.Security.Authentication.SslProtocols? TlsProtocol => _control?.Tls?.SslProtocol;
 
     /// <summary>
     /// Sends a raw command line and returns the final reply, whatever its code: for a console's

@@ -42,6 +42,9 @@ public sealed record FtpClientOptions
     /// <summary>Whether the protocol log shows the PASS argument as <c>****</c>. On by default.</summary>
     public bool RedactPasswords { get; init; } = true;
 
+    /// <summary>FTPS (RFC 4217): explicit or implicit TLS, data protection, certificate trust. Null: plain FTP.</summary>
+    public FtpTlsOptions? Tls { get; init; }
+
     internal void Validate()
     {
         if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)

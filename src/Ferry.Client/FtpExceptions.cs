@@ -57,3 +57,16 @@ public sealed class FtpProtocolException : FtpConnectionException
     {
     }
 }
+
+/// <summary>
+/// The server's TLS certificate failed validation (untrusted chain, wrong name, or not the pinned
+/// fingerprint). The connection is closed. <see cref="Fingerprint"/> is what to pin to trust it.
+/// </summary>
+public sealed class FtpCertificateException : FtpConnectionException
+{
+    public FtpCertificateException(string message, string? fingerprint, Exception? innerException = null)
+        : base(message, innerException) => Fingerprint = fingerprint;
+
+    /// <summary>SHA-256 fingerprint of the certificate the server presented (AA:BB:...), if any.</summary>
+    public string? Fingerprint { get; }
+}

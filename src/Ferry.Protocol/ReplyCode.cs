@@ -46,6 +46,15 @@ public static class ReplyCode
     public const int NotLoggedIn = 530;
     public const int NeedAccountForStoring = 532;
     public const int ProtectionLevelDenied = 534;
+
+    /// <summary>RFC 2228: the PROT level is not supported by the security mechanism (S and E with TLS).</summary>
+    public const int ProtectionLevelNotSupported = 536;
+
+    /// <summary>
+    /// A data connection refused for its (missing) TLS: not under PROT P when TLS is required, or
+    /// not resuming the control connection's session. 522, as vsftpd and ProFTPD answer.
+    /// </summary>
+    public const int DataConnectionNeedsTls = 522;
     public const int FileUnavailable = 550;
     public const int PageTypeUnknown = 551;
     public const int ExceededStorageAllocation = 552;

@@ -154,6 +154,24 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"ferry serve: cannot listen on {options.Address} port {options.Port}: {e.Message}");
             return 1;
         }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"ferry serve: cannot load the TLS certificate: {e.Message}");
+            return 1;
+        }
+        if (server.Tls is { } tls)
+        {
+            tls.Reloaded += error => Console.Error.WriteLine(error is null
+                ? $"ferry serve: TLS certificate reloaded, SHA-256 fingerprint {tls.Fingerprint}"
+                : $"ferry serve: TLS certificate not reloaded, keeping the old one: {error}");
+            await Console.Error.WriteLineAsync(tls.IsSelfSigned
+                ? $"ferry serve: FTPS with the self-signed certificate {tls.SelfSignedPath}, SHA-256 fingerprint {tls.Fingerprint}"
+                : $"ferry serve: FTPS with certificate {tls.Certificate.Subject}, SHA-256 fingerprint {tls.Fingerprint}");
+            // The Reloaded line above reports SIGHUP reloads and file-change reloads alike.
+            reload.Add("certificates", () => tls.Reload() is { } error
+                ? throw new InvalidOperationException(error)
+                : "TLS certificate files reread");
+        }
         MetricsEndpoint? metrics = null;
         if (operations.MetricsPort is { } metricsPort)
         {
@@ -191,6 +209,10 @@ internal static class ServeCommand
                 }
             }
             await Console.Out.WriteLineAsync($"ferry listening on {server.LocalEndPoint}");
+            if (server.ImplicitTlsEndPoint is { } implicitTls)
+            {
+                await Console.Out.WriteLineAsync($"ferry listening for implicit FTPS on {implicitTls}");
+            }
             if (metrics is not null)
             {
                 await Console.Out.WriteLineAsync($"ferry metrics on http://{operations.MetricsAddress}:{operations.MetricsPort}/metrics");

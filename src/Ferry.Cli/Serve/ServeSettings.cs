@@ -46,6 +46,13 @@ internal sealed class ServeSettings
         ("ban-time", "SECONDS", "first ban length, doubled for each further ban (default 900)"),
         ("allow-list", "LIST", "comma-separated addresses/CIDR ranges never banned"),
         ("login-timeout", "SECONDS", "close sessions not logged in after this long (default 60)"),
+        ("tls", null, "enable FTPS (AUTH TLS); without --tls-cert a self-signed certificate is made once and kept (see --tls-dir)"),
+        ("tls-cert", "FILE", "PEM certificate (intermediates after it) for FTPS; implies --tls; reloaded on change or SIGHUP"),
+        ("tls-key", "FILE", "PEM private key of --tls-cert (default: read from the certificate file)"),
+        ("tls-dir", "DIR", "where the self-signed certificate is kept (default ~/.local/share/ferry/tls)"),
+        ("implicit-tls-port", "N", "also serve implicit FTPS (TLS from the first byte) on port N, usually 990; implies --tls"),
+        ("require-tls", null, "named accounts must log in over TLS and transfer with PROT P (anonymous may stay plaintext)"),
+        ("tls-session-reuse", "required|off", "data connections must resume a TLS session (default required, like vsftpd)"),
         ("run-as", "USER", "when started as root, become USER right after binding the port"),
         ("shutdown-timeout", "SECONDS", "on SIGTERM/SIGINT, how long running transfers may go on (default 30)"),
         ("log-level", "LEVEL", "trace, debug, information, warning, error (default information)"),
@@ -367,6 +374,7 @@ internal sealed class ServeSettings
             MaxCommandsPerSecond = Int("max-commands-per-second") ?? defaults.MaxCommandsPerSecond,
             AtomicUploads = Bool("atomic-uploads") ?? defaults.AtomicUploads,
             AnonymousUploadDirectory = this["anonymous-upload-dir"] ?? defaults.AnonymousUploadDirectory,
+            Tls = ToTlsOptions(),
         };
         options.Validate();
         if (!Directory.Exists(Root))
@@ -456,6 +464,46 @@ internal sealed class ServeSettings
                 yield return $"{name} = {value}";
             }
         }
+    }
+
+    /// <summary>The FTPS options, or null when none of the TLS options is given (or --tls false).</summary>
+    private Ferry.Server.Tls.FtpsOptions? ToTlsOptions()
+    {
+        var wanted = Bool("tls") ?? (this["tls-cert"] is not null || this["implicit-tls-port"] is not null || (Bool("require-tls") ?? false));
+        if (!wanted)
+        {
+            return null;
+        }
+        var reuse = this["tls-session-reuse"]?.ToLowerInvariant() switch
+        {
+            null or "required" or "require" or "on" or "true" => Ferry.Server.Tls.DataSessionReuse.Required,
+            "off" or "false" or "no" => Ferry.Server.Tls.DataSessionReuse.Off,
+            var other => throw new ArgumentException($"tls-session-reuse: '{other}' is not 'required' or 'off'."),
+        };
+        foreach (var file in new[] { ("tls-cert", this["tls-cert"]), ("tls-key", this["tls-key"]) })
+        {
+            if (file.Item2 is { } path && !File.Exists(path))
+            {
+                throw new ArgumentException($"{file.Item1}: file '{path}' does not exist.");
+            }
+        }
+        return new Ferry.Server.Tls.FtpsOptions
+        {
+            CertificateFile = this["tls-cert"],
+            KeyFile = this["tls-key"],
+            SelfSignedDirectory = this["tls-cert"] is null ? this["tls-dir"] ?? DefaultTlsDirectory() : null,
+            ImplicitPort = Int("implicit-tls-port"),
+            RequireTls = Bool("require-tls") ?? false,
+            DataSessionReuse = reuse,
+        };
+    }
+
+    private static string DefaultTlsDirectory()
+    {
+        var data = Environment.GetEnvironmentVariable("XDG_DATA_HOME") is { Length: > 0 } xdg
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+        return Path.Combine(data, "ferry", "tls");
     }
 
     private static string[] ReadWelcome(string path)

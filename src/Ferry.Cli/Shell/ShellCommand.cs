@@ -11,9 +11,13 @@ namespace Ferry.Cli.Shell;
 public static class ShellCommand
 {
     internal const string Usage = """
-        Usage: ferry shell [-n] [HOST [PORT]]
+        Usage: ferry shell [-n] [--tls] [--tls-fingerprint SHA256] [--tls-insecure] [HOST [PORT] | URL]
 
-          -n    do not log in automatically on connect
+          -n                        do not log in automatically on connect
+          --tls                     explicit FTPS (AUTH TLS, then PROT P); or open ftpes://HOST[:PORT]
+                                    (ftps://HOST[:PORT] is implicit FTPS, port 990 by default)
+          --tls-fingerprint SHA256  trust the server certificate with this SHA-256 fingerprint
+          --tls-insecure            accept any server certificate (unsafe)
         Commands are read from standard input; type "help" for the list.
 
         """;
@@ -24,10 +28,20 @@ public static class ShellCommand
         var interactive = ReferenceEquals(input, Console.In) && !Console.IsInputRedirected;
         await using var session = new ShellSession(input, output, error, interactive);
         var positional = new List<string>();
-        foreach (var arg in args)
+        for (var i = 0; i < args.Length; i++)
         {
+            var arg = args[i];
             switch (arg)
             {
+                case "--tls":
+                    session.TlsMode = FtpTlsMode.Explicit;
+                    break;
+                case "--tls-insecure":
+                    session.TlsInsecure = true;
+                    break;
+                case "--tls-fingerprint" when i + 1 < args.Length:
+                    session.TlsFingerprint = args[++i];
+                    break;
                 case "-h" or "--help":
                     output.Write(Usage);
                     return 0;
@@ -124,6 +138,10 @@ internal sealed class ShellDispatcher(ShellCommandTable table, ShellSession sess
         catch (FtpConnectionException ex)
         {
             session.Error.WriteLine($"ftp: {ex.Message}");
+            if (ex is FtpCertificateException { Fingerprint: { } fingerprint })
+            {
+                session.Error.WriteLine($"ftp: to trust it: ferry shell --tls-fingerprint {fingerprint} ...; to skip validation: --tls-insecure");
+            }
             if (session.Client is { IsConnected: false })
             {
                 await session.DisconnectAsync();

@@ -34,6 +34,15 @@ internal sealed class ShellSession : IAsyncDisposable
 
     public bool Passive { get; set; } = true;
 
+    /// <summary>TLS for the next open (--tls: explicit); ftps:// and ftpes:// URLs choose per open.</summary>
+    public FtpTlsMode TlsMode { get; set; } = FtpTlsMode.None;
+
+    /// <summary>--tls-fingerprint: trust the server certificate with this SHA-256 fingerprint.</summary>
+    public string? TlsFingerprint { get; set; }
+
+    /// <summary>--tls-insecure: accept any certificate.</summary>
+    public bool TlsInsecure { get; set; }
+
     /// <summary>Log in on open (off with -n).</summary>
     public bool AutoLogin { get; set; } = true;
 
@@ -55,11 +64,18 @@ internal sealed class ShellSession : IAsyncDisposable
         return null;
     }
 
-    public async Task ConnectAsync(string host, int port, CancellationToken ct)
+    public async Task ConnectAsync(string host, int port, CancellationToken ct, FtpTlsMode? tls = null)
     {
+        var mode = tls ?? TlsMode;
         var client = new FtpClient(new FtpClientOptions
         {
             DataConnectionMode = Passive ? FtpDataConnectionMode.Passive : FtpDataConnectionMode.Active,
+            Tls = mode == FtpTlsMode.None ? null : new FtpTlsOptions
+            {
+                Mode = mode,
+                TrustedFingerprint = TlsFingerprint,
+                SkipCertificateValidation = TlsInsecure,
+            },
         });
         client.ReplyReceived += Printer.OnReply;
         try

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Ferry.Protocol;
@@ -16,21 +17,41 @@ internal sealed class ControlConnection : IAsyncDisposable
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     private readonly Socket _socket;
-    private readonly Stream _stream;
-    private readonly PipeReader _reader;
+    private readonly NetworkStream _network;
+    private Stream _stream;
+    private PipeReader _reader;
     private readonly FtpReplyReader _replies = new();
     private bool _disposed;
 
     private ControlConnection(Socket socket)
     {
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _network = new NetworkStream(socket, ownsSocket: true);
+        _stream = _network;
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
         RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
     }
 
     public IPEndPoint RemoteEndPoint { get; }
+
+    /// <summary>The TLS stream once the control connection is protected.</summary>
+    public SslStream? Tls { get; private set; }
+
+    /// <summary>
+    /// Swaps the transport for TLS (after 234, or at once for implicit FTPS). Anything the server sent
+    /// behind the 234 in the clear is dropped with the plaintext reader: it cannot be trusted
+    /// (the reply-injection twin of CVE-2011-0411).
+    /// </summary>
+    public async Task StartTlsAsync(Ferry.Client.Tls.ClientTls tls, CancellationToken ct)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _reader.CompleteAsync().ConfigureAwait(false);
+        var secured = await tls.AuthenticateAsync(_network, "control connection", ct).ConfigureAwait(false);
+        Tls = secured;
+        _stream = secured;
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
+    }
 
     public IPEndPoint LocalEndPoint { get; }
 
@@ -108,6 +129,7 @@ internal sealed class ControlConnection : IAsyncDisposable
         _disposed = true;
         await _reader.CompleteAsync().ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
+        await _network.DisposeAsync().ConfigureAwait(false);
         _socket.Dispose();
     }
 }

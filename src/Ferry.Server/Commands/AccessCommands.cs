@@ -25,6 +25,11 @@ internal static class AccessCommands
             session.PendingUser = null;
             return ValueTask.FromResult<FtpReply?>(AlreadyLoggedIn);
         }
+        if (TlsCommands.RefusePlaintextLogin(session, argument) is { } refusal)
+        {
+            session.PendingUser = null;
+            return ValueTask.FromResult<FtpReply?>(refusal);
+        }
         // Always 331, for unknown users too (RFC 2577 §5: no user-name enumeration).
         session.PendingUser = argument;
         return ValueTask.FromResult<FtpReply?>(IsAnonymousName(argument) && session.Options.AllowAnonymous ? AnonymousNeedPassword : NeedPassword);

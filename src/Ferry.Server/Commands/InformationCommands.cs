@@ -19,10 +19,17 @@ internal static class InformationCommands
     public static ValueTask<FtpReply?> NoOperation(FtpSession session, string argument, CancellationToken cancellationToken) => Done(Replies.NoOperation);
 
     public static ValueTask<FtpReply?> Features(FtpSession session, string argument, CancellationToken cancellationToken) =>
-        // The MLST line shows this session's selected facts (RFC 3659 §7.8); the rest is fixed.
-        Done(session.MlsxFacts == Ferry.Protocol.Listing.MlsxFacts.All
+        // The MLST line shows this session's selected facts (RFC 3659 §7.8); AUTH TLS, PBSZ and PROT
+        // only when TLS is configured (RFC 4217 §6); the rest is fixed.
+        Done(session.MlsxFacts == Ferry.Protocol.Listing.MlsxFacts.All && session.Server.Tls is not null
             ? FeatureList
-            : new FtpReply(ReplyCode.SystemStatus, FeatureList.Lines.Select(l => l == DefaultMlstLine ? MachineListing.FeatureLine(session.MlsxFacts) : l).ToArray()));
+            : session.MlsxFacts == Ferry.Protocol.Listing.MlsxFacts.All ? FeatureListWithoutTls
+            : new FtpReply(ReplyCode.SystemStatus, FeatureList.Lines
+                .Where(l => session.Server.Tls is not null || !VerbTable.TlsFeatureLines.Contains(l))
+                .Select(l => l == DefaultMlstLine ? MachineListing.FeatureLine(session.MlsxFacts) : l).ToArray()));
+
+    private static readonly FtpReply FeatureListWithoutTls =
+        new(ReplyCode.SystemStatus, FeatureList.Lines.Where(l => !VerbTable.TlsFeatureLines.Contains(l)).ToArray());
 
     private static readonly string DefaultMlstLine = MachineListing.FeatureLine(Ferry.Protocol.Listing.MlsxFacts.All);
 

@@ -58,17 +58,17 @@ internal static class TransferCommands
             await using (channel.ConfigureAwait(false))
             {
                 var started = Stopwatch.GetTimestamp();
-                var (socket, failure) = await OpenAsync(session, channel, opening, token).ConfigureAwait(false);
-                if (socket is null)
+                var (connection, failure) = await OpenAsync(session, channel, opening, token).ConfigureAwait(false);
+                if (connection is null)
                 {
                     return failure!;
                 }
-                using (socket)
+                await using (connection.ConfigureAwait(false))
                 {
                     var (outcome, bytes) = (TransferOutcome.NetworkFailed, 0L);
                     try
                     {
-                        (outcome, bytes) = await DataTransfer.SendAsync(source, socket, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
+                        (outcome, bytes) = await DataTransfer.SendAsync(source, connection, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -267,14 +267,14 @@ internal static class TransferCommands
             {
                 await using (channel.ConfigureAwait(false))
                 {
-                    var (socket, failure) = await OpenAsync(session, channel, plan.Opening, token).ConfigureAwait(false);
-                    if (socket is null)
+                    var (connection, failure) = await OpenAsync(session, channel, plan.Opening, token).ConfigureAwait(false);
+                    if (connection is null)
                     {
                         return failure!;
                     }
-                    using (socket)
+                    await using (connection.ConfigureAwait(false))
                     {
-                        (outcome, bytes) = await DataTransfer.ReceiveAsync(socket, file, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
+                        (outcome, bytes) = await DataTransfer.ReceiveAsync(connection, file, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
                     }
                 }
             }
@@ -449,50 +449,46 @@ internal static class TransferCommands
         {
             await using (channel.ConfigureAwait(false))
             {
-                var (socket, failure) = await OpenAsync(session, channel, opening, token).ConfigureAwait(false);
-                if (socket is null)
+                var (connection, failure) = await OpenAsync(session, channel, opening, token).ConfigureAwait(false);
+                if (connection is null)
                 {
                     return failure!;
                 }
-                using (socket)
+                await using (connection.ConfigureAwait(false))
                 {
                     var now = DateTimeOffset.UtcNow;
-                    var output = new NetworkStream(socket, ownsSocket: false);
-                    await using (output.ConfigureAwait(false))
+                    var writer = new StreamWriter(connection.Stream, Utf8, 16 * 1024, leaveOpen: true) { NewLine = "\r\n" };
+                    await using (writer.ConfigureAwait(false))
                     {
-                        var writer = new StreamWriter(output, Utf8, 16 * 1024) { NewLine = "\r\n" };
-                        await using (writer.ConfigureAwait(false))
+                        try
                         {
-                            try
+                            var count = 0;
+                            await foreach (var item in target.EnumerateAsync(fileSystem, token).ConfigureAwait(false))
                             {
-                                var count = 0;
-                                await foreach (var item in target.EnumerateAsync(fileSystem, token).ConfigureAwait(false))
+                                if (++count > session.Options.MaxListingEntries)
                                 {
-                                    if (++count > session.Options.MaxListingEntries)
-                                    {
-                                        // Bounded work per listing; an incomplete listing is not a 226.
-                                        await writer.FlushAsync(token).ConfigureAwait(false);
-                                        return new FtpReply(ReplyCode.ActionAbortedLocalError,
-                                            $"Listing truncated: more than {session.Options.MaxListingEntries} entries.");
-                                    }
-                                    await writer.WriteLineAsync(style switch
-                                    {
-                                        ListingStyle.Names => target.NameOf(item),
-                                        ListingStyle.Machine => MachineListing.FormatLine(session, item, target.StorePath.Combine(item.Name)),
-                                        _ => UnixListingFormatter.FormatLine(item, now),
-                                    }).ConfigureAwait(false);
+                                    // Bounded work per listing; an incomplete listing is not a 226.
+                                    await writer.FlushAsync(token).ConfigureAwait(false);
+                                    return new FtpReply(ReplyCode.ActionAbortedLocalError,
+                                        $"Listing truncated: more than {session.Options.MaxListingEntries} entries.");
                                 }
-                                await writer.FlushAsync(token).ConfigureAwait(false);
-                                socket.Shutdown(SocketShutdown.Send);
+                                await writer.WriteLineAsync(style switch
+                                {
+                                    ListingStyle.Names => target.NameOf(item),
+                                    ListingStyle.Machine => MachineListing.FormatLine(session, item, target.StorePath.Combine(item.Name)),
+                                    _ => UnixListingFormatter.FormatLine(item, now),
+                                }).ConfigureAwait(false);
                             }
-                            catch (FileSystemException)
-                            {
-                                return Replies.ReadLocalError;
-                            }
-                            catch (Exception e) when (e is IOException or SocketException)
-                            {
-                                return Replies.TransferAborted;
-                            }
+                            await writer.FlushAsync(token).ConfigureAwait(false);
+                            await connection.CompleteSendAsync().ConfigureAwait(false);
+                        }
+                        catch (FileSystemException)
+                        {
+                            return Replies.ReadLocalError;
+                        }
+                        catch (Exception e) when (e is IOException or SocketException)
+                        {
+                            return Replies.TransferAborted;
                         }
                     }
                 }
@@ -502,18 +498,29 @@ internal static class TransferCommands
         return null;
     }
 
-    /// <summary>Sends 150, then opens the data connection; answers 425 when it cannot be opened.</summary>
-    private static async ValueTask<(Socket? Socket, FtpReply? Failure)> OpenAsync(FtpSession session, DataChannel channel, FtpReply opening, CancellationToken token)
+    /// <summary>
+    /// Sends 150, then opens the data connection: answers 425 when it cannot be opened. With PROT P
+    /// the connection is TLS (we are the TLS server in both directions, RFC 4217 §7), made with the
+    /// same options as the control connection's, and — by the reuse policy — must resume a session:
+    /// 522 otherwise, as vsftpd answers.
+    /// </summary>
+    private static async ValueTask<(DataConnection? Connection, FtpReply? Failure)> OpenAsync(FtpSession session, DataChannel channel, FtpReply opening, CancellationToken token)
     {
         await session.SendAsync(opening, token).ConfigureAwait(false);
+        Socket socket;
         try
         {
-            return (await channel.OpenAsync(session.Options.DataConnectionTimeout, token).ConfigureAwait(false), null);
+            socket = await channel.OpenAsync(session.Options.DataConnectionTimeout, token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or SocketException)
         {
             return (null, Replies.CantOpenDataConnection);
         }
+        if (!session.ProtectData)
+        {
+            return (DataConnection.Plain(socket), null);
+        }
+        return await TlsCommands.SecureDataConnectionAsync(session, socket, token).ConfigureAwait(false);
     }
 }
 

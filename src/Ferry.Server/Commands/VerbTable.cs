@@ -18,10 +18,11 @@ internal static class VerbTable
         new("ACCT", AccessCommands.Account, "ACCT <account>", Argument: ArgumentRule.Required),
         new("REIN", null, "REIN"),
         new("SMNT", null, "SMNT <path>"),
-        // Allowed before login (RFC 2228, RFC 4217); answered 502 until FTPS lands.
-        new("AUTH", null, "AUTH TLS", BeforeLogin: true),
-        new("PBSZ", null, "PBSZ 0", BeforeLogin: true),
-        new("PROT", null, "PROT C|P", BeforeLogin: true),
+        // FTPS (RFC 2228, RFC 4217): allowed before login; FEAT lists them only when TLS is configured.
+        new("AUTH", TlsCommands.Auth, "AUTH TLS", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "AUTH TLS"),
+        new("PBSZ", TlsCommands.ProtectionBufferSize, "PBSZ 0", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "PBSZ"),
+        new("PROT", TlsCommands.Protection, "PROT C|P", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "PROT"),
+        new("CCC", TlsCommands.ClearCommandChannel, "CCC", Argument: ArgumentRule.None),
         new("HOST", SiteCommands.Host, "HOST <name>", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "HOST"),
         new("MLST", MachineListing.MachineList, "MLST [path]", Feature: "MLST"),
         new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true),
@@ -97,6 +98,9 @@ internal static class VerbTable
 
     /// <summary>The verb that must immediately precede <paramref name="verb"/>, if any.</summary>
     public static string? RequiredPredecessor(string verb) => MustFollow.GetValueOrDefault(verb);
+
+    /// <summary>The FEAT lines that exist only when the server has a TLS certificate.</summary>
+    public static IReadOnlySet<string> TlsFeatureLines { get; } = new HashSet<string>(StringComparer.Ordinal) { "AUTH TLS", "PBSZ", "PROT" };
 
     /// <summary>FEAT lines, sorted, one per supported extension.</summary>
     public static IReadOnlyList<string> FeatureLines { get; } =

@@ -31,7 +31,7 @@ internal static class DataTransfer
     /// file handle and a buffer for ever.
     /// </summary>
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendAsync(
-        Stream source, Socket data, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        Stream source, DataConnection data, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
@@ -60,7 +60,7 @@ internal static class DataTransfer
                 try
                 {
                     stall.CancelAfter(stallTimeout);
-                    await SendAllAsync(data, chunk, stall.Token).ConfigureAwait(false);
+                    await data.Stream.WriteAsync(chunk, stall.Token).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException
                     || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -71,9 +71,11 @@ internal static class DataTransfer
             }
             try
             {
-                data.Shutdown(SocketShutdown.Send);
+                // Under TLS the close_notify goes first: without it the client cannot tell the end
+                // of the file from a truncation.
+                await data.CompleteSendAsync().ConfigureAwait(false);
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
             {
                 return (TransferOutcome.NetworkFailed, total);
             }
@@ -91,12 +93,12 @@ internal static class DataTransfer
 
     /// <summary>
     /// Receives an upload: reads the data socket until the peer's clean EOF (RFC 959 §3.2: in stream
-    /// mode closing the connection marks the end of the file) and writes it to <paramref name="destination"/>,
+    /// mode closing the connection marks the end of the file; under TLS only after close_notify) and writes it to <paramref name="destination"/>,
     /// then flushes it. Completed only after a clean EOF and a successful flush; a reset connection
     /// is <see cref="TransferOutcome.NetworkFailed"/>. The caller disposes the destination.
     /// </summary>
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)> ReceiveAsync(
-        Socket data, Stream destination, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        DataConnection data, Stream destination, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
@@ -112,11 +114,16 @@ internal static class DataTransfer
                 {
                     // A client that sends nothing for the stall timeout fails the upload (426).
                     stall.CancelAfter(stallTimeout);
-                    read = await data.ReceiveAsync(buffer.AsMemory(0, bufferSize), SocketFlags.None, stall.Token).ConfigureAwait(false);
+                    read = await data.Stream.ReadAsync(buffer.AsMemory(0, bufferSize), stall.Token).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException
                     || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                 {
+                    return (TransferOutcome.NetworkFailed, total);
+                }
+                if (read == 0 && !data.EndedCleanly)
+                {
+                    // TLS closed without close_notify: a truncated upload, not the end of the file.
                     return (TransferOutcome.NetworkFailed, total);
                 }
                 total += read;
@@ -169,15 +176,6 @@ internal static class DataTransfer
         catch (IOException)
         {
             return TransferOutcome.LocalFailed;
-        }
-    }
-
-    private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-    {
-        while (!data.IsEmpty)
-        {
-            var sent = await socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            data = data[sent..];
         }
     }
 }

@@ -5,6 +5,7 @@ using Ferry.Server.Accounts;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Security;
 using Ferry.Server.Session;
+using Ferry.Server.Tls;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -29,7 +30,9 @@ public sealed class FtpServer : IAsyncDisposable
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private int _connections;
     private Socket? _listener;
+    private Socket? _implicitListener;
     private Task? _acceptLoop;
+    private Task? _implicitAcceptLoop;
     private long _nextSessionId;
 
     /// <param name="fileSystemForUser">
@@ -80,6 +83,12 @@ public sealed class FtpServer : IAsyncDisposable
     /// <summary>Where the server listens, once started.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)(_listener?.LocalEndPoint ?? throw new InvalidOperationException("The server is not started."));
 
+    /// <summary>Where implicit FTPS is served, once started with <see cref="FtpsOptions.ImplicitPort"/>; else null.</summary>
+    public IPEndPoint? ImplicitTlsEndPoint => (IPEndPoint?)_implicitListener?.LocalEndPoint;
+
+    /// <summary>The certificate in use when FTPS is configured (reload it with <see cref="TlsCertificateStore.Reload"/>).</summary>
+    public TlsCertificateStore? Tls { get; private set; }
+
     /// <summary>Number of open control connections.</summary>
     public int SessionCount => _sessions.Count;
 
@@ -89,10 +98,31 @@ public sealed class FtpServer : IAsyncDisposable
         {
             throw new InvalidOperationException("The server is already started.");
         }
+        Tls = _options.Tls is null ? null : new TlsCertificateStore(_options.Tls);
         _listener = Bind(IPAddress.Parse(_options.Address), _options.Port);
         ServerLog.Listening(_logger, _listener.LocalEndPoint!);
-        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray());
-        _acceptLoop = AcceptLoopAsync(context);
+        if (_options.Tls?.ImplicitPort is { } implicitPort)
+        {
+            try
+            {
+                _implicitListener = Bind(IPAddress.Parse(_options.Address), implicitPort);
+            }
+            catch
+            {
+                _listener.Dispose();
+                throw;
+            }
+            ServerLog.ListeningImplicitTls(_logger, _implicitListener.LocalEndPoint!);
+        }
+        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray())
+        {
+            Tls = Tls,
+        };
+        _acceptLoop = AcceptLoopAsync(_listener, context, implicitTls: false);
+        if (_implicitListener is not null)
+        {
+            _implicitAcceptLoop = AcceptLoopAsync(_implicitListener, context, implicitTls: true);
+        }
         return Task.CompletedTask;
     }
 
@@ -122,14 +152,14 @@ public sealed class FtpServer : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(ServerContext context)
+    private async Task AcceptLoopAsync(Socket listener, ServerContext context, bool implicitTls)
     {
         while (!_draining.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await _listener!.AcceptAsync(_draining.Token).ConfigureAwait(false);
+                socket = await listener.AcceptAsync(_draining.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -157,6 +187,13 @@ public sealed class FtpServer : IAsyncDisposable
                 continue;
             }
             var refusal = Admit(address);
+            if (refusal is not null && implicitTls)
+            {
+                // No TLS yet, so no channel for a 421: just close.
+                Defender.Report(address, DefenderEvent.LimitExceeded);
+                socket.Dispose();
+                continue;
+            }
             if (refusal is not null)
             {
                 Defender.Report(address, DefenderEvent.LimitExceeded);
@@ -164,7 +201,7 @@ public sealed class FtpServer : IAsyncDisposable
                 continue;
             }
             var id = Interlocked.Increment(ref _nextSessionId);
-            _sessions[id] = RunSessionAsync(id, socket, address, context);
+            _sessions[id] = RunSessionAsync(id, socket, address, context, implicitTls);
         }
     }
 
@@ -212,14 +249,14 @@ public sealed class FtpServer : IAsyncDisposable
 
     private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
-    private async Task RunSessionAsync(long id, Socket socket, IPAddress address, ServerContext context)
+    private async Task RunSessionAsync(long id, Socket socket, IPAddress address, ServerContext context, bool implicitTls)
     {
         await Task.Yield();
         Metrics.Sessions.Add(1);
         Metrics.ActiveSessions.Add(1);
         try
         {
-            var session = new FtpSession(id, socket, context, _stopping.Token);
+            var session = new FtpSession(id, socket, context, _stopping.Token, implicitTls);
             await using (session.ConfigureAwait(false))
             {
                 await session.RunAsync().ConfigureAwait(false);
@@ -255,9 +292,14 @@ public sealed class FtpServer : IAsyncDisposable
         }
         await _draining.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
+        _implicitListener?.Dispose();
         if (_acceptLoop is not null)
         {
             await _acceptLoop.ConfigureAwait(false);
+        }
+        if (_implicitAcceptLoop is not null)
+        {
+            await _implicitAcceptLoop.ConfigureAwait(false);
         }
         var sessions = Task.WhenAll(_sessions.Values);
         if (drainTimeout > TimeSpan.Zero)
@@ -278,6 +320,7 @@ public sealed class FtpServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        Tls?.Dispose();
         _stopping.Dispose();
         _draining.Dispose();
         Metrics.Dispose();

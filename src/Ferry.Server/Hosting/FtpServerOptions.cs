@@ -87,6 +87,9 @@ public sealed record FtpServerOptions
     /// </summary>
     public string? AnonymousUploadDirectory { get; init; }
 
+    /// <summary>FTPS (AUTH TLS, implicit port, policies); null: no TLS.</summary>
+    public Tls.FtpsOptions? Tls { get; init; }
+
     /// <summary>Buffer used to copy file data.</summary>
     public int TransferBufferSize { get; init; } = 256 * 1024;
 
@@ -131,6 +134,7 @@ public sealed record FtpServerOptions
             throw new ArgumentException("login-timeout must be positive and max-protocol-violations ≥ 1.");
         }
         Defender.Validate();
+        Tls?.Validate();
         if (AnonymousUploadDirectory is { } upload
             && (!upload.StartsWith('/') || !FileSystem.VirtualPath.TryResolve(FileSystem.VirtualPath.Root, upload, out var uploadPath) || uploadPath.Value.IsRoot))
         {

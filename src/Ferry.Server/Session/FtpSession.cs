@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Ferry.Protocol;
@@ -9,6 +10,7 @@ using Ferry.Server.Commands;
 using Ferry.Server.DataChannels;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
+using Ferry.Server.Tls;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Session;
@@ -30,7 +32,12 @@ internal sealed class FtpSession : IAsyncDisposable
     private static readonly UTF8Encoding Utf8 = new(false);
 
     private readonly Socket _socket;
-    private readonly Stream _stream;
+    private readonly NetworkStream _network;
+    // The control transport: the socket's stream, or TLS over it after AUTH TLS (or from the start on the implicit port).
+    private Stream _stream;
+    private SslStream? _tls;
+    private readonly bool _implicitTls;
+    private bool _upgradePending;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly CancellationTokenSource _sessionCts;
     private readonly ServerContext _server;
@@ -44,12 +51,14 @@ internal sealed class FtpSession : IAsyncDisposable
     private readonly Security.CommandRateLimiter _rate;
     private int _protocolViolations;
 
-    public FtpSession(long id, Socket socket, ServerContext server, CancellationToken serverStopping)
+    public FtpSession(long id, Socket socket, ServerContext server, CancellationToken serverStopping, bool implicitTls = false)
     {
         Id = id;
         _socket = socket;
         _server = server;
-        _stream = new NetworkStream(socket, ownsSocket: false);
+        _implicitTls = implicitTls;
+        _network = new NetworkStream(socket, ownsSocket: false);
+        _stream = _network;
         _lines = new ControlLineReader(server.Options.MaxLineLength);
         FileSystem = server.FileSystem;
         _rate = new Security.CommandRateLimiter(server.Options.MaxCommandsPerSecond);
@@ -86,6 +95,25 @@ internal sealed class FtpSession : IAsyncDisposable
     public TransferType TransferType { get; set; } = TransferType.Ascii; // RFC 959 §3.1.1.1: ASCII is the default.
     public DataChannel? DataChannel { get; private set; }
     public bool EpsvAll { get; set; }
+
+    // TLS (RFC 4217)
+    /// <summary>True once the control connection runs over TLS.</summary>
+    public bool IsTlsControl => _tls is not null;
+
+    /// <summary>The options the control connection's TLS was made with; data connections use the same (same session cache).</summary>
+    public SslServerAuthenticationOptions? ControlTlsOptions { get; private set; }
+
+    /// <summary>PBSZ was given (RFC 4217 §8: before PROT).</summary>
+    public bool ProtectionBufferSizeSet { get; set; }
+
+    /// <summary>PROT P: every data connection is TLS.</summary>
+    public bool ProtectData { get; set; }
+
+    /// <summary>--require-tls: a named account's data must go over TLS.</summary>
+    public bool MustProtectData => Options.Tls is { RequireTls: true } && User is { IsAnonymous: false };
+
+    /// <summary>AUTH TLS was accepted: after its 234 the session discards buffered plaintext and starts TLS.</summary>
+    public void RequestTlsUpgrade() => _upgradePending = true;
 
     /// <summary>The facts MLSD/MLST send (OPTS MLST, RFC 3659 §7.9).</summary>
     public Ferry.Protocol.Listing.MlsxFacts MlsxFacts { get; set; } = Ferry.Protocol.Listing.MlsxFacts.All;
@@ -228,8 +256,20 @@ internal sealed class FtpSession : IAsyncDisposable
             // and strips "IAC DM" instead of losing the DM and eating the next byte of "ABOR".
             _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.OutOfBandInline, true);
             ServerLog.SessionStarted(Log, RemoteEndPoint);
+            // Implicit FTPS: TLS from the first byte, the banner comes encrypted.
+            if (_implicitTls && !await StartTlsAsync(token).ConfigureAwait(false))
+            {
+                return;
+            }
             await SendAsync(new FtpReply(ReplyCode.ServiceReady, Options.Banner), token).ConfigureAwait(false);
-            await ReadCommandsAsync(token).ConfigureAwait(false);
+            while (await ReadCommandsAsync(token).ConfigureAwait(false))
+            {
+                // AUTH TLS: the plaintext reader is gone with whatever it held; read on over TLS.
+                if (!await StartTlsAsync(token).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
         }
         catch (OperationCanceledException) when (_server.Stopping.IsCancellationRequested)
         {
@@ -247,7 +287,38 @@ internal sealed class FtpSession : IAsyncDisposable
         }
     }
 
-    private async Task ReadCommandsAsync(CancellationToken token)
+    /// <summary>
+    /// The TLS handshake on the control connection (after AUTH TLS, or at once on the implicit port).
+    /// False when it failed: the connection is closed without a reply (there is no channel for one).
+    /// </summary>
+    private async ValueTask<bool> StartTlsAsync(CancellationToken token)
+    {
+        _upgradePending = false;
+        var options = _server.Tls!.ServerOptions;
+        try
+        {
+            var (tls, _) = await ServerTlsHandshake.AuthenticateAsync(_network, options, Options.Tls!.HandshakeTimeout, token).ConfigureAwait(false);
+            _tls = tls;
+            _stream = tls;
+            ControlTlsOptions = options;
+            // RFC 4217 §4: a new security context; PBSZ/PROT start over.
+            ProtectionBufferSizeSet = false;
+            ProtectData = false;
+            ServerLog.ControlTlsStarted(Log, tls.SslProtocol, tls.NegotiatedCipherSuite);
+            return true;
+        }
+        catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or TimeoutException or SocketException)
+        {
+            ServerLog.ControlTlsFailed(Log, e.Message);
+            Server.Defender.Report(RemoteEndPoint.Address, Security.DefenderEvent.ProtocolViolation);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Reads and runs command lines until the connection ends (false) or AUTH TLS was accepted (true).
+    /// </summary>
+    private async Task<bool> ReadCommandsAsync(CancellationToken token)
     {
         // Zero-byte reads: an idle session holds no read buffer (Kestrel does the same).
         var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 2048, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
@@ -269,7 +340,7 @@ internal sealed class FtpSession : IAsyncDisposable
                     if (_server.Draining.IsCancellationRequested)
                     {
                         await DrainAsync().ConfigureAwait(false);
-                        return;
+                        return false;
                     }
                     if (IsTransferRunning)
                     {
@@ -280,18 +351,18 @@ internal sealed class FtpSession : IAsyncDisposable
                     {
                         ServerLog.LoginTimeout(Log, Options.LoginTimeout.TotalSeconds);
                         await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Login timeout: closing control connection."), token).ConfigureAwait(false);
-                        return;
+                        return false;
                     }
                     ServerLog.IdleTimeout(Log, Options.IdleTimeout.TotalSeconds);
                     await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Timeout: closing control connection."), token).ConfigureAwait(false);
-                    return;
+                    return false;
                 }
                 if (_commandsSeen == 0 && LooksLikeTlsHandshake(result.Buffer))
                 {
                     // A TLS ClientHello on the plaintext port (RFC 4217 wants AUTH TLS first).
                     reader.AdvanceTo(result.Buffer.End);
                     await RejectForeignProtocolAsync("TLS handshake without AUTH TLS", token).ConfigureAwait(false);
-                    return;
+                    return false;
                 }
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 var buffer = result.Buffer;
@@ -321,17 +392,34 @@ internal sealed class FtpSession : IAsyncDisposable
                             continue;
                         }
                         await ExecuteAsync(line, token).ConfigureAwait(false);
+                        if (_upgradePending)
+                        {
+                            // CVE-2011-0411 class: plaintext sent behind AUTH TLS (in the same packet)
+                            // must never run as if it had come over TLS. Drop it with the reader.
+                            if (buffer.Length > 0)
+                            {
+                                ServerLog.PlaintextAfterAuthDiscarded(Log, buffer.Length);
+                            }
+                            consumed = buffer.End;
+                            examined = buffer.End;
+                            break;
+                        }
                     }
                 }
                 finally
                 {
                     reader.AdvanceTo(consumed, examined);
                 }
+                if (_upgradePending)
+                {
+                    return true;
+                }
                 if (result.IsCompleted)
                 {
-                    return;
+                    return false;
                 }
             }
+            return false;
         }
         finally
         {
@@ -463,6 +551,10 @@ internal sealed class FtpSession : IAsyncDisposable
             if (spec.NeedsDataChannel && DataChannel is null)
             {
                 return Replies.UsePortOrPasvFirst;
+            }
+            if (spec.NeedsDataChannel && TlsCommands.RefuseClearData(this) is { } clear)
+            {
+                return clear;
             }
             return await spec.Handler(this, command.Argument, token).ConfigureAwait(false);
         }
@@ -602,6 +694,17 @@ internal sealed class FtpSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_tls is not null)
+        {
+            try
+            {
+                // close_notify, so the client sees a clean end of the TLS session.
+                await _tls.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or TimeoutException or InvalidOperationException or SocketException)
+            {
+            }
+        }
         try
         {
             if (_socket.Connected)
@@ -612,7 +715,11 @@ internal sealed class FtpSession : IAsyncDisposable
         catch (SocketException)
         {
         }
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        if (_tls is not null)
+        {
+            await _tls.DisposeAsync().ConfigureAwait(false);
+        }
+        await _network.DisposeAsync().ConfigureAwait(false);
         _socket.Dispose();
         _sessionCts.Dispose();
         _writeLock.Dispose();

@@ -54,6 +54,9 @@ internal sealed class ServerContext(
     }
     public Defender Defender { get; } = defender;
 
+    /// <summary>The certificate store when FTPS is configured; null otherwise (AUTH answered 502).</summary>
+    public Tls.TlsCertificateStore? Tls { get; init; }
+
     /// <summary>Storage used by each user with a quota, shared by this server's sessions.</summary>
     public QuotaLedger Quotas { get; } = new();
 

@@ -65,4 +65,22 @@ internal static partial class ServerLog
 
     [LoggerMessage(20, LogLevel.Information, "Server shutting down: closing the session{After}")]
     public static partial void Draining(ILogger logger, string after);
+
+    [LoggerMessage(21, LogLevel.Information, "TLS {Protocol} on the control connection ({Cipher})")]
+    public static partial void ControlTlsStarted(ILogger logger, System.Security.Authentication.SslProtocols protocol, System.Net.Security.TlsCipherSuite cipher);
+
+    [LoggerMessage(22, LogLevel.Warning, "TLS handshake on the control connection failed: {Reason}")]
+    public static partial void ControlTlsFailed(ILogger logger, string reason);
+
+    [LoggerMessage(23, LogLevel.Warning, "TLS handshake on a data connection failed: {Reason}")]
+    public static partial void DataTlsFailed(ILogger logger, string reason);
+
+    [LoggerMessage(24, LogLevel.Warning, "Data connection refused: its TLS session is not a resumed one ({Reason}); the reuse policy requires it")]
+    public static partial void DataTlsNotResumed(ILogger logger, string reason);
+
+    [LoggerMessage(25, LogLevel.Warning, "{Bytes} bytes of plaintext behind AUTH TLS discarded (command injection attempt or a broken client)")]
+    public static partial void PlaintextAfterAuthDiscarded(ILogger logger, long bytes);
+
+    [LoggerMessage(26, LogLevel.Information, "Listening for implicit FTPS on {EndPoint}")]
+    public static partial void ListeningImplicitTls(ILogger logger, EndPoint endPoint);
 }

@@ -13,6 +13,7 @@ public sealed partial class FerryProcessServer : ITestFtpServer
     private readonly Process _process;
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource<int> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<int> _implicitListening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private FerryProcessServer(Process process, string root)
     {
@@ -24,6 +25,9 @@ public sealed partial class FerryProcessServer : ITestFtpServer
 
     public int Port { get; private set; }
 
+    /// <summary>The implicit FTPS port, when started with --implicit-tls-port; else 0.</summary>
+    public int ImplicitTlsPort { get; private set; }
+
     public string Root { get; }
 
     public string Name => "ferry";
@@ -34,6 +38,9 @@ public sealed partial class FerryProcessServer : ITestFtpServer
 
     [GeneratedRegex(@"^ferry listening on 127\.0\.0\.1:(\d+)$")]
     private static partial Regex ListeningLine();
+
+    [GeneratedRegex(@"^ferry listening for implicit FTPS on 127\.0\.0\.1:(\d+)$")]
+    private static partial Regex ImplicitListeningLine();
 
     public static async Task<FerryProcessServer> StartAsync(string root, params string[] extraArguments)
     {
@@ -60,6 +67,10 @@ public sealed partial class FerryProcessServer : ITestFtpServer
         try
         {
             server.Port = await server._listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            if (extraArguments.Contains("--implicit-tls-port"))
+            {
+                server.ImplicitTlsPort = await server._implicitListening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            }
         }
         catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
         {
@@ -107,6 +118,11 @@ public sealed partial class FerryProcessServer : ITestFtpServer
         if (match.Success)
         {
             _listening.TrySetResult(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        }
+        var implicitMatch = ImplicitListeningLine().Match(line);
+        if (implicitMatch.Success)
+        {
+            _implicitListening.TrySetResult(int.Parse(implicitMatch.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         }
     }
 

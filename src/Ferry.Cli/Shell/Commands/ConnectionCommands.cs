@@ -31,13 +31,21 @@ internal static class ConnectionCommands
             return;
         }
         var port = 21;
+        // ftps://host[:port] is implicit FTPS (port 990), ftpes://host[:port] explicit (AUTH TLS, port 21).
+        var tlsMode = session.TlsMode;
+        if (TryParseFtpsUrl(host, out var urlHost, out var urlMode, out var urlPort))
+        {
+            host = urlHost;
+            tlsMode = urlMode;
+            port = urlPort;
+        }
         if (args.Count > 1 && !ShellFormat.TryParsePort(args[1], out port))
         {
             session.Error.WriteLine($"{args[1]}: bad port number.");
             return;
         }
         session.Printer.Hold(all: true);
-        await session.ConnectAsync(host, port, ct);
+        await session.ConnectAsync(host, port, ct, tlsMode);
         session.Output.WriteLine($"Connected to {host}.");
         session.Printer.Release();
         if (session.AutoLogin)
@@ -49,6 +57,22 @@ internal static class ConnectionCommands
             }
             await LoginAsync(session, name.Trim().Length == 0 ? AnonymousUser : name.Trim(), null, ct);
         }
+    }
+
+    /// <summary>ftp://, ftps:// (implicit TLS, port 990) and ftpes:// (explicit TLS, port 21) URLs naming a host.</summary>
+    internal static bool TryParseFtpsUrl(string text, out string host, out FtpTlsMode mode, out int port)
+    {
+        host = text;
+        mode = FtpTlsMode.None;
+        port = 21;
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("ftp" or "ftps" or "ftpes") || uri.Host.Length == 0)
+        {
+            return false;
+        }
+        mode = uri.Scheme switch { "ftps" => FtpTlsMode.Implicit, "ftpes" => FtpTlsMode.Explicit, _ => FtpTlsMode.None };
+        host = uri.Host.Trim('[', ']');
+        port = uri.IsDefaultPort || uri.Port < 0 ? (mode == FtpTlsMode.Implicit ? 990 : 21) : uri.Port;
+        return true;
     }
 
     private static async Task UserAsync(ShellSession session, IReadOnlyList<string> args, CancellationToken ct)
