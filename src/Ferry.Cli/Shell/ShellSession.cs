@@ -32,6 +32,69 @@ internal sealed class ShellSession : IAsyncDisposable
 
     public bool Verbose { get; set; } = true;
 
+    /// <summary>Output is a terminal: progress bars may be drawn there.</summary>
+    public bool OutputIsTerminal { get; init; }
+
+    /// <summary>The local directory that local names are relative to (lcd changes it, not the process's).</summary>
+    public string LocalDirectory { get; set; } = Directory.GetCurrentDirectory();
+
+    /// <summary>Ask before each file of mget, mput and mdelete (the prompt toggle).</summary>
+    public bool Prompt { get; set; }
+
+    /// <summary>Bytes per '#' mark during transfers; 0 when hash marks are off.</summary>
+    public int HashBytes { get; set; }
+
+    /// <summary>Draw a progress bar during transfers (only on a terminal).</summary>
+    public bool Progress { get; set; } = true;
+
+    /// <summary>Show each command sent to the server ("---> RETR x"), PASS redacted.</summary>
+    public bool Debug { get; set; }
+
+    /// <summary>Logins from ~/.netrc (or $NETRC) for open's auto-login; null when none was read.</summary>
+    public Remote.Netrc? Netrc { get; set; }
+
+    /// <summary>Remote names for tab completion, per directory; cleared when the remote side changes.</summary>
+    public Dictionary<string, IReadOnlyList<string>> RemoteNameCache { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The line editor on a terminal (history, completion); null for a script.</summary>
+    public LineEditing.LineEditor? Editor { get; set; }
+
+    /// <summary>A local name made absolute against <see cref="LocalDirectory"/> (with ~ for home).</summary>
+    public string ResolveLocal(string path)
+    {
+        if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
+        {
+            path = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) + path[1..];
+        }
+        return Path.GetFullPath(path, LocalDirectory);
+    }
+
+    /// <summary>Observers of a transfer for the current toggles (hash marks, progress bar), and a way to finish them.</summary>
+    public (IProgress<long>? Progress, Action Complete) StartProgress(string name, long? total, long offset)
+    {
+        var observers = new List<IProgress<long>>();
+        var completions = new List<Action>();
+        if (HashBytes > 0)
+        {
+            var marks = new Transfers.HashMarks(Output, HashBytes);
+            observers.Add(marks);
+            completions.Add(marks.Complete);
+        }
+        else if (Progress && OutputIsTerminal)
+        {
+            var bar = new Transfers.ProgressBar(Output, name, total, offset);
+            observers.Add(bar);
+            completions.Add(bar.Complete);
+        }
+        IProgress<long>? progress = observers.Count switch
+        {
+            0 => null,
+            1 => observers[0],
+            _ => new Transfers.ProgressFanOut(observers),
+        };
+        return (progress, () => completions.ForEach(c => c()));
+    }
+
     public bool Passive { get; set; } = true;
 
     /// <summary>Log in on open (off with -n).</summary>
@@ -62,6 +125,13 @@ internal sealed class ShellSession : IAsyncDisposable
             DataConnectionMode = Passive ? FtpDataConnectionMode.Passive : FtpDataConnectionMode.Active,
         });
         client.ReplyReceived += Printer.OnReply;
+        client.CommandSent += (_, e) =>
+        {
+            if (Debug && !Printer.Suppress)
+            {
+                Output.WriteLine("---> " + e.CommandLine);
+            }
+        };
         try
         {
             await client.ConnectAsync(host, port, ct);
@@ -73,6 +143,7 @@ internal sealed class ShellSession : IAsyncDisposable
         }
         Client = client;
         Host = host;
+        RemoteNameCache.Clear();
         TransferType = FtpTransferType.Binary;
     }
 
@@ -90,6 +161,10 @@ internal sealed class ShellSession : IAsyncDisposable
     /// <summary>Reads one line of input, showing <paramref name="prompt"/> on a terminal. Null at end of input.</summary>
     public string? ReadLine(string prompt)
     {
+        if (Editor is not null)
+        {
+            return Editor.ReadLine(prompt, addToHistory: false);
+        }
         if (Interactive)
         {
             Output.Write(prompt);
