@@ -61,7 +61,8 @@ internal sealed record FtpUrl(string Host, int Port, string? User, string? Passw
                 error = $"'{text}': the IPv6 address has no closing ']'";
                 return false;
             }
-            host = authority[1..close];
+            // RFC 6874: a zone id is written "%25eth0" inside the brackets.
+            host = Uri.UnescapeDataString(authority[1..close]);
             var after = authority[(close + 1)..];
             if (after.Length > 0 && after[0] != ':')
             {
