@@ -64,6 +64,7 @@ internal sealed class ReplyPrinter(ShellSession session)
         {
             return;
         }
+        session.FinishProgressLine();
         foreach (var line in Format(reply))
         {
             session.Output.WriteLine(line);

@@ -72,28 +72,31 @@ internal sealed class ShellSession : IAsyncDisposable
     /// <summary>Observers of a transfer for the current toggles (hash marks, progress bar), and a way to finish them.</summary>
     public (IProgress<long>? Progress, Action Complete) StartProgress(string name, long? total, long offset)
     {
-        var observers = new List<IProgress<long>>();
-        var completions = new List<Action>();
         if (HashBytes > 0)
         {
             var marks = new Transfers.HashMarks(Output, HashBytes);
-            observers.Add(marks);
-            completions.Add(marks.Complete);
+            _progressLine = marks;
+            return (marks, () => Finish(marks));
         }
-        else if (Progress && OutputIsTerminal)
+        if (Progress && OutputIsTerminal)
         {
             var bar = new Transfers.ProgressBar(Output, name, total, offset);
-            observers.Add(bar);
-            completions.Add(bar.Complete);
+            _progressLine = bar;
+            return (bar, () => Finish(bar));
         }
-        IProgress<long>? progress = observers.Count switch
-        {
-            0 => null,
-            1 => observers[0],
-            _ => new Transfers.ProgressFanOut(observers),
-        };
-        return (progress, () => completions.ForEach(c => c()));
+        return (null, () => { });
     }
+
+    private void Finish(Transfers.IProgressLine line)
+    {
+        _progressLine = null;
+        line.Complete();
+    }
+
+    private Transfers.IProgressLine? _progressLine;
+
+    /// <summary>Ends the line of a progress display still being drawn, so a reply printed now starts on its own line.</summary>
+    public void FinishProgressLine() => _progressLine?.BreakLine();
 
     public bool Passive { get; set; } = true;
 

@@ -1,13 +1,24 @@
 namespace Ferry.Cli.Transfers;
 
+/// <summary>A progress display drawn on the output line by line.</summary>
+internal interface IProgressLine : IProgress<long>
+{
+    /// <summary>Something else is about to be printed: end the current line if one was started.</summary>
+    void BreakLine();
+
+    /// <summary>The transfer ended: draw the last state and end the line.</summary>
+    void Complete();
+}
+
 /// <summary>
 /// The <c>hash</c> toggle of BSD ftp: one '#' for every <see cref="BytesPerMark"/> bytes moved
 /// (1024 unless set with <c>hash SIZE</c>), and a newline when the transfer ends.
 /// </summary>
-internal sealed class HashMarks(TextWriter output, int bytesPerMark) : IProgress<long>
+internal sealed class HashMarks(TextWriter output, int bytesPerMark) : IProgressLine
 {
     private readonly Lock _lock = new();
     private long _marks;
+    private bool _midLine;
 
     public int BytesPerMark { get; } = bytesPerMark;
 
@@ -21,30 +32,22 @@ internal sealed class HashMarks(TextWriter output, int bytesPerMark) : IProgress
                 output.Write(new string('#', (int)(due - _marks)));
                 output.Flush();
                 _marks = due;
+                _midLine = true;
             }
         }
     }
 
-    public void Complete()
+    public void BreakLine()
     {
         lock (_lock)
         {
-            if (_marks > 0)
+            if (_midLine)
             {
                 output.WriteLine();
+                _midLine = false;
             }
         }
     }
-}
 
-/// <summary>Several progress observers of one transfer.</summary>
-internal sealed class ProgressFanOut(IReadOnlyList<IProgress<long>> observers) : IProgress<long>
-{
-    public void Report(long value)
-    {
-        foreach (var observer in observers)
-        {
-            observer.Report(value);
-        }
-    }
+    public void Complete() => BreakLine();
 }

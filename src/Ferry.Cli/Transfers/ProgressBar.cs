@@ -9,7 +9,7 @@ namespace Ferry.Cli.Transfers;
 /// <see cref="Complete"/> draws the final state and ends the line. Only for a terminal: callers
 /// print plain lines instead when output is redirected.
 /// </summary>
-internal sealed class ProgressBar : IProgress<long>
+internal sealed class ProgressBar : IProgressLine
 {
     private const int BarWidth = 30;
     private static readonly long RedrawTicks = Stopwatch.Frequency / 10;
@@ -22,6 +22,7 @@ internal sealed class ProgressBar : IProgress<long>
     private long _lastDraw = -RedrawTicks;
     private long _done;
     private bool _completed;
+    private bool _drawn;
 
     /// <param name="total">The full size when known (for the percentage and ETA).</param>
     /// <param name="offset">Bytes already there before this transfer (a resumed one): counted as done, not in the rate.</param>
@@ -50,6 +51,18 @@ internal sealed class ProgressBar : IProgress<long>
         }
     }
 
+    public void BreakLine()
+    {
+        lock (_lock)
+        {
+            if (_drawn && !_completed)
+            {
+                _terminal.WriteLine();
+                _drawn = false;
+            }
+        }
+    }
+
     /// <summary>Draws the last state and moves to a new line.</summary>
     public void Complete()
     {
@@ -66,7 +79,12 @@ internal sealed class ProgressBar : IProgress<long>
         }
     }
 
-    private void Draw() => _terminal.Write("\r" + Render(_name, _done, _total, _done - _offset, _clock.Elapsed) + "\x1b[K");
+    private void Draw()
+    {
+        _terminal.Write("\r" + Render(_name, _done, _total, _done - _offset, _clock.Elapsed) + "\x1b[K");
+        _terminal.Flush();
+        _drawn = true;
+    }
 
     /// <summary>The bar's text (no control characters), for the given state.</summary>
     public static string Render(string name, long done, long? total, long movedNow, TimeSpan elapsed)

@@ -65,6 +65,8 @@ internal static class TransferCommands
         var (progress, complete) = session.StartProgress(remote, size, have);
         var stopwatch = Stopwatch.StartNew();
         TransferResult result;
+        // The final reply may arrive while data still moves: hold it until the marks or bar are done.
+        session.Printer.Hold();
         try
         {
             result = await FileTransfers.DownloadAsync(client, remote, path, resume, progress, ct);
@@ -72,6 +74,7 @@ internal static class TransferCommands
         finally
         {
             complete();
+            session.Printer.Release();
         }
         PrintRate(session, result.Bytes, "received", stopwatch.Elapsed);
         session.RemoteNameCache.Clear();
@@ -101,6 +104,7 @@ internal static class TransferCommands
         var (progress, complete) = session.StartProgress(local, length, 0);
         var stopwatch = Stopwatch.StartNew();
         TransferResult result;
+        session.Printer.Hold();
         try
         {
             result = await FileTransfers.UploadAsync(client, path, remote, resume, progress, ct);
@@ -108,6 +112,7 @@ internal static class TransferCommands
         finally
         {
             complete();
+            session.Printer.Release();
         }
         PrintRate(session, result.Bytes, "sent", stopwatch.Elapsed);
         session.RemoteNameCache.Clear();
