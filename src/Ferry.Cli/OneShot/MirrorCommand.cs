@@ -42,7 +42,7 @@ internal static class MirrorCommand
         var remoteRoot = url.Path.TrimEnd('/');
         if (upload)
         {
-            await UploadTreeAsync(client, local, remoteRoot, console, common, tally, ct);
+            await UploadTreeAsync(client, local, remoteRoot, root: true, console, common, tally, ct);
         }
         else
         {
@@ -110,7 +110,7 @@ internal static class MirrorCommand
     }
 
     private static async Task UploadTreeAsync(
-        FtpClient client, string local, string remote, OneShotConsole console, CommonOptions common, Tally tally, CancellationToken ct)
+        FtpClient client, string local, string remote, bool root, OneShotConsole console, CommonOptions common, Tally tally, CancellationToken ct)
     {
         List<FileEntry> existing;
         try
@@ -123,11 +123,21 @@ internal static class MirrorCommand
         }
         if (remote.Length > 0 && existing.Count == 0)
         {
-            // Missing (or empty): make it. A refusal because it exists is fine; a real failure shows on the first STOR.
-            var made = await client.ExecuteAsync("MKD " + remote, ct);
-            if (made.Code == ReplyCode.PathCreated)
+            // Missing (or empty): make it and its parents, as mkdir -p. A refusal because one exists
+            // is fine; a real failure shows on the first STOR.
+            var segments = remote.Split('/');
+            for (var i = root ? 1 : segments.Length; i <= segments.Length; i++)
             {
-                console.Output.WriteLine($"mkdir {remote}");
+                var prefix = string.Join('/', segments[..i]);
+                if (prefix.Length == 0)
+                {
+                    continue; // An absolute path's leading "/".
+                }
+                var made = await client.ExecuteAsync("MKD " + prefix, ct);
+                if (made.Code == ReplyCode.PathCreated)
+                {
+                    console.Output.WriteLine($"mkdir {prefix}");
+                }
             }
         }
         var remoteSizes = existing.Where(e => e.IsFile).ToDictionary(e => e.Name, e => e.Size, StringComparer.Ordinal);
@@ -148,7 +158,7 @@ internal static class MirrorCommand
             {
                 continue; // Do not follow links out of the tree.
             }
-            await UploadTreeAsync(client, directory.FullName, Join(remote, directory.Name), console, common, tally, ct);
+            await UploadTreeAsync(client, directory.FullName, Join(remote, directory.Name), root: false, console, common, tally, ct);
         }
     }
 

@@ -38,13 +38,13 @@ public sealed class FerryAccountServer : IAsyncDisposable
     public string Url(string path = "", bool withCredentials = true) =>
         $"ftp://{(withCredentials ? $"{User}:{Password}@" : string.Empty)}127.0.0.1:{PortText}/{path}";
 
-    public static async Task<FerryAccountServer> StartAsync()
+    public static async Task<FerryAccountServer> StartAsync(string address = "127.0.0.1")
     {
         var root = Directory.CreateTempSubdirectory("ferry-cli-root-").FullName;
         var local = Directory.CreateTempSubdirectory("ferry-cli-local-").FullName;
         var users = new StaticUserStore().Add(User, Password);
         var server = new FtpServer(
-            new FtpServerOptions { Address = "127.0.0.1", Port = 0, FailedLoginDelay = TimeSpan.Zero },
+            new FtpServerOptions { Address = address, Port = 0, FailedLoginDelay = TimeSpan.Zero },
             new LocalFileSystem(root),
             users);
         await server.StartAsync();
