@@ -16,7 +16,13 @@ internal sealed class LineEditor(TextWriter output, Func<ConsoleKeyInfo> readKey
     public IReadOnlyList<string> History => _history;
 
     /// <summary>A console line editor over <see cref="Console.ReadKey(bool)"/>.</summary>
-    public static LineEditor ForConsole(TextWriter output) => new(output, () => Console.ReadKey(intercept: true));
+    public static LineEditor ForConsole(TextWriter output)
+    {
+        // Puts the terminal in .NET's key-reading mode (no echo) now, not at the first ReadKey:
+        // keys typed ahead of a prompt (a password!) are not echoed by the terminal meanwhile.
+        _ = Console.KeyAvailable;
+        return new(output, () => Console.ReadKey(intercept: true));
+    }
 
     /// <summary>Reads one line (no completion), e.g. an answer to "(remote-file) ". Null at end of input.</summary>
     public string? ReadLine(string prompt, bool addToHistory)
