@@ -71,6 +71,7 @@ public sealed partial class FtpClient : IAsyncDisposable
         _pendingReplies = 0;
         _epsvUnsupported = false;
         _eprtUnsupported = false;
+        _features = null;
         IsAuthenticated = false;
         TransferType = null;
         if (_log is not null)
