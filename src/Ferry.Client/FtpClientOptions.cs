@@ -42,8 +42,16 @@ public sealed record FtpClientOptions
     /// <summary>Whether the protocol log shows the PASS argument as <c>****</c>. On by default.</summary>
     public bool RedactPasswords { get; init; } = true;
 
+    /// <summary>
+    /// Reconnect-and-resume for <c>DownloadFileAsync</c>, <c>UploadFileAsync</c> and the mirrors.
+    /// Single commands (and the stream transfers) are never retried: the caller decides.
+    /// </summary>
+    public FtpRetryPolicy Retry { get; init; } = new();
+
     internal void Validate()
     {
+        ArgumentNullException.ThrowIfNull(Retry);
+        Retry.Validate();
         if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "The connect timeout must be positive.");
