@@ -98,4 +98,18 @@ public sealed class FerryFileActionTests : IAsyncLifetime
         var expected = new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(_root, "seven.bin")));
         Assert.True((byName["seven.bin"].LastModified - expected).Duration() < TimeSpan.FromSeconds(1));
     }
+
+    [Fact]
+    public async Task Hashes_come_from_the_server_and_verify_a_download()
+    {
+        await using var client = await ConnectAsync();
+        var expected = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(_root, "seven.bin"))));
+        Assert.Equal(FtpHashAlgorithm.Sha256, await client.GetBestHashAlgorithmAsync());
+        Assert.Equal(expected, await client.GetHashAsync("seven.bin"));
+        await Assert.ThrowsAsync<NotSupportedException>(() => client.GetHashAsync("seven.bin", FtpHashAlgorithm.Md5));
+        var local = Path.Combine(_root, "copy.bin");
+        var result = await client.DownloadFileAsync("seven.bin", local, new FileTransferOptions { VerifyHash = true });
+        Assert.Equal(FtpHashAlgorithm.Sha256, result.VerifiedWith);
+        Assert.Equal(expected, await FtpClient.HashLocalFileAsync(local, FtpHashAlgorithm.Sha256));
+    }
 }
