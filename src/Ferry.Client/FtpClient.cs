@@ -67,7 +67,7 @@ public sealed partial class FtpClient : IAsyncDisposable
         {
             throw new InvalidOperationException("The client is already connected; disconnect first.");
         }
-        _control = await ControlConnection.ConnectAsync(host, port, _options.ConnectTimeout, ct).ConfigureAwait(false);
+        _control = await ControlConnection.ConnectAsync(host, port, _options.ConnectTimeout, _options.TcpKeepAlive, ct).ConfigureAwait(false);
         _host = host;
         _port = port;
         _workingDirectory = null;
