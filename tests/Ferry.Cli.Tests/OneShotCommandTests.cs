@@ -166,6 +166,34 @@ public sealed class OneShotCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Mirror_in_parallel_with_delete_removes_what_the_source_lacks()
+    {
+        var shas = Enumerable.Range(0, 6).ToDictionary(i => $"p/f{i}.bin", i => FerryAccountServer.WriteRandomFile(Remote($"p/f{i}.bin"), 20_000 + i, i));
+        var down = Local("pdown");
+        FerryAccountServer.WriteRandomFile(Path.Combine(down, "stale.bin"), 10);
+        var run = await RunAsync("mirror", ["--parallel", "3", "--delete", _ftp.Url("p"), down]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        foreach (var (path, sha) in shas)
+        {
+            Assert.Equal(sha, FerryAccountServer.Sha256(Path.Combine(down, Path.GetFileName(path))));
+        }
+        Assert.False(File.Exists(Path.Combine(down, "stale.bin")));
+        Assert.Contains("delete stale.bin", run.Lines);
+        Assert.Contains(run.Lines, l => l.StartsWith("mirror: 6 transferred", StringComparison.Ordinal) && l.EndsWith(", 1 deleted", StringComparison.Ordinal));
+
+        run = await RunAsync("mirror", ["--parallel", "0", _ftp.Url("p"), down]);
+        Assert.Equal(ExitCode.Usage, run.ExitCode);
+    }
+
+    [Fact]
+    public async Task Mirror_of_a_missing_remote_directory_exits_1()
+    {
+        var run = await RunAsync("mirror", [_ftp.Url("no-such-dir"), Local("x")]);
+        Assert.Equal(ExitCode.RemoteError, run.ExitCode);
+        Assert.StartsWith("ferry mirror: ", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_refused_host_exits_3_with_a_message()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

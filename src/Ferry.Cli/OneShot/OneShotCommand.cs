@@ -43,8 +43,10 @@ internal static class OneShotCommand
                    ferry mirror --upload [options] DIR URL
 
             Copies the remote directory tree at URL into the local directory DIR (created if
-            needed), or with --upload the local tree DIR to URL. Files that already exist on the
-            other side with the same size are skipped.
+            needed), or with --upload the local tree DIR to URL. Files whose size and time
+            already agree are skipped.
+              --delete       also delete what the source does not have
+              --parallel N   move N files at once (1-16, default 1)
 
             """,
     };
