@@ -156,9 +156,10 @@ public sealed class ShellFileCommandsTests : IAsyncLifetime
     {
         var sha = FerryAccountServer.WriteRandomFile(Local("up.bin"), 200_000);
         File.WriteAllBytes(Remote("up.bin"), File.ReadAllBytes(Local("up.bin"))[..50_000]);
-        var run = await RunAsync($"reput {Local("up.bin")} up.bin");
+        var run = await RunAsync(["-d"], $"reput {Local("up.bin")} up.bin");
         Assert.True(run.Error.Length == 0, run.Error);
-        Assert.Contains(run.Lines, l => l.StartsWith("350 ", StringComparison.Ordinal));
+        Assert.Contains("---> SIZE up.bin", run.Lines);
+        Assert.Contains("---> APPE up.bin", run.Lines);
         Assert.Contains("150000 bytes sent", run.Output, StringComparison.Ordinal);
         Assert.Equal(sha, FerryAccountServer.Sha256(Remote("up.bin")));
     }

@@ -203,7 +203,24 @@ internal static class OneShotCommand
             return ExitCode.Success;
         }
         var meter = new TransferMeter(console, common, url.FileName, size, have);
-        var result = await meter.RunAsync(progress => FileTransfers.DownloadAsync(client, url.Path, local, resume, progress, ct));
+        var existed = File.Exists(local);
+        var result = await meter.RunAsync(async progress =>
+        {
+            try
+            {
+                // The client resumes with REST, retries per its policy, and keeps the remote time (MDTM).
+                var done = await client.DownloadFileAsync(
+                    url.Path, local, new FileTransferOptions { Resume = resume }, progress is null ? null : new TransferProgressAdapter(progress), ct);
+                return new TransferResult(done.BytesTransferred, done.ResumedFrom);
+            }
+            catch (Exception) when (!existed && File.Exists(local) && new FileInfo(local).Length == 0)
+            {
+                // Refused before any byte came (550): leave no empty file behind. A partial file
+                // after a lost connection stays, for --continue.
+                File.Delete(local);
+                throw;
+            }
+        });
         meter.Summary($"{url} -> {local}", result);
         await QuitQuietlyAsync(client, ct);
         return ExitCode.Success;
@@ -229,7 +246,13 @@ internal static class OneShotCommand
         var resume = flags.ContainsKey("-c") || flags.ContainsKey("--continue");
         await using var client = await RemoteConnection.OpenAsync(url, common, console, ct);
         var meter = new TransferMeter(console, common, Path.GetFileName(local), new FileInfo(local).Length, 0);
-        var result = await meter.RunAsync(progress => FileTransfers.UploadAsync(client, local, url.Path, resume, progress, ct));
+        var result = await meter.RunAsync(async progress =>
+        {
+            // The client resumes with SIZE then APPE, retries per its policy, and sets the remote time (MFMT).
+            var done = await client.UploadFileAsync(
+                local, url.Path, new FileTransferOptions { Resume = resume }, progress is null ? null : new TransferProgressAdapter(progress), ct);
+            return new TransferResult(done.BytesTransferred, done.ResumedFrom);
+        });
         meter.Summary($"{local} -> {url}", result);
         await QuitQuietlyAsync(client, ct);
         return ExitCode.Success;

@@ -11,11 +11,11 @@ internal readonly record struct TransferResult(long Bytes, long Offset)
 }
 
 /// <summary>
-/// Whole-file transfers between a local path and the server, with resume, for the console and the
-/// one-shot commands. Resume is REST (RFC 3659 §5) then RETR or STOR on the existing
-/// <see cref="FtpClient"/> API.
+/// Whole-file transfers between a local path and the server for the console's get/put/reget/reput,
+/// with the console's own local-file rules (a failed fresh download leaves nothing). Resume is the
+/// client's: REST (RFC 3659 §5) then RETR, or SIZE then APPE. The one-shot commands use
+/// <see cref="FtpClient.DownloadFileAsync"/> and <see cref="FtpClient.UploadFileAsync"/> instead.
 /// </summary>
-// TODO(lead): when Ferry.Client has resumable transfers of its own (branch client), call them here.
 internal static class FileTransfers
 {
     /// <summary>SIZE (RFC 3659 §4): the remote file's size, or null when the server does not say.</summary>
@@ -37,15 +37,11 @@ internal static class FileTransfers
     {
         var existed = File.Exists(local);
         var offset = resume && existed ? new FileInfo(local).Length : 0;
-        if (offset > 0)
-        {
-            await RestartAtAsync(client, offset, ct);
-        }
         try
         {
             await using var file = new FileStream(
                 local, offset > 0 ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
-            var bytes = await client.DownloadAsync(remote, file, progress, ct);
+            var bytes = await client.DownloadAsync(remote, file, offset, Adapt(progress), ct);
             return new TransferResult(bytes, offset);
         }
         catch (Exception ex) when (ex is FtpException or OperationCanceledException or IOException)
@@ -60,7 +56,7 @@ internal static class FileTransfers
 
     /// <summary>
     /// STOR <paramref name="local"/> as <paramref name="remote"/>. With <paramref name="resume"/>
-    /// the upload continues after the remote file's current size (SIZE, then REST).
+    /// the upload continues after the remote file's current size (SIZE, then APPE).
     /// </summary>
     public static async Task<TransferResult> UploadAsync(
         FtpClient client, string local, string remote, bool resume, IProgress<long>? progress, CancellationToken ct)
@@ -74,19 +70,12 @@ internal static class FileTransfers
                 throw new IOException($"{remote} is already larger ({size} bytes) than {local} ({file.Length} bytes); not resuming.");
             }
             offset = size;
-            await RestartAtAsync(client, offset, ct);
             file.Seek(offset, SeekOrigin.Begin);
         }
-        var bytes = await client.UploadAsync(file, remote, progress, ct);
+        // APPE adds the rest to what the server has (RFC 959 §4.1.3).
+        var bytes = await client.UploadAsync(file, remote, offset > 0 ? FtpUploadMode.Append : FtpUploadMode.Replace, Adapt(progress), ct);
         return new TransferResult(bytes, offset);
     }
 
-    private static async Task RestartAtAsync(FtpClient client, long offset, CancellationToken ct)
-    {
-        var reply = await client.ExecuteAsync(string.Create(CultureInfo.InvariantCulture, $"REST {offset}"), ct);
-        if (reply.Code != ReplyCode.RequestedFileActionPending)
-        {
-            throw new FtpCommandException("REST", reply, $"The server cannot resume: {reply}");
-        }
-    }
+    private static TransferProgressAdapter? Adapt(IProgress<long>? progress) => progress is null ? null : new TransferProgressAdapter(progress);
 }

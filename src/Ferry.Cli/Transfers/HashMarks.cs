@@ -51,3 +51,9 @@ internal sealed class HashMarks(TextWriter output, int bytesPerMark) : IProgress
 
     public void Complete() => BreakLine();
 }
+
+/// <summary>Feeds the client's <see cref="Ferry.Client.TransferProgress"/> reports to a display that counts bytes moved.</summary>
+internal sealed class TransferProgressAdapter(IProgress<long> display) : IProgress<Ferry.Client.TransferProgress>
+{
+    public void Report(Ferry.Client.TransferProgress value) => display.Report(value.BytesTransferred);
+}
