@@ -17,7 +17,10 @@ internal static class MirrorCommand
     {
         var (common, flags, positional) = OneShotCommand.Parse(args, new Dictionary<string, bool>
         {
-            ["--upload"] = false, ["-R"] = false, ["--delete"] = false, ["--parallel"] = true,
+            ["--upload"] = false,
+            ["-R"] = false,
+            ["--delete"] = false,
+            ["--parallel"] = true,
         });
         var upload = flags.ContainsKey("--upload") || flags.ContainsKey("-R");
         if (positional.Count != 2)

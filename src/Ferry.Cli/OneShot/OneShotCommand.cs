@@ -169,7 +169,10 @@ internal static class OneShotCommand
     {
         var (common, flags, positional) = Parse(args, new Dictionary<string, bool>
         {
-            ["-o"] = true, ["--output"] = true, ["-c"] = false, ["--continue"] = false,
+            ["-o"] = true,
+            ["--output"] = true,
+            ["-c"] = false,
+            ["--continue"] = false,
         });
         if (positional.Count != 1)
         {
