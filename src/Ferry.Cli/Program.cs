@@ -20,6 +20,7 @@ public static class Program
         {
             "serve" => await ServeCommand.RunAsync(rest, cts.Token),
             "shell" => await ShellCommand.RunAsync(rest, Console.In, Console.Out, Console.Error, cts.Token),
+            "ls" or "get" or "put" or "mirror" => await OneShot.OneShotCommand.RunAsync(args[0], rest, OneShot.OneShotConsole.FromProcess(), cts.Token),
             "user" => UserCommand.Run(rest, Console.In, Console.Out, Console.Error, Console.IsInputRedirected ? null : UserCommand.ReadHidden),
             _ => Unknown(args[0]),
         };
@@ -43,6 +44,13 @@ public static class Program
               serve            run the FTP server (ferry serve --help)
               shell [HOST [PORT]]
                                the interactive FTP console (ferry shell --help)
+              ls URL           list a remote directory (ferry ls --help)
+              get URL [-o PATH] [--continue]
+                               download a file
+              put PATH URL [--continue]
+                               upload a file
+              mirror URL DIR | mirror --upload DIR URL
+                               copy a directory tree down or up
               user add|remove|list
                                manage a users file for serve --users (ferry user --help)
 

@@ -16,12 +16,26 @@ public sealed partial class FtpClient
     /// <see cref="FtpCommandException"/> even when bytes arrived; a negative reply that comes
     /// before the data ends aborts the transfer.
     /// </summary>
-    private async Task<T> TransferAsync<T>(string command, Func<Stream, CancellationToken, Task<T>> move, CancellationToken ct)
+    private Task<T> TransferAsync<T>(string command, Func<Stream, CancellationToken, Task<T>> move, CancellationToken ct) =>
+        TransferAsync(command, 0, move, ct);
+
+    /// <summary>
+    /// As above, with REST <paramref name="restartAt"/> (RFC 3659 §5) sent when it is not zero. REST
+    /// goes after EPSV/PASV/EPRT/PORT, straight before the transfer command, as RFC 959 §4.1.3 asks.
+    /// </summary>
+    private async Task<T> TransferAsync<T>(string command, long restartAt, Func<Stream, CancellationToken, Task<T>> move, CancellationToken ct)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(restartAt);
         var verb = Verb(command);
         var channel = await OpenDataChannelAsync(ct).ConfigureAwait(false);
         await using (channel.ConfigureAwait(false))
         {
+            if (restartAt > 0)
+            {
+                await ExpectAsync(
+                    "REST " + restartAt.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ReplyCode.RequestedFileActionPending, ct).ConfigureAwait(false);
+            }
             var first = await CommandAsync(command, ct).ConfigureAwait(false);
             if (!first.IsPreliminary)
             {

@@ -69,12 +69,17 @@ public sealed partial class FtpClient : IAsyncDisposable
         {
             throw new InvalidOperationException("The client is already connected; disconnect first.");
         }
-        _control = await ControlConnection.ConnectAsync(host, port, _options.ConnectTimeout, ct).ConfigureAwait(false);
+        _control = await ControlConnection.ConnectAsync(host, port, _options.ConnectTimeout, _options.TcpKeepAlive, ct).ConfigureAwait(false);
         _tls = _options.Tls is { Mode: not FtpTlsMode.None } tlsOptions ? new Tls.ClientTls(tlsOptions, host) : null;
         _dataProtected = false;
+        _host = host;
+        _port = port;
+        _workingDirectory = null;
         _pendingReplies = 0;
         _epsvUnsupported = false;
         _eprtUnsupported = false;
+        _features = null;
+        _selectedHash = null;
         IsAuthenticated = false;
         TransferType = null;
         if (_log is not null)
@@ -135,10 +140,11 @@ public sealed partial class FtpClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(user);
         ArgumentNullException.ThrowIfNull(passwordProvider);
         IsAuthenticated = false;
+        string? password = null;
         var reply = await CommandAsync("USER " + user, ct).ConfigureAwait(false);
         if (reply.Code == ReplyCode.NeedPassword)
         {
-            var password = await passwordProvider(ct).ConfigureAwait(false);
+            password = await passwordProvider(ct).ConfigureAwait(false);
             reply = await CommandAsync("PASS " + password, ct).ConfigureAwait(false);
         }
         if (reply.Code == ReplyCode.NeedAccount)
@@ -150,6 +156,7 @@ public sealed partial class FtpClient : IAsyncDisposable
             throw new FtpCommandException(reply.Code == ReplyCode.NeedPassword ? "USER" : "PASS", reply, $"Login failed: {reply}");
         }
         IsAuthenticated = true;
+        _credentials = (user, password);
         if (_tls is not null && _options.Tls!.ProtectData && !_dataProtected)
         {
             // RFC 4217 §8-9: PBSZ 0 then PROT P. After the login, where every server takes them.
@@ -187,17 +194,23 @@ public sealed partial class FtpClient : IAsyncDisposable
     public async Task<string> GetWorkingDirectoryAsync(CancellationToken ct = default)
     {
         var reply = await ExpectAsync("PWD", ReplyCode.PathCreated, ct).ConfigureAwait(false);
-        return ParseQuotedPath(reply.Lines[0])
+        _workingDirectory = ParseQuotedPath(reply.Lines[0])
             ?? throw new FtpCommandException("PWD", reply, $"The PWD reply carries no quoted path: {reply}");
+        return _workingDirectory;
     }
 
     public Task ChangeDirectoryAsync(string path, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        _workingDirectory = null; // Known again at the next PWD (a reconnect restores it from there).
         return ExpectCompletionAsync("CWD " + path, ct);
     }
 
-    public Task ChangeToParentDirectoryAsync(CancellationToken ct = default) => ExpectCompletionAsync("CDUP", ct);
+    public Task ChangeToParentDirectoryAsync(CancellationToken ct = default)
+    {
+        _workingDirectory = null;
+        return ExpectCompletionAsync("CDUP", ct);
+    }
 
     public async Task SetTransferTypeAsync(FtpTransferType type, CancellationToken ct = default)
     {

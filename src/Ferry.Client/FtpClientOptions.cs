@@ -45,8 +45,29 @@ public sealed record FtpClientOptions
     /// <summary>FTPS (RFC 4217): explicit or implicit TLS, data protection, certificate trust. Null: plain FTP.</summary>
     public FtpTlsOptions? Tls { get; init; }
 
+    /// <summary>
+    /// TCP keep-alive on the control connection: probes after this long without traffic, as curl
+    /// does (--keepalive-time, 60 s). It keeps NAT and firewall state for the control connection
+    /// while a long transfer runs on the data connection. No NOOP is sent during a transfer (many
+    /// servers read commands only between transfers; curl and lftp do not either). Infinite turns
+    /// keep-alive off.
+    /// </summary>
+    public TimeSpan TcpKeepAlive { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Reconnect-and-resume for <c>DownloadFileAsync</c>, <c>UploadFileAsync</c> and the mirrors.
+    /// Single commands (and the stream transfers) are never retried: the caller decides.
+    /// </summary>
+    public FtpRetryPolicy Retry { get; init; } = new();
+
     internal void Validate()
     {
+        if (TcpKeepAlive <= TimeSpan.Zero && TcpKeepAlive != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TcpKeepAlive), TcpKeepAlive, "The keep-alive time must be positive.");
+        }
+        ArgumentNullException.ThrowIfNull(Retry);
+        Retry.Validate();
         if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "The connect timeout must be positive.");

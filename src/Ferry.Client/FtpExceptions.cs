@@ -70,3 +70,26 @@ public sealed class FtpCertificateException : FtpConnectionException
     /// <summary>SHA-256 fingerprint of the certificate the server presented (AA:BB:...), if any.</summary>
     public string? Fingerprint { get; }
 }
+
+/// <summary>The server's hash of a file differs from the local one after a transfer.</summary>
+public sealed class FtpHashMismatchException : FtpException
+{
+    public FtpHashMismatchException(string path, FtpHashAlgorithm algorithm, string remoteHash, string localHash)
+        : base($"The {FtpFeatures.HashName(algorithm)} of {path} differs: server {remoteHash}, local {localHash}.")
+    {
+        Path = path;
+        Algorithm = algorithm;
+        RemoteHash = remoteHash;
+        LocalHash = localHash;
+    }
+
+    public string Path { get; }
+
+    public FtpHashAlgorithm Algorithm { get; }
+
+    /// <summary>Lower-case hex.</summary>
+    public string RemoteHash { get; }
+
+    /// <summary>Lower-case hex.</summary>
+    public string LocalHash { get; }
+}

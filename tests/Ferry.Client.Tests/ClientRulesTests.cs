@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using Ferry.Client.Control;
 using Ferry.Client.DataChannels;
 using Ferry.Client.Logging;
 
@@ -53,5 +55,41 @@ public sealed class ClientRulesTests
     public void Options_with_a_negative_timeout_are_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new FtpClient(new FtpClientOptions { ReadTimeout = TimeSpan.FromSeconds(-1) }));
+    }
+
+    [Fact]
+    public void Keep_alive_probes_start_after_the_configured_idle_time()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        SocketConnector.EnableKeepAlive(socket, TimeSpan.FromSeconds(45));
+        Assert.NotEqual(0, (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive)!);
+        Assert.Equal(45, (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime)!);
+        using var off = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        SocketConnector.EnableKeepAlive(off, Timeout.InfiniteTimeSpan);
+        Assert.Equal(0, (int)off.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive)!);
+    }
+
+    [Fact]
+    public void Retry_backoff_doubles_up_to_the_maximum()
+    {
+        var policy = new FtpRetryPolicy { InitialDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(5) };
+        Assert.Equal(
+            [TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(5)],
+            Enumerable.Range(1, 5).Select(policy.DelayBefore));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FtpClient(new FtpClientOptions { Retry = policy with { MaxAttempts = 0 } }));
+    }
+
+    [Theory]
+    [InlineData(421, true)]
+    [InlineData(425, true)]
+    [InlineData(426, true)]
+    [InlineData(451, true)]
+    [InlineData(452, false)]
+    [InlineData(550, false)]
+    public void Only_lost_connections_and_transient_refusals_are_retried(int code, bool retried)
+    {
+        var reply = new Ferry.Protocol.FtpReply(code, "x");
+        Exception error = code == 421 ? new FtpConnectionException("closed", reply: reply) : new FtpCommandException("RETR", reply);
+        Assert.Equal(retried, FtpClient.IsRetryable(error));
     }
 }

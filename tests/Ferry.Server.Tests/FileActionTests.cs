@@ -129,6 +129,22 @@ public sealed class FileActionTests
     }
 
     [Fact]
+    public async Task Hash_and_xsha256_give_the_sha256_of_a_file()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var control = await server.LoginAsync();
+        var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(server.PathOf("pub/data.bin"))));
+        Assert.Contains("HASH SHA-256*", (await control.ExpectAsync("FEAT", 211)).Lines);
+        Assert.Equal($"SHA-256 0-299999 {expected} pub/data.bin", (await control.ExpectAsync("HASH pub/data.bin", 213)).Message);
+        Assert.Equal(expected, (await control.ExpectAsync("XSHA256 pub/data.bin", 213)).Message);
+        await control.ExpectAsync("OPTS HASH SHA-256", 200);
+        await control.ExpectAsync("OPTS HASH MD5", 501);
+        await control.ExpectAsync("HASH pub", 550);
+        await control.ExpectAsync("HASH missing", 550);
+        await control.ExpectAsync("XSHA256", 501);
+    }
+
+    [Fact]
     public async Task Feat_lists_size_mdtm_and_mfmt()
     {
         await using var server = await TestServer.StartAsync();

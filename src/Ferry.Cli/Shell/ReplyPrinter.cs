@@ -16,8 +16,15 @@ internal sealed class ReplyPrinter(ShellSession session)
     /// <summary>Internal commands (SYST and TYPE at login) print nothing unless they fail.</summary>
     public bool Quiet { get; set; }
 
+    /// <summary>Nothing is printed, not even failures (tab completion's own listings).</summary>
+    public bool Suppress { get; set; }
+
     public void OnReply(object? sender, FtpReplyEventArgs e)
     {
+        if (Suppress)
+        {
+            return;
+        }
         if (_holding && _sawPreliminary)
         {
             _held.Add(e.Reply);
@@ -57,6 +64,7 @@ internal sealed class ReplyPrinter(ShellSession session)
         {
             return;
         }
+        session.FinishProgressLine();
         foreach (var line in Format(reply))
         {
             session.Output.WriteLine(line);

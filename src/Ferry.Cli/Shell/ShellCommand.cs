@@ -11,28 +11,53 @@ namespace Ferry.Cli.Shell;
 public static class ShellCommand
 {
     internal const string Usage = """
-        Usage: ferry shell [-n] [--tls] [--tls-fingerprint SHA256] [--tls-insecure] [HOST [PORT] | URL]
+        Usage: ferry shell [-n] [-i] [-d] [-v] [-N NETRC] [--tls] [--tls-fingerprint SHA256] [--tls-insecure] [HOST [PORT] | URL]
 
-          -n                        do not log in automatically on connect
+          -n                        do not log in automatically on connect (nor from netrc)
+          -i                        do not ask before each file of mget, mput, mdelete
+          -d                        debugging: show the commands sent to the server
+          -v                        verbose (the default): show the server's replies
+          -N FILE                   read logins from FILE instead of $NETRC or ~/.netrc
           --tls                     explicit FTPS (AUTH TLS, then PROT P); or open ftpes://HOST[:PORT]
                                     (ftps://HOST[:PORT] is implicit FTPS, port 990 by default)
           --tls-fingerprint SHA256  trust the server certificate with this SHA-256 fingerprint
           --tls-insecure            accept any server certificate (unsafe)
-        Commands are read from standard input; type "help" for the list.
+        Commands are read from standard input; type "help" for the list. On a terminal
+        the line can be edited (arrows, Home/End, Ctrl+A/E/K/U/W), Up/Down recall
+        earlier lines, and Tab completes commands and remote (or local) names.
 
         """;
 
-    public static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken ct)
+    public static Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken ct) =>
+        RunAsync(args, input, output, error, Environment.GetEnvironmentVariable, ct);
+
+    public static async Task<int> RunAsync(
+        string[] args, TextReader input, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(args);
         var interactive = ReferenceEquals(input, Console.In) && !Console.IsInputRedirected;
-        await using var session = new ShellSession(input, output, error, interactive);
+        await using var session = new ShellSession(input, output, error, interactive)
+        {
+            OutputIsTerminal = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected,
+            // tnftp prompts before each file only when a person is there to answer.
+            Prompt = interactive,
+        };
         var positional = new List<string>();
+        string? netrcPath = null;
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
             switch (arg)
             {
+                case "-i":
+                    session.Prompt = false;
+                    break;
+                case "-d":
+                    session.Debug = true;
+                    break;
+                case "-N" when i + 1 < args.Length:
+                    netrcPath = args[++i];
+                    break;
                 case "--tls":
                     session.TlsMode = FtpTlsMode.Explicit;
                     break;
@@ -67,15 +92,31 @@ public static class ShellCommand
             error.Write(Usage);
             return 2;
         }
+        try
+        {
+            session.Netrc = await Remote.Netrc.LoadAsync(netrcPath is null ? environment : name => name == "NETRC" ? netrcPath : environment(name), ct);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"ferry shell: cannot read the netrc file: {ex.Message}");
+        }
         var table = ShellCommandTable.CreateDefault();
         var dispatcher = new ShellDispatcher(table, session);
+        LineEditing.ShellCompleter? completer = null;
+        if (interactive && !Console.IsOutputRedirected)
+        {
+            session.Editor = LineEditing.LineEditor.ForConsole(output);
+            completer = new LineEditing.ShellCompleter(table, session);
+        }
         if (positional.Count > 0)
         {
             await dispatcher.RunAsync(["open", .. positional], ct);
         }
         while (!session.ExitRequested)
         {
-            var line = session.ReadLine("ftp> ");
+            var line = session.Editor is { } editor
+                ? await editor.ReadLineAsync("ftp> ", completer!.CompleteAsync, ct)
+                : session.ReadLine("ftp> ");
             if (line is null)
             {
                 if (interactive)
@@ -87,6 +128,8 @@ public static class ShellCommand
                 break;
             }
             await dispatcher.RunLineAsync(line, ct);
+            // Names offered by tab completion are fresh for each line.
+            session.RemoteNameCache.Clear();
         }
         return 0;
     }

@@ -52,6 +52,8 @@ internal sealed class ShellCommandTable
         Shell.Commands.ConnectionCommands.Register(table);
         Shell.Commands.NavigationCommands.Register(table);
         Shell.Commands.TransferCommands.Register(table);
+        Shell.Commands.FileCommands.Register(table);
+        Shell.Commands.LocalCommands.Register(table);
         Shell.Commands.ServerCommands.Register(table);
         Shell.Commands.HelpCommands.Register(table);
         return table;

@@ -32,6 +32,72 @@ internal sealed class ShellSession : IAsyncDisposable
 
     public bool Verbose { get; set; } = true;
 
+    /// <summary>Output is a terminal: progress bars may be drawn there.</summary>
+    public bool OutputIsTerminal { get; init; }
+
+    /// <summary>The local directory that local names are relative to (lcd changes it, not the process's).</summary>
+    public string LocalDirectory { get; set; } = Directory.GetCurrentDirectory();
+
+    /// <summary>Ask before each file of mget, mput and mdelete (the prompt toggle).</summary>
+    public bool Prompt { get; set; }
+
+    /// <summary>Bytes per '#' mark during transfers; 0 when hash marks are off.</summary>
+    public int HashBytes { get; set; }
+
+    /// <summary>Draw a progress bar during transfers (only on a terminal).</summary>
+    public bool Progress { get; set; } = true;
+
+    /// <summary>Show each command sent to the server ("---> RETR x"), PASS redacted.</summary>
+    public bool Debug { get; set; }
+
+    /// <summary>Logins from ~/.netrc (or $NETRC) for open's auto-login; null when none was read.</summary>
+    public Remote.Netrc? Netrc { get; set; }
+
+    /// <summary>Remote names for tab completion, per directory; cleared when the remote side changes.</summary>
+    public Dictionary<string, IReadOnlyList<string>> RemoteNameCache { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The line editor on a terminal (history, completion); null for a script.</summary>
+    public LineEditing.LineEditor? Editor { get; set; }
+
+    /// <summary>A local name made absolute against <see cref="LocalDirectory"/> (with ~ for home).</summary>
+    public string ResolveLocal(string path)
+    {
+        if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
+        {
+            path = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) + path[1..];
+        }
+        return Path.GetFullPath(path, LocalDirectory);
+    }
+
+    /// <summary>Observers of a transfer for the current toggles (hash marks, progress bar), and a way to finish them.</summary>
+    public (IProgress<long>? Progress, Action Complete) StartProgress(string name, long? total, long offset)
+    {
+        if (HashBytes > 0)
+        {
+            var marks = new Transfers.HashMarks(Output, HashBytes);
+            _progressLine = marks;
+            return (marks, () => Finish(marks));
+        }
+        if (Progress && OutputIsTerminal)
+        {
+            var bar = new Transfers.ProgressBar(Output, name, total, offset);
+            _progressLine = bar;
+            return (bar, () => Finish(bar));
+        }
+        return (null, () => { });
+    }
+
+    private void Finish(Transfers.IProgressLine line)
+    {
+        _progressLine = null;
+        line.Complete();
+    }
+
+    private Transfers.IProgressLine? _progressLine;
+
+    /// <summary>Ends the line of a progress display still being drawn, so a reply printed now starts on its own line.</summary>
+    public void FinishProgressLine() => _progressLine?.BreakLine();
+
     public bool Passive { get; set; } = true;
 
     /// <summary>TLS for the next open (--tls: explicit); ftps:// and ftpes:// URLs choose per open.</summary>
@@ -78,6 +144,13 @@ internal sealed class ShellSession : IAsyncDisposable
             },
         });
         client.ReplyReceived += Printer.OnReply;
+        client.CommandSent += (_, e) =>
+        {
+            if (Debug && !Printer.Suppress)
+            {
+                Output.WriteLine("---> " + e.CommandLine);
+            }
+        };
         try
         {
             await client.ConnectAsync(host, port, ct);
@@ -89,6 +162,7 @@ internal sealed class ShellSession : IAsyncDisposable
         }
         Client = client;
         Host = host;
+        RemoteNameCache.Clear();
         TransferType = FtpTransferType.Binary;
     }
 
@@ -106,6 +180,10 @@ internal sealed class ShellSession : IAsyncDisposable
     /// <summary>Reads one line of input, showing <paramref name="prompt"/> on a terminal. Null at end of input.</summary>
     public string? ReadLine(string prompt)
     {
+        if (Editor is not null)
+        {
+            return Editor.ReadLine(prompt, addToHistory: false);
+        }
         if (Interactive)
         {
             Output.Write(prompt);

@@ -55,9 +55,10 @@ internal sealed class ControlConnection : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint { get; }
 
-    public static async Task<ControlConnection> ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken ct)
+    public static async Task<ControlConnection> ConnectAsync(string host, int port, TimeSpan timeout, TimeSpan keepAlive, CancellationToken ct)
     {
         var socket = await SocketConnector.ConnectAsync(host, port, timeout, ct).ConfigureAwait(false);
+        SocketConnector.EnableKeepAlive(socket, keepAlive);
         return new ControlConnection(socket);
     }
 

@@ -49,6 +49,23 @@ internal static class SocketConnector
         }
     }
 
+    /// <summary>
+    /// TCP keep-alive probes after <paramref name="idle"/> without traffic, then every
+    /// <paramref name="idle"/> (curl's --keepalive-time, 60 s by default): NAT boxes and firewalls keep
+    /// an idle control connection, e.g. during a long transfer, and a dead peer is noticed.
+    /// </summary>
+    public static void EnableKeepAlive(Socket socket, TimeSpan idle)
+    {
+        if (idle == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
+        var seconds = (int)Math.Clamp(Math.Ceiling(idle.TotalSeconds), 1, int.MaxValue);
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, seconds);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, seconds);
+    }
+
     public static async Task<Socket> ConnectAsync(IPEndPoint endPoint, CancellationToken ct)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

@@ -8,7 +8,7 @@ namespace Ferry.Server.Commands;
 
 /// <summary>
 /// DELE, MKD, RMD, RNFR/RNTO, ALLO (RFC 959 §4.1.3) and SIZE, MDTM (RFC 3659), MFMT
-/// (draft-somers-ftp-mfxx). Storage errors thrown here become replies in the session.
+/// (draft-somers-ftp-mfxx), HASH (draft-bryan-ftpext-hash) and XSHA256. Storage errors thrown here become replies in the session.
 /// </summary>
 internal static class FileActionCommands
 {
@@ -141,6 +141,52 @@ internal static class FileActionCommands
         }
         await session.FileSystem.SetLastModifiedAsync(storePath, time, cancellationToken).ConfigureAwait(false);
         return new FtpReply(ReplyCode.FileStatus, $"Modify={FormatTime(time)}; {pathArgument}");
+    }
+
+    /// <summary>
+    /// HASH path (draft-bryan-ftpext-hash §3.1): "213 SHA-256 0-(size-1) hex path". Only SHA-256 is
+    /// offered, so it is always the selected algorithm (FEAT "HASH SHA-256*").
+    /// </summary>
+    public static async ValueTask<FtpReply?> Hash(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var (hex, size, refusal) = await Sha256Async(session, argument, cancellationToken).ConfigureAwait(false);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+        var range = size == 0 ? "0-0" : string.Create(CultureInfo.InvariantCulture, $"0-{size - 1}");
+        return new FtpReply(ReplyCode.FileStatus, $"SHA-256 {range} {hex} {argument}");
+    }
+
+    /// <summary>XSHA256 path: the older one-shot form; 213 and the hex, as Serv-U and FileZilla Server answer.</summary>
+    public static async ValueTask<FtpReply?> XSha256(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var (hex, _, refusal) = await Sha256Async(session, argument, cancellationToken).ConfigureAwait(false);
+        return refusal ?? new FtpReply(ReplyCode.FileStatus, hex!);
+    }
+
+    private static async ValueTask<(string? Hex, long Size, FtpReply? Refusal)> Sha256Async(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (session.Authorize(Permissions.Read, argument, out var path) is { } refusal)
+        {
+            return (null, 0, refusal);
+        }
+        var storePath = session.ToStorePath(path);
+        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return (null, 0, Replies.NoSuchFile);
+        }
+        if (!entry.IsFile)
+        {
+            return (null, 0, Replies.NotPlainFile);
+        }
+        var stream = await session.FileSystem.OpenReadAsync(storePath, 0, cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var hash = await System.Security.Cryptography.SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false);
+            return (Convert.ToHexStringLower(hash), entry.Size, null);
+        }
     }
 
     /// <summary>ALLO: no storage needs reserving here (RFC 959: 202 when superfluous).</summary>

@@ -47,6 +47,13 @@ internal static class InformationCommands
                 ? Done(new FtpReply(ReplyCode.CommandOkay, "Always in UTF8 mode."))
                 : Done(new FtpReply(ReplyCode.NotImplementedForParameter, "UTF8 cannot be turned off."));
         }
+        if (parts.Length > 0 && parts[0].Equals("HASH", StringComparison.OrdinalIgnoreCase))
+        {
+            // draft-bryan-ftpext-hash §3.3: without an argument, the algorithm in use; SHA-256 is the only one.
+            return parts.Length == 1 || parts[1].Equals("SHA-256", StringComparison.OrdinalIgnoreCase)
+                ? Done(new FtpReply(ReplyCode.CommandOkay, "SHA-256"))
+                : Done(new FtpReply(ReplyCode.SyntaxErrorInArguments, "Unknown algorithm; only SHA-256 is offered."));
+        }
         return Done(new FtpReply(ReplyCode.SyntaxErrorInArguments, "Option not understood."));
     }
 

@@ -67,6 +67,8 @@ internal static class VerbTable
         new("SIZE", FileActionCommands.Size, "SIZE <path>", Argument: ArgumentRule.Required, Feature: "SIZE"),
         new("MDTM", FileActionCommands.ModificationTime, "MDTM <path>", Argument: ArgumentRule.Required, Feature: "MDTM"),
         new("MFMT", FileActionCommands.SetModificationTime, "MFMT YYYYMMDDHHMMSS <path>", Argument: ArgumentRule.Required, Feature: "MFMT"),
+        new("HASH", FileActionCommands.Hash, "HASH <path>", Argument: ArgumentRule.Required, Feature: "HASH SHA-256*"),
+        new("XSHA256", FileActionCommands.XSha256, "XSHA256 <path>", Argument: ArgumentRule.Required, Feature: "XSHA256"),
         new("SITE", SiteCommands.Site, "SITE HELP | SITE CHMOD <mode> <path>", Argument: ArgumentRule.Required),
 
         // Information and options

@@ -22,10 +22,11 @@ public sealed class ScriptedServer : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly Task _run;
 
-    public ScriptedServer(Func<ScriptedConnection, Task> script)
+    /// <summary>One script per connection, in the order the client connects (a reconnect gets the next one).</summary>
+    public ScriptedServer(params Func<ScriptedConnection, Task>[] scripts)
     {
         _listener.Start();
-        _run = RunAsync(script);
+        _run = RunAsync(scripts);
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -33,12 +34,15 @@ public sealed class ScriptedServer : IAsyncDisposable
     /// <summary>Completes when the script finished; faults with its assertion failure.</summary>
     public Task Completion => _run;
 
-    private async Task RunAsync(Func<ScriptedConnection, Task> script)
+    private async Task RunAsync(Func<ScriptedConnection, Task>[] scripts)
     {
-        using var client = await _listener.AcceptTcpClientAsync();
-        client.NoDelay = true;
-        await using var connection = new ScriptedConnection(client.GetStream());
-        await script(connection);
+        foreach (var script in scripts)
+        {
+            using var client = await _listener.AcceptTcpClientAsync();
+            client.NoDelay = true;
+            await using var connection = new ScriptedConnection(client.GetStream());
+            await script(connection);
+        }
     }
 
     public async ValueTask DisposeAsync()

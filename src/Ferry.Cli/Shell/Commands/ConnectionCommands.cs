@@ -48,7 +48,12 @@ internal static class ConnectionCommands
         await session.ConnectAsync(host, port, ct, tlsMode);
         session.Output.WriteLine($"Connected to {host}.");
         session.Printer.Release();
-        if (session.AutoLogin)
+        if (session.AutoLogin && session.Netrc?.Find(host) is { Login: { } netrcLogin } entry)
+        {
+            // ftp(1): a netrc entry for the host logs in without asking.
+            await LoginAsync(session, netrcLogin, entry.Password, ct);
+        }
+        else if (session.AutoLogin)
         {
             var name = session.ReadLine($"Name ({host}:{AnonymousUser}): ");
             if (name is null)
@@ -167,12 +172,15 @@ internal static class ConnectionCommands
         output.WriteLine($"Mode: stream; Type: {type}; Form: non-print; Structure: file");
         output.WriteLine($"Verbose: {ShellFormat.OnOff(session.Verbose)}; Auto-login: {ShellFormat.OnOff(session.AutoLogin)}");
         output.WriteLine($"Passive mode: {ShellFormat.OnOff(session.Passive)}.");
+        output.WriteLine($"Interactive mode: {ShellFormat.OnOff(session.Prompt)}; Debugging: {ShellFormat.OnOff(session.Debug)}; Progress bar: {ShellFormat.OnOff(session.Progress)}.");
+        output.WriteLine(session.HashBytes > 0 ? $"Hash mark printing: on ({session.HashBytes} bytes/hash mark)." : "Hash mark printing: off.");
+        output.WriteLine($"Local directory: {session.LocalDirectory}");
         return Task.CompletedTask;
     }
 
     private static Task PassiveAsync(ShellSession session, IReadOnlyList<string> args, CancellationToken ct)
     {
-        session.Passive = args.Count > 0 ? args[0] is "on" : !session.Passive;
+        session.Passive = TransferCommands.Toggle(args, session.Passive);
         if (session.Client is { } client)
         {
             client.DataConnectionMode = session.Passive ? FtpDataConnectionMode.Passive : FtpDataConnectionMode.Active;
@@ -183,7 +191,7 @@ internal static class ConnectionCommands
 
     private static Task VerboseAsync(ShellSession session, IReadOnlyList<string> args, CancellationToken ct)
     {
-        session.Verbose = args.Count > 0 ? args[0] is "on" : !session.Verbose;
+        session.Verbose = TransferCommands.Toggle(args, session.Verbose);
         session.Output.WriteLine($"Verbose mode: {ShellFormat.OnOff(session.Verbose)}.");
         return Task.CompletedTask;
     }

@@ -12,6 +12,7 @@ internal static class LocalShellCommand
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = session.LocalDirectory,
         };
         if (string.IsNullOrWhiteSpace(commandLine))
         {

@@ -1,0 +1,104 @@
+using System.Globalization;
+
+namespace Ferry.Cli.Remote;
+
+/// <summary>
+/// An <c>ftp://[user[:password]@]host[:port][/path]</c> address (RFC 1738 §3.1): user, password and
+/// path percent-decoded, the port 21 unless given, an IPv6 host in brackets (<c>ftp://[::1]:2121/</c>).
+/// </summary>
+internal sealed record FtpUrl(string Host, int Port, string? User, string? Password, string Path)
+{
+    public const int DefaultPort = 21;
+
+    /// <summary>The path names a directory (empty, or ends with '/').</summary>
+    public bool IsDirectory => Path.Length == 0 || Path.EndsWith('/');
+
+    /// <summary>The last segment of the path ("" for a directory).</summary>
+    public string FileName => IsDirectory ? string.Empty : Path[(Path.LastIndexOf('/') + 1)..];
+
+    /// <summary>The URL without the password, for messages.</summary>
+    public override string ToString()
+    {
+        var host = Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host;
+        var user = User is null ? string.Empty : Uri.EscapeDataString(User) + "@";
+        var port = Port == DefaultPort ? string.Empty : ":" + Port.ToString(CultureInfo.InvariantCulture);
+        return $"ftp://{user}{host}{port}/{Path}";
+    }
+
+    /// <summary>Parses <paramref name="text"/>; false with a reason when it is not an ftp:// URL.</summary>
+    public static bool TryParse(string text, out FtpUrl url, out string error)
+    {
+        url = null!;
+        const string scheme = "ftp://";
+        if (!text.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            error = $"'{text}' is not an ftp:// URL";
+            return false;
+        }
+        var rest = text[scheme.Length..];
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var authority = slash < 0 ? rest : rest[..slash];
+        // RFC 1738 §3.2.2: the path after the first '/' is relative to the login directory; "%2F" makes it absolute.
+        var path = slash < 0 ? string.Empty : rest[(slash + 1)..];
+        string? user = null;
+        string? password = null;
+        var at = authority.LastIndexOf('@');
+        if (at >= 0)
+        {
+            var userInfo = authority[..at];
+            authority = authority[(at + 1)..];
+            var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
+            user = Uri.UnescapeDataString(colon < 0 ? userInfo : userInfo[..colon]);
+            password = colon < 0 ? null : Uri.UnescapeDataString(userInfo[(colon + 1)..]);
+        }
+        string host;
+        var portText = string.Empty;
+        if (authority.StartsWith('['))
+        {
+            var close = authority.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0)
+            {
+                error = $"'{text}': the IPv6 address has no closing ']'";
+                return false;
+            }
+            // RFC 6874: a zone id is written "%25eth0" inside the brackets.
+            host = Uri.UnescapeDataString(authority[1..close]);
+            var after = authority[(close + 1)..];
+            if (after.Length > 0 && after[0] != ':')
+            {
+                error = $"'{text}': unexpected text after the IPv6 address";
+                return false;
+            }
+            portText = after.Length > 0 ? after[1..] : string.Empty;
+        }
+        else
+        {
+            var colon = authority.LastIndexOf(':');
+            host = colon < 0 ? authority : authority[..colon];
+            portText = colon < 0 ? string.Empty : authority[(colon + 1)..];
+        }
+        if (host.Length == 0)
+        {
+            error = $"'{text}' names no host";
+            return false;
+        }
+        var port = DefaultPort;
+        if (portText.Length > 0 && !(int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535))
+        {
+            error = $"'{text}': bad port '{portText}'";
+            return false;
+        }
+        // ";type=i" (RFC 1738 §3.2.2) is accepted and ignored: transfers are always binary.
+        var typeCode = path.LastIndexOf(";type=", StringComparison.OrdinalIgnoreCase);
+        if (typeCode >= 0)
+        {
+            path = path[..typeCode];
+        }
+        url = new FtpUrl(host, port, user, password, Uri.UnescapeDataString(path));
+        error = string.Empty;
+        return true;
+    }
+
+    /// <summary>The same URL with another path.</summary>
+    public FtpUrl WithPath(string path) => this with { Path = path };
+}

@@ -1,0 +1,477 @@
+using System.Collections.Concurrent;
+using Ferry.Protocol;
+
+namespace Ferry.Client;
+
+// Recursive mirrors both ways: compare trees, skip what is the same, delete what is extraneous, and
+// transfer the rest over one or more connections.
+public sealed partial class FtpClient
+{
+    /// <summary>
+    /// Makes <paramref name="localDirectory"/> a copy of the remote tree at
+    /// <paramref name="remoteDirectory"/>: creates missing directories, downloads new and changed
+    /// files (each one resumable and retried as in <see cref="DownloadFileAsync"/>), skips identical
+    /// ones, and with <see cref="MirrorOptions.DeleteExtraneous"/> first deletes local entries the
+    /// server does not have. Symbolic links and special files are not copied. A file that fails is
+    /// recorded in <see cref="MirrorResult.Failures"/> and the mirror goes on; a listing that fails
+    /// raises.
+    /// </summary>
+    public async Task<MirrorResult> MirrorDownloadAsync(
+        string remoteDirectory, string localDirectory, MirrorOptions? options = null, IProgress<MirrorProgress>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(remoteDirectory);
+        ArgumentException.ThrowIfNullOrEmpty(localDirectory);
+        options ??= MirrorOptions.Default;
+        options.Validate();
+        var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
+        var remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false)
+            ?? throw new DirectoryNotFoundException($"The remote directory {remoteRoot} does not exist.");
+        var tally = new MirrorTally();
+        Directory.CreateDirectory(localDirectory);
+        var local = WalkLocal(localDirectory);
+
+        if (options.DeleteExtraneous)
+        {
+            foreach (var (relative, isDirectory) in Extraneous(local.Directories, local.Files.Keys, remote.Directories, remote.Files.Keys))
+            {
+                var path = LocalPath(localDirectory, relative);
+                try
+                {
+                    if (isDirectory)
+                    {
+                        Directory.Delete(path, recursive: true);
+                    }
+                    else
+                    {
+                        File.Delete(path);
+                    }
+                    tally.Deleted(relative, progress);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    tally.Failed(relative, ex, progress);
+                }
+            }
+            local = WalkLocal(localDirectory);
+        }
+
+        foreach (var relative in remote.Directories)
+        {
+            var path = LocalPath(localDirectory, relative);
+            if (!Directory.Exists(path))
+            {
+                Directory.CreateDirectory(path);
+                tally.DirectoryCreated(relative, progress);
+            }
+        }
+
+        var jobs = new List<MirrorJob>();
+        foreach (var (relative, item) in remote.Files)
+        {
+            if (item.Entry.Kind != FileEntryKind.File)
+            {
+                progress?.Report(new MirrorProgress(relative, MirrorAction.Ignored));
+                continue;
+            }
+            var path = LocalPath(localDirectory, relative);
+            if (options.SkipIdentical && local.Files.TryGetValue(relative, out var mine)
+                && IsSame(mine.Length, mine.LastWriteTimeUtc, item))
+            {
+                tally.Skipped(relative, progress);
+                continue;
+            }
+            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), path));
+        }
+
+        var fileOptions = FileOptions(options);
+        await RunTransfersAsync(jobs, options.Parallelism, tally, progress,
+            (client, job, fileProgress, token) => client.DownloadFileAsync(job.RemotePath, job.LocalPath, fileOptions, fileProgress, token),
+            ct).ConfigureAwait(false);
+        return tally.Result();
+    }
+
+    /// <summary>
+    /// Makes the remote tree at <paramref name="remoteDirectory"/> a copy of
+    /// <paramref name="localDirectory"/>: the mirror image of <see cref="MirrorDownloadAsync"/>
+    /// (MKD for missing directories, uploads resumable and retried as in
+    /// <see cref="UploadFileAsync"/>, MFMT to keep times, DELE/RMD for extraneous entries). The
+    /// remote directory is created if it does not exist.
+    /// </summary>
+    public async Task<MirrorResult> MirrorUploadAsync(
+        string localDirectory, string remoteDirectory, MirrorOptions? options = null, IProgress<MirrorProgress>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(localDirectory);
+        ArgumentException.ThrowIfNullOrEmpty(remoteDirectory);
+        options ??= MirrorOptions.Default;
+        options.Validate();
+        if (!Directory.Exists(localDirectory))
+        {
+            throw new DirectoryNotFoundException($"The local directory {localDirectory} does not exist.");
+        }
+        var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
+        var local = WalkLocal(localDirectory);
+        var tally = new MirrorTally();
+        var remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false);
+        if (remote is null)
+        {
+            await MakeDirectoriesAsync(remoteRoot, ct).ConfigureAwait(false);
+            remote = new RemoteTree([], []);
+        }
+
+        if (options.DeleteExtraneous)
+        {
+            foreach (var (relative, isDirectory) in Extraneous(remote.Directories, remote.Files.Keys, local.Directories, local.Files.Keys))
+            {
+                try
+                {
+                    if (isDirectory)
+                    {
+                        await WithRetryAsync("Deletion of " + relative, (_, token) => DeleteTreeAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await WithRetryAsync("Deletion of " + relative, async (_, token) =>
+                        {
+                            await DeleteFileAsync(Join(remoteRoot, relative), token).ConfigureAwait(false);
+                            return 0;
+                        }, ct).ConfigureAwait(false);
+                    }
+                    tally.Deleted(relative, progress);
+                }
+                catch (FtpCommandException ex)
+                {
+                    tally.Failed(relative, ex, progress);
+                }
+            }
+            remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false) ?? new RemoteTree([], []);
+        }
+
+        var remoteDirectories = remote.Directories.ToHashSet(StringComparer.Ordinal);
+        foreach (var relative in local.Directories.Order(StringComparer.Ordinal))
+        {
+            if (!remoteDirectories.Contains(relative))
+            {
+                await WithRetryAsync("MKD " + relative, (_, token) => MakeDirectoryAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
+                tally.DirectoryCreated(relative, progress);
+            }
+        }
+
+        var jobs = new List<MirrorJob>();
+        foreach (var (relative, file) in local.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            if (options.SkipIdentical && remote.Files.TryGetValue(relative, out var theirs)
+                && theirs.Entry.Kind == FileEntryKind.File && IsSame(file.Length, file.LastWriteTimeUtc, theirs))
+            {
+                tally.Skipped(relative, progress);
+                continue;
+            }
+            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), file.FullName));
+        }
+
+        var fileOptions = FileOptions(options);
+        await RunTransfersAsync(jobs, options.Parallelism, tally, progress,
+            (client, job, fileProgress, token) => client.UploadFileAsync(job.LocalPath, job.RemotePath, fileOptions, fileProgress, token),
+            ct).ConfigureAwait(false);
+        return tally.Result();
+    }
+
+    /// <summary>Deletes a remote directory and everything in it (DELE for files and links, RMD bottom-up).</summary>
+    public async Task<int> DeleteTreeAsync(string remoteDirectory, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(remoteDirectory);
+        var removed = 0;
+        foreach (var entry in await ListEntriesAsync(remoteDirectory, ct).ConfigureAwait(false))
+        {
+            var path = Join(remoteDirectory, entry.Name);
+            if (entry.Kind == FileEntryKind.Directory)
+            {
+                removed += await DeleteTreeAsync(path, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await DeleteFileAsync(path, ct).ConfigureAwait(false);
+                removed++;
+            }
+        }
+        await RemoveDirectoryAsync(remoteDirectory, ct).ConfigureAwait(false);
+        return removed + 1;
+    }
+
+    /// <summary>MKD for <paramref name="path"/> and any missing parents (like <c>mkdir -p</c>).</summary>
+    public async Task MakeDirectoriesAsync(string path, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        try
+        {
+            await MakeDirectoryAsync(path, ct).ConfigureAwait(false);
+        }
+        catch (FtpCommandException ex) when (ex.Code == ReplyCode.FileUnavailable)
+        {
+            var slash = path.TrimEnd('/').LastIndexOf('/');
+            if (slash <= 0)
+            {
+                throw;
+            }
+            await MakeDirectoriesAsync(path[..slash], ct).ConfigureAwait(false);
+            await MakeDirectoryAsync(path, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static FileTransferOptions FileOptions(MirrorOptions options) => new()
+    {
+        TransferType = options.TransferType,
+        PreserveTime = options.PreserveTime,
+        VerifyHash = options.VerifyHash,
+        Resume = false,
+    };
+
+    /// <summary>
+    /// Same size, and the times agree to the listing's precision. Times are only as good as the
+    /// listing: MLSD gives seconds, LIST minutes, and only a day for dates shown with a year.
+    /// </summary>
+    private static bool IsSame(long length, DateTime lastWriteUtc, RemoteItem remote)
+    {
+        if (length != remote.Entry.Size)
+        {
+            return false;
+        }
+        var difference = (new DateTimeOffset(DateTime.SpecifyKind(lastWriteUtc, DateTimeKind.Utc)) - remote.Entry.LastModified).Duration();
+        return difference < remote.Precision;
+    }
+
+    private static TimeSpan Precision(FileEntry entry, FtpListingSource source, DateTimeOffset now)
+    {
+        if (source == FtpListingSource.Mlsd)
+        {
+            return TimeSpan.FromSeconds(1);
+        }
+        // ls shows a year instead of the time for dates more than about six months away.
+        return entry.LastModified.TimeOfDay == TimeSpan.Zero && (now - entry.LastModified).Duration() > TimeSpan.FromDays(150)
+            ? TimeSpan.FromDays(1)
+            : TimeSpan.FromMinutes(1);
+    }
+
+    private async Task<string> AbsoluteRemotePathAsync(string path, CancellationToken ct)
+    {
+        if (path.StartsWith('/'))
+        {
+            return path.Length > 1 ? path.TrimEnd('/') : path;
+        }
+        var cwd = _workingDirectory ?? await GetWorkingDirectoryAsync(ct).ConfigureAwait(false);
+        return path is "." ? cwd : Join(cwd, path.TrimEnd('/'));
+    }
+
+    private static string Join(string directory, string relative) =>
+        directory.EndsWith('/') ? directory + relative : directory + "/" + relative;
+
+    private static string LocalPath(string root, string relative) =>
+        Path.Combine(root, relative.Replace('/', Path.DirectorySeparatorChar));
+
+    private sealed record RemoteItem(FileEntry Entry, TimeSpan Precision);
+
+    private sealed record RemoteTree(List<string> Directories, Dictionary<string, RemoteItem> Files);
+
+    private sealed record LocalTree(HashSet<string> Directories, Dictionary<string, FileInfo> Files);
+
+    private sealed record MirrorJob(string RelativePath, string RemotePath, string LocalPath);
+
+    /// <summary>The remote tree under <paramref name="root"/>, breadth first; null if the root does not exist (550).</summary>
+    private async Task<RemoteTree?> WalkRemoteAsync(string root, CancellationToken ct)
+    {
+        var directories = new List<string>();
+        var files = new Dictionary<string, RemoteItem>(StringComparer.Ordinal);
+        var pending = new Queue<string>();
+        pending.Enqueue(string.Empty);
+        var now = DateTimeOffset.UtcNow;
+        while (pending.TryDequeue(out var relative))
+        {
+            var absolute = relative.Length == 0 ? root : Join(root, relative);
+            FtpListing listing;
+            try
+            {
+                listing = await WithRetryAsync("Listing of " + absolute, (_, token) => GetListingAsync(absolute, token), ct).ConfigureAwait(false);
+            }
+            catch (FtpCommandException ex) when (relative.Length == 0 && ex.Code == ReplyCode.FileUnavailable)
+            {
+                return null;
+            }
+            foreach (var entry in listing.Entries)
+            {
+                if (entry.Name.Contains('/', StringComparison.Ordinal))
+                {
+                    continue; // Not a name in this directory (some servers echo the path): never follow it.
+                }
+                var path = relative.Length == 0 ? entry.Name : relative + "/" + entry.Name;
+                if (entry.Kind == FileEntryKind.Directory)
+                {
+                    directories.Add(path);
+                    pending.Enqueue(path);
+                }
+                else
+                {
+                    files[path] = new RemoteItem(entry, Precision(entry, listing.Source, now));
+                }
+            }
+        }
+        directories.Sort(StringComparer.Ordinal);
+        return new RemoteTree(directories, files);
+    }
+
+    private static LocalTree WalkLocal(string root)
+    {
+        var directories = new HashSet<string>(StringComparer.Ordinal);
+        var files = new Dictionary<string, FileInfo>(StringComparer.Ordinal);
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+        foreach (var info in new DirectoryInfo(root).EnumerateFileSystemInfos("*", options))
+        {
+            var relative = Path.GetRelativePath(root, info.FullName).Replace(Path.DirectorySeparatorChar, '/');
+            if (info is DirectoryInfo)
+            {
+                directories.Add(relative);
+            }
+            else if (info is FileInfo file)
+            {
+                files[relative] = file;
+            }
+        }
+        return new LocalTree(directories, files);
+    }
+
+    /// <summary>Target entries the source lacks, or has as the other kind; a directory's contents are not listed again.</summary>
+    private static List<(string Relative, bool IsDirectory)> Extraneous(
+        IEnumerable<string> targetDirectories, IEnumerable<string> targetFiles, IEnumerable<string> sourceDirectories, IEnumerable<string> sourceFiles)
+    {
+        var keepDirectories = sourceDirectories.ToHashSet(StringComparer.Ordinal);
+        var keepFiles = sourceFiles.ToHashSet(StringComparer.Ordinal);
+        var result = new List<(string, bool)>();
+        foreach (var directory in targetDirectories.Order(StringComparer.Ordinal))
+        {
+            if (!keepDirectories.Contains(directory) && !result.Any(r => r.Item2 && directory.StartsWith(r.Item1 + "/", StringComparison.Ordinal)))
+            {
+                result.Add((directory, true));
+            }
+        }
+        foreach (var file in targetFiles.Order(StringComparer.Ordinal))
+        {
+            if (!keepFiles.Contains(file) && !result.Any(r => r.Item2 && file.StartsWith(r.Item1 + "/", StringComparison.Ordinal)))
+            {
+                result.Add((file, false));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Transfers the jobs over this connection and up to <paramref name="parallelism"/> - 1 more.
+    /// A server that refuses the extra connections (a per-address limit) leaves fewer workers.
+    /// </summary>
+    private async Task RunTransfersAsync(
+        List<MirrorJob> jobs, int parallelism, MirrorTally tally, IProgress<MirrorProgress>? progress,
+        Func<FtpClient, MirrorJob, IProgress<TransferProgress>?, CancellationToken, Task<FileTransferResult>> transfer, CancellationToken ct)
+    {
+        if (jobs.Count == 0)
+        {
+            return;
+        }
+        var queue = new ConcurrentQueue<MirrorJob>(jobs);
+        var clients = new List<FtpClient> { this };
+        try
+        {
+            for (var i = 1; i < Math.Min(parallelism, jobs.Count); i++)
+            {
+                try
+                {
+                    clients.Add(await ConnectAnotherAsync(ct).ConfigureAwait(false));
+                }
+                catch (FtpException)
+                {
+                    break;
+                }
+            }
+            await Task.WhenAll(clients.Select(WorkAsync)).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var other in clients.Skip(1))
+            {
+                try
+                {
+                    await other.QuitAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is FtpException or InvalidOperationException)
+                {
+                }
+                await other.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        async Task WorkAsync(FtpClient client)
+        {
+            await Task.Yield();
+            while (queue.TryDequeue(out var job))
+            {
+                ct.ThrowIfCancellationRequested();
+                progress?.Report(new MirrorProgress(job.RelativePath, MirrorAction.Transferring));
+                var fileProgress = progress is null ? null : new ForwardProgress(job.RelativePath, progress);
+                try
+                {
+                    var result = await transfer(client, job, fileProgress, ct).ConfigureAwait(false);
+                    tally.Transferred(job.RelativePath, result.BytesTransferred, progress);
+                }
+                catch (Exception ex) when (ex is FtpException or IOException or UnauthorizedAccessException or NotSupportedException)
+                {
+                    tally.Failed(job.RelativePath, ex, progress);
+                }
+            }
+        }
+    }
+
+    private sealed class ForwardProgress(string relative, IProgress<MirrorProgress> target) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => target.Report(new MirrorProgress(relative, MirrorAction.Progress, value));
+    }
+
+    /// <summary>Thread-safe counters of a mirror.</summary>
+    private sealed class MirrorTally
+    {
+        private readonly ConcurrentQueue<MirrorFailure> _failures = new();
+        private int _transferred;
+        private int _skipped;
+        private int _created;
+        private int _deleted;
+        private long _bytes;
+
+        public void Transferred(string relative, long bytes, IProgress<MirrorProgress>? progress)
+        {
+            Interlocked.Increment(ref _transferred);
+            Interlocked.Add(ref _bytes, bytes);
+            progress?.Report(new MirrorProgress(relative, MirrorAction.Transferred));
+        }
+
+        public void Skipped(string relative, IProgress<MirrorProgress>? progress)
+        {
+            Interlocked.Increment(ref _skipped);
+            progress?.Report(new MirrorProgress(relative, MirrorAction.Skipped));
+        }
+
+        public void DirectoryCreated(string relative, IProgress<MirrorProgress>? progress)
+        {
+            Interlocked.Increment(ref _created);
+            progress?.Report(new MirrorProgress(relative, MirrorAction.DirectoryCreated));
+        }
+
+        public void Deleted(string relative, IProgress<MirrorProgress>? progress)
+        {
+            Interlocked.Increment(ref _deleted);
+            progress?.Report(new MirrorProgress(relative, MirrorAction.Deleted));
+        }
+
+        public void Failed(string relative, Exception error, IProgress<MirrorProgress>? progress)
+        {
+            _failures.Enqueue(new MirrorFailure(relative, error));
+            progress?.Report(new MirrorProgress(relative, MirrorAction.Failed));
+        }
+
+        public MirrorResult Result() => new(_transferred, _skipped, _created, _deleted, Interlocked.Read(ref _bytes), [.. _failures]);
+    }
+}
