@@ -49,7 +49,8 @@ apt_install() { # apt_install PKG... (only the missing ones)
 command -v openssl >/dev/null 2>&1 || apt_install openssl
 apt_install libpam-modules libpam-runtime db5.3-util
 command -v useradd >/dev/null 2>&1 || apt_install passwd
-command -v setsid >/dev/null 2>&1 || apt_install util-linux
+command -v setsid >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 || apt_install util-linux
+command -v mount >/dev/null 2>&1 || apt_install mount
 
 # Accounts: `ftp` for anonymous sessions, `ferrypeer` for named accounts (uploads are its files).
 getent group nogroup >/dev/null || groupadd --system nogroup

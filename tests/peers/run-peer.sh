@@ -27,6 +27,11 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "run-peer: $*" >&2; exit 2; }
 
 [ $# -ge 1 ] || usage
+case "$1" in
+  -h | --help) usage ;;
+  vsftpd | pure-ftpd | proftpd) ;;
+  *) die "unknown server '$1': vsftpd, pure-ftpd or proftpd" ;;
+esac
 name=$1
 shift
 port="" root="" user="" pass="" cert="" key="" tls_required=0 implicit=0 pasv_min="" pasv_max=""
@@ -51,6 +56,8 @@ done
 [ -n "$root" ] || die "--root is required"
 [ -d "$root" ] || die "--root $root is not a directory"
 root=$(cd "$root" && pwd -P)
+# DIR gets chmod -R (and chown -R with --user): never a top-level folder such as / or /tmp.
+case "$root" in /*/*) ;; *) die "--root $root: give a folder at least two levels deep (it is chmod/chown -R'd)" ;; esac
 if [ -n "$cert" ]; then
   [ -f "$cert" ] && [ -f "$key" ] || die "--tls: $cert or $key missing"
   cert=$(readlink -f "$cert") key=$(readlink -f "$key")
@@ -264,5 +271,4 @@ case "$name" in
   vsftpd) run_vsftpd ;;
   pure-ftpd) run_pure_ftpd ;;
   proftpd) run_proftpd ;;
-  *) die "unknown server '$name': vsftpd, pure-ftpd or proftpd" ;;
 esac
