@@ -71,7 +71,7 @@ internal static class Report
                 {
                     continue;
                 }
-                var ratio = ferry is null || server == "ferry" ? "" : $"{ferry.Median / s.Median:0.00}×";
+                var ratio = ferry is null || server == "ferry" || double.IsNaN(s.Median) || double.IsNaN(ferry.Median) ? "" : $"{ferry.Median / s.Median:0.00}×";
                 md.AppendLine(CultureInfo.InvariantCulture,
                     $"| {scenario} | {server} | {Format(s.Median)} {s.Unit} | {Format(s.P50)} | {Format(s.P99)} | {s.Runs} | {s.Errors} | {ratio} | {(s.Note ?? "").Replace("|", "/", StringComparison.Ordinal)} |");
             }
