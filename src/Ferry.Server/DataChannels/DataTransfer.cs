@@ -33,6 +33,10 @@ internal static class DataTransfer
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendAsync(
         Stream source, DataConnection data, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
+        if (!ascii && source is FileSystemStream { Inner: { } file })
+        {
+            return await SendFileAsync(file, data, stallTimeout, cancellationToken).ConfigureAwait(false);
+        }
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         // Worst case for LF→CRLF doubles the size.
@@ -92,6 +96,105 @@ internal static class DataTransfer
     }
 
     /// <summary>
+    /// Zero-copy send of a host file (TYPE I, no TLS): the kernel moves the pages from the page cache
+    /// to the socket (sendfile(2), through <see cref="Socket.SendPacketsAsync"/>), from the file's
+    /// current position (REST) to its end, in chunks so that the stall timeout still means "the
+    /// peer took nothing for that long". A stall or an abort disposes the socket, which ends the
+    /// pending send.
+    /// </summary>
+    private static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendFileAsync(
+        FileStream file, Socket data, TimeSpan stallTimeout, CancellationToken cancellationToken)
+    {
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var args = new SocketAsyncEventArgs();
+        var completion = new SendCompletion();
+        args.Completed += completion.OnCompleted;
+        long offset;
+        try
+        {
+            offset = file.Position;
+        }
+        catch (IOException)
+        {
+            return (TransferOutcome.LocalFailed, 0);
+        }
+        long total = 0;
+        await using (stall.Token.UnsafeRegister(static s => ((Socket)s!).Dispose(), data).ConfigureAwait(false))
+        {
+            while (true)
+            {
+                long remaining;
+                try
+                {
+                    // Read each time: a file that grows while it is sent is sent as far as it goes.
+                    remaining = file.Length - offset;
+                }
+                catch (IOException)
+                {
+                    return (TransferOutcome.LocalFailed, total);
+                }
+                if (remaining <= 0)
+                {
+                    break;
+                }
+                var count = (int)Math.Min(remaining, SendFileChunk);
+                args.SendPacketsElements = [new SendPacketsElement(file, offset, count)];
+                stall.CancelAfter(stallTimeout);
+                bool sent;
+                try
+                {
+                    var task = completion.Reset();
+                    if (data.SendPacketsAsync(args))
+                    {
+                        await task.ConfigureAwait(false);
+                    }
+                    sent = args.SocketError == SocketError.Success;
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    sent = false;
+                }
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!sent)
+                {
+                    return (TransferOutcome.NetworkFailed, total);
+                }
+                offset += count;
+                total += count;
+            }
+        }
+        try
+        {
+            data.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return (TransferOutcome.NetworkFailed, total);
+        }
+        return (TransferOutcome.Completed, total);
+    }
+
+    /// <summary>
+    /// Bytes per sendfile round: large enough that the per-call cost vanishes, small enough that a
+    /// slow but moving client (16 KiB/s over a 5 min stall timeout) is not taken for a stalled one.
+    /// </summary>
+    private const int SendFileChunk = 4 * 1024 * 1024;
+
+    /// <summary>Awaits one <see cref="Socket.SendPacketsAsync"/> completion.</summary>
+    private sealed class SendCompletion
+    {
+        private TaskCompletionSource _pending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Reset()
+        {
+            _pending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _pending.Task;
+        }
+
+        public void OnCompleted(object? sender, SocketAsyncEventArgs e) => _pending.TrySetResult();
+    }
+
+    /// <summary>
     /// Receives an upload: reads the data socket until the peer's clean EOF (RFC 959 §3.2: in stream
     /// mode closing the connection marks the end of the file; under TLS only after close_notify) and writes it to <paramref name="destination"/>,
     /// then flushes it. Completed only after a clean EOF and a successful flush; a reset connection
@@ -100,6 +203,10 @@ internal static class DataTransfer
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)> ReceiveAsync(
         DataConnection data, Stream destination, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
+        if (!ascii)
+        {
+            return await ReceiveBinaryAsync(data, destination, bufferSize, stallTimeout, cancellationToken).ConfigureAwait(false);
+        }
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         var decoded = ascii ? ArrayPool<byte>.Shared.Rent(AsciiDecoder.MaxDecodedLength(bufferSize)) : null;
@@ -148,6 +255,85 @@ internal static class DataTransfer
             {
                 ArrayPool<byte>.Shared.Return(decoded);
             }
+        }
+    }
+
+    /// <summary>
+    /// TYPE I upload: two pooled buffers, one filling from the socket while the other is written to
+    /// the file, so the disk write and the network read overlap; a buffer is written only once it is
+    /// at least half full (or the socket has nothing more waiting, or at EOF), so under load the file
+    /// sees few large writes instead of one per segment.
+    /// </summary>
+    private static async ValueTask<(TransferOutcome Outcome, long Bytes)> ReceiveBinaryAsync(
+        Socket data, Stream destination, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
+    {
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var filling = ArrayPool<byte>.Shared.Rent(bufferSize);
+        var spare = ArrayPool<byte>.Shared.Rent(bufferSize);
+        ValueTask<TransferOutcome?> writing = default;
+        var writePending = false;
+        long total = 0;
+        try
+        {
+            var filled = 0;
+            while (true)
+            {
+                int read;
+                try
+                {
+                    // A client that sends nothing for the stall timeout fails the upload (426).
+                    stall.CancelAfter(stallTimeout);
+                    read = await data.ReceiveAsync(filling.AsMemory(filled, bufferSize - filled), SocketFlags.None, stall.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException
+                    || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                {
+                    return (TransferOutcome.NetworkFailed, total);
+                }
+                total += read;
+                filled += read;
+                // More is already waiting: gather it first. A sender that pauses gets what it sent so
+                // far written at once (a reader of the file sees it; nothing waits in memory).
+                if (read > 0 && filled < bufferSize / 2 && data.Available > 0)
+                {
+                    continue;
+                }
+                if (writePending)
+                {
+                    writePending = false;
+                    if (await writing.ConfigureAwait(false) is { } failure)
+                    {
+                        return (failure, total);
+                    }
+                }
+                if (read == 0)
+                {
+                    // EOF: the last bytes and the flush, awaited here (226 only after both).
+                    var last = await WriteAsync(destination, filling.AsMemory(0, filled), flush: true, cancellationToken).ConfigureAwait(false);
+                    return (last ?? TransferOutcome.Completed, total);
+                }
+                writing = WriteAsync(destination, filling.AsMemory(0, filled), flush: false, cancellationToken);
+                writePending = true;
+                (filling, spare) = (spare, filling);
+                filled = 0;
+            }
+        }
+        finally
+        {
+            if (writePending)
+            {
+                // Never hand a buffer back to the pool while the file write still reads it.
+                try
+                {
+                    await writing.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Aborted with the transfer; the caller reports the abort.
+                }
+            }
+            ArrayPool<byte>.Shared.Return(filling);
+            ArrayPool<byte>.Shared.Return(spare);
         }
     }
 

@@ -7,6 +7,9 @@ namespace Ferry.Server.FileSystem;
 /// </summary>
 internal sealed class FileSystemStream(FileStream inner, VirtualPath path) : Stream
 {
+    /// <summary>The host file, for zero-copy sends (sendfile) that bypass this stream.</summary>
+    internal FileStream Inner => inner;
+
     public override bool CanRead => inner.CanRead;
     public override bool CanSeek => inner.CanSeek;
     public override bool CanWrite => inner.CanWrite;

@@ -1,0 +1,317 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Ferry.Bench;
+
+/// <summary>
+/// A deliberately small FTP client for load generation: one socket, one reusable line buffer, no
+/// per-reply strings except where a reply's text is needed (PASV). The load generator must cost
+/// less than the servers it measures.
+/// </summary>
+internal sealed class FtpConnection : IAsyncDisposable
+{
+    private readonly Socket _control;
+    private readonly byte[] _in = new byte[4096];
+    private readonly byte[] _out = new byte[512];
+    private int _start;
+    private int _end;
+    private readonly IPAddress _source;
+
+    private FtpConnection(Socket control, IPAddress source)
+    {
+        _control = control;
+        _source = source;
+    }
+
+    /// <summary>The text of the last line of the last reply (only filled for PASV).</summary>
+    public string LastText { get; private set; } = string.Empty;
+
+    /// <summary>
+    /// Connects from <paramref name="source"/> (a loopback address; many of them spread the
+    /// TIME_WAIT tuples of thousands of short sessions) and reads the 220 greeting.
+    /// </summary>
+    public static async Task<FtpConnection> ConnectAsync(IPEndPoint server, IPAddress source, CancellationToken cancellationToken)
+    {
+        var socket = NewSocket(source);
+        try
+        {
+            await socket.ConnectAsync(server, cancellationToken);
+            var connection = new FtpConnection(socket, source);
+            await connection.ExpectAsync(220, cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static Socket NewSocket(IPAddress source)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (!source.Equals(IPAddress.Loopback))
+        {
+            socket.Bind(new IPEndPoint(source, 0));
+        }
+        return socket;
+    }
+
+    public async Task LoginAsync(string user, string password, CancellationToken cancellationToken)
+    {
+        var code = await CommandAsync("USER ", user, cancellationToken);
+        if (code == 331)
+        {
+            code = await CommandAsync("PASS ", password, cancellationToken);
+        }
+        if (code != 230)
+        {
+            throw new FtpBenchException($"login refused: {code}");
+        }
+        await CommandExpectAsync("TYPE I", null, 200, cancellationToken);
+    }
+
+    public async Task<int> CommandAsync(string verb, string? argument, CancellationToken cancellationToken)
+    {
+        var n = Encoding.ASCII.GetBytes(verb, _out);
+        if (argument is not null)
+        {
+            n += Encoding.UTF8.GetBytes(argument, _out.AsSpan(n));
+        }
+        _out[n++] = (byte)'\r';
+        _out[n++] = (byte)'\n';
+        await SendAllAsync(_control, _out.AsMemory(0, n), cancellationToken);
+        return await ReadReplyAsync(cancellationToken, keepText: false);
+    }
+
+    public async Task CommandExpectAsync(string verb, string? argument, int expected, CancellationToken cancellationToken)
+    {
+        var code = await CommandAsync(verb, argument, cancellationToken);
+        if (code != expected)
+        {
+            throw new FtpBenchException($"{verb.Trim()}: expected {expected}, got {code}");
+        }
+    }
+
+    public async Task QuitAsync(CancellationToken cancellationToken)
+    {
+        await CommandAsync("QUIT", null, cancellationToken);
+    }
+
+    /// <summary>PASV, then connects the data socket (before the transfer command, as clients do).</summary>
+    public async Task<Socket> OpenPassiveAsync(CancellationToken cancellationToken)
+    {
+        var n = Encoding.ASCII.GetBytes("PASV\r\n", _out);
+        await SendAllAsync(_control, _out.AsMemory(0, n), cancellationToken);
+        var code = await ReadReplyAsync(cancellationToken, keepText: true);
+        if (code != 227)
+        {
+            throw new FtpBenchException($"PASV: {code} {LastText}");
+        }
+        var endpoint = ParsePasv(LastText);
+        var data = NewSocket(_source);
+        try
+        {
+            await data.ConnectAsync(endpoint, cancellationToken);
+            return data;
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
+    }
+
+    private static IPEndPoint ParsePasv(string text)
+    {
+        var open = text.IndexOf('(', StringComparison.Ordinal);
+        var close = text.IndexOf(')', StringComparison.Ordinal);
+        var inner = open >= 0 && close > open ? text[(open + 1)..close] : text[4..].Trim();
+        var parts = inner.Split(',');
+        var port = (int.Parse(parts[4], System.Globalization.CultureInfo.InvariantCulture) << 8) + int.Parse(parts[5], System.Globalization.CultureInfo.InvariantCulture);
+        // Servers on 127.0.0.1 announce that address; use it whatever they say (NAT settings).
+        return new IPEndPoint(IPAddress.Loopback, port);
+    }
+
+    /// <summary>RETR into a discard buffer; returns the bytes received. Throws unless 150/125 then 226/250.</summary>
+    public async Task<long> RetrieveAsync(string path, byte[] buffer, CancellationToken cancellationToken)
+    {
+        using var data = await OpenPassiveAsync(cancellationToken);
+        var code = await CommandAsync("RETR ", path, cancellationToken);
+        if (code is not (150 or 125))
+        {
+            throw new FtpBenchException($"RETR {path}: {code}");
+        }
+        long total = 0;
+        while (true)
+        {
+            var read = await data.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+            total += read;
+        }
+        data.Dispose();
+        code = await ReadReplyAsync(cancellationToken, keepText: false);
+        if (code is not (226 or 250))
+        {
+            throw new FtpBenchException($"RETR {path}: end {code}");
+        }
+        return total;
+    }
+
+    /// <summary>LIST or MLSD into a discard buffer; returns the bytes received.</summary>
+    public Task<long> ListAsync(string verb, string path, byte[] buffer, CancellationToken cancellationToken) =>
+        RetrieveLikeAsync(verb, path, buffer, cancellationToken);
+
+    private async Task<long> RetrieveLikeAsync(string verb, string path, byte[] buffer, CancellationToken cancellationToken)
+    {
+        using var data = await OpenPassiveAsync(cancellationToken);
+        var code = await CommandAsync(verb, path, cancellationToken);
+        if (code is not (150 or 125))
+        {
+            throw new FtpBenchException($"{verb.Trim()} {path}: {code}");
+        }
+        long total = 0;
+        while (true)
+        {
+            var read = await data.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+            total += read;
+        }
+        data.Dispose();
+        code = await ReadReplyAsync(cancellationToken, keepText: false);
+        if (code is not (226 or 250))
+        {
+            throw new FtpBenchException($"{verb.Trim()} {path}: end {code}");
+        }
+        return total;
+    }
+
+    /// <summary>STOR of <paramref name="length"/> bytes sent from <paramref name="buffer"/> over and over.</summary>
+    public async Task<long> StoreAsync(string path, long length, byte[] buffer, CancellationToken cancellationToken)
+    {
+        using var data = await OpenPassiveAsync(cancellationToken);
+        var code = await CommandAsync("STOR ", path, cancellationToken);
+        if (code is not (150 or 125))
+        {
+            throw new FtpBenchException($"STOR {path}: {code}");
+        }
+        var left = length;
+        while (left > 0)
+        {
+            var chunk = (int)Math.Min(left, buffer.Length);
+            await SendAllAsync(data, buffer.AsMemory(0, chunk), cancellationToken);
+            left -= chunk;
+        }
+        data.Shutdown(SocketShutdown.Send);
+        // Wait for the server to close its side: the upload is complete there.
+        while (await data.ReceiveAsync(buffer.AsMemory(0, 1), SocketFlags.None, cancellationToken) > 0)
+        {
+        }
+        data.Dispose();
+        code = await ReadReplyAsync(cancellationToken, keepText: false);
+        if (code is not (226 or 250))
+        {
+            throw new FtpBenchException($"STOR {path}: end {code}");
+        }
+        return length;
+    }
+
+    private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            var sent = await socket.SendAsync(data, SocketFlags.None, cancellationToken);
+            data = data[sent..];
+        }
+    }
+
+    private async Task ExpectAsync(int expected, CancellationToken cancellationToken)
+    {
+        var code = await ReadReplyAsync(cancellationToken, keepText: false);
+        if (code != expected)
+        {
+            throw new FtpBenchException($"expected {expected}, got {code}");
+        }
+    }
+
+    /// <summary>Reads one complete (possibly multi-line, RFC 959 §4.2) reply and returns its code.</summary>
+    private async Task<int> ReadReplyAsync(CancellationToken cancellationToken, bool keepText)
+    {
+        var code = -1;
+        while (true)
+        {
+            var newline = Array.IndexOf(_in, (byte)'\n', _start, _end - _start);
+            if (newline < 0)
+            {
+                if (_start > 0)
+                {
+                    Buffer.BlockCopy(_in, _start, _in, 0, _end - _start);
+                    _end -= _start;
+                    _start = 0;
+                }
+                if (_end == _in.Length)
+                {
+                    // A line longer than the buffer: drop what we have (only text, never a code line end).
+                    _end = 0;
+                }
+                var read = await _control.ReceiveAsync(_in.AsMemory(_end), SocketFlags.None, cancellationToken);
+                if (read == 0)
+                {
+                    throw new FtpBenchException("control connection closed");
+                }
+                _end += read;
+                continue;
+            }
+            var line = _in.AsSpan(_start, newline - _start);
+            _start = newline + 1;
+            if (line.Length >= 3 && IsDigit(line[0]) && IsDigit(line[1]) && IsDigit(line[2]))
+            {
+                var lineCode = ((line[0] - '0') * 100) + ((line[1] - '0') * 10) + (line[2] - '0');
+                if (code < 0)
+                {
+                    code = lineCode;
+                }
+                if (lineCode == code && (line.Length == 3 || line[3] is (byte)' ' or (byte)'\r'))
+                {
+                    if (keepText)
+                    {
+                        LastText = Encoding.ASCII.GetString(line).TrimEnd('\r');
+                    }
+                    return code;
+                }
+            }
+        }
+    }
+
+    private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
+
+    public ValueTask DisposeAsync()
+    {
+        _control.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+internal sealed class FtpBenchException(string message) : Exception(message);
+
+/// <summary>Hands out loopback source addresses 127.0.x.y round robin.</summary>
+internal static class SourceAddresses
+{
+    private static int _next;
+
+    public static IPAddress Next()
+    {
+        var n = (uint)Interlocked.Increment(ref _next) % 4000;
+        return new IPAddress(new byte[] { 127, 0, (byte)(1 + (n / 250)), (byte)(2 + (n % 250)) });
+    }
+
+    public static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Shared;
+}

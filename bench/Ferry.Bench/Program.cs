@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Ferry.Bench;
+
+// ferry-bench: the load generator and report writer of bench/run.sh.
+//   ferry-bench prepare --root DIR [--quick]
+//   ferry-bench run --root DIR --target NAME:PORT:PID[:IDLE[:nomlsd]]... --user U --password P --reps N [--quick] [--only a,b] --out FILE
+//   ferry-bench report --results FILE --md docs/benchmarks.md --svg docs/benchmarks.svg [--iperf GBPS] [--info FILE]
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length == 0)
+{
+    Console.Error.WriteLine("usage: ferry-bench prepare|run|report ...");
+    return 2;
+}
+var options = Options.Parse(args.Skip(1));
+var quick = options.Has("quick");
+var settings = new Settings(
+    options.Get("user", "bench"), options.Get("password", "bench"), quick,
+    TimeSpan.FromSeconds(quick ? 3 : 10), TimeSpan.FromSeconds(quick ? 2 : 5),
+    Downloads: quick ? 200 : 1000, DownloadMiB: 10, SmallFiles: 1000);
+switch (args[0])
+{
+    case "prepare":
+        Scenarios.Prepare(options.Get("root"), settings.DownloadMiB, settings.SmallFiles);
+        return 0;
+    case "run":
+        return await RunAsync();
+    case "report":
+        Report.Write(options);
+        return 0;
+    default:
+        Console.Error.WriteLine($"unknown command {args[0]}");
+        return 2;
+}
+
+async Task<int> RunAsync()
+{
+    var targets = options.All("target").Select(spec =>
+    {
+        var p = spec.Split(':');
+        return new Target(p[0], int.Parse(p[1], CultureInfo.InvariantCulture), int.Parse(p[2], CultureInfo.InvariantCulture),
+            p.Length > 3 ? int.Parse(p[3], CultureInfo.InvariantCulture) : 1000, !(p.Length > 4 && p[4] == "nomlsd"));
+    }).ToList();
+    var reps = int.Parse(options.Get("reps", quick ? "1" : "3"), CultureInfo.InvariantCulture);
+    var only = options.Has("only") ? options.Get("only").Split(',').ToHashSet() : null;
+    var results = new List<Measurement>();
+    var output = options.Get("out");
+    var stopwatch = Stopwatch.StartNew();
+    for (var rep = 1; rep <= reps; rep++)
+    {
+        foreach (var scenario in Scenarios.All(settings))
+        {
+            if (only is not null && !only.Contains(scenario.Name))
+            {
+                continue;
+            }
+            // Memory per idle session is measured once, first, on freshly started servers: later the
+            // heaps and allocator arenas grown by the other scenarios would hide what sessions cost.
+            if (scenario.Name == "idle-sessions" && rep > 1)
+            {
+                continue;
+            }
+            // Interleaved: every server gets the scenario before the next one starts; the order of
+            // servers rotates per repetition so none always runs first (warm caches, page cache).
+            for (var i = 0; i < targets.Count; i++)
+            {
+                var target = targets[(i + rep - 1) % targets.Count];
+                if (!scenario.AppliesTo(target))
+                {
+                    continue;
+                }
+                using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+                Measurement m;
+                try
+                {
+                    m = await scenario.RunAsync(target, settings, rep, timeout.Token);
+                }
+                catch (Exception e)
+                {
+                    m = new Measurement(scenario.Name, target.Name, rep, double.NaN, "", true, null, null, 0, 1, $"failed: {e.GetType().Name}: {e.Message}");
+                }
+                results.Add(m);
+                Console.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] rep {rep} {m.Scenario,-18} {m.Server,-10} {m.Value,10:0.###} {m.Unit,-11} p50 {m.P50Ms?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-"} ms p99 {m.P99Ms?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-"} ms errors {m.Errors} {m.Note}");
+                await File.WriteAllTextAsync(output, JsonSerializer.Serialize(results, Report.Json));
+                // Let sockets in TIME_WAIT and forked children settle between measurements.
+                await Task.Delay(500);
+            }
+        }
+    }
+    return 0;
+}
+
+internal sealed class Options
+{
+    private readonly List<(string Key, string Value)> _values = [];
+
+    public static Options Parse(IEnumerable<string> args)
+    {
+        var o = new Options();
+        string? key = null;
+        foreach (var a in args)
+        {
+            if (a.StartsWith("--", StringComparison.Ordinal))
+            {
+                if (key is not null)
+                {
+                    o._values.Add((key, "true"));
+                }
+                key = a[2..];
+            }
+            else if (key is not null)
+            {
+                o._values.Add((key, a));
+                key = null;
+            }
+        }
+        if (key is not null)
+        {
+            o._values.Add((key, "true"));
+        }
+        return o;
+    }
+
+    public bool Has(string key) => _values.Any(v => v.Key == key);
+
+    public string Get(string key, string? fallback = null) =>
+        _values.LastOrDefault(v => v.Key == key).Value ?? fallback ?? throw new ArgumentException($"--{key} is required");
+
+    public IEnumerable<string> All(string key) => _values.Where(v => v.Key == key).Select(v => v.Value);
+}

@@ -1,0 +1,4 @@
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project bench/Ferry.Microbench -- --filter '*'
+BenchmarkSwitcher.FromAssembly(typeof(Ferry.Microbench.CommandDispatchBenchmarks).Assembly).Run(args);
