@@ -26,6 +26,9 @@ internal sealed class DataConnection : IAsyncDisposable
 
     public bool IsTls => _tls is not null;
 
+    /// <summary>The TCP socket: for sendfile (plaintext only) and for how much input is waiting.</summary>
+    public Socket Socket => _socket;
+
     /// <summary>Whether the TLS handshake resumed a session (null: plaintext, or not seen).</summary>
     public bool? Resumed => _transport?.Resumed;
 

@@ -33,9 +33,10 @@ internal static class DataTransfer
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendAsync(
         Stream source, DataConnection data, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
-        if (!ascii && source is FileSystemStream { Inner: { } file })
+        // Zero-copy only without TLS: under PROT P every byte goes through the SslStream.
+        if (!ascii && !data.IsTls && source is FileSystemStream { Inner: { } file })
         {
-            return await SendFileAsync(file, data, stallTimeout, cancellationToken).ConfigureAwait(false);
+            return await SendFileAsync(file, data.Socket, stallTimeout, cancellationToken).ConfigureAwait(false);
         }
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
@@ -265,7 +266,7 @@ internal static class DataTransfer
     /// sees few large writes instead of one per segment.
     /// </summary>
     private static async ValueTask<(TransferOutcome Outcome, long Bytes)> ReceiveBinaryAsync(
-        Socket data, Stream destination, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        DataConnection data, Stream destination, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var filling = ArrayPool<byte>.Shared.Rent(bufferSize);
@@ -283,18 +284,23 @@ internal static class DataTransfer
                 {
                     // A client that sends nothing for the stall timeout fails the upload (426).
                     stall.CancelAfter(stallTimeout);
-                    read = await data.ReceiveAsync(filling.AsMemory(filled, bufferSize - filled), SocketFlags.None, stall.Token).ConfigureAwait(false);
+                    read = await data.Stream.ReadAsync(filling.AsMemory(filled, bufferSize - filled), stall.Token).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException
                     || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                 {
                     return (TransferOutcome.NetworkFailed, total);
                 }
+                if (read == 0 && !data.EndedCleanly)
+                {
+                    // TLS closed without close_notify: a truncated upload, not the end of the file.
+                    return (TransferOutcome.NetworkFailed, total);
+                }
                 total += read;
                 filled += read;
                 // More is already waiting: gather it first. A sender that pauses gets what it sent so
                 // far written at once (a reader of the file sees it; nothing waits in memory).
-                if (read > 0 && filled < bufferSize / 2 && data.Available > 0)
+                if (read > 0 && filled < bufferSize / 2 && data.Socket.Available > 0)
                 {
                     continue;
                 }
