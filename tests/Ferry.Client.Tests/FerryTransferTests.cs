@@ -84,6 +84,17 @@ public sealed class FerryTransferTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_missing_remote_file_leaves_no_local_file_and_is_not_retried()
+    {
+        await using var client = await ConnectAsync();
+        var local = Path.Combine(_local, "nothing.bin");
+        var error = await Assert.ThrowsAsync<FtpCommandException>(() => client.DownloadFileAsync("nothing.bin", local));
+        Assert.Equal(550, error.Code);
+        Assert.False(File.Exists(local));
+        await Assert.ThrowsAsync<FileNotFoundException>(() => client.UploadFileAsync(Path.Combine(_local, "absent.bin"), "x.bin"));
+    }
+
+    [Fact]
     public async Task A_local_file_longer_than_the_remote_one_is_downloaded_again_when_resuming()
     {
         var content = Bytes(5000);
