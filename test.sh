@@ -29,6 +29,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
+# vsftpd, Pure-FTPd and ProFTPD conflict as Debian packages: unpacked side by side instead.
+as_root tests/peers/install.sh
+
 node_dir=tests/Ferry.Interop.Tests/node
 if [ ! -d "$node_dir/node_modules/basic-ftp" ]; then
   echo "test.sh: installing basic-ftp into $node_dir"

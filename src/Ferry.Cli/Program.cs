@@ -32,14 +32,22 @@ public static class Program
     }
 
     internal const string Usage = """
-        Usage: ferry <command> [options]
+        NAME
+            ferry - FTP server, client console and account tool
 
-        Commands:
-          serve            run the FTP server (ferry serve --help)
-          shell [HOST [PORT]]
-                           the interactive FTP console (ferry shell --help)
-          user add|remove|list
-                           manage a users file for serve --users (ferry user --help)
+        SYNOPSIS
+            ferry <command> [options]
+
+        DESCRIPTION
+            Commands:
+              serve            run the FTP server (ferry serve --help)
+              shell [HOST [PORT]]
+                               the interactive FTP console (ferry shell --help)
+              user add|remove|list
+                               manage a users file for serve --users (ferry user --help)
+
+        EXIT STATUS
+            0   success; 2   no or an unknown command (each command documents its own codes)
 
         """;
 }

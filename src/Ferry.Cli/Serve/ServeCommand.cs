@@ -1,8 +1,10 @@
 using System.Collections;
 using System.Runtime.InteropServices;
 using Ferry.Server.Accounts;
+using Ferry.Server.Events;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
@@ -18,59 +20,129 @@ internal static class ServeCommand
             Console.Out.Write(Help());
             return 0;
         }
+        var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal);
         ServeSettings settings;
         FtpServerOptions options;
         IUserStore? users;
         FileUserStore? usersFile;
-        LogLevel level;
+        ServeOperations operations;
         try
         {
-            settings = ServeSettings.Load(args, Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
-                .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal));
+            settings = ServeSettings.Load(args, environment);
             options = settings.ToServerOptions();
             users = settings.ToAccounts(out usersFile);
-            level = Enum.TryParse<LogLevel>(settings["log-level"] ?? "Information", ignoreCase: true, out var l)
-                ? l : throw new ArgumentException($"log-level: '{settings["log-level"]}' is not a log level.");
+            operations = settings.ToOperations(environment);
         }
         catch (ArgumentException e)
         {
             await Console.Error.WriteLineAsync($"ferry serve: {e.Message}");
             return 2;
         }
-
-        using var loggerFactory = LoggerFactory.Create(builder => builder
-            .SetMinimumLevel(level)
-            // Logs go to standard error; standard output carries only the "listening" line.
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-            .AddSimpleConsole(o =>
+        if (settings["check-config"] is not null)
+        {
+            await Console.Out.WriteLineAsync("ferry serve: configuration OK");
+            foreach (var line in settings.Describe())
             {
-                o.IncludeScopes = true;
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                o.UseUtcTimestamp = true;
-                o.ColorBehavior = LoggerColorBehavior.Disabled;
-            }));
+                await Console.Out.WriteLineAsync("  " + line);
+            }
+            return 0;
+        }
+
+        using var loggerFactory = CreateLoggerFactory(operations);
+        var log = loggerFactory.CreateLogger("Ferry.Serve");
 
         var fileSystem = new LocalFileSystem(settings.Root);
         // Accounts marked to follow symbolic links out of the root get a store that does; everyone else the jailed one.
         var following = new Lazy<LocalFileSystem>(() => new LocalFileSystem(settings.Root, new LocalFileSystemOptions { FollowSymlinksOutsideRoot = true }));
         await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
             user => user.FollowSymlinksOutsideRoot ? following.Value : null);
+        var reload = new ServeReload();
+        if (usersFile is not null)
+        {
+            reload.Add("users file", () =>
+            {
+                try
+                {
+                    usersFile.Reload();
+                }
+                catch (UserFileException e)
+                {
+                    throw new InvalidOperationException(e.Message, e);
+                }
+                return $"reloaded {usersFile.Count} accounts from '{usersFile.Path}'";
+            });
+        }
+        TransferLog? transferLog = null;
+        EventHooks? hooks = null;
+        try
+        {
+            if (operations.TransferLog is { } transferLogPath)
+            {
+                transferLog = new TransferLog(transferLogPath, operations.TransferLogFormat, loggerFactory.CreateLogger("Ferry.TransferLog"));
+                server.AddEventSink(transferLog);
+                reload.Add("transfer log", () =>
+                {
+                    transferLog.Reopen();
+                    return $"transfer log '{transferLog.Path}' reopened";
+                });
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"ferry serve: transfer-log: cannot open '{operations.TransferLog}': {e.Message}");
+            return 2;
+        }
+        if (operations.Hooks is { } hookOptions)
+        {
+            hooks = new EventHooks(hookOptions, loggerFactory.CreateLogger("Ferry.Hooks"));
+            server.AddEventSink(hooks);
+        }
+        try
+        {
+            return await ServeAsync(server, options, settings, operations, reload, log, cancellationToken);
+        }
+        finally
+        {
+            if (hooks is not null)
+            {
+                // Queued hooks get a moment to run; the rest are abandoned (and were logged as dropped).
+                await hooks.StopAsync(TimeSpan.FromSeconds(5));
+                await hooks.DisposeAsync();
+            }
+            if (transferLog is not null)
+            {
+                await transferLog.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<int> ServeAsync(FtpServer server, FtpServerOptions options, ServeSettings settings, ServeOperations operations,
+        ServeReload reload, ILogger log, CancellationToken cancellationToken)
+    {
+        var systemd = new SystemdNotifier();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-        // SIGHUP rereads the users file; a bad file keeps the accounts already loaded.
-        using var sighup = usersFile is null ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        // SIGHUP reloads what can be reloaded (users file, transfer log, certificates); a bad file keeps the old.
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
         {
             c.Cancel = true;
-            try
+            if (systemd.IsEnabled)
             {
-                usersFile.Reload();
-                Console.Error.WriteLine($"ferry serve: reloaded {usersFile.Count} accounts from '{usersFile.Path}'");
+                systemd.Notify(new ServiceState("RELOADING=1"));
             }
-            catch (UserFileException e)
+            foreach (var line in reload.Run())
             {
-                Console.Error.WriteLine($"ferry serve: users file not reloaded, keeping the old accounts: {e.Message}");
+                ServeLog.Reloaded(log, line);
+            }
+            if (reload.Count == 0)
+            {
+                ServeLog.Reloaded(log, "nothing to reload (no users file, transfer log or certificates)");
+            }
+            if (systemd.IsEnabled)
+            {
+                systemd.Notify(ServiceState.Ready);
             }
         });
         try
@@ -82,61 +154,186 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"ferry serve: cannot listen on {options.Address} port {options.Port}: {e.Message}");
             return 1;
         }
-        if (settings["run-as"] is { } runAs)
+        MetricsEndpoint? metrics = null;
+        if (operations.MetricsPort is { } metricsPort)
         {
             try
             {
-                // RFC-less but classic (vsftpd, ProFTPD): bind port 21 as root, then give root up.
-                var (uid, gid) = Ferry.Server.Security.PrivilegeDrop.DropTo(runAs);
-                await Console.Error.WriteLineAsync($"ferry serve: running as {runAs} (uid {uid}, gid {gid})");
+                // Before --run-as: a port below 1024 needs the privileges that are about to go.
+                metrics = new MetricsEndpoint(server.Metrics, operations.MetricsAddress, metricsPort);
             }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or PlatformNotSupportedException or IOException)
+            catch (Exception e) when (e is System.Net.HttpListenerException or InvalidOperationException or System.Net.Sockets.SocketException)
             {
-                await Console.Error.WriteLineAsync($"ferry serve: {e.Message}");
+                await Console.Error.WriteLineAsync($"ferry serve: metrics-port: cannot listen on {operations.MetricsAddress} port {metricsPort}: {e.Message}");
                 return 1;
             }
         }
-        await Console.Out.WriteLineAsync($"ferry listening on {server.LocalEndPoint}");
-        await Console.Out.FlushAsync(CancellationToken.None);
-        try
+        using (metrics)
         {
-            await Task.Delay(Timeout.Infinite, stop.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await server.StopAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            await Console.Error.WriteLineAsync("ferry serve: sessions still open after 30 s; exiting.");
+            var runAs = settings["run-as"];
+            if (runAs is not null && !Ferry.Server.Security.PrivilegeDrop.IsRoot)
+            {
+                // Not root (e.g. systemd User= with CAP_NET_BIND_SERVICE): nothing to give up.
+                await Console.Error.WriteLineAsync($"ferry serve: not started as root; run-as {runAs} ignored");
+            }
+            else if (runAs is not null)
+            {
+                try
+                {
+                    // RFC-less but classic (vsftpd, ProFTPD): bind port 21 as root, then give root up.
+                    var (uid, gid) = Ferry.Server.Security.PrivilegeDrop.DropTo(runAs);
+                    await Console.Error.WriteLineAsync($"ferry serve: running as {runAs} (uid {uid}, gid {gid})");
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or PlatformNotSupportedException or IOException)
+                {
+                    await Console.Error.WriteLineAsync($"ferry serve: {e.Message}");
+                    return 1;
+                }
+            }
+            await Console.Out.WriteLineAsync($"ferry listening on {server.LocalEndPoint}");
+            if (metrics is not null)
+            {
+                await Console.Out.WriteLineAsync($"ferry metrics on http://{operations.MetricsAddress}:{operations.MetricsPort}/metrics");
+            }
+            await Console.Out.FlushAsync(CancellationToken.None);
+            if (systemd.IsEnabled)
+            {
+                // Type=notify: systemd counts the service as started only now, with the port bound.
+                systemd.Notify(new ServiceState($"READY=1\nSTATUS=listening on {server.LocalEndPoint}\nMAINPID={Environment.ProcessId}"));
+            }
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            if (systemd.IsEnabled)
+            {
+                systemd.Notify(ServiceState.Stopping);
+            }
+            ServeLog.ShuttingDown(log, server.SessionCount, operations.ShutdownTimeout.TotalSeconds);
+            // Idle sessions get 421 now; running transfers may finish until the deadline, then are
+            // aborted; after that the sessions have a few seconds to be told and closed.
+            using var deadline = new CancellationTokenSource(operations.ShutdownTimeout + TimeSpan.FromSeconds(10));
+            try
+            {
+                await server.StopAsync(operations.ShutdownTimeout, deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                await Console.Error.WriteLineAsync("ferry serve: sessions still open after the shutdown deadline; exiting.");
+            }
         }
         return 0;
     }
 
+    private static ILoggerFactory CreateLoggerFactory(ServeOperations operations) => LoggerFactory.Create(builder =>
+    {
+        builder.SetMinimumLevel(operations.LogLevel)
+            // Logs go to standard error; standard output carries only the "listening" line.
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        switch (operations.LogFormat)
+        {
+            case "json":
+                builder.AddJsonConsole(o =>
+                {
+                    o.IncludeScopes = true;
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                });
+                break;
+            case "systemd":
+                // journald adds its own time stamps; "<6>" prefixes carry the priority.
+                builder.AddSystemdConsole(o => o.IncludeScopes = true);
+                break;
+            default:
+                builder.AddSimpleConsole(o =>
+                {
+                    o.IncludeScopes = true;
+                    o.SingleLine = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                    o.UseUtcTimestamp = true;
+                    o.ColorBehavior = LoggerColorBehavior.Disabled;
+                });
+                break;
+        }
+    });
+
+    /// <summary>`ferry serve --help`: a manual page (the options come from <see cref="ServeSettings.Known"/>).</summary>
     internal static string Help()
     {
         var lines = new List<string>
         {
-            "Usage: ferry serve [options]",
+            "NAME",
+            "    ferry serve - run the Ferry FTP server",
             "",
-            "Runs an FTP server. Anonymous users (ftp, anonymous) get read-only access to the root;",
-            "accounts given with --user get full rights on it; accounts in a --users file get the home,",
-            "rights and quotas written there (manage it with 'ferry user').",
+            "SYNOPSIS",
+            "    ferry serve [--config FILE] [OPTION...]",
+            "    ferry serve [--config FILE] [OPTION...] --check-config",
             "",
-            "Options (also in the --config JSON file as \"name\": value, or as FERRY_NAME environment",
-            "variables; the command line wins over the environment, which wins over the file):",
+            "DESCRIPTION",
+            "    Serves the --root directory over FTP. Anonymous users (ftp, anonymous) get read-only",
+            "    access; accounts given with --user get full rights on the root; accounts in a --users",
+            "    file get the home, rights and quotas written there (manage it with 'ferry user').",
+            "    Prints \"ferry listening on ADDRESS:PORT\" on standard output once it accepts",
+            "    connections; logs go to standard error.",
+            "",
+            "    Every option can come from three places; the command line wins over the environment,",
+            "    which wins over the JSON file named by --config (keys are the option names, e.g.",
+            "    {\"passive-ports\": \"50000-50100\"}). A bad value stops the start, naming the option.",
+            "",
+            "OPTIONS",
         };
         foreach (var (name, value, help) in ServeSettings.Known)
         {
-            var left = value is null ? $"--{name}" : $"--{name} {value}";
-            lines.Add($"  {left,-28} {help}");
+            lines.Add(value is null ? $"    --{name}" : $"    --{name} {value}");
+            lines.Add($"        {help}");
         }
-        lines.Add("");
-        lines.Add("Prints \"ferry listening on ADDRESS:PORT\" once it accepts connections; SIGINT or SIGTERM stop it.");
+        lines.AddRange(
+        [
+            "",
+            "ENVIRONMENT",
+            "    FERRY__NAME       any option, NAME in capitals with _ for - (FERRY__PASSIVE_PORTS=50000-50100)",
+            "    FERRY__CONFIG     the JSON configuration file",
+            "    FERRY_NAME        the older spelling (one underscore); still read, weaker than FERRY__NAME",
+            "    NOTIFY_SOCKET     set by systemd (Type=notify): READY=1 once listening, STOPPING=1, RELOADING=1",
+            "    JOURNAL_STREAM    set by systemd: logs default to the journald format (<N> priorities)",
+            "",
+            "SIGNALS",
+            "    SIGTERM, SIGINT   stop: no new connections, idle sessions get 421 at once, running transfers",
+            "                      finish (up to --shutdown-timeout, then 426), then 421; exit status 0",
+            "    SIGHUP            reload the --users file and reopen the --transfer-log (certificates too,",
+            "                      when TLS is configured); a bad file is logged and the old one kept",
+            "",
+            "FILES",
+            "    --config FILE       JSON object of options; comments and trailing commas allowed",
+            "    --users FILE        accounts with PBKDF2 password hashes ('ferry user')",
+            "    --transfer-log FILE one line per transfer (xferlog or JSON lines)",
+            "    docs/ferry.sample.json, packaging/ferry.service: a sample configuration and systemd unit",
+            "",
+            "EXIT STATUS",
+            "    0   stopped by a signal, or --check-config found the configuration good",
+            "    1   cannot listen on the port (or the metrics port), or --run-as failed",
+            "    2   bad configuration (the message names the option)",
+            "",
+            "EXAMPLES",
+            "    ferry serve --root /srv/ftp --port 2121 --passive-ports 50000-50100",
+            "    ferry serve --config /etc/ferry/ferry.json --check-config",
+            "    FERRY__METRICS_PORT=9121 ferry serve --config /etc/ferry/ferry.json --transfer-log /var/log/ferry/xferlog",
+            "",
+            "SEE ALSO",
+            "    ferry user --help; docs/operations.md (configuration reference, logs, metrics, hooks, systemd)",
+        ]);
         return string.Join('\n', lines) + "\n";
     }
+}
+
+internal static partial class ServeLog
+{
+    [LoggerMessage(201, LogLevel.Information, "SIGHUP: {Result}")]
+    public static partial void Reloaded(ILogger logger, string result);
+
+    [LoggerMessage(202, LogLevel.Information, "Shutting down: {Sessions} sessions open; running transfers may take {Seconds} s to finish")]
+    public static partial void ShuttingDown(ILogger logger, int sessions, double seconds);
 }

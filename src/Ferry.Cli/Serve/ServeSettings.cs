@@ -1,15 +1,17 @@
 using System.Globalization;
 using System.Net;
-using System.Text.Json;
 using Ferry.Server.Accounts;
 using Ferry.Server.Hosting;
+using Microsoft.Extensions.Configuration;
 
 namespace Ferry.Cli.Serve;
 
 /// <summary>
-/// The settings of `ferry serve`, from three sources in rising precedence: the JSON file named by
-/// --config (keys are the option names without dashes, e.g. "passive-ports"), environment variables
-/// (FERRY_PASSIVE_PORTS), then the command line (--passive-ports 50000-50100).
+/// The settings of `ferry serve`, from three sources in rising precedence, merged by
+/// Microsoft.Extensions.Configuration: the JSON file named by --config (keys are the option names
+/// without the dashes in front, e.g. "passive-ports"), environment variables (FERRY__PASSIVE_PORTS;
+/// the older FERRY_PASSIVE_PORTS still works, below it), then the command line (--passive-ports
+/// 50000-50100). A new option is one line in <see cref="Known"/> and one line where it is bound.
 /// </summary>
 internal sealed class ServeSettings
 {
@@ -45,51 +47,143 @@ internal sealed class ServeSettings
         ("allow-list", "LIST", "comma-separated addresses/CIDR ranges never banned"),
         ("login-timeout", "SECONDS", "close sessions not logged in after this long (default 60)"),
         ("run-as", "USER", "when started as root, become USER right after binding the port"),
+        ("shutdown-timeout", "SECONDS", "on SIGTERM/SIGINT, how long running transfers may go on (default 30)"),
         ("log-level", "LEVEL", "trace, debug, information, warning, error (default information)"),
-        ("config", "FILE", "JSON file with any of these options"),
+        ("log-format", "FORMAT", "text, json (one JSON object a line) or systemd (<N> priority prefixes); default systemd under systemd (JOURNAL_STREAM set), else text"),
+        ("transfer-log", "FILE", "append one line per transfer to FILE (reopened on SIGHUP, for logrotate)"),
+        ("transfer-log-format", "FORMAT", "xferlog (the wu-ftpd/vsftpd format log analysers read) or json (default xferlog)"),
+        ("metrics-port", "N", "serve Prometheus metrics on http://ADDR:N/metrics (default: off)"),
+        ("metrics-address", "ADDR", "address of the metrics endpoint (default 127.0.0.1; + or * for all)"),
+        ("hook-command", "PROGRAM", "run PROGRAM for each event (event as FERRY_EVENT_* variables and JSON on stdin)"),
+        ("hook-url", "URL", "POST each event as JSON to URL"),
+        ("hook-events", "LIST", "events that run the hooks: login,upload,download,delete,rename (default all)"),
+        ("hook-timeout", "SECONDS", "a hook still running (or a POST unanswered) after this is abandoned (default 10)"),
+        ("hook-concurrency", "N", "hooks running at once; more wait in a queue of 1000, then are dropped (default 4)"),
+        ("config", "FILE", "JSON file with any of these options (FERRY__CONFIG in the environment)"),
+        ("check-config", null, "read and check the configuration (and users file), print it, exit 0 (or 2 naming the bad key)"),
     ];
 
-    private readonly Dictionary<string, string> _values = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>Options read only from the command line (never from the file or the environment).</summary>
+    private static readonly string[] CommandLineOnly = ["config", "check-config"];
 
-    // --user may be given many times (and "user" in the JSON file may be an array): a list, not a value.
-    private List<string> _users = [];
+    private readonly IConfiguration _configuration;
 
-    public string? this[string name] => _values.GetValueOrDefault(name);
+    // --user may be given many times (and "user" in the JSON file may be an array): a list, not a
+    // value, taken whole from the strongest source that has one.
+    private readonly List<string> _users;
 
-    /// <summary>Reads all three sources. Throws <see cref="ArgumentException"/> naming a bad option.</summary>
+    private ServeSettings(IConfiguration configuration, List<string> users)
+    {
+        _configuration = configuration;
+        _users = users;
+    }
+
+    public string? this[string name] => _configuration[name];
+
+    /// <summary>
+    /// Reads all sources through Microsoft.Extensions.Configuration, weakest first: the JSON file,
+    /// old-style FERRY_NAME variables, FERRY__NAME variables, the command line. Throws
+    /// <see cref="ArgumentException"/> naming a bad option.
+    /// </summary>
     public static ServeSettings Load(string[] args, IDictionary<string, string?> environment)
     {
         var (commandLine, commandLineUsers) = ParseCommandLine(args);
-        var settings = new ServeSettings();
-        var configFile = commandLine.GetValueOrDefault("config") ?? (environment.TryGetValue("FERRY_CONFIG", out var fromEnv) ? fromEnv : null);
+        var fromEnvironment = EnvironmentValues(environment);
+        var configFile = commandLine.GetValueOrDefault("config") ?? fromEnvironment.GetValueOrDefault("config");
+        var builder = new ConfigurationBuilder();
+        List<string> users = [];
         if (configFile is not null)
         {
-            settings.LoadJson(configFile);
+            var file = LoadJson(configFile);
+            builder.AddConfiguration(file);
+            users = ListOf(file, "user", $"config: key 'user' in '{configFile}'");
         }
-        foreach (var (name, _, _) in Known)
+        var legacy = fromEnvironment.Where(p => p.Key.StartsWith(LegacyMarker, StringComparison.Ordinal))
+            .ToDictionary(p => p.Key[LegacyMarker.Length..], p => p.Value, StringComparer.OrdinalIgnoreCase);
+        var modern = fromEnvironment.Where(p => !p.Key.StartsWith(LegacyMarker, StringComparison.Ordinal))
+            .ToDictionary(p => p.Key, p => p.Value, StringComparer.OrdinalIgnoreCase);
+        foreach (var layer in new[] { legacy, modern })
         {
-            var variable = "FERRY_" + name.Replace('-', '_').ToUpperInvariant();
-            if (environment.TryGetValue(variable, out var value) && value is not null)
+            if (layer.Count == 0)
             {
-                if (name == "user")
-                {
-                    settings._users = [value];
-                }
-                else
-                {
-                    settings._values[name] = value;
-                }
+                continue;
+            }
+            builder.AddInMemoryCollection(layer);
+            var section = new ConfigurationBuilder().AddInMemoryCollection(layer).Build();
+            if (ListOf(section, "user", "environment: FERRY__USER") is { Count: > 0 } fromEnv)
+            {
+                users = fromEnv;
             }
         }
-        foreach (var (name, value) in commandLine)
-        {
-            settings._values[name] = value;
-        }
+        builder.AddInMemoryCollection(commandLine!);
         if (commandLineUsers.Count > 0)
         {
-            settings._users = commandLineUsers;
+            users = commandLineUsers;
         }
-        return settings;
+        return new ServeSettings(builder.Build(), users);
+    }
+
+    private const string LegacyMarker = "legacy:";
+
+    /// <summary>
+    /// FERRY__PASSIVE_PORTS (the Microsoft.Extensions.Configuration convention: "__" separates
+    /// sections) and, for compatibility, the older FERRY_PASSIVE_PORTS; both become the key
+    /// "passive-ports". Legacy keys come back prefixed with <see cref="LegacyMarker"/>.
+    /// </summary>
+    private static Dictionary<string, string?> EnvironmentValues(IDictionary<string, string?> environment)
+    {
+        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (variable, value) in environment)
+        {
+            if (value is null || !variable.StartsWith("FERRY_", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            if (variable.StartsWith("FERRY__", StringComparison.OrdinalIgnoreCase))
+            {
+                var key = variable["FERRY__".Length..].Replace("__", ConfigurationPath.KeyDelimiter, StringComparison.Ordinal).Replace('_', '-').ToLowerInvariant();
+                var top = key.Split(ConfigurationPath.KeyDelimiter)[0];
+                if (!IsKnown(top) || CommandLineOnly.Contains(top) && top != "config")
+                {
+                    throw new ArgumentException($"environment: unknown variable '{variable}' (no option '{top}'). Run 'ferry serve --help'.");
+                }
+                values[key] = value;
+                continue;
+            }
+            // FERRY_NAME: the convention before 0.2; only exact option names, other FERRY_ variables are not ours.
+            var name = variable["FERRY_".Length..].Replace('_', '-').ToLowerInvariant();
+            if (IsKnown(name) && (!CommandLineOnly.Contains(name) || name == "config"))
+            {
+                values[LegacyMarker + name] = value;
+            }
+        }
+        // The old FERRY_CONFIG names a file too (the modern FERRY__CONFIG wins).
+        if (!values.ContainsKey("config") && values.TryGetValue(LegacyMarker + "config", out var legacyConfig))
+        {
+            values["config"] = legacyConfig;
+        }
+        values.Remove(LegacyMarker + "config");
+        return values;
+    }
+
+    private static bool IsKnown(string name) => Array.Exists(Known, k => k.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>A string or an array of strings under <paramref name="key"/>; empty when absent.</summary>
+    private static List<string> ListOf(IConfiguration configuration, string key, string what)
+    {
+        var section = configuration.GetSection(key);
+        if (section.Value is { } single)
+        {
+            // An empty JSON array arrives as an empty value.
+            return single.Length == 0 ? [] : [single];
+        }
+        var items = section.GetChildren().ToList();
+        if (items.Exists(i => i.Value is null))
+        {
+            throw new ArgumentException($"{what} must be a string or an array of strings.");
+        }
+        return items.OrderBy(i => int.TryParse(i.Key, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : int.MaxValue)
+            .Select(i => i.Value!).ToList();
     }
 
     private static (Dictionary<string, string> Values, List<string> Users) ParseCommandLine(string[] args)
@@ -138,48 +232,38 @@ internal sealed class ServeSettings
         return (values, users);
     }
 
-    private void LoadJson(string path)
+    /// <summary>
+    /// The --config file through the standard JSON configuration provider (comments and trailing
+    /// commas allowed). Every top-level key must be an option, and every option but "user" (a list)
+    /// a plain value.
+    /// </summary>
+    private static IConfigurationRoot LoadJson(string path)
     {
-        JsonDocument document;
+        IConfigurationRoot file;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            var full = Path.GetFullPath(path);
+            file = new ConfigurationBuilder()
+                .SetBasePath(Path.GetDirectoryName(full)!)
+                .AddJsonFile(Path.GetFileName(full), optional: false, reloadOnChange: false)
+                .Build();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or InvalidDataException or ArgumentException)
         {
-            throw new ArgumentException($"config: cannot read '{path}': {e.Message}");
+            throw new ArgumentException($"config: cannot read '{path}': {(e.InnerException ?? e).Message}");
         }
-        using (document)
+        foreach (var section in file.GetChildren())
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            if (!IsKnown(section.Key) || CommandLineOnly.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
             {
-                throw new ArgumentException($"config: '{path}' must hold a JSON object.");
+                throw new ArgumentException($"config: unknown key '{section.Key}' in '{path}'.");
             }
-            foreach (var property in document.RootElement.EnumerateObject())
+            if (section.Value is null && !section.Key.Equals("user", StringComparison.OrdinalIgnoreCase) && section.GetChildren().Any())
             {
-                if (Array.FindIndex(Known, k => k.Name.Equals(property.Name, StringComparison.OrdinalIgnoreCase)) < 0 || property.Name == "config")
-                {
-                    throw new ArgumentException($"config: unknown key '{property.Name}' in '{path}'.");
-                }
-                if (property.Name.Equals("user", StringComparison.OrdinalIgnoreCase))
-                {
-                    _users = property.Value.ValueKind switch
-                    {
-                        JsonValueKind.String => [property.Value.GetString()!],
-                        JsonValueKind.Array when property.Value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) =>
-                            property.Value.EnumerateArray().Select(e => e.GetString()!).ToList(),
-                        _ => throw new ArgumentException("config: key 'user' must be a string or an array of strings."),
-                    };
-                    continue;
-                }
-                _values[property.Name] = property.Value.ValueKind switch
-                {
-                    JsonValueKind.String => property.Value.GetString()!,
-                    JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => property.Value.GetRawText(),
-                    _ => throw new ArgumentException($"config: key '{property.Name}' must be a string, number or boolean."),
-                };
+                throw new ArgumentException($"config: key '{section.Key}' in '{path}' must be a string, number or boolean.");
             }
         }
+        return file;
     }
 
     public string Root => Path.GetFullPath(this["root"] ?? Directory.GetCurrentDirectory());
@@ -297,6 +381,83 @@ internal sealed class ServeSettings
         return options;
     }
 
+    /// <summary>The operations settings (shutdown, logs, metrics, hooks). Throws <see cref="ArgumentException"/> naming the bad key.</summary>
+    public ServeOperations ToOperations(IDictionary<string, string?> environment)
+    {
+        var logFormat = (this["log-format"] ?? (environment.TryGetValue("JOURNAL_STREAM", out var journal) && journal is not null ? "systemd" : "text")).ToLowerInvariant();
+        if (logFormat is not ("text" or "json" or "systemd"))
+        {
+            throw new ArgumentException($"log-format: '{this["log-format"]}' is not text, json or systemd.");
+        }
+        var level = Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(this["log-level"] ?? "Information", ignoreCase: true, out var l) && !int.TryParse(this["log-level"], out _)
+            ? l : throw new ArgumentException($"log-level: '{this["log-level"]}' is not a log level.");
+        var transferLogFormat = this["transfer-log-format"]?.ToLowerInvariant() switch
+        {
+            null or "xferlog" => Ferry.Server.Events.TransferLogFormat.Xferlog,
+            "json" => Ferry.Server.Events.TransferLogFormat.Json,
+            _ => throw new ArgumentException($"transfer-log-format: '{this["transfer-log-format"]}' is not xferlog or json."),
+        };
+        if (this["transfer-log"] is { } transferLog && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(transferLog))))
+        {
+            throw new ArgumentException($"transfer-log: the directory of '{transferLog}' does not exist.");
+        }
+        var metricsPort = Int("metrics-port");
+        if (metricsPort is < 1 or > 65535)
+        {
+            throw new ArgumentException($"metrics-port: {metricsPort} is not a TCP port (1-65535).");
+        }
+        var metricsAddress = this["metrics-address"] ?? "127.0.0.1";
+        if (metricsAddress is not ("+" or "*") && !IPAddress.TryParse(metricsAddress, out _) && Uri.CheckHostName(metricsAddress) != UriHostNameType.Dns)
+        {
+            throw new ArgumentException($"metrics-address: '{metricsAddress}' is not an address or host name.");
+        }
+        Ferry.Server.Events.EventHookOptions? hooks = null;
+        if (this["hook-command"] is not null || this["hook-url"] is not null)
+        {
+            var defaults = new Ferry.Server.Events.EventHookOptions();
+            Uri? url = null;
+            if (this["hook-url"] is { } text && !Uri.TryCreate(text, UriKind.Absolute, out url))
+            {
+                throw new ArgumentException($"hook-url: '{text}' is not an absolute http or https URL.");
+            }
+            hooks = defaults with
+            {
+                Command = this["hook-command"],
+                Url = url,
+                Events = this["hook-events"] is { } events ? Ferry.Server.Events.EventHooks.ParseEvents(events) : defaults.Events,
+                Timeout = Seconds("hook-timeout") ?? defaults.Timeout,
+                Concurrency = Int("hook-concurrency") ?? defaults.Concurrency,
+            };
+            hooks.Validate();
+        }
+        else if (this["hook-events"] is not null || this["hook-timeout"] is not null || this["hook-concurrency"] is not null)
+        {
+            throw new ArgumentException("hook-events: hook settings without hook-command or hook-url.");
+        }
+        return new ServeOperations(
+            Seconds("shutdown-timeout", allowZero: true) ?? TimeSpan.FromSeconds(30),
+            level, logFormat, this["transfer-log"], transferLogFormat, metricsPort, metricsAddress, hooks);
+    }
+
+    /// <summary>The effective settings, one "name = value" a line, passwords left out (for --check-config).</summary>
+    public IEnumerable<string> Describe()
+    {
+        foreach (var (name, _, _) in Known)
+        {
+            if (name == "user")
+            {
+                if (_users.Count > 0)
+                {
+                    yield return $"user = {_users.Count} account(s): {string.Join(", ", _users.Select(u => u.Split(':')[0]))}";
+                }
+            }
+            else if (name != "check-config" && this[name] is { } value)
+            {
+                yield return $"{name} = {value}";
+            }
+        }
+    }
+
     private static string[] ReadWelcome(string path)
     {
         try
@@ -365,3 +526,14 @@ internal sealed class ServeSettings
         IPAddress.TryParse(text, out var address) ? address : throw new ArgumentException($"{name}: '{text}' is not an IP address.");
 }
 
+
+/// <summary>The operations side of `ferry serve`: shutdown deadline, logs, transfer log, metrics, hooks.</summary>
+internal sealed record ServeOperations(
+    TimeSpan ShutdownTimeout,
+    Microsoft.Extensions.Logging.LogLevel LogLevel,
+    string LogFormat,
+    string? TransferLog,
+    Ferry.Server.Events.TransferLogFormat TransferLogFormat,
+    int? MetricsPort,
+    string MetricsAddress,
+    Ferry.Server.Events.EventHookOptions? Hooks);

@@ -16,17 +16,38 @@ internal static class UserCommand
     internal delegate string? SecretPrompt(string prompt);
 
     internal const string Help = """
-        Usage: ferry user add NAME --users FILE [--home /DIR] [--permissions list,read,...]
-                              [--quota-bytes N] [--quota-files N] [--password-stdin]
-               ferry user remove NAME --users FILE
-               ferry user list --users FILE
+        NAME
+            ferry user - manage the users file of 'ferry serve --users FILE'
 
-        Manages the users file of 'ferry serve --users FILE'. Only a PBKDF2-SHA256 hash of the
-        password is stored. On a terminal the password is asked twice without echo; with standard
-        input redirected (or --password-stdin) one line is read from it.
-        Permissions: list, read, write, delete, rename, mkdir, or all (default: list,read).
-        The file is replaced atomically and left readable by its owner only (mode 0600). A running
-        server rereads it on SIGHUP.
+        SYNOPSIS
+            ferry user add NAME --users FILE [--home /DIR] [--permissions list,read,...]
+                           [--quota-bytes N] [--quota-files N] [--password-stdin]
+            ferry user remove NAME --users FILE
+            ferry user list --users FILE
+
+        DESCRIPTION
+            Adds, removes and lists the accounts of a users file. Only a PBKDF2-SHA256 hash of the
+            password is stored. On a terminal the password is asked twice without echo; with standard
+            input redirected (or --password-stdin) one line is read from it. The file is replaced
+            atomically and left readable by its owner only (mode 0600). A running server rereads it
+            on SIGHUP.
+
+        OPTIONS
+            --users FILE          the users file (required)
+            --home /DIR           the account's home, a virtual path inside the served root (default /)
+            --permissions LIST    list, read, write, delete, rename, mkdir, or all (default: list,read)
+            --quota-bytes N       most bytes the account may store
+            --quota-files N       most files the account may store
+            --password-stdin      read the password as one line from standard input
+
+        EXIT STATUS
+            0   done
+            1   refused: the user exists, is unknown, or the file is bad
+            2   bad command line
+
+        EXAMPLES
+            ferry user add alice --users /etc/ferry/users.json --home /alice --permissions list,read,write,mkdir
+            ferry user list --users /etc/ferry/users.json
 
         """;
 

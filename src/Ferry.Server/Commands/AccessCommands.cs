@@ -56,6 +56,7 @@ internal static class AccessCommands
                 && await session.Users.ContainsAsync(name, cancellationToken).ConfigureAwait(false);
             session.Server.Defender.Report(session.RemoteEndPoint.Address, known ? Security.DefenderEvent.FailedLogin : Security.DefenderEvent.UnknownUser);
             ServerLog.LoginFailed(session.Log, name, session.RemoteEndPoint, session.FailedLogins);
+            session.Server.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("result", "failed"));
             if (session.Options.FailedLoginDelay > TimeSpan.Zero)
             {
                 await Task.Delay(session.Options.FailedLoginDelay, cancellationToken).ConfigureAwait(false);
@@ -68,8 +69,10 @@ internal static class AccessCommands
             return LoginIncorrect;
         }
 
-        session.LogIn(account);
         var email = account.IsAnonymous ? argument : null;
+        session.LogIn(account, email);
+        session.Server.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("result", "ok"));
+        session.PublishEvent(Events.FtpEventKind.Login, "PASS");
         ServerLog.LoginSucceeded(session.Log, account.Name, account.IsAnonymous, email, session.RemoteEndPoint);
         session.Server.RaiseLogin(new LoginEventArgs(session.Id, session.RemoteEndPoint, account.Name, account.IsAnonymous, email));
         var lines = new List<string>(session.Options.WelcomeMessage);

@@ -37,6 +37,7 @@ internal static class FileActionCommands
         {
             usage.Adjust(-entry.Size, -1);
         }
+        session.PublishEvent(Events.FtpEventKind.Delete, "DELE", storePath);
         return FileDeleted;
     }
 
@@ -90,7 +91,9 @@ internal static class FileActionCommands
         {
             return refusal;
         }
-        await session.FileSystem.RenameAsync(session.ToStorePath(from.Value), session.ToStorePath(to), cancellationToken).ConfigureAwait(false);
+        var (source, target) = (session.ToStorePath(from.Value), session.ToStorePath(to));
+        await session.FileSystem.RenameAsync(source, target, cancellationToken).ConfigureAwait(false);
+        session.PublishEvent(Events.FtpEventKind.Rename, "RNTO", source, target);
         return Renamed;
     }
 

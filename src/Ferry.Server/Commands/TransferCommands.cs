@@ -65,8 +65,16 @@ internal static class TransferCommands
                 }
                 using (socket)
                 {
-                    var (outcome, bytes) = await DataTransfer.SendAsync(source, socket, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
-                    ServerLog.Transfer(session.Log, "RETR", storePath.Value, bytes, Stopwatch.GetElapsedTime(started).TotalSeconds, outcome.ToString());
+                    var (outcome, bytes) = (TransferOutcome.NetworkFailed, 0L);
+                    try
+                    {
+                        (outcome, bytes) = await DataTransfer.SendAsync(source, socket, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        // Aborted transfers (ABOR throws through here) are reported too, as incomplete.
+                        session.ReportTransfer("RETR", storePath, upload: false, ascii, bytes, Stopwatch.GetElapsedTime(started), outcome == TransferOutcome.Completed, outcome.ToString());
+                    }
                     return outcome switch
                     {
                         TransferOutcome.Completed => Replies.TransferComplete,
@@ -280,8 +288,9 @@ internal static class TransferCommands
                 }
                 // Also when the transfer was aborted (ABOR throws through here): no temporary file stays.
                 refusal = await FinishAsync(session, plan, outcome).ConfigureAwait(false);
+                session.ReportTransfer(plan.Verb, plan.Target, upload: true, ascii, bytes, Stopwatch.GetElapsedTime(started),
+                    refusal is null && outcome == TransferOutcome.Completed, refusal is null ? outcome.ToString() : $"{outcome}, then {refusal.Code}");
             }
-            ServerLog.Transfer(session.Log, plan.Verb, plan.Target.Value, bytes, Stopwatch.GetElapsedTime(started).TotalSeconds, outcome.ToString());
             return refusal ?? outcome switch
             {
                 TransferOutcome.Completed => plan.Completed,

@@ -23,6 +23,8 @@ public sealed class FtpServer : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _draining = new();
+    private readonly List<Events.IFtpEventSink> _eventSinks = [];
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private int _connections;
@@ -48,6 +50,25 @@ public sealed class FtpServer : IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("Ferry.Server");
         Defender = new Defender(options.Defender);
+        Metrics = new Diagnostics.FtpServerMetrics();
+        Defender.AddressBanned += (_, _) => Metrics.Bans.Add(1);
+    }
+
+    /// <summary>The server's metrics instruments (its own meter, named "Ferry.Server").</summary>
+    public Diagnostics.FtpServerMetrics Metrics { get; }
+
+    /// <summary>
+    /// Adds a receiver of the server's events (logins, transfers, deletes, renames): a transfer log,
+    /// hooks. Only before <see cref="StartAsync"/>.
+    /// </summary>
+    public void AddEventSink(Events.IFtpEventSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        if (_listener is not null)
+        {
+            throw new InvalidOperationException("Event sinks are added before the server starts.");
+        }
+        _eventSinks.Add(sink);
     }
 
     /// <summary>The per-address ban list of this server.</summary>
@@ -70,7 +91,7 @@ public sealed class FtpServer : IAsyncDisposable
         }
         _listener = Bind(IPAddress.Parse(_options.Address), _options.Port);
         ServerLog.Listening(_logger, _listener.LocalEndPoint!);
-        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token);
+        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray());
         _acceptLoop = AcceptLoopAsync(context);
         return Task.CompletedTask;
     }
@@ -103,18 +124,22 @@ public sealed class FtpServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync(ServerContext context)
     {
-        while (!_stopping.IsCancellationRequested)
+        while (!_draining.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await _listener!.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                socket = await _listener!.AcceptAsync(_draining.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 break;
             }
             catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException) when (_draining.IsCancellationRequested)
             {
                 break;
             }
@@ -190,6 +215,8 @@ public sealed class FtpServer : IAsyncDisposable
     private async Task RunSessionAsync(long id, Socket socket, IPAddress address, ServerContext context)
     {
         await Task.Yield();
+        Metrics.Sessions.Add(1);
+        Metrics.ActiveSessions.Add(1);
         try
         {
             var session = new FtpSession(id, socket, context, _stopping.Token);
@@ -205,30 +232,54 @@ public sealed class FtpServer : IAsyncDisposable
         }
         finally
         {
+            Metrics.ActiveSessions.Add(-1);
             Release(address);
             _sessions.TryRemove(id, out _);
         }
     }
 
-    /// <summary>Stops accepting, tells open sessions 421 and waits for them to close.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken = default)
+    /// <summary>Stops at once: no more connections, running transfers aborted (426), every session told 421.</summary>
+    public Task StopAsync(CancellationToken cancellationToken = default) => StopAsync(TimeSpan.Zero, cancellationToken);
+
+    /// <summary>
+    /// Stops gracefully: no more connections; idle sessions are told 421 and closed at once; a
+    /// session with a running transfer lets it finish (its 226 is sent), then is told 421. Transfers
+    /// still running after <paramref name="drainTimeout"/> are aborted (426, then 421). Returns when
+    /// every session is closed (or <paramref name="cancellationToken"/> fires).
+    /// </summary>
+    public async Task StopAsync(TimeSpan drainTimeout, CancellationToken cancellationToken = default)
     {
-        if (_listener is null || _stopping.IsCancellationRequested)
+        if (_listener is null || _draining.IsCancellationRequested)
         {
             return;
         }
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _draining.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
         if (_acceptLoop is not null)
         {
             await _acceptLoop.ConfigureAwait(false);
         }
-        await Task.WhenAll(_sessions.Values).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var sessions = Task.WhenAll(_sessions.Values);
+        if (drainTimeout > TimeSpan.Zero)
+        {
+            try
+            {
+                await sessions.WaitAsync(drainTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                ServerLog.DrainTimedOut(_logger, _sessions.Count, drainTimeout.TotalSeconds);
+            }
+        }
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        _draining.Dispose();
+        Metrics.Dispose();
     }
 }

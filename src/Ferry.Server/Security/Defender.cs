@@ -64,8 +64,21 @@ public sealed class Defender
         }
     }
 
+    /// <summary>Raised (outside the lock) each time an address gets banned.</summary>
+    public event EventHandler<IPAddress>? AddressBanned;
+
     /// <summary>Records a bad event; returns true when it got the address banned.</summary>
     public bool Report(IPAddress address, DefenderEvent kind)
+    {
+        var banned = ReportCore(address, kind);
+        if (banned)
+        {
+            AddressBanned?.Invoke(this, Normalize(address));
+        }
+        return banned;
+    }
+
+    private bool ReportCore(IPAddress address, DefenderEvent kind)
     {
         if (!_options.Enabled || IsAllowListed(address))
         {

@@ -100,9 +100,13 @@ internal sealed class FtpSession : IAsyncDisposable
     /// <summary>Set by a successful RNFR, taken by the RNTO that must follow it.</summary>
     public VirtualPath? RenameFrom { get; set; }
 
-    public void LogIn(UserAccount user)
+    /// <summary>The e-mail address an anonymous user gave as password.</summary>
+    public string? AnonymousIdentity { get; private set; }
+
+    public void LogIn(UserAccount user, string? anonymousIdentity = null)
     {
         User = user;
+        AnonymousIdentity = user.IsAnonymous ? anonymousIdentity : null;
         FileSystem = _server.FileSystemFor(user);
         _home = VirtualPath.Parse(user.Home);
         WorkingDirectory = VirtualPath.Root;
@@ -165,6 +169,35 @@ internal sealed class FtpSession : IAsyncDisposable
     public VirtualPath ToStorePath(VirtualPath clientPath) =>
         _home.IsRoot ? clientPath : clientPath.IsRoot ? _home : VirtualPath.Parse(_home.Value + clientPath.Value);
 
+    /// <summary>
+    /// A transfer ended (whatever its outcome): the log line, the metrics and the upload/download
+    /// event. Called where the transfer's final reply is decided, outside the copy loop.
+    /// </summary>
+    public void ReportTransfer(string verb, VirtualPath storePath, bool upload, bool ascii, long bytes, TimeSpan elapsed, bool completed, string outcome)
+    {
+        ServerLog.Transfer(Log, verb, storePath.Value, bytes, elapsed.TotalSeconds, outcome);
+        var metrics = _server.Metrics;
+        var direction = new KeyValuePair<string, object?>("direction", upload ? "upload" : "download");
+        metrics.Transfers.Add(1, direction, new KeyValuePair<string, object?>("result", completed ? "completed" : "failed"));
+        (upload ? metrics.BytesReceived : metrics.BytesSent).Add(bytes);
+        metrics.TransferDuration.Record(elapsed.TotalSeconds, direction);
+        _server.Publish(NewEvent(upload ? Events.FtpEventKind.Upload : Events.FtpEventKind.Download, verb) with
+        {
+            Path = storePath.Value,
+            Bytes = bytes,
+            Duration = elapsed,
+            Completed = completed,
+            Ascii = ascii,
+        });
+    }
+
+    /// <summary>A successful delete, rename or login, for the event sinks.</summary>
+    public void PublishEvent(Events.FtpEventKind kind, string verb, VirtualPath? path = null, VirtualPath? target = null) =>
+        _server.Publish(NewEvent(kind, verb) with { Path = path?.Value, TargetPath = target?.Value });
+
+    private Events.FtpEvent NewEvent(Events.FtpEventKind kind, string verb) =>
+        new(kind, Id, RemoteEndPoint, User?.Name ?? "-", User?.IsAnonymous ?? false) { Command = verb, AnonymousIdentity = AnonymousIdentity };
+
     /// <summary>Replaces the data channel set up for the next transfer.</summary>
     public async ValueTask SetDataChannelAsync(DataChannel? channel)
     {
@@ -218,7 +251,7 @@ internal sealed class FtpSession : IAsyncDisposable
     {
         // Zero-byte reads: an idle session holds no read buffer (Kestrel does the same).
         var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 2048, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(token);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(token, _server.Draining);
         try
         {
             while (!_closing)
@@ -233,6 +266,11 @@ internal sealed class FtpSession : IAsyncDisposable
                 }
                 catch (OperationCanceledException) when (!token.IsCancellationRequested)
                 {
+                    if (_server.Draining.IsCancellationRequested)
+                    {
+                        await DrainAsync().ConfigureAwait(false);
+                        return;
+                    }
                     if (IsTransferRunning)
                     {
                         // A long transfer is not idleness; keep waiting for commands.
@@ -301,6 +339,17 @@ internal sealed class FtpSession : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Graceful shutdown: a running transfer finishes and sends its own final reply first (unless
+    /// the server's deadline aborts it), then the session is told 421 and closed.
+    /// </summary>
+    private async ValueTask DrainAsync()
+    {
+        ServerLog.Draining(Log, IsTransferRunning ? " after its transfer" : "");
+        await WaitForTransferAsync().ConfigureAwait(false);
+        await TrySendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Server shutting down.")).ConfigureAwait(false);
+    }
+
     private static bool LooksLikeTlsHandshake(in ReadOnlySequence<byte> buffer)
     {
         if (buffer.Length < 2)
@@ -359,11 +408,15 @@ internal sealed class FtpSession : IAsyncDisposable
             return;
         }
         ServerLog.Command(Log, command.Verb == "PASS" ? "PASS ****" : line);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var reply = await DispatchAsync(command, token).ConfigureAwait(false);
         if (reply is not null)
         {
             await SendAsync(reply, token).ConfigureAwait(false);
         }
+        // Until the reply (for a transfer: until it started); unknown verbs share one tag value.
+        _server.Metrics.CommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
+            new KeyValuePair<string, object?>("command", VerbTable.TryGet(command.Verb, out var known) ? known.Verb : "other"));
     }
 
     private async ValueTask<FtpReply?> DispatchAsync(FtpCommand command, CancellationToken token)

@@ -15,13 +15,43 @@ internal sealed class ServerContext(
     Defender defender,
     Action<LoginEventArgs> onLogin,
     Func<UserAccount, IFileSystem?>? fileSystemForUser,
-    CancellationToken stopping)
+    CancellationToken stopping,
+    CancellationToken draining,
+    Diagnostics.FtpServerMetrics metrics,
+    IReadOnlyList<Events.IFtpEventSink> eventSinks)
 {
+    private readonly ILogger _logger = loggerFactory.CreateLogger("Ferry.Server");
+
     public FtpServerOptions Options { get; } = options;
     public IFileSystem FileSystem { get; } = fileSystem;
     public IUserStore? Users { get; } = users;
     public ILoggerFactory LoggerFactory { get; } = loggerFactory;
+    /// <summary>Hard stop: transfers are aborted, sessions closed.</summary>
     public CancellationToken Stopping { get; } = stopping;
+
+    /// <summary>
+    /// Graceful stop: idle sessions are told 421 and closed, a running transfer first finishes (up
+    /// to the server's deadline, after which <see cref="Stopping"/> fires).
+    /// </summary>
+    public CancellationToken Draining { get; } = draining;
+
+    public Diagnostics.FtpServerMetrics Metrics { get; } = metrics;
+
+    /// <summary>Hands an event to every sink; a sink that throws is logged and the session goes on.</summary>
+    public void Publish(Events.FtpEvent e)
+    {
+        foreach (var sink in eventSinks)
+        {
+            try
+            {
+                sink.Publish(e);
+            }
+            catch (Exception x)
+            {
+                ServerLog.HandlerFailed(_logger, "event " + e.Name, x);
+            }
+        }
+    }
     public Defender Defender { get; } = defender;
 
     /// <summary>Storage used by each user with a quota, shared by this server's sessions.</summary>

@@ -59,4 +59,10 @@ internal static partial class ServerLog
 
     [LoggerMessage(18, LogLevel.Information, "No login within {Seconds} s: closing")]
     public static partial void LoginTimeout(ILogger logger, double seconds);
+
+    [LoggerMessage(19, LogLevel.Warning, "{Count} sessions still busy after {Seconds} s of shutdown: aborting their transfers")]
+    public static partial void DrainTimedOut(ILogger logger, int count, double seconds);
+
+    [LoggerMessage(20, LogLevel.Information, "Server shutting down: closing the session{After}")]
+    public static partial void Draining(ILogger logger, string after);
 }

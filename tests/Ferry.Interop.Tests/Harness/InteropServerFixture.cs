@@ -2,7 +2,7 @@ namespace Ferry.Interop.Tests.Harness;
 
 /// <summary>
 /// One server per test class over a fresh copy of the scenario tree. FERRY_INTEROP_SERVER=pyftpdlib
-/// points the Ferry tests at pyftpdlib instead, to compare behaviours.
+/// (or vsftpd, pure-ftpd, proftpd) points the Ferry tests at that server instead, to compare behaviours.
 /// </summary>
 public class InteropServerFixture : IAsyncLifetime
 {
@@ -25,7 +25,10 @@ public class InteropServerFixture : IAsyncLifetime
         {
             "ferry" => await FerryProcessServer.StartAsync(Root, FerryArguments),
             "pyftpdlib" => await PyftpdlibServer.StartAsync(Root),
-            var other => throw new InvalidOperationException($"FERRY_INTEROP_SERVER={other}: use 'ferry' or 'pyftpdlib'"),
+            PeerFtpServer.Vsftpd or PeerFtpServer.PureFtpd or PeerFtpServer.Proftpd =>
+                await PeerFtpServer.StartAsync(ServerKind, new PeerFtpServerOptions { Root = Root }),
+            var other => throw new InvalidOperationException(
+                $"FERRY_INTEROP_SERVER={other}: use 'ferry', 'pyftpdlib', 'vsftpd', 'pure-ftpd' or 'proftpd'"),
         };
     }
 

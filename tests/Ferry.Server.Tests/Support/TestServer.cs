@@ -34,7 +34,8 @@ public sealed class TestServer : IAsyncDisposable
         Func<FtpServerOptions, FtpServerOptions>? configure = null,
         IUserStore? users = null,
         Func<IFileSystem, IFileSystem>? wrapFileSystem = null,
-        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
+        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null,
+        Action<FtpServer>? beforeStart = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "ferry-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(root, "pub"));
@@ -50,6 +51,7 @@ public sealed class TestServer : IAsyncDisposable
         };
         options = configure?.Invoke(options) ?? options;
         var server = new FtpServer(options, wrapFileSystem?.Invoke(new LocalFileSystem(root)) ?? new LocalFileSystem(root), users ?? Users, loggerFactory);
+        beforeStart?.Invoke(server);
         await server.StartAsync();
         return new TestServer(root, server);
     }

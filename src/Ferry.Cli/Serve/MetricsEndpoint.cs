@@ -1,0 +1,142 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using Ferry.Server.Diagnostics;
+using Prometheus;
+
+namespace Ferry.Cli.Serve;
+
+/// <summary>
+/// `--metrics-port`: the server's System.Diagnostics.Metrics instruments (and the process's own
+/// .NET statistics) in the Prometheus text format at http://ADDRESS:PORT/metrics, served by
+/// prometheus-net's MetricServer. A MeterListener turns each instrument into a native Prometheus
+/// collector: counters stay counters (prometheus-net's own MeterAdapter publishes them as gauges
+/// that vanish after five idle minutes, which breaks rate() in Prometheus).
+/// </summary>
+internal sealed class MetricsEndpoint : IDisposable
+{
+    // Histogram buckets in seconds: commands are sub-millisecond to seconds, transfers seconds to hours.
+    private static readonly double[] CommandBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+    private static readonly double[] TransferBuckets = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
+
+    private readonly MeterListener _listener = new();
+    private readonly IMetricFactory _factory;
+    private readonly ConcurrentDictionary<Instrument, Collector> _collectors = new();
+    private readonly MetricServer _server;
+
+    public MetricsEndpoint(FtpServerMetrics metrics, string address, int port)
+    {
+        var registry = Metrics.NewCustomRegistry();
+        DotNetStats.Register(registry);
+        _factory = Metrics.WithCustomRegistry(registry);
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (ReferenceEquals(instrument.Meter, metrics.Meter))
+            {
+                // Created up front, so a scrape shows every series at 0 before its first event.
+                _collectors[instrument] = Create(instrument);
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument, value, tags));
+        _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Record(instrument, value, tags));
+        _listener.Start();
+        var host = IPAddress.TryParse(address, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]" : address;
+        _server = new MetricServer(host, port, "metrics/", registry);
+        try
+        {
+            _server.Start();
+        }
+        catch
+        {
+            _listener.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Prometheus name: dots become underscores, then the unit and (for counters) _total.</summary>
+    internal static string PrometheusName(Instrument instrument)
+    {
+        var name = instrument.Name.Replace('.', '_');
+        var unit = instrument.Unit switch
+        {
+            "s" => "_seconds",
+            "By" when !name.EndsWith("_bytes", StringComparison.Ordinal) && !name.Contains("_bytes_", StringComparison.Ordinal) => "_bytes",
+            _ => "",
+        };
+        return name + unit + (instrument is Counter<long> or Counter<double> ? "_total" : "");
+    }
+
+    private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        // Every call site passes its tags in the order FtpServerMetrics.Tags lists them.
+        var labels = new string[tags.Length];
+        for (var i = 0; i < tags.Length; i++)
+        {
+            labels[i] = tags[i].Value?.ToString() ?? "";
+        }
+        if (!_collectors.TryGetValue(instrument, out var collector))
+        {
+            return;
+        }
+        switch (collector)
+        {
+            case Counter counter:
+                counter.WithLabels(labels).Inc(value);
+                break;
+            case Gauge gauge:
+                gauge.WithLabels(labels).Inc(value);
+                break;
+            case Histogram histogram:
+                histogram.WithLabels(labels).Observe(value);
+                break;
+        }
+    }
+
+    private Collector Create(Instrument instrument)
+    {
+        var name = PrometheusName(instrument);
+        var help = instrument.Description ?? instrument.Name;
+        var tags = FtpServerMetrics.Tags.GetValueOrDefault(instrument.Name) ?? [];
+        var labelNames = tags.Select(t => t.Name).ToArray();
+        Collector collector = instrument switch
+        {
+            Counter<long> or Counter<double> => _factory.CreateCounter(name, help, labelNames),
+            Histogram<double> => _factory.CreateHistogram(name, help, labelNames, new HistogramConfiguration
+            {
+                Buckets = instrument.Name.Contains("command", StringComparison.Ordinal) ? CommandBuckets : TransferBuckets,
+            }),
+            _ => _factory.CreateGauge(name, help, labelNames),
+        };
+        if (collector is Counter counter && tags.Length > 0 && tags.All(t => t.Values.Length > 0))
+        {
+            foreach (var combination in Combinations(tags.Select(t => t.Values).ToArray(), 0))
+            {
+                counter.WithLabels(combination).Inc(0);
+            }
+        }
+        return collector;
+    }
+
+    private static IEnumerable<string[]> Combinations(string[][] values, int index)
+    {
+        if (index == values.Length)
+        {
+            yield return [];
+            yield break;
+        }
+        foreach (var value in values[index])
+        {
+            foreach (var rest in Combinations(values, index + 1))
+            {
+                yield return [value, .. rest];
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _server.Dispose();
+        _listener.Dispose();
+    }
+}
