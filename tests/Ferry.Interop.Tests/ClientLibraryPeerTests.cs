@@ -1,6 +1,3 @@
-// NOT COMPILED, NOT RUN YET: needs PeerFtpServer/ScenarioTree from branch 'peers' (not in main when this was
-// written). After main has the peers harness, rename to ../ClientLibraryPeerTests.cs and run:
-//   dotnet test tests/Ferry.Interop.Tests -c Release --filter ClientLibraryPeerTests
 using System.Security.Cryptography;
 using Ferry.Client;
 using Ferry.Interop.Tests.Harness;
