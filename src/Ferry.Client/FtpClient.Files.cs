@@ -214,15 +214,25 @@ public sealed partial class FtpClient
         {
             Directory.CreateDirectory(directory);
         }
+        var existed = File.Exists(localPath);
         var file = new FileStream(localPath, offset > 0 ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.Write, FileShare.None, CopyBufferSize, useAsync: true);
-        await using (file.ConfigureAwait(false))
+        try
         {
-            if (offset > 0)
+            await using (file.ConfigureAwait(false))
             {
-                file.SetLength(offset);
-                file.Position = offset;
+                if (offset > 0)
+                {
+                    file.SetLength(offset);
+                    file.Position = offset;
+                }
+                return await DownloadCoreAsync(remotePath, file, offset, binary ? null : new AsciiDecoder(), meter, ct).ConfigureAwait(false);
             }
-            return await DownloadCoreAsync(remotePath, file, offset, binary ? null : new AsciiDecoder(), meter, ct).ConfigureAwait(false);
+        }
+        catch (FtpCommandException) when (!existed && meter.Bytes == 0)
+        {
+            // Refused before any byte came (550 no such file): leave no empty file behind.
+            File.Delete(localPath);
+            throw;
         }
     }
 

@@ -31,7 +31,7 @@ public sealed partial class FtpClient
     public async Task<FtpListing> GetListingAsync(string? path = null, CancellationToken ct = default)
     {
         var features = await GetCapabilitiesAsync(ct).ConfigureAwait(false);
-        var source = features.MachineListing ? FtpListingSource.Mlsd : FtpListingSource.List;
+        var source = features.MachineListing && _options.UseMachineListing ? FtpListingSource.Mlsd : FtpListingSource.List;
         var verb = source == FtpListingSource.Mlsd ? "MLSD" : "LIST";
         var entries = await ParseAsync(string.IsNullOrEmpty(path) ? verb : verb + " " + path, ct).ConfigureAwait(false);
         return new FtpListing(entries, source);

@@ -46,6 +46,12 @@ public sealed record FtpClientOptions
     public FtpTlsOptions? Tls { get; init; }
 
     /// <summary>
+    /// Whether parsed listings use MLSD when FEAT offers it (RFC 3659 §7). Off forces LIST and the
+    /// <c>ls</c>/DOS parser, for servers whose MLSD is broken.
+    /// </summary>
+    public bool UseMachineListing { get; init; } = true;
+
+    /// <summary>
     /// TCP keep-alive on the control connection: probes after this long without traffic, as curl
     /// does (--keepalive-time, 60 s). It keeps NAT and firewall state for the control connection
     /// while a long transfer runs on the data connection. No NOOP is sent during a transfer (many

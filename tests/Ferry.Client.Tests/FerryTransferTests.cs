@@ -84,6 +84,17 @@ public sealed class FerryTransferTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_missing_remote_file_leaves_no_local_file_and_is_not_retried()
+    {
+        await using var client = await ConnectAsync();
+        var local = Path.Combine(_local, "nothing.bin");
+        var error = await Assert.ThrowsAsync<FtpCommandException>(() => client.DownloadFileAsync("nothing.bin", local));
+        Assert.Equal(550, error.Code);
+        Assert.False(File.Exists(local));
+        await Assert.ThrowsAsync<FileNotFoundException>(() => client.UploadFileAsync(Path.Combine(_local, "absent.bin"), "x.bin"));
+    }
+
+    [Fact]
     public async Task A_local_file_longer_than_the_remote_one_is_downloaded_again_when_resuming()
     {
         var content = Bytes(5000);
@@ -167,5 +178,65 @@ public sealed class FerryTransferTests : IAsyncLifetime
         await client.UploadAsync(rest, "a.bin", FtpUploadMode.Append, new SyncProgress<TransferProgress>(reports.Add));
         Assert.Equal(Sha(content), Sha(await File.ReadAllBytesAsync(Path.Combine(_root, "a.bin"))));
         Assert.Equal((content.Length, 90_000L), (reports[^1].Position, reports[^1].BytesTransferred));
+    }
+}
+
+/// <summary>A real server whose control connection is cut in the middle of a transfer.</summary>
+public sealed class FerryFaultTests : IAsyncLifetime
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("ferry-client-fault-root-").FullName;
+    private readonly string _local = Directory.CreateTempSubdirectory("ferry-client-fault-local-").FullName;
+    private FtpServer _server = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = new FtpServer(
+            new FtpServerOptions { Address = "127.0.0.1", Port = 0, FailedLoginDelay = TimeSpan.Zero },
+            new LocalFileSystem(_root),
+            new StaticUserStore().Add("alice", "wonderland"));
+        await _server.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        Directory.Delete(_root, recursive: true);
+        Directory.Delete(_local, recursive: true);
+    }
+
+    private static FtpClientOptions Options() => new()
+    {
+        Retry = new FtpRetryPolicy { MaxAttempts = 3, InitialDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(10) },
+    };
+
+    [Fact]
+    public async Task A_download_whose_control_connection_is_cut_reconnects_and_ends_identical()
+    {
+        var content = FerryTransferTests.Bytes(16 * 1024 * 1024);
+        await File.WriteAllBytesAsync(Path.Combine(_root, "big.bin"), content);
+        await using var proxy = new Ferry.Testing.ControlCutProxy(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, _server.LocalEndPoint.Port));
+        await using var client = new FtpClient(Options());
+        await client.ConnectAsync("127.0.0.1", proxy.Port);
+        await client.LoginAsync("alice", "wonderland");
+        var local = Path.Combine(_local, "big.bin");
+        var result = await client.DownloadFileAsync("big.bin", local);
+        Assert.Equal(FerryTransferTests.Sha(content), FerryTransferTests.Sha(await File.ReadAllBytesAsync(local)));
+        Assert.Equal(2, result.Attempts);
+        Assert.Equal(2, proxy.Connections);
+    }
+
+    [Fact]
+    public async Task An_upload_whose_control_connection_is_cut_reconnects_and_ends_identical()
+    {
+        var content = FerryTransferTests.Bytes(16 * 1024 * 1024, seed: 3);
+        var local = Path.Combine(_local, "up.bin");
+        await File.WriteAllBytesAsync(local, content);
+        await using var proxy = new Ferry.Testing.ControlCutProxy(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, _server.LocalEndPoint.Port));
+        await using var client = new FtpClient(Options());
+        await client.ConnectAsync("127.0.0.1", proxy.Port);
+        await client.LoginAsync("alice", "wonderland");
+        var result = await client.UploadFileAsync(local, "up.bin");
+        Assert.Equal(FerryTransferTests.Sha(content), FerryTransferTests.Sha(await File.ReadAllBytesAsync(Path.Combine(_root, "up.bin"))));
+        Assert.Equal(2, result.Attempts);
     }
 }

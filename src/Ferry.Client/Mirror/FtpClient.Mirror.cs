@@ -275,7 +275,7 @@ public sealed partial class FtpClient
 
     private sealed record MirrorJob(string RelativePath, string RemotePath, string LocalPath);
 
-    /// <summary>The remote tree under <paramref name="root"/>, breadth first; null if the root does not exist (550).</summary>
+    /// <summary>The remote tree under <paramref name="root"/>, breadth first; null if listing the root is refused for good (5xx).</summary>
     private async Task<RemoteTree?> WalkRemoteAsync(string root, CancellationToken ct)
     {
         var directories = new List<string>();
@@ -291,8 +291,9 @@ public sealed partial class FtpClient
             {
                 listing = await WithRetryAsync("Listing of " + absolute, (_, token) => GetListingAsync(absolute, token), ct).ConfigureAwait(false);
             }
-            catch (FtpCommandException ex) when (relative.Length == 0 && ex.Code == ReplyCode.FileUnavailable)
+            catch (FtpCommandException ex) when (relative.Length == 0 && ex.Reply.IsPermanentFailure)
             {
+                // 550 from most servers; pyftpdlib answers MLSD of a missing directory with 501.
                 return null;
             }
             foreach (var entry in listing.Entries)

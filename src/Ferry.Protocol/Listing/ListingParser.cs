@@ -7,7 +7,8 @@ namespace Ferry.Protocol.Listing;
 /// Parses one line of a directory listing into a <see cref="FileEntry"/>. LIST output is not
 /// standardised (RFC 959 §4.1.3 only says it is for humans), so this recognises what servers really
 /// send: Unix <c>ls -l</c> lines (vsftpd, ProFTPD, Pure-FTPd, pyftpdlib, with or without group column,
-/// device files, <c>name -> target</c> links), DOS/IIS lines, and RFC 3659 §7 MLSD fact lines.
+/// device files, <c>name -> target</c> links, ISO and day-first dates, NetWare rights), DOS/IIS
+/// lines, and RFC 3659 §7 MLSD fact lines.
 /// Times without a time zone are taken as UTC (what vsftpd and pyftpdlib send by default).
 /// </summary>
 public static partial class ListingParser
@@ -211,11 +212,24 @@ public static partial class ListingParser
     private static FileEntry? ParseUnix(string line, DateTimeOffset now)
     {
         var tokens = Tokenize(line);
-        if (tokens.Count < 6 || !TryParseMode(line.AsSpan(tokens[0].Start, tokens[0].End - tokens[0].Start), out var kind, out var mode))
+        if (tokens.Count < 6)
         {
             return null;
         }
         string Text(int i) => line[tokens[i].Start..tokens[i].End];
+        // NetWare: "d [RWCEAFMS] owner 512 Nov 25 10:00 name", the rights in brackets instead of rwx.
+        var netWare = Text(0) is "d" or "-" && Text(1).StartsWith('[') && Text(1).EndsWith(']');
+        FileEntryKind kind;
+        UnixFileMode mode;
+        if (netWare)
+        {
+            kind = Text(0) == "d" ? FileEntryKind.Directory : FileEntryKind.File;
+            mode = kind == FileEntryKind.Directory ? DefaultDirectoryMode : DefaultFileMode;
+        }
+        else if (!TryParseMode(line.AsSpan(tokens[0].Start, tokens[0].End - tokens[0].Start), out kind, out mode))
+        {
+            return null;
+        }
 
         // Find the date: "Mon dd hh:mm", "Mon dd yyyy", or ISO "yyyy-mm-dd hh:mm", preceded by the size.
         for (var i = 2; i + 1 < tokens.Count; i++)
@@ -230,11 +244,20 @@ public static partial class ListingParser
             {
                 dateEnd = i + 1;
             }
+            else if (i + 2 < tokens.Count && TryMonth(Text(i + 1), out var dayFirstMonth) && TryUnixDate(dayFirstMonth, Text(i), Text(i + 2), now, out time))
+            {
+                dateEnd = i + 2; // "25 Nov 06:30": ls in a day-first locale.
+            }
             else
             {
                 continue;
             }
-            if (!long.TryParse(Text(i - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var size))
+            long size;
+            if (kind == FileEntryKind.Other && IsDeviceNumbers(Text(i - 1)))
+            {
+                size = 0; // BSD ls: "major,minor" in one column.
+            }
+            else if (!long.TryParse(Text(i - 1), NumberStyles.None, CultureInfo.InvariantCulture, out size))
             {
                 continue;
             }
@@ -263,7 +286,7 @@ public static partial class ListingParser
                 return null;
             }
             // Between the mode and the size: link count (optional), owner, group (optional).
-            var first = 1;
+            var first = netWare ? 2 : 1;
             var links = 1;
             if (first < sizeIndex && int.TryParse(Text(first), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
             {
@@ -282,6 +305,14 @@ public static partial class ListingParser
             };
         }
         return null;
+    }
+
+    private static bool IsDeviceNumbers(string text)
+    {
+        var comma = text.IndexOf(',', StringComparison.Ordinal);
+        return comma > 0 && comma < text.Length - 1
+            && text.AsSpan(0, comma).IndexOfAnyExceptInRange('0', '9') < 0
+            && text.AsSpan(comma + 1).IndexOfAnyExceptInRange('0', '9') < 0;
     }
 
     private static List<Token> Tokenize(string line)
