@@ -132,8 +132,13 @@ public sealed class ServeConfigurationTests : IDisposable
         await File.WriteAllTextAsync(welcome, "Hello\n");
         var users = Path.Combine(_dir, "users.json");
         await File.WriteAllTextAsync(users, "[]");
+        var cert = Path.Combine(_dir, "fullchain.pem");
+        var key = Path.Combine(_dir, "privkey.pem");
+        await File.WriteAllTextAsync(cert, "");
+        await File.WriteAllTextAsync(key, "");
         var (code, stdout, stderr) = await FerryServeProcess.RunAsync(
-            ["serve", "--config", sample, "--root", _dir, "--welcome", welcome, "--users", users, "--transfer-log", Path.Combine(_dir, "xferlog"), "--check-config"]);
+            ["serve", "--config", sample, "--root", _dir, "--welcome", welcome, "--users", users, "--transfer-log", Path.Combine(_dir, "xferlog"),
+                "--tls-cert", cert, "--tls-key", key, "--check-config"]);
         Assert.True(code == 0, stderr);
         Assert.StartsWith("ferry serve: configuration OK", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("change-me", stdout, StringComparison.Ordinal); // --user passwords are never printed
