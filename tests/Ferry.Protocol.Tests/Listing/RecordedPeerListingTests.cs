@@ -73,6 +73,7 @@ public class RecordedPeerListingTests
     [InlineData("pyftpdlib-1.5.7-tree-mlsd.txt")]
     [InlineData("ferry-list.txt")]
     [InlineData("ferry-mlsd.txt")]
+    [InlineData("proftpd-1.3.8-liststyle-windows-list.txt")]
     public void Recordings_are_verbatim_crlf_utf8(string file)
     {
         var bytes = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Listing", "Recorded", file));
@@ -185,6 +186,19 @@ public class RecordedPeerListingTests
         expected["old.txt"] = expected["old.txt"] with { Modified = OldExact };
         // type=OS.unix=symlink without size or target.
         expected["link-to-normal"] = new(FileEntryKind.SymbolicLink, 0, Recent);
+        expected["null-dev"] = new(FileEntryKind.File, 0, Recent);
+        AssertEntries(expected, entries);
+    }
+
+    [Fact]
+    public void Proftpd_windows_list_style_parses_as_dos_lines()
+    {
+        // ProFTPD's "ListStyle Windows" (mod_ls): the DOS/IIS layout with a 24-hour clock and a
+        // two-digit year; links and devices lose their type and show as files.
+        var entries = Parse("proftpd-1.3.8-liststyle-windows-list.txt", RecordedAt);
+        var expected = UnixTree(0); // <DIR> carries no size
+        expected["old.txt"] = expected["old.txt"] with { Modified = OldExact }; // "03-04-19  05:06"
+        expected["link-to-normal"] = new(FileEntryKind.File, 10, Recent);
         expected["null-dev"] = new(FileEntryKind.File, 0, Recent);
         AssertEntries(expected, entries);
     }
