@@ -85,7 +85,8 @@ public sealed class ClientLibraryPeerTests : IDisposable
         Assert.Equal(ScenarioTree.Sha256(remote), ScenarioTree.Sha256(local));
         Assert.Equal((1_000_000L, content.Length - 1_000_000L), (down.ResumedFrom, down.BytesTransferred));
 
-        await File.WriteAllBytesAsync(Path.Combine(server.Root, "up.bin"), content.AsSpan(0, 777_777).ToArray());
+        // The partial upload is the account's own file, as if an earlier upload had broken off.
+        await server.WriteAccountFileAsync("up.bin", content.AsSpan(0, 777_777).ToArray());
         var up = await client.UploadFileAsync(local, "up.bin", new FileTransferOptions { Resume = true });
         Assert.Equal(777_777, up.ResumedFrom);
         Assert.Equal(ScenarioTree.Sha256(local), ScenarioTree.Sha256(Path.Combine(server.Root, "up.bin")));

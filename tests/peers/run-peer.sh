@@ -226,6 +226,8 @@ RequireValidShell off
 DefaultRoot ~
 Umask 022
 AllowOverwrite on
+# Resumed uploads (REST + STOR, APPE): off by default, answered with "451 Append/Restart not permitted".
+AllowStoreRestart on
 TimesGMT on
 <Anonymous $root>
   User ftp

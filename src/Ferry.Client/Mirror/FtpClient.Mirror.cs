@@ -296,6 +296,12 @@ public sealed partial class FtpClient
                 // 550 from most servers; pyftpdlib answers MLSD of a missing directory with 501.
                 return null;
             }
+            if (relative.Length == 0 && listing.Entries.Count == 0 && listing.Source == FtpListingSource.List
+                && !await RemoteDirectoryExistsAsync(root, ct).ConfigureAwait(false))
+            {
+                // vsftpd answers LIST of a missing directory with an empty listing (150, 226).
+                return null;
+            }
             foreach (var entry in listing.Entries)
             {
                 if (entry.Name.Contains('/', StringComparison.Ordinal))
@@ -316,6 +322,30 @@ public sealed partial class FtpClient
         }
         directories.Sort(StringComparer.Ordinal);
         return new RemoteTree(directories, files);
+    }
+
+    /// <summary>
+    /// CWD to <paramref name="path"/> and back: an empty LIST proves nothing (vsftpd treats the
+    /// argument as a filter and lists nothing for a missing directory), a refused CWD does.
+    /// </summary>
+    private async Task<bool> RemoteDirectoryExistsAsync(string path, CancellationToken ct)
+    {
+        var back = _workingDirectory ?? await GetWorkingDirectoryAsync(ct).ConfigureAwait(false);
+        return await WithRetryAsync("Existence check of " + path, async (_, token) =>
+        {
+            try
+            {
+                await ChangeDirectoryAsync(path, token).ConfigureAwait(false);
+            }
+            catch (FtpCommandException ex) when (ex.Reply.IsPermanentFailure)
+            {
+                _workingDirectory = back; // A refused CWD leaves the directory as it was.
+                return false;
+            }
+            await ChangeDirectoryAsync(back, token).ConfigureAwait(false);
+            _workingDirectory = back;
+            return true;
+        }, ct).ConfigureAwait(false);
     }
 
     private static LocalTree WalkLocal(string root)

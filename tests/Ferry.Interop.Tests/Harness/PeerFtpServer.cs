@@ -302,6 +302,25 @@ public sealed class PeerFtpServer : ITestFtpServer
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="content"/> to <paramref name="relativePath"/> under <see cref="Root"/> as a
+    /// file of the named account (owned by `ferrypeer`), the way a file the user uploaded
+    /// earlier sits in their home. A file the test (root) writes directly belongs to root: the servers
+    /// then refuse to append to or overwrite it (vsftpd 553, Pure-FTPd 553 Permission denied).
+    /// </summary>
+    public async Task WriteAccountFileAsync(string relativePath, byte[] content, CancellationToken ct = default)
+    {
+        if (User is null)
+        {
+            throw new InvalidOperationException("The server has no named account (PeerFtpServerOptions.User).");
+        }
+        var path = Path.Combine(Root, relativePath);
+        await File.WriteAllBytesAsync(path, content, ct);
+        var chown = Peers.Require("chown", "coreutils");
+        var result = await PeerProcess.RunAsync(chown, ["ferrypeer:ferrypeer", path], Root);
+        Assert.True(result.ExitCode == 0, $"chown ferrypeer {path} failed:\n{result}");
+    }
+
     /// <summary>A port the kernel just handed out and took back (the servers cannot report an ephemeral one).</summary>
     public static int FreePort()
     {
