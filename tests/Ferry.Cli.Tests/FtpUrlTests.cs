@@ -68,4 +68,18 @@ public sealed class FtpUrlTests
         Assert.False(FtpUrl.TryParse(text, out _, out var error));
         Assert.NotEmpty(error);
     }
+
+    [Theory]
+    [InlineData("ftps://host/f", Ferry.Client.FtpTlsMode.Implicit, 990, "ftps://host/f")]
+    [InlineData("ftps://host:2990/f", Ferry.Client.FtpTlsMode.Implicit, 2990, "ftps://host:2990/f")]
+    [InlineData("FTPES://host/f", Ferry.Client.FtpTlsMode.Explicit, 21, "ftpes://host/f")]
+    [InlineData("ftp://host/f", Ferry.Client.FtpTlsMode.None, 21, "ftp://host/f")]
+    public void Ftps_is_implicit_tls_on_990_and_ftpes_explicit_on_21(string text, Ferry.Client.FtpTlsMode tls, int port, string written)
+    {
+        Assert.True(FtpUrl.TryParse(text, out var url, out _));
+        Assert.Equal(tls, url.Tls);
+        Assert.Equal(port, url.Port);
+        Assert.Equal(written, url.ToString());
+        Assert.Equal(tls, url.WithPath("g").Tls);
+    }
 }

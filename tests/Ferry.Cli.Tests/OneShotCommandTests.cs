@@ -256,7 +256,7 @@ public sealed class OneShotCommandTests : IAsyncLifetime
     {
         var run = await RunAsync("get", ["http://example.org/x"]);
         Assert.Equal(ExitCode.Usage, run.ExitCode);
-        Assert.Contains("is not an ftp:// URL", run.Error, StringComparison.Ordinal);
+        Assert.Contains("is not an ftp://, ftpes:// or ftps:// URL", run.Error, StringComparison.Ordinal);
 
         run = await RunAsync("put", [Local("absent.bin"), _ftp.Url("absent.bin")]);
         Assert.Equal(ExitCode.LocalError, run.ExitCode);

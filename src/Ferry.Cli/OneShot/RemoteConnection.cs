@@ -15,6 +15,13 @@ internal sealed class CommonOptions
 
     public string? NetrcPath { get; set; }
 
+    /// <summary>--tls: explicit FTPS for an ftp:// URL (as ftpes://).</summary>
+    public bool Tls { get; set; }
+
+    public string? TlsFingerprint { get; set; }
+
+    public bool TlsInsecure { get; set; }
+
     /// <summary>Takes a shared option at <paramref name="i"/> (advancing past its value); false when it is not one.</summary>
     public bool TryTake(string[] args, ref int i)
     {
@@ -32,6 +39,15 @@ internal sealed class CommonOptions
             case "--netrc" when i + 1 < args.Length:
                 NetrcPath = args[++i];
                 return true;
+            case "--tls":
+                Tls = true;
+                return true;
+            case "--tls-fingerprint" when i + 1 < args.Length:
+                TlsFingerprint = args[++i];
+                return true;
+            case "--tls-insecure":
+                TlsInsecure = true;
+                return true;
             default:
                 return false;
         }
@@ -42,6 +58,10 @@ internal sealed class CommonOptions
           --active       active data connections (EPRT/PORT) instead of passive
           --no-progress  no progress bar or progress lines
           -v, --verbose  show the FTP dialogue on standard error (the password hidden)
+          --tls          explicit FTPS for an ftp:// URL (the same as ftpes://); ftps:// is implicit FTPS
+          --tls-fingerprint SHA256
+                         trust the server certificate with this SHA-256 fingerprint
+          --tls-insecure accept any server certificate (unsafe)
         """;
 }
 
@@ -75,9 +95,16 @@ internal static class RemoteConnection
             ?? (entry is not null && (entry.Login is null || entry.Login == user) ? entry.Password : null)
             ?? (user is AnonymousUser or "ftp" ? AnonymousPassword : null);
 
+        var tls = url.Tls != FtpTlsMode.None ? url.Tls : options.Tls ? FtpTlsMode.Explicit : FtpTlsMode.None;
         var client = new FtpClient(new FtpClientOptions
         {
             DataConnectionMode = options.Active ? FtpDataConnectionMode.Active : FtpDataConnectionMode.Passive,
+            Tls = tls == FtpTlsMode.None ? null : new FtpTlsOptions
+            {
+                Mode = tls,
+                TrustedFingerprint = options.TlsFingerprint,
+                SkipCertificateValidation = options.TlsInsecure,
+            },
         });
         if (options.Verbose)
         {
@@ -94,6 +121,12 @@ internal static class RemoteConnection
         try
         {
             await client.ConnectAsync(url.Host, url.Port, ct);
+        }
+        catch (FtpCertificateException ex)
+        {
+            await client.DisposeAsync();
+            throw new OneShotException(ExitCode.ConnectionFailed,
+                $"cannot connect to {where}: {ex.Message} (to trust it: --tls-fingerprint {ex.Fingerprint}, or --tls-insecure)", ex);
         }
         catch (Exception ex) when (ex is FtpConnectionException or SocketException or IOException)
         {

@@ -1,14 +1,23 @@
 using System.Globalization;
+using Ferry.Client;
 
 namespace Ferry.Cli.Remote;
 
 /// <summary>
 /// An <c>ftp://[user[:password]@]host[:port][/path]</c> address (RFC 1738 §3.1): user, password and
 /// path percent-decoded, the port 21 unless given, an IPv6 host in brackets (<c>ftp://[::1]:2121/</c>).
+/// <c>ftpes://</c> is explicit FTPS (AUTH TLS, port 21), <c>ftps://</c> implicit FTPS (port 990),
+/// as curl and lftp spell them.
 /// </summary>
-internal sealed record FtpUrl(string Host, int Port, string? User, string? Password, string Path)
+internal sealed record FtpUrl(string Host, int Port, string? User, string? Password, string Path, FtpTlsMode Tls = FtpTlsMode.None)
 {
     public const int DefaultPort = 21;
+
+    public const int DefaultImplicitTlsPort = 990;
+
+    private int SchemeDefaultPort => Tls == FtpTlsMode.Implicit ? DefaultImplicitTlsPort : DefaultPort;
+
+    private string Scheme => Tls switch { FtpTlsMode.Implicit => "ftps", FtpTlsMode.Explicit => "ftpes", _ => "ftp" };
 
     /// <summary>The path names a directory (empty, or ends with '/').</summary>
     public bool IsDirectory => Path.Length == 0 || Path.EndsWith('/');
@@ -21,18 +30,27 @@ internal sealed record FtpUrl(string Host, int Port, string? User, string? Passw
     {
         var host = Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host;
         var user = User is null ? string.Empty : Uri.EscapeDataString(User) + "@";
-        var port = Port == DefaultPort ? string.Empty : ":" + Port.ToString(CultureInfo.InvariantCulture);
-        return $"ftp://{user}{host}{port}/{Path}";
+        var port = Port == SchemeDefaultPort ? string.Empty : ":" + Port.ToString(CultureInfo.InvariantCulture);
+        return $"{Scheme}://{user}{host}{port}/{Path}";
     }
 
-    /// <summary>Parses <paramref name="text"/>; false with a reason when it is not an ftp:// URL.</summary>
+    /// <summary>Parses <paramref name="text"/>; false with a reason when it is not an ftp://, ftpes:// or ftps:// URL.</summary>
     public static bool TryParse(string text, out FtpUrl url, out string error)
     {
         url = null!;
-        const string scheme = "ftp://";
-        if (!text.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        var tls = FtpTlsMode.None;
+        var scheme = "ftp://";
+        if (text.StartsWith("ftps://", StringComparison.OrdinalIgnoreCase))
         {
-            error = $"'{text}' is not an ftp:// URL";
+            (tls, scheme) = (FtpTlsMode.Implicit, "ftps://");
+        }
+        else if (text.StartsWith("ftpes://", StringComparison.OrdinalIgnoreCase))
+        {
+            (tls, scheme) = (FtpTlsMode.Explicit, "ftpes://");
+        }
+        else if (!text.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            error = $"'{text}' is not an ftp://, ftpes:// or ftps:// URL";
             return false;
         }
         var rest = text[scheme.Length..];
@@ -82,7 +100,7 @@ internal sealed record FtpUrl(string Host, int Port, string? User, string? Passw
             error = $"'{text}' names no host";
             return false;
         }
-        var port = DefaultPort;
+        var port = tls == FtpTlsMode.Implicit ? DefaultImplicitTlsPort : DefaultPort;
         if (portText.Length > 0 && !(int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535))
         {
             error = $"'{text}': bad port '{portText}'";
@@ -94,7 +112,7 @@ internal sealed record FtpUrl(string Host, int Port, string? User, string? Passw
         {
             path = path[..typeCode];
         }
-        url = new FtpUrl(host, port, user, password, Uri.UnescapeDataString(path));
+        url = new FtpUrl(host, port, user, password, Uri.UnescapeDataString(path), tls);
         error = string.Empty;
         return true;
     }
