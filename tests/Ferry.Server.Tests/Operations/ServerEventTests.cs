@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Sockets;
 using Ferry.Server.Events;
 using Ferry.Server.Tests.Support;
 
@@ -89,8 +90,18 @@ public sealed class ServerEventTests
         {
             await control.SendLineAsync("RETR big.bin");
             Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+            // First bytes: the data connection is open and the copy running (an ABOR that lands
+            // before the server took the data connection aborts no transfer and publishes none).
+            var first = new byte[4096];
+            var got = 0;
+            while (got < first.Length)
+            {
+                var n = await socket.ReceiveAsync(first.AsMemory(got), SocketFlags.None);
+                Assert.NotEqual(0, n);
+                got += n;
+            }
             await control.SendLineAsync("ABOR");
-            // The client reads nothing: 32 MiB cannot all be in flight, so the transfer is cut short.
+            // The client reads no more: 32 MiB cannot all be in flight, so the transfer is cut short.
             Assert.Equal(426, (await control.ReadReplyAsync()).Code);
             Assert.Equal(226, (await control.ReadReplyAsync()).Code);
         }
