@@ -44,19 +44,11 @@ internal static class FileCommands
             session.Error.WriteLine("usage: mdelete remote-files");
             return;
         }
-        var confirm = new Confirmation(session, "mdelete");
-        foreach (var name in await RemoteGlob.ExpandAsync(session, client, args, ct))
+        await new Confirmation(session, "mdelete").ForEachAsync(await RemoteGlob.ExpandAsync(session, client, args, ct), async name =>
         {
-            var answer = confirm.Ask(name);
-            if (answer == ConfirmAnswer.Quit)
-            {
-                break;
-            }
-            if (answer == ConfirmAnswer.Yes)
-            {
-                await client.ExecuteAsync("DELE " + name, ct);
-            }
-        }
+            await client.ExecuteAsync("DELE " + name, ct);
+            return true;
+        });
     }
 
     private static async Task RenameAsync(ShellSession session, IReadOnlyList<string> args, CancellationToken ct)
@@ -221,5 +213,21 @@ internal sealed class Confirmation(ShellSession session, string verb)
             }
         }
         return ConfirmAnswer.Yes;
+    }
+
+    /// <summary>
+    /// Asks for each name in turn and runs <paramref name="action"/> on those answered yes; stops at
+    /// q(uit) or when the action returns false (the connection is gone).
+    /// </summary>
+    public async Task ForEachAsync(IEnumerable<string> names, Func<string, Task<bool>> action)
+    {
+        foreach (var name in names)
+        {
+            var answer = Ask(name);
+            if (answer == ConfirmAnswer.Quit || (answer == ConfirmAnswer.Yes && !await action(name)))
+            {
+                break;
+            }
+        }
     }
 }

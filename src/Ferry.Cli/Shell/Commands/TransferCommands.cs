@@ -129,19 +129,8 @@ internal static class TransferCommands
             session.Error.WriteLine("usage: mget remote-files");
             return;
         }
-        var confirm = new Confirmation(session, "mget");
-        foreach (var remote in await RemoteGlob.ExpandAsync(session, client, args, ct))
-        {
-            var answer = confirm.Ask(remote);
-            if (answer == ConfirmAnswer.Quit)
-            {
-                break;
-            }
-            if (answer == ConfirmAnswer.Yes && !await EachFileAsync(session, () => ReceiveAsync(session, client, remote, Path.GetFileName(remote), resume: false, ct)))
-            {
-                break;
-            }
-        }
+        await new Confirmation(session, "mget").ForEachAsync(await RemoteGlob.ExpandAsync(session, client, args, ct),
+            remote => EachFileAsync(session, () => ReceiveAsync(session, client, remote, Path.GetFileName(remote), resume: false, ct)));
     }
 
     private static async Task MputAsync(ShellSession session, IReadOnlyList<string> args, CancellationToken ct)
@@ -155,19 +144,8 @@ internal static class TransferCommands
             session.Error.WriteLine("usage: mput local-files");
             return;
         }
-        var confirm = new Confirmation(session, "mput");
-        foreach (var local in LocalGlob(session, args))
-        {
-            var answer = confirm.Ask(local);
-            if (answer == ConfirmAnswer.Quit)
-            {
-                break;
-            }
-            if (answer == ConfirmAnswer.Yes && !await EachFileAsync(session, () => SendAsync(session, client, local, local, resume: false, ct)))
-            {
-                break;
-            }
-        }
+        await new Confirmation(session, "mput").ForEachAsync(LocalGlob(session, args),
+            local => EachFileAsync(session, () => SendAsync(session, client, local, local, resume: false, ct)));
     }
 
     /// <summary>
