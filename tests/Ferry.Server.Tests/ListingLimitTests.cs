@@ -41,6 +41,31 @@ public sealed class ListingLimitTests
         await control.ExpectAsync("NOOP", 200);
     }
 
+    [Theory]
+    [InlineData("LIST big")]
+    [InlineData("NLST big")]
+    [InlineData("MLSD big")]
+    public async Task A_listing_many_times_larger_than_the_send_buffer_arrives_whole(string command)
+    {
+        // 1,500 entries with 200-byte names: ~450 KB of listing, seven times the writer's 64 KiB buffer.
+        await using var server = await TestServer.StartAsync();
+        var names = Enumerable.Range(0, 1500).Select(i => $"{i:D5}-" + new string('n', 194)).ToArray();
+        Directory.CreateDirectory(server.PathOf("big"));
+        foreach (var name in names)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(server.PathOf("big"), name), [1, 2, 3]);
+        }
+        await using var control = await server.LoginAsync();
+        var (data, final) = await DataClient.PassiveAsync(control, command);
+        Assert.Equal(226, final.Code);
+        var text = Encoding.UTF8.GetString(data);
+        Assert.EndsWith("\r\n", text, StringComparison.Ordinal);
+        var lines = Lines(data);
+        Assert.Equal(names.Length, lines.Length);
+        Assert.All(lines, l => Assert.Equal(200, l[(l.LastIndexOf(' ') + 1)..].Length));
+        Assert.Equal(names, lines.Select(l => l[(l.LastIndexOf(' ') + 1)..]).Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public async Task A_listing_over_the_cap_ends_with_451_not_226()
     {

@@ -55,6 +55,30 @@ public sealed class MachineListingTests
     }
 
     [Fact]
+    public async Task Mlsd_gives_each_entry_the_unique_fact_mlst_gives_it()
+    {
+        await using var server = await TestServer.StartAsync();
+        await server.WriteFileAsync(@"pub/sub/back\slash", [1]);
+        await using var control = await server.LoginAsync();
+        foreach (var (directory, names) in new[] { ("/", new[] { "readme.txt", "pub" }), ("/pub", ["readme.txt", "sub"]), ("/pub/sub", [@"back\slash"]) })
+        {
+            var (data, final) = await DataClient.PassiveAsync(control, "MLSD " + directory);
+            Assert.Equal(226, final.Code);
+            var lines = Encoding.UTF8.GetString(data).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+            foreach (var name in names)
+            {
+                var listed = Facts(lines.Single(l => NameOf(l) == name))["unique"];
+                if (!name.Contains('\\', StringComparison.Ordinal))
+                {
+                    var path = directory == "/" ? "/" + name : directory + "/" + name;
+                    Assert.Equal(Facts((await control.ExpectAsync("MLST " + path, 250)).Lines[1])["unique"], listed);
+                }
+                Assert.Matches("^[0-9a-f]{16}$", listed);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Mlst_answers_on_the_control_connection_with_the_full_path()
     {
         await using var server = await TestServer.StartAsync();

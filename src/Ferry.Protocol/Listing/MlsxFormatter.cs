@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
+using System.Text.Unicode;
 
 namespace Ferry.Protocol.Listing;
 
@@ -44,30 +46,84 @@ public static class MlsxFormatter
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(perm);
+        var rented = ArrayPool<byte>.Shared.Rent(MaxLineBytes(entry, perm, unique, type));
+        try
+        {
+            TryFormat(rented, entry, perm, unique, type, facts, out var written);
+            builder.Append(Encoding.UTF8.GetString(rented, 0, written));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>The most UTF-8 bytes <see cref="TryFormat"/> can need for these arguments.</summary>
+    public static int MaxLineBytes(FileEntry entry, ReadOnlySpan<char> perm, ReadOnlySpan<char> unique, string? type)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        return 96 + Encoding.UTF8.GetMaxByteCount(entry.Name.Length + perm.Length + unique.Length + (type?.Length ?? 0));
+    }
+
+    /// <summary>
+    /// Writes one entry line, without the line end, as UTF-8 into <paramref name="destination"/>,
+    /// without allocating (MLSD streams thousands of these into one buffer); an empty
+    /// <paramref name="unique"/> leaves the unique fact out. False when it does not fit.
+    /// </summary>
+    public static bool TryFormat(Span<byte> destination, FileEntry entry, ReadOnlySpan<char> perm, ReadOnlySpan<char> unique,
+        string? type, MlsxFacts facts, out int written)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
         var invariant = CultureInfo.InvariantCulture;
-        if (facts.HasFlag(MlsxFacts.Type))
+        written = 0;
+        var n = 0;
+        if ((facts & MlsxFacts.Type) != 0 && !Utf8.TryWrite(destination[n..], invariant, $"type={type ?? TypeFact(entry.Kind)};", out n))
         {
-            builder.Append("type=").Append(type ?? TypeFact(entry.Kind)).Append(';');
+            return false;
         }
+        int more;
         // RFC 3659 §7.5.7: size is the file's size in octets; it means nothing for a directory.
-        if (entry.Kind == FileEntryKind.File && facts.HasFlag(MlsxFacts.Size))
+        if (entry.Kind == FileEntryKind.File && (facts & MlsxFacts.Size) != 0)
         {
-            builder.Append(invariant, $"size={entry.Size};");
+            if (!Utf8.TryWrite(destination[n..], invariant, $"size={entry.Size};", out more))
+            {
+                return false;
+            }
+            n += more;
         }
-        if (facts.HasFlag(MlsxFacts.Modify))
+        if ((facts & MlsxFacts.Modify) != 0)
         {
-            builder.Append("modify=").Append(FormatTime(entry.LastModified)).Append(';');
+            var t = entry.LastModified.UtcDateTime;
+            if (!Utf8.TryWrite(destination[n..], invariant,
+                $"modify={t.Year:D4}{t.Month:D2}{t.Day:D2}{t.Hour:D2}{t.Minute:D2}{t.Second:D2};", out more))
+            {
+                return false;
+            }
+            n += more;
         }
-        if (facts.HasFlag(MlsxFacts.Perm))
+        if ((facts & MlsxFacts.Perm) != 0)
         {
-            builder.Append("perm=").Append(perm).Append(';');
+            if (!Utf8.TryWrite(destination[n..], invariant, $"perm={perm};", out more))
+            {
+                return false;
+            }
+            n += more;
         }
-        if (unique is not null && facts.HasFlag(MlsxFacts.Unique))
+        if (!unique.IsEmpty && (facts & MlsxFacts.Unique) != 0)
         {
-            builder.Append("unique=").Append(unique).Append(';');
+            if (!Utf8.TryWrite(destination[n..], invariant, $"unique={unique};", out more))
+            {
+                return false;
+            }
+            n += more;
         }
         // RFC 3659 §7.2: exactly one space separates the facts from the name.
-        builder.Append(' ').Append(entry.Name);
+        if (!Utf8.TryWrite(destination[n..], invariant, $" {entry.Name}", out more))
+        {
+            return false;
+        }
+        written = n + more;
+        return true;
     }
 
     /// <summary>RFC 3659 §2.3 time-val: YYYYMMDDHHMMSS in UTC.</summary>

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
+using System.Text.Unicode;
 
 namespace Ferry.Protocol.Listing;
 
@@ -20,25 +22,78 @@ public static class UnixListingFormatter
     /// <summary>One line, without the line end.</summary>
     public static string FormatLine(FileEntry entry, DateTimeOffset now)
     {
-        var builder = new StringBuilder(80);
-        Append(builder, entry, now);
-        return builder.ToString();
+        ArgumentNullException.ThrowIfNull(entry);
+        var size = MaxLineBytes(entry);
+        var rented = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            TryFormat(rented, entry, now, out var written);
+            return Encoding.UTF8.GetString(rented, 0, written);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     /// <summary>Appends one line, without the line end, to <paramref name="builder"/>.</summary>
     public static void Append(StringBuilder builder, FileEntry entry, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.Append(FormatLine(entry, now));
+    }
+
+    /// <summary>The most UTF-8 bytes <see cref="TryFormat"/> can need for <paramref name="entry"/>.</summary>
+    public static int MaxLineBytes(FileEntry entry)
+    {
         ArgumentNullException.ThrowIfNull(entry);
-        AppendMode(builder, entry.Kind, entry.Permissions);
+        return 96 + Encoding.UTF8.GetMaxByteCount(entry.Name.Length + entry.Owner.Length + entry.Group.Length + (entry.LinkTarget?.Length ?? 0) + 4);
+    }
+
+    /// <summary>
+    /// Writes one line, without the line end, as UTF-8 into <paramref name="destination"/>, without
+    /// allocating (LIST streams thousands of these into one buffer). False when it does not fit.
+    /// </summary>
+    public static bool TryFormat(Span<byte> destination, FileEntry entry, DateTimeOffset now, out int written)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        written = 0;
+        if (destination.Length < 10)
+        {
+            return false;
+        }
+        WriteMode(destination, entry.Kind, entry.Permissions);
+        var time = entry.LastModified.ToUniversalTime();
+        now = now.ToUniversalTime();
         var invariant = CultureInfo.InvariantCulture;
-        builder.Append(invariant, $" {entry.LinkCount,4} {entry.Owner,-8} {entry.Group,-8} {entry.Size,8} ");
-        AppendTime(builder, entry.LastModified.ToUniversalTime(), now.ToUniversalTime());
-        builder.Append(' ').Append(entry.Name);
+        var rest = destination[10..];
+        bool ok;
+        int n;
+        if (time > now || now - time > RecentWindow)
+        {
+            ok = Utf8.TryWrite(rest, invariant,
+                $" {entry.LinkCount,4} {entry.Owner,-8} {entry.Group,-8} {entry.Size,8} {Months[time.Month - 1]} {time.Day:D2}  {time.Year:D4} {entry.Name}", out n);
+        }
+        else
+        {
+            ok = Utf8.TryWrite(rest, invariant,
+                $" {entry.LinkCount,4} {entry.Owner,-8} {entry.Group,-8} {entry.Size,8} {Months[time.Month - 1]} {time.Day:D2} {time.Hour:D2}:{time.Minute:D2} {entry.Name}", out n);
+        }
+        if (!ok)
+        {
+            return false;
+        }
+        n += 10;
         if (entry.Kind == FileEntryKind.SymbolicLink && entry.LinkTarget is { } target)
         {
-            builder.Append(" -> ").Append(target);
+            if (!Utf8.TryWrite(destination[n..], invariant, $" -> {target}", out var more))
+            {
+                return false;
+            }
+            n += more;
         }
+        written = n;
+        return true;
     }
 
     /// <summary>The ten-character mode column, e.g. <c>drwxr-xr-x</c>.</summary>
@@ -51,39 +106,34 @@ public static class UnixListingFormatter
 
     private static void AppendMode(StringBuilder builder, FileEntryKind kind, UnixFileMode mode)
     {
-        builder.Append(kind switch
+        Span<byte> column = stackalloc byte[10];
+        WriteMode(column, kind, mode);
+        foreach (var b in column)
         {
-            FileEntryKind.Directory => 'd',
-            FileEntryKind.SymbolicLink => 'l',
-            _ => '-',
-        });
-        AppendTriplet(builder, mode, UnixFileMode.UserRead, UnixFileMode.UserWrite, UnixFileMode.UserExecute, UnixFileMode.SetUser, 's');
-        AppendTriplet(builder, mode, UnixFileMode.GroupRead, UnixFileMode.GroupWrite, UnixFileMode.GroupExecute, UnixFileMode.SetGroup, 's');
-        AppendTriplet(builder, mode, UnixFileMode.OtherRead, UnixFileMode.OtherWrite, UnixFileMode.OtherExecute, UnixFileMode.StickyBit, 't');
+            builder.Append((char)b);
+        }
     }
 
-    private static void AppendTriplet(StringBuilder builder, UnixFileMode mode, UnixFileMode read, UnixFileMode write,
+    private static void WriteMode(Span<byte> column, FileEntryKind kind, UnixFileMode mode)
+    {
+        column[0] = kind switch
+        {
+            FileEntryKind.Directory => (byte)'d',
+            FileEntryKind.SymbolicLink => (byte)'l',
+            _ => (byte)'-',
+        };
+        WriteTriplet(column[1..], mode, UnixFileMode.UserRead, UnixFileMode.UserWrite, UnixFileMode.UserExecute, UnixFileMode.SetUser, 's');
+        WriteTriplet(column[4..], mode, UnixFileMode.GroupRead, UnixFileMode.GroupWrite, UnixFileMode.GroupExecute, UnixFileMode.SetGroup, 's');
+        WriteTriplet(column[7..], mode, UnixFileMode.OtherRead, UnixFileMode.OtherWrite, UnixFileMode.OtherExecute, UnixFileMode.StickyBit, 't');
+    }
+
+    private static void WriteTriplet(Span<byte> column, UnixFileMode mode, UnixFileMode read, UnixFileMode write,
         UnixFileMode execute, UnixFileMode special, char specialChar)
     {
-        builder.Append(mode.HasFlag(read) ? 'r' : '-');
-        builder.Append(mode.HasFlag(write) ? 'w' : '-');
-        var x = mode.HasFlag(execute);
+        column[0] = (mode & read) != 0 ? (byte)'r' : (byte)'-';
+        column[1] = (mode & write) != 0 ? (byte)'w' : (byte)'-';
+        var x = (mode & execute) != 0;
         // ls: s/t when the special bit and x are set, S/T when only the special bit is.
-        builder.Append(mode.HasFlag(special) ? (x ? specialChar : char.ToUpperInvariant(specialChar)) : (x ? 'x' : '-'));
-    }
-
-    private static void AppendTime(StringBuilder builder, DateTimeOffset time, DateTimeOffset now)
-    {
-        var invariant = CultureInfo.InvariantCulture;
-        builder.Append(Months[time.Month - 1]).Append(' ');
-        builder.Append(invariant, $"{time.Day:00} ");
-        if (time > now || now - time > RecentWindow)
-        {
-            builder.Append(invariant, $" {time.Year:0000}");
-        }
-        else
-        {
-            builder.Append(invariant, $"{time.Hour:00}:{time.Minute:00}");
-        }
+        column[2] = (mode & special) != 0 ? (byte)(x ? specialChar : char.ToUpperInvariant(specialChar)) : (x ? (byte)'x' : (byte)'-');
     }
 }

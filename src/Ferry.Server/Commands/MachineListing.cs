@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using System.Text;
 using Ferry.Protocol;
 using Ferry.Protocol.Listing;
@@ -78,9 +78,49 @@ internal static class MachineListing
         }
     }
 
-    /// <summary>RFC 3659 §7.5.2: a stable identifier per object; here derived from its path in the store.</summary>
-    internal static string Unique(VirtualPath storePath) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(storePath.Value)).AsSpan(0, 8));
+    /// <summary>
+    /// RFC 3659 §7.5.2: a stable identifier per object; here derived from its path in the store, so
+    /// every server sharing a store gives the same one. A 64-bit XXH3 of the path: not a secret,
+    /// only unique, and cheap enough for one per MLSD entry (SHA-256 through OpenSSL cost more
+    /// than formatting the line).
+    /// </summary>
+    internal static string Unique(VirtualPath storePath)
+    {
+        Span<char> hex = stackalloc char[UniqueLength];
+        WriteHex(XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(storePath.Value)), hex);
+        return new string(hex);
+    }
+
+    private static void WriteHex(ulong hash, Span<char> destination) =>
+        hash.TryFormat(destination, out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Characters in a unique fact: 64 bits in hex.</summary>
+    internal const int UniqueLength = 16;
+
+    /// <summary>
+    /// <see cref="Unique(VirtualPath)"/> of the entry <paramref name="name"/> in the directory whose
+    /// store path is <paramref name="directoryUtf8"/>, without allocating (MLSD computes one per entry).
+    /// </summary>
+    internal static void WriteUnique(ReadOnlySpan<byte> directoryUtf8, string name, Span<char> destination)
+    {
+        var isRoot = directoryUtf8.Length == 1 && directoryUtf8[0] == '/';
+        var length = (isRoot ? 1 : directoryUtf8.Length + 1) + Encoding.UTF8.GetByteCount(name);
+        var rented = length > 1024 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
+        var path = rented is null ? stackalloc byte[length] : rented.AsSpan(0, length);
+        var n = 0;
+        if (!isRoot)
+        {
+            directoryUtf8.CopyTo(path);
+            n = directoryUtf8.Length;
+        }
+        path[n++] = (byte)'/';
+        Encoding.UTF8.GetBytes(name, path[n..]);
+        WriteHex(XxHash3.HashToUInt64(path), destination);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 
     /// <summary>OPTS MLST fact;fact;… (RFC 3659 §7.9): selects the facts; unknown ones are ignored.</summary>
     public static FtpReply SelectFacts(FtpSession session, string list)

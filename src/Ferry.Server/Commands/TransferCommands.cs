@@ -407,13 +407,6 @@ internal static class TransferCommands
     public static ValueTask<FtpReply?> MachineListDirectory(FtpSession session, string argument, CancellationToken cancellationToken) =>
         ListingAsync(session, argument, ListingStyle.Machine, cancellationToken);
 
-    private enum ListingStyle
-    {
-        Long,
-        Names,
-        Machine,
-    }
-
     public static async ValueTask<FtpReply?> Abort(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         // RFC 959 §4.1.3: with a transfer running, it is answered 426 (by the transfer), then 226.
@@ -456,9 +449,7 @@ internal static class TransferCommands
                 }
                 await using (connection.ConfigureAwait(false))
                 {
-                    var now = DateTimeOffset.UtcNow;
-                    var writer = new StreamWriter(connection.Stream, Utf8, 16 * 1024, leaveOpen: true) { NewLine = "\r\n" };
-                    await using (writer.ConfigureAwait(false))
+                    using (var writer = new ListingWriter(connection.Stream, style, target, session, DateTimeOffset.UtcNow))
                     {
                         try
                         {
@@ -472,12 +463,7 @@ internal static class TransferCommands
                                     return new FtpReply(ReplyCode.ActionAbortedLocalError,
                                         $"Listing truncated: more than {session.Options.MaxListingEntries} entries.");
                                 }
-                                await writer.WriteLineAsync(style switch
-                                {
-                                    ListingStyle.Names => target.NameOf(item),
-                                    ListingStyle.Machine => MachineListing.FormatLine(session, item, target.StorePath.Combine(item.Name)),
-                                    _ => UnixListingFormatter.FormatLine(item, now),
-                                }).ConfigureAwait(false);
+                                await writer.WriteAsync(item, token).ConfigureAwait(false);
                             }
                             await writer.FlushAsync(token).ConfigureAwait(false);
                             await connection.CompleteSendAsync().ConfigureAwait(false);

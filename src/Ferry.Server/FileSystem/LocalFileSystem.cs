@@ -89,7 +89,59 @@ public sealed class LocalFileSystem : IFileSystem
         }));
     }
 
-    public async IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, CancellationToken cancellationToken) =>
+        LinuxDirectory.IsAvailable ? ListNativeAsync(directory, cancellationToken) : ListPortableAsync(directory, cancellationToken);
+
+    /// <summary>Linux: readdir + statx relative to the directory (see <see cref="LinuxDirectory"/>).</summary>
+    private async IAsyncEnumerable<FileEntry> ListNativeAsync(VirtualPath directory, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string hostPath = string.Empty;
+        var reader = Guard(directory, () =>
+        {
+            hostPath = ToHostPath(directory, followFinal: true);
+            if (File.Exists(hostPath))
+            {
+                throw new FileSystemException(FileSystemError.NotADirectory, $"{directory} is not a directory.");
+            }
+            return LinuxDirectory.Open(hostPath);
+        });
+        using (reader)
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                string name;
+                LinuxEntryStatus status;
+                try
+                {
+                    if (!reader.TryRead(out name, out status))
+                    {
+                        yield break;
+                    }
+                }
+                catch (Exception e) when (FileSystemErrors.TryTranslate(e, out var error))
+                {
+                    throw new FileSystemException(error, $"{directory}: {e.Message}", e);
+                }
+                if (status.IsSymbolicLink)
+                {
+                    // Rare: the portable path, which knows how much of a link's target may be shown.
+                    var link = Guard(directory, () => DescribeLink(name, new FileInfo(Path.Join(hostPath, name))));
+                    yield return link;
+                    continue;
+                }
+                var isDirectory = status.IsDirectory;
+                yield return new FileEntry(name, isDirectory ? FileEntryKind.Directory : FileEntryKind.File,
+                    isDirectory ? 0 : status.Size, status.LastModified)
+                {
+                    Permissions = status.Permissions,
+                    LinkCount = (int)Math.Min(status.LinkCount, int.MaxValue),
+                };
+            }
+        }
+    }
+
+    private async IAsyncEnumerable<FileEntry> ListPortableAsync(VirtualPath directory, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var enumerator = Guard(directory, () =>
         {

@@ -14,6 +14,22 @@ public class MlsxFormatterTests
     }
 
     [Fact]
+    public void Try_format_writes_utf8_with_only_the_selected_facts_and_refuses_a_short_buffer()
+    {
+        var entry = new FileEntry("файл", FileEntryKind.File, 12, Time);
+        var buffer = new byte[MlsxFormatter.MaxLineBytes(entry, "r", "abc", null)];
+        Assert.True(MlsxFormatter.TryFormat(buffer, entry, "r", "abc", null, MlsxFacts.Size | MlsxFacts.Unique, out var written));
+        var expected = System.Text.Encoding.UTF8.GetBytes("size=12;unique=abc; файл");
+        Assert.Equal(expected, buffer[..written]);
+        Assert.True(MlsxFormatter.TryFormat(buffer, entry, "r", "", null, MlsxFacts.All, out written));
+        Assert.Equal("type=file;size=12;modify=20261125063000;perm=r; файл", System.Text.Encoding.UTF8.GetString(buffer, 0, written));
+        for (var size = 0; size < expected.Length; size++)
+        {
+            Assert.False(MlsxFormatter.TryFormat(new byte[size], entry, "r", "abc", null, MlsxFacts.Size | MlsxFacts.Unique, out _));
+        }
+    }
+
+    [Fact]
     public void Directory_has_no_size_and_may_carry_a_unique_fact()
     {
         var entry = new FileEntry("pub", FileEntryKind.Directory, 4096, Time);

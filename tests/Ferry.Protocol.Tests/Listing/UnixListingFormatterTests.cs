@@ -15,6 +15,24 @@ public class UnixListingFormatterTests
     }
 
     [Fact]
+    public void Try_format_writes_the_same_utf8_bytes_and_refuses_a_short_buffer()
+    {
+        var entry = new FileEntry("ünïcødé.txt", FileEntryKind.SymbolicLink, 7, new DateTimeOffset(2026, 11, 25, 6, 30, 0, TimeSpan.Zero))
+        {
+            LinkTarget = "ziel",
+        };
+        var expected = System.Text.Encoding.UTF8.GetBytes(UnixListingFormatter.FormatLine(entry, Now));
+        var buffer = new byte[UnixListingFormatter.MaxLineBytes(entry)];
+        Assert.True(UnixListingFormatter.TryFormat(buffer, entry, Now, out var written));
+        Assert.Equal(expected, buffer[..written]);
+        Assert.EndsWith("ünïcødé.txt -> ziel", UnixListingFormatter.FormatLine(entry, Now), StringComparison.Ordinal);
+        for (var size = 0; size < expected.Length; size++)
+        {
+            Assert.False(UnixListingFormatter.TryFormat(new byte[size], entry, Now, out _));
+        }
+    }
+
+    [Fact]
     public void Old_directory_shows_the_year()
     {
         var entry = new FileEntry("pub", FileEntryKind.Directory, 4096, new DateTimeOffset(2019, 3, 4, 5, 6, 7, TimeSpan.Zero))

@@ -275,6 +275,51 @@ public sealed class LocalFileSystemTests : IDisposable
     }
 
     [Fact]
+    public async Task List_agrees_with_get_entry_for_every_kind_of_entry()
+    {
+        // On Linux ListAsync reads the directory with readdir + statx (LinuxDirectory) while
+        // GetEntryAsync goes through FileInfo: both must describe every entry alike.
+        Write("plain.txt", "12345");
+        Write("sub/inner.txt", "x");
+        Write("ünïcødé файл.txt", "utf-8 name");
+        Write(@"back\slash", "a backslash is a legal name on Unix");
+        File.CreateSymbolicLink(Host("inside-link"), "plain.txt");
+        File.CreateSymbolicLink(Host("outside-link"), Path.Combine(_outside, "secret.txt"));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Host("plain.txt"), (UnixFileMode)Convert.ToInt32("4751", 8));
+        }
+        File.SetLastWriteTimeUtc(Host("plain.txt"), new DateTime(2020, 2, 29, 23, 59, 58, 123, DateTimeKind.Utc));
+
+        var listed = new Dictionary<string, FileEntry>();
+        await foreach (var e in _fs.ListAsync(VirtualPath.Root, None))
+        {
+            listed.Add(e.Name, e);
+        }
+
+        Assert.Equal(["back\\slash", "inside-link", "outside-link", "plain.txt", "sub", "ünïcødé файл.txt"], listed.Keys.Order(StringComparer.Ordinal));
+        foreach (var name in new[] { "plain.txt", "sub", "ünïcødé файл.txt" })
+        {
+            var single = await _fs.GetEntryAsync(P("/" + name), None);
+            Assert.NotNull(single);
+            var entry = listed[name];
+            Assert.Equal(single.Kind, entry.Kind);
+            Assert.Equal(single.Size, entry.Size);
+            Assert.Equal(single.LastModified, entry.LastModified);
+            Assert.Equal(single.Permissions, entry.Permissions);
+        }
+        Assert.Equal(new DateTimeOffset(2020, 2, 29, 23, 59, 58, 123, TimeSpan.Zero), listed["plain.txt"].LastModified);
+        Assert.Equal(FileEntryKind.SymbolicLink, listed["inside-link"].Kind);
+        Assert.Equal("plain.txt", listed["inside-link"].LinkTarget);
+        // A target outside the jail is never shown.
+        Assert.Equal(FileEntryKind.SymbolicLink, listed["outside-link"].Kind);
+        Assert.Null(listed["outside-link"].LinkTarget);
+        // A directory's link count is real: "." and its entry in the parent.
+        Assert.Equal(2, listed["sub"].LinkCount);
+        Assert.Equal(1, listed["plain.txt"].LinkCount);
+    }
+
+    [Fact]
     public async Task List_of_a_file_or_missing_directory_fails()
     {
         Write("f", "x");

@@ -1,0 +1,162 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Ferry.Server.FileSystem;
+
+/// <summary>What <c>statx(2)</c> tells of one directory entry (the link itself, never its target).</summary>
+internal readonly record struct LinuxEntryStatus(ushort Mode, uint LinkCount, long Size, long ModifiedSeconds, uint ModifiedNanoseconds)
+{
+    private const ushort TypeMask = 0xF000; // S_IFMT
+    private const ushort DirectoryType = 0x4000; // S_IFDIR
+    private const ushort LinkType = 0xA000; // S_IFLNK
+
+    public bool IsDirectory => (Mode & TypeMask) == DirectoryType;
+    public bool IsSymbolicLink => (Mode & TypeMask) == LinkType;
+
+    /// <summary>The permission and special bits (07777), which <see cref="UnixFileMode"/> numbers alike.</summary>
+    public UnixFileMode Permissions => (UnixFileMode)(Mode & 0xFFF);
+
+    public DateTimeOffset LastModified =>
+        DateTimeOffset.FromUnixTimeSeconds(ModifiedSeconds).AddTicks(ModifiedNanoseconds / 100);
+}
+
+/// <summary>
+/// Reads a directory the way <c>ls -l</c> does on Linux: <c>readdir(3)</c> for the names and one
+/// <c>statx(2)</c> per name relative to the open directory (no path walk from the root per entry, no
+/// <c>readlink(2)</c> for entries that are not links, no euid/egid/getgroups calls), which is what
+/// makes a 10,000-entry LIST cost a few milliseconds instead of tens. Used by
+/// <see cref="LocalFileSystem.ListAsync"/> on 64-bit Linux (where <c>struct dirent</c> and
+/// <c>struct statx</c> have the layouts below); elsewhere the portable enumeration is used.
+/// </summary>
+internal sealed partial class LinuxDirectory : IDisposable
+{
+    private const int OpenReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC
+    private const int AtSymlinkNoFollow = 0x100;
+    private const uint StatxWanted = 0x1 | 0x2 | 0x4 | 0x40 | 0x200; // TYPE | MODE | NLINK | MTIME | SIZE
+
+    // struct dirent (glibc, 64-bit): d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[256].
+    private const int DirentNameOffset = 19;
+
+    private static int s_available = -1;
+
+    private nint _dir;
+
+    private LinuxDirectory(nint dir) => _dir = dir;
+
+    /// <summary>True on 64-bit Linux with a libc that has <c>statx</c> (glibc 2.28+).</summary>
+    public static bool IsAvailable
+    {
+        get
+        {
+            if (s_available < 0)
+            {
+                s_available = OperatingSystem.IsLinux() && Environment.Is64BitProcess
+                    && NativeLibrary.TryLoad("libc.so.6", out var libc)
+                    && NativeLibrary.TryGetExport(libc, "statx", out _) ? 1 : 0;
+            }
+            return s_available == 1;
+        }
+    }
+
+    /// <summary>Opens <paramref name="hostPath"/> for reading; throws the host error as .NET's file APIs would.</summary>
+    public static LinuxDirectory Open(string hostPath)
+    {
+        var fd = open(hostPath, OpenReadOnlyDirectory);
+        if (fd < 0)
+        {
+            throw Error(Marshal.GetLastPInvokeError(), hostPath);
+        }
+        var dir = fdopendir(fd);
+        if (dir == 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            _ = close(fd);
+            throw Error(errno, hostPath);
+        }
+        return new LinuxDirectory(dir);
+    }
+
+    /// <summary>
+    /// The next entry other than "." and "..", with its status; false at the end. An entry that
+    /// vanished between readdir and statx (or that this process may not stat) is skipped, as
+    /// <c>ls</c> would only complain about it.
+    /// </summary>
+    public unsafe bool TryRead(out string name, out LinuxEntryStatus status)
+    {
+        ObjectDisposedException.ThrowIf(_dir == 0, this);
+        var fd = dirfd(_dir);
+        var buffer = stackalloc byte[256];
+        while (true)
+        {
+            Marshal.SetLastPInvokeError(0);
+            var entry = readdir(_dir);
+            if (entry == 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != 0)
+                {
+                    throw Error(errno, "readdir");
+                }
+                name = string.Empty;
+                status = default;
+                return false;
+            }
+            var entryName = (byte*)entry + DirentNameOffset;
+            var length = new ReadOnlySpan<byte>(entryName, 256).IndexOf((byte)0);
+            if (length < 0 || (length == 1 && entryName[0] == '.') || (length == 2 && entryName[0] == '.' && entryName[1] == '.'))
+            {
+                continue;
+            }
+            if (statx(fd, entryName, AtSymlinkNoFollow, StatxWanted, buffer) != 0)
+            {
+                continue;
+            }
+            status = new LinuxEntryStatus(
+                Mode: *(ushort*)(buffer + 28),
+                LinkCount: *(uint*)(buffer + 16),
+                Size: *(long*)(buffer + 40),
+                ModifiedSeconds: *(long*)(buffer + 112),
+                ModifiedNanoseconds: *(uint*)(buffer + 120));
+            name = Encoding.UTF8.GetString(entryName, length);
+            return true;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_dir != 0)
+        {
+            _ = closedir(_dir);
+            _dir = 0;
+        }
+    }
+
+    private static Exception Error(int errno, string what) => errno switch
+    {
+        2 => new DirectoryNotFoundException($"{what}: no such directory"), // ENOENT
+        20 => new FileSystemException(FileSystemError.NotADirectory, $"{what}: not a directory"), // ENOTDIR
+        13 or 1 => new UnauthorizedAccessException($"{what}: permission denied"), // EACCES, EPERM
+        _ => new IOException($"{what}: errno {errno}"),
+    };
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint fdopendir(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint readdir(nint dir);
+
+    [LibraryImport("libc")]
+    private static partial int dirfd(nint dir);
+
+    [LibraryImport("libc")]
+    private static partial int closedir(nint dir);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buffer);
+}
