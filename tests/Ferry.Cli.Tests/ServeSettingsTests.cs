@@ -49,6 +49,15 @@ public sealed class ServeSettingsTests : IDisposable
     }
 
     [Fact]
+    public void Sendfile_and_the_transfer_buffer_come_from_the_command_line()
+    {
+        Assert.True(ServeSettings.Load(["--root", _dir], Env()).ToServerOptions().ZeroCopySend);
+        var options = ServeSettings.Load(["--root", _dir, "--sendfile", "off", "--transfer-buffer", "1048576"], Env()).ToServerOptions();
+        Assert.False(options.ZeroCopySend);
+        Assert.Equal(1048576, options.TransferBufferSize);
+    }
+
+    [Fact]
     public void Welcome_file_lines_become_the_login_message()
     {
         var welcome = Path.Combine(_dir, "welcome.txt");
@@ -70,6 +79,8 @@ public sealed class ServeSettingsTests : IDisposable
     [InlineData("--root", "/nonexistent/dir", "root")]
     [InlineData("--allow-list", "10.0.0.0/8,not-an-ip", "allow-list")]
     [InlineData("--ban-threshold", "0", "ban-threshold")]
+    [InlineData("--sendfile", "sometimes", "sendfile")]
+    [InlineData("--transfer-buffer", "100", "transfer-buffer")]
     public void A_bad_value_is_refused_with_a_message_naming_the_option(string option, string value, string named)
     {
         var e = Assert.Throws<ArgumentException>(() => ServeSettings.Load([option, value, .. option == "--root" ? Array.Empty<string>() : ["--root", _dir]], Env()).ToServerOptions());

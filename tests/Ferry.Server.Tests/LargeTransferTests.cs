@@ -86,4 +86,25 @@ public sealed class LargeTransferTests
             }
         }
     }
+
+    [Theory]
+    [InlineData(true, 4096)]
+    [InlineData(false, 4096)]
+    [InlineData(false, 1024 * 1024)]
+    public async Task Downloads_by_sendfile_and_by_the_double_buffered_copy_send_the_same_bytes_from_any_offset(bool zeroCopy, int buffer)
+    {
+        // A 4 KiB buffer makes the copy path switch buffers ~2,500 times for this 10 MiB + 7 file.
+        await using var server = await TestServer.StartAsync(o => o with { ZeroCopySend = zeroCopy, TransferBufferSize = buffer });
+        var content = TestServer.RandomBytes((10 * 1024 * 1024) + 7, seed: 66);
+        await server.WriteFileAsync("pub/ten.bin", content);
+        await using var control = await server.LoginAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        foreach (var offset in new[] { 0, 1, 4095, 4096 * 3, content.Length - 1, content.Length })
+        {
+            await control.ExpectAsync($"REST {offset}", 350);
+            var (received, final) = await DataClient.PassiveAsync(control, "RETR pub/ten.bin");
+            Assert.Equal(226, final.Code);
+            Assert.Equal(TestServer.Sha256(content.AsSpan(offset).ToArray()), TestServer.Sha256(received));
+        }
+    }
 }

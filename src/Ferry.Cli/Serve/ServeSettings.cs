@@ -41,6 +41,8 @@ internal sealed class ServeSettings
         ("max-connections-per-ip", "N", "most control connections from one address (default 32)"),
         ("max-listing-entries", "N", "most entries one listing sends, then 451 (default 100000)"),
         ("max-commands-per-second", "N", "a session sending faster is slowed down (default 500)"),
+        ("sendfile", "on|off", "TYPE I downloads without TLS go from the page cache to the socket with sendfile(2) (default on)"),
+        ("transfer-buffer", "BYTES", "buffer of each copying transfer (uploads, TLS, TYPE A, sendfile off), two per transfer (default 262144)"),
         ("no-defender", null, "turn off the per-address ban list"),
         ("ban-threshold", "SCORE", "ban an address at this score (default 15; wrong password 2, unknown user 3)"),
         ("ban-time", "SECONDS", "first ban length, doubled for each further ban (default 900)"),
@@ -373,6 +375,14 @@ internal sealed class ServeSettings
             MaxListingEntries = Int("max-listing-entries") ?? defaults.MaxListingEntries,
             MaxCommandsPerSecond = Int("max-commands-per-second") ?? defaults.MaxCommandsPerSecond,
             AtomicUploads = Bool("atomic-uploads") ?? defaults.AtomicUploads,
+            ZeroCopySend = this["sendfile"]?.ToLowerInvariant() switch
+            {
+                null => defaults.ZeroCopySend,
+                "on" or "true" or "yes" => true,
+                "off" or "false" or "no" => false,
+                var other => throw new ArgumentException($"sendfile: '{other}' is not 'on' or 'off'."),
+            },
+            TransferBufferSize = Int("transfer-buffer") ?? defaults.TransferBufferSize,
             AnonymousUploadDirectory = this["anonymous-upload-dir"] ?? defaults.AnonymousUploadDirectory,
             Tls = ToTlsOptions(),
         };

@@ -68,7 +68,7 @@ internal static class TransferCommands
                     var (outcome, bytes) = (TransferOutcome.NetworkFailed, 0L);
                     try
                     {
-                        (outcome, bytes) = await DataTransfer.SendAsync(source, connection, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
+                        (outcome, bytes) = await DataTransfer.SendAsync(source, connection, ascii, session.Options.ZeroCopySend, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
                     }
                     finally
                     {

@@ -90,8 +90,15 @@ public sealed record FtpServerOptions
     /// <summary>FTPS (AUTH TLS, implicit port, policies); null: no TLS.</summary>
     public Tls.FtpsOptions? Tls { get; init; }
 
-    /// <summary>Buffer used to copy file data.</summary>
+    /// <summary>Buffer used to copy file data (two per transfer: one filling while the other drains).</summary>
     public int TransferBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>
+    /// TYPE I downloads without TLS from a host file go from the page cache to the socket with
+    /// sendfile(2) (<see cref="System.Net.Sockets.Socket.SendPacketsAsync"/>) instead of a copy
+    /// through <see cref="TransferBufferSize"/> buffers.
+    /// </summary>
+    public bool ZeroCopySend { get; init; } = true;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
@@ -142,7 +149,7 @@ public sealed record FtpServerOptions
         }
         if (TransferBufferSize is < 4096 or > 16 * 1024 * 1024)
         {
-            throw new ArgumentException("transfer-buffer-size must be between 4 KiB and 16 MiB.");
+            throw new ArgumentException("transfer-buffer: must be between 4096 and 16777216 bytes.");
         }
     }
 }
