@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -89,6 +90,20 @@ internal sealed class PassiveDataChannel : DataChannel
         localAddress = Normalize(localAddress);
         if (min == 0)
         {
+            // "Any free port": picked here at random from the kernel's ephemeral range, not by
+            // bind(port 0). With tens of thousands of finished data connections in TIME_WAIT (a busy
+            // server) the kernel's own search for a free port walks its bind hash for every PASV,
+            // and measured 3-6× fewer short sessions per second (docs/benchmarks.md); a chosen port
+            // is one hash lookup, and SO_REUSEADDR (.NET's default for TCP on Unix) lets it reuse a
+            // port whose only other sockets are in TIME_WAIT. Port 0 stays the fallback.
+            var (low, high) = EphemeralPorts.Value;
+            for (var attempt = 0; attempt < 16; attempt++)
+            {
+                if (Bind(localAddress, Random.Shared.Next(low, high + 1)) is { } picked)
+                {
+                    return new PassiveDataChannel(picked, expectedPeer, onRejected);
+                }
+            }
             return new PassiveDataChannel(Bind(localAddress, 0)!, expectedPeer, onRejected);
         }
         var count = max - min + 1;
@@ -103,6 +118,26 @@ internal sealed class PassiveDataChannel : DataChannel
         }
         throw new SocketException((int)SocketError.AddressAlreadyInUse);
     }
+
+    /// <summary>The kernel's ephemeral port range (Linux: ip_local_port_range; elsewhere IANA's 49152-65535).</summary>
+    private static readonly Lazy<(int Low, int High)> EphemeralPorts = new(() =>
+    {
+        try
+        {
+            var fields = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range")
+                .Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length == 2 && int.TryParse(fields[0], CultureInfo.InvariantCulture, out var low)
+                && int.TryParse(fields[1], CultureInfo.InvariantCulture, out var high) && low is > 0 and <= 65535 && high >= low && high <= 65535)
+            {
+                return (low, high);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not Linux, or no /proc: the IANA range.
+        }
+        return (49152, 65535);
+    });
 
     private static Socket? Bind(IPAddress address, int port)
     {
