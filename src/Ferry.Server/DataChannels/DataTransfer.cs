@@ -78,17 +78,7 @@ internal static class DataTransfer
                 }
                 total += chunk.Length;
             }
-            try
-            {
-                // Under TLS the close_notify goes first: without it the client cannot tell the end
-                // of the file from a truncation.
-                await data.CompleteSendAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
-            {
-                return (TransferOutcome.NetworkFailed, total);
-            }
-            return (TransferOutcome.Completed, total);
+            return await CompleteAsync(data, total).ConfigureAwait(false);
         }
         finally
         {
@@ -98,6 +88,23 @@ internal static class DataTransfer
                 ArrayPool<byte>.Shared.Return(wire);
             }
         }
+    }
+
+    /// <summary>
+    /// Ends a download: under TLS the close_notify goes first (without it the client cannot tell the
+    /// end of the file from a truncation), then the FIN.
+    /// </summary>
+    private static async ValueTask<(TransferOutcome Outcome, long Bytes)> CompleteAsync(DataConnection data, long total)
+    {
+        try
+        {
+            await data.CompleteSendAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            return (TransferOutcome.NetworkFailed, total);
+        }
+        return (TransferOutcome.Completed, total);
     }
 
     /// <summary>
@@ -151,17 +158,7 @@ internal static class DataTransfer
                 }
                 (current, next) = (next, current);
             }
-            try
-            {
-                // Under TLS the close_notify goes first: without it the client cannot tell the end
-                // of the file from a truncation.
-                await data.CompleteSendAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
-            {
-                return (TransferOutcome.NetworkFailed, total);
-            }
-            return (TransferOutcome.Completed, total);
+            return await CompleteAsync(data, total).ConfigureAwait(false);
         }
         finally
         {
