@@ -75,7 +75,7 @@ chmod 600 "$tls_key"
 echo "run.sh: FTPS certificate $tls_cert, $(openssl x509 -in "$tls_cert" -noout -fingerprint -sha256)"
 
 # --- servers -----------------------------------------------------------------------------------
-pids=()
+pids=() names=()
 cleanup() { # each server leads its own process group (setsid): stop the group, forked children too
   local pid
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
@@ -116,9 +116,11 @@ start_server() { # start_server NAME PORT LOG TLS(1|0): in the background, leade
         --max-clients 1100 "${tls_peer[@]}" >"$3" 2>&1 & ;;
   esac
   pids+=($!)
+  names+=("$1")
 }
 
 targets=()
+rm -f "$out"/*.tls-failed.log
 port=2300
 for name in ${servers//,/ }; do
   port=$((port + 1))
@@ -131,7 +133,7 @@ for name in ${servers//,/ }; do
     echo "run.sh: $name did not start with FTPS (see $out/$name.tls-failed.log); restarting it without TLS" >&2
     kill -TERM -- "-${pids[-1]}" 2>/dev/null || true
     wait "${pids[-1]}" 2>/dev/null || true
-    unset 'pids[-1]'
+    unset 'pids[-1]' 'names[-1]'
     mv "$log" "$out/$name.tls-failed.log"
     start_server "$name" "$port" "$log" 0
     wait_port "$port" "${pids[-1]}"
@@ -159,6 +161,9 @@ onlyflag=()
 "$bench" run --root "$data" "${targets[@]}" --user bench --password bench --reps "$reps" \
   --tls-cert "$tls_cert" "${quickflag[@]}" "${onlyflag[@]}" --out "$out/results.json"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+for i in "${!pids[@]}"; do
+  kill -0 "${pids[$i]}" 2>/dev/null || echo "run.sh: ${names[$i]} (pid ${pids[$i]}) exited during the run: see $out/${names[$i]}.log" >&2
+done
 
 # --- report ------------------------------------------------------------------------------------
 peer_version() { # the version the peers' installer recorded, or the Debian package's

@@ -87,7 +87,9 @@ async Task<int> RunAsync()
                 }
                 catch (Exception e)
                 {
-                    m = new Measurement(scenario.Name, target.Name, rep, double.NaN, "", true, null, null, 0, 1, $"failed: {e.GetType().Name}: {e.Message}");
+                    // A server that died says so, rather than a bare "connection refused" for every later scenario.
+                    var gone = Directory.Exists($"/proc/{target.Pid}") ? "" : $" (server process {target.Pid} has exited: see bench/results/{target.Name}.log)";
+                    m = new Measurement(scenario.Name, target.Name, rep, double.NaN, "", true, null, null, 0, 1, $"failed: {e.GetType().Name}: {e.Message}{gone}");
                 }
                 results.Add(m);
                 Console.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] rep {rep} {m.Scenario,-18} {m.Server,-10} {m.Value,10:0.###} {m.Unit,-11} p50 {m.P50Ms?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-"} ms p99 {m.P99Ms?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-"} ms errors {m.Errors} {m.Note}");

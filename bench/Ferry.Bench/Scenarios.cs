@@ -110,7 +110,7 @@ internal static class Scenarios
     {
         if (tls && !t.HasTls)
         {
-            throw new FtpBenchException($"no FTPS: the server did not start with TLS (see bench/results/{t.Name}.log)");
+            throw new FtpBenchException($"no FTPS: the server did not start with TLS (see bench/results/{t.Name}.tls-failed.log)");
         }
         var connection = await FtpConnection.ConnectAsync(t.EndPoint, SourceAddresses.Next(), c);
         try
