@@ -162,7 +162,12 @@ onlyflag=()
   --tls-cert "$tls_cert" "${quickflag[@]}" "${onlyflag[@]}" --out "$out/results.json"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in "${!pids[@]}"; do
-  kill -0 "${pids[$i]}" 2>/dev/null || echo "run.sh: ${names[$i]} (pid ${pids[$i]}) exited during the run: see $out/${names[$i]}.log" >&2
+  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+    # bash keeps a background job's status: above 128 it was killed by signal (status - 128).
+    status=0
+    wait "${pids[$i]}" || status=$?
+    echo "run.sh: ${names[$i]} (pid ${pids[$i]}) exited during the run with status $status: see $out/${names[$i]}.log" >&2
+  fi
 done
 
 # --- report ------------------------------------------------------------------------------------
