@@ -4,10 +4,13 @@
 #
 #   bench/run.sh [--quick] [--reps N] [--only SCENARIO,...] [--servers ferry,pyftpdlib,...] [--no-doc]
 #
-# Installs what it needs (iperf3, python3-pyftpdlib; the C servers through tests/peers/install.sh),
-# builds Ferry and the load generator (bench/Ferry.Bench) in Release, makes the data set on tmpfs
-# (/dev/shm: the servers are measured, not the disk), measures iperf3 over loopback as the
-# ceiling, starts every server on its own 127.0.0.1 port, runs bench/Ferry.Bench and writes
+# Installs what it needs (iperf3, python3-pyftpdlib, python3-openssl; the C servers through
+# tests/peers/install.sh), builds Ferry and the load generator (bench/Ferry.Bench) in Release, makes
+# the data set on tmpfs (/dev/shm: the servers are measured, not the disk), makes one self-signed
+# certificate for FTPS (bench/results/tls), measures iperf3 over loopback as the ceiling, starts
+# every server on its own 127.0.0.1 port with explicit FTPS on (plain sessions still allowed; a
+# server that does not start with TLS is restarted without it and its TLS scenarios report that),
+# runs bench/Ferry.Bench and writes
 # bench/results/results.json, the tables of docs/benchmarks.md and docs/benchmarks.svg.
 # Run as root (the C servers need it to start). Takes ~25 min in full, ~5 min with --quick.
 set -euo pipefail
@@ -39,6 +42,8 @@ echo "run.sh: open files limit $(ulimit -n)"
 missing=()
 command -v iperf3 >/dev/null 2>&1 || missing+=(iperf3)
 dpkg -s python3-pyftpdlib >/dev/null 2>&1 || missing+=(python3-pyftpdlib)
+dpkg -s python3-openssl >/dev/null 2>&1 || missing+=(python3-openssl)   # pyftpdlib's TLS_FTPHandler
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update
   apt-get install -y --no-install-recommends "${missing[@]}"
@@ -58,8 +63,19 @@ quickflag=()
 chmod -R a+rX "$data"
 chmod 777 "$data/upload"
 
+# --- FTPS certificate: one self-signed RSA key for every server (vsftpd's rsa_cert_file and ProFTPD's
+# TLSRSACertificateFile want RSA), outside the served tree; ferry-bench trusts exactly this one.
+tls_dir="$out/tls"
+mkdir -p "$tls_dir"
+tls_cert="$tls_dir/cert.pem" tls_key="$tls_dir/key.pem"
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$tls_key" -out "$tls_cert" 2>/dev/null
+chmod 644 "$tls_cert"
+chmod 600 "$tls_key"
+echo "run.sh: FTPS certificate $tls_cert, $(openssl x509 -in "$tls_cert" -noout -fingerprint -sha256)"
+
 # --- servers -----------------------------------------------------------------------------------
-pids=()
+pids=() names=()
 cleanup() { # each server leads its own process group (setsid): stop the group, forked children too
   local pid
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
@@ -67,43 +83,67 @@ cleanup() { # each server leads its own process group (setsid): stop the group, 
 }
 trap cleanup EXIT
 
-wait_port() { # wait_port PORT: up to 20 s for something to accept on 127.0.0.1:PORT
+wait_port() { # wait_port PORT PID: up to 20 s for something to accept on 127.0.0.1:PORT while PID lives
   local i
   for i in $(seq 200); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    kill -0 "$2" 2>/dev/null || break
     sleep 0.1
   done
   echo "run.sh: nothing listens on port $1" >&2
   return 1
 }
 
+start_server() { # start_server NAME PORT LOG TLS(1|0): in the background, leader of its own group
+  local tls_ferry=() tls_py=() tls_peer=()
+  if [ "$4" -eq 1 ]; then
+    tls_ferry=(--tls-cert "$tls_cert" --tls-key "$tls_key")
+    tls_py=("$tls_cert" "$tls_key")
+    tls_peer=(--tls "$tls_cert" "$tls_key")
+  fi
+  case "$1" in
+    ferry)
+      # Limits raised so the benchmark measures the server, not its abuse protection. FTPS with
+      # the default --tls-session-reuse required, like vsftpd and ProFTPD.
+      setsid dotnet "$ferry" serve --root "$data" --address 127.0.0.1 --port "$2" --user bench:bench \
+        --max-connections 20000 --max-connections-per-ip 20000 --no-defender \
+        --max-commands-per-second 100000 --log-level warning "${tls_ferry[@]}" >"$3" 2>&1 & ;;
+    pyftpdlib)
+      setsid /usr/bin/python3 bench/pyftpd.py "$2" "$data" bench bench "${tls_py[@]}" >"$3" 2>&1 & ;;
+    *)
+      # One process per session: 10,000 of them would not fit in this machine's memory.
+      setsid bash tests/peers/run-peer.sh "$1" --port "$2" --root "$data" --user bench:bench \
+        --max-clients 1100 "${tls_peer[@]}" >"$3" 2>&1 & ;;
+  esac
+  pids+=($!)
+  names+=("$1")
+}
+
 targets=()
+rm -f "$out"/*.tls-failed.log
 port=2300
 for name in ${servers//,/ }; do
   port=$((port + 1))
   log="$out/$name.log"
-  case "$name" in
-    ferry)
-      # Limits raised so the benchmark measures the server, not its abuse protection.
-      setsid dotnet "$ferry" serve --root "$data" --address 127.0.0.1 --port "$port" --user bench:bench \
-        --max-connections 20000 --max-connections-per-ip 20000 --no-defender \
-        --max-commands-per-second 100000 --log-level warning >"$log" 2>&1 &
-      idle=10000 ;;
-    pyftpdlib)
-      setsid /usr/bin/python3 bench/pyftpd.py "$port" "$data" bench bench >"$log" 2>&1 &
-      idle=10000 ;;
-    *)
-      # One process per session: 10,000 of them would not fit in this machine's memory.
-      setsid bash tests/peers/run-peer.sh "$name" --port "$port" --root "$data" --user bench:bench \
-        --max-clients 1100 >"$log" 2>&1 &
-      idle=1000 ;;
-  esac
-  pids+=($!)
+  flags=""
+  [ "$name" = vsftpd ] && flags+=":nomlsd"   # vsftpd has no MLSD
+  start_server "$name" "$port" "$log" 1
+  if ! wait_port "$port" "${pids[-1]}"; then
+    # Reported, not dropped: the plain scenarios still run, the TLS ones say "no FTPS".
+    echo "run.sh: $name did not start with FTPS (see $out/$name.tls-failed.log); restarting it without TLS" >&2
+    kill -TERM -- "-${pids[-1]}" 2>/dev/null || true
+    wait "${pids[-1]}" 2>/dev/null || true
+    unset 'pids[-1]' 'names[-1]'
+    mv "$log" "$out/$name.tls-failed.log"
+    start_server "$name" "$port" "$log" 0
+    wait_port "$port" "${pids[-1]}"
+    flags+=":notls"
+  fi
+  idle=10000
+  # The C servers fork a process per session: 10,000 of them would not fit in memory.
+  case "$name" in vsftpd | pure-ftpd | proftpd) idle=1000 ;; esac
   [ "$quick" -eq 1 ] && idle=1000
-  wait_port "$port"
-  mlsd=""
-  [ "$name" = vsftpd ] && mlsd=":nomlsd"   # vsftpd has no MLSD
-  targets+=(--target "$name:$port:${pids[-1]}:$idle$mlsd")
+  targets+=(--target "$name:$port:${pids[-1]}:$idle$flags")
 done
 
 # --- baseline: iperf3 over loopback, one stream --------------------------------------------------
@@ -119,8 +159,16 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 onlyflag=()
 [ -n "$only" ] && onlyflag=(--only "$only")
 "$bench" run --root "$data" "${targets[@]}" --user bench --password bench --reps "$reps" \
-  "${quickflag[@]}" "${onlyflag[@]}" --out "$out/results.json"
+  --tls-cert "$tls_cert" "${quickflag[@]}" "${onlyflag[@]}" --out "$out/results.json"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+for i in "${!pids[@]}"; do
+  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+    # bash keeps a background job's status: above 128 it was killed by signal (status - 128).
+    status=0
+    wait "${pids[$i]}" || status=$?
+    echo "run.sh: ${names[$i]} (pid ${pids[$i]}) exited during the run with status $status: see $out/${names[$i]}.log" >&2
+  fi
+done
 
 # --- report ------------------------------------------------------------------------------------
 peer_version() { # the version the peers' installer recorded, or the Debian package's
@@ -132,6 +180,7 @@ peer_version() { # the version the peers' installer recorded, or the Debian pack
   echo "Machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -n1)), $(free -g | awk '/Mem:/{print $2}') GiB, Linux $(uname -r)"
   echo "Load average (1/5/15 min) before: $load_before, after: $load_after (other work on the machine shares its 2 cores)"
   echo "Ferry $(git rev-parse --short HEAD), .NET $(dotnet --version), workstation GC, TieredPGO"
+  echo "FTPS: explicit (AUTH TLS, PBSZ 0, PROT P), one self-signed RSA 2048 certificate for all servers; client: .NET SslStream, TLS 1.2 and 1.3 offered, data connections resume the control session; OpenSSL $(openssl version | cut -d' ' -f2), PyOpenSSL $(dpkg-query -W -f='${Version}' python3-openssl)"
   echo "Peers: vsftpd $(peer_version vsftpd vsftpd), Pure-FTPd $(peer_version pure-ftpd pure-ftpd), ProFTPD $(peer_version proftpd proftpd-core), pyftpdlib $(dpkg-query -W -f='${Version}' python3-pyftpdlib)"
 } >"$out/info.txt"
 if [ "$doc" -eq 1 ]; then

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 
 namespace Ferry.Bench;
@@ -8,11 +10,14 @@ namespace Ferry.Bench;
 /// <summary>
 /// A deliberately small FTP client for load generation: one socket, one reusable line buffer, no
 /// per-reply strings except where a reply's text is needed (PASV). The load generator must cost
-/// less than the servers it measures.
+/// less than the servers it measures. With <see cref="StartTlsAsync"/> (explicit FTPS, RFC 4217) the
+/// control connection and every data connection run over <see cref="SslStream"/>.
 /// </summary>
 internal sealed class FtpConnection : IAsyncDisposable
 {
     private readonly Socket _control;
+    private SslStream? _tls;
+    private SslClientAuthenticationOptions? _tlsOptions;
     private readonly byte[] _in = new byte[4096];
     private readonly byte[] _out = new byte[512];
     private int _start;
@@ -27,6 +32,12 @@ internal sealed class FtpConnection : IAsyncDisposable
 
     /// <summary>The text of the last line of the last reply (only filled for PASV).</summary>
     public string LastText { get; private set; } = string.Empty;
+
+    /// <summary>Protocol and cipher suite of the control connection under TLS, else null.</summary>
+    public string? ControlTls { get; private set; }
+
+    /// <summary>Protocol and cipher suite of the last data connection under TLS, else null.</summary>
+    public string? DataTls { get; private set; }
 
     /// <summary>
     /// Connects from <paramref name="source"/> (a loopback address; many of them spread the
@@ -59,6 +70,39 @@ internal sealed class FtpConnection : IAsyncDisposable
         return socket;
     }
 
+    /// <summary>
+    /// AUTH TLS, 234, then the TLS handshake on the control connection (RFC 4217 §4). The very same
+    /// <paramref name="options"/> object is used for every data connection of this session: .NET's
+    /// client session cache then offers the control connection's session to the data connections,
+    /// which vsftpd (require_ssl_reuse) and ProFTPD (mod_tls) insist on.
+    /// </summary>
+    public async Task StartTlsAsync(SslClientAuthenticationOptions options, CancellationToken cancellationToken)
+    {
+        var code = await CommandAsync("AUTH TLS", null, cancellationToken, keepText: true);
+        if (code != 234)
+        {
+            throw new FtpBenchException($"AUTH TLS: {code} {LastText}");
+        }
+        if (_start != _end)
+        {
+            // Plaintext after the 234 is an injection attempt or a confused server, never FTP.
+            throw new FtpBenchException("AUTH TLS: bytes after the 234 reply");
+        }
+        var tls = new SslStream(new NetworkStream(_control, ownsSocket: false), leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(options, cancellationToken);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            await tls.DisposeAsync();
+            throw new FtpBenchException($"TLS handshake on the control connection failed: {e.Message}");
+        }
+        _tls = tls;
+        _tlsOptions = options;
+        ControlTls = Describe(tls);
+    }
+
     public async Task LoginAsync(string user, string password, CancellationToken cancellationToken)
     {
         var code = await CommandAsync("USER ", user, cancellationToken);
@@ -70,10 +114,19 @@ internal sealed class FtpConnection : IAsyncDisposable
         {
             throw new FtpBenchException($"login refused: {code}");
         }
+        if (_tls is not null)
+        {
+            // RFC 4217 §9: PBSZ 0 before PROT; PROT P puts every later data connection under TLS.
+            await CommandExpectAsync("PBSZ 0", null, 200, cancellationToken);
+            await CommandExpectAsync("PROT P", null, 200, cancellationToken);
+        }
         await CommandExpectAsync("TYPE I", null, 200, cancellationToken);
     }
 
-    public async Task<int> CommandAsync(string verb, string? argument, CancellationToken cancellationToken)
+    public Task<int> CommandAsync(string verb, string? argument, CancellationToken cancellationToken) =>
+        CommandAsync(verb, argument, cancellationToken, keepText: false);
+
+    private async Task<int> CommandAsync(string verb, string? argument, CancellationToken cancellationToken, bool keepText)
     {
         var n = Encoding.ASCII.GetBytes(verb, _out);
         if (argument is not null)
@@ -82,8 +135,8 @@ internal sealed class FtpConnection : IAsyncDisposable
         }
         _out[n++] = (byte)'\r';
         _out[n++] = (byte)'\n';
-        await SendAllAsync(_control, _out.AsMemory(0, n), cancellationToken);
-        return await ReadReplyAsync(cancellationToken, keepText: false);
+        await SendControlAsync(_out.AsMemory(0, n), cancellationToken);
+        return await ReadReplyAsync(cancellationToken, keepText);
     }
 
     public async Task CommandExpectAsync(string verb, string? argument, int expected, CancellationToken cancellationToken)
@@ -95,6 +148,13 @@ internal sealed class FtpConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>SIZE; the size, or -1 when the server refused.</summary>
+    public async Task<long> SizeAsync(string path, CancellationToken cancellationToken)
+    {
+        var code = await CommandAsync("SIZE ", path, cancellationToken, keepText: true);
+        return code == 213 && LastText.Length > 4 && long.TryParse(LastText.AsSpan(4), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var size) ? size : -1;
+    }
+
     public async Task QuitAsync(CancellationToken cancellationToken)
     {
         await CommandAsync("QUIT", null, cancellationToken);
@@ -103,9 +163,7 @@ internal sealed class FtpConnection : IAsyncDisposable
     /// <summary>PASV, then connects the data socket (before the transfer command, as clients do).</summary>
     public async Task<Socket> OpenPassiveAsync(CancellationToken cancellationToken)
     {
-        var n = Encoding.ASCII.GetBytes("PASV\r\n", _out);
-        await SendAllAsync(_control, _out.AsMemory(0, n), cancellationToken);
-        var code = await ReadReplyAsync(cancellationToken, keepText: true);
+        var code = await CommandAsync("PASV", null, cancellationToken, keepText: true);
         if (code != 227)
         {
             throw new FtpBenchException($"PASV: {code} {LastText}");
@@ -136,32 +194,8 @@ internal sealed class FtpConnection : IAsyncDisposable
     }
 
     /// <summary>RETR into a discard buffer; returns the bytes received. Throws unless 150/125 then 226/250.</summary>
-    public async Task<long> RetrieveAsync(string path, byte[] buffer, CancellationToken cancellationToken)
-    {
-        using var data = await OpenPassiveAsync(cancellationToken);
-        var code = await CommandAsync("RETR ", path, cancellationToken);
-        if (code is not (150 or 125))
-        {
-            throw new FtpBenchException($"RETR {path}: {code}");
-        }
-        long total = 0;
-        while (true)
-        {
-            var read = await data.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
-            if (read == 0)
-            {
-                break;
-            }
-            total += read;
-        }
-        data.Dispose();
-        code = await ReadReplyAsync(cancellationToken, keepText: false);
-        if (code is not (226 or 250))
-        {
-            throw new FtpBenchException($"RETR {path}: end {code}");
-        }
-        return total;
-    }
+    public Task<long> RetrieveAsync(string path, byte[] buffer, CancellationToken cancellationToken) =>
+        RetrieveLikeAsync("RETR ", path, buffer, cancellationToken);
 
     /// <summary>LIST or MLSD into a discard buffer; returns the bytes received.</summary>
     public Task<long> ListAsync(string verb, string path, byte[] buffer, CancellationToken cancellationToken) =>
@@ -176,14 +210,32 @@ internal sealed class FtpConnection : IAsyncDisposable
             throw new FtpBenchException($"{verb.Trim()} {path}: {code}");
         }
         long total = 0;
-        while (true)
+        if (_tls is null)
         {
-            var read = await data.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
-            if (read == 0)
+            while (true)
             {
-                break;
+                var read = await data.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+                total += read;
             }
-            total += read;
+        }
+        else
+        {
+            await using var tls = await SecureDataAsync(data, verb, path, cancellationToken);
+            while (true)
+            {
+                // 0 is the server's close_notify or a bare TCP end: the callers check the byte count.
+                var read = await tls.ReadAsync(buffer, cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+                total += read;
+            }
+            await CloseNotifyAsync(tls);
         }
         data.Dispose();
         code = await ReadReplyAsync(cancellationToken, keepText: false);
@@ -204,16 +256,44 @@ internal sealed class FtpConnection : IAsyncDisposable
             throw new FtpBenchException($"STOR {path}: {code}");
         }
         var left = length;
-        while (left > 0)
+        if (_tls is null)
         {
-            var chunk = (int)Math.Min(left, buffer.Length);
-            await SendAllAsync(data, buffer.AsMemory(0, chunk), cancellationToken);
-            left -= chunk;
+            while (left > 0)
+            {
+                var chunk = (int)Math.Min(left, buffer.Length);
+                await SendAllAsync(data, buffer.AsMemory(0, chunk), cancellationToken);
+                left -= chunk;
+            }
+            data.Shutdown(SocketShutdown.Send);
+            // Wait for the server to close its side: the upload is complete there.
+            while (await data.ReceiveAsync(buffer.AsMemory(0, 1), SocketFlags.None, cancellationToken) > 0)
+            {
+            }
         }
-        data.Shutdown(SocketShutdown.Send);
-        // Wait for the server to close its side: the upload is complete there.
-        while (await data.ReceiveAsync(buffer.AsMemory(0, 1), SocketFlags.None, cancellationToken) > 0)
+        else
         {
+            await using var tls = await SecureDataAsync(data, "STOR ", path, cancellationToken);
+            while (left > 0)
+            {
+                var chunk = (int)Math.Min(left, buffer.Length);
+                await tls.WriteAsync(buffer.AsMemory(0, chunk), cancellationToken);
+                left -= chunk;
+            }
+            // close_notify marks the upload complete (Ferry answers 426 without it); then read until
+            // the server's close_notify or end: a TLS 1.3 server may have sent session tickets, and
+            // closing with unread bytes would send a reset that can cost the server our close_notify.
+            await tls.ShutdownAsync();
+            var drain = new byte[4096];
+            try
+            {
+                while (await tls.ReadAsync(drain, cancellationToken) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+                // The server reset after its end of the upload: its reply says whether the file is whole.
+            }
         }
         data.Dispose();
         code = await ReadReplyAsync(cancellationToken, keepText: false);
@@ -223,6 +303,52 @@ internal sealed class FtpConnection : IAsyncDisposable
         }
         return length;
     }
+
+    /// <summary>
+    /// The TLS client handshake on a data connection after the 150 (RFC 4217 §7: the client is the TLS
+    /// client in both directions), with the control connection's options so the session resumes.
+    /// A refused handshake is reported with the server's reply (vsftpd 522, ProFTPD 425).
+    /// </summary>
+    private async Task<SslStream> SecureDataAsync(Socket data, string verb, string path, CancellationToken cancellationToken)
+    {
+        var tls = new SslStream(new NetworkStream(data, ownsSocket: false), leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(_tlsOptions!, cancellationToken);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            await tls.DisposeAsync();
+            data.Dispose();
+            var code = await ReadReplyAsync(cancellationToken, keepText: true);
+            throw new FtpBenchException($"{verb.Trim()} {path}: TLS handshake on the data connection failed ({e.Message}); server: {code} {LastText}");
+        }
+        DataTls = Describe(tls);
+        return tls;
+    }
+
+    /// <summary>Sends close_notify: OpenSSL drops a session from its cache when its connection ends without one.</summary>
+    private static async Task CloseNotifyAsync(SslStream tls)
+    {
+        try
+        {
+            await tls.ShutdownAsync();
+        }
+        catch (IOException)
+        {
+            // The server closed first: nothing left to be polite to.
+        }
+    }
+
+    private static string Describe(SslStream tls) => $"{tls.SslProtocol switch
+    {
+        SslProtocols.Tls12 => "TLS 1.2",
+        SslProtocols.Tls13 => "TLS 1.3",
+        var other => other.ToString(),
+    }} {tls.NegotiatedCipherSuite}";
+
+    private ValueTask SendControlAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        _tls is null ? SendAllAsync(_control, data, cancellationToken) : _tls.WriteAsync(data, cancellationToken);
 
     private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
@@ -262,7 +388,9 @@ internal sealed class FtpConnection : IAsyncDisposable
                     // A line longer than the buffer: drop what we have (only text, never a code line end).
                     _end = 0;
                 }
-                var read = await _control.ReceiveAsync(_in.AsMemory(_end), SocketFlags.None, cancellationToken);
+                var read = _tls is null
+                    ? await _control.ReceiveAsync(_in.AsMemory(_end), SocketFlags.None, cancellationToken)
+                    : await _tls.ReadAsync(_in.AsMemory(_end), cancellationToken);
                 if (read == 0)
                 {
                     throw new FtpBenchException("control connection closed");
@@ -293,10 +421,13 @@ internal sealed class FtpConnection : IAsyncDisposable
 
     private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        if (_tls is not null)
+        {
+            await _tls.DisposeAsync();
+        }
         _control.Dispose();
-        return ValueTask.CompletedTask;
     }
 }
 

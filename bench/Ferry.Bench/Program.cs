@@ -1,11 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Ferry.Bench;
 
 // ferry-bench: the load generator and report writer of bench/run.sh.
 //   ferry-bench prepare --root DIR [--quick]
-//   ferry-bench run --root DIR --target NAME:PORT:PID[:IDLE[:nomlsd]]... --user U --password P --reps N [--quick] [--only a,b] --out FILE
+//   ferry-bench run --root DIR --target NAME:PORT:PID[:IDLE[:FLAG...]]... --user U --password P --reps N
+//                   [--tls-cert PEM] [--quick] [--only a,b] --out FILE
+//     FLAG: nomlsd (no MLSD), notls (FTPS not set up: the TLS scenarios report it), tls12 (offer TLS 1.2 only)
+//     --tls-cert: the certificate every server uses for FTPS; the TLS scenarios trust exactly it
 //   ferry-bench report --results FILE --md docs/benchmarks.md --svg docs/benchmarks.svg [--iperf GBPS] [--info FILE]
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0)
@@ -18,7 +24,8 @@ var quick = options.Has("quick");
 var settings = new Settings(
     options.Get("user", "bench"), options.Get("password", "bench"), quick,
     TimeSpan.FromSeconds(quick ? 3 : 10), TimeSpan.FromSeconds(quick ? 2 : 5),
-    Downloads: quick ? 200 : 1000, DownloadMiB: 10, SmallFiles: 1000);
+    Downloads: quick ? 200 : 1000, DownloadMiB: 10, SmallFiles: 1000,
+    TlsPin: options.Has("tls-cert") ? SHA256.HashData(X509Certificate2.CreateFromPem(File.ReadAllText(options.Get("tls-cert"))).RawData) : null);
 switch (args[0])
 {
     case "prepare":
@@ -39,8 +46,10 @@ async Task<int> RunAsync()
     var targets = options.All("target").Select(spec =>
     {
         var p = spec.Split(':');
+        var flags = p.Skip(4).ToHashSet();
         return new Target(p[0], int.Parse(p[1], CultureInfo.InvariantCulture), int.Parse(p[2], CultureInfo.InvariantCulture),
-            p.Length > 3 ? int.Parse(p[3], CultureInfo.InvariantCulture) : 1000, !(p.Length > 4 && p[4] == "nomlsd"));
+            p.Length > 3 ? int.Parse(p[3], CultureInfo.InvariantCulture) : 1000, !flags.Contains("nomlsd"), !flags.Contains("notls"),
+            flags.Contains("tls12") ? SslProtocols.Tls12 : SslProtocols.None);
     }).ToList();
     var reps = int.Parse(options.Get("reps", quick ? "1" : "3"), CultureInfo.InvariantCulture);
     var only = options.Has("only") ? options.Get("only").Split(',').ToHashSet() : null;
@@ -78,7 +87,9 @@ async Task<int> RunAsync()
                 }
                 catch (Exception e)
                 {
-                    m = new Measurement(scenario.Name, target.Name, rep, double.NaN, "", true, null, null, 0, 1, $"failed: {e.GetType().Name}: {e.Message}");
+                    // A server that died says so, rather than a bare "connection refused" for every later scenario.
+                    var gone = Directory.Exists($"/proc/{target.Pid}") ? "" : $" (server process {target.Pid} has exited: see bench/results/{target.Name}.log)";
+                    m = new Measurement(scenario.Name, target.Name, rep, double.NaN, "", true, null, null, 0, 1, $"failed: {e.GetType().Name}: {e.Message}{gone}");
                 }
                 results.Add(m);
                 Console.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] rep {rep} {m.Scenario,-18} {m.Server,-10} {m.Value,10:0.###} {m.Unit,-11} p50 {m.P50Ms?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-"} ms p99 {m.P99Ms?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-"} ms errors {m.Errors} {m.Note}");

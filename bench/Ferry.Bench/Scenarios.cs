@@ -1,10 +1,19 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Ferry.Bench;
 
-/// <summary>One server under test: where it listens and the process whose tree holds its memory.</summary>
-internal sealed record Target(string Name, int Port, int Pid, int IdleSessions, bool HasMlsd)
+/// <summary>
+/// One server under test: where it listens and the process whose tree holds its memory.
+/// <paramref name="HasTls"/> false: its FTPS set-up failed (or it has none), and the TLS scenarios
+/// report that instead of a number. <paramref name="TlsProtocols"/>: the versions offered to it
+/// (None = the system's default, TLS 1.2 and 1.3).
+/// </summary>
+internal sealed record Target(string Name, int Port, int Pid, int IdleSessions, bool HasMlsd, bool HasTls = true, SslProtocols TlsProtocols = SslProtocols.None)
 {
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 }
@@ -14,9 +23,10 @@ internal sealed record Measurement(
     string Scenario, string Server, int Rep, double Value, string Unit, bool HigherIsBetter,
     double? P50Ms, double? P99Ms, long Operations, long Errors, string? Note);
 
+/// <param name="TlsPin">SHA-256 of the one certificate every server uses in the TLS scenarios (run.sh makes it).</param>
 internal sealed record Settings(
     string User, string Password, bool Quick, TimeSpan SessionDuration, TimeSpan ListDuration,
-    int Downloads, int DownloadMiB, int SmallFiles);
+    int Downloads, int DownloadMiB, int SmallFiles, byte[]? TlsPin = null);
 
 /// <summary>A scenario: a name, whether it applies to a server, and how to measure it once.</summary>
 internal sealed record Scenario(string Name, Func<Target, bool> AppliesTo, Func<Target, Settings, int, CancellationToken, Task<Measurement>> RunAsync);
@@ -35,8 +45,10 @@ internal static class Scenarios
     public static IReadOnlyList<Scenario> All(Settings s) =>
     [
         new("idle-sessions", _ => true, IdleAsync),
-        new("retr-1g", _ => true, RetrieveBigAsync),
-        new("stor-1g", _ => true, StoreBigAsync),
+        new("retr-1g", _ => true, (t, st, r, c) => RetrieveBigAsync(t, st, r, tls: false, c)),
+        new("stor-1g", _ => true, (t, st, r, c) => StoreBigAsync(t, st, r, tls: false, c)),
+        new("retr-1g-tls", _ => true, (t, st, r, c) => RetrieveBigAsync(t, st, r, tls: true, c)),
+        new("stor-1g-tls", _ => true, (t, st, r, c) => StoreBigAsync(t, st, r, tls: true, c)),
         new($"retr-{s.SmallFiles}-small", _ => true, SmallFilesAsync),
         new("sessions-c1", _ => true, (t, st, r, c) => SessionsAsync(t, st, r, 1, c)),
         new("sessions-c64", _ => true, (t, st, r, c) => SessionsAsync(t, st, r, 64, c)),
@@ -94,11 +106,19 @@ internal static class Scenarios
     /// account's password with a deliberately slow hash (Ferry: PBKDF2, 100,000 iterations; the
     /// C servers: crypt(3)), which would make them measure the hash, not the server.
     /// </summary>
-    private static async Task<FtpConnection> LoggedInAsync(Target t, Settings s, CancellationToken c, bool named = false)
+    private static async Task<FtpConnection> LoggedInAsync(Target t, Settings s, CancellationToken c, bool named = false, bool tls = false)
     {
+        if (tls && !t.HasTls)
+        {
+            throw new FtpBenchException($"no FTPS: the server did not start with TLS (see bench/results/{t.Name}.tls-failed.log)");
+        }
         var connection = await FtpConnection.ConnectAsync(t.EndPoint, SourceAddresses.Next(), c);
         try
         {
+            if (tls)
+            {
+                await connection.StartTlsAsync(TlsOptions(t, s), c);
+            }
             await connection.LoginAsync(named ? s.User : "anonymous", named ? s.Password : "bench@example.com", c);
             return connection;
         }
@@ -109,30 +129,58 @@ internal static class Scenarios
         }
     }
 
-    private static async Task<Measurement> RetrieveBigAsync(Target t, Settings s, int rep, CancellationToken c)
+    /// <summary>
+    /// One set of client options per session, shared by its control and data connections. TargetHost
+    /// is a name, not 127.0.0.1: .NET's client only resumes TLS sessions for a host name (see
+    /// docs/tls.md). The certificate is trusted by its pinned SHA-256, whatever its name or chain.
+    /// </summary>
+    private static SslClientAuthenticationOptions TlsOptions(Target t, Settings s)
     {
-        await using var connection = await LoggedInAsync(t, s, c);
+        var pin = s.TlsPin ?? throw new FtpBenchException("no --tls-cert given to ferry-bench run");
+        return new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            EnabledSslProtocols = t.TlsProtocols,
+            AllowTlsResume = true,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                certificate is not null && SHA256.HashData(certificate.GetRawCertData()).AsSpan().SequenceEqual(pin),
+        };
+    }
+
+    /// <summary>"TLS 1.3 TLS_AES_256_GCM_SHA384" once when control and data negotiated the same, else both.</summary>
+    private static string? TlsNote(FtpConnection connection) =>
+        connection.ControlTls is null ? null
+        : connection.ControlTls == connection.DataTls ? $"{connection.ControlTls} (control and data)"
+        : $"control {connection.ControlTls}, data {connection.DataTls ?? "none"}";
+
+    private static async Task<Measurement> RetrieveBigAsync(Target t, Settings s, int rep, bool tls, CancellationToken c)
+    {
+        await using var connection = await LoggedInAsync(t, s, c, tls: tls);
         var buffer = new byte[1 << 20];
         var started = Stopwatch.GetTimestamp();
         var bytes = await connection.RetrieveAsync(BigFile, buffer, c);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         await connection.QuitAsync(c);
         Check(bytes == BigSize, $"RETR got {bytes} bytes");
-        return new("retr-1g", t.Name, rep, bytes / seconds / 1e9, "GB/s", true, null, null, 1, 0, null);
+        return new(tls ? "retr-1g-tls" : "retr-1g", t.Name, rep, bytes / seconds / 1e9, "GB/s", true, null, null, 1, 0, TlsNote(connection));
     }
 
-    private static async Task<Measurement> StoreBigAsync(Target t, Settings s, int rep, CancellationToken c)
+    private static async Task<Measurement> StoreBigAsync(Target t, Settings s, int rep, bool tls, CancellationToken c)
     {
-        await using var connection = await LoggedInAsync(t, s, c, named: true);
+        await using var connection = await LoggedInAsync(t, s, c, named: true, tls: tls);
         var buffer = new byte[1 << 20];
         Random.Shared.NextBytes(buffer);
-        var name = $"{UploadDir}/{t.Name}-{rep}.bin";
+        var name = $"{UploadDir}/{t.Name}-{rep}{(tls ? "-tls" : "")}.bin";
         var started = Stopwatch.GetTimestamp();
         var bytes = await connection.StoreAsync(name, BigSize, buffer, c);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        // The server's own count of what arrived (RFC 3659 §4: SIZE in TYPE I is the octet count).
+        var size = await connection.SizeAsync(name, c);
         await connection.CommandAsync("DELE ", name, c);
         await connection.QuitAsync(c);
-        return new("stor-1g", t.Name, rep, bytes / seconds / 1e9, "GB/s", true, null, null, 1, 0, null);
+        Check(size == BigSize, $"STOR: the server has {size} bytes of {BigSize}");
+        return new(tls ? "stor-1g-tls" : "stor-1g", t.Name, rep, bytes / seconds / 1e9, "GB/s", true, null, null, 1, 0, TlsNote(connection));
     }
 
     private static async Task<Measurement> SmallFilesAsync(Target t, Settings s, int rep, CancellationToken c)
