@@ -6,6 +6,7 @@ the control connection's TLS session.
 
     /usr/bin/python3 bench/pyftpd.py PORT ROOT USER PASSWORD [CERT KEY]
 """
+import os
 import sys
 
 from pyftpdlib.authorizers import DummyAuthorizer
@@ -38,6 +39,10 @@ def main():
     handler.authorizer = authorizer
     # Plain data connections only: under PROT P the TLS data handler turns sendfile off itself.
     handler.use_sendfile = True
+    # bench/run.sh --pasv-range A-B: the same passive port range as every other server.
+    if os.environ.get("FERRY_BENCH_PASV"):
+        low, high = (int(p) for p in os.environ["FERRY_BENCH_PASV"].split("-"))
+        handler.passive_ports = range(low, high + 1)
     server = FTPServer(("127.0.0.1", port), handler)
     server.max_cons = 0
     server.max_cons_per_ip = 0

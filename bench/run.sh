@@ -3,6 +3,12 @@
 # loopback, every scenario interleaved across the servers, N repetitions, medians and ratios.
 #
 #   bench/run.sh [--quick] [--reps N] [--only SCENARIO,...] [--servers ferry,pyftpdlib,...] [--no-doc]
+#                [--pasv-range A-B]
+#
+# --pasv-range gives every server the same passive port range instead of each one's default (any
+# free port). Without it Ferry picks a random port of the ephemeral range itself while the peers
+# bind port 0, whose search slows down with every TIME_WAIT socket on the machine (see
+# docs/benchmarks.md): this option shows the session scenarios without that difference.
 #
 # Installs what it needs (iperf3, python3-pyftpdlib, python3-openssl; the C servers through
 # tests/peers/install.sh), builds Ferry and the load generator (bench/Ferry.Bench) in Release, makes
@@ -17,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DEBIAN_FRONTEND=noninteractive
 
-quick=0 reps="" only="" servers="ferry,pyftpdlib,vsftpd,pure-ftpd,proftpd" doc=1
+quick=0 reps="" only="" servers="ferry,pyftpdlib,vsftpd,pure-ftpd,proftpd" doc=1 pasv=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -25,6 +31,7 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift ;;
     --servers) servers=$2; shift ;;
     --no-doc) doc=0 ;;
+    --pasv-range) pasv=$2; shift ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -95,7 +102,11 @@ wait_port() { # wait_port PORT PID: up to 20 s for something to accept on 127.0.
 }
 
 start_server() { # start_server NAME PORT LOG TLS(1|0): in the background, leader of its own group
-  local tls_ferry=() tls_py=() tls_peer=()
+  local tls_ferry=() tls_py=() tls_peer=() pasv_ferry=() pasv_peer=()
+  if [ -n "$pasv" ]; then
+    pasv_ferry=(--passive-ports "$pasv")
+    pasv_peer=(--pasv-min "${pasv%-*}" --pasv-max "${pasv#*-}")
+  fi
   if [ "$4" -eq 1 ]; then
     tls_ferry=(--tls-cert "$tls_cert" --tls-key "$tls_key")
     tls_py=("$tls_cert" "$tls_key")
@@ -107,13 +118,13 @@ start_server() { # start_server NAME PORT LOG TLS(1|0): in the background, leade
       # the default --tls-session-reuse required, like vsftpd and ProFTPD.
       setsid dotnet "$ferry" serve --root "$data" --address 127.0.0.1 --port "$2" --user bench:bench \
         --max-connections 20000 --max-connections-per-ip 20000 --no-defender \
-        --max-commands-per-second 100000 --log-level warning "${tls_ferry[@]}" >"$3" 2>&1 & ;;
+        --max-commands-per-second 100000 --log-level warning "${tls_ferry[@]}" "${pasv_ferry[@]}" >"$3" 2>&1 & ;;
     pyftpdlib)
-      setsid /usr/bin/python3 bench/pyftpd.py "$2" "$data" bench bench "${tls_py[@]}" >"$3" 2>&1 & ;;
+      FERRY_BENCH_PASV="$pasv" setsid /usr/bin/python3 bench/pyftpd.py "$2" "$data" bench bench "${tls_py[@]}" >"$3" 2>&1 & ;;
     *)
       # One process per session: 10,000 of them would not fit in this machine's memory.
       setsid bash tests/peers/run-peer.sh "$1" --port "$2" --root "$data" --user bench:bench \
-        --max-clients 1100 "${tls_peer[@]}" >"$3" 2>&1 & ;;
+        --max-clients 1100 "${tls_peer[@]}" "${pasv_peer[@]}" >"$3" 2>&1 & ;;
   esac
   pids+=($!)
   names+=("$1")
@@ -176,7 +187,7 @@ peer_version() { # the version the peers' installer recorded, or the Debian pack
   if [ -f "$f" ]; then cat "$f"; else dpkg-query -W -f='${Version}' "$2" 2>/dev/null || echo unknown; fi
 }
 {
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh$([ "$quick" -eq 1 ] && echo ' --quick') --reps $reps${only:+ --only $only}\`"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh$([ "$quick" -eq 1 ] && echo ' --quick') --reps $reps${only:+ --only $only}${pasv:+ --pasv-range $pasv}\`"
   echo "Machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -n1)), $(free -g | awk '/Mem:/{print $2}') GiB, Linux $(uname -r)"
   echo "Load average (1/5/15 min) before: $load_before, after: $load_after (other work on the machine shares its 2 cores)"
   echo "Ferry $(git rev-parse --short HEAD), .NET $(dotnet --version), workstation GC, TieredPGO"
