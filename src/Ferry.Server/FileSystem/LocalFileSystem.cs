@@ -66,9 +66,11 @@ public sealed class LocalFileSystem : IFileSystem
     public ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Guard(path, () =>
+        // Static lambda with its state passed in: no closure per call (SIZE, MDTM, CWD come here).
+        return ValueTask.FromResult(Guard(path, (FileSystem: this, Path: path), static state =>
         {
-            var hostPath = ToHostPath(path, followFinal: false);
+            var (fileSystem, path) = state;
+            var hostPath = fileSystem.ToHostPath(path, followFinal: false);
             var name = path.Name;
             var info = new FileInfo(hostPath);
             if (info.LinkTarget is not null)
@@ -76,16 +78,18 @@ public sealed class LocalFileSystem : IFileSystem
                 string target;
                 try
                 {
-                    target = ToHostPath(path, followFinal: true);
+                    target = fileSystem.ToHostPath(path, followFinal: true);
                 }
                 catch (FileSystemException e) when (e.Error is FileSystemError.OutsideRoot or FileSystemError.IOError)
                 {
-                    return DescribeLink(name, info);
+                    return fileSystem.DescribeLink(name, info);
                 }
                 // A dangling link still is an entry: describe the link.
-                return Describe(name, target) ?? DescribeLink(name, info);
+                return Describe(name, target) ?? fileSystem.DescribeLink(name, info);
             }
-            return Describe(name, hostPath);
+            // Not a link: a file is described from the FileInfo already made (what Describe would
+            // make again); anything else (a directory, nothing) goes through Describe.
+            return info.Exists ? DescribeResolved(name, info) : Describe(name, hostPath);
         }));
     }
 
@@ -373,14 +377,19 @@ public sealed class LocalFileSystem : IFileSystem
     internal string ToHostPath(VirtualPath path, bool followFinal)
     {
         var lexical = RootRealPath;
-        foreach (var segment in path.Segments)
+        if (!path.IsRoot)
         {
-            // VirtualPath already refuses these; checked again because this is the jail's last wall.
-            if (segment.Length == 0 || segment is "." or ".." || segment.AsSpan().IndexOfAny("/\\\0") >= 0)
+            // Each segment of path.Segments, as slices of the path: no array, no segment strings.
+            foreach (var range in path.Value.AsSpan(1).Split('/'))
             {
-                throw new FileSystemException(FileSystemError.InvalidName, $"Invalid name in {path}.");
+                var segment = path.Value.AsSpan(1)[range];
+                // VirtualPath already refuses these; checked again because this is the jail's last wall.
+                if (segment.Length == 0 || segment is "." or ".." || segment.IndexOfAny("/\\\0") >= 0)
+                {
+                    throw new FileSystemException(FileSystemError.InvalidName, $"Invalid name in {path}.");
+                }
+                lexical = Path.Join(lexical, segment);
             }
-            lexical = Path.Join(lexical, segment);
         }
         var real = RealPath(lexical, followFinal);
         if (!_options.FollowSymlinksOutsideRoot && !IsUnderRoot(real))
@@ -457,7 +466,7 @@ public sealed class LocalFileSystem : IFileSystem
                     continue;
             }
             var next = Path.Join(resolved, component);
-            var isFinal = pending.All(c => c is "" or ".");
+            var isFinal = OnlyEmptyOrDot(pending);
             if (isFinal && !followFinal)
             {
                 resolved = next;
@@ -482,6 +491,19 @@ public sealed class LocalFileSystem : IFileSystem
             PushComponents(pending, target);
         }
         return resolved;
+    }
+
+    /// <summary>True when nothing but "" and "." is left (no LINQ: this runs per path component).</summary>
+    private static bool OnlyEmptyOrDot(Stack<string> pending)
+    {
+        foreach (var component in pending)
+        {
+            if (component is not ("" or "."))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static void PushComponents(Stack<string> pending, string relative)
@@ -617,6 +639,18 @@ public sealed class LocalFileSystem : IFileSystem
             mode |= UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
         }
         return mode;
+    }
+
+    private static T Guard<TState, T>(VirtualPath path, TState state, Func<TState, T> action)
+    {
+        try
+        {
+            return action(state);
+        }
+        catch (Exception e) when (e is not FileSystemException && FileSystemErrors.TryTranslate(e, out var error))
+        {
+            throw new FileSystemException(error, $"{path}: {e.Message}", e);
+        }
     }
 
     private static T Guard<T>(VirtualPath path, Func<T> action)
