@@ -450,20 +450,22 @@ public sealed class LocalFileSystem : IFileSystem
         {
             throw new ArgumentException("The path must be absolute.", nameof(absolute));
         }
-        var pending = new Stack<string>();
-        PushComponents(pending, absolute[root.Length..]);
+        // Slices of the path (or of a link's target) still to walk, the next on top: no string per component.
+        var pending = new Stack<Component>();
+        PushComponents(pending, absolute, root.Length);
         var resolved = root;
         var hops = 0;
         while (pending.Count > 0)
         {
-            var component = pending.Pop();
-            switch (component)
+            var component = pending.Pop().Text;
+            if (component is "" or ".")
             {
-                case "" or ".":
-                    continue;
-                case "..":
-                    resolved = Path.GetDirectoryName(resolved) ?? resolved;
-                    continue;
+                continue;
+            }
+            if (component is "..")
+            {
+                resolved = Path.GetDirectoryName(resolved) ?? resolved;
+                continue;
             }
             var next = Path.Join(resolved, component);
             var isFinal = OnlyEmptyOrDot(pending);
@@ -483,22 +485,29 @@ public sealed class LocalFileSystem : IFileSystem
                 throw new FileSystemException(FileSystemError.IOError, "Too many levels of symbolic links.");
             }
             var targetRoot = Path.GetPathRoot(target);
+            var targetStart = 0;
             if (!string.IsNullOrEmpty(targetRoot))
             {
                 resolved = targetRoot;
-                target = target[targetRoot.Length..];
+                targetStart = targetRoot.Length;
             }
-            PushComponents(pending, target);
+            PushComponents(pending, target, targetStart);
         }
         return resolved;
     }
 
+    /// <summary>One component of a path still to walk: a slice of <paramref name="Source"/>.</summary>
+    private readonly record struct Component(string Source, int Start, int Length)
+    {
+        public ReadOnlySpan<char> Text => Source.AsSpan(Start, Length);
+    }
+
     /// <summary>True when nothing but "" and "." is left (no LINQ: this runs per path component).</summary>
-    private static bool OnlyEmptyOrDot(Stack<string> pending)
+    private static bool OnlyEmptyOrDot(Stack<Component> pending)
     {
         foreach (var component in pending)
         {
-            if (component is not ("" or "."))
+            if (component.Text is not ("" or "."))
             {
                 return false;
             }
@@ -506,13 +515,22 @@ public sealed class LocalFileSystem : IFileSystem
         return true;
     }
 
-    private static void PushComponents(Stack<string> pending, string relative)
+    /// <summary>
+    /// Pushes the components of <paramref name="path"/> from <paramref name="start"/> on, split at
+    /// separators as string.Split would (empty components included), the first on top.
+    /// </summary>
+    private static void PushComponents(Stack<Component> pending, string path, int start)
     {
-        var parts = relative.Split(Path.DirectorySeparatorChar == '/' ? ['/'] : ['/', '\\']);
-        for (var i = parts.Length - 1; i >= 0; i--)
+        var end = path.Length;
+        for (var i = path.Length - 1; i >= start; i--)
         {
-            pending.Push(parts[i]);
+            if (path[i] == '/' || (Path.DirectorySeparatorChar != '/' && path[i] == '\\'))
+            {
+                pending.Push(new Component(path, i + 1, end - i - 1));
+                end = i;
+            }
         }
+        pending.Push(new Component(path, start, end - start));
     }
 
     private static bool IsLink(string hostPath) => new FileInfo(hostPath).LinkTarget is not null;
