@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
 using Ferry.Server.FileSystem;
@@ -6,10 +7,11 @@ using Ferry.Server.Hosting;
 namespace Ferry.Microbench;
 
 /// <summary>
-/// One command round trip on a logged-in session of an in-process server: the client writes a
-/// prepared line and reads the reply into a fixed buffer, so what MemoryDiagnoser reports (it counts
-/// every thread's allocations, GC.GetTotalAllocatedBytes) is the server's cost per command: line
-/// reader, parser, verb table, handler, reply.
+/// One command round trip on a logged-in session of an in-process server. MemoryDiagnoser counts
+/// every thread's allocations (GC.GetTotalAllocatedBytes), so the load side must allocate nothing
+/// for the figure to be the server's alone: the client writes a prepared line and reads the reply
+/// into a fixed buffer with blocking socket calls (no Task, no state machine). <see cref="EchoRoundTrip"/>
+/// proves it: the same client against a responder that allocates nothing must show 0 B.
 /// </summary>
 [MemoryDiagnoser]
 public class CommandDispatchBenchmarks
@@ -17,6 +19,8 @@ public class CommandDispatchBenchmarks
     private FtpServer _server = null!;
     private Socket _client = null!;
     private string _root = null!;
+    private EchoResponder _echo = null!;
+    private Socket _echoClient = null!;
     private readonly byte[] _reply = new byte[4096];
     private static readonly byte[] Noop = "NOOP\r\n"u8.ToArray();
     private static readonly byte[] Pwd = "PWD\r\n"u8.ToArray();
@@ -35,51 +39,63 @@ public class CommandDispatchBenchmarks
         _server = new FtpServer(options, new LocalFileSystem(_root));
         await _server.StartAsync();
         _client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await _client.ConnectAsync(_server.LocalEndPoint);
-        await ReadReplyAsync();
-        await RoundTripAsync("USER anonymous\r\n"u8.ToArray());
-        await RoundTripAsync("PASS bench@example.com\r\n"u8.ToArray());
+        _client.Connect(_server.LocalEndPoint);
+        ReadReply(_client);
+        RoundTrip(_client, "USER anonymous\r\n"u8.ToArray());
+        RoundTrip(_client, "PASS bench@example.com\r\n"u8.ToArray());
+        // SIZE is refused (550) in TYPE A: measure a real SIZE, the way clients send it.
+        RoundTrip(_client, TypeI);
+
+        _echo = new EchoResponder();
+        _echoClient = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _echoClient.Connect(_echo.EndPoint);
     }
 
     [GlobalCleanup]
     public async Task CleanupAsync()
     {
         _client.Dispose();
+        _echoClient.Dispose();
+        _echo.Dispose();
         await _server.DisposeAsync();
         Directory.Delete(_root, recursive: true);
     }
 
+    /// <summary>The load side's own cost: the same client against a responder that allocates nothing.</summary>
+    [Benchmark]
+    public int EchoRoundTrip() => RoundTrip(_echoClient, Noop);
+
     [Benchmark(Baseline = true)]
-    public Task<int> NoopCommand() => RoundTripAsync(Noop);
+    public int NoopCommand() => RoundTrip(_client, Noop);
 
     [Benchmark]
-    public Task<int> PwdCommand() => RoundTripAsync(Pwd);
+    public int PwdCommand() => RoundTrip(_client, Pwd);
 
     [Benchmark]
-    public Task<int> TypeCommand() => RoundTripAsync(TypeI);
+    public int TypeCommand() => RoundTrip(_client, TypeI);
 
     [Benchmark]
-    public Task<int> SizeCommand() => RoundTripAsync(Size);
+    public int SizeCommand() => RoundTrip(_client, Size);
 
     [Benchmark]
-    public Task<int> MdtmCommand() => RoundTripAsync(Mdtm);
+    public int MdtmCommand() => RoundTrip(_client, Mdtm);
 
     [Benchmark]
-    public Task<int> CwdCommand() => RoundTripAsync(Cwd);
+    public int CwdCommand() => RoundTrip(_client, Cwd);
 
-    private async Task<int> RoundTripAsync(byte[] line)
+    private int RoundTrip(Socket socket, byte[] line)
     {
-        await _client.SendAsync(line, SocketFlags.None);
-        return await ReadReplyAsync();
+        socket.Send(line, SocketFlags.None);
+        return ReadReply(socket);
     }
 
     /// <summary>Reads until the reply's final line ("ddd " ... LF); every reply here is one line.</summary>
-    private async Task<int> ReadReplyAsync()
+    private int ReadReply(Socket socket)
     {
         var filled = 0;
         while (true)
         {
-            var read = await _client.ReceiveAsync(_reply.AsMemory(filled), SocketFlags.None);
+            var read = socket.Receive(_reply, filled, _reply.Length - filled, SocketFlags.None);
             if (read == 0)
             {
                 throw new InvalidOperationException("server closed the connection");
@@ -89,6 +105,65 @@ public class CommandDispatchBenchmarks
             {
                 return filled;
             }
+        }
+    }
+
+    /// <summary>
+    /// Answers every line with a fixed reply from one thread with blocking calls on fixed buffers:
+    /// allocates nothing per round trip, so what the echo benchmark shows is the client's cost.
+    /// </summary>
+    private sealed class EchoResponder : IDisposable
+    {
+        private static readonly byte[] Answer = "200 NOOP ok.\r\n"u8.ToArray();
+        private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        private readonly Thread _thread;
+        private Socket? _peer;
+
+        public EchoResponder()
+        {
+            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _listener.Listen(1);
+            EndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+            _thread = new Thread(Run) { IsBackground = true, Name = "echo responder" };
+            _thread.Start();
+        }
+
+        public IPEndPoint EndPoint { get; }
+
+        private void Run()
+        {
+            var buffer = new byte[4096];
+            try
+            {
+                _peer = _listener.Accept();
+                _peer.NoDelay = true;
+                while (true)
+                {
+                    var read = _peer.Receive(buffer);
+                    if (read == 0)
+                    {
+                        return;
+                    }
+                    if (buffer[read - 1] == (byte)'\n')
+                    {
+                        _peer.Send(Answer);
+                    }
+                }
+            }
+            catch (SocketException)
+            {
+                // Closed by Dispose.
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        public void Dispose()
+        {
+            _listener.Dispose();
+            _peer?.Dispose();
+            _thread.Join(TimeSpan.FromSeconds(5));
         }
     }
 }

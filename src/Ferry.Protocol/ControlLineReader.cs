@@ -56,7 +56,24 @@ public sealed class ControlLineReader
         out SequencePosition consumed,
         out SequencePosition examined)
     {
-        line = string.Empty;
+        var status = TryReadLineBytes(buffer, out var lineBytes, out consumed, out examined);
+        line = status == LineReadStatus.Line ? Decode(lineBytes) : string.Empty;
+        return status;
+    }
+
+    /// <summary>
+    /// As <see cref="TryReadLine(in ReadOnlySequence{byte}, out string, out SequencePosition, out SequencePosition)"/>,
+    /// but hands back the line's raw bytes (line end excluded, Telnet sequences and CR still in) instead of a
+    /// string, for a caller that decodes with <see cref="Decode(in ReadOnlySequence{byte}, Span{char})"/> into
+    /// a buffer of its own. <paramref name="lineBytes"/> is valid until the pipe is advanced.
+    /// </summary>
+    public LineReadStatus TryReadLineBytes(
+        in ReadOnlySequence<byte> buffer,
+        out ReadOnlySequence<byte> lineBytes,
+        out SequencePosition consumed,
+        out SequencePosition examined)
+    {
+        lineBytes = default;
         var lf = buffer.PositionOf((byte)'\n');
         if (lf is null)
         {
@@ -73,7 +90,7 @@ public sealed class ControlLineReader
             return LineReadStatus.NeedMoreData;
         }
 
-        var lineBytes = buffer.Slice(0, lf.Value);
+        var raw = buffer.Slice(0, lf.Value);
         consumed = buffer.GetPosition(1, lf.Value);
         examined = consumed;
         if (_discarding)
@@ -82,12 +99,43 @@ public sealed class ControlLineReader
             _discarding = false;
             return LineReadStatus.NeedMoreData;
         }
-        if (lineBytes.Length > MaxLineLength + 1)
+        if (raw.Length > MaxLineLength + 1)
         {
             return LineReadStatus.LineTooLong;
         }
-        line = Decode(lineBytes);
+        lineBytes = raw;
         return LineReadStatus.Line;
+    }
+
+    /// <summary>
+    /// Decodes a line's raw bytes (from <see cref="TryReadLineBytes"/>) into
+    /// <paramref name="destination"/> as <see cref="Decode(in ReadOnlySequence{byte})"/> does, without
+    /// making a string; returns the number of chars written. UTF-8 never yields more chars than bytes,
+    /// so a destination of <c>lineBytes.Length</c> chars is always enough.
+    /// </summary>
+    public static int Decode(in ReadOnlySequence<byte> lineBytes, Span<char> destination)
+    {
+        var length = (int)lineBytes.Length;
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, length, nameof(destination));
+        byte[]? rented = null;
+        Span<byte> raw = length <= 512 ? stackalloc byte[length] : (rented = ArrayPool<byte>.Shared.Rent(length)).AsSpan(0, length);
+        try
+        {
+            lineBytes.CopyTo(raw);
+            var n = StripTelnet(raw);
+            if (n > 0 && raw[n - 1] == (byte)'\r')
+            {
+                n--;
+            }
+            return n == 0 ? 0 : Utf8.GetChars(raw[..n], destination);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
     }
 
     /// <summary>Removes Telnet sequences and the trailing CR, then decodes UTF-8 (RFC 2640).</summary>

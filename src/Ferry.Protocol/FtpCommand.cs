@@ -21,5 +21,22 @@ public readonly record struct FtpCommand(string Verb, string Argument)
         return new FtpCommand(line[..space].ToUpperInvariant(), line[(space + 1)..]);
     }
 
+    /// <summary>
+    /// <see cref="Parse"/> without strings: the verb as sent (not upper-cased) and the argument,
+    /// both slices of <paramref name="line"/>.
+    /// </summary>
+    public static void Split(ReadOnlySpan<char> line, out ReadOnlySpan<char> verb, out ReadOnlySpan<char> argument)
+    {
+        var space = line.IndexOf(' ');
+        if (space < 0)
+        {
+            verb = line;
+            argument = [];
+            return;
+        }
+        verb = line[..space];
+        argument = line[(space + 1)..];
+    }
+
     public override string ToString() => HasArgument ? $"{Verb} {Argument}" : Verb;
 }

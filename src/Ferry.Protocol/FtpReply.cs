@@ -8,6 +8,12 @@ namespace Ferry.Protocol;
 /// </summary>
 public sealed class FtpReply
 {
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+
+    // The wire form, encoded on first use and kept: a reply made once (the fixed replies) is
+    // encoded once, and sending it again allocates nothing.
+    private byte[]? _wire;
+
     public FtpReply(int code, string message)
         : this(code, SplitLines(message))
     {
@@ -61,6 +67,77 @@ public sealed class FtpReply
         }
         sb.Append(code).Append(' ').Append(Sanitize(Lines[^1])).Append("\r\n");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// <see cref="ToWireString"/> in UTF-8 (RFC 2640), encoded straight into one array on first use
+    /// and kept (the reply is immutable).
+    /// </summary>
+    public ReadOnlyMemory<byte> WireBytes => _wire ??= EncodeWire();
+
+    private byte[] EncodeWire()
+    {
+        // code + separator + text + CRLF per line; inner lines: indent + text + CRLF.
+        var length = 0;
+        for (var i = 0; i < Lines.Count; i++)
+        {
+            var line = Lines[i];
+            var prefix = Lines.Count == 1 || i == 0 || i == Lines.Count - 1 ? 4 : 1;
+            length += prefix + Utf8.GetByteCount(line) - CountLineBreaks(line) + 2;
+        }
+        var wire = new byte[length];
+        var span = wire.AsSpan();
+        var at = 0;
+        for (var i = 0; i < Lines.Count; i++)
+        {
+            if (Lines.Count == 1 || i == Lines.Count - 1)
+            {
+                at += WriteCode(span[at..], ' ');
+            }
+            else if (i == 0)
+            {
+                at += WriteCode(span[at..], '-');
+            }
+            else
+            {
+                // See ToWireString: inner lines are indented so none can look like the last.
+                span[at++] = (byte)' ';
+            }
+            at += WriteSanitized(Lines[i], span[at..]);
+            span[at++] = (byte)'\r';
+            span[at++] = (byte)'\n';
+        }
+        return wire;
+    }
+
+    private int WriteCode(Span<byte> destination, char separator)
+    {
+        destination[0] = (byte)('0' + (Code / 100));
+        destination[1] = (byte)('0' + (Code / 10 % 10));
+        destination[2] = (byte)('0' + (Code % 10));
+        destination[3] = (byte)separator;
+        return 4;
+    }
+
+    private static int CountLineBreaks(string line) =>
+        line.AsSpan().Count('\r') + line.AsSpan().Count('\n');
+
+    /// <summary>The line in UTF-8 without its CR and LF characters (as <see cref="Sanitize"/>).</summary>
+    private static int WriteSanitized(string line, Span<byte> destination)
+    {
+        var rest = line.AsSpan();
+        var written = 0;
+        while (true)
+        {
+            var cut = rest.IndexOfAny('\r', '\n');
+            var piece = cut < 0 ? rest : rest[..cut];
+            written += Utf8.GetBytes(piece, destination[written..]);
+            if (cut < 0)
+            {
+                return written;
+            }
+            rest = rest[(cut + 1)..];
+        }
     }
 
     public override string ToString() => Lines.Count == 1 ? $"{Code} {Lines[0]}" : $"{Code}-{Message}";

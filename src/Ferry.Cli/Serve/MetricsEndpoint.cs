@@ -22,6 +22,7 @@ internal sealed class MetricsEndpoint : IDisposable
     private readonly MeterListener _listener = new();
     private readonly IMetricFactory _factory;
     private readonly ConcurrentDictionary<Instrument, Collector> _collectors = new();
+    private readonly ConcurrentDictionary<ChildKey, object> _children = new();
     private readonly MetricServer _server;
 
     public MetricsEndpoint(FtpServerMetrics metrics, string address, int port)
@@ -69,29 +70,73 @@ internal sealed class MetricsEndpoint : IDisposable
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
-        // Every call site passes its tags in the order FtpServerMetrics.Tags lists them.
+        // Every call site passes its tags in the order FtpServerMetrics.Tags lists them. The child of
+        // each label combination is looked up by a key of the label strings (no array): a command's
+        // duration is recorded without allocating once its verb has been seen.
+        if (tags.Length > 2)
+        {
+            RecordUncached(instrument, value, tags);
+            return;
+        }
+        var key = new ChildKey(instrument, tags.Length, Label(tags, 0), Label(tags, 1));
+        if (!_children.TryGetValue(key, out var child))
+        {
+            if (!_collectors.TryGetValue(instrument, out var collector))
+            {
+                return;
+            }
+            child = _children.GetOrAdd(key, Child(collector, Labels(tags)));
+        }
+        Observe(child, value);
+    }
+
+    private void RecordUncached(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (_collectors.TryGetValue(instrument, out var collector))
+        {
+            Observe(Child(collector, Labels(tags)), value);
+        }
+    }
+
+    private static string Label(ReadOnlySpan<KeyValuePair<string, object?>> tags, int index) =>
+        index < tags.Length ? tags[index].Value?.ToString() ?? "" : "";
+
+    private static string[] Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
         var labels = new string[tags.Length];
         for (var i = 0; i < tags.Length; i++)
         {
-            labels[i] = tags[i].Value?.ToString() ?? "";
+            labels[i] = Label(tags, i);
         }
-        if (!_collectors.TryGetValue(instrument, out var collector))
+        return labels;
+    }
+
+    private static object Child(Collector collector, string[] labels) => collector switch
+    {
+        Counter counter => counter.WithLabels(labels),
+        Gauge gauge => gauge.WithLabels(labels),
+        Histogram histogram => histogram.WithLabels(labels),
+        _ => throw new InvalidOperationException($"Unexpected collector {collector.GetType()}."),
+    };
+
+    private static void Observe(object child, double value)
+    {
+        switch (child)
         {
-            return;
-        }
-        switch (collector)
-        {
-            case Counter counter:
-                counter.WithLabels(labels).Inc(value);
+            case ICounter counter:
+                counter.Inc(value);
                 break;
-            case Gauge gauge:
-                gauge.WithLabels(labels).Inc(value);
+            case IGauge gauge:
+                gauge.Inc(value);
                 break;
-            case Histogram histogram:
-                histogram.WithLabels(labels).Observe(value);
+            case IHistogram histogram:
+                histogram.Observe(value);
                 break;
         }
     }
+
+    /// <summary>An instrument and up to two label values (what every Ferry instrument has).</summary>
+    private readonly record struct ChildKey(Instrument Instrument, int Count, string First, string Second);
 
     private Collector Create(Instrument instrument)
     {

@@ -20,8 +20,17 @@ internal static class NavigationCommands
     public static ValueTask<FtpReply?> ChangeToParent(FtpSession session, string argument, CancellationToken cancellationToken) =>
         ChangeToAsync(session, session.WorkingDirectory.Parent, cancellationToken);
 
-    public static ValueTask<FtpReply?> PrintDirectory(FtpSession session, string argument, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<FtpReply?>(new FtpReply(ReplyCode.PathCreated, $"{Quote(session.WorkingDirectory.Value)} is the current directory"));
+    public static ValueTask<FtpReply?> PrintDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        // The reply is kept per session until the directory changes: a repeated PWD allocates nothing.
+        var directory = session.WorkingDirectory.Value;
+        if (session.PrintDirectoryReply is not { } last || !string.Equals(last.Directory, directory, StringComparison.Ordinal))
+        {
+            last = (directory, new FtpReply(ReplyCode.PathCreated, $"{Quote(directory)} is the current directory"));
+            session.PrintDirectoryReply = last;
+        }
+        return ValueTask.FromResult<FtpReply?>(last.Reply);
+    }
 
     /// <summary>RFC 959 Appendix II: the path in a 257 reply is quoted, inner quotes doubled.</summary>
     public static string Quote(string path) => "\"" + path.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";

@@ -136,33 +136,60 @@ internal static class TransferParameterCommands
         return channel;
     }
 
+    private static readonly FtpReply AsciiMode = new(ReplyCode.CommandOkay, "Switching to ASCII mode.");
+    private static readonly FtpReply BinaryMode = new(ReplyCode.CommandOkay, "Switching to Binary mode.");
+    private static readonly FtpReply TypeTooManyArguments = new(ReplyCode.SyntaxErrorInArguments, "TYPE takes at most two arguments.");
+    private static readonly FtpReply TypeUnrecognised = new(ReplyCode.SyntaxErrorInArguments, "Unrecognised TYPE; use A, I or L 8.");
+
     public static ValueTask<FtpReply?> Type(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        var parts = argument.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var code = parts.Length > 0 ? parts[0].ToUpperInvariant() : string.Empty;
-        var param = parts.Length > 1 ? parts[1].ToUpperInvariant() : null;
-        if (parts.Length > 2)
+        // Words separated by spaces, upper-cased into stack buffers: TYPE allocates nothing. A word
+        // longer than any TYPE word becomes "#", which matches nothing, as the long word would not.
+        Span<char> codeBuffer = stackalloc char[2];
+        Span<char> paramBuffer = stackalloc char[2];
+        scoped ReadOnlySpan<char> code = [];
+        scoped ReadOnlySpan<char> param = [];
+        var words = 0;
+        var rest = argument.AsSpan();
+        while (!(rest = rest.TrimStart(' ')).IsEmpty)
         {
-            return Done(new FtpReply(ReplyCode.SyntaxErrorInArguments, "TYPE takes at most two arguments."));
+            var end = rest.IndexOf(' ');
+            var word = end < 0 ? rest : rest[..end];
+            rest = end < 0 ? [] : rest[end..];
+            words++;
+            if (words == 1)
+            {
+                code = UpperWord(word, codeBuffer);
+            }
+            else if (words == 2)
+            {
+                param = UpperWord(word, paramBuffer);
+            }
         }
-        switch (code)
+        if (words > 2)
         {
-            case "A" when param is null or "N":
-                session.TransferType = TransferType.Ascii;
-                return Done(new FtpReply(ReplyCode.CommandOkay, "Switching to ASCII mode."));
-            case "I" when param is null:
-            case "L" when param == "8":
-            case "L8" when param is null:
-                session.TransferType = TransferType.Binary;
-                return Done(new FtpReply(ReplyCode.CommandOkay, "Switching to Binary mode."));
-            case "A" when param is "T" or "C":
-            case "E":
-            case "L":
-                return Done(new FtpReply(ReplyCode.NotImplementedForParameter, $"TYPE {argument.Trim()} not implemented; use A, I or L 8."));
-            default:
-                return Done(new FtpReply(ReplyCode.SyntaxErrorInArguments, "Unrecognised TYPE; use A, I or L 8."));
+            return Done(TypeTooManyArguments);
         }
+        var hasParam = words == 2;
+        if (code is "A" && (!hasParam || param is "N"))
+        {
+            session.TransferType = TransferType.Ascii;
+            return Done(AsciiMode);
+        }
+        if ((code is "I" && !hasParam) || (code is "L" && hasParam && param is "8") || (code is "L8" && !hasParam))
+        {
+            session.TransferType = TransferType.Binary;
+            return Done(BinaryMode);
+        }
+        if ((code is "A" && hasParam && param is "T" or "C") || code is "E" || code is "L")
+        {
+            return Done(new FtpReply(ReplyCode.NotImplementedForParameter, $"TYPE {argument.Trim()} not implemented; use A, I or L 8."));
+        }
+        return Done(TypeUnrecognised);
     }
+
+    private static ReadOnlySpan<char> UpperWord(ReadOnlySpan<char> word, Span<char> buffer) =>
+        word.Length > buffer.Length ? "#" : buffer[..word.ToUpperInvariant(buffer)];
 
     public static ValueTask<FtpReply?> Mode(FtpSession session, string argument, CancellationToken cancellationToken) =>
         Done(argument.Trim().ToUpperInvariant() switch

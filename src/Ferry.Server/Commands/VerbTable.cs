@@ -98,6 +98,12 @@ internal static class VerbTable
 
     public static bool TryGet(string verb, out CommandSpec spec) => ByVerb.TryGetValue(verb, out spec!);
 
+    private static readonly FrozenDictionary<string, CommandSpec>.AlternateLookup<ReadOnlySpan<char>> ByVerbSpan =
+        ByVerb.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary><see cref="TryGet(string, out CommandSpec)"/> for an upper-case verb still in the line's buffer.</summary>
+    public static bool TryGet(ReadOnlySpan<char> verb, out CommandSpec spec) => ByVerbSpan.TryGetValue(verb, out spec!);
+
     /// <summary>The verb that must immediately precede <paramref name="verb"/>, if any.</summary>
     public static string? RequiredPredecessor(string verb) => MustFollow.GetValueOrDefault(verb);
 

@@ -66,9 +66,11 @@ public sealed class LocalFileSystem : IFileSystem
     public ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Guard(path, () =>
+        // Static lambda with its state passed in: no closure per call (SIZE, MDTM, CWD come here).
+        return ValueTask.FromResult(Guard(path, (FileSystem: this, Path: path), static state =>
         {
-            var hostPath = ToHostPath(path, followFinal: false);
+            var (fileSystem, path) = state;
+            var hostPath = fileSystem.ToHostPath(path, followFinal: false);
             var name = path.Name;
             var info = new FileInfo(hostPath);
             if (info.LinkTarget is not null)
@@ -76,16 +78,18 @@ public sealed class LocalFileSystem : IFileSystem
                 string target;
                 try
                 {
-                    target = ToHostPath(path, followFinal: true);
+                    target = fileSystem.ToHostPath(path, followFinal: true);
                 }
                 catch (FileSystemException e) when (e.Error is FileSystemError.OutsideRoot or FileSystemError.IOError)
                 {
-                    return DescribeLink(name, info);
+                    return fileSystem.DescribeLink(name, info);
                 }
                 // A dangling link still is an entry: describe the link.
-                return Describe(name, target) ?? DescribeLink(name, info);
+                return Describe(name, target) ?? fileSystem.DescribeLink(name, info);
             }
-            return Describe(name, hostPath);
+            // Not a link: a file is described from the FileInfo already made (what Describe would
+            // make again); anything else (a directory, nothing) goes through Describe.
+            return info.Exists ? DescribeResolved(name, info) : Describe(name, hostPath);
         }));
     }
 
@@ -425,14 +429,19 @@ public sealed class LocalFileSystem : IFileSystem
     internal string ToHostPath(VirtualPath path, bool followFinal)
     {
         var lexical = RootRealPath;
-        foreach (var segment in path.Segments)
+        if (!path.IsRoot)
         {
-            // VirtualPath already refuses these; checked again because this is the jail's last wall.
-            if (segment.Length == 0 || segment is "." or ".." || segment.AsSpan().IndexOfAny("/\\\0") >= 0)
+            // Each segment of path.Segments, as slices of the path: no array, no segment strings.
+            foreach (var range in path.Value.AsSpan(1).Split('/'))
             {
-                throw new FileSystemException(FileSystemError.InvalidName, $"Invalid name in {path}.");
+                var segment = path.Value.AsSpan(1)[range];
+                // VirtualPath already refuses these; checked again because this is the jail's last wall.
+                if (segment.Length == 0 || segment is "." or ".." || segment.IndexOfAny("/\\\0") >= 0)
+                {
+                    throw new FileSystemException(FileSystemError.InvalidName, $"Invalid name in {path}.");
+                }
+                lexical = Path.Join(lexical, segment);
             }
-            lexical = Path.Join(lexical, segment);
         }
         var real = RealPath(lexical, followFinal);
         if (!_options.FollowSymlinksOutsideRoot && !IsUnderRoot(real))
@@ -493,23 +502,25 @@ public sealed class LocalFileSystem : IFileSystem
         {
             throw new ArgumentException("The path must be absolute.", nameof(absolute));
         }
-        var pending = new Stack<string>();
-        PushComponents(pending, absolute[root.Length..]);
+        // Slices of the path (or of a link's target) still to walk, the next on top: no string per component.
+        var pending = new Stack<Component>();
+        PushComponents(pending, absolute, root.Length);
         var resolved = root;
         var hops = 0;
         while (pending.Count > 0)
         {
-            var component = pending.Pop();
-            switch (component)
+            var component = pending.Pop().Text;
+            if (component is "" or ".")
             {
-                case "" or ".":
-                    continue;
-                case "..":
-                    resolved = Path.GetDirectoryName(resolved) ?? resolved;
-                    continue;
+                continue;
+            }
+            if (component is "..")
+            {
+                resolved = Path.GetDirectoryName(resolved) ?? resolved;
+                continue;
             }
             var next = Path.Join(resolved, component);
-            var isFinal = pending.All(c => c is "" or ".");
+            var isFinal = OnlyEmptyOrDot(pending);
             if (isFinal && !followFinal)
             {
                 resolved = next;
@@ -526,23 +537,52 @@ public sealed class LocalFileSystem : IFileSystem
                 throw new FileSystemException(FileSystemError.IOError, "Too many levels of symbolic links.");
             }
             var targetRoot = Path.GetPathRoot(target);
+            var targetStart = 0;
             if (!string.IsNullOrEmpty(targetRoot))
             {
                 resolved = targetRoot;
-                target = target[targetRoot.Length..];
+                targetStart = targetRoot.Length;
             }
-            PushComponents(pending, target);
+            PushComponents(pending, target, targetStart);
         }
         return resolved;
     }
 
-    private static void PushComponents(Stack<string> pending, string relative)
+    /// <summary>One component of a path still to walk: a slice of <paramref name="Source"/>.</summary>
+    private readonly record struct Component(string Source, int Start, int Length)
     {
-        var parts = relative.Split(Path.DirectorySeparatorChar == '/' ? ['/'] : ['/', '\\']);
-        for (var i = parts.Length - 1; i >= 0; i--)
+        public ReadOnlySpan<char> Text => Source.AsSpan(Start, Length);
+    }
+
+    /// <summary>True when nothing but "" and "." is left (no LINQ: this runs per path component).</summary>
+    private static bool OnlyEmptyOrDot(Stack<Component> pending)
+    {
+        foreach (var component in pending)
         {
-            pending.Push(parts[i]);
+            if (component.Text is not ("" or "."))
+            {
+                return false;
+            }
         }
+        return true;
+    }
+
+    /// <summary>
+    /// Pushes the components of <paramref name="path"/> from <paramref name="start"/> on, split at
+    /// separators as string.Split would (empty components included), the first on top.
+    /// </summary>
+    private static void PushComponents(Stack<Component> pending, string path, int start)
+    {
+        var end = path.Length;
+        for (var i = path.Length - 1; i >= start; i--)
+        {
+            if (path[i] == '/' || (Path.DirectorySeparatorChar != '/' && path[i] == '\\'))
+            {
+                pending.Push(new Component(path, i + 1, end - i - 1));
+                end = i;
+            }
+        }
+        pending.Push(new Component(path, start, end - start));
     }
 
     private static bool IsLink(string hostPath) => new FileInfo(hostPath).LinkTarget is not null;
@@ -669,6 +709,18 @@ public sealed class LocalFileSystem : IFileSystem
             mode |= UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
         }
         return mode;
+    }
+
+    private static T Guard<TState, T>(VirtualPath path, TState state, Func<TState, T> action)
+    {
+        try
+        {
+            return action(state);
+        }
+        catch (Exception e) when (e is not FileSystemException && FileSystemErrors.TryTranslate(e, out var error))
+        {
+            throw new FileSystemException(error, $"{path}: {e.Message}", e);
+        }
     }
 
     private static T Guard<T>(VirtualPath path, Func<T> action)

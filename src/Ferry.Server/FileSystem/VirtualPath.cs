@@ -40,6 +40,14 @@ public readonly struct VirtualPath : IEquatable<VirtualPath>
         {
             return false;
         }
+        if (IsNormalSegments(clientPath.AsSpan(clientPath.StartsWith('/') ? 1 : 0)))
+        {
+            // Already normal ("/a/b", or "b" below the working directory): the client's text is the
+            // result, or one concatenation away; what the general case below would build, without its list.
+            result = clientPath.StartsWith('/') ? (clientPath.Length == 1 ? Root : new VirtualPath(clientPath))
+                : new VirtualPath(current.IsRoot ? "/" + clientPath : current.Value + "/" + clientPath);
+            return true;
+        }
         var stack = new List<string>();
         if (!clientPath.StartsWith('/'))
         {
@@ -64,6 +72,32 @@ public readonly struct VirtualPath : IEquatable<VirtualPath>
         }
         result = stack.Count == 0 ? Root : new VirtualPath("/" + string.Join('/', stack));
         return true;
+    }
+
+    /// <summary>
+    /// True when <paramref name="segments"/> ('/'-separated) has no empty, "." or ".." segment: an
+    /// empty text (the root's, after its '/') qualifies, a trailing '/' or "//" does not.
+    /// </summary>
+    private static bool IsNormalSegments(ReadOnlySpan<char> segments)
+    {
+        if (segments.IsEmpty)
+        {
+            return true;
+        }
+        while (true)
+        {
+            var slash = segments.IndexOf('/');
+            var segment = slash < 0 ? segments : segments[..slash];
+            if (segment is "" or "." or "..")
+            {
+                return false;
+            }
+            if (slash < 0)
+            {
+                return true;
+            }
+            segments = segments[(slash + 1)..];
+        }
     }
 
     /// <summary>Parses an absolute path (configuration, tests).</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Frozen;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
@@ -29,8 +30,6 @@ internal enum TransferType
 /// </summary>
 internal sealed class FtpSession : IAsyncDisposable
 {
-    private static readonly UTF8Encoding Utf8 = new(false);
-
     private readonly Socket _socket;
     private readonly NetworkStream _network;
     // The control transport: the socket's stream, or TLS over it after AUTH TLS (or from the start on the implicit port).
@@ -130,6 +129,9 @@ internal sealed class FtpSession : IAsyncDisposable
 
     /// <summary>The e-mail address an anonymous user gave as password.</summary>
     public string? AnonymousIdentity { get; private set; }
+
+    /// <summary>PWD's last reply and the directory it names: PWD is asked often, the directory changes seldom.</summary>
+    internal (string Directory, FtpReply Reply)? PrintDirectoryReply { get; set; }
 
     public void LogIn(UserAccount user, string? anonymousIdentity = null)
     {
@@ -372,7 +374,7 @@ internal sealed class FtpSession : IAsyncDisposable
                 {
                     while (!_closing)
                     {
-                        var status = _lines.TryReadLine(buffer, out var line, out var lineConsumed, out var lineExamined);
+                        var status = _lines.TryReadLineBytes(buffer, out var line, out var lineConsumed, out var lineExamined);
                         var advanced = !lineConsumed.Equals(buffer.Start);
                         consumed = lineConsumed;
                         examined = lineExamined;
@@ -391,7 +393,7 @@ internal sealed class FtpSession : IAsyncDisposable
                             await SendAsync(new FtpReply(ReplyCode.SyntaxError, $"Command line too long (limit {Options.MaxLineLength} bytes)."), token).ConfigureAwait(false);
                             continue;
                         }
-                        await ExecuteAsync(line, token).ConfigureAwait(false);
+                        await ExecuteAsync(ParseLine(line), token).ConfigureAwait(false);
                         if (_upgradePending)
                         {
                             // CVE-2011-0411 class: plaintext sent behind AUTH TLS (in the same packet)
@@ -450,14 +452,14 @@ internal sealed class FtpSession : IAsyncDisposable
     }
 
     /// <summary>"GET / HTTP/1.1" and friends: a web client (or a cross-protocol attack) on the FTP port.</summary>
-    private static bool LooksLikeHttp(string line)
+    private static bool LooksLikeHttp(ReadOnlySpan<char> line)
     {
-        var space = line.IndexOf(' ', StringComparison.Ordinal);
+        var space = line.IndexOf(' ');
         if (space <= 0 || !IsWord(line[..space]))
         {
             return false;
         }
-        var tail = line.AsSpan(space).TrimEnd();
+        var tail = line[space..].TrimEnd();
         return tail.EndsWith(" HTTP/1.1", StringComparison.Ordinal) || tail.EndsWith(" HTTP/1.0", StringComparison.Ordinal);
     }
 
@@ -469,8 +471,73 @@ internal sealed class FtpSession : IAsyncDisposable
         await SendAsync(new FtpReply(ReplyCode.SyntaxError, $"This is an FTP server ({what}): closing control connection."), token).ConfigureAwait(false);
     }
 
-    /// <summary>Runs one command line through the verb table.</summary>
-    internal async ValueTask ExecuteAsync(string line, CancellationToken token)
+    /// <summary>
+    /// A command line parsed where it lies: the verb looked up without making a string of it, the
+    /// argument a string only when there is one (and a shared one for the common parameter words),
+    /// the whole line a string only when the debug log wants it. <see cref="Spec"/> is null for an
+    /// unknown verb; <see cref="IsWord"/> is false for garbage (a verb that is no FTP word).
+    /// </summary>
+    internal readonly record struct ParsedCommand(CommandSpec? Spec, bool EmptyVerb, bool IsWord, bool LooksLikeHttp, string Argument, string? LogLine);
+
+    /// <summary>
+    /// Arguments common enough to share one string (TYPE, MODE, STRU, PROT, PBSZ, OPTS, AUTH, EPSV):
+    /// these commands then cost no allocation. Compared as sent (ordinal): handlers see the same text.
+    /// </summary>
+    private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> CommonArguments =
+        new[] { "A", "A N", "I", "L 8", "L8", "S", "F", "C", "P", "0", "TLS", "UTF8 ON", "ALL", "1", "2", "a", "i" }
+            .ToFrozenSet(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary>Decodes and parses one line (raw bytes from the line reader) on the stack.</summary>
+    private ParsedCommand ParseLine(in ReadOnlySequence<byte> lineBytes)
+    {
+        const int StackChars = 256;
+        var length = (int)lineBytes.Length;
+        char[]? rented = null;
+        Span<char> chars = length <= StackChars ? stackalloc char[StackChars] : (rented = ArrayPool<char>.Shared.Rent(length));
+        try
+        {
+            return Parse(chars[..ControlLineReader.Decode(lineBytes, chars)]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>Parses a decoded command line (as <see cref="FtpCommand.Parse"/> splits it).</summary>
+    private ParsedCommand Parse(ReadOnlySpan<char> line)
+    {
+        var looksLikeHttp = !IsLoggedIn && LooksLikeHttp(line);
+        FtpCommand.Split(line, out var verbAsSent, out var argumentSpan);
+        CommandSpec? spec = null;
+        var isWord = false;
+        if (verbAsSent.Length <= MaxVerbLength)
+        {
+            // Upper-cased as FtpCommand.Parse does (invariant culture), in a stack buffer.
+            Span<char> verb = stackalloc char[MaxVerbLength];
+            verb = verb[..verbAsSent.ToUpperInvariant(verb)];
+            isWord = IsWord(verb);
+            if (isWord && VerbTable.TryGet(verb, out var known))
+            {
+                spec = known;
+            }
+        }
+        var argument = argumentSpan.IsEmpty ? string.Empty
+            : CommonArguments.TryGetValue(argumentSpan, out var shared) ? shared
+            : argumentSpan.ToString();
+        string? logLine = null;
+        if (!looksLikeHttp && (verbAsSent.IsEmpty || isWord) && Log.IsEnabled(LogLevel.Debug))
+        {
+            logLine = spec?.Verb == "PASS" ? "PASS ****" : line.ToString();
+        }
+        return new ParsedCommand(spec, verbAsSent.IsEmpty, isWord, looksLikeHttp, argument, logLine);
+    }
+
+    /// <summary>Runs one parsed command line through the verb table.</summary>
+    private async ValueTask ExecuteAsync(ParsedCommand command, CancellationToken token)
     {
         _commandsSeen++;
         var wait = _rate.Take();
@@ -478,13 +545,12 @@ internal sealed class FtpSession : IAsyncDisposable
         {
             await Task.Delay(wait, token).ConfigureAwait(false);
         }
-        if (!IsLoggedIn && LooksLikeHttp(line))
+        if (command.LooksLikeHttp)
         {
             await RejectForeignProtocolAsync("HTTP request", token).ConfigureAwait(false);
             return;
         }
-        var command = FtpCommand.Parse(line);
-        if (command.Verb.Length > 0 && !IsWord(command.Verb))
+        if (!command.EmptyVerb && !command.IsWord)
         {
             // Binary garbage or another protocol: answer, and close after a few.
             if (++_protocolViolations >= Options.MaxProtocolViolations)
@@ -495,7 +561,10 @@ internal sealed class FtpSession : IAsyncDisposable
             await SendAsync(Replies.UnknownCommand, token).ConfigureAwait(false);
             return;
         }
-        ServerLog.Command(Log, command.Verb == "PASS" ? "PASS ****" : line);
+        if (command.LogLine is not null)
+        {
+            ServerLog.Command(Log, command.LogLine);
+        }
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var reply = await DispatchAsync(command, token).ConfigureAwait(false);
         if (reply is not null)
@@ -504,24 +573,20 @@ internal sealed class FtpSession : IAsyncDisposable
         }
         // Until the reply (for a transfer: until it started); unknown verbs share one tag value.
         _server.Metrics.CommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
-            new KeyValuePair<string, object?>("command", VerbTable.TryGet(command.Verb, out var known) ? known.Verb : "other"));
+            new KeyValuePair<string, object?>("command", command.Spec?.Verb ?? "other"));
     }
 
-    private async ValueTask<FtpReply?> DispatchAsync(FtpCommand command, CancellationToken token)
+    private async ValueTask<FtpReply?> DispatchAsync(ParsedCommand command, CancellationToken token)
     {
-        var known = VerbTable.TryGet(command.Verb, out var spec);
-        if (!known || !spec.BeforeLogin)
+        if (command.Spec is not { BeforeLogin: true } && !IsLoggedIn)
         {
-            if (!IsLoggedIn)
-            {
-                _lastVerb = null;
-                return Replies.NotLoggedIn;
-            }
-            if (!known)
-            {
-                _lastVerb = null;
-                return command.Verb.Length == 0 ? Replies.EmptyCommand : Replies.UnknownCommand;
-            }
+            _lastVerb = null;
+            return Replies.NotLoggedIn;
+        }
+        if (command.Spec is not { } spec)
+        {
+            _lastVerb = null;
+            return command.EmptyVerb ? Replies.EmptyCommand : Replies.UnknownCommand;
         }
         if (spec.Handler is null)
         {
@@ -537,9 +602,9 @@ internal sealed class FtpSession : IAsyncDisposable
         }
         switch (spec.Argument)
         {
-            case ArgumentRule.Required when !command.HasArgument:
+            case ArgumentRule.Required when command.Argument.Length == 0:
                 return new FtpReply(ReplyCode.SyntaxErrorInArguments, $"Syntax error in arguments. Usage: {spec.Syntax}");
-            case ArgumentRule.None when command.Argument.Trim().Length > 0:
+            case ArgumentRule.None when !command.Argument.AsSpan().Trim().IsEmpty:
                 return new FtpReply(ReplyCode.SyntaxErrorInArguments, $"{spec.Verb} takes no argument.");
         }
         if (!spec.DuringTransfer)
@@ -646,8 +711,10 @@ internal sealed class FtpSession : IAsyncDisposable
     }
 
     /// <summary>A verb is a letter then letters or digits (XSHA256), at most 16 long.</summary>
-    private static bool IsWord(string verb) =>
-        verb.Length is > 0 and <= 16 && char.IsAsciiLetterUpper(verb[0]) && !verb.AsSpan().ContainsAnyExcept(VerbCharacters);
+    private static bool IsWord(ReadOnlySpan<char> verb) =>
+        verb.Length is > 0 and <= MaxVerbLength && char.IsAsciiLetterUpper(verb[0]) && !verb.ContainsAnyExcept(VerbCharacters);
+
+    private const int MaxVerbLength = 16;
 
     private static readonly System.Buffers.SearchValues<char> VerbCharacters =
         System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
@@ -657,24 +724,16 @@ internal sealed class FtpSession : IAsyncDisposable
 
     public async ValueTask SendAsync(FtpReply reply, CancellationToken token)
     {
-        var text = reply.ToWireString();
-        var bytes = ArrayPool<byte>.Shared.Rent(Utf8.GetMaxByteCount(text.Length));
+        // Encoded once per reply object: a fixed reply (Replies, cached ones) costs nothing to send.
+        var bytes = reply.WireBytes;
+        await _writeLock.WaitAsync(token).ConfigureAwait(false);
         try
         {
-            var count = Utf8.GetBytes(text, bytes);
-            await _writeLock.WaitAsync(token).ConfigureAwait(false);
-            try
-            {
-                await _stream.WriteAsync(bytes.AsMemory(0, count), token).ConfigureAwait(false);
-            }
-            finally
-            {
-                _writeLock.Release();
-            }
+            await _stream.WriteAsync(bytes, token).ConfigureAwait(false);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(bytes);
+            _writeLock.Release();
         }
         ServerLog.Reply(Log, reply.Code, reply.Lines[^1]);
     }

@@ -23,6 +23,14 @@ public class VirtualPathTests
     [InlineData("/", "%2e%2e", "/%2e%2e")]
     [InlineData("/", "...", "/...")]
     [InlineData("/", "file name.txt", "/file name.txt")]
+    [InlineData("/a", "/", "/")]
+    [InlineData("/a", "/x/y", "/x/y")]
+    [InlineData("/a/b", "c/d", "/a/b/c/d")]
+    [InlineData("/a", "/x/", "/x")]
+    [InlineData("/a", "b/.", "/a/b")]
+    [InlineData("/a", "b/..", "/a")]
+    [InlineData("/a", "..b/.c", "/a/..b/.c")]
+    [InlineData("/a", "//x", "/x")]
     public void Try_resolve_normalizes_against_the_working_directory(string current, string client, string expected) =>
         Assert.Equal(expected, Resolve(current, client).Value);
 
