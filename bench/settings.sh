@@ -4,6 +4,7 @@
 #   server-gc    the same with DOTNET_gcServer=1
 #   no-pgo       the same with DOTNET_TieredPGO=0
 #   inline       the same with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (continuations on the epoll thread)
+#   copy         jit with --sendfile off: plaintext downloads copied through two buffers, not sendfile(2)
 #   r2r          framework-dependent ReadyToRun publish (dotnet publish -p:PublishReadyToRun=true)
 #   aot          NativeAOT publish (dotnet publish -r linux-x64 -p:PublishAot=true): no JIT at all
 # For each: start-up time (exec to first accepted connection), memory after start-up, and the
@@ -15,8 +16,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-reps=2 only="idle-sessions,retr-1g,stor-1g,retr-1000-small,sessions-c1,sessions-c64,list-10k,mlsd-10k"
-variants="jit,server-gc,no-pgo,inline,r2r,aot"
+reps=2 only="idle-sessions,retr-1g,stor-1g,retr-1g-tls,retr-1000-small,sessions-c1,sessions-c64,list-10k,mlsd-10k,retr-200x10m"
+variants="jit,server-gc,no-pgo,inline,copy,r2r,aot"
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) reps=$2; shift ;;
@@ -46,6 +47,14 @@ if [[ ",$variants," == *,aot,* ]]; then
     -p:PackAsTool=false -v quiet -nologo -o "$out/ferry-aot"
 fi
 
+# FTPS for retr-1g-tls: bench/run.sh's certificate, or one made the same way.
+tls_cert="$out/tls/cert.pem" tls_key="$out/tls/key.pem"
+if [ ! -f "$tls_cert" ] || [ ! -f "$tls_key" ]; then
+  mkdir -p "$out/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$tls_key" -out "$tls_cert" 2>/dev/null
+fi
+
 pids=()
 cleanup() {
   local pid
@@ -61,12 +70,13 @@ echo "| variant | start-up to first accept (ms) | RSS after start-up (MiB) |" >"
 echo "|---|---:|---:|" >>"$out/settings-startup.md"
 for variant in ${variants//,/ }; do
   port=$((port + 1))
-  envs=() cmd=(dotnet src/Ferry.Cli/bin/Release/net10.0/ferry.dll)
+  envs=() extra=() cmd=(dotnet src/Ferry.Cli/bin/Release/net10.0/ferry.dll)
   case "$variant" in
     jit) ;;
     server-gc) envs=(DOTNET_gcServer=1) ;;
     no-pgo) envs=(DOTNET_TieredPGO=0) ;;
     inline) envs=(DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1) ;;
+    copy) extra=(--sendfile off) ;;
     r2r) cmd=(dotnet "$out/ferry-r2r/ferry.dll") ;;
     aot) cmd=("$out/ferry-aot/ferry") ;;
     *) echo "settings.sh: unknown variant $variant" >&2; exit 2 ;;
@@ -74,7 +84,7 @@ for variant in ${variants//,/ }; do
   start=$(date +%s%N)
   env "${envs[@]}" setsid "${cmd[@]}" serve --root "$data" --address 127.0.0.1 --port "$port" --user bench:bench \
     --max-connections 20000 --max-connections-per-ip 20000 --no-defender --max-commands-per-second 100000 \
-    --log-level warning >"$out/settings-$variant.log" 2>&1 &
+    --log-level warning --tls-cert "$tls_cert" --tls-key "$tls_key" "${extra[@]}" >"$out/settings-$variant.log" 2>&1 &
   pids+=($!)
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
     sleep 0.005
@@ -87,7 +97,7 @@ for variant in ${variants//,/ }; do
   targets+=(--target "$variant:$port:$pid:10000")
 done
 
-"$bench" run --root "$data" "${targets[@]}" --user bench --password bench --reps "$reps" --quick \
+"$bench" run --root "$data" "${targets[@]}" --user bench --password bench --reps "$reps" --quick --tls-cert "$tls_cert" \
   --only "$only" --out "$out/settings.json"
 
 python3 - "$out/settings.json" "$out/settings-startup.md" "$reps" >docs/benchmarks-settings.md <<'EOF'
