@@ -74,7 +74,10 @@ public sealed partial class ServeObservabilityTests : IDisposable
     {
         var metricsPort = FerryServeProcess.FreePort();
         await using var server = await FerryServeProcess.StartAsync(_root, ["--user", "bob:secret", "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture)]);
-        Assert.Contains($"ferry metrics on http://127.0.0.1:{metricsPort}/metrics", server.Stdout, StringComparison.Ordinal);
+        // The metrics line follows the "listening" line StartAsync waits for: it may come a moment later.
+        await FerryServeProcess.EventuallyAsync(
+            () => Task.FromResult(server.Stdout.Contains($"ferry metrics on http://127.0.0.1:{metricsPort}/metrics", StringComparison.Ordinal)),
+            "the metrics endpoint announced");
         var content = RandomNumberGenerator.GetBytes(123_457);
         await UploadAndDownloadAsync(server.Port, "m.bin", content);
         await FailedLoginAsync(server.Port);
