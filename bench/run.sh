@@ -3,12 +3,15 @@
 # loopback, every scenario interleaved across the servers, N repetitions, medians and ratios.
 #
 #   bench/run.sh [--quick] [--reps N] [--only SCENARIO,...] [--servers ferry,pyftpdlib,...] [--no-doc]
-#                [--pasv-range A-B]
+#                [--pasv-range A-B|any]
 #
-# --pasv-range gives every server the same passive port range instead of each one's default (any
-# free port). Without it Ferry picks a random port of the ephemeral range itself while the peers
-# bind port 0, whose search slows down with every TIME_WAIT socket on the machine (see
-# docs/benchmarks.md): this option shows the session scenarios without that difference.
+# Every server gets the same passive port range, 10000-30999 (below Linux's ephemeral range, so no
+# client connection holds one of its ports), unless --pasv-range says otherwise; `any` leaves each
+# server at its own default (any free port). Why: a passive listener on "any port" is bind(port 0),
+# and the kernel's search for a free port slows down with every TIME_WAIT socket on the machine.
+# A scenario that runs right after another server's short-session scenario (tens of thousands of
+# finished data connections in TIME_WAIT) measured 3-50× slower than with a range (see
+# docs/benchmarks.md): the order of the servers, not the servers, would decide the result.
 #
 # Installs what it needs (iperf3, python3-pyftpdlib, python3-openssl; the C servers through
 # tests/peers/install.sh), builds Ferry and the load generator (bench/Ferry.Bench) in Release, makes
@@ -23,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DEBIAN_FRONTEND=noninteractive
 
-quick=0 reps="" only="" servers="ferry,pyftpdlib,vsftpd,pure-ftpd,proftpd" doc=1 pasv=""
+quick=0 reps="" only="" servers="ferry,pyftpdlib,vsftpd,pure-ftpd,proftpd" doc=1 pasv="10000-30999"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -103,7 +106,7 @@ wait_port() { # wait_port PORT PID: up to 20 s for something to accept on 127.0.
 
 start_server() { # start_server NAME PORT LOG TLS(1|0): in the background, leader of its own group
   local tls_ferry=() tls_py=() tls_peer=() pasv_ferry=() pasv_peer=()
-  if [ -n "$pasv" ]; then
+  if [ "$pasv" != any ]; then
     pasv_ferry=(--passive-ports "$pasv")
     pasv_peer=(--pasv-min "${pasv%-*}" --pasv-max "${pasv#*-}")
   fi
@@ -120,7 +123,7 @@ start_server() { # start_server NAME PORT LOG TLS(1|0): in the background, leade
         --max-connections 20000 --max-connections-per-ip 20000 --no-defender \
         --max-commands-per-second 100000 --log-level warning "${tls_ferry[@]}" "${pasv_ferry[@]}" >"$3" 2>&1 & ;;
     pyftpdlib)
-      FERRY_BENCH_PASV="$pasv" setsid /usr/bin/python3 bench/pyftpd.py "$2" "$data" bench bench "${tls_py[@]}" >"$3" 2>&1 & ;;
+      FERRY_BENCH_PASV="${pasv#any}" setsid /usr/bin/python3 bench/pyftpd.py "$2" "$data" bench bench "${tls_py[@]}" >"$3" 2>&1 & ;;
     *)
       # One process per session: 10,000 of them would not fit in this machine's memory.
       setsid bash tests/peers/run-peer.sh "$1" --port "$2" --root "$data" --user bench:bench \
@@ -187,7 +190,7 @@ peer_version() { # the version the peers' installer recorded, or the Debian pack
   if [ -f "$f" ]; then cat "$f"; else dpkg-query -W -f='${Version}' "$2" 2>/dev/null || echo unknown; fi
 }
 {
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh$([ "$quick" -eq 1 ] && echo ' --quick') --reps $reps${only:+ --only $only}${pasv:+ --pasv-range $pasv}\`"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh$([ "$quick" -eq 1 ] && echo ' --quick') --reps $reps${only:+ --only $only}$([ "$pasv" = any ] && echo " --pasv-range any")\`"
   echo "Machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -n1)), $(free -g | awk '/Mem:/{print $2}') GiB, Linux $(uname -r)"
   echo "Load average (1/5/15 min) before: $load_before, after: $load_after (other work on the machine shares its 2 cores)"
   echo "Ferry $(git rev-parse --short HEAD), .NET $(dotnet --version), workstation GC, TieredPGO"
