@@ -200,5 +200,6 @@ peer_version() { # the version the peers' installer recorded, or the Debian pack
 if [ "$doc" -eq 1 ]; then
   "$bench" report --results "$out/results.json" --iperf "$iperf_gbps" --info "$out/info.txt" \
     --md docs/benchmarks.md --svg docs/benchmarks.svg
-  echo "run.sh: wrote docs/benchmarks.md and docs/benchmarks.svg"
+  cp "$out/results.json" docs/benchmarks-results.json
+  echo "run.sh: wrote docs/benchmarks.md, docs/benchmarks.svg and docs/benchmarks-results.json"
 fi
