@@ -93,9 +93,10 @@ public sealed class LargeTransferTests
     [InlineData(false, 1024 * 1024)]
     public async Task Downloads_by_sendfile_and_by_the_double_buffered_copy_send_the_same_bytes_from_any_offset(bool zeroCopy, int buffer)
     {
-        // A 4 KiB buffer makes the copy path switch buffers ~2,500 times for this 10 MiB + 7 file.
+        // 17 MiB + 7: above BlockingSendFile.MinimumLength, so zero-copy goes through the blocking
+        // sendfile thread; a 4 KiB buffer makes the copy path switch buffers ~4,400 times.
         await using var server = await TestServer.StartAsync(o => o with { ZeroCopySend = zeroCopy, TransferBufferSize = buffer });
-        var content = TestServer.RandomBytes((10 * 1024 * 1024) + 7, seed: 66);
+        var content = TestServer.RandomBytes((17 * 1024 * 1024) + 7, seed: 66);
         await server.WriteFileAsync("pub/ten.bin", content);
         await using var control = await server.LoginAsync();
         await control.ExpectAsync("TYPE I", 200);

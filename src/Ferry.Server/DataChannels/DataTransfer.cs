@@ -202,6 +202,11 @@ internal static class DataTransfer
         {
             return (TransferOutcome.LocalFailed, 0);
         }
+        if (BlockingSendFile.IsSupported && file.Length - offset >= BlockingSendFile.MinimumLength
+            && await BlockingSendFile.TrySendAsync(file, data, offset, stallTimeout, cancellationToken).ConfigureAwait(false) is { } done)
+        {
+            return done;
+        }
         long total = 0;
         await using (stall.Token.UnsafeRegister(static s => ((Socket)s!).Dispose(), data).ConfigureAwait(false))
         {
