@@ -142,23 +142,18 @@ public sealed class ControlLineReader
     internal static string Decode(in ReadOnlySequence<byte> lineBytes)
     {
         var length = (int)lineBytes.Length;
-        byte[]? rented = null;
-        Span<byte> raw = length <= 512 ? stackalloc byte[length] : (rented = ArrayPool<byte>.Shared.Rent(length)).AsSpan(0, length);
+        char[]? rented = null;
+        Span<char> chars = length <= 512 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length)).AsSpan(0, length);
         try
         {
-            lineBytes.CopyTo(raw);
-            var n = StripTelnet(raw);
-            if (n > 0 && raw[n - 1] == (byte)'\r')
-            {
-                n--;
-            }
-            return n == 0 ? string.Empty : Utf8.GetString(raw[..n]);
+            var n = Decode(lineBytes, chars);
+            return n == 0 ? string.Empty : new string(chars[..n]);
         }
         finally
         {
             if (rented is not null)
             {
-                ArrayPool<byte>.Shared.Return(rented);
+                ArrayPool<char>.Shared.Return(rented);
             }
         }
     }
