@@ -70,9 +70,18 @@ for trx in "$results"/*.trx; do
   files=$((files + 1))
   total=$(counter total "$trx"); executed=$(counter executed "$trx")
   passed=$((passed + $(counter passed "$trx")))
+  file_failed=0
   for c in failed error timeout aborted; do
-    failed=$((failed + $(counter "$c" "$trx")))
+    file_failed=$((file_failed + $(counter "$c" "$trx")))
   done
+  # A crashed test host leaves a TRX whose counters show only the tests that finished, all passed,
+  # and an outcome other than Completed: the test that crashed it counts as one failure.
+  outcome=$(sed -n 's/.*<ResultSummary outcome="\([A-Za-z]*\)".*/\1/p' "$trx" | head -n1)
+  if [ "$outcome" != Completed ] && [ "$file_failed" -eq 0 ]; then
+    echo "test.sh: $(basename "$trx"): run outcome ${outcome:-unknown} with no failed test recorded (test host crashed?): counted as 1 failed"
+    file_failed=1
+  fi
+  failed=$((failed + file_failed))
   skipped=$((skipped + total - executed))
 done
 

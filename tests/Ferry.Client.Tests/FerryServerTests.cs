@@ -116,7 +116,9 @@ public sealed class FerryServerTests : IAsyncLifetime
         await using var client = await ConnectAsync(FtpDataConnectionMode.Passive);
         await client.SetTransferTypeAsync(FtpTransferType.Binary);
         using var cts = new CancellationTokenSource();
-        var progress = new Progress<long>(n => { if (n > 1024 * 1024) { cts.Cancel(); } });
+        // Reported inline (not Progress<T>, which posts to the thread pool and could call Cancel after
+        // the test has disposed the source).
+        var progress = new SyncProgress<long>(n => { if (n > 1024 * 1024) { cts.Cancel(); } });
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.DownloadAsync("big.bin", Stream.Null, progress, cts.Token));
         using var copy = new MemoryStream();
         await client.DownloadAsync("pub/f4096.bin", copy);

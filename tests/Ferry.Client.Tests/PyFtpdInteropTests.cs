@@ -86,7 +86,7 @@ public sealed class PyFtpdInteropTests(PyFtpdFixture fixture) : IClassFixture<Py
         client.CommandSent += (_, e) => sent.Add(e.CommandLine);
         using var destination = new MemoryStream();
         long reported = 0;
-        var progress = new SynchronousProgress(n => reported = n);
+        var progress = new SyncProgress<long>(n => reported = n);
         var received = await client.DownloadAsync(PyFtpdFixture.FileName(size), destination, progress).WaitAsync(TestTimeout);
         Assert.Equal(size, received);
         Assert.Equal(size, reported);
@@ -258,11 +258,6 @@ public sealed class PyFtpdInteropTests(PyFtpdFixture fixture) : IClassFixture<Py
         Assert.Equal(221, reply.Code);
         Assert.False(client.IsConnected);
         await client.DisposeAsync();
-    }
-
-    private sealed class SynchronousProgress(Action<long> report) : IProgress<long>
-    {
-        public void Report(long value) => report(value);
     }
 
     /// <summary>A destination that cancels the download as soon as the first bytes arrive.</summary>
