@@ -189,24 +189,27 @@ internal static class DataTransfer
     private static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendFileAsync(
         FileStream file, Socket data, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var args = new SocketAsyncEventArgs();
-        var completion = new SendCompletion();
-        args.Completed += completion.OnCompleted;
         long offset;
+        long length;
         try
         {
             offset = file.Position;
+            length = file.Length;
         }
         catch (IOException)
         {
             return (TransferOutcome.LocalFailed, 0);
         }
-        if (BlockingSendFile.IsSupported && file.Length - offset >= BlockingSendFile.MinimumLength
+        if (BlockingSendFile.IsSupported && length - offset >= BlockingSendFile.MinimumLength
             && await BlockingSendFile.TrySendAsync(file, data, offset, stallTimeout, cancellationToken).ConfigureAwait(false) is { } done)
         {
             return done;
         }
+        // The asynchronous path's state, made only when it is taken.
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var args = new SocketAsyncEventArgs();
+        var completion = new SendCompletion();
+        args.Completed += completion.OnCompleted;
         long total = 0;
         await using (stall.Token.UnsafeRegister(static s => ((Socket)s!).Dispose(), data).ConfigureAwait(false))
         {

@@ -103,10 +103,7 @@ public sealed class LocalFileSystem : IFileSystem
         var reader = Guard(directory, () =>
         {
             hostPath = ToHostPath(directory, followFinal: true);
-            if (File.Exists(hostPath))
-            {
-                throw new FileSystemException(FileSystemError.NotADirectory, $"{directory} is not a directory.");
-            }
+            // open(O_DIRECTORY) tells a file (ENOTDIR → NotADirectory) and a missing path (ENOENT → NotFound).
             return LinuxDirectory.Open(hostPath);
         });
         using (reader)
