@@ -49,29 +49,12 @@ public sealed class FtpReply
     /// The reply as sent on the wire. RFC 959 §4.2: a multi-line reply starts with "ccc-", ends with
     /// "ccc " and inner lines that could be mistaken for the end ("ddd " at their start) are indented.
     /// </summary>
-    public string ToWireString()
-    {
-        var code = Code.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (Lines.Count == 1)
-        {
-            return string.Concat(code, " ", Sanitize(Lines[0]), "\r\n");
-        }
-        var sb = new StringBuilder();
-        sb.Append(code).Append('-').Append(Sanitize(Lines[0])).Append("\r\n");
-        for (var i = 1; i < Lines.Count - 1; i++)
-        {
-            var line = Sanitize(Lines[i]);
-            // An inner line must never look like a terminating "ddd " line: indent every inner line,
-            // the form vsftpd and ProFTPD use and every client accepts.
-            sb.Append(' ').Append(line).Append("\r\n");
-        }
-        sb.Append(code).Append(' ').Append(Sanitize(Lines[^1])).Append("\r\n");
-        return sb.ToString();
-    }
+    public string ToWireString() => Utf8.GetString(WireBytes.Span);
 
     /// <summary>
-    /// <see cref="ToWireString"/> in UTF-8 (RFC 2640), encoded straight into one array on first use
-    /// and kept (the reply is immutable).
+    /// The reply as sent, in UTF-8 (RFC 2640): the one place that frames a reply (see
+    /// <see cref="ToWireString"/>), encoded straight into one array on first use and kept (the reply
+    /// is immutable). CR and LF inside a line are dropped, so a file name cannot inject a reply.
     /// </summary>
     public ReadOnlyMemory<byte> WireBytes => _wire ??= EncodeWire();
 
@@ -100,7 +83,8 @@ public sealed class FtpReply
             }
             else
             {
-                // See ToWireString: inner lines are indented so none can look like the last.
+                // An inner line must never look like a terminating "ddd " line: indent every inner
+                // line, the form vsftpd and ProFTPD use and every client accepts.
                 span[at++] = (byte)' ';
             }
             at += WriteSanitized(Lines[i], span[at..]);
@@ -122,7 +106,7 @@ public sealed class FtpReply
     private static int CountLineBreaks(string line) =>
         line.AsSpan().Count('\r') + line.AsSpan().Count('\n');
 
-    /// <summary>The line in UTF-8 without its CR and LF characters (as <see cref="Sanitize"/>).</summary>
+    /// <summary>The line in UTF-8 without its CR and LF characters.</summary>
     private static int WriteSanitized(string line, Span<byte> destination)
     {
         var rest = line.AsSpan();
@@ -141,10 +125,6 @@ public sealed class FtpReply
     }
 
     public override string ToString() => Lines.Count == 1 ? $"{Code} {Lines[0]}" : $"{Code}-{Message}";
-
-    /// <summary>CR and LF inside a reply line would let a file name inject a reply; they are dropped.</summary>
-    private static string Sanitize(string line) =>
-        line.AsSpan().IndexOfAny('\r', '\n') < 0 ? line : line.Replace("\r", string.Empty, StringComparison.Ordinal).Replace("\n", string.Empty, StringComparison.Ordinal);
 
     private static string[] SplitLines(string message)
     {
