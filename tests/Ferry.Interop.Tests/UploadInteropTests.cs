@@ -86,6 +86,23 @@ public sealed class UploadInteropTests(WriterFixture fixture) : PeerTest(fixture
     }
 
     [Fact]
+    public async Task Curl_downloads_and_resumes_a_file_large_enough_for_the_blocking_sendfile_path()
+    {
+        // 20 MiB + 3: above BlockingSendFile.MinimumLength (16 MiB), so Ferry sends it with a
+        // blocking sendfile(2) on a thread of its own, from 0 and from a REST offset.
+        var curl = Peers.Require("curl", "curl");
+        var remote = Path.Combine(Server.Root, "sendfile-20m.bin");
+        await File.WriteAllBytesAsync(remote, System.Security.Cryptography.RandomNumberGenerator.GetBytes((20 * 1024 * 1024) + 3));
+        var whole = Path.Combine(Work, "whole-20m.bin");
+        var result = await PeerProcess.RunAsync(curl, ["-sS", "-v", "-o", whole, Url("sendfile-20m.bin")], Work);
+        AssertSameBytes(remote, whole, result);
+        var partial = Local("partial-20m.bin", File.ReadAllBytes(remote)[..(3 * 1024 * 1024 + 1)]);
+        result = await PeerProcess.RunAsync(curl, ["-sS", "-v", "-C", "-", "-o", partial, Url("sendfile-20m.bin")], Work);
+        AssertSameBytes(remote, partial, result);
+        Assert.Contains($"> REST {(3 * 1024 * 1024) + 1}", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Lftp_mirror_reverse_then_mirror_round_trips_a_tree()
     {
         var lftp = Peers.Require("lftp", "lftp");
