@@ -135,6 +135,7 @@ internal static partial class BlockingSendFile
                     handle.DangerousRelease();
                 }
             }
+            DataTransfer.SetCork(socket, false);
             socket.Shutdown(SocketShutdown.Send);
             return (TransferOutcome.Completed, total);
         }
