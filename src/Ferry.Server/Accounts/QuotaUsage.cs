@@ -84,6 +84,9 @@ internal sealed class QuotaLimitedStream(Stream inner, long limit) : Stream
 {
     private long _written;
 
+    /// <summary>The stream written to (a host file's, for the blocking upload path).</summary>
+    internal Stream Inner => inner;
+
     public override bool CanRead => false;
     public override bool CanSeek => false;
     public override bool CanWrite => true;
