@@ -58,6 +58,17 @@ public sealed class ServeSettingsTests : IDisposable
     }
 
     [Fact]
+    public void The_listing_cache_is_on_unless_turned_off_on_the_command_line_in_json_or_by_environment()
+    {
+        Assert.True(ServeSettings.Load(["--root", _dir], Env()).ToFileSystemOptions().ListingCache);
+        Assert.False(ServeSettings.Load(["--root", _dir, "--listing-cache", "off"], Env()).ToFileSystemOptions().ListingCache);
+        var config = Path.Combine(_dir, "cache.json");
+        File.WriteAllText(config, """{ "listing-cache": "off" }""");
+        Assert.False(ServeSettings.Load(["--root", _dir, "--config", config], Env()).ToFileSystemOptions().ListingCache);
+        Assert.False(ServeSettings.Load(["--root", _dir], Env(("FERRY_LISTING_CACHE", "off"))).ToFileSystemOptions().ListingCache);
+    }
+
+    [Fact]
     public void Welcome_file_lines_become_the_login_message()
     {
         var welcome = Path.Combine(_dir, "welcome.txt");
@@ -81,6 +92,7 @@ public sealed class ServeSettingsTests : IDisposable
     [InlineData("--ban-threshold", "0", "ban-threshold")]
     [InlineData("--sendfile", "sometimes", "sendfile")]
     [InlineData("--transfer-buffer", "100", "transfer-buffer")]
+    [InlineData("--listing-cache", "maybe", "listing-cache")]
     public void A_bad_value_is_refused_with_a_message_naming_the_option(string option, string value, string named)
     {
         var e = Assert.Throws<ArgumentException>(() => ServeSettings.Load([option, value, .. option == "--root" ? Array.Empty<string>() : ["--root", _dir]], Env()).ToServerOptions());

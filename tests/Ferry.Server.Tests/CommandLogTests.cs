@@ -22,6 +22,11 @@ public sealed class CommandLogTests
             await control.ExpectAsync("pass again", 503);
             await control.ExpectAsync("PWD", 257);
         }
+        // A reply is logged after it is sent: the client can read it before the line is queued.
+        for (var i = 0; i < 250 && !lines.Contains("S: 257 \"/\" is the current directory"); i++)
+        {
+            await Task.Delay(20);
+        }
         var log = lines.ToArray();
         Assert.Contains("C: USER alice", log);
         Assert.Contains("C: PASS ****", log);

@@ -52,9 +52,10 @@ internal static class ServeCommand
         using var loggerFactory = CreateLoggerFactory(operations);
         var log = loggerFactory.CreateLogger("Ferry.Serve");
 
-        var fileSystem = new LocalFileSystem(settings.Root);
+        var fileSystemOptions = settings.ToFileSystemOptions();
+        var fileSystem = new LocalFileSystem(settings.Root, fileSystemOptions);
         // Accounts marked to follow symbolic links out of the root get a store that does; everyone else the jailed one.
-        var following = new Lazy<LocalFileSystem>(() => new LocalFileSystem(settings.Root, new LocalFileSystemOptions { FollowSymlinksOutsideRoot = true }));
+        var following = new Lazy<LocalFileSystem>(() => new LocalFileSystem(settings.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = true }));
         await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
             user => user.FollowSymlinksOutsideRoot ? following.Value : null);
         var reload = new ServeReload();

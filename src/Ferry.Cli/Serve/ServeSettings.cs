@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Ferry.Server.Accounts;
+using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
 using Microsoft.Extensions.Configuration;
 
@@ -42,6 +43,7 @@ internal sealed class ServeSettings
         ("max-listing-entries", "N", "most entries one listing sends, then 451 (default 100000)"),
         ("max-commands-per-second", "N", "a session sending faster is slowed down (default 500)"),
         ("sendfile", "on|off", "TYPE I downloads without TLS go from the page cache to the socket with sendfile(2) (default on)"),
+        ("listing-cache", "on|off", "Linux: keep listings of unchanged directories, dropped on inotify events; off on network file systems by itself (default on)"),
         ("transfer-buffer", "BYTES", "buffer of each copying transfer (uploads, TLS, TYPE A, sendfile off), two per transfer (default 262144)"),
         ("no-defender", null, "turn off the per-address ban list"),
         ("ban-threshold", "SCORE", "ban an address at this score (default 15; wrong password 2, unknown user 3)"),
@@ -375,18 +377,13 @@ internal sealed class ServeSettings
             MaxListingEntries = Int("max-listing-entries") ?? defaults.MaxListingEntries,
             MaxCommandsPerSecond = Int("max-commands-per-second") ?? defaults.MaxCommandsPerSecond,
             AtomicUploads = Bool("atomic-uploads") ?? defaults.AtomicUploads,
-            ZeroCopySend = this["sendfile"]?.ToLowerInvariant() switch
-            {
-                null => defaults.ZeroCopySend,
-                "on" or "true" or "yes" => true,
-                "off" or "false" or "no" => false,
-                var other => throw new ArgumentException($"sendfile: '{other}' is not 'on' or 'off'."),
-            },
+            ZeroCopySend = OnOff("sendfile") ?? defaults.ZeroCopySend,
             TransferBufferSize = Int("transfer-buffer") ?? defaults.TransferBufferSize,
             AnonymousUploadDirectory = this["anonymous-upload-dir"] ?? defaults.AnonymousUploadDirectory,
             Tls = ToTlsOptions(),
         };
         options.Validate();
+        _ = ToFileSystemOptions(); // refuses a bad listing-cache value here too (--check-config)
         if (!Directory.Exists(Root))
         {
             throw new ArgumentException($"root: directory '{Root}' does not exist.");
@@ -539,6 +536,21 @@ internal sealed class ServeSettings
             ? value
             : throw new ArgumentException($"{name}: '{text}' is not a whole number.");
     }
+
+    /// <summary>An on/off setting (on, off, true, false, yes, no); null when not given.</summary>
+    private bool? OnOff(string key) => this[key]?.ToLowerInvariant() switch
+    {
+        null => null,
+        "on" or "true" or "yes" => true,
+        "off" or "false" or "no" => false,
+        var other => throw new ArgumentException($"{key}: '{other}' is not 'on' or 'off'."),
+    };
+
+    /// <summary>The local file system's options: the listing cache (and the defaults for the rest).</summary>
+    public LocalFileSystemOptions ToFileSystemOptions() => new()
+    {
+        ListingCache = OnOff("listing-cache") ?? true,
+    };
 
     private bool? Bool(string name) => this[name] switch
     {

@@ -32,6 +32,8 @@ internal sealed partial class LinuxDirectory : IDisposable
 {
     private const int OpenReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC
     private const int AtSymlinkNoFollow = 0x100;
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxInode = 0x100; // STATX_INO
     private const uint StatxWanted = 0x1 | 0x2 | 0x4 | 0x40 | 0x200; // TYPE | MODE | NLINK | MTIME | SIZE
 
     // struct dirent (glibc, 64-bit): d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[256].
@@ -85,7 +87,6 @@ internal sealed partial class LinuxDirectory : IDisposable
     {
         ObjectDisposedException.ThrowIf(_dir == 0, this);
         var fd = dirfd(_dir);
-        var buffer = stackalloc byte[256];
         while (true)
         {
             Marshal.SetLastPInvokeError(0);
@@ -107,19 +108,80 @@ internal sealed partial class LinuxDirectory : IDisposable
             {
                 continue;
             }
-            if (statx(fd, entryName, AtSymlinkNoFollow, StatxWanted, buffer) != 0)
+            if (!TryStatAt(fd, entryName, out status))
             {
                 continue;
             }
-            status = new LinuxEntryStatus(
-                Mode: *(ushort*)(buffer + 28),
-                LinkCount: *(uint*)(buffer + 16),
-                Size: *(long*)(buffer + 40),
-                ModifiedSeconds: *(long*)(buffer + 112),
-                ModifiedNanoseconds: *(uint*)(buffer + 120));
             name = Encoding.UTF8.GetString(entryName, length);
             return true;
         }
+    }
+
+    /// <summary>The status of the entry <paramref name="name"/> of this directory now; false if it is gone.</summary>
+    public unsafe bool TryStat(string name, out LinuxEntryStatus status)
+    {
+        ObjectDisposedException.ThrowIf(_dir == 0, this);
+        var bytes = Encoding.UTF8.GetByteCount(name);
+        if (bytes > 255)
+        {
+            status = default;
+            return false;
+        }
+        var buffer = stackalloc byte[256];
+        Encoding.UTF8.GetBytes(name, new Span<byte>(buffer, 255));
+        buffer[bytes] = 0;
+        return TryStatAt(dirfd(_dir), buffer, out status);
+    }
+
+    /// <summary>The open directory's descriptor (valid until <see cref="Dispose"/>).</summary>
+    public int Descriptor
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_dir == 0, this);
+            return dirfd(_dir);
+        }
+    }
+
+    /// <summary>The directory's device and inode: which directory this is, whatever its name.</summary>
+    public unsafe (ulong Device, ulong Inode) Identity
+    {
+        get
+        {
+            if (_identity is { } known)
+            {
+                return known;
+            }
+            var buffer = stackalloc byte[256];
+            byte empty = 0;
+            if (statx(Descriptor, &empty, AtEmptyPath, StatxInode, buffer) != 0)
+            {
+                throw Error(Marshal.GetLastPInvokeError(), "statx");
+            }
+            // stx_ino at 32; stx_dev_major, stx_dev_minor at 136 and 140.
+            var identity = (((ulong)*(uint*)(buffer + 136) << 32) | *(uint*)(buffer + 140), *(ulong*)(buffer + 32));
+            _identity = identity;
+            return identity;
+        }
+    }
+
+    private (ulong Device, ulong Inode)? _identity;
+
+    private static unsafe bool TryStatAt(int fd, byte* name, out LinuxEntryStatus status)
+    {
+        var buffer = stackalloc byte[256];
+        if (statx(fd, name, AtSymlinkNoFollow, StatxWanted, buffer) != 0)
+        {
+            status = default;
+            return false;
+        }
+        status = new LinuxEntryStatus(
+            Mode: *(ushort*)(buffer + 28),
+            LinkCount: *(uint*)(buffer + 16),
+            Size: *(long*)(buffer + 40),
+            ModifiedSeconds: *(long*)(buffer + 112),
+            ModifiedNanoseconds: *(uint*)(buffer + 120));
+        return true;
     }
 
     public void Dispose()

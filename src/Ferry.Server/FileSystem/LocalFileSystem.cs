@@ -58,7 +58,10 @@ public sealed class LocalFileSystem : IFileSystem
         {
             throw new DirectoryNotFoundException($"The root directory \"{rootDirectory}\" does not exist.");
         }
+        _cacheListings = _options.ListingCache && LinuxDirectory.IsAvailable && ListingCache.IsLocalFileSystem(RootRealPath);
     }
+
+    private readonly bool _cacheListings;
 
     /// <summary>The real (symbolic-link free) host path of the root.</summary>
     public string RootRealPath { get; }
@@ -96,7 +99,10 @@ public sealed class LocalFileSystem : IFileSystem
     public IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, CancellationToken cancellationToken) =>
         LinuxDirectory.IsAvailable ? ListNativeAsync(directory, cancellationToken) : ListPortableAsync(directory, cancellationToken);
 
-    /// <summary>Linux: readdir + statx relative to the directory (see <see cref="LinuxDirectory"/>).</summary>
+    /// <summary>
+    /// Linux: readdir + statx relative to the directory (see <see cref="LinuxDirectory"/>), or what
+    /// the <see cref="ListingCache"/> kept from the last reading of an unchanged directory.
+    /// </summary>
     private async IAsyncEnumerable<FileEntry> ListNativeAsync(VirtualPath directory, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         string hostPath = string.Empty;
@@ -108,6 +114,26 @@ public sealed class LocalFileSystem : IFileSystem
         });
         using (reader)
         {
+            var cache = _cacheListings ? ListingCache.Shared : null;
+            if (cache?.TryGet(reader) is { } cached)
+            {
+                foreach (var (name, entry) in cached)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (entry is not null)
+                    {
+                        yield return entry;
+                    }
+                    else if (reader.TryStat(name, out var now))
+                    {
+                        // A directory, a link or a file with several links: as it is now.
+                        yield return Describe(directory, hostPath, name, now);
+                    }
+                }
+                yield break;
+            }
+            var reading = cache?.Begin(reader);
+            var names = reading is null ? null : new List<CachedName>();
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -117,29 +143,39 @@ public sealed class LocalFileSystem : IFileSystem
                 {
                     if (!reader.TryRead(out name, out status))
                     {
-                        yield break;
+                        break;
                     }
                 }
                 catch (Exception e) when (FileSystemErrors.TryTranslate(e, out var error))
                 {
                     throw new FileSystemException(error, $"{directory}: {e.Message}", e);
                 }
-                if (status.IsSymbolicLink)
-                {
-                    // Rare: the portable path, which knows how much of a link's target may be shown.
-                    var link = Guard(directory, () => DescribeLink(name, new FileInfo(Path.Join(hostPath, name))));
-                    yield return link;
-                    continue;
-                }
-                var isDirectory = status.IsDirectory;
-                yield return new FileEntry(name, isDirectory ? FileEntryKind.Directory : FileEntryKind.File,
-                    isDirectory ? 0 : status.Size, status.LastModified)
-                {
-                    Permissions = status.Permissions,
-                    LinkCount = (int)Math.Min(status.LinkCount, int.MaxValue),
-                };
+                var entry = Describe(directory, hostPath, name, status);
+                // Only a plain file with one link is kept: nothing but this directory's events changes it.
+                names?.Add(new CachedName(name, !status.IsDirectory && !status.IsSymbolicLink && status.LinkCount == 1 ? entry : null));
+                yield return entry;
+            }
+            if (reading is not null)
+            {
+                cache!.Complete(reading, names!);
             }
         }
+    }
+
+    private FileEntry Describe(VirtualPath directory, string hostPath, string name, LinuxEntryStatus status)
+    {
+        if (status.IsSymbolicLink)
+        {
+            // Rare: the portable path, which knows how much of a link's target may be shown.
+            return Guard(directory, () => DescribeLink(name, new FileInfo(Path.Join(hostPath, name))));
+        }
+        var isDirectory = status.IsDirectory;
+        return new FileEntry(name, isDirectory ? FileEntryKind.Directory : FileEntryKind.File,
+            isDirectory ? 0 : status.Size, status.LastModified)
+        {
+            Permissions = status.Permissions,
+            LinkCount = (int)Math.Min(status.LinkCount, int.MaxValue),
+        };
     }
 
     private async IAsyncEnumerable<FileEntry> ListPortableAsync(VirtualPath directory, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -22,4 +22,11 @@ public sealed record LocalFileSystemOptions
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
         UnixFileMode.GroupRead | UnixFileMode.GroupExecute |
         UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    /// <summary>
+    /// Linux: keep what a listing found until inotify says the directory changed, so listing an
+    /// unchanged directory costs no stat per entry (<see cref="ListingCache"/>). Off by itself on
+    /// network and FUSE file systems, whose changes by other hosts inotify does not see. Default on.
+    /// </summary>
+    public bool ListingCache { get; init; } = true;
 }
