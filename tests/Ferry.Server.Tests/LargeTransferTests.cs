@@ -108,4 +108,27 @@ public sealed class LargeTransferTests
             Assert.Equal(TestServer.Sha256(content.AsSpan(offset).ToArray()), TestServer.Sha256(received));
         }
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Files_around_the_small_file_limit_download_intact_from_any_offset(bool zeroCopy)
+    {
+        // Up to 64 KiB a download is one read and one send (SendSmallAsync); one byte more goes by sendfile.
+        await using var server = await TestServer.StartAsync(o => o with { ZeroCopySend = zeroCopy });
+        await using var control = await server.LoginAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        foreach (var size in new[] { 65535, 65536, 65537, 200_000 })
+        {
+            var content = TestServer.RandomBytes(size, seed: size);
+            await server.WriteFileAsync($"pub/s{size}.bin", content);
+            foreach (var offset in new[] { 0, 1, Math.Max(0, size - 65536), size - 1 })
+            {
+                await control.ExpectAsync($"REST {offset}", 350);
+                var (received, final) = await DataClient.PassiveAsync(control, $"RETR pub/s{size}.bin");
+                Assert.Equal(226, final.Code);
+                Assert.Equal(TestServer.Sha256(content.AsSpan(offset).ToArray()), TestServer.Sha256(received));
+            }
+        }
+    }
 }

@@ -200,6 +200,10 @@ internal static class DataTransfer
         {
             return (TransferOutcome.LocalFailed, 0);
         }
+        if (length - offset <= SmallFileLimit)
+        {
+            return await SendSmallAsync(file, data, offset, stallTimeout, cancellationToken).ConfigureAwait(false);
+        }
         // Full segments only while the file streams (TCP_CORK, as ProFTPD does): the control
         // connection's TCP_NODELAY, inherited here, pushed a short segment at every sendfile page
         // boundary. Measured +25% on a 1 GiB download over loopback (docs/benchmarks.md).
@@ -295,6 +299,67 @@ internal static class DataTransfer
     private const int TcpCork = 3; // TCP_CORK
     private static readonly byte[] CorkOn = BitConverter.GetBytes(1);
     private static readonly byte[] CorkOff = BitConverter.GetBytes(0);
+
+    /// <summary>
+    /// Files up to this size go in one read and one send (<see cref="SendSmallAsync"/>): cheaper than
+    /// setting up a sendfile, and no thread-pool hop when the socket buffer takes it at once.
+    /// </summary>
+    private const int SmallFileLimit = 64 * 1024;
+
+    /// <summary>
+    /// A small file (at most <see cref="SmallFileLimit"/> from <paramref name="offset"/>): one
+    /// positioned read into a pooled buffer, one send, which completes at once when the socket
+    /// buffer has room (the usual case); the stall timeout is armed only when it does not.
+    /// </summary>
+    private static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendSmallAsync(
+        FileStream file, Socket data, long offset, TimeSpan stallTimeout, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(SmallFileLimit);
+        try
+        {
+            int read;
+            try
+            {
+                read = RandomAccess.Read(file.SafeFileHandle, buffer.AsSpan(0, SmallFileLimit), offset);
+            }
+            catch (IOException)
+            {
+                return (TransferOutcome.LocalFailed, 0);
+            }
+            var sent = 0;
+            try
+            {
+                while (sent < read)
+                {
+                    var sending = data.SendAsync(buffer.AsMemory(sent, read - sent), SocketFlags.None, cancellationToken);
+                    if (sending.IsCompletedSuccessfully)
+                    {
+                        sent += sending.Result;
+                        continue;
+                    }
+                    // The peer is not reading: now the stall timeout matters (disposing ends the send).
+                    using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    stall.CancelAfter(stallTimeout);
+                    await using (stall.Token.UnsafeRegister(static s => ((Socket)s!).Dispose(), data).ConfigureAwait(false))
+                    {
+                        sent += await sending.ConfigureAwait(false);
+                    }
+                }
+                cancellationToken.ThrowIfCancellationRequested();
+                data.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException
+                || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                return (TransferOutcome.NetworkFailed, sent);
+            }
+            return (TransferOutcome.Completed, sent);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     /// <summary>
     /// Bytes per sendfile round: large enough that the per-call cost vanishes, small enough that a
