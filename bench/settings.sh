@@ -5,6 +5,7 @@
 #   no-pgo       the same with DOTNET_TieredPGO=0
 #   inline       the same with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (continuations on the epoll thread)
 #   copy         jit with --sendfile off: plaintext downloads copied through two buffers, not sendfile(2)
+#   no-cache     jit with --listing-cache off: every listing stats every entry
 #   r2r          framework-dependent ReadyToRun publish (dotnet publish -p:PublishReadyToRun=true)
 #   aot          NativeAOT publish (dotnet publish -r linux-x64 -p:PublishAot=true): no JIT at all
 # For each: start-up time (exec to first accepted connection), memory after start-up, and the
@@ -17,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 reps=2 only="idle-sessions,retr-1g,stor-1g,retr-1g-tls,retr-1000-small,sessions-c1,sessions-c64,list-10k,mlsd-10k,retr-200x10m"
-variants="jit,server-gc,no-pgo,inline,copy,r2r,aot"
+variants="jit,server-gc,no-pgo,inline,copy,no-cache,r2r,aot"
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) reps=$2; shift ;;
@@ -77,6 +78,7 @@ for variant in ${variants//,/ }; do
     no-pgo) envs=(DOTNET_TieredPGO=0) ;;
     inline) envs=(DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1) ;;
     copy) extra=(--sendfile off) ;;
+    no-cache) extra=(--listing-cache off) ;;
     r2r) cmd=(dotnet "$out/ferry-r2r/ferry.dll") ;;
     aot) cmd=("$out/ferry-aot/ferry") ;;
     *) echo "settings.sh: unknown variant $variant" >&2; exit 2 ;;
