@@ -201,6 +201,10 @@ internal sealed partial class ListingCache : IDisposable
                     }
                     return;
                 }
+                if (read == 0)
+                {
+                    return; // never for inotify, but never loop on it either
+                }
                 for (var offset = 0; offset + 16 <= read;)
                 {
                     // struct inotify_event: int wd; uint32 mask, cookie, len; char name[len].
