@@ -26,20 +26,14 @@ internal static class BlockingReceive
     /// </summary>
     public static ValueTask<(TransferOutcome Outcome, long Bytes)?> TryReceiveAsync(
         Socket socket, Stream destination, TimeSpan stallTimeout, CancellationToken cancellationToken) =>
-        BlockingSocket.RunAsync(socket, () => Receive(socket, destination, stallTimeout, cancellationToken), cancellationToken);
+        BlockingSocket.RunAsync(socket, SocketShutdown.Receive, stallTimeout, fd => Receive(fd, destination, cancellationToken), cancellationToken);
 
-    private static unsafe (TransferOutcome Outcome, long Bytes) Receive(
-        Socket socket, Stream destination, TimeSpan stallTimeout, CancellationToken cancellationToken)
+    private static unsafe (TransferOutcome Outcome, long Bytes) Receive(int fd, Stream destination, CancellationToken cancellationToken)
     {
         long total = 0;
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            var fd = (int)socket.Handle;
-            if (!BlockingSocket.MakeBlocking(fd, SocketShutdown.Receive, stallTimeout))
-            {
-                return (TransferOutcome.NetworkFailed, 0);
-            }
             fixed (byte* start = buffer)
             {
                 while (true)
@@ -70,10 +64,6 @@ internal static class BlockingReceive
                     }
                 }
             }
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return (TransferOutcome.NetworkFailed, total);
         }
         finally
         {

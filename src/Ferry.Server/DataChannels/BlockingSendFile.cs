@@ -17,18 +17,13 @@ internal static class BlockingSendFile
     /// </summary>
     public static ValueTask<(TransferOutcome Outcome, long Bytes)?> TrySendAsync(
         FileStream file, Socket socket, long offset, TimeSpan stallTimeout, CancellationToken cancellationToken) =>
-        BlockingSocket.RunAsync(socket, () => Send(file, socket, offset, stallTimeout), cancellationToken);
+        BlockingSocket.RunAsync(socket, SocketShutdown.Send, stallTimeout, fd => Send(file, socket, fd, offset), cancellationToken);
 
-    private static unsafe (TransferOutcome Outcome, long Bytes) Send(FileStream file, Socket socket, long offset, TimeSpan stallTimeout)
+    private static unsafe (TransferOutcome Outcome, long Bytes) Send(FileStream file, Socket socket, int fd, long offset)
     {
         long total = 0;
         try
         {
-            var fd = (int)socket.Handle;
-            if (!BlockingSocket.MakeBlocking(fd, SocketShutdown.Send, stallTimeout))
-            {
-                return (TransferOutcome.NetworkFailed, 0);
-            }
             var handle = file.SafeFileHandle;
             var added = false;
             handle.DangerousAddRef(ref added);

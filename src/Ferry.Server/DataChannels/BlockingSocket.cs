@@ -42,12 +42,14 @@ internal static partial class BlockingSocket
     private static long _started;
 
     /// <summary>
-    /// Runs <paramref name="work"/> on a thread of its own, or returns null at once when every slot
-    /// is taken (the caller goes on asynchronously). Cancellation shuts <paramref name="socket"/>
-    /// down to wake the blocked call, then throws.
+    /// Runs <paramref name="work"/> on a thread of its own with <paramref name="socket"/>'s descriptor
+    /// switched to blocking mode (<paramref name="stallTimeout"/> the timeout of every call in
+    /// <paramref name="direction"/>), or returns null at once when every slot is taken (the caller
+    /// goes on asynchronously). Cancellation shuts the socket down to wake the blocked call, then throws.
     /// </summary>
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)?> RunAsync(
-        Socket socket, Func<(TransferOutcome Outcome, long Bytes)> work, CancellationToken cancellationToken)
+        Socket socket, SocketShutdown direction, TimeSpan stallTimeout,
+        Func<int, (TransferOutcome Outcome, long Bytes)> work, CancellationToken cancellationToken)
     {
         if (!Slots.Wait(0, CancellationToken.None))
         {
@@ -59,7 +61,8 @@ internal static partial class BlockingSocket
             await using (cancellationToken.UnsafeRegister(static s => Abort((Socket)s!), socket).ConfigureAwait(false))
             {
                 var result = await Task.Factory.StartNew(
-                    work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+                    () => RunBlocking(socket, direction, stallTimeout, work),
+                    CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
                 return result;
             }
@@ -70,11 +73,26 @@ internal static partial class BlockingSocket
         }
     }
 
+    private static (TransferOutcome Outcome, long Bytes) RunBlocking(
+        Socket socket, SocketShutdown direction, TimeSpan stallTimeout, Func<int, (TransferOutcome Outcome, long Bytes)> work)
+    {
+        int fd;
+        try
+        {
+            fd = (int)socket.Handle;
+        }
+        catch (ObjectDisposedException)
+        {
+            return (TransferOutcome.NetworkFailed, 0);
+        }
+        return MakeBlocking(fd, direction, stallTimeout) ? work(fd) : (TransferOutcome.NetworkFailed, 0);
+    }
+
     /// <summary>
     /// Switches <paramref name="fd"/> to blocking mode with <paramref name="stallTimeout"/> as the
     /// timeout of every call in <paramref name="direction"/> (SO_SNDTIMEO or SO_RCVTIMEO).
     /// </summary>
-    public static unsafe bool MakeBlocking(int fd, SocketShutdown direction, TimeSpan stallTimeout)
+    private static unsafe bool MakeBlocking(int fd, SocketShutdown direction, TimeSpan stallTimeout)
     {
         var flags = fcntl(fd, GetFlags, 0);
         if (flags < 0 || fcntl(fd, SetFlags, flags & ~NonBlocking) < 0)

@@ -77,18 +77,6 @@ internal sealed partial class ListingCache : IDisposable
     /// <summary>Listings served from the cache so far (tests).</summary>
     internal long Hits { get; private set; }
 
-    /// <summary>Directories with a cached listing (tests).</summary>
-    internal int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _byIdentity.Values.Count(n => n.Names is not null);
-            }
-        }
-    }
-
     /// <summary>The cached names of the directory open as <paramref name="directory"/>, or null.</summary>
     public CachedName[]? TryGet(LinuxDirectory directory)
     {
