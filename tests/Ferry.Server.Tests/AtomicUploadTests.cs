@@ -59,9 +59,7 @@ public sealed class AtomicUploadTests
         await using var server = await StartAsync();
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        var data = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("STOR readme.txt");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        var data = await DataClient.StartPassiveAsync(control, "STOR readme.txt");
         await data.SendAsync(new byte[50_000], SocketFlags.None);
         await PollAsync(() => TemporaryFiles(server).Length == 1);
         // A reset, not a clean EOF: the upload is incomplete.
@@ -78,9 +76,7 @@ public sealed class AtomicUploadTests
         await using var server = await StartAsync();
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        using var data = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("STOR pub/aborted.bin");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        using var data = await DataClient.StartPassiveAsync(control, "STOR pub/aborted.bin");
         await data.SendAsync(new byte[10_000], SocketFlags.None);
         await PollAsync(() => TemporaryFiles(server, "pub").Length == 1);
         await control.SendLineAsync("ABOR");

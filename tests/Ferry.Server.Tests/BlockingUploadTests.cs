@@ -62,9 +62,7 @@ public sealed class BlockingUploadTests
         await using var server = await TestServer.StartAsync();
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        using var socket = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("STOR aborted.bin");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        using var socket = await DataClient.StartPassiveAsync(control, "STOR aborted.bin");
         await socket.SendAsync(TestServer.RandomBytes(Past, seed: 72), SocketFlags.None);
         await PastTheSwitchAsync(server.PathOf("aborted.bin"));
         // Still connected and sending nothing: the thread sleeps in recv until the abort wakes it.
@@ -82,9 +80,7 @@ public sealed class BlockingUploadTests
         await using var server = await TestServer.StartAsync(o => o with { StalledTransferTimeout = TimeSpan.FromMilliseconds(500) });
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        using var socket = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("STOR stalled.bin");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        using var socket = await DataClient.StartPassiveAsync(control, "STOR stalled.bin");
         await socket.SendAsync(TestServer.RandomBytes(Past, seed: 74), SocketFlags.None);
         // ... and then nothing, without closing: SO_RCVTIMEO ends the blocked recv.
         Assert.Equal(426, (await control.ReadReplyAsync()).Code);
@@ -97,9 +93,7 @@ public sealed class BlockingUploadTests
         await using var server = await TestServer.StartAsync();
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        var socket = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("STOR reset.bin");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        var socket = await DataClient.StartPassiveAsync(control, "STOR reset.bin");
         await socket.SendAsync(TestServer.RandomBytes(Past, seed: 75), SocketFlags.None);
         await PastTheSwitchAsync(server.PathOf("reset.bin"));
         socket.LingerState = new LingerOption(true, 0); // Close sends RST instead of FIN.
@@ -116,10 +110,8 @@ public sealed class BlockingUploadTests
         await server.WriteFileAsync("q/seed.bin", [1]);
         await using var control = await server.LoginAsync("quinn", "pw");
         await control.ExpectAsync("TYPE I", 200);
-        using (var socket = await DataClient.ConnectPassiveAsync(control))
+        using (var socket = await DataClient.StartPassiveAsync(control, "STOR big.bin"))
         {
-            await control.SendLineAsync("STOR big.bin");
-            Assert.Equal(150, (await control.ReadReplyAsync()).Code);
             try
             {
                 await DataClient.SendAndCloseAsync(socket, TestServer.RandomBytes(24 * 1024 * 1024, seed: 76));

@@ -230,9 +230,7 @@ public sealed class StalledTransferTests
         await server.WriteFileAsync("big.bin", TestServer.RandomBytes(32 * 1024 * 1024, seed: 9));
         await using var control = await server.LoginAsync();
         await control.ExpectAsync("TYPE I", 200);
-        using var data = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("RETR big.bin");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        using var data = await DataClient.StartPassiveAsync(control, "RETR big.bin");
         // Never read: the server's send blocks once the socket buffers are full, then stalls out.
         Assert.Equal(426, (await control.ReadReplyAsync()).Code);
         await control.ExpectAsync("NOOP", 200);
@@ -244,9 +242,7 @@ public sealed class StalledTransferTests
         await using var server = await TestServer.StartAsync(o => o with { StalledTransferTimeout = TimeSpan.FromMilliseconds(500) });
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        using var data = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("STOR stalled.bin");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        using var data = await DataClient.StartPassiveAsync(control, "STOR stalled.bin");
         await data.SendAsync(new byte[1000]);
         // ... and then nothing, without closing.
         Assert.Equal(426, (await control.ReadReplyAsync()).Code);

@@ -247,9 +247,7 @@ public sealed class UploadTests
         await using var server = await TestServer.StartAsync();
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        var socket = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("STOR reset.bin");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        var socket = await DataClient.StartPassiveAsync(control, "STOR reset.bin");
         await socket.SendAsync(TestServer.RandomBytes(64 * 1024, seed: 4), SocketFlags.None);
         // Linger on with a zero timeout: Close sends RST instead of FIN.
         socket.LingerState = new LingerOption(true, 0);
@@ -264,9 +262,7 @@ public sealed class UploadTests
         await using var server = await TestServer.StartAsync();
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        using var socket = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("STOR aborted.bin");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        using var socket = await DataClient.StartPassiveAsync(control, "STOR aborted.bin");
         await socket.SendAsync(TestServer.RandomBytes(10_000, seed: 6), SocketFlags.None);
         await control.SendLineAsync("ABOR");
         Assert.Equal(426, (await control.ReadReplyAsync()).Code);
@@ -284,9 +280,7 @@ public sealed class UploadTests
         await using var server = await TestServer.StartAsync(wrapFileSystem: fs => new FaultyFileSystem(fs, error, capacity: 50_000));
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        using var socket = await DataClient.ConnectPassiveAsync(control);
-        await control.SendLineAsync("STOR full.bin");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        using var socket = await DataClient.StartPassiveAsync(control, "STOR full.bin");
         try
         {
             await DataClient.SendAndCloseAsync(socket, TestServer.RandomBytes(300_000, seed: 8));

@@ -18,6 +18,18 @@ public static class DataClient
         return (data, await control.ReadReplyAsync());
     }
 
+    /// <summary>
+    /// PASV, a connection, then <paramref name="command"/>, which must be answered 150: the open data
+    /// socket, for a test that drives the transfer itself (stalls, resets, aborts).
+    /// </summary>
+    public static async Task<Socket> StartPassiveAsync(ControlConnection control, string command)
+    {
+        var socket = await ConnectPassiveAsync(control);
+        await control.SendLineAsync(command);
+        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        return socket;
+    }
+
     /// <summary>PASV (or EPSV) and a connection to the port it names.</summary>
     public static async Task<Socket> ConnectPassiveAsync(ControlConnection control, bool extended = false)
     {
