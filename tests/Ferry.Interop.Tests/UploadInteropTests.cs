@@ -88,7 +88,7 @@ public sealed class UploadInteropTests(WriterFixture fixture) : PeerTest(fixture
     [Fact]
     public async Task Curl_downloads_and_resumes_a_file_large_enough_for_the_blocking_sendfile_path()
     {
-        // 20 MiB + 3: above BlockingSendFile.MinimumLength (16 MiB), so Ferry sends it with a
+        // 20 MiB + 3: above BlockingSocket.MinimumLength (16 MiB), so Ferry sends it with a
         // blocking sendfile(2) on a thread of its own, from 0 and from a REST offset.
         var curl = Peers.Require("curl", "curl");
         var remote = Path.Combine(Server.Root, "sendfile-20m.bin");
@@ -100,6 +100,36 @@ public sealed class UploadInteropTests(WriterFixture fixture) : PeerTest(fixture
         result = await PeerProcess.RunAsync(curl, ["-sS", "-v", "-C", "-", "-o", partial, Url("sendfile-20m.bin")], Work);
         AssertSameBytes(remote, partial, result);
         Assert.Contains($"> REST {(3 * 1024 * 1024) + 1}", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Curl_uploads_and_resumes_files_large_enough_for_the_blocking_upload_path_and_lists_show_them()
+    {
+        // Past 16 MiB (BlockingSocket.MinimumLength) Ferry reads a plaintext upload with blocking
+        // recv(2) on a thread of its own. The directory is listed first, so the listings after each
+        // upload must come through the listing cache's invalidation.
+        var curl = Peers.Require("curl", "curl");
+        Directory.CreateDirectory(Path.Combine(Server.Root, "big"));
+        var before = await PeerProcess.RunAsync(curl, ["-sS", AuthUrl("big/")], Work);
+        AssertSucceeded(before);
+        Assert.DoesNotContain("up-20m.bin", before.Stdout, StringComparison.Ordinal);
+
+        var source = Local("up-20m.bin", Bytes((20 * 1024 * 1024) + 3, 6));
+        var result = await PeerProcess.RunAsync(curl, ["-sS", "-T", source, AuthUrl("big/")], Work);
+        AssertSameBytes(source, Path.Combine(Server.Root, "big", "up-20m.bin"), result);
+        var listed = await PeerProcess.RunAsync(curl, ["-sS", AuthUrl("big/")], Work);
+        AssertSucceeded(listed);
+        Assert.Contains(((20 * 1024 * 1024) + 3).ToString(CultureInfo.InvariantCulture), listed.Stdout, StringComparison.Ordinal);
+
+        // An interrupted large upload: 17 MiB are there; curl -C - appends the rest, past 16 MiB again.
+        var whole = Local("resume-40m.bin", Bytes(40 * 1024 * 1024, 7));
+        File.WriteAllBytes(Path.Combine(Server.Root, "big", "resume-40m.bin"), File.ReadAllBytes(whole)[..(17 * 1024 * 1024)]);
+        result = await PeerProcess.RunAsync(curl, ["-sS", "-v", "-C", "-", "-T", whole, AuthUrl("big/resume-40m.bin")], Work);
+        AssertSameBytes(whole, Path.Combine(Server.Root, "big", "resume-40m.bin"), result);
+        Assert.Contains("> APPE resume-40m.bin", result.Stderr, StringComparison.Ordinal);
+        listed = await PeerProcess.RunAsync(curl, ["-sS", AuthUrl("big/")], Work);
+        AssertSucceeded(listed);
+        Assert.Contains((40 * 1024 * 1024).ToString(CultureInfo.InvariantCulture), listed.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
