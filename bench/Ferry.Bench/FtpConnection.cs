@@ -23,12 +23,17 @@ internal sealed class FtpConnection : IAsyncDisposable
     private int _start;
     private int _end;
     private readonly IPAddress _source;
+    private readonly bool _blocking;
 
-    private FtpConnection(Socket control, IPAddress source)
+    private FtpConnection(Socket control, IPAddress source, bool blocking)
     {
         _control = control;
         _source = source;
+        _blocking = blocking;
     }
+
+    /// <summary>How long a blocking call may wait before the session counts as failed.</summary>
+    private const int BlockingTimeoutMs = 20_000;
 
     /// <summary>The text of the last line of the last reply (only filled for PASV).</summary>
     public string LastText { get; private set; } = string.Empty;
@@ -43,13 +48,28 @@ internal sealed class FtpConnection : IAsyncDisposable
     /// Connects from <paramref name="source"/> (a loopback address; many of them spread the
     /// TIME_WAIT tuples of thousands of short sessions) and reads the 220 greeting.
     /// </summary>
-    public static async Task<FtpConnection> ConnectAsync(IPEndPoint server, IPAddress source, CancellationToken cancellationToken)
+    /// <param name="blocking">
+    /// Plaintext only: every call on the control and data connections is a blocking system call on
+    /// the caller's thread (each method then completes before it returns), the way ftplib, curl or
+    /// lftp wait for a reply; a call that waits 20 s fails. For one client in a loop, where the
+    /// time between a reply's arrival and the next command is part of what is measured.
+    /// </param>
+    public static async Task<FtpConnection> ConnectAsync(IPEndPoint server, IPAddress source, CancellationToken cancellationToken, bool blocking = false)
     {
         var socket = NewSocket(source);
         try
         {
-            await socket.ConnectAsync(server, cancellationToken);
-            var connection = new FtpConnection(socket, source);
+            if (blocking)
+            {
+                socket.ReceiveTimeout = BlockingTimeoutMs;
+                socket.SendTimeout = BlockingTimeoutMs;
+                socket.Connect(server);
+            }
+            else
+            {
+                await socket.ConnectAsync(server, cancellationToken);
+            }
+            var connection = new FtpConnection(socket, source, blocking);
             await connection.ExpectAsync(220, cancellationToken);
             return connection;
         }
@@ -78,6 +98,10 @@ internal sealed class FtpConnection : IAsyncDisposable
     /// </summary>
     public async Task StartTlsAsync(SslClientAuthenticationOptions options, CancellationToken cancellationToken)
     {
+        if (_blocking)
+        {
+            throw new InvalidOperationException("blocking connections are plaintext only");
+        }
         var code = await CommandAsync("AUTH TLS", null, cancellationToken, keepText: true);
         if (code != 234)
         {
@@ -161,7 +185,7 @@ internal sealed class FtpConnection : IAsyncDisposable
     }
 
     /// <summary>PASV, then connects the data socket (before the transfer command, as clients do).</summary>
-    public async Task<Socket> OpenPassiveAsync(CancellationToken cancellationToken)
+    public async Task<Socket> OpenPassiveAsync(CancellationToken cancellationToken, bool blocking = false)
     {
         var code = await CommandAsync("PASV", null, cancellationToken, keepText: true);
         if (code != 227)
@@ -172,7 +196,18 @@ internal sealed class FtpConnection : IAsyncDisposable
         var data = NewSocket(_source);
         try
         {
-            await data.ConnectAsync(endpoint, cancellationToken);
+            if (blocking || _blocking)
+            {
+                data.ReceiveTimeout = BlockingTimeoutMs;
+                data.SendTimeout = BlockingTimeoutMs;
+                // .NET leaves a socket that never saw an asynchronous call in blocking mode: its
+                // Receive and Send are then plain recv(2) and send(2) (a loopback connect is instant).
+                data.Connect(endpoint);
+            }
+            else
+            {
+                await data.ConnectAsync(endpoint, cancellationToken);
+            }
             return data;
         }
         catch
@@ -180,6 +215,27 @@ internal sealed class FtpConnection : IAsyncDisposable
             data.Dispose();
             throw;
         }
+    }
+
+    private static long ReceiveAll(Socket data, byte[] buffer)
+    {
+        long received = 0;
+        int read;
+        while ((read = data.Receive(buffer)) > 0)
+        {
+            received += read;
+        }
+        return received;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> (blocking calls on <paramref name="data"/>) on a thread of its own;
+    /// cancellation closes the socket, which ends a blocked call.
+    /// </summary>
+    private static async Task<long> OnOwnThreadAsync(Socket data, Func<long> work, CancellationToken cancellationToken)
+    {
+        await using var closing = cancellationToken.Register(data.Dispose);
+        return await Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     private static IPEndPoint ParsePasv(string text)
@@ -194,23 +250,38 @@ internal sealed class FtpConnection : IAsyncDisposable
     }
 
     /// <summary>RETR into a discard buffer; returns the bytes received. Throws unless 150/125 then 226/250.</summary>
-    public Task<long> RetrieveAsync(string path, byte[] buffer, CancellationToken cancellationToken) =>
-        RetrieveLikeAsync("RETR ", path, buffer, cancellationToken);
+    /// <remarks>
+    /// With <paramref name="blocking"/> (the 1 GiB scenarios) a plaintext download is read by blocking
+    /// recv(2) on a thread of its own, as iperf3 reads: asynchronous reads hand every wake-up from
+    /// the epoll thread to a thread-pool worker, and idle workers spin in sched_yield(2), which on
+    /// two cores took CPU from the server being measured (docs/benchmarks.md, "The load generator").
+    /// </remarks>
+    public Task<long> RetrieveAsync(string path, byte[] buffer, CancellationToken cancellationToken, bool blocking = false) =>
+        RetrieveLikeAsync("RETR ", path, buffer, cancellationToken, blocking);
 
     /// <summary>LIST or MLSD into a discard buffer; returns the bytes received.</summary>
     public Task<long> ListAsync(string verb, string path, byte[] buffer, CancellationToken cancellationToken) =>
         RetrieveLikeAsync(verb, path, buffer, cancellationToken);
 
-    private async Task<long> RetrieveLikeAsync(string verb, string path, byte[] buffer, CancellationToken cancellationToken)
+    private async Task<long> RetrieveLikeAsync(string verb, string path, byte[] buffer, CancellationToken cancellationToken, bool blocking = false)
     {
-        using var data = await OpenPassiveAsync(cancellationToken);
+        blocking &= _tls is null;
+        using var data = await OpenPassiveAsync(cancellationToken, blocking);
         var code = await CommandAsync(verb, path, cancellationToken);
         if (code is not (150 or 125))
         {
             throw new FtpBenchException($"{verb.Trim()} {path}: {code}");
         }
         long total = 0;
-        if (_tls is null)
+        if (_blocking)
+        {
+            total = ReceiveAll(data, buffer); // already on the caller's own thread
+        }
+        else if (blocking)
+        {
+            total = await OnOwnThreadAsync(data, () => ReceiveAll(data, buffer), cancellationToken);
+        }
+        else if (_tls is null)
         {
             while (true)
             {
@@ -247,16 +318,40 @@ internal sealed class FtpConnection : IAsyncDisposable
     }
 
     /// <summary>STOR of <paramref name="length"/> bytes sent from <paramref name="buffer"/> over and over.</summary>
-    public async Task<long> StoreAsync(string path, long length, byte[] buffer, CancellationToken cancellationToken)
+    /// <remarks>With <paramref name="blocking"/> a plaintext upload is sent by blocking send(2) on a thread of its own (see <see cref="RetrieveAsync"/>).</remarks>
+    public async Task<long> StoreAsync(string path, long length, byte[] buffer, CancellationToken cancellationToken, bool blocking = false)
     {
-        using var data = await OpenPassiveAsync(cancellationToken);
+        blocking &= _tls is null;
+        using var data = await OpenPassiveAsync(cancellationToken, blocking);
         var code = await CommandAsync("STOR ", path, cancellationToken);
         if (code is not (150 or 125))
         {
             throw new FtpBenchException($"STOR {path}: {code}");
         }
         var left = length;
-        if (_tls is null)
+        if (blocking)
+        {
+            await OnOwnThreadAsync(data, () =>
+            {
+                while (left > 0)
+                {
+                    var chunk = (int)Math.Min(left, buffer.Length);
+                    var sent = 0;
+                    while (sent < chunk)
+                    {
+                        sent += data.Send(buffer, sent, chunk - sent, SocketFlags.None);
+                    }
+                    left -= chunk;
+                }
+                data.Shutdown(SocketShutdown.Send);
+                // Wait for the server to close its side: the upload is complete there.
+                while (data.Receive(buffer, 0, 1, SocketFlags.None) > 0)
+                {
+                }
+                return 0L;
+            }, cancellationToken);
+        }
+        else if (_tls is null)
         {
             while (left > 0)
             {
@@ -347,8 +442,22 @@ internal sealed class FtpConnection : IAsyncDisposable
         var other => other.ToString(),
     }} {tls.NegotiatedCipherSuite}";
 
-    private ValueTask SendControlAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
-        _tls is null ? SendAllAsync(_control, data, cancellationToken) : _tls.WriteAsync(data, cancellationToken);
+    private ValueTask SendControlAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        if (_tls is not null)
+        {
+            return _tls.WriteAsync(data, cancellationToken);
+        }
+        if (!_blocking)
+        {
+            return SendAllAsync(_control, data, cancellationToken);
+        }
+        for (var span = data.Span; !span.IsEmpty;)
+        {
+            span = span[_control.Send(span)..];
+        }
+        return ValueTask.CompletedTask;
+    }
 
     private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
@@ -388,9 +497,9 @@ internal sealed class FtpConnection : IAsyncDisposable
                     // A line longer than the buffer: drop what we have (only text, never a code line end).
                     _end = 0;
                 }
-                var read = _tls is null
-                    ? await _control.ReceiveAsync(_in.AsMemory(_end), SocketFlags.None, cancellationToken)
-                    : await _tls.ReadAsync(_in.AsMemory(_end), cancellationToken);
+                var read = _tls is not null ? await _tls.ReadAsync(_in.AsMemory(_end), cancellationToken)
+                    : _blocking ? _control.Receive(_in, _end, _in.Length - _end, SocketFlags.None)
+                    : await _control.ReceiveAsync(_in.AsMemory(_end), SocketFlags.None, cancellationToken);
                 if (read == 0)
                 {
                     throw new FtpBenchException("control connection closed");

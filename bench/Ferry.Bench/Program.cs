@@ -9,9 +9,10 @@ using Ferry.Bench;
 // ferry-bench: the load generator and report writer of bench/run.sh.
 //   ferry-bench prepare --root DIR [--quick]
 //   ferry-bench run --root DIR --target NAME:PORT:PID[:IDLE[:FLAG...]]... --user U --password P --reps N
-//                   [--tls-cert PEM] [--quick] [--only a,b] --out FILE
+//                   [--tls-cert PEM] [--quick] [--only a,b] [--warmup 0|1] --out FILE
 //     FLAG: nomlsd (no MLSD), notls (FTPS not set up: the TLS scenarios report it), tls12 (offer TLS 1.2 only)
 //     --tls-cert: the certificate every server uses for FTPS; the TLS scenarios trust exactly it
+//     --warmup 0: no unrecorded warm-up run of each scenario against every server before its first repetition
 //   ferry-bench report --results FILE --md docs/benchmarks.md --svg docs/benchmarks.svg [--iperf GBPS] [--info FILE]
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0)
@@ -55,6 +56,14 @@ async Task<int> RunAsync()
     var only = options.Has("only") ? options.Get("only").Split(',').ToHashSet() : null;
     var results = new List<Measurement>();
     var output = options.Get("out");
+    // --warmup 0 measures cold servers: the first repetition then also times .NET's JIT tiering
+    // and the first touches of caches, which the later ones do not.
+    var warmup = options.Get("warmup", "1") != "0";
+    var warm = settings with
+    {
+        SessionDuration = TimeSpan.FromSeconds(2), ListDuration = TimeSpan.FromSeconds(1),
+        Downloads = Math.Min(settings.Downloads, 100),
+    };
     var stopwatch = Stopwatch.StartNew();
     for (var rep = 1; rep <= reps; rep++)
     {
@@ -69,6 +78,10 @@ async Task<int> RunAsync()
             if (scenario.Name == "idle-sessions" && rep > 1)
             {
                 continue;
+            }
+            if (rep == 1 && warmup && scenario.Name != "idle-sessions")
+            {
+                await WarmUpAsync(scenario.Name);
             }
             // Interleaved: every server gets the scenario before the next one starts; the order of
             // servers rotates per repetition so none always runs first (warm caches, page cache).
@@ -100,6 +113,30 @@ async Task<int> RunAsync()
         }
     }
     return 0;
+
+    // Before its first measurement each scenario runs once, shortened and not recorded, against
+    // every server: every server then starts the measured repetitions warm (JIT tiers, allocator
+    // arenas, page cache, the peers' forked children), as it would after minutes in service.
+    async Task WarmUpAsync(string name)
+    {
+        var scenario = Scenarios.All(warm).Single(s => s.Name == name);
+        foreach (var target in targets.Where(scenario.AppliesTo))
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+            string outcome;
+            try
+            {
+                var m = await scenario.RunAsync(target, warm, 0, timeout.Token);
+                outcome = $"{m.Value:0.###} {m.Unit} (not recorded)";
+            }
+            catch (Exception e)
+            {
+                outcome = $"failed: {e.GetType().Name}: {e.Message} (not recorded; the measured repetitions will tell)";
+            }
+            Console.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] warm-up {name,-18} {target.Name,-10} {outcome}");
+            await Task.Delay(500);
+        }
+    }
 }
 
 internal sealed class Options

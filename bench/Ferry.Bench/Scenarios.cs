@@ -106,13 +106,13 @@ internal static class Scenarios
     /// account's password with a deliberately slow hash (Ferry: PBKDF2, 100,000 iterations; the
     /// C servers: crypt(3)), which would make them measure the hash, not the server.
     /// </summary>
-    private static async Task<FtpConnection> LoggedInAsync(Target t, Settings s, CancellationToken c, bool named = false, bool tls = false)
+    private static async Task<FtpConnection> LoggedInAsync(Target t, Settings s, CancellationToken c, bool named = false, bool tls = false, bool blocking = false)
     {
         if (tls && !t.HasTls)
         {
             throw new FtpBenchException($"no FTPS: the server did not start with TLS (see bench/results/{t.Name}.tls-failed.log)");
         }
-        var connection = await FtpConnection.ConnectAsync(t.EndPoint, SourceAddresses.Next(), c);
+        var connection = await FtpConnection.ConnectAsync(t.EndPoint, SourceAddresses.Next(), c, blocking);
         try
         {
             if (tls)
@@ -159,7 +159,7 @@ internal static class Scenarios
         await using var connection = await LoggedInAsync(t, s, c, tls: tls);
         var buffer = new byte[1 << 20];
         var started = Stopwatch.GetTimestamp();
-        var bytes = await connection.RetrieveAsync(BigFile, buffer, c);
+        var bytes = await connection.RetrieveAsync(BigFile, buffer, c, blocking: true);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         await connection.QuitAsync(c);
         Check(bytes == BigSize, $"RETR got {bytes} bytes");
@@ -173,7 +173,7 @@ internal static class Scenarios
         Random.Shared.NextBytes(buffer);
         var name = $"{UploadDir}/{t.Name}-{rep}{(tls ? "-tls" : "")}.bin";
         var started = Stopwatch.GetTimestamp();
-        var bytes = await connection.StoreAsync(name, BigSize, buffer, c);
+        var bytes = await connection.StoreAsync(name, BigSize, buffer, c, blocking: true);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         // The server's own count of what arrived (RFC 3659 §4: SIZE in TYPE I is the octet count).
         var size = await connection.SizeAsync(name, c);
@@ -213,7 +213,10 @@ internal static class Scenarios
         string? firstError = null;
         var perWorker = new List<double>[concurrency];
         var started = Stopwatch.GetTimestamp();
-        var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
+        // One client waits for each reply in a blocking call on a thread of its own, as ftplib or
+        // curl do; many clients share the thread pool through asynchronous calls.
+        var blocking = concurrency == 1;
+        var workers = Enumerable.Range(0, concurrency).Select(w => Task.Factory.StartNew(async () =>
         {
             var latencies = perWorker[w] = new List<double>(1024);
             var buffer = new byte[8192];
@@ -226,7 +229,7 @@ internal static class Scenarios
                 attempt.CancelAfter(TimeSpan.FromSeconds(20));
                 try
                 {
-                    await using var connection = await LoggedInAsync(t, s, attempt.Token, named);
+                    await using var connection = await LoggedInAsync(t, s, attempt.Token, named, blocking: blocking);
                     var bytes = await connection.RetrieveAsync(File4K, buffer, attempt.Token);
                     Check(bytes == 4096, $"RETR got {bytes} bytes");
                     await connection.QuitAsync(attempt.Token);
@@ -237,10 +240,17 @@ internal static class Scenarios
                     Interlocked.Increment(ref errors);
                     Interlocked.CompareExchange(ref firstError, e.Message, null);
                     // A refused client backs off a little instead of spinning on the refusal.
-                    await Task.Delay(10, c);
+                    if (blocking)
+                    {
+                        Thread.Sleep(10); // stay on this thread
+                    }
+                    else
+                    {
+                        await Task.Delay(10, c);
+                    }
                 }
             }
-        }, c)).ToArray();
+        }, c, blocking ? TaskCreationOptions.LongRunning : TaskCreationOptions.None, TaskScheduler.Default).Unwrap()).ToArray();
         await Task.WhenAll(workers);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var all = perWorker.SelectMany(l => l).ToList();
