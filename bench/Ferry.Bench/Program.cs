@@ -81,7 +81,7 @@ async Task<int> RunAsync()
             }
             if (rep == 1 && warmup && scenario.Name != "idle-sessions")
             {
-                await WarmUpAsync(scenario.Name);
+                await WarmUpAsync(scenario.Name, Scenarios.All(settings).ToList().FindIndex(s => s.Name == scenario.Name));
             }
             // Interleaved: every server gets the scenario before the next one starts; the order of
             // servers rotates per repetition so none always runs first (warm caches, page cache).
@@ -117,9 +117,10 @@ async Task<int> RunAsync()
     // Before its first measurement each scenario runs once, shortened and not recorded, against
     // every server: every server then starts the measured repetitions warm (JIT tiers, allocator
     // arenas, page cache, the peers' forked children), as it would after minutes in service.
-    async Task WarmUpAsync(string name)
+    async Task WarmUpAsync(string name, int index)
     {
-        var scenario = Scenarios.All(warm).Single(s => s.Name == name);
+        // By position: a name may carry a setting (retr-1000x10m is retr-100x10m shortened).
+        var scenario = Scenarios.All(warm)[index];
         foreach (var target in targets.Where(scenario.AppliesTo))
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
