@@ -88,6 +88,32 @@ public sealed class BlockingUploadTests
     }
 
     [Fact]
+    public async Task A_sender_that_trickles_small_pieces_after_16_MiB_gets_them_all_and_226()
+    {
+        // The blocking thread sets a receive low-water mark of megabytes: pieces far below it, each
+        // sent well within the stall timeout, must neither be held back nor read as a stall.
+        await using var server = await TestServer.StartAsync(o => o with { StalledTransferTimeout = TimeSpan.FromSeconds(2) });
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        var content = TestServer.RandomBytes(Past + (6 * 1000), seed: 79);
+        var before = Ferry.Server.DataChannels.BlockingSocket.Started;
+        using (var socket = await DataClient.StartPassiveAsync(control, "STOR trickled.bin"))
+        {
+            await socket.SendAsync(content.AsMemory(0, Past), SocketFlags.None);
+            await PastTheSwitchAsync(server.PathOf("trickled.bin"));
+            for (var i = 0; i < 6; i++)
+            {
+                await Task.Delay(300);
+                await socket.SendAsync(content.AsMemory(Past + (i * 1000), 1000), SocketFlags.None);
+            }
+            await DataClient.SendAndCloseAsync(socket, []);
+        }
+        Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("trickled.bin"))));
+        TookTheBlockingPath(before);
+    }
+
+    [Fact]
     public async Task A_reset_after_16_MiB_gives_426_not_226()
     {
         await using var server = await TestServer.StartAsync();

@@ -31,6 +31,15 @@ internal static class BlockingReceive
     private static unsafe (TransferOutcome Outcome, long Bytes) Receive(int fd, Stream destination, CancellationToken cancellationToken)
     {
         long total = 0;
+        // The first 16 MiB came through .NET's asynchronous socket, which left the descriptor in
+        // its epoll set: arriving data woke its epoll thread ~3,000 times per GiB, each time handing
+        // a thread-pool worker an event with no operation waiting, and the workers then spun in
+        // sched_yield (~50,000 context switches per GiB) on the cores this thread and the sender
+        // need. With the low-water mark at a buffer's worth (Linux caps it at half of tcp_rmem's
+        // maximum and grows the receive buffer to match) readiness is signalled only once that much
+        // is queued, or at EOF, a reset or a shutdown (~430 epoll wake-ups per GiB); this blocking
+        // recv(2) is woken the same way, and still returns what came when the stall timeout ends.
+        BlockingSocket.SetReceiveLowWater(fd, BufferSize);
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {

@@ -30,6 +30,7 @@ internal static partial class BlockingSocket
     private const int GetFlags = 3; // F_GETFL
     private const int NonBlocking = 0x800; // O_NONBLOCK
     private const int SolSocket = 1;
+    private const int ReceiveLowWater = 18; // SO_RCVLOWAT
 
     private static readonly int MaxConcurrent = Math.Max(2, Environment.ProcessorCount * 2);
     private static readonly SemaphoreSlim Slots = new(MaxConcurrent, MaxConcurrent);
@@ -105,6 +106,9 @@ internal static partial class BlockingSocket
         var option = direction == SocketShutdown.Send ? 21 : 20; // SO_SNDTIMEO : SO_RCVTIMEO
         return setsockopt(fd, SolSocket, option, timeout, 16) == 0;
     }
+
+    /// <summary>SO_RCVLOWAT: readiness (epoll, a blocked recv) only once <paramref name="bytes"/> are queued.</summary>
+    public static unsafe bool SetReceiveLowWater(int fd, int bytes) => setsockopt(fd, SolSocket, ReceiveLowWater, &bytes, sizeof(int)) == 0;
 
     private static void Abort(Socket socket)
     {
