@@ -336,11 +336,7 @@ internal sealed class FtpConnection : IAsyncDisposable
                 while (left > 0)
                 {
                     var chunk = (int)Math.Min(left, buffer.Length);
-                    var sent = 0;
-                    while (sent < chunk)
-                    {
-                        sent += data.Send(buffer, sent, chunk - sent, SocketFlags.None);
-                    }
+                    SendAll(data, buffer.AsSpan(0, chunk));
                     left -= chunk;
                 }
                 data.Shutdown(SocketShutdown.Send);
@@ -452,11 +448,17 @@ internal sealed class FtpConnection : IAsyncDisposable
         {
             return SendAllAsync(_control, data, cancellationToken);
         }
-        for (var span = data.Span; !span.IsEmpty;)
-        {
-            span = span[_control.Send(span)..];
-        }
+        SendAll(_control, data.Span);
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Blocking send(2) until every byte is gone.</summary>
+    private static void SendAll(Socket socket, ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            data = data[socket.Send(data)..];
+        }
     }
 
     private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)

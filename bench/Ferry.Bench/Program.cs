@@ -58,17 +58,27 @@ async Task<int> RunAsync()
     var output = options.Get("out");
     // --warmup 0 measures cold servers: the first repetition then also times .NET's JIT tiering
     // and the first touches of caches, which the later ones do not.
-    var warmup = options.Get("warmup", "1") != "0";
+    var warmup = options.Get("warmup", "1") switch
+    {
+        "1" => true,
+        "0" => false,
+        var other => throw new ArgumentException($"--warmup: '{other}' is not 0 or 1"),
+    };
+    var scenarios = Scenarios.All(settings);
+    // The same scenarios, shortened; by position, as a name may carry a setting (retr-1000x10m
+    // is retr-100x10m here).
     var warm = settings with
     {
         SessionDuration = TimeSpan.FromSeconds(2), ListDuration = TimeSpan.FromSeconds(1),
         Downloads = Math.Min(settings.Downloads, 100),
     };
+    var warmScenarios = Scenarios.All(warm);
     var stopwatch = Stopwatch.StartNew();
     for (var rep = 1; rep <= reps; rep++)
     {
-        foreach (var scenario in Scenarios.All(settings))
+        for (var n = 0; n < scenarios.Count; n++)
         {
+            var scenario = scenarios[n];
             if (only is not null && !only.Contains(scenario.Name))
             {
                 continue;
@@ -81,7 +91,7 @@ async Task<int> RunAsync()
             }
             if (rep == 1 && warmup && scenario.Name != "idle-sessions")
             {
-                await WarmUpAsync(scenario.Name, Scenarios.All(settings).ToList().FindIndex(s => s.Name == scenario.Name));
+                await WarmUpAsync(scenario.Name, warmScenarios[n]);
             }
             // Interleaved: every server gets the scenario before the next one starts; the order of
             // servers rotates per repetition so none always runs first (warm caches, page cache).
@@ -117,10 +127,8 @@ async Task<int> RunAsync()
     // Before its first measurement each scenario runs once, shortened and not recorded, against
     // every server: every server then starts the measured repetitions warm (JIT tiers, allocator
     // arenas, page cache, the peers' forked children), as it would after minutes in service.
-    async Task WarmUpAsync(string name, int index)
+    async Task WarmUpAsync(string name, Scenario scenario)
     {
-        // By position: a name may carry a setting (retr-1000x10m is retr-100x10m shortened).
-        var scenario = Scenarios.All(warm)[index];
         foreach (var target in targets.Where(scenario.AppliesTo))
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
