@@ -107,8 +107,11 @@ internal static partial class BlockingSocket
         return setsockopt(fd, SolSocket, option, timeout, 16) == 0;
     }
 
-    /// <summary>SO_RCVLOWAT: readiness (epoll, a blocked recv) only once <paramref name="bytes"/> are queued.</summary>
-    public static unsafe bool SetReceiveLowWater(int fd, int bytes) => setsockopt(fd, SolSocket, ReceiveLowWater, &bytes, sizeof(int)) == 0;
+    /// <summary>
+    /// SO_RCVLOWAT: readiness (epoll, a blocked recv) only once <paramref name="bytes"/> are queued.
+    /// Best effort: where it fails the socket stays readable at every arrival, which is only slower.
+    /// </summary>
+    public static unsafe void SetReceiveLowWater(int fd, int bytes) => _ = setsockopt(fd, SolSocket, ReceiveLowWater, &bytes, sizeof(int));
 
     private static void Abort(Socket socket)
     {
