@@ -85,21 +85,30 @@ public sealed class UploadInteropTests(WriterFixture fixture) : PeerTest(fixture
         Assert.Contains("< 350", result.Stderr, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Curl_downloads_and_resumes_a_file_large_enough_for_the_blocking_sendfile_path()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Curl_downloads_and_resumes_a_file_large_enough_for_the_blocking_sendfile_path(bool active)
     {
         // 20 MiB + 3: above BlockingSocket.MinimumLength (16 MiB), so Ferry sends it with a
-        // blocking sendfile(2) on a thread of its own, from 0 and from a REST offset.
+        // blocking sendfile(2) on a thread of its own, from 0 and from a REST offset; in active
+        // mode (curl -P) over a connection Ferry made outside .NET's socket engine (ActiveConnector).
         var curl = Peers.Require("curl", "curl");
-        var remote = Path.Combine(Server.Root, "sendfile-20m.bin");
+        var name = active ? "sendfile-20m-active.bin" : "sendfile-20m.bin";
+        string[] mode = active ? ["-P", "127.0.0.1"] : [];
+        var remote = Path.Combine(Server.Root, name);
         await File.WriteAllBytesAsync(remote, System.Security.Cryptography.RandomNumberGenerator.GetBytes((20 * 1024 * 1024) + 3));
-        var whole = Path.Combine(Work, "whole-20m.bin");
-        var result = await PeerProcess.RunAsync(curl, ["-sS", "-v", "-o", whole, Url("sendfile-20m.bin")], Work);
+        var whole = Path.Combine(Work, "whole-" + name);
+        var result = await PeerProcess.RunAsync(curl, ["-sS", "-v", .. mode, "-o", whole, Url(name)], Work);
         AssertSameBytes(remote, whole, result);
-        var partial = Local("partial-20m.bin", File.ReadAllBytes(remote)[..(3 * 1024 * 1024 + 1)]);
-        result = await PeerProcess.RunAsync(curl, ["-sS", "-v", "-C", "-", "-o", partial, Url("sendfile-20m.bin")], Work);
+        var partial = Local("partial-" + name, File.ReadAllBytes(remote)[..(3 * 1024 * 1024 + 1)]);
+        result = await PeerProcess.RunAsync(curl, ["-sS", "-v", .. mode, "-C", "-", "-o", partial, Url(name)], Work);
         AssertSameBytes(remote, partial, result);
         Assert.Contains($"> REST {(3 * 1024 * 1024) + 1}", result.Stderr, StringComparison.Ordinal);
+        if (active)
+        {
+            Assert.Matches(@"> (EPRT|PORT) ", result.Stderr);
+        }
     }
 
     [Fact]

@@ -95,8 +95,7 @@ internal static partial class BlockingSocket
     /// </summary>
     private static unsafe bool MakeBlocking(int fd, SocketShutdown direction, TimeSpan stallTimeout)
     {
-        var flags = fcntl(fd, GetFlags, 0);
-        if (flags < 0 || fcntl(fd, SetFlags, flags & ~NonBlocking) < 0)
+        if (!SetBlocking(fd))
         {
             return false;
         }
@@ -105,6 +104,13 @@ internal static partial class BlockingSocket
         timeout[1] = stallTimeout.Milliseconds * 1000L;
         var option = direction == SocketShutdown.Send ? 21 : 20; // SO_SNDTIMEO : SO_RCVTIMEO
         return setsockopt(fd, SolSocket, option, timeout, 16) == 0;
+    }
+
+    /// <summary>Clears O_NONBLOCK on <paramref name="fd"/>.</summary>
+    public static bool SetBlocking(int fd)
+    {
+        var flags = fcntl(fd, GetFlags, 0);
+        return flags >= 0 && fcntl(fd, SetFlags, flags & ~NonBlocking) >= 0;
     }
 
     /// <summary>

@@ -34,20 +34,38 @@ internal sealed class ActiveDataChannel(IPEndPoint target) : DataChannel
 
     public override async ValueTask<Socket> OpenAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var socket = new Socket(Target.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutCts.CancelAfter(timeout);
+        Socket socket;
+        try
+        {
+            // Outside .NET's socket engine where it can (ActiveConnector says why).
+            socket = ActiveConnector.IsSupported
+                ? await ActiveConnector.ConnectAsync(Target, timeoutCts.Token).ConfigureAwait(false)
+                : await ConnectAsync(Target, timeoutCts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Connecting to {Target} took longer than {timeout.TotalSeconds:0} s.");
+        }
         try
         {
             ConfigureDataSocket(socket);
-            using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeoutCts.CancelAfter(timeout);
-            try
-            {
-                await socket.ConnectAsync(Target, timeoutCts.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Connecting to {Target} took longer than {timeout.TotalSeconds:0} s.");
-            }
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static async ValueTask<Socket> ConnectAsync(IPEndPoint target, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(target, cancellationToken).ConfigureAwait(false);
             return socket;
         }
         catch

@@ -106,11 +106,7 @@ public static class DataClient
     /// <summary>Listens on the control connection's local address, sends PORT (or EPRT), then the command.</summary>
     public static async Task<(byte[] Data, FtpReply Final)> ActiveAsync(ControlConnection control, string command, bool extended = false)
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(control.LocalEndPoint.Address, 0));
-        listener.Listen(1);
-        var local = (IPEndPoint)listener.LocalEndPoint!;
-        await control.ExpectAsync(extended ? $"EPRT {HostPort.FormatEprt(local)}" : $"PORT {HostPort.FormatPort(local)}", 200);
+        using var listener = await ListenActiveAsync(control, extended);
         await control.SendLineAsync(command);
         var preliminary = await control.ReadReplyAsync();
         Assert.True(preliminary.Code is 150 or 125, $"{command}: {preliminary}");
