@@ -45,6 +45,30 @@ public sealed class ActiveConnectionTests
     }
 
     [Fact]
+    public async Task Eprt_to_an_ipv6_address_downloads_intact()
+    {
+        if (!Socket.OSSupportsIPv6)
+        {
+            return;
+        }
+        await using var server = await TestServer.StartAsync(o => o with { Address = "::1" });
+        await using var control = await server.LoginAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        using var listener = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        listener.Listen(1);
+        await control.ExpectAsync($"EPRT {HostPort.FormatEprt((IPEndPoint)listener.LocalEndPoint!)}", 200);
+        await control.SendLineAsync("RETR pub/data.bin");
+        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        using var cts = new CancellationTokenSource(ControlConnection.Timeout);
+        using var data = await listener.AcceptAsync(cts.Token);
+        Assert.Equal(IPAddress.IPv6Loopback, ((IPEndPoint)data.RemoteEndPoint!).Address);
+        var bytes = await DataClient.ReadToEndAsync(data);
+        Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        Assert.Equal(TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("pub/data.bin"))), TestServer.Sha256(bytes));
+    }
+
+    [Fact]
     public async Task Port_to_a_port_nobody_listens_on_gets_425_and_the_session_goes_on()
     {
         await using var server = await TestServer.StartAsync();
