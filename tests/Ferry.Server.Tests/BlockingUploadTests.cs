@@ -5,9 +5,10 @@ using Ferry.Server.Tests.Support;
 namespace Ferry.Server.Tests;
 
 /// <summary>
-/// Uploads past 16 MiB in TYPE I without TLS go on, on Linux, as blocking recv(2) on a thread of
-/// their own (BlockingReceive): every ending that the asynchronous loop reports must be reported
-/// the same way from there. SHA-256 of both ends for the completed ones.
+/// Uploads in TYPE I without TLS go on, on Linux, as blocking recv(2) on a thread of their own
+/// (BlockingReceive) from the first byte when a thread is free, else asynchronously until a thread
+/// is free past 16 MiB: every ending that the asynchronous loop reports must be reported the same
+/// way from there. SHA-256 of both ends for the completed ones.
 /// </summary>
 public sealed class BlockingUploadTests
 {
@@ -54,6 +55,74 @@ public sealed class BlockingUploadTests
         await control.ExpectAsync("REST 5", 350);
         Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR up.bin", tail)).Final.Code);
         Assert.Equal(TestServer.Sha256([.. content.AsSpan(0, 5), .. tail]), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("up.bin"))));
+    }
+
+    [Fact]
+    public async Task A_sender_that_pauses_early_has_what_it_sent_written_at_once()
+    {
+        // Before 16 MiB the blocking thread takes what is there (no MSG_WAITALL, no low-water
+        // mark): a reader of the file sees the first part long before the stall timeout.
+        await using var server = await TestServer.StartAsync(o => o with { StalledTransferTimeout = TimeSpan.FromSeconds(30) });
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        var content = TestServer.RandomBytes(600_000, seed: 80);
+        var before = Ferry.Server.DataChannels.BlockingSocket.Started;
+        using (var socket = await DataClient.StartPassiveAsync(control, "STOR paused.bin"))
+        {
+            await socket.SendAsync(content.AsMemory(0, 300_000), SocketFlags.None);
+            var path = server.PathOf("paused.bin");
+            for (var i = 0; i < 250 && (!File.Exists(path) || new FileInfo(path).Length < 300_000); i++)
+            {
+                await Task.Delay(20);
+            }
+            Assert.Equal(300_000, new FileInfo(path).Length);
+            await DataClient.SendAndCloseAsync(socket, content[300_000..]);
+        }
+        Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("paused.bin"))));
+        TookTheBlockingPath(before);
+    }
+
+    [Fact]
+    public async Task An_upload_that_finds_every_thread_taken_starts_asynchronously_and_arrives_intact()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        // Uploads that send one byte and wait hold every blocking thread (parallel tests may hold
+        // some too: then fewer are needed, and the rest simply go on asynchronously).
+        var holders = new List<(ControlConnection Control, Socket Data)>();
+        try
+        {
+            for (var i = 0; i < Ferry.Server.DataChannels.BlockingSocket.MaxConcurrent; i++)
+            {
+                var holder = await server.LoginWriterAsync();
+                await holder.ExpectAsync("TYPE I", 200);
+                var data = await DataClient.StartPassiveAsync(holder, $"STOR hold{i}.bin");
+                await data.SendAsync(new byte[] { 1 }, SocketFlags.None);
+                holders.Add((holder, data));
+            }
+            var content = TestServer.RandomBytes(Past + (3 * 1024 * 1024), seed: 81);
+            using var socket = await DataClient.StartPassiveAsync(control, "STOR late.bin");
+            await socket.SendAsync(content.AsMemory(0, 8 * 1024 * 1024), SocketFlags.None);
+            // Free the threads mid-way: past 16 MiB the upload may take one.
+            foreach (var (holder, data) in holders)
+            {
+                await DataClient.SendAndCloseAsync(data, []);
+                Assert.Equal(226, (await holder.ReadReplyAsync()).Code);
+            }
+            await DataClient.SendAndCloseAsync(socket, content[(8 * 1024 * 1024)..]);
+            Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+            Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("late.bin"))));
+        }
+        finally
+        {
+            foreach (var (holder, data) in holders)
+            {
+                data.Dispose();
+                await holder.DisposeAsync();
+            }
+        }
     }
 
     [Fact]

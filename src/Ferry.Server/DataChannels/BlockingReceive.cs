@@ -23,23 +23,28 @@ internal static class BlockingReceive
     /// <summary>
     /// Receives until the peer's EOF into <paramref name="destination"/> (which must write
     /// synchronously to a host file) and flushes it, or returns null when every slot is taken.
+    /// <paramref name="received"/> is what the upload has received before (asynchronously).
     /// </summary>
     public static ValueTask<(TransferOutcome Outcome, long Bytes)?> TryReceiveAsync(
-        Socket socket, Stream destination, TimeSpan stallTimeout, CancellationToken cancellationToken) =>
-        BlockingSocket.RunAsync(socket, SocketShutdown.Receive, stallTimeout, fd => Receive(fd, destination, cancellationToken), cancellationToken);
+        Socket socket, Stream destination, long received, TimeSpan stallTimeout, CancellationToken cancellationToken) =>
+        BlockingSocket.RunAsync(socket, SocketShutdown.Receive, stallTimeout, fd => Receive(fd, destination, received, cancellationToken), cancellationToken);
 
-    private static unsafe (TransferOutcome Outcome, long Bytes) Receive(int fd, Stream destination, CancellationToken cancellationToken)
+    private static unsafe (TransferOutcome Outcome, long Bytes) Receive(int fd, Stream destination, long received, CancellationToken cancellationToken)
     {
         long total = 0;
-        // The first 16 MiB came through .NET's asynchronous socket, which left the descriptor in
-        // its epoll set: arriving data woke its epoll thread ~3,000 times per GiB, each time handing
-        // a thread-pool worker an event with no operation waiting, and the workers then spun in
-        // sched_yield (~50,000 context switches per GiB) on the cores this thread and the sender
-        // need. With the low-water mark at a buffer's worth (Linux caps it at half of tcp_rmem's
-        // maximum and grows the receive buffer to match) readiness is signalled only once that much
-        // is queued, or at EOF, a reset or a shutdown (~430 epoll wake-ups per GiB); this blocking
-        // recv(2) is woken the same way, and still returns what came when the stall timeout ends.
-        BlockingSocket.SetReceiveLowWater(fd, BufferSize);
+        // Until BlockingSocket.MinimumLength has arrived each recv takes what is there, so that a
+        // sender that pauses has what it sent written at once (a reader of the file sees it), as
+        // on the asynchronous path; a small upload is over long before. Past it, MSG_WAITALL and
+        // the low-water mark make every wake-up a full buffer: without SO_RCVLOWAT the blocked
+        // recv(2) is woken at every arrival of data, and so is .NET's epoll thread when the upload
+        // began on .NET's asynchronous socket (~3,000 times per GiB; each handed a thread-pool
+        // worker an event with no operation waiting, and the workers then spun in sched_yield,
+        // ~50,000 context switches per GiB, on the cores this thread and the sender need). With
+        // the mark at a buffer's worth (Linux caps it at half of tcp_rmem's maximum and grows the
+        // receive buffer to match) readiness is signalled only once that much is queued, or at
+        // EOF, a reset or a shutdown (~430 wake-ups per GiB); what came still returns at the
+        // stall timeout.
+        var flags = 0;
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
@@ -49,7 +54,12 @@ internal static class BlockingReceive
                 {
                     // MSG_WAITALL: a full buffer, or less at EOF, at the stall timeout or on a signal
                     // (so the next call tells which); never less because the sender is slow.
-                    var read = BlockingSocket.recv(fd, start, (nuint)BufferSize, WaitAll);
+                    if (flags == 0 && received + total >= BlockingSocket.MinimumLength)
+                    {
+                        BlockingSocket.SetReceiveLowWater(fd, BufferSize);
+                        flags = WaitAll;
+                    }
+                    var read = BlockingSocket.recv(fd, start, (nuint)BufferSize, flags);
                     if (read < 0)
                     {
                         if (Marshal.GetLastPInvokeError() == BlockingSocket.Interrupted)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
@@ -10,8 +11,8 @@ namespace Ferry.Server.DataChannels;
 /// where .NET's non-blocking socket calls return to epoll and resume on the thread pool every time
 /// the socket buffer fills or drains (measured ~1.3–1.5× the throughput on loopback,
 /// docs/benchmarks.md). At most <see cref="MaxConcurrent"/> transfers run this way at once, a
-/// thread each and only while they move data; the rest use the asynchronous path, so there is
-/// never a thread per session.
+/// thread each (kept parked between transfers, <see cref="TransferThread"/>); the rest use the
+/// asynchronous path, so there is never a thread per session.
 /// </summary>
 /// <remarks>
 /// The socket is switched to blocking mode under .NET's feet and only shut down and closed
@@ -32,7 +33,7 @@ internal static partial class BlockingSocket
     private const int SolSocket = 1;
     private const int ReceiveLowWater = 18; // SO_RCVLOWAT
 
-    private static readonly int MaxConcurrent = Math.Max(2, Environment.ProcessorCount * 2);
+    internal static readonly int MaxConcurrent = Math.Max(2, Environment.ProcessorCount * 2);
     private static readonly SemaphoreSlim Slots = new(MaxConcurrent, MaxConcurrent);
 
     public static bool IsSupported { get; } = OperatingSystem.IsLinux() && Environment.Is64BitProcess;
@@ -61,9 +62,7 @@ internal static partial class BlockingSocket
         {
             await using (cancellationToken.UnsafeRegister(static s => Abort((Socket)s!), socket).ConfigureAwait(false))
             {
-                var result = await Task.Factory.StartNew(
-                    () => RunBlocking(socket, direction, stallTimeout, work),
-                    CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+                var result = await TransferThread.Take().RunAsync(() => RunBlocking(socket, direction, stallTimeout, work)).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
                 return result;
             }
@@ -71,6 +70,74 @@ internal static partial class BlockingSocket
         finally
         {
             Slots.Release();
+        }
+    }
+
+    /// <summary>
+    /// A thread that runs blocking transfers one after another and waits, parked, in between: a
+    /// transfer handed to a waiting thread costs one wake-up instead of a thread's creation and
+    /// exit (which halved small uploads per second when every upload went blocking). There are
+    /// never more than <see cref="MaxConcurrent"/> of them (a thread is taken only with a slot, and
+    /// is back among the waiting before its transfer's result is seen), and they are kept.
+    /// </summary>
+    private sealed class TransferThread
+    {
+        private static readonly ConcurrentStack<TransferThread> Waiting = new();
+
+        private readonly SemaphoreSlim _handed = new(0);
+        private Func<(TransferOutcome Outcome, long Bytes)>? _work;
+        private TaskCompletionSource<(TransferOutcome Outcome, long Bytes)>? _outcome;
+
+        /// <summary>A waiting thread, or a new one when none waits (the caller holds a slot).</summary>
+        public static TransferThread Take()
+        {
+            if (Waiting.TryPop(out var waiting))
+            {
+                return waiting;
+            }
+            var created = new TransferThread();
+            new Thread(created.Run) { IsBackground = true, Name = "Ferry blocking transfer" }.Start();
+            return created;
+        }
+
+        public Task<(TransferOutcome Outcome, long Bytes)> RunAsync(Func<(TransferOutcome Outcome, long Bytes)> work)
+        {
+            var outcome = new TaskCompletionSource<(TransferOutcome Outcome, long Bytes)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _work = work;
+            _outcome = outcome;
+            _handed.Release();
+            return outcome.Task;
+        }
+
+        private void Run()
+        {
+            while (true)
+            {
+                _handed.Wait();
+                var (work, outcome) = (_work!, _outcome!);
+                (_work, _outcome) = (null, null);
+                (TransferOutcome Outcome, long Bytes) result = default;
+                Exception? failure = null;
+                try
+                {
+                    result = work();
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
+                // Waiting again before anyone learns the result, so that the slot freed by it
+                // finds this thread rather than making another.
+                Waiting.Push(this);
+                if (failure is null)
+                {
+                    outcome.SetResult(result);
+                }
+                else
+                {
+                    outcome.SetException(failure);
+                }
+            }
         }
     }
 

@@ -455,14 +455,19 @@ internal static class DataTransfer
     private static async ValueTask<(TransferOutcome Outcome, long Bytes)> ReceiveBinaryAsync(
         DataConnection data, Stream destination, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
+        // A plaintext upload into a host file is blocking recv(2) on a thread of its own from the
+        // first byte when one is free (the socket never enters .NET's epoll set); otherwise it
+        // starts here and tries again once BlockingSocket.MinimumLength has arrived.
+        var blocking = BlockingSocket.IsSupported && !data.IsTls && IsHostFile(destination);
+        if (blocking && await BlockingReceive.TryReceiveAsync(data.Socket, destination, 0, stallTimeout, cancellationToken).ConfigureAwait(false) is { } whole)
+        {
+            return whole;
+        }
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var filling = ArrayPool<byte>.Shared.Rent(bufferSize);
         var spare = ArrayPool<byte>.Shared.Rent(bufferSize);
         ValueTask<TransferOutcome?> writing = default;
         var writePending = false;
-        // Past BlockingSocket.MinimumLength a plaintext upload into a host file goes on as blocking
-        // recv(2) on a thread of its own, when one is free.
-        var blocking = BlockingSocket.IsSupported && !data.IsTls && IsHostFile(destination);
         long total = 0;
         try
         {
@@ -517,7 +522,7 @@ internal static class DataTransfer
                         return (failed, total);
                     }
                     filled = 0;
-                    if (await BlockingReceive.TryReceiveAsync(data.Socket, destination, stallTimeout, cancellationToken).ConfigureAwait(false) is { } rest)
+                    if (await BlockingReceive.TryReceiveAsync(data.Socket, destination, total, stallTimeout, cancellationToken).ConfigureAwait(false) is { } rest)
                     {
                         return (rest.Outcome, total + rest.Bytes);
                     }
