@@ -13,7 +13,8 @@ using Ferry.Bench;
 //     FLAG: nomlsd (no MLSD), notls (FTPS not set up: the TLS scenarios report it), tls12 (offer TLS 1.2 only)
 //     --tls-cert: the certificate every server uses for FTPS; the TLS scenarios trust exactly it
 //     --warmup 0: no unrecorded warm-up run of each scenario against every server before its first repetition
-//   ferry-bench report --results FILE --md docs/benchmarks.md --svg docs/benchmarks.svg [--iperf GBPS] [--info FILE]
+//   ferry-bench report --results FILE --md docs/benchmarks.md --svg docs/benchmarks.svg [--iperf GBPS] [--iperf-file GBPS] [--info FILE]
+//     --iperf-file: iperf3 with the receiver writing into a file on the data's file system (the ceiling for uploads)
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0)
 {
