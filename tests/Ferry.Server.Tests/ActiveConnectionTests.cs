@@ -81,13 +81,8 @@ public sealed class ActiveConnectionTests
             closed = (IPEndPoint)probe.LocalEndPoint!;
         }
         await control.ExpectAsync($"PORT {HostPort.FormatPort(closed)}", 200);
-        await control.SendLineAsync("RETR readme.txt");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
-        Assert.Equal(425, (await control.ReadReplyAsync()).Code);
-
-        var (file, final) = await DataClient.ActiveAsync(control, "RETR readme.txt");
-        Assert.Equal(226, final.Code);
-        Assert.Equal(TestServer.Sha256(TestServer.ReadmeText), TestServer.Sha256(file));
+        await RetrGetsAsync(control, 425);
+        await ReadmeArrivesActivelyAsync(control);
     }
 
     [Fact]
@@ -97,9 +92,7 @@ public sealed class ActiveConnectionTests
         await using var control = await server.LoginAsync();
         await using var silent = await SilentPeer.StartAsync(control.LocalEndPoint.Address);
         await control.ExpectAsync($"PORT {HostPort.FormatPort(silent.EndPoint)}", 200);
-        await control.SendLineAsync("RETR readme.txt");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
-        Assert.Equal(425, (await control.ReadReplyAsync()).Code);
+        await RetrGetsAsync(control, 425);
         await control.ExpectAsync("NOOP", 200);
     }
 
@@ -111,12 +104,27 @@ public sealed class ActiveConnectionTests
         await control.ExpectAsync("TYPE I", 200);
         await using var silent = await SilentPeer.StartAsync(control.LocalEndPoint.Address);
         await control.ExpectAsync($"EPRT {HostPort.FormatEprt(silent.EndPoint)}", 200);
-        await control.SendLineAsync("RETR readme.txt");
-        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        await RetrGetsAsync(control);
         await control.SendLineAsync("ABOR");
         Assert.Equal(426, (await control.ReadReplyAsync()).Code);
         Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        await ReadmeArrivesActivelyAsync(control);
+    }
 
+    /// <summary>RETR readme.txt: 150, then <paramref name="final"/> unless it is null (the reply still to come).</summary>
+    private static async Task RetrGetsAsync(ControlConnection control, int? final = null)
+    {
+        await control.SendLineAsync("RETR readme.txt");
+        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        if (final is { } code)
+        {
+            Assert.Equal(code, (await control.ReadReplyAsync()).Code);
+        }
+    }
+
+    /// <summary>The session still works: readme.txt arrives intact over a new active connection.</summary>
+    private static async Task ReadmeArrivesActivelyAsync(ControlConnection control)
+    {
         var (file, final) = await DataClient.ActiveAsync(control, "RETR readme.txt");
         Assert.Equal(226, final.Code);
         Assert.Equal(TestServer.Sha256(TestServer.ReadmeText), TestServer.Sha256(file));
