@@ -40,7 +40,7 @@ internal static class Report
         }
         if (iperfFile is { } ipf)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"- iperf3 over loopback with the receiver writing into a file on the benchmark's file system (`iperf3 -s -F`, 1 GiB, median of 3): **{ipf:0.00} GB/s**, the most an upload there can reach");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- iperf3 over loopback with the receiver writing into a file on the benchmark's file system (`iperf3 -s -F`, 1 GiB in 1 MiB writes, median of 3): **{ipf:0.00} GB/s**, iperf3 doing an upload's work");
         }
         md.AppendLine();
         md.AppendLine("### Targets");
