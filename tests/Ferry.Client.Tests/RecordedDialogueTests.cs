@@ -218,7 +218,7 @@ public sealed class RecordedDialogueTests
             await transfer.GetStream().WriteAsync(new byte[10]);
             await done.Task.WaitAsync(TestTimeout); // ...and then nothing, on either connection.
         });
-        var options = new FtpClientOptions { DataTimeout = TimeSpan.FromMilliseconds(300), ReadTimeout = TimeSpan.FromMilliseconds(300) };
+        var options = new FtpClientOptions { DataTimeout = TimeSpan.FromMilliseconds(1500), ReadTimeout = TimeSpan.FromMilliseconds(1500) };
         await using var client = await ConnectAsync(server, options);
         await client.LoginAsync("ftp", "x");
         var error = await Assert.ThrowsAsync<FtpConnectionException>(() => client.DownloadAsync("f", Stream.Null).WaitAsync(TestTimeout));
@@ -264,7 +264,7 @@ public sealed class RecordedDialogueTests
             await c.ExpectAsync("NOOP");
             await release.Task.WaitAsync(TestTimeout);
         });
-        await using var client = await ConnectAsync(server, new FtpClientOptions { ReadTimeout = TimeSpan.FromMilliseconds(300) });
+        await using var client = await ConnectAsync(server, new FtpClientOptions { ReadTimeout = TimeSpan.FromMilliseconds(1500) }); // the banner is read under it too
         var error = await Assert.ThrowsAsync<FtpConnectionException>(() => client.NoOpAsync().WaitAsync(TestTimeout));
         release.SetResult();
         Assert.True(error.IsTimeout);
