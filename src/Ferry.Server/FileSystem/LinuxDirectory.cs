@@ -33,6 +33,7 @@ internal sealed partial class LinuxDirectory : IDisposable
     private const int OpenReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC
     private const int AtSymlinkNoFollow = 0x100;
     private const int AtEmptyPath = 0x1000;
+    private const int CurrentDirectory = -100; // AT_FDCWD (absolute paths ignore it)
     private const uint StatxInode = 0x100; // STATX_INO
     private const uint StatxWanted = 0x1 | 0x2 | 0x4 | 0x40 | 0x200; // TYPE | MODE | NLINK | MTIME | SIZE
 
@@ -166,6 +167,24 @@ internal sealed partial class LinuxDirectory : IDisposable
     }
 
     private (ulong Device, ulong Inode)? _identity;
+
+    /// <summary>
+    /// Whether <paramref name="path"/> is a symbolic link, from one <c>statx(2)</c> that does not
+    /// follow it and allocates nothing; null when the call cannot answer (no such entry, no
+    /// permission, a path too long for the stack buffer), so the caller asks the portable way.
+    /// </summary>
+    public static unsafe bool? IsSymbolicLink(ReadOnlySpan<char> path)
+    {
+        const int MaxBytes = 4096; // PATH_MAX
+        if (path.Length * 3 >= MaxBytes)
+        {
+            return null;
+        }
+        var name = stackalloc byte[MaxBytes];
+        var length = Encoding.UTF8.GetBytes(path, new Span<byte>(name, MaxBytes - 1));
+        name[length] = 0;
+        return TryStatAt(CurrentDirectory, name, out var status) ? status.IsSymbolicLink : null;
+    }
 
     private static unsafe bool TryStatAt(int fd, byte* name, out LinuxEntryStatus status)
     {

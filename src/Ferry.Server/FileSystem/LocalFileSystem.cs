@@ -559,7 +559,8 @@ public sealed class LocalFileSystem : IFileSystem
                 resolved = next;
                 continue;
             }
-            var target = new FileInfo(next).LinkTarget;
+            // One statx and no FileInfo where Linux can tell (most components are not links).
+            var target = LinuxDirectory.IsAvailable && LinuxDirectory.IsSymbolicLink(next) == false ? null : new FileInfo(next).LinkTarget;
             if (target is null)
             {
                 resolved = next;

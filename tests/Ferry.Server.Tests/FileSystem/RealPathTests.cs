@@ -43,4 +43,34 @@ public sealed class RealPathTests : IDisposable
     public void A_link_loop_is_too_many_levels() =>
         Assert.Equal(FileSystemError.IOError,
             Assert.Throws<FileSystemException>(() => LocalFileSystem.RealPath(Path.Combine(_sandbox, "loop"), followFinal: true)).Error);
+
+    [Theory]
+    [InlineData("a", false)]
+    [InlineData("a/b", false)]
+    [InlineData("rel", true)]
+    [InlineData("loop", true)]
+    [InlineData("chain", true)]
+    [InlineData("missing", null)]
+    [InlineData("missing/deeper", null)]
+    public void Linux_statx_tells_links_from_other_entries_and_leaves_missing_ones_to_the_portable_way(string relative, bool? expected)
+    {
+        if (!LinuxDirectory.IsAvailable)
+        {
+            return;
+        }
+        Assert.Equal(expected, LinuxDirectory.IsSymbolicLink(Path.Combine(_sandbox, relative)));
+    }
+
+    [Fact]
+    public void A_path_too_long_for_the_stack_buffer_is_left_to_the_portable_way()
+    {
+        if (!LinuxDirectory.IsAvailable)
+        {
+            return;
+        }
+        Assert.Null(LinuxDirectory.IsSymbolicLink("/" + new string('x', 2000)));
+        // RealPath still answers through FileInfo for it: a missing component is kept as it is.
+        var deep = Path.Combine(_sandbox, new string('y', 200), new string('z', 200), new string('w', 1000));
+        Assert.Equal(deep, LocalFileSystem.RealPath(deep, followFinal: true));
+    }
 }
