@@ -14,14 +14,28 @@ public sealed class BlockingUploadTests
 {
     private const int Past = (17 * 1024 * 1024) + 7;
 
-    /// <summary>Waits until the server has written more than 16 MiB of <paramref name="path"/>: from then on the blocking thread reads.</summary>
-    private static async Task PastTheSwitchAsync(string path)
+    /// <summary>Waits (at most <paramref name="polls"/> × 20 ms) until the server has written at least <paramref name="bytes"/> of <paramref name="path"/>.</summary>
+    private static async Task WrittenAsync(string path, long bytes, int polls = 500)
     {
-        for (var i = 0; i < 500 && (!File.Exists(path) || new FileInfo(path).Length < 16 * 1024 * 1024); i++)
+        for (var i = 0; i < polls && (!File.Exists(path) || new FileInfo(path).Length < bytes); i++)
         {
             await Task.Delay(20);
         }
+    }
+
+    /// <summary>Waits until the server has written more than 16 MiB of <paramref name="path"/>: from then on the blocking thread reads with MSG_WAITALL.</summary>
+    private static async Task PastTheSwitchAsync(string path)
+    {
+        await WrittenAsync(path, 16 * 1024 * 1024);
         Assert.True(new FileInfo(path).Length >= 16 * 1024 * 1024, "the upload never got past 16 MiB");
+    }
+
+    /// <summary>The upload's 226, the stored file's SHA-256 against what was sent, and the blocking path taken.</summary>
+    private static async Task StoredIntactAsync(ControlConnection control, TestServer server, string name, byte[] content, long before)
+    {
+        Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf(name))));
+        TookTheBlockingPath(before);
     }
 
     /// <summary>On Linux the upload must have gone through a blocking thread (elsewhere there is none).</summary>
@@ -71,16 +85,11 @@ public sealed class BlockingUploadTests
         {
             await socket.SendAsync(content.AsMemory(0, 300_000), SocketFlags.None);
             var path = server.PathOf("paused.bin");
-            for (var i = 0; i < 250 && (!File.Exists(path) || new FileInfo(path).Length < 300_000); i++)
-            {
-                await Task.Delay(20);
-            }
+            await WrittenAsync(path, 300_000, polls: 250);
             Assert.Equal(300_000, new FileInfo(path).Length);
             await DataClient.SendAndCloseAsync(socket, content[300_000..]);
         }
-        Assert.Equal(226, (await control.ReadReplyAsync()).Code);
-        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("paused.bin"))));
-        TookTheBlockingPath(before);
+        await StoredIntactAsync(control, server, "paused.bin", content, before);
     }
 
     [Fact]
@@ -177,9 +186,7 @@ public sealed class BlockingUploadTests
             }
             await DataClient.SendAndCloseAsync(socket, []);
         }
-        Assert.Equal(226, (await control.ReadReplyAsync()).Code);
-        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("trickled.bin"))));
-        TookTheBlockingPath(before);
+        await StoredIntactAsync(control, server, "trickled.bin", content, before);
     }
 
     [Fact]

@@ -180,8 +180,11 @@ internal sealed partial class LinuxDirectory : IDisposable
         {
             return null;
         }
-        var name = stackalloc byte[MaxBytes];
-        var length = Encoding.UTF8.GetBytes(path, new Span<byte>(name, MaxBytes - 1));
+        // Sized to the path (at most 3 bytes a char, and the NUL), not to PATH_MAX: this runs for
+        // every component of every path a command names, and a stackalloc is zeroed.
+        var size = (path.Length * 3) + 1;
+        var name = stackalloc byte[size];
+        var length = Encoding.UTF8.GetBytes(path, new Span<byte>(name, size - 1));
         name[length] = 0;
         return TryStatAt(CurrentDirectory, name, out var status) ? status.IsSymbolicLink : null;
     }
