@@ -312,7 +312,7 @@ public sealed partial class FtpClient : IAsyncDisposable
     {
         using var buffer = new MemoryStream();
         await TransferAsync(command, (data, token) => CopyAsync(data, buffer, null, _options.DataTimeout, token), ct).ConfigureAwait(false);
-        var text = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        var text = LosslessUtf8.GetString(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
         var lines = new List<string>();
         foreach (var line in text.Split('\n'))
         {

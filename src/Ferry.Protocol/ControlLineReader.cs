@@ -32,8 +32,6 @@ public sealed class ControlLineReader
     private const byte Will = 251;
     private const byte Dont = 254;
 
-    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
-
     private bool _discarding;
 
     public ControlLineReader(int maxLineLength = 4096)
@@ -127,7 +125,7 @@ public sealed class ControlLineReader
             {
                 n--;
             }
-            return n == 0 ? 0 : Utf8.GetChars(raw[..n], destination);
+            return n == 0 ? 0 : LosslessUtf8.GetChars(raw[..n], destination);
         }
         finally
         {
@@ -138,7 +136,10 @@ public sealed class ControlLineReader
         }
     }
 
-    /// <summary>Removes Telnet sequences and the trailing CR, then decodes UTF-8 (RFC 2640).</summary>
+    /// <summary>
+    /// Removes Telnet sequences and the trailing CR, then decodes UTF-8 (RFC 2640) without losing a
+    /// byte: bytes that are not UTF-8 (a Latin-1 file name) are kept as escapes (<see cref="LosslessUtf8"/>).
+    /// </summary>
     internal static string Decode(in ReadOnlySequence<byte> lineBytes)
     {
         var length = (int)lineBytes.Length;

@@ -8,8 +8,6 @@ namespace Ferry.Protocol;
 /// </summary>
 public sealed class FtpReply
 {
-    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
-
     // The wire form, encoded on first use and kept: a reply made once (the fixed replies) is
     // encoded once, and sending it again allocates nothing.
     private byte[]? _wire;
@@ -49,10 +47,11 @@ public sealed class FtpReply
     /// The reply as sent on the wire. RFC 959 §4.2: a multi-line reply starts with "ccc-", ends with
     /// "ccc " and inner lines that could be mistaken for the end ("ddd " at their start) are indented.
     /// </summary>
-    public string ToWireString() => Utf8.GetString(WireBytes.Span);
+    public string ToWireString() => LosslessUtf8.GetString(WireBytes.Span);
 
     /// <summary>
-    /// The reply as sent, in UTF-8 (RFC 2640): the one place that frames a reply (see
+    /// The reply as sent, in UTF-8 (RFC 2640; a name's bytes that are not UTF-8 go back as they came,
+    /// see <see cref="LosslessUtf8"/>): the one place that frames a reply (see
     /// <see cref="ToWireString"/>), encoded straight into one array on first use and kept (the reply
     /// is immutable). CR and LF inside a line are dropped, so a file name cannot inject a reply.
     /// </summary>
@@ -66,7 +65,7 @@ public sealed class FtpReply
         {
             var line = Lines[i];
             var prefix = Lines.Count == 1 || i == 0 || i == Lines.Count - 1 ? 4 : 1;
-            length += prefix + Utf8.GetByteCount(line) - CountLineBreaks(line) + 2;
+            length += prefix + LosslessUtf8.GetByteCount(line) - CountLineBreaks(line) + 2;
         }
         var wire = new byte[length];
         var span = wire.AsSpan();
@@ -115,7 +114,7 @@ public sealed class FtpReply
         {
             var cut = rest.IndexOfAny('\r', '\n');
             var piece = cut < 0 ? rest : rest[..cut];
-            written += Utf8.GetBytes(piece, destination[written..]);
+            written += LosslessUtf8.GetBytes(piece, destination[written..]);
             if (cut < 0)
             {
                 return written;

@@ -14,7 +14,6 @@ namespace Ferry.Client.Control;
 /// </summary>
 internal sealed class ControlConnection : IAsyncDisposable
 {
-    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     private readonly Socket _socket;
     private readonly NetworkStream _network;
@@ -66,7 +65,8 @@ internal sealed class ControlConnection : IAsyncDisposable
     public async Task SendAsync(string commandLine, CancellationToken ct)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var bytes = Utf8.GetBytes(commandLine + "\r\n");
+        // Lossless: a name listed with bytes that are not UTF-8 goes back as those bytes.
+        var bytes = Ferry.Protocol.LosslessUtf8.GetBytes(commandLine + "\r\n");
         try
         {
             await _stream.WriteAsync(bytes, ct).ConfigureAwait(false);

@@ -50,7 +50,7 @@ public static class MlsxFormatter
         try
         {
             TryFormat(rented, entry, perm, unique, type, facts, out var written);
-            builder.Append(Encoding.UTF8.GetString(rented, 0, written));
+            builder.Append(LosslessUtf8.GetString(rented.AsSpan(0, written)));
         }
         finally
         {
@@ -118,7 +118,13 @@ public static class MlsxFormatter
             n += more;
         }
         // RFC 3659 §7.2: exactly one space separates the facts from the name.
-        if (!Utf8.TryWrite(destination[n..], invariant, $" {entry.Name}", out more))
+        if (n >= destination.Length)
+        {
+            return false;
+        }
+        destination[n++] = (byte)' ';
+        // The name as its bytes, escapes included (a name need not be UTF-8).
+        if (!LosslessUtf8.TryGetBytes(entry.Name, destination[n..], out more))
         {
             return false;
         }

@@ -28,7 +28,7 @@ public static class UnixListingFormatter
         try
         {
             TryFormat(rented, entry, now, out var written);
-            return Encoding.UTF8.GetString(rented, 0, written);
+            return LosslessUtf8.GetString(rented.AsSpan(0, written));
         }
         finally
         {
@@ -72,25 +72,32 @@ public static class UnixListingFormatter
         if (time > now || now - time > RecentWindow)
         {
             ok = Utf8.TryWrite(rest, invariant,
-                $" {entry.LinkCount,4} {entry.Owner,-8} {entry.Group,-8} {entry.Size,8} {Months[time.Month - 1]} {time.Day:D2}  {time.Year:D4} {entry.Name}", out n);
+                $" {entry.LinkCount,4} {entry.Owner,-8} {entry.Group,-8} {entry.Size,8} {Months[time.Month - 1]} {time.Day:D2}  {time.Year:D4} ", out n);
         }
         else
         {
             ok = Utf8.TryWrite(rest, invariant,
-                $" {entry.LinkCount,4} {entry.Owner,-8} {entry.Group,-8} {entry.Size,8} {Months[time.Month - 1]} {time.Day:D2} {time.Hour:D2}:{time.Minute:D2} {entry.Name}", out n);
+                $" {entry.LinkCount,4} {entry.Owner,-8} {entry.Group,-8} {entry.Size,8} {Months[time.Month - 1]} {time.Day:D2} {time.Hour:D2}:{time.Minute:D2} ", out n);
         }
         if (!ok)
         {
             return false;
         }
         n += 10;
+        // Names as their bytes, escapes included (a name need not be UTF-8).
+        if (!LosslessUtf8.TryGetBytes(entry.Name, destination[n..], out var name))
+        {
+            return false;
+        }
+        n += name;
         if (entry.Kind == FileEntryKind.SymbolicLink && entry.LinkTarget is { } target)
         {
-            if (!Utf8.TryWrite(destination[n..], invariant, $" -> {target}", out var more))
+            if (!Utf8.TryWrite(destination[n..], invariant, $" -> ", out var arrow)
+                || !LosslessUtf8.TryGetBytes(target, destination[(n + arrow)..], out var more))
             {
                 return false;
             }
-            n += more;
+            n += arrow + more;
         }
         written = n;
         return true;

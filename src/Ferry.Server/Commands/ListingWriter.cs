@@ -47,7 +47,7 @@ internal sealed class ListingWriter : IDisposable
         // The perm fact depends on the user and the entry's kind only: two strings per listing.
         _filePerm = MachineListing.Perm(session, target.Entry with { Kind = FileEntryKind.File });
         _directoryPerm = MachineListing.Perm(session, target.Entry with { Kind = FileEntryKind.Directory });
-        _directoryUtf8 = Encoding.UTF8.GetBytes(target.StorePath.Value);
+        _directoryUtf8 = LosslessUtf8.GetBytes(target.StorePath.Value);
     }
 
     /// <summary>Adds one entry's line (with CRLF), sending the buffer first when the line might not fit.</summary>
@@ -85,7 +85,7 @@ internal sealed class ListingWriter : IDisposable
 
     private int MaxLineBytes(FileEntry entry) => _style switch
     {
-        ListingStyle.Names => Encoding.UTF8.GetMaxByteCount(_target.NameOf(entry).Length),
+        ListingStyle.Names => LosslessUtf8.GetMaxByteCount(_target.NameOf(entry).Length),
         ListingStyle.Machine => MlsxFormatter.MaxLineBytes(entry, _directoryPerm, UniquePlaceholder, null),
         _ => UnixListingFormatter.MaxLineBytes(entry),
     };
@@ -96,7 +96,7 @@ internal sealed class ListingWriter : IDisposable
         switch (_style)
         {
             case ListingStyle.Names:
-                written = Encoding.UTF8.GetBytes(_target.NameOf(entry), destination);
+                written = LosslessUtf8.GetBytes(_target.NameOf(entry), destination);
                 break;
             case ListingStyle.Machine:
                 Span<char> unique = stackalloc char[MachineListing.UniqueLength];

@@ -87,7 +87,7 @@ internal static class MachineListing
     internal static string Unique(VirtualPath storePath)
     {
         Span<char> hex = stackalloc char[UniqueLength];
-        WriteHex(XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(storePath.Value)), hex);
+        WriteHex(XxHash3.HashToUInt64(LosslessUtf8.GetBytes(storePath.Value)), hex);
         return new string(hex);
     }
 
@@ -104,7 +104,7 @@ internal static class MachineListing
     internal static void WriteUnique(ReadOnlySpan<byte> directoryUtf8, string name, Span<char> destination)
     {
         var isRoot = directoryUtf8.Length == 1 && directoryUtf8[0] == '/';
-        var length = (isRoot ? 1 : directoryUtf8.Length + 1) + Encoding.UTF8.GetByteCount(name);
+        var length = (isRoot ? 1 : directoryUtf8.Length + 1) + LosslessUtf8.GetByteCount(name);
         var rented = length > 1024 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
         var path = rented is null ? stackalloc byte[length] : rented.AsSpan(0, length);
         var n = 0;
@@ -114,7 +114,7 @@ internal static class MachineListing
             n = directoryUtf8.Length;
         }
         path[n++] = (byte)'/';
-        Encoding.UTF8.GetBytes(name, path[n..]);
+        LosslessUtf8.GetBytes(name, path[n..]);
         WriteHex(XxHash3.HashToUInt64(path), destination);
         if (rented is not null)
         {

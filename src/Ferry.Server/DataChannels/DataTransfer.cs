@@ -34,7 +34,8 @@ internal static class DataTransfer
         Stream source, DataConnection data, bool ascii, bool zeroCopy, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         // Zero-copy only without TLS: under PROT P every byte goes through the SslStream.
-        if (!ascii && zeroCopy && !data.IsTls && source is FileSystemStream { Inner: { } file })
+        // Socket sendfile (SendPacketsElement) takes only a FileStream opened for asynchronous use.
+        if (!ascii && zeroCopy && !data.IsTls && source is FileSystemStream { Inner: { IsAsync: true } file })
         {
             return await SendFileAsync(file, data.Socket, stallTimeout, cancellationToken).ConfigureAwait(false);
         }

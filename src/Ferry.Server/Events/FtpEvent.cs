@@ -63,19 +63,20 @@ public sealed record FtpEvent(FtpEventKind Kind, long SessionId, IPEndPoint Remo
             json.WriteNumber("session", SessionId);
             json.WriteString("remote_address", RemoteEndPoint.Address.ToString());
             json.WriteNumber("remote_port", RemoteEndPoint.Port);
-            json.WriteString("user", User);
+            json.WriteString("user", Protocol.LosslessUtf8.ToDisplayString(User));
             json.WriteBoolean("anonymous", IsAnonymous);
             if (Command is not null)
             {
-                json.WriteString("command", Command);
+                json.WriteString("command", Protocol.LosslessUtf8.ToDisplayString(Command));
             }
             if (Path is not null)
             {
-                json.WriteString("path", Path);
+                // JSON holds Unicode only: a name that is not UTF-8 shows its odd bytes as U+FFFD here.
+                json.WriteString("path", Protocol.LosslessUtf8.ToDisplayString(Path));
             }
             if (TargetPath is not null)
             {
-                json.WriteString("target_path", TargetPath);
+                json.WriteString("target_path", Protocol.LosslessUtf8.ToDisplayString(TargetPath));
             }
             if (Kind is FtpEventKind.Upload or FtpEventKind.Download)
             {

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using System.Text;
+using Ferry.Protocol;
 
 namespace Ferry.Server.FileSystem;
 
@@ -64,7 +64,7 @@ internal sealed partial class LinuxDirectory : IDisposable
     /// <summary>Opens <paramref name="hostPath"/> for reading; throws the host error as .NET's file APIs would.</summary>
     public static LinuxDirectory Open(string hostPath)
     {
-        var fd = open(hostPath, OpenReadOnlyDirectory);
+        var fd = OpenDirectory(hostPath);
         if (fd < 0)
         {
             throw Error(Marshal.GetLastPInvokeError(), hostPath);
@@ -109,11 +109,12 @@ internal sealed partial class LinuxDirectory : IDisposable
             {
                 continue;
             }
-            if (!TryStatAt(fd, entryName, out status))
+            if (!TryStatAt(fd, entryName, AtSymlinkNoFollow, out status))
             {
                 continue;
             }
-            name = Encoding.UTF8.GetString(entryName, length);
+            // The name's bytes kept exactly (a name that is not UTF-8 is escaped, not replaced).
+            name = LosslessUtf8.GetString(new ReadOnlySpan<byte>(entryName, length));
             return true;
         }
     }
@@ -122,16 +123,14 @@ internal sealed partial class LinuxDirectory : IDisposable
     public unsafe bool TryStat(string name, out LinuxEntryStatus status)
     {
         ObjectDisposedException.ThrowIf(_dir == 0, this);
-        var bytes = Encoding.UTF8.GetByteCount(name);
-        if (bytes > 255)
+        var buffer = stackalloc byte[256];
+        if (!LosslessUtf8.TryGetBytes(name, new Span<byte>(buffer, 255), out var bytes))
         {
             status = default;
             return false;
         }
-        var buffer = stackalloc byte[256];
-        Encoding.UTF8.GetBytes(name, new Span<byte>(buffer, 255));
         buffer[bytes] = 0;
-        return TryStatAt(dirfd(_dir), buffer, out status);
+        return TryStatAt(dirfd(_dir), buffer, AtSymlinkNoFollow, out status);
     }
 
     /// <summary>The open directory's descriptor (valid until <see cref="Dispose"/>).</summary>
@@ -184,15 +183,16 @@ internal sealed partial class LinuxDirectory : IDisposable
         // every component of every path a command names, and a stackalloc is zeroed.
         var size = (path.Length * 3) + 1;
         var name = stackalloc byte[size];
-        var length = Encoding.UTF8.GetBytes(path, new Span<byte>(name, size - 1));
+        var length = LosslessUtf8.GetBytes(path, new Span<byte>(name, size - 1));
         name[length] = 0;
-        return TryStatAt(CurrentDirectory, name, out var status) ? status.IsSymbolicLink : null;
+        return TryStatAt(CurrentDirectory, name, AtSymlinkNoFollow, out var status) ? status.IsSymbolicLink : null;
     }
 
-    private static unsafe bool TryStatAt(int fd, byte* name, out LinuxEntryStatus status)
+    /// <summary>statx(2) of <paramref name="name"/> relative to <paramref name="fd"/>; false when it fails.</summary>
+    internal static unsafe bool TryStatAt(int fd, byte* name, int flags, out LinuxEntryStatus status)
     {
         var buffer = stackalloc byte[256];
-        if (statx(fd, name, AtSymlinkNoFollow, StatxWanted, buffer) != 0)
+        if (statx(fd, name, flags, StatxWanted, buffer) != 0)
         {
             status = default;
             return false;
@@ -223,8 +223,19 @@ internal sealed partial class LinuxDirectory : IDisposable
         _ => new IOException($"{what}: errno {errno}"),
     };
 
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
+    private static unsafe int OpenDirectory(string hostPath)
+    {
+        var size = LosslessUtf8.GetMaxByteCount(hostPath.Length) + 1;
+        var path = new byte[size];
+        path[LosslessUtf8.GetBytes(hostPath, path)] = 0;
+        fixed (byte* p = path)
+        {
+            return open(p, OpenReadOnlyDirectory);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static unsafe partial int open(byte* path, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);

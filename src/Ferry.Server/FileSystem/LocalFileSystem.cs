@@ -54,7 +54,7 @@ public sealed class LocalFileSystem : IFileSystem
         _options = options ?? new LocalFileSystemOptions();
         // The root itself may be (or sit below) a symbolic link: compare against where it really is.
         RootRealPath = Path.TrimEndingDirectorySeparator(RealPath(Path.GetFullPath(rootDirectory), followFinal: true));
-        if (!Directory.Exists(RootRealPath))
+        if (!HostFiles.IsDirectory(RootRealPath))
         {
             throw new DirectoryNotFoundException($"The root directory \"{rootDirectory}\" does not exist.");
         }
@@ -75,8 +75,7 @@ public sealed class LocalFileSystem : IFileSystem
             var (fileSystem, path) = state;
             var hostPath = fileSystem.ToHostPath(path, followFinal: false);
             var name = path.Name;
-            var info = new FileInfo(hostPath);
-            if (info.LinkTarget is not null)
+            if (HostFiles.IsLink(hostPath))
             {
                 string target;
                 try
@@ -85,14 +84,12 @@ public sealed class LocalFileSystem : IFileSystem
                 }
                 catch (FileSystemException e) when (e.Error is FileSystemError.OutsideRoot or FileSystemError.IOError)
                 {
-                    return fileSystem.DescribeLink(name, info);
+                    return fileSystem.DescribeLink(name, hostPath);
                 }
                 // A dangling link still is an entry: describe the link.
-                return Describe(name, target) ?? fileSystem.DescribeLink(name, info);
+                return Describe(name, target) ?? fileSystem.DescribeLink(name, hostPath);
             }
-            // Not a link: a file is described from the FileInfo already made (what Describe would
-            // make again); anything else (a directory, nothing) goes through Describe.
-            return info.Exists ? DescribeResolved(name, info) : Describe(name, hostPath);
+            return Describe(name, hostPath);
         }));
     }
 
@@ -167,15 +164,9 @@ public sealed class LocalFileSystem : IFileSystem
         if (status.IsSymbolicLink)
         {
             // Rare: the portable path, which knows how much of a link's target may be shown.
-            return Guard(directory, () => DescribeLink(name, new FileInfo(Path.Join(hostPath, name))));
+            return Guard(directory, () => DescribeLink(name, Path.Join(hostPath, name)));
         }
-        var isDirectory = status.IsDirectory;
-        return new FileEntry(name, isDirectory ? FileEntryKind.Directory : FileEntryKind.File,
-            isDirectory ? 0 : status.Size, status.LastModified)
-        {
-            Permissions = status.Permissions,
-            LinkCount = (int)Math.Min(status.LinkCount, int.MaxValue),
-        };
+        return DescribeResolved(name, HostFiles.FromStatus(status));
     }
 
     private async IAsyncEnumerable<FileEntry> ListPortableAsync(VirtualPath directory, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -183,9 +174,9 @@ public sealed class LocalFileSystem : IFileSystem
         var enumerator = Guard(directory, () =>
         {
             var hostPath = ToHostPath(directory, followFinal: true);
-            if (!Directory.Exists(hostPath))
+            if (!HostFiles.IsDirectory(hostPath))
             {
-                throw File.Exists(hostPath)
+                throw HostFiles.IsFile(hostPath)
                     ? new FileSystemException(FileSystemError.NotADirectory, $"{directory} is not a directory.")
                     : new FileSystemException(FileSystemError.NotFound, $"{directory} does not exist.");
             }
@@ -215,15 +206,8 @@ public sealed class LocalFileSystem : IFileSystem
         {
             var hostPath = ToHostPath(path, followFinal: true);
             ThrowIfDirectory(path, hostPath);
-            var stream = new FileStream(hostPath, new FileStreamOptions
-            {
-                Mode = FileMode.Open,
-                Access = FileAccess.Read,
-                Share = FileShare.Read,
-                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
-                // Transfers copy with large buffers of their own; a second buffer would only copy twice.
-                BufferSize = 0,
-            });
+            // Transfers copy with large buffers of their own; a second buffer would only copy twice.
+            var stream = HostFiles.Open(hostPath, FileMode.Open, FileAccess.Read, FileShare.Read, createMode: null, bufferSize: 0);
             VerifyOpenedInsideRoot(stream, path);
             if (offset > 0)
             {
@@ -243,31 +227,20 @@ public sealed class LocalFileSystem : IFileSystem
             var hostPath = ToHostPath(path, followFinal: true);
             ThrowIfDirectory(path, hostPath);
             ThrowIfParentMissing(path, hostPath);
-            if (mode == FileWriteMode.CreateNew && Exists(hostPath))
+            if (mode == FileWriteMode.CreateNew && HostFiles.Exists(hostPath))
             {
                 throw new FileSystemException(FileSystemError.AlreadyExists, $"{path} already exists.");
             }
-            var fileOptions = new FileStreamOptions
+            var fileMode = mode switch
             {
-                Mode = mode switch
-                {
-                    FileWriteMode.Create => FileMode.Create,
-                    FileWriteMode.CreateNew => FileMode.CreateNew,
-                    FileWriteMode.Append => FileMode.Append,
-                    FileWriteMode.Overwrite => FileMode.OpenOrCreate,
-                    _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
-                },
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                Options = FileOptions.Asynchronous,
-                // Data connections deliver segment-sized chunks; batch them into fewer writes.
-                BufferSize = WriteBufferSize,
+                FileWriteMode.Create => FileMode.Create,
+                FileWriteMode.CreateNew => FileMode.CreateNew,
+                FileWriteMode.Append => FileMode.Append,
+                FileWriteMode.Overwrite => FileMode.OpenOrCreate,
+                _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
             };
-            if (!OperatingSystem.IsWindows() && _options.NewFileMode is { } fileMode)
-            {
-                fileOptions.UnixCreateMode = fileMode;
-            }
-            var stream = new FileStream(hostPath, fileOptions);
+            // Data connections deliver segment-sized chunks; batch them into fewer writes.
+            var stream = HostFiles.Open(hostPath, fileMode, FileAccess.Write, FileShare.None, _options.NewFileMode, WriteBufferSize);
             VerifyOpenedInsideRoot(stream, path);
             if (mode == FileWriteMode.Overwrite)
             {
@@ -289,18 +262,11 @@ public sealed class LocalFileSystem : IFileSystem
             var hostPath = ToHostPath(path, followFinal: false);
             // MKD is mkdir(2), not mkdir -p: the parent must exist (Directory.CreateDirectory would make it).
             ThrowIfParentMissing(path, hostPath);
-            if (Exists(hostPath))
+            if (HostFiles.Exists(hostPath))
             {
                 throw new FileSystemException(FileSystemError.AlreadyExists, $"{path} already exists.");
             }
-            if (!OperatingSystem.IsWindows() && _options.NewDirectoryMode is { } mode)
-            {
-                Directory.CreateDirectory(hostPath, mode);
-            }
-            else
-            {
-                Directory.CreateDirectory(hostPath);
-            }
+            HostFiles.CreateDirectory(hostPath, _options.NewDirectoryMode);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -314,17 +280,17 @@ public sealed class LocalFileSystem : IFileSystem
             ThrowIfRoot(path);
             // Not following the last component: DELE of a link removes the link, not its target.
             var hostPath = ToHostPath(path, followFinal: false);
-            var isLink = IsLink(hostPath);
-            if (!isLink && Directory.Exists(hostPath))
+            var isLink = HostFiles.IsLink(hostPath);
+            if (!isLink && HostFiles.IsDirectory(hostPath))
             {
                 throw new FileSystemException(FileSystemError.IsADirectory, $"{path} is a directory.");
             }
-            if (!isLink && !File.Exists(hostPath))
+            if (!isLink && !HostFiles.IsFile(hostPath))
             {
                 // File.Delete succeeds silently on a missing file; DELE must not.
                 throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
             }
-            File.Delete(hostPath);
+            HostFiles.DeleteFile(hostPath);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -337,16 +303,16 @@ public sealed class LocalFileSystem : IFileSystem
         {
             ThrowIfRoot(path);
             var hostPath = ToHostPath(path, followFinal: false);
-            if (IsLink(hostPath) || (!Directory.Exists(hostPath) && File.Exists(hostPath)))
+            if (HostFiles.IsLink(hostPath) || HostFiles.IsFile(hostPath))
             {
                 // rmdir(2) on a link is ENOTDIR, even when it points at a directory.
                 throw new FileSystemException(FileSystemError.NotADirectory, $"{path} is not a directory.");
             }
-            if (!Directory.Exists(hostPath))
+            if (!HostFiles.IsDirectory(hostPath))
             {
                 throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
             }
-            Directory.Delete(hostPath, recursive: false);
+            HostFiles.DeleteDirectory(hostPath);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -357,8 +323,8 @@ public sealed class LocalFileSystem : IFileSystem
         cancellationToken.ThrowIfCancellationRequested();
         Guard(from, () =>
         {
-            var (source, target) = MovePaths(from, to, Exists);
-            if (Exists(target))
+            var (source, target) = MovePaths(from, to, HostFiles.Exists);
+            if (HostFiles.Exists(target))
             {
                 throw new FileSystemException(FileSystemError.AlreadyExists, $"{to} already exists.");
             }
@@ -367,15 +333,8 @@ public sealed class LocalFileSystem : IFileSystem
             {
                 throw new FileSystemException(FileSystemError.InvalidName, $"Cannot move {from} into itself.");
             }
-            // A link is moved as a link; .NET's File.Move refuses one that points at a directory.
-            if (Directory.Exists(source))
-            {
-                Directory.Move(source, target);
-            }
-            else
-            {
-                File.Move(source, target, overwrite: false);
-            }
+            // A link is moved as a link.
+            HostFiles.Move(source, target, replace: false);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -405,10 +364,10 @@ public sealed class LocalFileSystem : IFileSystem
         cancellationToken.ThrowIfCancellationRequested();
         Guard(from, () =>
         {
-            var (source, target) = MovePaths(from, to, File.Exists);
+            var (source, target) = MovePaths(from, to, HostFiles.IsFile);
             ThrowIfDirectory(to, target);
             ThrowIfParentMissing(to, target);
-            File.Move(source, target, overwrite: true);
+            HostFiles.Move(source, target, replace: true);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -423,11 +382,7 @@ public sealed class LocalFileSystem : IFileSystem
         }
         Guard(path, () =>
         {
-            var info = ExistingTarget(path);
-            if (!OperatingSystem.IsWindows())
-            {
-                info.UnixFileMode = mode;
-            }
+            HostFiles.SetMode(ExistingTarget(path), mode);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -438,7 +393,7 @@ public sealed class LocalFileSystem : IFileSystem
         cancellationToken.ThrowIfCancellationRequested();
         Guard(path, () =>
         {
-            ExistingTarget(path).LastWriteTimeUtc = time.UtcDateTime;
+            HostFiles.SetModifiedTime(ExistingTarget(path), time);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -448,11 +403,10 @@ public sealed class LocalFileSystem : IFileSystem
     /// The file or directory a metadata change (mode, time) applies to: resolved inside the jail with
     /// the final link followed (a link out of the root is refused, not followed); NotFound when absent.
     /// </summary>
-    private FileSystemInfo ExistingTarget(VirtualPath path)
+    private string ExistingTarget(VirtualPath path)
     {
         var hostPath = ToHostPath(path, followFinal: true);
-        FileSystemInfo info = Directory.Exists(hostPath) ? new DirectoryInfo(hostPath) : new FileInfo(hostPath);
-        return info.Exists ? info : throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+        return HostFiles.Stat(hostPath) is not null ? hostPath : throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
     }
 
     /// <summary>
@@ -498,7 +452,7 @@ public sealed class LocalFileSystem : IFileSystem
         string? real;
         try
         {
-            real = new FileInfo($"/proc/self/fd/{stream.SafeFileHandle.DangerousGetHandle()}").LinkTarget;
+            real = HostFiles.LinkTarget($"/proc/self/fd/{stream.SafeFileHandle.DangerousGetHandle()}");
         }
         catch (IOException)
         {
@@ -560,7 +514,7 @@ public sealed class LocalFileSystem : IFileSystem
                 continue;
             }
             // One statx and no FileInfo where Linux can tell (most components are not links).
-            var target = LinuxDirectory.IsAvailable && LinuxDirectory.IsSymbolicLink(next) == false ? null : new FileInfo(next).LinkTarget;
+            var target = LinuxDirectory.IsAvailable && LinuxDirectory.IsSymbolicLink(next) == false ? null : HostFiles.LinkTarget(next);
             if (target is null)
             {
                 resolved = next;
@@ -619,14 +573,10 @@ public sealed class LocalFileSystem : IFileSystem
         pending.Push(new Component(path, start, end - start));
     }
 
-    private static bool IsLink(string hostPath) => new FileInfo(hostPath).LinkTarget is not null;
-
-    private static bool Exists(string hostPath) => File.Exists(hostPath) || Directory.Exists(hostPath) || IsLink(hostPath);
-
     private static void ThrowIfDirectory(VirtualPath path, string hostPath)
     {
         // Opening a directory as a file surfaces as "access denied" on .NET; say what it is.
-        if (Directory.Exists(hostPath))
+        if (HostFiles.IsDirectory(hostPath))
         {
             throw new FileSystemException(FileSystemError.IsADirectory, $"{path} is a directory.");
         }
@@ -635,11 +585,10 @@ public sealed class LocalFileSystem : IFileSystem
     private static void ThrowIfParentMissing(VirtualPath path, string hostPath)
     {
         var parent = Path.GetDirectoryName(hostPath)!;
-        if (!Directory.Exists(parent))
+        if (!HostFiles.IsDirectory(parent))
         {
-            // .NET reports ENOTDIR as "directory not found"; keep the two apart (550 either way, but
-            // the message should be right).
-            throw File.Exists(parent)
+            // Keep ENOTDIR and ENOENT apart (550 either way, but the message should be right).
+            throw HostFiles.IsFile(parent)
                 ? new FileSystemException(FileSystemError.NotADirectory, $"{path.Parent} is not a directory.")
                 : new FileSystemException(FileSystemError.NotFound, $"{path.Parent} does not exist.");
         }
@@ -653,40 +602,24 @@ public sealed class LocalFileSystem : IFileSystem
         }
     }
 
-    private static FileEntry? Describe(string name, string hostPath)
-    {
-        if (Directory.Exists(hostPath))
-        {
-            return DescribeResolved(name, new DirectoryInfo(hostPath));
-        }
-        var file = new FileInfo(hostPath);
-        return file.Exists ? DescribeResolved(name, file) : null;
-    }
+    private static FileEntry? Describe(string name, string hostPath) =>
+        HostFiles.Stat(hostPath) is { } entry ? DescribeResolved(name, entry) : null;
 
     private FileEntry DescribeListed(FileSystemInfo info) =>
-        info.LinkTarget is not null ? DescribeLink(info.Name, info) : DescribeResolved(info.Name, info);
+        info.LinkTarget is not null ? DescribeLink(info.Name, info.FullName) : DescribeResolved(info.Name, HostFiles.FromInfo(info));
 
-    private static FileEntry DescribeResolved(string name, FileSystemInfo info)
-    {
-        var isDirectory = info is DirectoryInfo;
-        return new FileEntry(
-            name,
-            isDirectory ? FileEntryKind.Directory : FileEntryKind.File,
-            info is FileInfo file ? file.Length : 0,
-            new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero))
+    private static FileEntry DescribeResolved(string name, HostEntry entry) =>
+        new(name, entry.IsDirectory ? FileEntryKind.Directory : FileEntryKind.File, entry.Size, entry.LastModified)
         {
-            Permissions = OperatingSystem.IsWindows() ? DefaultMode(isDirectory, info) : info.UnixFileMode,
-            // Real link counts need stat(2); "2" for a directory (its entry and ".") is what ls shows
-            // for a leaf directory and reads as plausible to clients that parse it.
-            LinkCount = isDirectory ? 2 : 1,
+            Permissions = entry.Permissions,
+            LinkCount = (int)Math.Min(entry.LinkCount, int.MaxValue),
         };
-    }
 
-    private FileEntry DescribeLink(string name, FileSystemInfo info)
+    private FileEntry DescribeLink(string name, string hostPath)
     {
-        var target = DisplayTarget(info.LinkTarget ?? string.Empty, Path.GetDirectoryName(info.FullName)!);
+        var target = DisplayTarget(HostFiles.LinkTarget(hostPath) ?? string.Empty, Path.GetDirectoryName(hostPath)!);
         // The size of a link is its target's length: of a hidden target, 0, so not even that leaks.
-        return new FileEntry(name, FileEntryKind.SymbolicLink, target is null ? 0 : Encoding.UTF8.GetByteCount(target), LinkTime(info))
+        return new FileEntry(name, FileEntryKind.SymbolicLink, target is null ? 0 : LosslessUtf8.GetByteCount(target), HostFiles.LinkTime(hostPath))
         {
             Permissions = (UnixFileMode)0b111_111_111, // lrwxrwxrwx, as lstat(2) reports on Linux
             LinkTarget = target,
@@ -717,32 +650,6 @@ public sealed class LocalFileSystem : IFileSystem
             }
         }
         return null;
-    }
-
-    private static DateTimeOffset LinkTime(FileSystemInfo info)
-    {
-        try
-        {
-            return new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
-        }
-        catch (IOException)
-        {
-            return DateTimeOffset.UnixEpoch;
-        }
-    }
-
-    private static UnixFileMode DefaultMode(bool isDirectory, FileSystemInfo info)
-    {
-        var mode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-        if (!info.Attributes.HasFlag(FileAttributes.ReadOnly))
-        {
-            mode |= UnixFileMode.UserWrite;
-        }
-        if (isDirectory)
-        {
-            mode |= UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-        }
-        return mode;
     }
 
     private static T Guard<TState, T>(VirtualPath path, TState state, Func<TState, T> action)

@@ -37,7 +37,8 @@ public sealed class ControlConnection : IAsyncDisposable
         return new ControlConnection(socket);
     }
 
-    public async Task SendLineAsync(string line) => await SendRawAsync(Encoding.UTF8.GetBytes(line + "\r\n"));
+    /// <summary>Sends a line in UTF-8; an escape (U+DC80-U+DCFF, see LosslessUtf8) stands for a byte that is not UTF-8.</summary>
+    public async Task SendLineAsync(string line) => await SendRawAsync(LosslessUtf8.GetBytes(line + "\r\n"));
 
     public async Task SendRawAsync(byte[] bytes)
     {
