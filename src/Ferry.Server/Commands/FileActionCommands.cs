@@ -47,10 +47,19 @@ internal static class FileActionCommands
         {
             return refusal;
         }
-        await session.FileSystem.CreateDirectoryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
+        var storePath = session.ToStorePath(path);
+        if (Depth(storePath) > session.Options.MaxDirectoryDepth)
+        {
+            // RFC 959: 553 "Requested action not taken. File name not allowed."
+            return new FtpReply(ReplyCode.FileNameNotAllowed, $"Too deep: directories go {session.Options.MaxDirectoryDepth} levels at most.");
+        }
+        await session.FileSystem.CreateDirectoryAsync(storePath, cancellationToken).ConfigureAwait(false);
         // RFC 959 Appendix II: 257 "<path>" with the absolute path, inner quotes doubled.
         return new FtpReply(ReplyCode.PathCreated, $"{NavigationCommands.Quote(path.Value)} created");
     }
+
+    /// <summary>Levels below the root: "/" is 0, "/a" is 1, "/a/b" is 2.</summary>
+    private static int Depth(VirtualPath path) => path.IsRoot ? 0 : path.Value.AsSpan().Count('/');
 
     public static async ValueTask<FtpReply?> RemoveDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
     {

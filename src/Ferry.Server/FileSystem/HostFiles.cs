@@ -6,18 +6,22 @@ internal readonly record struct HostEntry(bool IsDirectory, long Size, DateTimeO
 /// <summary>
 /// The host calls of <see cref="LocalFileSystem"/>, each in one place: on Linux through
 /// <see cref="LinuxFiles"/>, which hands paths to the kernel as their exact bytes (names need not be
-/// UTF-8), elsewhere through .NET's file APIs. Paths are host paths made by the jail's walk.
+/// UTF-8) and, with a <see cref="LinuxJail"/>, reaches them beneath the root's descriptor; elsewhere
+/// through .NET's file APIs. Paths are host paths made by the jail's walk (resolved, links and all).
 /// </summary>
-internal static class HostFiles
+internal sealed class HostFiles(LinuxJail? jail)
 {
+    /// <summary>Plain host paths, no jail (the walk itself, and stores that follow links out of the root).</summary>
+    public static HostFiles Unjailed { get; } = new(null);
+
     private static bool Native => LinuxFiles.IsAvailable;
 
     /// <summary>The entry at <paramref name="hostPath"/>, links followed; null when nothing (or a dangling link) is there.</summary>
-    public static HostEntry? Stat(string hostPath)
+    public HostEntry? Stat(string hostPath)
     {
         if (Native)
         {
-            return LinuxFiles.TryStat(hostPath, follow: true, out var status) ? FromStatus(status) : null;
+            return LinuxFiles.TryStat(jail, hostPath, follow: true, out var status) ? FromStatus(status) : null;
         }
         if (Directory.Exists(hostPath))
         {
@@ -40,27 +44,27 @@ internal static class HostFiles
             isDirectory ? 2 : 1);
     }
 
-    public static bool IsDirectory(string hostPath) => Stat(hostPath) is { IsDirectory: true };
+    public bool IsDirectory(string hostPath) => Stat(hostPath) is { IsDirectory: true };
 
     /// <summary>Something that is not a directory (a file, a device, a FIFO), links followed.</summary>
-    public static bool IsFile(string hostPath) => Stat(hostPath) is { IsDirectory: false };
+    public bool IsFile(string hostPath) => Stat(hostPath) is { IsDirectory: false };
 
-    public static bool IsLink(string hostPath) =>
-        Native ? LinuxFiles.TryStat(hostPath, follow: false, out var status) && status.IsSymbolicLink : new FileInfo(hostPath).LinkTarget is not null;
+    public bool IsLink(string hostPath) =>
+        Native ? LinuxFiles.TryStat(jail, hostPath, follow: false, out var status) && status.IsSymbolicLink : new FileInfo(hostPath).LinkTarget is not null;
 
     /// <summary>What a symbolic link stores; null when <paramref name="hostPath"/> is no link.</summary>
-    public static string? LinkTarget(string hostPath) => Native ? LinuxFiles.ReadLink(hostPath) : new FileInfo(hostPath).LinkTarget;
+    public string? LinkTarget(string hostPath) => Native ? LinuxFiles.ReadLink(jail, hostPath) : new FileInfo(hostPath).LinkTarget;
 
     /// <summary>Anything at all, a dangling link included.</summary>
-    public static bool Exists(string hostPath) =>
-        Native ? LinuxFiles.TryStat(hostPath, follow: false, out _) : File.Exists(hostPath) || Directory.Exists(hostPath) || IsLink(hostPath);
+    public bool Exists(string hostPath) =>
+        Native ? LinuxFiles.TryStat(jail, hostPath, follow: false, out _) : File.Exists(hostPath) || Directory.Exists(hostPath) || IsLink(hostPath);
 
     /// <summary>A link's own modification time (the epoch when it cannot be read).</summary>
-    public static DateTimeOffset LinkTime(string hostPath)
+    public DateTimeOffset LinkTime(string hostPath)
     {
         if (Native)
         {
-            return LinuxFiles.TryStat(hostPath, follow: false, out var status) ? status.LastModified : DateTimeOffset.UnixEpoch;
+            return LinuxFiles.TryStat(jail, hostPath, follow: false, out var status) ? status.LastModified : DateTimeOffset.UnixEpoch;
         }
         try
         {
@@ -72,11 +76,11 @@ internal static class HostFiles
         }
     }
 
-    public static FileStream Open(string hostPath, FileMode mode, FileAccess access, FileShare share, UnixFileMode? createMode, int bufferSize)
+    public FileStream Open(string hostPath, FileMode mode, FileAccess access, FileShare share, UnixFileMode? createMode, int bufferSize)
     {
         if (Native)
         {
-            return LinuxFiles.OpenFile(hostPath, mode, access, share, createMode ?? DefaultFileMode, bufferSize);
+            return LinuxFiles.OpenFile(jail, hostPath, mode, access, share, createMode ?? DefaultFileMode, bufferSize);
         }
         var options = new FileStreamOptions
         {
@@ -93,11 +97,11 @@ internal static class HostFiles
         return new FileStream(hostPath, options);
     }
 
-    public static void CreateDirectory(string hostPath, UnixFileMode? mode)
+    public void CreateDirectory(string hostPath, UnixFileMode? mode)
     {
         if (Native)
         {
-            LinuxFiles.CreateDirectory(hostPath, mode ?? DefaultDirectoryMode);
+            LinuxFiles.CreateDirectory(jail, hostPath, mode ?? DefaultDirectoryMode);
         }
         else if (!OperatingSystem.IsWindows() && mode is { } unixMode)
         {
@@ -109,11 +113,11 @@ internal static class HostFiles
         }
     }
 
-    public static void DeleteFile(string hostPath)
+    public void DeleteFile(string hostPath)
     {
         if (Native)
         {
-            LinuxFiles.DeleteFile(hostPath);
+            LinuxFiles.DeleteFile(jail, hostPath);
         }
         else
         {
@@ -121,11 +125,11 @@ internal static class HostFiles
         }
     }
 
-    public static void DeleteDirectory(string hostPath)
+    public void DeleteDirectory(string hostPath)
     {
         if (Native)
         {
-            LinuxFiles.DeleteDirectory(hostPath);
+            LinuxFiles.DeleteDirectory(jail, hostPath);
         }
         else
         {
@@ -134,11 +138,11 @@ internal static class HostFiles
     }
 
     /// <summary>rename(2): a link is moved as a link; without <paramref name="replace"/> an existing target fails.</summary>
-    public static void Move(string source, string target, bool replace)
+    public void Move(string source, string target, bool replace)
     {
         if (Native)
         {
-            LinuxFiles.Move(source, target, replace);
+            LinuxFiles.Move(jail, source, target, replace);
         }
         else if (!replace && Directory.Exists(source))
         {
@@ -151,11 +155,11 @@ internal static class HostFiles
         }
     }
 
-    public static void SetMode(string hostPath, UnixFileMode mode)
+    public void SetMode(string hostPath, UnixFileMode mode)
     {
         if (Native)
         {
-            LinuxFiles.SetMode(hostPath, mode);
+            LinuxFiles.SetMode(jail, hostPath, mode);
         }
         else if (!OperatingSystem.IsWindows())
         {
@@ -163,11 +167,11 @@ internal static class HostFiles
         }
     }
 
-    public static void SetModifiedTime(string hostPath, DateTimeOffset time)
+    public void SetModifiedTime(string hostPath, DateTimeOffset time)
     {
         if (Native)
         {
-            LinuxFiles.SetModifiedTime(hostPath, time);
+            LinuxFiles.SetModifiedTime(jail, hostPath, time);
         }
         else if (Directory.Exists(hostPath))
         {

@@ -62,12 +62,16 @@ internal sealed partial class LinuxDirectory : IDisposable
     }
 
     /// <summary>Opens <paramref name="hostPath"/> for reading; throws the host error as .NET's file APIs would.</summary>
-    public static LinuxDirectory Open(string hostPath)
+    public static LinuxDirectory Open(string hostPath) => Open(null, hostPath);
+
+    /// <summary>As <see cref="Open(string)"/>, beneath <paramref name="jail"/>'s root when there is one.</summary>
+    public static LinuxDirectory Open(LinuxJail? jail, string hostPath)
     {
-        var fd = OpenDirectory(hostPath);
+        var fd = jail is null ? OpenDirectory(hostPath) : jail.OpenDirectory(hostPath);
         if (fd < 0)
         {
-            throw Error(Marshal.GetLastPInvokeError(), hostPath);
+            var errno = Marshal.GetLastPInvokeError();
+            throw errno is 18 or 40 ? LinuxJail.Error(errno, hostPath) : Error(errno, hostPath);
         }
         var dir = fdopendir(fd);
         if (dir == 0)

@@ -54,14 +54,23 @@ public sealed class LocalFileSystem : IFileSystem
         _options = options ?? new LocalFileSystemOptions();
         // The root itself may be (or sit below) a symbolic link: compare against where it really is.
         RootRealPath = Path.TrimEndingDirectorySeparator(RealPath(Path.GetFullPath(rootDirectory), followFinal: true));
-        if (!HostFiles.IsDirectory(RootRealPath))
+        if (!HostFiles.Unjailed.IsDirectory(RootRealPath))
         {
             throw new DirectoryNotFoundException($"The root directory \"{rootDirectory}\" does not exist.");
         }
+        // Linux 5.6+: the kernel keeps every path beneath the root (openat2), closing the window
+        // between the check and the use. A store that follows links out of the root has no jail.
+        _jail = _options.FollowSymlinksOutsideRoot ? null : LinuxJail.TryOpen(RootRealPath);
+        _host = new HostFiles(_jail);
         _cacheListings = _options.ListingCache && LinuxDirectory.IsAvailable && ListingCache.IsLocalFileSystem(RootRealPath);
     }
 
     private readonly bool _cacheListings;
+    private readonly LinuxJail? _jail;
+    private readonly HostFiles _host;
+
+    /// <summary>Whether the kernel enforces the root (openat2 beneath a held root descriptor).</summary>
+    internal bool IsKernelJailed => _jail is not null;
 
     /// <summary>The real (symbolic-link free) host path of the root.</summary>
     public string RootRealPath { get; }
@@ -75,7 +84,7 @@ public sealed class LocalFileSystem : IFileSystem
             var (fileSystem, path) = state;
             var hostPath = fileSystem.ToHostPath(path, followFinal: false);
             var name = path.Name;
-            if (HostFiles.IsLink(hostPath))
+            if (fileSystem._host.IsLink(hostPath))
             {
                 string target;
                 try
@@ -87,9 +96,9 @@ public sealed class LocalFileSystem : IFileSystem
                     return fileSystem.DescribeLink(name, hostPath);
                 }
                 // A dangling link still is an entry: describe the link.
-                return Describe(name, target) ?? fileSystem.DescribeLink(name, hostPath);
+                return fileSystem.Describe(name, target) ?? fileSystem.DescribeLink(name, hostPath);
             }
-            return Describe(name, hostPath);
+            return fileSystem.Describe(name, hostPath);
         }));
     }
 
@@ -107,7 +116,7 @@ public sealed class LocalFileSystem : IFileSystem
         {
             hostPath = ToHostPath(directory, followFinal: true);
             // open(O_DIRECTORY) tells a file (ENOTDIR → NotADirectory) and a missing path (ENOENT → NotFound).
-            return LinuxDirectory.Open(hostPath);
+            return LinuxDirectory.Open(_jail, hostPath);
         });
         using (reader)
         {
@@ -174,9 +183,9 @@ public sealed class LocalFileSystem : IFileSystem
         var enumerator = Guard(directory, () =>
         {
             var hostPath = ToHostPath(directory, followFinal: true);
-            if (!HostFiles.IsDirectory(hostPath))
+            if (!_host.IsDirectory(hostPath))
             {
-                throw HostFiles.IsFile(hostPath)
+                throw _host.IsFile(hostPath)
                     ? new FileSystemException(FileSystemError.NotADirectory, $"{directory} is not a directory.")
                     : new FileSystemException(FileSystemError.NotFound, $"{directory} does not exist.");
             }
@@ -207,8 +216,12 @@ public sealed class LocalFileSystem : IFileSystem
             var hostPath = ToHostPath(path, followFinal: true);
             ThrowIfDirectory(path, hostPath);
             // Transfers copy with large buffers of their own; a second buffer would only copy twice.
-            var stream = HostFiles.Open(hostPath, FileMode.Open, FileAccess.Read, FileShare.Read, createMode: null, bufferSize: 0);
-            VerifyOpenedInsideRoot(stream, path);
+            var stream = _host.Open(hostPath, FileMode.Open, FileAccess.Read, FileShare.Read, createMode: null, bufferSize: 0);
+            if (_jail is null)
+            {
+                // With the kernel's jail the file was opened beneath the root with no link on the way.
+                VerifyOpenedInsideRoot(stream, path);
+            }
             if (offset > 0)
             {
                 // REST beyond the end reads nothing, as with lseek(2) past EOF.
@@ -227,7 +240,7 @@ public sealed class LocalFileSystem : IFileSystem
             var hostPath = ToHostPath(path, followFinal: true);
             ThrowIfDirectory(path, hostPath);
             ThrowIfParentMissing(path, hostPath);
-            if (mode == FileWriteMode.CreateNew && HostFiles.Exists(hostPath))
+            if (mode == FileWriteMode.CreateNew && _host.Exists(hostPath))
             {
                 throw new FileSystemException(FileSystemError.AlreadyExists, $"{path} already exists.");
             }
@@ -240,8 +253,12 @@ public sealed class LocalFileSystem : IFileSystem
                 _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
             };
             // Data connections deliver segment-sized chunks; batch them into fewer writes.
-            var stream = HostFiles.Open(hostPath, fileMode, FileAccess.Write, FileShare.None, _options.NewFileMode, WriteBufferSize);
-            VerifyOpenedInsideRoot(stream, path);
+            var stream = _host.Open(hostPath, fileMode, FileAccess.Write, FileShare.None, _options.NewFileMode, WriteBufferSize);
+            if (_jail is null)
+            {
+                // With the kernel's jail the file was opened beneath the root with no link on the way.
+                VerifyOpenedInsideRoot(stream, path);
+            }
             if (mode == FileWriteMode.Overwrite)
             {
                 // REST + STOR (RFC 3659 §5): the file is the first `offset` bytes plus what arrives now.
@@ -262,11 +279,11 @@ public sealed class LocalFileSystem : IFileSystem
             var hostPath = ToHostPath(path, followFinal: false);
             // MKD is mkdir(2), not mkdir -p: the parent must exist (Directory.CreateDirectory would make it).
             ThrowIfParentMissing(path, hostPath);
-            if (HostFiles.Exists(hostPath))
+            if (_host.Exists(hostPath))
             {
                 throw new FileSystemException(FileSystemError.AlreadyExists, $"{path} already exists.");
             }
-            HostFiles.CreateDirectory(hostPath, _options.NewDirectoryMode);
+            _host.CreateDirectory(hostPath, _options.NewDirectoryMode);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -280,17 +297,17 @@ public sealed class LocalFileSystem : IFileSystem
             ThrowIfRoot(path);
             // Not following the last component: DELE of a link removes the link, not its target.
             var hostPath = ToHostPath(path, followFinal: false);
-            var isLink = HostFiles.IsLink(hostPath);
-            if (!isLink && HostFiles.IsDirectory(hostPath))
+            var isLink = _host.IsLink(hostPath);
+            if (!isLink && _host.IsDirectory(hostPath))
             {
                 throw new FileSystemException(FileSystemError.IsADirectory, $"{path} is a directory.");
             }
-            if (!isLink && !HostFiles.IsFile(hostPath))
+            if (!isLink && !_host.IsFile(hostPath))
             {
                 // File.Delete succeeds silently on a missing file; DELE must not.
                 throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
             }
-            HostFiles.DeleteFile(hostPath);
+            _host.DeleteFile(hostPath);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -303,16 +320,16 @@ public sealed class LocalFileSystem : IFileSystem
         {
             ThrowIfRoot(path);
             var hostPath = ToHostPath(path, followFinal: false);
-            if (HostFiles.IsLink(hostPath) || HostFiles.IsFile(hostPath))
+            if (_host.IsLink(hostPath) || _host.IsFile(hostPath))
             {
                 // rmdir(2) on a link is ENOTDIR, even when it points at a directory.
                 throw new FileSystemException(FileSystemError.NotADirectory, $"{path} is not a directory.");
             }
-            if (!HostFiles.IsDirectory(hostPath))
+            if (!_host.IsDirectory(hostPath))
             {
                 throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
             }
-            HostFiles.DeleteDirectory(hostPath);
+            _host.DeleteDirectory(hostPath);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -323,8 +340,8 @@ public sealed class LocalFileSystem : IFileSystem
         cancellationToken.ThrowIfCancellationRequested();
         Guard(from, () =>
         {
-            var (source, target) = MovePaths(from, to, HostFiles.Exists);
-            if (HostFiles.Exists(target))
+            var (source, target) = MovePaths(from, to, _host.Exists);
+            if (_host.Exists(target))
             {
                 throw new FileSystemException(FileSystemError.AlreadyExists, $"{to} already exists.");
             }
@@ -334,7 +351,7 @@ public sealed class LocalFileSystem : IFileSystem
                 throw new FileSystemException(FileSystemError.InvalidName, $"Cannot move {from} into itself.");
             }
             // A link is moved as a link.
-            HostFiles.Move(source, target, replace: false);
+            _host.Move(source, target, replace: false);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -364,10 +381,10 @@ public sealed class LocalFileSystem : IFileSystem
         cancellationToken.ThrowIfCancellationRequested();
         Guard(from, () =>
         {
-            var (source, target) = MovePaths(from, to, HostFiles.IsFile);
+            var (source, target) = MovePaths(from, to, _host.IsFile);
             ThrowIfDirectory(to, target);
             ThrowIfParentMissing(to, target);
-            HostFiles.Move(source, target, replace: true);
+            _host.Move(source, target, replace: true);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -382,7 +399,7 @@ public sealed class LocalFileSystem : IFileSystem
         }
         Guard(path, () =>
         {
-            HostFiles.SetMode(ExistingTarget(path), mode);
+            _host.SetMode(ExistingTarget(path), mode);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -393,7 +410,7 @@ public sealed class LocalFileSystem : IFileSystem
         cancellationToken.ThrowIfCancellationRequested();
         Guard(path, () =>
         {
-            HostFiles.SetModifiedTime(ExistingTarget(path), time);
+            _host.SetModifiedTime(ExistingTarget(path), time);
             return true;
         });
         return ValueTask.CompletedTask;
@@ -406,7 +423,7 @@ public sealed class LocalFileSystem : IFileSystem
     private string ExistingTarget(VirtualPath path)
     {
         var hostPath = ToHostPath(path, followFinal: true);
-        return HostFiles.Stat(hostPath) is not null ? hostPath : throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+        return _host.Stat(hostPath) is not null ? hostPath : throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
     }
 
     /// <summary>
@@ -415,7 +432,6 @@ public sealed class LocalFileSystem : IFileSystem
     /// </summary>
     internal string ToHostPath(VirtualPath path, bool followFinal)
     {
-        var lexical = RootRealPath;
         if (!path.IsRoot)
         {
             // Each segment of path.Segments, as slices of the path: no array, no segment strings.
@@ -427,9 +443,15 @@ public sealed class LocalFileSystem : IFileSystem
                 {
                     throw new FileSystemException(FileSystemError.InvalidName, $"Invalid name in {path}.");
                 }
-                lexical = Path.Join(lexical, segment);
             }
         }
+        // The kernel's one walk beneath the root (linear in the depth); the walk below only where
+        // it cannot tell (absolute links, links out of the root, missing directories).
+        if (_jail?.TryResolve(path.Value, followFinal) is { } resolved)
+        {
+            return resolved;
+        }
+        var lexical = path.IsRoot ? RootRealPath : RootRealPath + path.Value;
         var real = RealPath(lexical, followFinal);
         if (!_options.FollowSymlinksOutsideRoot && !IsUnderRoot(real))
         {
@@ -452,7 +474,7 @@ public sealed class LocalFileSystem : IFileSystem
         string? real;
         try
         {
-            real = HostFiles.LinkTarget($"/proc/self/fd/{stream.SafeFileHandle.DangerousGetHandle()}");
+            real = HostFiles.Unjailed.LinkTarget($"/proc/self/fd/{stream.SafeFileHandle.DangerousGetHandle()}");
         }
         catch (IOException)
         {
@@ -491,7 +513,9 @@ public sealed class LocalFileSystem : IFileSystem
         }
         // Slices of the path (or of a link's target) still to walk, the next on top: no string per component.
         var pending = new Stack<Component>();
-        PushComponents(pending, absolute, root.Length);
+        // How many pending components are names (not "" or "."): the last name is the final one,
+        // known without looking through the stack (which made the walk quadratic in the depth).
+        var names = PushComponents(pending, absolute, root.Length);
         var resolved = root;
         var hops = 0;
         while (pending.Count > 0)
@@ -501,20 +525,21 @@ public sealed class LocalFileSystem : IFileSystem
             {
                 continue;
             }
+            names--;
             if (component is "..")
             {
                 resolved = Path.GetDirectoryName(resolved) ?? resolved;
                 continue;
             }
             var next = Path.Join(resolved, component);
-            var isFinal = OnlyEmptyOrDot(pending);
+            var isFinal = names == 0;
             if (isFinal && !followFinal)
             {
                 resolved = next;
                 continue;
             }
             // One statx and no FileInfo where Linux can tell (most components are not links).
-            var target = LinuxDirectory.IsAvailable && LinuxDirectory.IsSymbolicLink(next) == false ? null : HostFiles.LinkTarget(next);
+            var target = LinuxDirectory.IsAvailable && LinuxDirectory.IsSymbolicLink(next) == false ? null : HostFiles.Unjailed.LinkTarget(next);
             if (target is null)
             {
                 resolved = next;
@@ -531,7 +556,7 @@ public sealed class LocalFileSystem : IFileSystem
                 resolved = targetRoot;
                 targetStart = targetRoot.Length;
             }
-            PushComponents(pending, target, targetStart);
+            names += PushComponents(pending, target, targetStart);
         }
         return resolved;
     }
@@ -542,53 +567,48 @@ public sealed class LocalFileSystem : IFileSystem
         public ReadOnlySpan<char> Text => Source.AsSpan(Start, Length);
     }
 
-    /// <summary>True when nothing but "" and "." is left (no LINQ: this runs per path component).</summary>
-    private static bool OnlyEmptyOrDot(Stack<Component> pending)
-    {
-        foreach (var component in pending)
-        {
-            if (component.Text is not ("" or "."))
-            {
-                return false;
-            }
-        }
-        return true;
-    }
-
     /// <summary>
     /// Pushes the components of <paramref name="path"/> from <paramref name="start"/> on, split at
-    /// separators as string.Split would (empty components included), the first on top.
+    /// separators as string.Split would (empty components included), the first on top; returns how many are names.
     /// </summary>
-    private static void PushComponents(Stack<Component> pending, string path, int start)
+    private static int PushComponents(Stack<Component> pending, string path, int start)
     {
+        var names = 0;
         var end = path.Length;
         for (var i = path.Length - 1; i >= start; i--)
         {
             if (path[i] == '/' || (Path.DirectorySeparatorChar != '/' && path[i] == '\\'))
             {
-                pending.Push(new Component(path, i + 1, end - i - 1));
+                names += Push(pending, new Component(path, i + 1, end - i - 1));
                 end = i;
             }
         }
-        pending.Push(new Component(path, start, end - start));
+        return names + Push(pending, new Component(path, start, end - start));
     }
 
-    private static void ThrowIfDirectory(VirtualPath path, string hostPath)
+    /// <summary>Pushes one component; 1 when it is a name (not "" or "."), for the caller's count.</summary>
+    private static int Push(Stack<Component> pending, Component component)
+    {
+        pending.Push(component);
+        return component.Text is "" or "." ? 0 : 1;
+    }
+
+    private void ThrowIfDirectory(VirtualPath path, string hostPath)
     {
         // Opening a directory as a file surfaces as "access denied" on .NET; say what it is.
-        if (HostFiles.IsDirectory(hostPath))
+        if (_host.IsDirectory(hostPath))
         {
             throw new FileSystemException(FileSystemError.IsADirectory, $"{path} is a directory.");
         }
     }
 
-    private static void ThrowIfParentMissing(VirtualPath path, string hostPath)
+    private void ThrowIfParentMissing(VirtualPath path, string hostPath)
     {
         var parent = Path.GetDirectoryName(hostPath)!;
-        if (!HostFiles.IsDirectory(parent))
+        if (!_host.IsDirectory(parent))
         {
             // Keep ENOTDIR and ENOENT apart (550 either way, but the message should be right).
-            throw HostFiles.IsFile(parent)
+            throw _host.IsFile(parent)
                 ? new FileSystemException(FileSystemError.NotADirectory, $"{path.Parent} is not a directory.")
                 : new FileSystemException(FileSystemError.NotFound, $"{path.Parent} does not exist.");
         }
@@ -602,8 +622,8 @@ public sealed class LocalFileSystem : IFileSystem
         }
     }
 
-    private static FileEntry? Describe(string name, string hostPath) =>
-        HostFiles.Stat(hostPath) is { } entry ? DescribeResolved(name, entry) : null;
+    private FileEntry? Describe(string name, string hostPath) =>
+        _host.Stat(hostPath) is { } entry ? DescribeResolved(name, entry) : null;
 
     private FileEntry DescribeListed(FileSystemInfo info) =>
         info.LinkTarget is not null ? DescribeLink(info.Name, info.FullName) : DescribeResolved(info.Name, HostFiles.FromInfo(info));
@@ -617,9 +637,9 @@ public sealed class LocalFileSystem : IFileSystem
 
     private FileEntry DescribeLink(string name, string hostPath)
     {
-        var target = DisplayTarget(HostFiles.LinkTarget(hostPath) ?? string.Empty, Path.GetDirectoryName(hostPath)!);
+        var target = DisplayTarget(_host.LinkTarget(hostPath) ?? string.Empty, Path.GetDirectoryName(hostPath)!);
         // The size of a link is its target's length: of a hidden target, 0, so not even that leaks.
-        return new FileEntry(name, FileEntryKind.SymbolicLink, target is null ? 0 : LosslessUtf8.GetByteCount(target), HostFiles.LinkTime(hostPath))
+        return new FileEntry(name, FileEntryKind.SymbolicLink, target is null ? 0 : LosslessUtf8.GetByteCount(target), _host.LinkTime(hostPath))
         {
             Permissions = (UnixFileMode)0b111_111_111, // lrwxrwxrwx, as lstat(2) reports on Linux
             LinkTarget = target,

@@ -68,6 +68,12 @@ public sealed record FtpServerOptions
     /// <summary>Most entries one LIST/NLST/STAT sends; past it the listing ends with 451.</summary>
     public int MaxListingEntries { get; init; } = 100_000;
 
+    /// <summary>
+    /// Deepest directory MKD makes, in levels below the store's root (553 past it): an account with
+    /// the right to make directories cannot build a tree so deep that every path command costs.
+    /// </summary>
+    public int MaxDirectoryDepth { get; init; } = 256;
+
     /// <summary>Commands per second a session may send in a sustained way (bursts of twice that).</summary>
     public int MaxCommandsPerSecond { get; init; } = 500;
 
@@ -135,6 +141,10 @@ public sealed record FtpServerOptions
         if (MaxListingEntries < 1 || MaxCommandsPerSecond < 1)
         {
             throw new ArgumentException("max-listing-entries and max-commands-per-second must be ≥ 1.");
+        }
+        if (MaxDirectoryDepth is < 1 or > 4096)
+        {
+            throw new ArgumentException($"max-directory-depth: {MaxDirectoryDepth} must be between 1 and 4096.");
         }
         if (LoginTimeout <= TimeSpan.Zero || MaxProtocolViolations < 1)
         {

@@ -1,0 +1,210 @@
+using System.Runtime.InteropServices;
+using Ferry.Protocol;
+
+namespace Ferry.Server.FileSystem;
+
+/// <summary>
+/// The root of a <see cref="LocalFileSystem"/> held open as a directory descriptor, so that the kernel
+/// itself keeps every path below it: <c>openat2(2)</c> with <c>RESOLVE_BENEATH</c> (no "..", no
+/// absolute link, no link at all with <see cref="NoSymlinks"/>, and <c>RESOLVE_NO_MAGICLINKS</c>).
+/// Creates, renames, deletes, mode and time changes then act on a name relative to a parent
+/// directory opened that way (<c>mkdirat</c>, <c>renameat2</c>, <c>unlinkat</c>, ...), which closes
+/// the window in which a local user could swap a checked directory for a symbolic link out of the
+/// root. Linux 5.6+ on 64-bit; <see cref="TryOpen"/> answers null elsewhere (the path checks stand alone).
+/// </summary>
+internal sealed partial class LinuxJail : IDisposable
+{
+    private const long Openat2 = 437; // SYS_openat2 (the same number on x86-64 and arm64)
+    private const ulong ResolveNoMagicLinks = 0x02;
+    private const ulong ResolveNoSymlinks = 0x04;
+    private const ulong ResolveBeneath = 0x08;
+    private const int Enoent = 2;
+    private const int Exdev = 18;
+    private const int Eloop = 40;
+    private const int AtSymlinkNoFollow = 0x100;
+
+    /// <summary>Resolve beneath the root, following links that stay there.</summary>
+    public const ulong Beneath = ResolveBeneath | ResolveNoMagicLinks;
+
+    /// <summary>Resolve beneath the root with no symbolic link at all on the way.</summary>
+    public const ulong NoSymlinks = ResolveBeneath | ResolveNoMagicLinks | ResolveNoSymlinks;
+
+    private int _fd;
+
+    private LinuxJail(string rootPath, int fd)
+    {
+        RootPath = rootPath;
+        RootBytes = LosslessUtf8.GetBytes(rootPath);
+        _fd = fd;
+    }
+
+    /// <summary>The root's real path, as its bytes.</summary>
+    public byte[] RootBytes { get; }
+
+    public string RootPath { get; }
+
+    public int Descriptor => _fd;
+
+    /// <summary>The jail of <paramref name="rootRealPath"/>, or null where openat2 is not there.</summary>
+    public static unsafe LinuxJail? TryOpen(string rootRealPath)
+    {
+        if (!LinuxFiles.IsAvailable)
+        {
+            return null;
+        }
+        var path = LosslessUtf8.GetBytes(rootRealPath + "\0");
+        int fd;
+        fixed (byte* p = path)
+        {
+            fd = LinuxFiles.openat(-100, p, LinuxFiles.PathOnly | LinuxFiles.DirectoryOnly | LinuxFiles.CloseOnExec, 0);
+        }
+        if (fd < 0)
+        {
+            return null;
+        }
+        var jail = new LinuxJail(rootRealPath, fd);
+        byte dot = (byte)'.';
+        byte* name = stackalloc byte[2] { dot, 0 };
+        var probe = jail.OpenBeneath(name, LinuxFiles.PathOnly | LinuxFiles.CloseOnExec, Beneath);
+        if (probe < 0)
+        {
+            jail.Dispose();
+            return null; // ENOSYS: a kernel before 5.6 (or seccomp said no)
+        }
+        _ = LinuxFiles.close(probe);
+        return jail;
+    }
+
+    /// <summary>openat2(root, <paramref name="relative"/>, ...): a descriptor, or -1 with errno set.</summary>
+    public unsafe int OpenBeneath(byte* relative, int flags, ulong resolve)
+    {
+        var how = stackalloc ulong[3] { (ulong)flags, 0, resolve };
+        return (int)LinuxFiles.syscall(Openat2, _fd, relative, (nint)how, 24);
+    }
+
+    /// <summary>
+    /// The real path of <paramref name="path"/> (a store path, "/"-rooted), resolved by the kernel in
+    /// one walk beneath the root (links inside followed, the last one only when
+    /// <paramref name="followFinal"/>); a missing last component is kept as it is. Null when the
+    /// kernel cannot tell (a link out of the root, or an absolute one, which may still point inside;
+    /// a missing directory on the way; a dangling last link): the caller then walks it itself.
+    /// </summary>
+    public unsafe string? TryResolve(string path, bool followFinal)
+    {
+        if (path == "/")
+        {
+            return RootPath;
+        }
+        var bytes = LosslessUtf8.GetBytes(path.AsSpan(1));
+        var relative = new byte[bytes.Length + 1];
+        bytes.CopyTo(relative, 0);
+        int fd;
+        fixed (byte* p = relative)
+        {
+            fd = OpenBeneath(p, LinuxFiles.PathOnly | LinuxFiles.CloseOnExec | (followFinal ? 0 : LinuxFiles.NoFollow), Beneath);
+        }
+        if (fd >= 0)
+        {
+            return RealPathOf(fd);
+        }
+        if (Marshal.GetLastPInvokeError() != Enoent)
+        {
+            return null;
+        }
+        // Nothing there: the parent's real path and the name, if the name is truly absent (not a
+        // dangling link, whose target the caller's walk decides about).
+        var slash = Array.LastIndexOf(relative, (byte)'/');
+        int parent;
+        if (slash < 0)
+        {
+            parent = _fd;
+        }
+        else
+        {
+            relative[slash] = 0;
+            fixed (byte* p = relative)
+            {
+                parent = OpenBeneath(p, LinuxFiles.PathOnly | LinuxFiles.DirectoryOnly | LinuxFiles.CloseOnExec, Beneath);
+            }
+            relative[slash] = (byte)'/';
+            if (parent < 0)
+            {
+                return null;
+            }
+        }
+        try
+        {
+            fixed (byte* name = &relative[slash + 1])
+            {
+                if (LinuxDirectory.TryStatAt(parent, name, AtSymlinkNoFollow, out _))
+                {
+                    return null;
+                }
+            }
+            var parentPath = parent == _fd ? RootPath : RealPathOf(parent, close: false);
+            return parentPath is null ? null : parentPath + "/" + LosslessUtf8.GetString(relative.AsSpan(slash + 1, relative.Length - slash - 2));
+        }
+        finally
+        {
+            if (parent != _fd)
+            {
+                _ = LinuxFiles.close(parent);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Opens the resolved directory <paramref name="hostPath"/> for reading beneath the root with no
+    /// link on the way: a descriptor, or -1 with errno set (EXDEV/ELOOP for a way out).
+    /// </summary>
+    public unsafe int OpenDirectory(string hostPath)
+    {
+        var relative = hostPath == RootPath ? "."
+            : hostPath.StartsWith(RootPath + "/", StringComparison.Ordinal) ? hostPath[(RootPath.Length + 1)..]
+            : null;
+        if (relative is null)
+        {
+            Marshal.SetLastPInvokeError(Exdev);
+            return -1;
+        }
+        var bytes = LosslessUtf8.GetBytes(relative + "\0");
+        fixed (byte* p = bytes)
+        {
+            return OpenBeneath(p, LinuxFiles.DirectoryOnly | LinuxFiles.CloseOnExec, NoSymlinks);
+        }
+    }
+
+    /// <summary>What the kernel calls the file behind <paramref name="fd"/> (closes it unless told not to); null if not below the root.</summary>
+    private string? RealPathOf(int fd, bool close = true)
+    {
+        try
+        {
+            var real = LinuxFiles.ReadLink(null, $"/proc/self/fd/{fd}");
+            return real is not null && (real == RootPath || real.StartsWith(RootPath + "/", StringComparison.Ordinal)) ? real : null;
+        }
+        finally
+        {
+            if (close)
+            {
+                _ = LinuxFiles.close(fd);
+            }
+        }
+    }
+
+    /// <summary>Why a resolved path could not be reached beneath the root.</summary>
+    public static Exception Error(int errno, string path) => errno switch
+    {
+        // A link where the resolved path had none (swapped in since), or a way out: the jail says no.
+        Exdev or Eloop => new FileSystemException(FileSystemError.OutsideRoot, $"{path} leads outside the root."),
+        _ => LinuxFiles.Error(errno, path),
+    };
+
+    public void Dispose()
+    {
+        if (_fd >= 0)
+        {
+            _ = LinuxFiles.close(_fd);
+            _fd = -1;
+        }
+    }
+}
