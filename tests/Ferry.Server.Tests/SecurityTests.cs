@@ -71,7 +71,7 @@ public sealed class SecurityTests
     {
         await using var server = await TestServer.StartAsync(o => o with
         {
-            Defender = new DefenderOptions { Threshold = 6, FailedLoginScore = 2, UnknownUserScore = 2 },
+            Defender = new DefenderOptions { Threshold = 6, FailedLoginScore = 2 },
         });
         var attacker = IPAddress.Parse("127.0.0.4");
         for (var i = 0; i < 3; i++)
@@ -247,40 +247,5 @@ public sealed class StalledTransferTests
         // ... and then nothing, without closing.
         Assert.Equal(426, (await control.ReadReplyAsync()).Code);
         await control.ExpectAsync("NOOP", 200);
-    }
-}
-
-public sealed class UnknownUserScoringTests
-{
-    [Fact]
-    public async Task Guessed_names_score_more_than_wrong_passwords_though_both_see_331_and_530()
-    {
-        await using var server = await TestServer.StartAsync(o => o with
-        {
-            Defender = new DefenderOptions { Threshold = 6, FailedLoginScore = 1, UnknownUserScore = 3 },
-            MaxLoginFailures = 10,
-        });
-        var guesser = IPAddress.Parse("127.0.0.6");
-        var typo = IPAddress.Parse("127.0.0.7");
-        await using (var c = await ControlConnection.OpenAsync(server.EndPoint, guesser))
-        {
-            await c.ReadReplyAsync();
-            for (var i = 0; i < 2; i++)
-            {
-                Assert.Equal(331, (await c.ExpectAsync($"USER guess{i}", 331)).Code);
-                await c.ExpectAsync("PASS x", 530);
-            }
-        }
-        await using (var c = await ControlConnection.OpenAsync(server.EndPoint, typo))
-        {
-            await c.ReadReplyAsync();
-            for (var i = 0; i < 2; i++)
-            {
-                await c.ExpectAsync("USER alice", 331);
-                await c.ExpectAsync("PASS wonderlnd", 530);
-            }
-        }
-        Assert.True(server.Server.Defender.IsBanned(guesser));
-        Assert.False(server.Server.Defender.IsBanned(typo));
     }
 }

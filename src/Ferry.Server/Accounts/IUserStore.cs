@@ -47,9 +47,10 @@ public interface IUserStore
     ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Whether an account of this name exists. Never shown to the client (USER always answers 331);
-    /// only the server's defender uses it, to score guessed names apart from wrong passwords.
-    /// Stores that cannot tell cheaply answer true.
+    /// Whether an account of this name exists. Never shown to the client (USER always answers 331),
+    /// and no longer used by the server's defender either: a refused login scores the same whether
+    /// the name exists or not, so the ban cannot tell names apart. Stores that cannot tell cheaply
+    /// answer true.
     /// </summary>
     ValueTask<bool> ContainsAsync(string userName, CancellationToken cancellationToken) => ValueTask.FromResult(true);
 }

@@ -48,18 +48,27 @@ internal static class AccessCommands
         {
             account = session.Options.AllowAnonymous ? new UserAccount("anonymous", "/", Permissions.ReadOnly, IsAnonymous: true) : null;
         }
+        else if (session.Users is null)
+        {
+            account = null;
+        }
         else
         {
-            account = session.Users is null ? null : await session.Users.AuthenticateAsync(name, argument, cancellationToken).ConfigureAwait(false);
+            var (checkedAccount, refusal) = await CheckPasswordAsync(session, session.Users, name, argument, cancellationToken).ConfigureAwait(false);
+            if (refusal is not null)
+            {
+                session.Close();
+                return refusal;
+            }
+            account = checkedAccount;
         }
 
         if (account is null)
         {
             session.FailedLogins++;
-            // Server-side only (the client saw 331 either way): guessed names score more than a mistyped password.
-            var known = !IsAnonymousName(name) && session.Users is not null
-                && await session.Users.ContainsAsync(name, cancellationToken).ConfigureAwait(false);
-            session.Server.Defender.Report(session.RemoteEndPoint.Address, known ? Security.DefenderEvent.FailedLogin : Security.DefenderEvent.UnknownUser);
+            // One score whether the name exists or not: a different one would let the ban tell
+            // which names exist (the client sees 331 and 530 either way).
+            session.Server.Defender.Report(session.RemoteEndPoint.Address, Security.DefenderEvent.FailedLogin);
             ServerLog.LoginFailed(session.Log, name, session.RemoteEndPoint, session.FailedLogins);
             session.Server.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("result", "failed"));
             if (session.Options.FailedLoginDelay > TimeSpan.Zero)
@@ -76,6 +85,11 @@ internal static class AccessCommands
 
         var email = account.IsAnonymous ? argument : null;
         session.LogIn(account, email);
+        if (!account.IsAnonymous)
+        {
+            // Anyone can log in anonymously: only a named account vouches for the address.
+            session.Server.Defender.RecordLogin(session.RemoteEndPoint.Address);
+        }
         session.Server.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("result", "ok"));
         session.PublishEvent(Events.FtpEventKind.Login, "PASS");
         ServerLog.LoginSucceeded(session.Log, account.Name, account.IsAnonymous, email, session.RemoteEndPoint);
@@ -89,6 +103,47 @@ internal static class AccessCommands
         }
         lines.Add("Login successful.");
         return new FtpReply(ReplyCode.UserLoggedIn, lines);
+    }
+
+    private static readonly FtpReply AddressBanned = new(ReplyCode.ServiceNotAvailable, "Too many failures from your address: closing control connection.");
+    private static readonly FtpReply LoginTimeout = new(ReplyCode.ServiceNotAvailable, "Login timeout: closing control connection.");
+
+    /// <summary>
+    /// A password hash (PBKDF2, tens of milliseconds of CPU) costs the server far more than a PASS
+    /// line costs a client, so at most <see cref="FtpServerOptions.MaxConcurrentPasswordChecks"/>
+    /// run at once, server-wide; a queued login waits asynchronously, no longer than its login
+    /// timeout. The ban is checked before the hash: an address banned meanwhile (by failures in
+    /// its other sessions, the score is per address) gets 421 and no more work. A non-null refusal
+    /// closes the session.
+    /// </summary>
+    private static async ValueTask<(UserAccount? Account, FtpReply? Refusal)> CheckPasswordAsync(
+        FtpSession session, IUserStore users, string name, string password, CancellationToken cancellationToken)
+    {
+        var address = session.RemoteEndPoint.Address;
+        if (session.Server.Defender.IsBanned(address))
+        {
+            ServerLog.BannedDuringLogin(session.Log, address);
+            return (null, AddressBanned);
+        }
+        var wait = session.LoginTimeLeft;
+        if (!await session.Server.PasswordChecks.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, cancellationToken).ConfigureAwait(false))
+        {
+            ServerLog.LoginTimeoutWaitingForCheck(session.Log, session.Options.LoginTimeout.TotalSeconds);
+            return (null, LoginTimeout);
+        }
+        try
+        {
+            if (session.Server.Defender.IsBanned(address))
+            {
+                ServerLog.BannedDuringLogin(session.Log, address);
+                return (null, AddressBanned);
+            }
+            return (await users.AuthenticateAsync(name, password, cancellationToken).ConfigureAwait(false), null);
+        }
+        finally
+        {
+            session.Server.PasswordChecks.Release();
+        }
     }
 
     /// <summary>ACCT: we never ask for an account (332/532), so it is superfluous (RFC 959 §4.1.1: 202).</summary>

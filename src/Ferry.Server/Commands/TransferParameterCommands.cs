@@ -119,19 +119,33 @@ internal static class TransferParameterCommands
             : new FtpReply(ReplyCode.EnteringExtendedPassiveMode, HostPort.FormatEpsvReply(channel.Port));
     }
 
+    /// <summary>
+    /// A new passive listener in place of the session's data channel (the old one is closed first,
+    /// so a repeated PASV holds one port). Null when no port could be had: the range is full, or
+    /// this address already holds its share of it (<see cref="Hosting.FtpServerOptions.PassivePortShare"/>).
+    /// </summary>
     private static async ValueTask<PassiveDataChannel?> ListenAsync(FtpSession session, IPAddress local)
     {
+        await session.SetDataChannelAsync(null).ConfigureAwait(false);
+        var client = session.RemoteEndPoint.Address;
+        var share = session.Server.PassivePorts;
+        if (!share.TryTake(client))
+        {
+            ServerLog.PassiveShareExhausted(session.Log, client, share.HeldBy(client));
+            return null;
+        }
         PassiveDataChannel channel;
         try
         {
             channel = PassiveDataChannel.Listen(local, session.Options.PassivePortMin, session.Options.PassivePortMax,
-                FxpAllowed(session) ? null : session.RemoteEndPoint.Address, remote => ServerLog.ForeignDataConnection(session.Log, remote));
+                FxpAllowed(session) ? null : client, remote => ServerLog.ForeignDataConnection(session.Log, remote));
         }
         catch (SocketException)
         {
-            await session.SetDataChannelAsync(null).ConfigureAwait(false);
+            share.Return(client);
             return null;
         }
+        channel.CloseIfUnusedAfter(session.Options.DataConnectionTimeout, () => share.Return(client));
         await session.SetDataChannelAsync(channel).ConfigureAwait(false);
         return channel;
     }

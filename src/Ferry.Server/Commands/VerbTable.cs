@@ -73,7 +73,7 @@ internal static class VerbTable
 
         // Information and options
         new("SYST", InformationCommands.System, "SYST", BeforeLogin: true, Argument: ArgumentRule.None),
-        new("NOOP", InformationCommands.NoOperation, "NOOP", BeforeLogin: true),
+        new("NOOP", InformationCommands.NoOperation, "NOOP", BeforeLogin: true, DuringTransfer: true),
         new("FEAT", InformationCommands.Features, "FEAT", BeforeLogin: true, Argument: ArgumentRule.None),
         new("OPTS", InformationCommands.Options, "OPTS UTF8 ON", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "UTF8"),
         new("HELP", InformationCommands.Help, "HELP [verb]", BeforeLogin: true),

@@ -98,6 +98,42 @@ internal sealed class PassiveDataChannel : DataChannel
 
     public int Port { get; }
 
+    // Listening → Claimed (a transfer opens it) or Closed (expired unused, replaced, or disposed).
+    private const int Listening = 0;
+    private const int Claimed = 1;
+    private const int Closed = 2;
+    private int _state;
+    private ITimer? _expiry;
+    private TimeSpan _unusedTimeout;
+    private Action? _onClosed;
+
+    /// <summary>
+    /// Closes the listener if no transfer has claimed it within <paramref name="timeout"/> (the data
+    /// timeout): an unused PASV does not hold a port of the range until the session's idle timeout.
+    /// <paramref name="onClosed"/> runs once, when the listener is closed, whatever closed it.
+    /// </summary>
+    public void CloseIfUnusedAfter(TimeSpan timeout, Action? onClosed)
+    {
+        _unusedTimeout = timeout;
+        _onClosed = onClosed;
+        _expiry = TimeProvider.System.CreateTimer(static state => ((PassiveDataChannel)state!).Expire(), this, timeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private void Expire()
+    {
+        if (Interlocked.CompareExchange(ref _state, Closed, Listening) == Listening)
+        {
+            CloseListener();
+        }
+    }
+
+    private void CloseListener()
+    {
+        _expiry?.Dispose();
+        _listener.Dispose();
+        Interlocked.Exchange(ref _onClosed, null)?.Invoke();
+    }
+
     /// <summary>
     /// Listens on <paramref name="localAddress"/>, on a random free port of [min, max] (or any free
     /// port when the range is 0-0). Random, so the next port cannot be guessed (RFC 2577 §8).
@@ -180,6 +216,11 @@ internal sealed class PassiveDataChannel : DataChannel
 
     public override async ValueTask<Socket> OpenAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
+        if (Interlocked.CompareExchange(ref _state, Claimed, Listening) == Closed)
+        {
+            throw new TimeoutException($"The passive port was closed after {_unusedTimeout.TotalSeconds:0.#} s unused.");
+        }
+        _expiry?.Dispose();
         using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutCts.CancelAfter(timeout);
         try
@@ -207,7 +248,10 @@ internal sealed class PassiveDataChannel : DataChannel
 
     public override ValueTask DisposeAsync()
     {
-        _listener.Dispose();
+        if (Interlocked.Exchange(ref _state, Closed) != Closed)
+        {
+            CloseListener();
+        }
         return ValueTask.CompletedTask;
     }
 }

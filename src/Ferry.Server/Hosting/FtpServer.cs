@@ -54,7 +54,11 @@ public sealed class FtpServer : IAsyncDisposable
         _logger = _loggerFactory.CreateLogger("Ferry.Server");
         Defender = new Defender(options.Defender);
         Metrics = new Diagnostics.FtpServerMetrics();
-        Defender.AddressBanned += (_, _) => Metrics.Bans.Add(1);
+        Defender.AddressBanned += (_, ban) =>
+        {
+            Metrics.Bans.Add(1);
+            ServerLog.AddressBanned(_logger, ban.Address, ban.Duration.TotalSeconds, ban.Score, ban.LastEvent);
+        };
     }
 
     /// <summary>The server's metrics instruments (its own meter, named "Ferry.Server").</summary>
@@ -186,17 +190,22 @@ public sealed class FtpServer : IAsyncDisposable
                 socket.Dispose();
                 continue;
             }
-            var refusal = Admit(address);
-            if (refusal is not null && implicitTls)
-            {
-                // No TLS yet, so no channel for a 421: just close.
-                Defender.Report(address, DefenderEvent.LimitExceeded);
-                socket.Dispose();
-                continue;
-            }
+            var (refusal, perAddress) = Admit(address);
             if (refusal is not null)
             {
-                Defender.Report(address, DefenderEvent.LimitExceeded);
+                // Only this address's own excess scores: the server-wide cap is full because of
+                // everybody (scoring it banned innocent clients). The defender also spares
+                // addresses that logged in recently (one NATed office, a parallel mirror).
+                if (perAddress)
+                {
+                    Defender.Report(address, DefenderEvent.LimitExceeded);
+                }
+                if (implicitTls)
+                {
+                    // No TLS yet, so no channel for a 421: just close.
+                    socket.Dispose();
+                    continue;
+                }
                 _ = RefuseAsync(socket, refusal);
                 continue;
             }
@@ -205,20 +214,23 @@ public sealed class FtpServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Counts the connection in, or says why it is refused (both limits are checked here only).</summary>
-    private string? Admit(IPAddress address)
+    /// <summary>
+    /// Counts the connection in, or says why it is refused and whether the per-address limit (not
+    /// the server-wide one) refused it. Both limits are checked here only.
+    /// </summary>
+    private (string? Refusal, bool PerAddress) Admit(IPAddress address)
     {
         if (Interlocked.Increment(ref _connections) > _options.MaxConnections)
         {
             Interlocked.Decrement(ref _connections);
-            return "Too many connections; try again later.";
+            return ("Too many connections; try again later.", false);
         }
         if (_perAddress.AddOrUpdate(address, 1, (_, n) => n + 1) > _options.MaxConnectionsPerAddress)
         {
             Release(address);
-            return "Too many connections from your address.";
+            return ("Too many connections from your address.", true);
         }
-        return null;
+        return (null, false);
     }
 
     private void Release(IPAddress address)

@@ -25,6 +25,18 @@ public sealed record FtpServerOptions
     public int PassivePortMin { get; init; }
     public int PassivePortMax { get; init; }
 
+    /// <summary>
+    /// Most passive ports (listeners and the data connections they lead to) one client address may
+    /// hold at once when <see cref="PassivePortMin"/>-<see cref="PassivePortMax"/> is configured;
+    /// more PASV/EPSV are answered 425. Null: a quarter of the range (at least 1). Without a range
+    /// there is no share (the kernel's ephemeral range is large, and each session holds at most one).
+    /// </summary>
+    public int? MaxPassivePortsPerAddress { get; init; }
+
+    /// <summary>The share of the passive range one address may hold; null when unlimited (no range).</summary>
+    public int? PassivePortShare =>
+        PassivePortMin == 0 ? null : MaxPassivePortsPerAddress ?? Math.Max(1, (PassivePortMax - PassivePortMin + 1) / 4);
+
     /// <summary>Address announced in 227 replies instead of the local one (NAT masquerade).</summary>
     public IPAddress? PassiveAddress { get; init; }
 
@@ -42,6 +54,12 @@ public sealed record FtpServerOptions
 
     /// <summary>Pause before answering a failed PASS, against password guessing.</summary>
     public TimeSpan FailedLoginDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Password hashes (PBKDF2, tens of milliseconds of CPU each) computed at once, server-wide;
+    /// further logins wait for a slot, within their login timeout. Default: the processor count.
+    /// </summary>
+    public int MaxConcurrentPasswordChecks { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Failed logins after which the session is closed with 421.</summary>
     public int MaxLoginFailures { get; init; } = 3;
@@ -133,6 +151,10 @@ public sealed record FtpServerOptions
         if (FailedLoginDelay < TimeSpan.Zero || MaxLoginFailures < 1)
         {
             throw new ArgumentException("failed-login-delay must be ≥ 0 and max-login-failures ≥ 1.");
+        }
+        if (MaxConcurrentPasswordChecks < 1 || MaxPassivePortsPerAddress is < 1)
+        {
+            throw new ArgumentException("max-password-checks and passive-ports-per-ip must be ≥ 1.");
         }
         if (MaxConnections < 1 || MaxConnectionsPerAddress < 1)
         {

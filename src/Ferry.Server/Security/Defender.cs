@@ -4,11 +4,16 @@ namespace Ferry.Server.Security;
 
 public enum DefenderEvent
 {
+    /// <summary>A refused login, whether the name exists or not (one score for both: the ban tells no names).</summary>
     FailedLogin,
-    UnknownUser,
+
+    /// <summary>A connection over the per-address limit (not the server-wide one: that is no client's fault).</summary>
     LimitExceeded,
     ProtocolViolation,
 }
+
+/// <summary>A ban just made: the address, the score that reached the threshold, how long it lasts, the last event.</summary>
+public sealed record DefenderBan(IPAddress Address, int Score, TimeSpan Duration, DefenderEvent LastEvent);
 
 /// <summary>
 /// Scores misbehaving client addresses and bans them for a growing time (the idea of SFTPGo's
@@ -65,48 +70,64 @@ public sealed class Defender
     }
 
     /// <summary>Raised (outside the lock) each time an address gets banned.</summary>
-    public event EventHandler<IPAddress>? AddressBanned;
+    public event EventHandler<DefenderBan>? AddressBanned;
+
+    /// <summary>
+    /// A successful login from <paramref name="address"/>: for an observation window its connections
+    /// over the per-address limit no longer score (a NATed office running a parallel mirror is not
+    /// an attacker); its failed logins and protocol violations still do.
+    /// </summary>
+    public void RecordLogin(IPAddress address)
+    {
+        if (!_options.Enabled || IsAllowListed(address))
+        {
+            return;
+        }
+        address = Normalize(address);
+        var now = _time.GetUtcNow();
+        lock (_lock)
+        {
+            var entry = GetOrAdd(address, now);
+            entry.LastLogin = now;
+            entry.LastSeen = now;
+        }
+    }
 
     /// <summary>Records a bad event; returns true when it got the address banned.</summary>
     public bool Report(IPAddress address, DefenderEvent kind)
     {
-        var banned = ReportCore(address, kind);
-        if (banned)
+        var ban = ReportCore(address, kind);
+        if (ban is not null)
         {
-            AddressBanned?.Invoke(this, Normalize(address));
+            AddressBanned?.Invoke(this, ban);
         }
-        return banned;
+        return ban is not null;
     }
 
-    private bool ReportCore(IPAddress address, DefenderEvent kind)
+    private DefenderBan? ReportCore(IPAddress address, DefenderEvent kind)
     {
         if (!_options.Enabled || IsAllowListed(address))
         {
-            return false;
+            return null;
         }
         address = Normalize(address);
         var score = kind switch
         {
             DefenderEvent.FailedLogin => _options.FailedLoginScore,
-            DefenderEvent.UnknownUser => _options.UnknownUserScore,
             DefenderEvent.LimitExceeded => _options.LimitExceededScore,
             _ => _options.ProtocolViolationScore,
         };
         var now = _time.GetUtcNow();
         lock (_lock)
         {
-            if (!_entries.TryGetValue(address, out var entry))
-            {
-                if (_entries.Count >= _options.MaxTrackedAddresses)
-                {
-                    Evict(now);
-                }
-                entry = new Entry();
-                _entries[address] = entry;
-            }
+            var entry = GetOrAdd(address, now);
             if (entry.BannedUntil > now)
             {
-                return false;
+                return null;
+            }
+            if (kind == DefenderEvent.LimitExceeded && now - entry.LastLogin <= _options.ObservationWindow)
+            {
+                return null;
             }
             entry.Events.Enqueue((now, score));
             entry.Score += score;
@@ -117,17 +138,32 @@ public sealed class Defender
             entry.LastSeen = now;
             if (entry.Score < _options.Threshold)
             {
-                return false;
+                return null;
             }
             var duration = TimeSpan.FromTicks((long)Math.Min(
                 _options.BanDuration.Ticks * Math.Pow(_options.BanGrowthFactor, entry.Bans),
                 _options.MaxBanDuration.Ticks));
+            var ban = new DefenderBan(address, entry.Score, duration, kind);
             entry.Bans++;
             entry.BannedUntil = now + duration;
             entry.Events.Clear();
             entry.Score = 0;
-            return true;
+            return ban;
         }
+    }
+
+    private Entry GetOrAdd(IPAddress address, DateTimeOffset now)
+    {
+        if (!_entries.TryGetValue(address, out var entry))
+        {
+            if (_entries.Count >= _options.MaxTrackedAddresses)
+            {
+                Evict(now);
+            }
+            entry = new Entry();
+            _entries[address] = entry;
+        }
+        return entry;
     }
 
     /// <summary>How long the current ban of <paramref name="address"/> has left (zero when none).</summary>
@@ -177,5 +213,6 @@ public sealed class Defender
         public int Bans { get; set; }
         public DateTimeOffset BannedUntil { get; set; }
         public DateTimeOffset LastSeen { get; set; }
+        public DateTimeOffset LastLogin { get; set; } = DateTimeOffset.MinValue;
     }
 }

@@ -13,11 +13,16 @@ public sealed record DefenderOptions
     /// <summary>Score at which an address is banned.</summary>
     public int Threshold { get; init; } = 15;
 
-    /// <summary>A wrong password for an existing account.</summary>
+    /// <summary>
+    /// A refused login: a wrong password or a name that does not exist (or anonymous when it is off).
+    /// One score for both, or the ban would tell which names exist.
+    /// </summary>
     public int FailedLoginScore { get; init; } = 2;
 
-    /// <summary>A login attempt for a name that does not exist (or anonymous when it is off): name guessing.</summary>
-    public int UnknownUserScore { get; init; } = 3;
+    /// <summary>
+    /// A connection over the per-address limit, from an address without a successful login in the
+    /// observation window (the server-wide limit never scores).
+    /// </summary>
     public int LimitExceededScore { get; init; } = 3;
     public int ProtocolViolationScore { get; init; } = 5;
 
@@ -39,7 +44,7 @@ public sealed record DefenderOptions
 
     public void Validate()
     {
-        if (Threshold < 1 || FailedLoginScore < 0 || UnknownUserScore < 0 || LimitExceededScore < 0 || ProtocolViolationScore < 0)
+        if (Threshold < 1 || FailedLoginScore < 0 || LimitExceededScore < 0 || ProtocolViolationScore < 0)
         {
             throw new ArgumentException("ban-threshold: the threshold must be ≥ 1 and scores ≥ 0.");
         }

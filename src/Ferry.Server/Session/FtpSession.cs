@@ -35,6 +35,7 @@ internal sealed class FtpSession : IAsyncDisposable
     // The control transport: the socket's stream, or TLS over it after AUTH TLS (or from the start on the implicit port).
     private Stream _stream;
     private SslStream? _tls;
+    private TlsTransportStream? _tlsTransport;
     private readonly bool _implicitTls;
     private bool _upgradePending;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -299,8 +300,9 @@ internal sealed class FtpSession : IAsyncDisposable
         var options = _server.Tls!.ServerOptions;
         try
         {
-            var (tls, _) = await ServerTlsHandshake.AuthenticateAsync(_network, options, Options.Tls!.HandshakeTimeout, token).ConfigureAwait(false);
+            var (tls, transport) = await ServerTlsHandshake.AuthenticateAsync(_network, options, Options.Tls!.HandshakeTimeout, token).ConfigureAwait(false);
             _tls = tls;
+            _tlsTransport = transport;
             _stream = tls;
             ControlTlsOptions = options;
             // RFC 4217 §4: a new security context; PBSZ/PROT start over.
@@ -324,14 +326,26 @@ internal sealed class FtpSession : IAsyncDisposable
     {
         // Zero-byte reads: an idle session holds no read buffer (Kestrel does the same).
         var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 2048, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(token, _server.Draining);
+        var idle = CancellationTokenSource.CreateLinkedTokenSource(token, _server.Draining);
         try
         {
             while (!_closing)
             {
-                var loginLeft = Options.LoginTimeout - (DateTimeOffset.UtcNow - ConnectedAt);
-                var limit = IsLoggedIn || loginLeft >= Options.IdleTimeout ? Options.IdleTimeout : loginLeft;
-                idle.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.FromTicks(1));
+                if (idle.IsCancellationRequested)
+                {
+                    // The timer fired but the session was not idle (a transfer ran, or ended less
+                    // than an idle timeout ago): the next read waits on a fresh token. A cancelled
+                    // one would make every read throw at once, a loop spinning a core.
+                    idle.Dispose();
+                    idle = CancellationTokenSource.CreateLinkedTokenSource(token, _server.Draining);
+                }
+                var limit = TimeLeftBeforeTimeout();
+                if (limit <= TimeSpan.Zero)
+                {
+                    await SendTimeoutAsync(token).ConfigureAwait(false);
+                    return false;
+                }
+                idle.CancelAfter(limit);
                 ReadResult result;
                 try
                 {
@@ -344,21 +358,18 @@ internal sealed class FtpSession : IAsyncDisposable
                         await DrainAsync().ConfigureAwait(false);
                         return false;
                     }
-                    if (IsTransferRunning)
-                    {
-                        // A long transfer is not idleness; keep waiting for commands.
-                        continue;
-                    }
-                    if (!IsLoggedIn && limit < Options.IdleTimeout)
-                    {
-                        ServerLog.LoginTimeout(Log, Options.LoginTimeout.TotalSeconds);
-                        await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Login timeout: closing control connection."), token).ConfigureAwait(false);
-                        return false;
-                    }
-                    ServerLog.IdleTimeout(Log, Options.IdleTimeout.TotalSeconds);
-                    await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Timeout: closing control connection."), token).ConfigureAwait(false);
+                    // The timer fired: the top of the loop asks again how idle the session really is.
+                    continue;
+                }
+                catch (Exception) when (_tlsTransport is { RenegotiationRequested: true })
+                {
+                    // A TLS 1.2 renegotiation: refused before OpenSSL saw it, and scored like any
+                    // other foreign protocol (there is no FTP reason to renegotiate).
+                    ServerLog.TlsRenegotiationRefused(Log);
+                    Server.Defender.Report(RemoteEndPoint.Address, Security.DefenderEvent.ProtocolViolation);
                     return false;
                 }
+                MarkActivity();
                 if (_commandsSeen == 0 && LooksLikeTlsHandshake(result.Buffer))
                 {
                     // A TLS ClientHello on the plaintext port (RFC 4217 wants AUTH TLS first).
@@ -425,9 +436,49 @@ internal sealed class FtpSession : IAsyncDisposable
         }
         finally
         {
+            idle.Dispose();
             await reader.CompleteAsync().ConfigureAwait(false);
         }
     }
+
+    // Environment.TickCount64 of the last command read or transfer ended: the idle clock's start.
+    private long _lastActivity = Environment.TickCount64;
+
+    private void MarkActivity() => Volatile.Write(ref _lastActivity, Environment.TickCount64);
+
+    /// <summary>
+    /// How long the next read may wait for a command. The idle clock is paused while a transfer runs
+    /// (vsftpd keeps data_connection_timeout and idle_session_timeout apart: a transfer has its own
+    /// stall timeout): the read is then woken once per idle timeout only to look again. After the
+    /// transfer the clock runs from the moment it ended. Before login the login deadline, counted
+    /// from the connection, applies too.
+    /// </summary>
+    private TimeSpan TimeLeftBeforeTimeout()
+    {
+        var left = IsTransferRunning
+            ? Options.IdleTimeout
+            : Options.IdleTimeout - TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastActivity));
+        if (!IsLoggedIn && LoginTimeLeft < left)
+        {
+            left = LoginTimeLeft;
+        }
+        return left;
+    }
+
+    private async ValueTask SendTimeoutAsync(CancellationToken token)
+    {
+        if (!IsLoggedIn && LoginTimeLeft <= TimeSpan.Zero)
+        {
+            ServerLog.LoginTimeout(Log, Options.LoginTimeout.TotalSeconds);
+            await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Login timeout: closing control connection."), token).ConfigureAwait(false);
+            return;
+        }
+        ServerLog.IdleTimeout(Log, Options.IdleTimeout.TotalSeconds);
+        await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Timeout: closing control connection."), token).ConfigureAwait(false);
+    }
+
+    /// <summary>Time left of the login timeout (zero or less once it has passed).</summary>
+    public TimeSpan LoginTimeLeft => Options.LoginTimeout - (DateTimeOffset.UtcNow - ConnectedAt);
 
     /// <summary>
     /// Graceful shutdown: a running transfer finishes and sends its own final reply first (unless
@@ -662,13 +713,26 @@ internal sealed class FtpSession : IAsyncDisposable
         {
             reply = Replies.TransferAborted;
         }
+        catch (Exception e) when (IsPeerGone(e))
+        {
+            // The 150 went to a control connection the client had closed: its event, not our failure.
+            ServerLog.SessionConnectionLost(Log, e.Message);
+            reply = Replies.TransferAborted;
+        }
         catch (Exception e)
         {
             ServerLog.HandlerFailed(Log, "transfer", e);
             reply = new FtpReply(ReplyCode.ActionAbortedLocalError, "Transfer failed: local error.");
         }
         await TrySendAsync(reply).ConfigureAwait(false);
+        // The idle clock restarts now (set before this task completes, so the read loop, which
+        // sees the transfer as ended only then, never reads an older time).
+        MarkActivity();
     }
+
+    /// <summary>A socket error or a closed stream: the peer went away (reset, broken pipe, EOF).</summary>
+    private static bool IsPeerGone(Exception e) =>
+        e is SocketException or IOException { InnerException: SocketException };
 
     /// <summary>ABOR: stops a running transfer (which answers 426) and reports whether there was one.</summary>
     public async ValueTask<bool> AbortTransferAsync()
@@ -751,36 +815,46 @@ internal sealed class FtpSession : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Closes the connection. Every step runs whatever the previous one threw (a TLS session left
+    /// "in init" makes the close_notify throw, a reset socket the shutdown): a peer that misbehaves
+    /// costs an information line, never a skipped step or a stack trace.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (_tls is not null)
+        var tls = _tls;
+        if (tls is not null)
         {
-            try
-            {
-                // close_notify, so the client sees a clean end of the TLS session.
-                await _tls.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException or TimeoutException or InvalidOperationException or SocketException)
-            {
-            }
+            // close_notify, so the client sees a clean end of the TLS session.
+            await DisposeStepAsync(() => new ValueTask(tls.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2)))).ConfigureAwait(false);
         }
-        try
+        await DisposeStepAsync(() =>
         {
             if (_socket.Connected)
             {
                 _socket.Shutdown(SocketShutdown.Both);
             }
-        }
-        catch (SocketException)
+            return ValueTask.CompletedTask;
+        }).ConfigureAwait(false);
+        if (tls is not null)
         {
+            await DisposeStepAsync(tls.DisposeAsync).ConfigureAwait(false);
         }
-        if (_tls is not null)
-        {
-            await _tls.DisposeAsync().ConfigureAwait(false);
-        }
-        await _network.DisposeAsync().ConfigureAwait(false);
+        await DisposeStepAsync(_network.DisposeAsync).ConfigureAwait(false);
         _socket.Dispose();
         _sessionCts.Dispose();
         _writeLock.Dispose();
+    }
+
+    private async ValueTask DisposeStepAsync(Func<ValueTask> step)
+    {
+        try
+        {
+            await step().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            ServerLog.DisposeStepFailed(Log, e.Message);
+        }
     }
 }

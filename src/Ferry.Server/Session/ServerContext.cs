@@ -57,6 +57,12 @@ internal sealed class ServerContext(
     /// <summary>The certificate store when FTPS is configured; null otherwise (AUTH answered 502).</summary>
     public Tls.TlsCertificateStore? Tls { get; init; }
 
+    /// <summary>Slots for password hashes computed at once (<see cref="FtpServerOptions.MaxConcurrentPasswordChecks"/>).</summary>
+    public SemaphoreSlim PasswordChecks { get; } = new(options.MaxConcurrentPasswordChecks, options.MaxConcurrentPasswordChecks);
+
+    /// <summary>Passive ports held by each client address (<see cref="FtpServerOptions.PassivePortShare"/>).</summary>
+    public DataChannels.PassivePortShare PassivePorts { get; } = new(options.PassivePortShare);
+
     /// <summary>Storage used by each user with a quota, shared by this server's sessions.</summary>
     public QuotaLedger Quotas { get; } = new();
 

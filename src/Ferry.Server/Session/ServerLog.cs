@@ -15,7 +15,7 @@ internal static partial class ServerLog
     [LoggerMessage(3, LogLevel.Information, "Session ended after {Seconds:0.0} s")]
     public static partial void SessionEnded(ILogger logger, double seconds);
 
-    [LoggerMessage(4, LogLevel.Debug, "Connection lost: {Reason}")]
+    [LoggerMessage(4, LogLevel.Information, "Connection lost: {Reason}")]
     public static partial void SessionConnectionLost(ILogger logger, string reason);
 
     [LoggerMessage(5, LogLevel.Debug, "C: {Line}")]
@@ -83,4 +83,22 @@ internal static partial class ServerLog
 
     [LoggerMessage(26, LogLevel.Information, "Listening for implicit FTPS on {EndPoint}")]
     public static partial void ListeningImplicitTls(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(27, LogLevel.Warning, "Address {Address} banned for {Seconds:0} s: score {Score}, the last event {LastEvent}")]
+    public static partial void AddressBanned(ILogger logger, IPAddress address, double seconds, int score, Security.DefenderEvent lastEvent);
+
+    [LoggerMessage(28, LogLevel.Warning, "Address {Address} is banned: session closed before checking a password")]
+    public static partial void BannedDuringLogin(ILogger logger, IPAddress address);
+
+    [LoggerMessage(29, LogLevel.Information, "No login within {Seconds} s (waiting for a password check): closing")]
+    public static partial void LoginTimeoutWaitingForCheck(ILogger logger, double seconds);
+
+    [LoggerMessage(30, LogLevel.Warning, "TLS renegotiation requested by the client: refused, closing")]
+    public static partial void TlsRenegotiationRefused(ILogger logger);
+
+    [LoggerMessage(31, LogLevel.Information, "Closing the control connection failed: {Reason}")]
+    public static partial void DisposeStepFailed(ILogger logger, string reason);
+
+    [LoggerMessage(32, LogLevel.Warning, "PASV/EPSV refused: {Address} already holds {Held} passive ports, its share of the range")]
+    public static partial void PassiveShareExhausted(ILogger logger, IPAddress address, int held);
 }

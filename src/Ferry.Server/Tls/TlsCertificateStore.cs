@@ -176,6 +176,9 @@ public sealed class TlsCertificateStore : IDisposable
                 // No CipherSuitesPolicy and no ALPN: either would turn .NET's session resumption off
                 // or split the session cache between control and data connections.
                 AllowTlsResume = true,
+                // TLS 1.2 renegotiation is refused (TlsTransportStream closes the connection before
+                // OpenSSL sees it); this keeps OpenSSL from taking part should one get through.
+                AllowRenegotiation = false,
             };
         }
 

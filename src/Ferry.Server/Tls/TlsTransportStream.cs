@@ -22,6 +22,70 @@ internal sealed class TlsTransportStream(Stream inner) : Stream
     {
         Resumed = _observer?.Resumed;
         _observer = null;
+        _handshakeDone = true;
+    }
+
+    /// <summary>
+    /// True once the peer started a handshake after ours had completed: a TLS 1.2 renegotiation
+    /// (TLS 1.3 has none; its post-handshake messages travel as application data records). It is
+    /// refused here, before OpenSSL sees it: the read that reaches it ends the data before it, the
+    /// next read throws <see cref="TlsRenegotiationException"/>. Left to OpenSSL, a renegotiation
+    /// leaves the connection "in init" and makes the close_notify throw.
+    /// </summary>
+    public bool RenegotiationRequested { get; private set; }
+
+    // The peer's TLS records, followed from the first byte: 5-byte header (type, version, length), then the body.
+    private bool _handshakeDone;
+    private int _headerFill;
+    private byte _recordType;
+    private int _recordLength;
+    private int _bodyLeft;
+
+    private const byte HandshakeRecord = 22;
+
+    /// <summary>
+    /// Follows the record framing through <paramref name="received"/>; returns where a handshake
+    /// record begins after our handshake completed (0 when its header began in an earlier read), or -1.
+    /// Skips record bodies whole: the cost is per record, not per byte.
+    /// </summary>
+    private int FindRenegotiation(ReadOnlySpan<byte> received)
+    {
+        var i = 0;
+        var headerStart = _headerFill == 0 ? -1 : 0;
+        while (i < received.Length)
+        {
+            if (_bodyLeft > 0)
+            {
+                var skip = Math.Min(_bodyLeft, received.Length - i);
+                _bodyLeft -= skip;
+                i += skip;
+                continue;
+            }
+            if (_headerFill == 0)
+            {
+                headerStart = i;
+                _recordType = received[i];
+            }
+            else if (_headerFill == 3)
+            {
+                _recordLength = received[i] << 8;
+            }
+            else if (_headerFill == 4)
+            {
+                _recordLength |= received[i];
+            }
+            i++;
+            if (++_headerFill == 5)
+            {
+                _headerFill = 0;
+                _bodyLeft = _recordLength;
+                if (_handshakeDone && _recordType == HandshakeRecord)
+                {
+                    return Math.Max(headerStart, 0);
+                }
+            }
+        }
+        return -1;
     }
 
     public override bool CanRead => true;
@@ -32,12 +96,27 @@ internal sealed class TlsTransportStream(Stream inner) : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (RenegotiationRequested)
+        {
+            throw new TlsRenegotiationException();
+        }
         var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         if (read == 0 && buffer.Length > 0)
         {
             SawTransportEof = true;
         }
-        return read;
+        return Inspect(buffer.Span[..read]);
+    }
+
+    private int Inspect(ReadOnlySpan<byte> received)
+    {
+        var renegotiation = FindRenegotiation(received);
+        if (renegotiation < 0)
+        {
+            return received.Length;
+        }
+        RenegotiationRequested = true;
+        return renegotiation > 0 ? renegotiation : throw new TlsRenegotiationException();
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -45,12 +124,16 @@ internal sealed class TlsTransportStream(Stream inner) : Stream
 
     public override int Read(byte[] buffer, int offset, int count)
     {
+        if (RenegotiationRequested)
+        {
+            throw new TlsRenegotiationException();
+        }
         var read = inner.Read(buffer, offset, count);
         if (read == 0 && count > 0)
         {
             SawTransportEof = true;
         }
-        return read;
+        return Inspect(buffer.AsSpan(offset, read));
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -88,3 +171,6 @@ internal sealed class TlsTransportStream(Stream inner) : Stream
         await base.DisposeAsync().ConfigureAwait(false);
     }
 }
+
+/// <summary>The peer asked for a TLS renegotiation, which Ferry refuses (the connection is closed).</summary>
+internal sealed class TlsRenegotiationException() : IOException("The peer requested a TLS renegotiation, which is refused.");

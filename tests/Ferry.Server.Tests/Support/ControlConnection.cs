@@ -121,6 +121,13 @@ public sealed class ControlConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Closes at once with a TCP reset (SO_LINGER 0): a client that vanished.</summary>
+    public void Abort()
+    {
+        _socket.LingerState = new LingerOption(true, 0);
+        _socket.Close();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _reader.CompleteAsync();
