@@ -42,6 +42,7 @@ internal sealed class ServeSettings
         ("max-connections-per-ip", "N", "most control connections from one address (default 32)"),
         ("max-listing-entries", "N", "most entries one listing sends, then 451 (default 100000)"),
         ("max-commands-per-second", "N", "a session sending faster is slowed down; a ceiling far above real work (default 200000)"),
+        ("login-cache-size", "N", "accounts whose last verified password is remembered (keyed HMAC, never the password) so a repeated login skips PBKDF2; 0 turns it off (default 1024)"),
         ("max-error-replies-per-second", "N", "a session drawing more error replies (500-504, 530) is slowed down; successful commands never are (default 20)"),
         ("sendfile", "on|off", "TYPE I downloads without TLS go from the page cache to the socket with sendfile(2) (default on)"),
         ("listing-cache", "on|off", "Linux: keep listings of unchanged directories, dropped on inotify events; off on network file systems by itself (default on)"),
@@ -280,6 +281,11 @@ internal sealed class ServeSettings
 
     public string Root => Path.GetFullPath(this["root"] ?? Directory.GetCurrentDirectory());
 
+    /// <summary>--login-cache-size: accounts whose verified password each store remembers (0: off).</summary>
+    public int LoginCacheSize => Int("login-cache-size") is { } size
+        ? size >= 0 ? size : throw new ArgumentException("login-cache-size must be ≥ 0.")
+        : Ferry.Server.Accounts.VerifiedCredentialsCache.DefaultCapacity;
+
     /// <summary>The accounts given with --user NAME:PASSWORD (full rights, home "/"); null when none.</summary>
     public StaticUserStore? ToUserStore()
     {
@@ -287,7 +293,7 @@ internal sealed class ServeSettings
         {
             return null;
         }
-        var store = new StaticUserStore();
+        var store = new StaticUserStore(LoginCacheSize);
         foreach (var user in _users)
         {
             var colon = user.IndexOf(':', StringComparison.Ordinal);
@@ -322,7 +328,7 @@ internal sealed class ServeSettings
         {
             try
             {
-                file = new FileUserStore(path);
+                file = new FileUserStore(path, LoginCacheSize);
             }
             catch (UserFileException e)
             {
