@@ -36,6 +36,7 @@ public sealed class FtpServerMetrics : IDisposable
         BytesSent = Meter.CreateCounter<long>("ferry.bytes.sent", "By", "File data sent (downloads)");
         TransferDuration = Meter.CreateHistogram<double>("ferry.transfer.duration", "s", "Duration of file transfers, by direction");
         CommandDuration = Meter.CreateHistogram<double>("ferry.command.duration", "s", "Time to handle a command until its reply, by verb");
+        LogLinesDropped = Meter.CreateCounter<long>("ferry.log.dropped", "{line}", "Log lines dropped because the log output did not keep up");
         CommandsThrottled = Meter.CreateCounter<long>("ferry.commands.throttled", "{command}", "Commands made to wait by the command rate limits, by reason (rate, errors)");
     }
 
@@ -50,6 +51,7 @@ public sealed class FtpServerMetrics : IDisposable
     public Histogram<double> TransferDuration { get; }
     public Histogram<double> CommandDuration { get; }
     public Counter<long> CommandsThrottled { get; }
+    public Counter<long> LogLinesDropped { get; }
 
     public void Dispose() => Meter.Dispose();
 }
