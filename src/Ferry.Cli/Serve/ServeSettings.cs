@@ -43,7 +43,7 @@ internal sealed class ServeSettings
         ("max-listing-entries", "N", "most entries one listing sends, then 451 (default 100000)"),
         ("max-commands-per-second", "N", "a session sending faster is slowed down; a ceiling far above real work (default 200000)"),
         ("login-cache-size", "N", "accounts whose last verified password is remembered (keyed HMAC, never the password) so a repeated login skips PBKDF2; 0 turns it off (default 1024)"),
-        ("max-error-replies-per-second", "N", "a session drawing more error replies (500-504, 530) is slowed down; successful commands never are (default 20)"),
+        ("max-error-replies-per-second", "N", "a session drawing more error replies (500, 501, 503, 530) is slowed down; successful commands never are (default 20)"),
         ("sendfile", "on|off", "TYPE I downloads without TLS go from the page cache to the socket with sendfile(2) (default on)"),
         ("listing-cache", "on|off", "Linux: keep listings of unchanged directories, dropped on inotify events; off on network file systems by itself (default on)"),
         ("transfer-buffer", "BYTES", "buffer of each copying transfer (uploads, TLS, TYPE A, sendfile off), two per transfer (default 262144)"),

@@ -78,8 +78,8 @@ public sealed record FtpServerOptions
 
     /// <summary>
     /// Error replies per second a session may draw in a sustained way (bursts of twice that) before
-    /// its commands are slowed: 500-504 (unknown verb, syntax, sequence) and 530 (not logged in,
-    /// failed login). A session whose commands succeed is never slowed by this.
+    /// its commands are slowed: 500 (unknown verb), 501 (syntax), 503 (sequence) and 530 (not logged
+    /// in, failed login). A session whose commands succeed is never slowed by this.
     /// </summary>
     public int MaxErrorRepliesPerSecond { get; init; } = 20;
 

@@ -13,8 +13,8 @@ internal enum ThrottleReason
 /// <summary>
 /// Decides how long a session's next command waits. Two token buckets: a generous one for every
 /// command (a ceiling far above what any client doing real work sends), and a strict one charged
-/// only by commands the server refused as the client's fault (<see cref="IsAbusive"/>): unknown or
-/// unimplemented verbs, syntax and sequence errors, "not logged in", failed logins. A client whose
+/// only by commands the server refused as the client's fault (<see cref="IsAbusive"/>): unknown
+/// verbs, syntax and sequence errors, "not logged in", failed logins. A client whose
 /// commands succeed (or fail for file reasons, such as 550 for a missing file) never waits for the
 /// strict bucket, however fast it goes; a flood of junk is slowed to the strict rate after a burst.
 /// Used by one session loop only.
@@ -59,10 +59,13 @@ internal sealed class CommandThrottle(int commandsPerSecond, int errorRepliesPer
     }
 
     /// <summary>
-    /// Replies that say the client sent something it should not have: 500-504 (RFC 959 §4.2: syntax
-    /// error, unimplemented, bad sequence) and 530 (not logged in, wrong password). Not 550 and its
-    /// kin: a missing file is an answer a well-behaved mirror client gets all the time. Not 4xx:
-    /// those are the server's or the network's condition, not the client's fault.
+    /// Replies that say the client sent something it should not have (RFC 959 §4.2): 500 (unknown
+    /// verb, garbage), 501 (syntax error in the arguments), 503 (bad sequence) and 530 (not logged
+    /// in, wrong password). Not 502/504 ("not implemented", for the command or that parameter):
+    /// that is the server's gap, and a polite client may ask once per file (SITE CHMOD on a store
+    /// without Unix permissions answers 504); a flood of them is no more work than a flood of NOOPs,
+    /// which the all-commands ceiling bounds. Not 550 and its kin: a missing file is an answer a
+    /// well-behaved mirror client gets all the time. Not 4xx: the server's or the network's condition.
     /// </summary>
-    public static bool IsAbusive(int code) => code is >= 500 and <= 504 or 530;
+    public static bool IsAbusive(int code) => code is 500 or 501 or 503 or 530;
 }
