@@ -8,6 +8,10 @@
 #   no-cache     jit with --listing-cache off: every listing stats every entry
 #   r2r          framework-dependent ReadyToRun publish (dotnet publish -p:PublishReadyToRun=true)
 #   aot          NativeAOT publish (dotnet publish -r linux-x64 -p:PublishAot=true): no JIT at all
+#   log-info     jit at the default log level (information: a line per connection, login, transfer
+#                and session end) instead of warning: what the default logging costs
+#   defaults     jit with every default (log level information, defender on, default limits); its
+#                idle-sessions holds 1,900 sessions, under the default --max-connections of 2,000
 # For each: start-up time (exec to first accepted connection), memory after start-up, and the
 # scenarios of bench/Ferry.Bench (quick durations). Writes docs/benchmarks-settings.md.
 #
@@ -18,7 +22,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 reps=2 only="idle-sessions,retr-1g,stor-1g,retr-1g-tls,retr-1000-small,sessions-c1,sessions-c64,list-10k,mlsd-10k,retr-200x10m"
-variants="jit,server-gc,no-pgo,inline,copy,no-cache,r2r,aot"
+variants="jit,log-info,defaults,server-gc,no-pgo,inline,copy,no-cache,r2r,aot"
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) reps=$2; shift ;;
@@ -71,7 +75,8 @@ echo "| variant | start-up to first accept (ms) | RSS after start-up (MiB) |" >"
 echo "|---|---:|---:|" >>"$out/settings-startup.md"
 for variant in ${variants//,/ }; do
   port=$((port + 1))
-  envs=() extra=() cmd=(dotnet src/Ferry.Cli/bin/Release/net10.0/ferry.dll)
+  envs=() extra=() cmd=(dotnet src/Ferry.Cli/bin/Release/net10.0/ferry.dll) idle=10000
+  tuned=(--max-connections 20000 --max-connections-per-ip 20000 --no-defender --max-commands-per-second 100000 --log-level warning)
   case "$variant" in
     jit) ;;
     server-gc) envs=(DOTNET_gcServer=1) ;;
@@ -81,12 +86,13 @@ for variant in ${variants//,/ }; do
     no-cache) extra=(--listing-cache off) ;;
     r2r) cmd=(dotnet "$out/ferry-r2r/ferry.dll") ;;
     aot) cmd=("$out/ferry-aot/ferry") ;;
+    log-info) tuned=(--max-connections 20000 --max-connections-per-ip 20000 --no-defender --max-commands-per-second 100000) ;;
+    defaults) tuned=() idle=1900 ;;
     *) echo "settings.sh: unknown variant $variant" >&2; exit 2 ;;
   esac
   start=$(date +%s%N)
   env "${envs[@]}" setsid "${cmd[@]}" serve --root "$data" --address 127.0.0.1 --port "$port" --user bench:bench \
-    --max-connections 20000 --max-connections-per-ip 20000 --no-defender --max-commands-per-second 100000 \
-    --log-level warning --tls-cert "$tls_cert" --tls-key "$tls_key" "${extra[@]}" >"$out/settings-$variant.log" 2>&1 &
+    "${tuned[@]}" --tls-cert "$tls_cert" --tls-key "$tls_key" "${extra[@]}" >"$out/settings-$variant.log" 2>&1 &
   pids+=($!)
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
     sleep 0.005
@@ -96,7 +102,7 @@ for variant in ${variants//,/ }; do
   sleep 1
   pid=$(pgrep -f -- "--port $port " | head -n1)
   echo "| $variant | $ms | $(( $(rss_kib "$pid") / 1024 )) |" >>"$out/settings-startup.md"
-  targets+=(--target "$variant:$port:$pid:10000")
+  targets+=(--target "$variant:$port:$pid:$idle")
 done
 
 "$bench" run --root "$data" "${targets[@]}" --user bench --password bench --reps "$reps" --quick --tls-cert "$tls_cert" \
@@ -116,7 +122,10 @@ commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=
 print("# Ferry under different runtime settings\n")
 print(f"Made by `bench/settings.sh --reps {reps}` (Ferry {commit}); medians of {reps} repetitions, quick")
 print("durations, all variants interleaved in one run on the same data set. Ratios are to `jit`, the")
-print("way `dotnet run` and the .NET tool run Ferry. See docs/benchmarks.md for what each scenario does.\n")
+print("way `dotnet run` and the .NET tool run Ferry. See docs/benchmarks.md for what each scenario does.")
+print("`jit` and the other variants run with `--log-level warning`, the limits raised and the defender off;")
+print("`log-info` is `jit` at the default log level (`information`), `defaults` is Ferry with every default")
+print("(its idle-sessions holds 1,900 sessions: the default --max-connections is 2,000).\n")
 print("## Start-up\n")
 print(startup)
 print("## Scenarios (ratio to `jit`; for KiB/session lower is better)\n")

@@ -49,7 +49,9 @@ internal static class ServeCommand
             return 0;
         }
 
-        using var loggerFactory = CreateLoggerFactory(operations);
+        using var loggerFactory = CreateLoggerFactory(operations, out var logSink);
+        // Disposed before the factory (reverse order): writes the lines still buffered.
+        using var logSinkLifetime = logSink;
         var log = loggerFactory.CreateLogger("Ferry.Serve");
 
         var fileSystemOptions = settings.ToFileSystemOptions();
@@ -58,6 +60,10 @@ internal static class ServeCommand
         var following = new Lazy<LocalFileSystem>(() => new LocalFileSystem(settings.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = true }));
         await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
             user => user.FollowSymlinksOutsideRoot ? following.Value : null);
+        if (logSink is not null)
+        {
+            logSink.LinesDropped += dropped => server.Metrics.LogLinesDropped.Add(dropped);
+        }
         var reload = new ServeReload();
         if (usersFile is not null)
         {
@@ -251,37 +257,36 @@ internal static class ServeCommand
         return 0;
     }
 
-    private static ILoggerFactory CreateLoggerFactory(ServeOperations operations) => LoggerFactory.Create(builder =>
+    private static ILoggerFactory CreateLoggerFactory(ServeOperations operations, out BufferedLogSink? sink)
     {
-        builder.SetMinimumLevel(operations.LogLevel)
-            // Logs go to standard error; standard output carries only the "listening" line.
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        switch (operations.LogFormat)
+        BufferedLogSink? buffered = null;
+        var factory = LoggerFactory.Create(builder =>
         {
-            case "json":
-                builder.AddJsonConsole(o =>
-                {
-                    o.IncludeScopes = true;
-                    o.UseUtcTimestamp = true;
-                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-                });
-                break;
-            case "systemd":
-                // journald adds its own time stamps; "<6>" prefixes carry the priority.
-                builder.AddSystemdConsole(o => o.IncludeScopes = true);
-                break;
-            default:
-                builder.AddSimpleConsole(o =>
-                {
-                    o.IncludeScopes = true;
-                    o.SingleLine = true;
-                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                    o.UseUtcTimestamp = true;
-                    o.ColorBehavior = LoggerColorBehavior.Disabled;
-                });
-                break;
-        }
-    });
+            builder.SetMinimumLevel(operations.LogLevel);
+            switch (operations.LogFormat)
+            {
+                case "json":
+                    // Logs go to standard error; standard output carries only the "listening" line.
+                    builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+                    builder.AddJsonConsole(o =>
+                    {
+                        o.IncludeScopes = true;
+                        o.UseUtcTimestamp = true;
+                        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                    });
+                    break;
+                default:
+                    // The simple and systemd layouts (journald adds its own time stamps; "<6>" prefixes
+                    // carry the priority) through the batching sink: see BufferedLogSink for why.
+                    buffered = new BufferedLogSink(Console.OpenStandardError(),
+                        operations.LogFormat == "systemd" ? LogLineFormat.Systemd : LogLineFormat.Simple);
+                    builder.AddProvider(buffered);
+                    break;
+            }
+        });
+        sink = buffered;
+        return factory;
+    }
 
     /// <summary>`ferry serve --help`: a manual page (the options come from <see cref="ServeSettings.Known"/>).</summary>
     internal static string Help()

@@ -44,7 +44,9 @@ internal sealed class ServeSettings
         ("max-connections-per-ip", "N", "most control connections from one address (default 32)"),
         ("max-listing-entries", "N", "most entries one listing sends, then 451 (default 100000)"),
         ("max-directory-depth", "N", "deepest directory MKD makes, in levels below the root, then 553 (default 256)"),
-        ("max-commands-per-second", "N", "a session sending faster is slowed down (default 500)"),
+        ("max-commands-per-second", "N", "a session sending faster is slowed down; a ceiling far above real work (default 200000)"),
+        ("login-cache-size", "N", "accounts whose last verified password is remembered (keyed HMAC, never the password) so a repeated login skips PBKDF2; 0 turns it off (default 1024)"),
+        ("max-error-replies-per-second", "N", "a session drawing more error replies (500, 501, 503, 530) is slowed down; successful commands never are (default 20)"),
         ("sendfile", "on|off", "TYPE I downloads without TLS go from the page cache to the socket with sendfile(2) (default on)"),
         ("listing-cache", "on|off", "Linux: keep listings of unchanged directories, dropped on inotify events; off on network file systems by itself (default on)"),
         ("transfer-buffer", "BYTES", "buffer of each copying transfer (uploads, TLS, TYPE A, sendfile off), two per transfer (default 262144)"),
@@ -282,6 +284,11 @@ internal sealed class ServeSettings
 
     public string Root => Path.GetFullPath(this["root"] ?? Directory.GetCurrentDirectory());
 
+    /// <summary>--login-cache-size: accounts whose verified password each store remembers (0: off).</summary>
+    public int LoginCacheSize => Int("login-cache-size") is { } size
+        ? size >= 0 ? size : throw new ArgumentException("login-cache-size must be ≥ 0.")
+        : Ferry.Server.Accounts.VerifiedCredentialsCache.DefaultCapacity;
+
     /// <summary>The accounts given with --user NAME:PASSWORD (full rights, home "/"); null when none.</summary>
     public StaticUserStore? ToUserStore()
     {
@@ -289,7 +296,7 @@ internal sealed class ServeSettings
         {
             return null;
         }
-        var store = new StaticUserStore();
+        var store = new StaticUserStore(LoginCacheSize);
         foreach (var user in _users)
         {
             var colon = user.IndexOf(':', StringComparison.Ordinal);
@@ -324,7 +331,7 @@ internal sealed class ServeSettings
         {
             try
             {
-                file = new FileUserStore(path);
+                file = new FileUserStore(path, LoginCacheSize);
             }
             catch (UserFileException e)
             {
@@ -382,6 +389,7 @@ internal sealed class ServeSettings
             MaxListingEntries = Int("max-listing-entries") ?? defaults.MaxListingEntries,
             MaxDirectoryDepth = Int("max-directory-depth") ?? defaults.MaxDirectoryDepth,
             MaxCommandsPerSecond = Int("max-commands-per-second") ?? defaults.MaxCommandsPerSecond,
+            MaxErrorRepliesPerSecond = Int("max-error-replies-per-second") ?? defaults.MaxErrorRepliesPerSecond,
             AtomicUploads = Bool("atomic-uploads") ?? defaults.AtomicUploads,
             ZeroCopySend = OnOff("sendfile") ?? defaults.ZeroCopySend,
             TransferBufferSize = Int("transfer-buffer") ?? defaults.TransferBufferSize,

@@ -1,9 +1,11 @@
 namespace Ferry.Server.Accounts;
 
 /// <summary>
-/// Several stores as one (a users file and --user accounts). Every store is asked every time, so
-/// each pays its hash work (real or decoy) and the time of a refusal does not tell which store, if
-/// any, knows the name. The first store that accepts wins.
+/// Several stores as one (a users file and --user accounts). Until one accepts, every store is
+/// asked, so a refusal pays every store's hash work (real or decoy) and its time does not tell which
+/// store, if any, knows the name. The first store that accepts wins and the rest are not asked:
+/// a success tells only who already holds the right password which store has it, and a login
+/// answered from a store's verified-credentials cache then costs no decoy hash in the others.
 /// </summary>
 public sealed class CombinedUserStore(IReadOnlyList<IUserStore> stores) : IUserStore
 {
@@ -23,12 +25,13 @@ public sealed class CombinedUserStore(IReadOnlyList<IUserStore> stores) : IUserS
 
     public async ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken)
     {
-        UserAccount? found = null;
         foreach (var store in Stores)
         {
-            var account = await store.AuthenticateAsync(userName, password, cancellationToken).ConfigureAwait(false);
-            found ??= account;
+            if (await store.AuthenticateAsync(userName, password, cancellationToken).ConfigureAwait(false) is { } account)
+            {
+                return account;
+            }
         }
-        return found;
+        return null;
     }
 }

@@ -6,19 +6,28 @@ namespace Ferry.Server.Accounts;
 /// new file is bad. Passwords are checked with <see cref="PasswordHash.Verify"/> in constant time; an
 /// unknown name is checked against a decoy hash with as many iterations as the costliest account,
 /// so a refusal takes as long whether the name exists or not (as long as every hash in the file has
-/// the same iteration count, which 'ferry user add' ensures).
+/// the same iteration count, which 'ferry user add' ensures). A login repeated with a password
+/// already verified is answered from <see cref="LoginCache"/>, which <see cref="Reload"/> empties.
 /// </summary>
 public sealed class FileUserStore : IUserStore
 {
     private volatile Snapshot _snapshot;
 
-    /// <summary>Loads <paramref name="path"/>; throws <see cref="UserFileException"/> naming the bad user and field.</summary>
-    public FileUserStore(string path)
+    /// <summary>
+    /// Loads <paramref name="path"/>; throws <see cref="UserFileException"/> naming the bad user and field.
+    /// <paramref name="loginCacheSize"/>: accounts whose verified password is remembered (0: none).
+    /// </summary>
+    public FileUserStore(string path, int loginCacheSize = VerifiedCredentialsCache.DefaultCapacity)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentOutOfRangeException.ThrowIfNegative(loginCacheSize);
         Path = path;
         _snapshot = Snapshot.Load(path, previousDecoy: null);
+        LoginCache = loginCacheSize == 0 ? null : new VerifiedCredentialsCache(loginCacheSize);
     }
+
+    /// <summary>The verified-credentials cache; null when turned off.</summary>
+    public VerifiedCredentialsCache? LoginCache { get; }
 
     public string Path { get; }
 
@@ -29,7 +38,13 @@ public sealed class FileUserStore : IUserStore
     public ValueTask<bool> ContainsAsync(string userName, CancellationToken cancellationToken) => ValueTask.FromResult(Contains(userName));
 
     /// <summary>Reads the file again. On error throws and the accounts already loaded stay in force.</summary>
-    public void Reload() => _snapshot = Snapshot.Load(Path, _snapshot.Decoy);
+    public void Reload()
+    {
+        _snapshot = Snapshot.Load(Path, _snapshot.Decoy);
+        // Every account may have changed; the new snapshot's hashes would not match old entries
+        // anyway (entries are bound to the hash object), this frees them at once.
+        LoginCache?.Clear();
+    }
 
     public ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken)
     {
@@ -38,7 +53,17 @@ public sealed class FileUserStore : IUserStore
         cancellationToken.ThrowIfCancellationRequested();
         var snapshot = _snapshot;
         var known = snapshot.Users.TryGetValue(userName, out var entry);
+        var tag = LoginCache?.Tag(userName, password);
+        if (known && tag is not null && LoginCache!.Matches(userName, entry!.Password, tag))
+        {
+            return ValueTask.FromResult<UserAccount?>(entry.ToAccount());
+        }
+        // No entry, or one that does not match: the full verify, whatever the cache said.
         var match = (known ? entry!.Password : snapshot.Decoy).Verify(password);
+        if (known && match && tag is not null)
+        {
+            LoginCache!.Remember(userName, entry!.Password, tag);
+        }
         return ValueTask.FromResult(known && match ? entry!.ToAccount() : null);
     }
 

@@ -6,8 +6,9 @@ namespace Ferry.Server.Accounts;
 /// Named accounts held in memory (from the command line or a test). Passwords are kept only as
 /// <see cref="PasswordHash"/> (PBKDF2-SHA256, a random salt each), compared in constant time. An unknown user name costs
 /// the same hash work as a wrong password, so the time of a refusal does not reveal which names exist.
+/// A login repeated with a password already verified is answered from <see cref="LoginCache"/>.
 /// </summary>
-public sealed class StaticUserStore : IUserStore
+public sealed class StaticUserStore(int loginCacheSize = VerifiedCredentialsCache.DefaultCapacity) : IUserStore
 {
     /// <summary>PBKDF2 iterations (OWASP 2023 asks for 600k with SHA-256; 100k is our floor).</summary>
     public const int Iterations = 100_000;
@@ -16,6 +17,14 @@ public sealed class StaticUserStore : IUserStore
 
     // Hashed against when the user does not exist: same cost, never a match.
     private readonly Entry _decoy = new(new UserAccount("\0decoy", "/", Permissions.None), PasswordHash.Decoy(Iterations));
+
+    /// <summary>The verified-credentials cache (accounts whose verified password is remembered); null when the size is 0.</summary>
+    public VerifiedCredentialsCache? LoginCache { get; } = loginCacheSize switch
+    {
+        < 0 => throw new ArgumentOutOfRangeException(nameof(loginCacheSize)),
+        0 => null,
+        _ => new VerifiedCredentialsCache(loginCacheSize),
+    };
 
     public int Count => _users.Count;
 
@@ -30,6 +39,8 @@ public sealed class StaticUserStore : IUserStore
         ArgumentNullException.ThrowIfNull(password);
         ArgumentException.ThrowIfNullOrEmpty(home);
         _users[name] = Entry.Create(new UserAccount(name, home, permissions) { Quota = quota, FollowSymlinksOutsideRoot = followSymlinksOutsideRoot }, password);
+        // A new hash object: the old entry could not match any more; drop it now.
+        LoginCache?.Forget(name);
         return this;
     }
 
@@ -39,7 +50,17 @@ public sealed class StaticUserStore : IUserStore
         ArgumentNullException.ThrowIfNull(password);
         cancellationToken.ThrowIfCancellationRequested();
         var known = _users.TryGetValue(userName, out var entry);
+        var tag = LoginCache?.Tag(userName, password);
+        if (known && tag is not null && LoginCache!.Matches(userName, entry!.Hash, tag))
+        {
+            return ValueTask.FromResult<UserAccount?>(entry.Account);
+        }
+        // No entry, or one that does not match: the full verify, whatever the cache said.
         var match = (known ? entry! : _decoy).Verify(password);
+        if (known && match && tag is not null)
+        {
+            LoginCache!.Remember(userName, entry!.Hash, tag);
+        }
         return ValueTask.FromResult(known && match ? entry!.Account : null);
     }
 

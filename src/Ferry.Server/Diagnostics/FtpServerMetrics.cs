@@ -21,6 +21,7 @@ public sealed class FtpServerMetrics : IDisposable
         ["ferry.transfers"] = [("direction", ["upload", "download"]), ("result", ["completed", "failed"])],
         ["ferry.transfer.duration"] = [("direction", ["upload", "download"])],
         ["ferry.command.duration"] = [("command", [])],
+        ["ferry.commands.throttled"] = [("reason", ["rate", "errors"])],
     };
 
     public FtpServerMetrics()
@@ -35,6 +36,8 @@ public sealed class FtpServerMetrics : IDisposable
         BytesSent = Meter.CreateCounter<long>("ferry.bytes.sent", "By", "File data sent (downloads)");
         TransferDuration = Meter.CreateHistogram<double>("ferry.transfer.duration", "s", "Duration of file transfers, by direction");
         CommandDuration = Meter.CreateHistogram<double>("ferry.command.duration", "s", "Time to handle a command until its reply, by verb");
+        LogLinesDropped = Meter.CreateCounter<long>("ferry.log.dropped", "{line}", "Log lines dropped because the log output did not keep up");
+        CommandsThrottled = Meter.CreateCounter<long>("ferry.commands.throttled", "{command}", "Commands made to wait by the command rate limits, by reason (rate, errors)");
     }
 
     public Meter Meter { get; }
@@ -47,6 +50,8 @@ public sealed class FtpServerMetrics : IDisposable
     public Counter<long> BytesSent { get; }
     public Histogram<double> TransferDuration { get; }
     public Histogram<double> CommandDuration { get; }
+    public Counter<long> CommandsThrottled { get; }
+    public Counter<long> LogLinesDropped { get; }
 
     public void Dispose() => Meter.Dispose();
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Ferry.Server.Security;
 
 /// <summary>
@@ -7,17 +5,18 @@ namespace Ferry.Server.Security;
 /// client over the rate is slowed down (its next command waits), never cut off, so a flood of
 /// pipelined commands costs the server bounded work per second. Used by one session loop only.
 /// </summary>
-internal sealed class CommandRateLimiter(int perSecond)
+internal sealed class CommandRateLimiter(int perSecond, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly double _capacity = perSecond * 2.0;
     private double _tokens = perSecond * 2.0;
-    private long _last = Stopwatch.GetTimestamp();
+    private long _last = (time ?? TimeProvider.System).GetTimestamp();
 
     /// <summary>How long to wait before the next command may run (zero when a token is there).</summary>
     public TimeSpan Take()
     {
-        var now = Stopwatch.GetTimestamp();
-        _tokens = Math.Min(_capacity, _tokens + Stopwatch.GetElapsedTime(_last, now).TotalSeconds * perSecond);
+        var now = _time.GetTimestamp();
+        _tokens = Math.Min(_capacity, _tokens + _time.GetElapsedTime(_last, now).TotalSeconds * perSecond);
         _last = now;
         _tokens -= 1;
         return _tokens >= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(-_tokens / perSecond);

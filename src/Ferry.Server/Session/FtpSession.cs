@@ -48,7 +48,7 @@ internal sealed class FtpSession : IAsyncDisposable
     private CancellationTokenSource? _transferCts;
     private bool _closing;
     private int _commandsSeen;
-    private readonly Security.CommandRateLimiter _rate;
+    private readonly Security.CommandThrottle _rate;
     private int _protocolViolations;
 
     public FtpSession(long id, Socket socket, ServerContext server, CancellationToken serverStopping, bool implicitTls = false)
@@ -61,7 +61,7 @@ internal sealed class FtpSession : IAsyncDisposable
         _stream = _network;
         _lines = new ControlLineReader(server.Options.MaxLineLength);
         FileSystem = server.FileSystem;
-        _rate = new Security.CommandRateLimiter(server.Options.MaxCommandsPerSecond);
+        _rate = new Security.CommandThrottle(server.Options.MaxCommandsPerSecond, server.Options.MaxErrorRepliesPerSecond);
         _sessionCts = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
         RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
@@ -591,9 +591,10 @@ internal sealed class FtpSession : IAsyncDisposable
     private async ValueTask ExecuteAsync(ParsedCommand command, CancellationToken token)
     {
         _commandsSeen++;
-        var wait = _rate.Take();
+        var wait = _rate.BeforeCommand(out var throttledFor);
         if (wait > TimeSpan.Zero)
         {
+            _server.Metrics.CommandsThrottled.Add(1, new KeyValuePair<string, object?>("reason", throttledFor == Security.ThrottleReason.Errors ? "errors" : "rate"));
             await Task.Delay(wait, token).ConfigureAwait(false);
         }
         if (command.LooksLikeHttp)
@@ -610,6 +611,7 @@ internal sealed class FtpSession : IAsyncDisposable
                 return;
             }
             await SendAsync(Replies.UnknownCommand, token).ConfigureAwait(false);
+            _rate.AfterReply(Replies.UnknownCommand.Code);
             return;
         }
         if (command.LogLine is not null)
@@ -621,6 +623,7 @@ internal sealed class FtpSession : IAsyncDisposable
         if (reply is not null)
         {
             await SendAsync(reply, token).ConfigureAwait(false);
+            _rate.AfterReply(reply.Code);
         }
         // Until the reply (for a transfer: until it started); unknown verbs share one tag value.
         _server.Metrics.CommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
