@@ -135,7 +135,7 @@ public sealed class FtpServer : IAsyncDisposable
             {
                 socket.DualMode = true; // "::" serves IPv4 clients too.
             }
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            ListenerSockets.AllowRebindOverTimeWait(socket);
             socket.Bind(new IPEndPoint(address, port));
             socket.Listen(512);
             return socket;
