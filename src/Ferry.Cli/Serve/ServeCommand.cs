@@ -20,6 +20,9 @@ internal static class ServeCommand
             Console.Out.Write(Help());
             return 0;
         }
+        // First, before Console or anything else sets up .NET's signal handling: SIGHUP, SIGINT and
+        // SIGTERM inherited as ignored (nohup, a background job) are handled all the same.
+        SignalDispositions.ResetIgnored(SignalDispositions.ServerSignals);
         var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal);
         ServeSettings settings;
