@@ -262,6 +262,7 @@ internal static class TransferCommands
             var started = Stopwatch.GetTimestamp();
             var outcome = TransferOutcome.NetworkFailed;
             long bytes = 0;
+            var written = new WrittenBytes();
             FtpReply? refusal;
             try
             {
@@ -274,7 +275,7 @@ internal static class TransferCommands
                     }
                     await using (connection.ConfigureAwait(false))
                     {
-                        (outcome, bytes) = await DataTransfer.ReceiveAsync(connection, file, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
+                        (outcome, bytes) = await DataTransfer.ReceiveAsync(connection, file, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, written, token).ConfigureAwait(false);
                     }
                 }
             }
@@ -285,6 +286,12 @@ internal static class TransferCommands
                 if (outcome == TransferOutcome.Completed && closed is not null)
                 {
                     outcome = closed.Value;
+                }
+                if (outcome != TransferOutcome.Completed)
+                {
+                    // Whatever ended it (ABOR, the control connection gone, quota, full disk): the
+                    // record says what reached the file, not what was read or 0.
+                    bytes = written.Count;
                 }
                 // Also when the transfer was aborted (ABOR throws through here): no temporary file stays.
                 refusal = await FinishAsync(session, plan, outcome).ConfigureAwait(false);

@@ -83,4 +83,13 @@ internal static partial class ServerLog
 
     [LoggerMessage(26, LogLevel.Information, "Listening for implicit FTPS on {EndPoint}")]
     public static partial void ListeningImplicitTls(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(27, LogLevel.Information, "Refused {Verb} {Argument}: {Code} {Reason}")]
+    public static partial void Refused(ILogger logger, string verb, string argument, int code, string reason);
+
+    [LoggerMessage(28, LogLevel.Information, "Removed {Count} upload temporaries left behind (older than {Age}), e.g. {Example}")]
+    public static partial void LeftoversRemoved(ILogger logger, int count, TimeSpan age, string example);
+
+    [LoggerMessage(29, LogLevel.Warning, "Sweep of upload temporaries failed: {Reason}")]
+    public static partial void LeftoverSweepFailed(ILogger logger, string reason);
 }
