@@ -168,10 +168,14 @@ internal sealed class FtpSession : IAsyncDisposable
         return (quota, usage);
     }
 
-    /// <summary>Resolves a client path against the working directory (false for NUL, backslash, empty).</summary>
+    /// <summary>
+    /// Resolves a client path against the working directory (false for NUL, backslash, empty, and
+    /// for the name of an atomic upload's temporary file, which no command may reach).
+    /// </summary>
     public bool TryResolve(string argument, out VirtualPath path)
     {
-        if (VirtualPath.TryResolve(WorkingDirectory, argument, out var resolved))
+        if (VirtualPath.TryResolve(WorkingDirectory, argument, out var resolved)
+            && !Commands.UploadTemporaries.IsTemporary(resolved.Value.Value.AsSpan(resolved.Value.Value.LastIndexOf('/') + 1)))
         {
             path = resolved.Value;
             return true;

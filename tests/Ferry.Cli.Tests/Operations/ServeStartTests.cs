@@ -76,5 +76,14 @@ public sealed class ServeStartTests : IDisposable
         Assert.True(IsRunning(server.Id)); // SIGHUP's default action (exit) did not happen either
     }
 
+    [Fact]
+    public async Task The_start_lines_say_which_directory_is_served_and_that_dot_files_are_not_listed()
+    {
+        await using var server = await FerryServeProcess.StartAsync(_root);
+
+        await FerryServeProcess.EventuallyAsync(() => Task.FromResult(server.Stdout.Contains("ferry serving", StringComparison.Ordinal)), "the serving line");
+        Assert.Contains($"ferry serving {_root}, dot files not listed (--show-dotfiles)", server.Stdout, StringComparison.Ordinal);
+    }
+
     private static bool IsRunning(int pid) => Directory.Exists($"/proc/{pid}");
 }
