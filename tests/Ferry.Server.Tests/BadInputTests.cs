@@ -272,7 +272,7 @@ public sealed class BadInputTests
         await control.ExpectAsync("RETR nothing.txt", 550);
         await control.ExpectAsync("RETR pub", 550);
         await control.ExpectAsync("LIST nowhere", 550);
-        await control.ExpectAsync("RETR a\0b", 550);
+        await control.ExpectAsync("RETR a\0b", 501); // a NUL is refused before any handler (501)
     }
 
     [Fact]

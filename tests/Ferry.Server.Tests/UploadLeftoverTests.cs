@@ -86,6 +86,7 @@ public sealed class UploadLeftoverTests
         await using var server = await TestServer.StartAsync();
         PlantLeftovers(server.Root);
         await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200); // SIZE answers in binary mode only
         if (verb is "RETR" or "STOR")
         {
             using var data = await DataClient.ConnectPassiveAsync(control);
