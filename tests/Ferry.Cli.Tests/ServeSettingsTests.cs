@@ -38,6 +38,28 @@ public sealed class ServeSettingsTests : IDisposable
     }
 
     [Fact]
+    public void Dot_files_are_hidden_unless_shown_on_the_command_line_in_json_or_by_environment()
+    {
+        Assert.False(ServeSettings.Load(["--root", _dir], Env()).ToServerOptions().ShowDotFiles);
+        Assert.True(ServeSettings.Load(["--root", _dir, "--show-dotfiles"], Env()).ToServerOptions().ShowDotFiles);
+        Assert.True(ServeSettings.Load(["--root", _dir], Env(("FERRY__SHOW_DOTFILES", "true"))).ToServerOptions().ShowDotFiles);
+        var config = Path.Combine(_dir, "ferry.json");
+        File.WriteAllText(config, """{ "show-dotfiles": true }""");
+        Assert.True(ServeSettings.Load(["--root", _dir, "--config", config], Env()).ToServerOptions().ShowDotFiles);
+    }
+
+    [Fact]
+    public void A_root_that_is_a_file_is_refused_as_not_a_directory()
+    {
+        var file = Path.Combine(_dir, "file.txt");
+        File.WriteAllText(file, "x");
+
+        var error = Assert.Throws<ArgumentException>(() => ServeSettings.Load(["--root", file], Env()).ToServerOptions());
+
+        Assert.Equal($"root: '{file}' is a file, not a directory.", error.Message);
+    }
+
+    [Fact]
     public void Defender_settings_come_from_the_command_line()
     {
         var options = ServeSettings.Load(["--root", _dir, "--ban-threshold", "6", "--ban-time", "60", "--allow-list", "10.0.0.0/8, ::1"], Env()).ToServerOptions();

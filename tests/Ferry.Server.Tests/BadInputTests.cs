@@ -169,6 +169,27 @@ public sealed class BadInputTests
         await control.ExpectAsync("PASS guest@example.com", 530);
     }
 
+    [Theory]
+    [InlineData("USER \0")]
+    [InlineData("USER ftp\0root")]
+    [InlineData("USER ftp \0")]
+    public async Task A_command_line_with_NUL_gets_501_reaches_no_handler_or_log_and_the_session_goes_on(string line)
+    {
+        var log = new LogCollector();
+        await using var server = await TestServer.StartAsync(loggerFactory: log);
+        await using var control = await ControlConnection.OpenAsync(server.EndPoint);
+        Assert.Equal(220, (await control.ReadReplyAsync()).Code);
+
+        await control.SendRawAsync(Encoding.UTF8.GetBytes(line + "\r\n"));
+
+        Assert.Equal(501, (await control.ReadReplyAsync()).Code);
+        // USER never ran: PASS has no USER to follow.
+        await control.ExpectAsync("PASS a@b", 503);
+        await control.ExpectAsync("USER ftp", 331);
+        await control.ExpectAsync("PASS a@b", 230);
+        Assert.DoesNotContain(log.Lines, l => l.Message.Contains('\0', StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Overlong_line_gets_500_and_the_session_goes_on()
     {
@@ -251,7 +272,7 @@ public sealed class BadInputTests
         await control.ExpectAsync("RETR nothing.txt", 550);
         await control.ExpectAsync("RETR pub", 550);
         await control.ExpectAsync("LIST nowhere", 550);
-        await control.ExpectAsync("RETR a\0b", 550);
+        await control.ExpectAsync("RETR a\0b", 501); // a NUL is refused before any handler (501)
     }
 
     [Fact]

@@ -48,7 +48,8 @@ public sealed class TraversalAttackTests : IAsyncLifetime
         await control.ExpectAsync("TYPE I", 200);
         await control.ExpectAsync("PASV", 227);
         var reply = await control.CommandAsync("RETR " + path);
-        Assert.True(reply.Code == 550, $"RETR {path}: {reply}");
+        // A line holding NUL is refused before any handler (501); every other path is 550.
+        Assert.True(reply.Code == (path.Contains('\0') ? 501 : 550), $"RETR {path}: {reply}");
         Assert.DoesNotContain(Secret, reply.Message, StringComparison.Ordinal);
         await control.ExpectAsync("NOOP", 200);
     }

@@ -20,6 +20,9 @@ internal static class ServeCommand
             Console.Out.Write(Help());
             return 0;
         }
+        // First, before Console or anything else sets up .NET's signal handling: SIGHUP, SIGINT and
+        // SIGTERM inherited as ignored (nohup, a background job) are handled all the same.
+        SignalDispositions.ResetIgnored(SignalDispositions.ServerSignals);
         var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal);
         ServeSettings settings;
@@ -224,6 +227,9 @@ internal static class ServeCommand
             {
                 await Console.Out.WriteLineAsync($"ferry metrics on http://{operations.MetricsAddress}:{operations.MetricsPort}/metrics");
             }
+            // What is served, said at start: no --root serves the current directory (a clone's .git too).
+            await Console.Out.WriteLineAsync($"ferry serving {settings.Root}{(settings["root"] is null ? " (the current directory: no --root given)" : "")}"
+                + (options.ShowDotFiles ? ", dot files listed" : ", dot files not listed (--show-dotfiles)"));
             await Console.Out.FlushAsync(CancellationToken.None);
             if (systemd.IsEnabled)
             {
@@ -305,7 +311,8 @@ internal static class ServeCommand
             "    access; accounts given with --user get full rights on the root; accounts in a --users",
             "    file get the home, rights and quotas written there (manage it with 'ferry user').",
             "    Prints \"ferry listening on ADDRESS:PORT\" on standard output once it accepts",
-            "    connections; logs go to standard error.",
+            "    connections, then \"ferry serving DIR\" (the root); logs go to standard error. Names",
+            "    beginning with a dot are not listed unless --show-dotfiles (LIST -a still lists them).",
             "",
             "    Every option can come from three places; the command line wins over the environment,",
             "    which wins over the JSON file named by --config (keys are the option names, e.g.",

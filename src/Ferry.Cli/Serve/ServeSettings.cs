@@ -30,7 +30,8 @@ internal sealed class ServeSettings
         ("no-anonymous", null, "refuse anonymous logins (ftp, anonymous)"),
         ("allow-fxp", null, "let named accounts use server-to-server transfers (FXP)"),
         ("anonymous-upload-dir", "DIR", "virtual directory where anonymous users may STOR/STOU new files (default: none)"),
-        ("atomic-uploads", null, "STOR/STOU write a hidden temporary file, renamed onto the target at 226"),
+        ("atomic-uploads", null, "STOR/STOU write a hidden temporary file, renamed onto the target at 226; leftovers of a crash are removed after an hour"),
+        ("show-dotfiles", null, "list names beginning with a dot (.git, .env…); by default only LIST -a shows them, as vsftpd"),
         ("user", "NAME:PASSWORD", "an account with full rights on the root; repeatable (ps shows it: prefer --users)"),
         ("users", "FILE", "JSON users file with hashed passwords, homes, rights, quotas ('ferry user'); SIGHUP rereads it"),
         ("idle-timeout", "SECONDS", "close sessions idle this long (default 300)"),
@@ -391,6 +392,7 @@ internal sealed class ServeSettings
             MaxCommandsPerSecond = Int("max-commands-per-second") ?? defaults.MaxCommandsPerSecond,
             MaxErrorRepliesPerSecond = Int("max-error-replies-per-second") ?? defaults.MaxErrorRepliesPerSecond,
             AtomicUploads = Bool("atomic-uploads") ?? defaults.AtomicUploads,
+            ShowDotFiles = Bool("show-dotfiles") ?? defaults.ShowDotFiles,
             ZeroCopySend = OnOff("sendfile") ?? defaults.ZeroCopySend,
             TransferBufferSize = Int("transfer-buffer") ?? defaults.TransferBufferSize,
             AnonymousUploadDirectory = this["anonymous-upload-dir"] ?? defaults.AnonymousUploadDirectory,
@@ -400,7 +402,9 @@ internal sealed class ServeSettings
         _ = ToFileSystemOptions(); // refuses a bad listing-cache value here too (--check-config)
         if (!Directory.Exists(Root))
         {
-            throw new ArgumentException($"root: directory '{Root}' does not exist.");
+            throw new ArgumentException(File.Exists(Root)
+                ? $"root: '{Root}' is a file, not a directory."
+                : $"root: directory '{Root}' does not exist.");
         }
         if (options.AnonymousUploadDirectory is { } upload && options.AllowAnonymous
             && !Directory.Exists(Path.Combine(Root, upload.TrimStart('/'))))

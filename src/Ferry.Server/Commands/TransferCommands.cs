@@ -234,7 +234,7 @@ internal static class TransferCommands
         Stream file;
         if (atomic)
         {
-            temporary = plan.Target.Parent.Combine($".ferry-upload-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
+            temporary = plan.Target.Parent.Combine(UploadTemporaries.NewName());
             file = await session.FileSystem.OpenWriteAsync(temporary.Value, FileWriteMode.CreateNew, 0, cancellationToken).ConfigureAwait(false);
         }
         else
@@ -262,6 +262,7 @@ internal static class TransferCommands
             var started = Stopwatch.GetTimestamp();
             var outcome = TransferOutcome.NetworkFailed;
             long bytes = 0;
+            var written = new WrittenBytes();
             FtpReply? refusal;
             try
             {
@@ -274,7 +275,7 @@ internal static class TransferCommands
                     }
                     await using (connection.ConfigureAwait(false))
                     {
-                        (outcome, bytes) = await DataTransfer.ReceiveAsync(connection, file, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, token).ConfigureAwait(false);
+                        (outcome, bytes) = await DataTransfer.ReceiveAsync(connection, file, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, written, token).ConfigureAwait(false);
                     }
                 }
             }
@@ -285,6 +286,12 @@ internal static class TransferCommands
                 if (outcome == TransferOutcome.Completed && closed is not null)
                 {
                     outcome = closed.Value;
+                }
+                if (outcome != TransferOutcome.Completed)
+                {
+                    // Whatever ended it (ABOR, the control connection gone, quota, full disk): the
+                    // record says what reached the file, not what was read or 0.
+                    bytes = written.Count;
                 }
                 // Also when the transfer was aborted (ABOR throws through here): no temporary file stays.
                 refusal = await FinishAsync(session, plan, outcome).ConfigureAwait(false);
@@ -531,12 +538,19 @@ internal sealed record UploadPlan(string Verb, VirtualPath Target, FileEntry? Ex
 /// </summary>
 internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePath, FileEntry Entry, GlobPattern? Filter, string AsTyped)
 {
+    /// <summary>
+    /// Whether entries whose names begin with a dot are listed: with <see cref="Hosting.FtpServerOptions.ShowDotFiles"/>,
+    /// or asked for as vsftpd allows it (LIST -a, a wildcard that begins with a dot).
+    /// </summary>
+    public bool ShowDotFiles { get; init; }
+
     private static readonly FtpReply WildcardOnlyLast = new(ReplyCode.FileUnavailable, "Wildcards are allowed in the last path segment only.");
 
     public static async ValueTask<(ListingTarget? Target, FtpReply? Error)> ResolveAsync(
         FtpSession session, string argument, CancellationToken cancellationToken, bool plainPath = false)
     {
-        var typed = plainPath ? argument : WithoutLsFlags(argument);
+        var all = false;
+        var typed = plainPath ? argument : WithoutLsFlags(argument, out all);
         GlobPattern? filter = null;
         var directoryPart = typed;
         if (!plainPath && GlobPattern.HasWildcards(typed))
@@ -559,19 +573,25 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
         {
             return (null, Replies.NoSuchFile);
         }
-        return (new ListingTarget(path, storePath, entry, filter, typed), null);
+        return (new ListingTarget(path, storePath, entry, filter, typed)
+        {
+            ShowDotFiles = session.Options.ShowDotFiles || all || (filter?.ToString().StartsWith('.') ?? false),
+        }, null);
     }
 
     /// <summary>
     /// The path of a LIST/NLST/STAT argument: leading "-al"-style ls flags, which clients send and
-    /// which change nothing here (every entry is always listed in long form), are skipped.
+    /// which change nothing here (every entry is always listed in long form) but -a (dot files, as
+    /// vsftpd lists them for -a), are skipped.
     /// </summary>
-    private static string WithoutLsFlags(string argument)
+    private static string WithoutLsFlags(string argument, out bool all)
     {
+        all = false;
         var rest = argument.TrimStart();
         while (rest.StartsWith('-'))
         {
             var end = rest.IndexOf(' ', StringComparison.Ordinal);
+            all |= (end < 0 ? rest : rest[..end]).Contains('a', StringComparison.Ordinal);
             rest = end < 0 ? string.Empty : rest[(end + 1)..].TrimStart();
         }
         return rest;
@@ -588,6 +608,10 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
         }
         await foreach (var child in fileSystem.ListAsync(StorePath, cancellationToken).ConfigureAwait(false))
         {
+            if (UploadTemporaries.IsTemporary(child.Name) || (!ShowDotFiles && child.Name.StartsWith('.')))
+            {
+                continue; // upload temporaries never; dot files unless asked for
+            }
             if (Filter is null || Filter.IsMatch(child.Name))
             {
                 yield return child;

@@ -26,10 +26,10 @@ internal static class BlockingReceive
     /// <paramref name="received"/> is what the upload has received before (asynchronously).
     /// </summary>
     public static ValueTask<(TransferOutcome Outcome, long Bytes)?> TryReceiveAsync(
-        Socket socket, Stream destination, long received, TimeSpan stallTimeout, CancellationToken cancellationToken) =>
-        BlockingSocket.RunAsync(socket, SocketShutdown.Receive, stallTimeout, fd => Receive(fd, destination, received, cancellationToken), cancellationToken);
+        Socket socket, Stream destination, long received, TimeSpan stallTimeout, WrittenBytes written, CancellationToken cancellationToken) =>
+        BlockingSocket.RunAsync(socket, SocketShutdown.Receive, stallTimeout, fd => Receive(fd, destination, received, written, cancellationToken), cancellationToken);
 
-    private static unsafe (TransferOutcome Outcome, long Bytes) Receive(int fd, Stream destination, long received, CancellationToken cancellationToken)
+    private static unsafe (TransferOutcome Outcome, long Bytes) Receive(int fd, Stream destination, long received, WrittenBytes written, CancellationToken cancellationToken)
     {
         long total = 0;
         // Until BlockingSocket.MinimumLength has arrived each recv takes what is there, so that a
@@ -74,10 +74,10 @@ internal static class BlockingReceive
                         // An abort shuts the socket down, which also reads as EOF.
                         return cancellationToken.IsCancellationRequested
                             ? (TransferOutcome.NetworkFailed, total)
-                            : (DataTransfer.Write(destination, [], flush: true) ?? TransferOutcome.Completed, total);
+                            : (DataTransfer.Write(destination, [], flush: true, written) ?? TransferOutcome.Completed, total);
                     }
                     total += read;
-                    if (DataTransfer.Write(destination, buffer.AsSpan(0, (int)read), flush: false) is { } failure)
+                    if (DataTransfer.Write(destination, buffer.AsSpan(0, (int)read), flush: false, written) is { } failure)
                     {
                         return (failure, total);
                     }

@@ -387,13 +387,15 @@ internal static class DataTransfer
     /// mode closing the connection marks the end of the file; under TLS only after close_notify) and writes it to <paramref name="destination"/>,
     /// then flushes it. Completed only after a clean EOF and a successful flush; a reset connection
     /// is <see cref="TransferOutcome.NetworkFailed"/>. The caller disposes the destination.
+    /// <paramref name="written"/> counts what reached the destination, however the upload ends
+    /// (also when it throws: an abort, the control connection gone).
     /// </summary>
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)> ReceiveAsync(
-        DataConnection data, Stream destination, bool ascii, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        DataConnection data, Stream destination, bool ascii, int bufferSize, TimeSpan stallTimeout, WrittenBytes written, CancellationToken cancellationToken)
     {
         if (!ascii)
         {
-            return await ReceiveBinaryAsync(data, destination, bufferSize, stallTimeout, cancellationToken).ConfigureAwait(false);
+            return await ReceiveBinaryAsync(data, destination, bufferSize, stallTimeout, written, cancellationToken).ConfigureAwait(false);
         }
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
@@ -425,7 +427,7 @@ internal static class DataTransfer
                 var chunk = read == 0
                     ? (ascii ? decoded.AsMemory(0, decoder!.Flush(decoded)) : ReadOnlyMemory<byte>.Empty)
                     : ascii ? decoded.AsMemory(0, decoder!.Decode(buffer.AsSpan(0, read), decoded)) : buffer.AsMemory(0, read);
-                var failure = await WriteAsync(destination, chunk, flush: read == 0, cancellationToken).ConfigureAwait(false);
+                var failure = await WriteAsync(destination, chunk, flush: read == 0, written, cancellationToken).ConfigureAwait(false);
                 if (failure is not null)
                 {
                     return (failure.Value, total);
@@ -454,13 +456,13 @@ internal static class DataTransfer
     /// a plaintext upload into a host file goes on in <see cref="BlockingReceive"/> when a thread is free.
     /// </summary>
     private static async ValueTask<(TransferOutcome Outcome, long Bytes)> ReceiveBinaryAsync(
-        DataConnection data, Stream destination, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        DataConnection data, Stream destination, int bufferSize, TimeSpan stallTimeout, WrittenBytes written, CancellationToken cancellationToken)
     {
         // A plaintext upload into a host file is blocking recv(2) on a thread of its own from the
         // first byte when one is free (the socket never enters .NET's epoll set); otherwise it
         // starts here and tries again once BlockingSocket.MinimumLength has arrived.
         var blocking = BlockingSocket.IsSupported && !data.IsTls && IsHostFile(destination);
-        if (blocking && await BlockingReceive.TryReceiveAsync(data.Socket, destination, 0, stallTimeout, cancellationToken).ConfigureAwait(false) is { } whole)
+        if (blocking && await BlockingReceive.TryReceiveAsync(data.Socket, destination, 0, stallTimeout, written, cancellationToken).ConfigureAwait(false) is { } whole)
         {
             return whole;
         }
@@ -511,25 +513,25 @@ internal static class DataTransfer
                 if (read == 0)
                 {
                     // EOF: the last bytes and the flush, awaited here (226 only after both).
-                    var last = await WriteAsync(destination, filling.AsMemory(0, filled), flush: true, cancellationToken).ConfigureAwait(false);
+                    var last = await WriteAsync(destination, filling.AsMemory(0, filled), flush: true, written, cancellationToken).ConfigureAwait(false);
                     return (last ?? TransferOutcome.Completed, total);
                 }
                 if (blocking && total >= BlockingSocket.MinimumLength)
                 {
                     // A large upload: what came so far, then the rest on a thread of its own.
                     blocking = false;
-                    if (await WriteAsync(destination, filling.AsMemory(0, filled), flush: false, cancellationToken).ConfigureAwait(false) is { } failed)
+                    if (await WriteAsync(destination, filling.AsMemory(0, filled), flush: false, written, cancellationToken).ConfigureAwait(false) is { } failed)
                     {
                         return (failed, total);
                     }
                     filled = 0;
-                    if (await BlockingReceive.TryReceiveAsync(data.Socket, destination, total, stallTimeout, cancellationToken).ConfigureAwait(false) is { } rest)
+                    if (await BlockingReceive.TryReceiveAsync(data.Socket, destination, total, stallTimeout, written, cancellationToken).ConfigureAwait(false) is { } rest)
                     {
                         return (rest.Outcome, total + rest.Bytes);
                     }
                     continue; // every slot taken: on asynchronously
                 }
-                writing = WriteAsync(destination, filling.AsMemory(0, filled), flush: false, cancellationToken);
+                writing = WriteAsync(destination, filling.AsMemory(0, filled), flush: false, written, cancellationToken);
                 writePending = true;
                 (filling, spare) = (spare, filling);
                 filled = 0;
@@ -554,13 +556,14 @@ internal static class DataTransfer
         }
     }
 
-    private static async ValueTask<TransferOutcome?> WriteAsync(Stream destination, ReadOnlyMemory<byte> chunk, bool flush, CancellationToken cancellationToken)
+    private static async ValueTask<TransferOutcome?> WriteAsync(Stream destination, ReadOnlyMemory<byte> chunk, bool flush, WrittenBytes written, CancellationToken cancellationToken)
     {
         try
         {
             if (!chunk.IsEmpty)
             {
                 await destination.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                written.Add(chunk.Length);
             }
             if (flush)
             {
@@ -578,13 +581,14 @@ internal static class DataTransfer
     /// <see cref="WriteAsync"/> for the blocking upload thread (<see cref="BlockingReceive"/>): a
     /// host file's stream writes synchronously anyway.
     /// </summary>
-    internal static TransferOutcome? Write(Stream destination, ReadOnlySpan<byte> chunk, bool flush)
+    internal static TransferOutcome? Write(Stream destination, ReadOnlySpan<byte> chunk, bool flush, WrittenBytes written)
     {
         try
         {
             if (!chunk.IsEmpty)
             {
                 destination.Write(chunk);
+                written.Add(chunk.Length);
             }
             if (flush)
             {

@@ -6,6 +6,8 @@ internal static class FileSystemErrors
     // .NET on Unix puts the raw errno into IOException.HResult; these are Linux's numbers, with
     // macOS's where they differ. On Windows HResult is 0x8007xxxx with a Win32 error code.
     private const int Enoent = 2;
+    private const int EwouldblockLinux = 11; // .NET's FileShare lock (flock) held by another open
+    private const int EwouldblockMac = 35;
     private const int Eexist = 17;
     private const int Enotdir = 20;
     private const int Eisdir = 21;
@@ -23,6 +25,8 @@ internal static class FileSystemErrors
     private const int Win32DiskFull = 112;
     private const int Win32HandleDiskFull = 39;
     private const int Win32DirNotEmpty = 145;
+    private const int Win32SharingViolation = 32;
+    private const int Win32LockViolation = 33;
 
     public static bool TryTranslate(Exception exception, out FileSystemError error)
     {
@@ -47,6 +51,7 @@ internal static class FileSystemErrors
                 Win32FileExists or Win32AlreadyExists => FileSystemError.AlreadyExists,
                 Win32DiskFull or Win32HandleDiskFull => FileSystemError.DiskFull,
                 Win32DirNotEmpty => FileSystemError.DirectoryNotEmpty,
+                Win32SharingViolation or Win32LockViolation => FileSystemError.Busy,
                 _ => FileSystemError.IOError,
             };
         }
@@ -65,6 +70,8 @@ internal static class FileSystemErrors
             EnametoolongMac when macOs => FileSystemError.InvalidName,
             EnotemptyMac when macOs => FileSystemError.DirectoryNotEmpty,
             EdquotMac when macOs => FileSystemError.DiskFull,
+            EwouldblockLinux when !macOs => FileSystemError.Busy,
+            EwouldblockMac when macOs => FileSystemError.Busy,
             _ => FileSystemError.IOError,
         };
     }

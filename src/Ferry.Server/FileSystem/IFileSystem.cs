@@ -84,6 +84,8 @@ public enum FileSystemError
     /// <summary>A user's storage quota would be exceeded (552).</summary>
     QuotaExceeded,
     IOError,
+    /// <summary>The file is in use (being uploaded) and cannot be opened now (450).</summary>
+    Busy,
 }
 
 public sealed class FileSystemException : IOException

@@ -33,6 +33,7 @@ public sealed class FtpServer : IAsyncDisposable
     private Socket? _implicitListener;
     private Task? _acceptLoop;
     private Task? _implicitAcceptLoop;
+    private Task? _leftoverSweep;
     private long _nextSessionId;
 
     /// <param name="fileSystemForUser">
@@ -127,7 +128,49 @@ public sealed class FtpServer : IAsyncDisposable
         {
             _implicitAcceptLoop = AcceptLoopAsync(_implicitListener, context, implicitTls: true);
         }
+        if (_options.AtomicUploads)
+        {
+            _leftoverSweep = SweepUploadLeftoversAsync(_stopping.Token);
+        }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Atomic uploads' temporaries left behind by a crash: removed at start, then hourly (those
+    /// unmodified for <see cref="Commands.UploadTemporaries.SafeAge"/>; a live upload keeps writing to its own).
+    /// </summary>
+    private async Task SweepUploadLeftoversAsync(CancellationToken stopping)
+    {
+        await Task.Yield();
+        var age = Commands.UploadTemporaries.SafeAge(_options);
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var (removed, example) = await Commands.UploadTemporaries.SweepAsync(_fileSystem, DateTimeOffset.UtcNow - age, stopping).ConfigureAwait(false);
+                if (removed > 0)
+                {
+                    ServerLog.LeftoversRemoved(_logger, removed, age, example!);
+                }
+                await Task.Delay(Commands.UploadTemporaries.SweepInterval, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                ServerLog.LeftoverSweepFailed(_logger, e.Message);
+                try
+                {
+                    await Task.Delay(Commands.UploadTemporaries.SweepInterval, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
     }
 
     private static Socket Bind(IPAddress address, int port)
@@ -139,7 +182,7 @@ public sealed class FtpServer : IAsyncDisposable
             {
                 socket.DualMode = true; // "::" serves IPv4 clients too.
             }
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            ListenerSockets.AllowRebindOverTimeWait(socket);
             socket.Bind(new IPEndPoint(address, port));
             socket.Listen(512);
             return socket;
@@ -327,6 +370,10 @@ public sealed class FtpServer : IAsyncDisposable
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_leftoverSweep is not null)
+        {
+            await _leftoverSweep.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public async ValueTask DisposeAsync()

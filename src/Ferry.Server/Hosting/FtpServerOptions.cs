@@ -118,6 +118,13 @@ public sealed record FtpServerOptions
     public bool AtomicUploads { get; init; }
 
     /// <summary>
+    /// Lists names that begin with a dot (.git, .env, .ssh…) in LIST, NLST, MLSD and STAT. Off by
+    /// default, as vsftpd's force_dot_files: they are still reachable by name, and LIST -a (or a
+    /// wildcard beginning with a dot) lists them. Atomic uploads' temporaries are never listed.
+    /// </summary>
+    public bool ShowDotFiles { get; init; }
+
+    /// <summary>
     /// A virtual directory where anonymous users may upload with STOR and STOU (never overwriting,
     /// never APPE, DELE, RNFR or MKD). Null (the default): anonymous users cannot upload at all.
     /// </summary>

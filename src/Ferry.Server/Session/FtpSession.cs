@@ -169,10 +169,14 @@ internal sealed class FtpSession : IAsyncDisposable
         return (quota, usage);
     }
 
-    /// <summary>Resolves a client path against the working directory (false for NUL, backslash, empty).</summary>
+    /// <summary>
+    /// Resolves a client path against the working directory (false for NUL, backslash, empty, and
+    /// for the name of an atomic upload's temporary file, which no command may reach).
+    /// </summary>
     public bool TryResolve(string argument, out VirtualPath path)
     {
-        if (VirtualPath.TryResolve(WorkingDirectory, argument, out var resolved))
+        if (VirtualPath.TryResolve(WorkingDirectory, argument, out var resolved)
+            && !Commands.UploadTemporaries.IsTemporary(resolved.Value.Value.AsSpan(resolved.Value.Value.LastIndexOf('/') + 1)))
         {
             path = resolved.Value;
             return true;
@@ -528,7 +532,7 @@ internal sealed class FtpSession : IAsyncDisposable
     /// the whole line a string only when the debug log wants it. <see cref="Spec"/> is null for an
     /// unknown verb; <see cref="IsWord"/> is false for garbage (a verb that is no FTP word).
     /// </summary>
-    internal readonly record struct ParsedCommand(CommandSpec? Spec, bool EmptyVerb, bool IsWord, bool LooksLikeHttp, string Argument, string? LogLine);
+    internal readonly record struct ParsedCommand(CommandSpec? Spec, bool EmptyVerb, bool IsWord, bool LooksLikeHttp, string Argument, string? LogLine, bool HasNul = false);
 
     /// <summary>
     /// Arguments common enough to share one string (TYPE, MODE, STRU, PROT, PBSZ, OPTS, AUTH, EPSV):
@@ -579,12 +583,14 @@ internal sealed class FtpSession : IAsyncDisposable
         var argument = argumentSpan.IsEmpty ? string.Empty
             : CommonArguments.TryGetValue(argumentSpan, out var shared) ? shared
             : argumentSpan.ToString();
+        // A NUL never reaches a handler, a log line, a hook or a store (C strings end there).
+        var hasNul = line.Contains('\0');
         string? logLine = null;
-        if (!looksLikeHttp && (verbAsSent.IsEmpty || isWord) && Log.IsEnabled(LogLevel.Debug))
+        if (!looksLikeHttp && !hasNul && (verbAsSent.IsEmpty || isWord) && Log.IsEnabled(LogLevel.Debug))
         {
             logLine = spec?.Verb == "PASS" ? "PASS ****" : line.ToString();
         }
-        return new ParsedCommand(spec, verbAsSent.IsEmpty, isWord, looksLikeHttp, argument, logLine);
+        return new ParsedCommand(spec, verbAsSent.IsEmpty, isWord, looksLikeHttp, argument, logLine, hasNul);
     }
 
     /// <summary>Runs one parsed command line through the verb table.</summary>
@@ -614,6 +620,13 @@ internal sealed class FtpSession : IAsyncDisposable
             _rate.AfterReply(Replies.UnknownCommand.Code);
             return;
         }
+        if (command.HasNul)
+        {
+            // As ProFTPD refuses it; the line breaks any USER→PASS or RNFR→RNTO sequence.
+            _lastVerb = null;
+            await SendAsync(Replies.NulInCommand, token).ConfigureAwait(false);
+            return;
+        }
         if (command.LogLine is not null)
         {
             ServerLog.Command(Log, command.LogLine);
@@ -622,6 +635,11 @@ internal sealed class FtpSession : IAsyncDisposable
         var reply = await DispatchAsync(command, token).ConfigureAwait(false);
         if (reply is not null)
         {
+            if (reply.Code >= 400 && command.Spec is { } refused && IsFileCommand(refused))
+            {
+                // Every refused transfer or file change is on record with its reason (vsftpd's FAIL lines).
+                ServerLog.Refused(Log, refused.Verb, command.Argument, reply.Code, reply.Message);
+            }
             await SendAsync(reply, token).ConfigureAwait(false);
             _rate.AfterReply(reply.Code);
         }
@@ -629,6 +647,10 @@ internal sealed class FtpSession : IAsyncDisposable
         _server.Metrics.CommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
             new KeyValuePair<string, object?>("command", command.Spec?.Verb ?? "other"));
     }
+
+    /// <summary>Transfers, listings and the commands that change files: their refusals are logged.</summary>
+    private static bool IsFileCommand(CommandSpec spec) =>
+        spec.NeedsDataChannel || spec.Verb is "DELE" or "RNFR" or "RNTO" or "MKD" or "XMKD" or "RMD" or "XRMD";
 
     private async ValueTask<FtpReply?> DispatchAsync(ParsedCommand command, CancellationToken token)
     {

@@ -19,6 +19,8 @@ internal static class Replies
     public static readonly FtpReply PermissionDenied = new(ReplyCode.FileUnavailable, "Permission denied.");
     public static readonly FtpReply NoSuchFile = new(ReplyCode.FileUnavailable, "No such file or directory.");
     public static readonly FtpReply InvalidPath = new(ReplyCode.FileUnavailable, "Invalid path.");
+    public static readonly FtpReply NulInCommand = new(ReplyCode.SyntaxErrorInArguments, "Command line contains a NUL character.");
+    public static readonly FtpReply FileBusy = new(ReplyCode.FileActionNotTaken, "File is busy (being uploaded); try again later.");
     public static readonly FtpReply ReadLocalError = new(ReplyCode.ActionAbortedLocalError, "Read error: transfer aborted.");
     public static readonly FtpReply WriteLocalError = new(ReplyCode.ActionAbortedLocalError, "Write error: transfer aborted.");
     public static readonly FtpReply StorageFull = new(ReplyCode.InsufficientStorage, "Insufficient storage space: transfer aborted.");
@@ -37,6 +39,7 @@ internal static class Replies
         FileSystemError.InvalidName => new FtpReply(ReplyCode.FileNameNotAllowed, "File name not allowed."),
         FileSystemError.DiskFull => new FtpReply(ReplyCode.InsufficientStorage, "Insufficient storage space."),
         FileSystemError.QuotaExceeded => QuotaExceeded,
+        FileSystemError.Busy => FileBusy,
         _ => new FtpReply(ReplyCode.ActionAbortedLocalError, "Local error in processing."),
     };
 }

@@ -101,4 +101,13 @@ internal static partial class ServerLog
 
     [LoggerMessage(32, LogLevel.Warning, "PASV/EPSV refused: {Address} already holds {Held} passive ports, its share of the range")]
     public static partial void PassiveShareExhausted(ILogger logger, IPAddress address, int held);
+
+    [LoggerMessage(33, LogLevel.Information, "Refused {Verb} {Argument}: {Code} {Reason}")]
+    public static partial void Refused(ILogger logger, string verb, string argument, int code, string reason);
+
+    [LoggerMessage(34, LogLevel.Information, "Removed {Count} upload temporaries left behind (older than {Age}), e.g. {Example}")]
+    public static partial void LeftoversRemoved(ILogger logger, int count, TimeSpan age, string example);
+
+    [LoggerMessage(35, LogLevel.Warning, "Sweep of upload temporaries failed: {Reason}")]
+    public static partial void LeftoverSweepFailed(ILogger logger, string reason);
 }

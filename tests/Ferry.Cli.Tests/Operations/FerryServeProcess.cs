@@ -10,6 +10,9 @@ namespace Ferry.Cli.Tests.Operations;
 /// <summary>
 /// The real `ferry` binary (`dotnet ferry.dll serve ... --address 127.0.0.1 --port 0`), ready once
 /// it prints "ferry listening on 127.0.0.1:PORT". Signals are sent with kill(1); dispose kills it.
+/// Started through env(1) with every signal at its default disposition (a test run under nohup or
+/// as a background job would otherwise hand SIGHUP/SIGINT down ignored), or with the signals named
+/// in ignoredSignals ignored, as a supervisor might start it.
 /// </summary>
 internal sealed partial class FerryServeProcess : IAsyncDisposable
 {
@@ -51,15 +54,22 @@ internal sealed partial class FerryServeProcess : IAsyncDisposable
     [GeneratedRegex(@"^ferry listening on 127\.0\.0\.1:(\d+)$")]
     private static partial Regex ListeningLine();
 
-    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string? ignoredSignals = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // env(1) execs dotnet: same process id, so kill(1) and Kill() reach the server itself.
+        var start = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        start.ArgumentList.Add("--default-signal");
+        if (ignoredSignals is not null)
+        {
+            start.ArgumentList.Add("--ignore-signal=" + ignoredSignals);
+        }
+        start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ferry.dll"));
         foreach (var argument in arguments)
         {
@@ -77,9 +87,11 @@ internal sealed partial class FerryServeProcess : IAsyncDisposable
         return start;
     }
 
-    public static async Task<FerryServeProcess> StartAsync(string root, IEnumerable<string>? arguments = null, IDictionary<string, string>? environment = null)
+    /// <param name="ignoredSignals">Signals the server inherits as ignored (env --ignore-signal syntax: "INT,HUP").</param>
+    public static async Task<FerryServeProcess> StartAsync(string root, IEnumerable<string>? arguments = null, IDictionary<string, string>? environment = null,
+        string? ignoredSignals = null)
     {
-        var start = StartInfo(["serve", "--root", root, "--address", "127.0.0.1", "--port", "0", .. arguments ?? []], environment);
+        var start = StartInfo(["serve", "--root", root, "--address", "127.0.0.1", "--port", "0", .. arguments ?? []], environment, ignoredSignals);
         var server = new FerryServeProcess(Process.Start(start)!);
         server._process.OutputDataReceived += (_, e) => server.OnStdout(e.Data);
         server._process.ErrorDataReceived += (_, e) =>
@@ -177,7 +189,17 @@ internal sealed partial class FerryServeProcess : IAsyncDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var stdout = process.StandardOutput.ReadToEndAsync(cts.Token);
         var stderr = process.StandardError.ReadToEndAsync(cts.Token);
-        await process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Still running (a server that should have refused to start): never leave it behind.
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            Assert.Fail($"ferry {string.Join(' ', arguments)} still running after 60 s");
+        }
         return (process.ExitCode, await stdout, await stderr);
     }
 

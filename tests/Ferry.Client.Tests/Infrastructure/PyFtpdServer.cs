@@ -139,6 +139,11 @@ public sealed class PyFtpdServer : IAsyncDisposable
                 start.ArgumentList.Add(options.NatAddress);
             }
         }
+        // Through env(1) with every signal at its default: a test run under nohup or as a background
+        // job would otherwise hand SIGHUP/SIGINT down ignored.
+        start.ArgumentList.Insert(0, "--default-signal");
+        start.ArgumentList.Insert(1, start.FileName);
+        start.FileName = "env";
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start pyftpdlib.");
         var stderr = new System.Text.StringBuilder();
         process.ErrorDataReceived += (_, e) => { lock (stderr) { stderr.AppendLine(e.Data); } };

@@ -55,7 +55,7 @@ public sealed partial class FerryProcessServer : ITestFtpServer
         {
             psi.ArgumentList.Add(a);
         }
-        var process = Process.Start(psi)!;
+        var process = Process.Start(DefaultSignals.Apply(psi))!;
         var server = new FerryProcessServer(process, root);
         process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);

@@ -32,7 +32,7 @@ public class InteropServerFixture : IAsyncLifetime
         };
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_server is not null)
         {
@@ -41,7 +41,7 @@ public class InteropServerFixture : IAsyncLifetime
         Directory.Delete(Root, recursive: true);
     }
 
-    /// <summary>A fresh local folder for one test's downloads; removed with the fixture's temp space.</summary>
+    /// <summary>A fresh local folder for one test's downloads; the test deletes it when done.</summary>
     public static string NewWorkDirectory() => Directory.CreateTempSubdirectory("ferry-interop-work-").FullName;
 }
 

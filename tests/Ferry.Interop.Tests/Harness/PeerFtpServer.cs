@@ -223,7 +223,7 @@ public sealed class PeerFtpServer : ITestFtpServer
         {
             psi.ArgumentList.Add(a);
         }
-        var process = Process.Start(psi)!;
+        var process = Process.Start(DefaultSignals.Apply(psi))!;
         process.StandardInput.Close();
         var server = new PeerFtpServer(name, process, root, ownsRoot, scratch, port, options)
         {
@@ -398,7 +398,7 @@ public sealed class PeerFtpServer : ITestFtpServer
         {
             // Keep the caller's root; only our state and certificate go.
             Directory.Delete(StateDirectory, recursive: true);
-            foreach (var file in new[] { CertificatePath, KeyPath })
+            foreach (var file in new[] { KeyPath, CertificatePath })
             {
                 if (file is not null)
                 {

@@ -43,7 +43,7 @@ public static class PeerProcess
             }
         }
         var command = fileName + " " + string.Join(' ', psi.ArgumentList.Select(Quote));
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {command}");
+        using var process = Process.Start(DefaultSignals.Apply(psi)) ?? throw new InvalidOperationException($"could not start {command}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (stdin is not null)

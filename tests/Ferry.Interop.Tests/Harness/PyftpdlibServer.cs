@@ -52,7 +52,7 @@ public sealed class PyftpdlibServer : ITestFtpServer
         {
             psi.ArgumentList.Add(a);
         }
-        var process = Process.Start(psi)!;
+        var process = Process.Start(DefaultSignals.Apply(psi))!;
         var server = new PyftpdlibServer(process, root, port);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);

@@ -15,9 +15,9 @@ public class TlsFixture : InteropServerFixture
 
     public TlsFixture()
     {
-        var directory = Directory.CreateTempSubdirectory("ferry-interop-tls-").FullName;
-        CaFile = Path.Combine(directory, "server.crt");
-        KeyFile = Path.Combine(directory, "server.key");
+        _directory = Directory.CreateTempSubdirectory("ferry-interop-tls-").FullName;
+        CaFile = Path.Combine(_directory, "server.crt");
+        KeyFile = Path.Combine(_directory, "server.key");
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
@@ -29,6 +29,22 @@ public class TlsFixture : InteropServerFixture
         File.WriteAllText(KeyFile, key.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(CaFile, certificate.ExportCertificatePem() + "\n");
         Fingerprint = Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
+    }
+
+    private readonly string _directory;
+
+    /// <summary>Stops the server, then removes the private key first and its folder.</summary>
+    public override async Task DisposeAsync()
+    {
+        try
+        {
+            await base.DisposeAsync();
+        }
+        finally
+        {
+            File.Delete(KeyFile);
+            Directory.Delete(_directory, recursive: true);
+        }
     }
 
     /// <summary>The server's self-signed certificate, which is its own CA.</summary>

@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+
+namespace Ferry.Server.Hosting;
+
+/// <summary>
+/// A server started by a shell or supervisor that ignores SIGINT or SIGHUP (nohup, a background job
+/// of a non-interactive shell, some process managers) inherits them as ignored, and .NET respects an
+/// inherited SIG_IGN: a <see cref="PosixSignalRegistration"/> for it never fires. A daemon installs
+/// its handlers whatever it inherited (nginx, vsftpd do), so <see cref="ResetIgnored"/> puts the
+/// ignored ones back to SIG_DFL first. It must run before anything initializes .NET's signal handling
+/// (Console, Process, PosixSignalRegistration): that step records SIGINT's disposition once.
+/// </summary>
+public static partial class SignalDispositions
+{
+    private const int SigHup = 1;
+    private const int SigInt = 2;
+    private const int SigTerm = 15;
+
+    /// <summary>The signals `ferry serve` handles: SIGHUP (reload), SIGINT and SIGTERM (stop).</summary>
+    public static IReadOnlyList<int> ServerSignals { get; } = [SigHup, SigInt, SigTerm];
+
+    /// <summary>Whether <paramref name="signal"/> is ignored now (SIG_IGN); false off Linux.</summary>
+    public static bool IsIgnored(int signal) => OperatingSystem.IsLinux() && Handler(signal) == SigIgn;
+
+    /// <summary>Sets every ignored signal of <paramref name="signals"/> back to SIG_DFL (Linux only); returns those reset.</summary>
+    public static IReadOnlyList<int> ResetIgnored(IEnumerable<int> signals)
+    {
+        var reset = new List<int>();
+        if (!OperatingSystem.IsLinux())
+        {
+            return reset;
+        }
+        foreach (var signal in signals)
+        {
+            if (Handler(signal) == SigIgn && signal_(signal, SigDfl) != SigErr)
+            {
+                reset.Add(signal);
+            }
+        }
+        return reset;
+    }
+
+    /// <summary>The current sa_handler of <paramref name="signal"/> (first field of struct sigaction on Linux).</summary>
+    private static nint Handler(int signal)
+    {
+        // struct sigaction is 152 bytes on glibc x86-64 and arm64 (handler, 128-byte mask, flags, restorer).
+        var action = new byte[256];
+        return sigaction(signal, IntPtr.Zero, action) == 0 ? (nint)BitConverter.ToInt64(action, 0) : SigErr;
+    }
+
+    private const nint SigDfl = 0;
+    private const nint SigIgn = 1;
+    private const nint SigErr = -1;
+
+    [LibraryImport("libc", EntryPoint = "sigaction")]
+    private static partial int sigaction(int signal, IntPtr action, [Out] byte[] previous);
+
+    [LibraryImport("libc", EntryPoint = "signal")]
+    private static partial nint signal_(int signal, nint handler);
+}
