@@ -61,6 +61,7 @@ public static class Program
     private static int CheckSessions(string[] paths)
     {
         var files = paths.SelectMany(p => Directory.Exists(p) ? Directory.GetFiles(p).Order(StringComparer.Ordinal) : (IEnumerable<string>)[p]).ToArray();
+        AllocateTraceMap();
         var failed = 0;
         var total = System.Diagnostics.Stopwatch.StartNew();
         foreach (var file in files)
@@ -83,6 +84,18 @@ public static class Program
         }
         Console.WriteLine($"{files.Length} input(s), {failed} failed, {total.Elapsed.TotalSeconds:0.00} s");
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The instrumented assemblies in fuzz/out/bin count branches into SharpFuzz's trace map, which
+    /// only afl's shared memory (or SharpFuzz's one-shot stdin mode) provides: without one they fault.
+    /// </summary>
+    private static unsafe void AllocateTraceMap()
+    {
+        if (SharpFuzz.Common.Trace.SharedMem == null)
+        {
+            SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
+        }
     }
 
     // SharpFuzz calls a synchronous action; the harness is async (its server runs on the thread pool).
