@@ -31,10 +31,13 @@ if [ "$target" = session ]; then
   timeout_ms=20000
 fi
 
+dict=()
+[ -f "dict/$target.dict" ] && dict=(-x "dict/$target.dict") # tokens afl splices into inputs
+
 rm -rf "out/$target" "out/$target.log"
 export AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
 timeout --preserve-status -s INT "$((seconds + 30))" \
-  afl-fuzz -V "$seconds" -i "corpus/$target" -o "out/$target" -t "$timeout_ms" -m none -- dotnet "$bin/Ferry.Fuzz.dll" "$target" >"out/$target.log" 2>&1 || true
+  afl-fuzz -V "$seconds" -i "corpus/$target" -o "out/$target" -t "$timeout_ms" -m none "${dict[@]}" -- dotnet "$bin/Ferry.Fuzz.dll" "$target" >"out/$target.log" 2>&1 || true
 
 # The session target's temporary roots (ferry-fuzz-session-PID-*) outlive a process afl killed.
 for d in "${TMPDIR:-/tmp}"/ferry-fuzz-session-*; do
