@@ -7,13 +7,18 @@ using SharpFuzz;
 namespace Ferry.Fuzz;
 
 /// <summary>
-/// afl++ targets for the wire parsers. Each must never throw anything but the documented
-/// outcome (FormatException for a non-reply); any other exception is a finding.
+/// afl++ targets: the wire parsers (each must never throw anything but the documented outcome,
+/// FormatException for a non-reply; any other exception is a finding) and whole sessions against an
+/// in-process server (<see cref="SessionHarness"/>: a broken invariant throws).
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args is ["session-check", .. var paths])
+        {
+            return CheckSessions(paths);
+        }
         Action<byte[]> target = (args.Length > 0 ? args[0] : string.Empty) switch
         {
             "line" => Lines,
@@ -21,11 +26,12 @@ public static class Program
             "reply" => Replies,
             "listing" => Listings,
             "ascii" => Ascii,
+            "session" => Session,
             _ => null!,
         };
         if (target is null)
         {
-            Console.Error.WriteLine("usage: Ferry.Fuzz line|hostport|reply|listing|ascii");
+            Console.Error.WriteLine("usage: Ferry.Fuzz line|hostport|reply|listing|ascii|session");
             return 2;
         }
         Fuzzer.OutOfProcess.Run(stream =>
@@ -36,6 +42,66 @@ public static class Program
         });
         return 0;
     }
+
+    /// <summary>
+    /// Started on the first input and kept for the life of the process: SharpFuzz's out-of-process
+    /// loop runs thousands of inputs in one process, and a server start costs more than a session.
+    /// </summary>
+    private static readonly Lazy<SessionHarness> Harness = new(() =>
+    {
+        var harness = SessionHarness.StartAsync().GetAwaiter().GetResult();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => harness.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return harness;
+    });
+
+    /// <summary>
+    /// Runs the session target once per file (directories: every file in them), without afl: prints
+    /// each input's time and the broken invariant, if any. Exit code 1 when one failed.
+    /// </summary>
+    private static int CheckSessions(string[] paths)
+    {
+        var files = paths.SelectMany(p => Directory.Exists(p) ? Directory.GetFiles(p).Order(StringComparer.Ordinal) : (IEnumerable<string>)[p]).ToArray();
+        AllocateTraceMap();
+        var failed = 0;
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        foreach (var file in files)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                var transcript = Harness.Value.RunAsync(File.ReadAllBytes(file)).GetAwaiter().GetResult();
+                if (Verbose)
+                {
+                    Console.WriteLine(transcript);
+                }
+                Console.WriteLine($"ok   {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,7:0.0} ms  {file}");
+            }
+            catch (SessionInvariantException e)
+            {
+                failed++;
+                Console.WriteLine($"FAIL {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,7:0.0} ms  {file}\n{e.Message}");
+            }
+        }
+        Console.WriteLine($"{files.Length} input(s), {failed} failed, {total.Elapsed.TotalSeconds:0.00} s");
+        return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The instrumented assemblies in fuzz/out/bin count branches into SharpFuzz's trace map, which
+    /// only afl's shared memory (or SharpFuzz's one-shot stdin mode) provides: without one they fault.
+    /// </summary>
+    private static unsafe void AllocateTraceMap()
+    {
+        if (SharpFuzz.Common.Trace.SharedMem == null)
+        {
+            SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
+        }
+    }
+
+    // SharpFuzz calls a synchronous action; the harness is async (its server runs on the thread pool).
+    private static void Session(byte[] data) => Harness.Value.RunAsync(data).GetAwaiter().GetResult();
+
+    private static readonly bool Verbose = Environment.GetEnvironmentVariable("FERRY_FUZZ_VERBOSE") == "1";
 
     /// <summary>
     /// Cuts the input into segments so partial lines, CRLF pairs and Telnet sequences cross segment
