@@ -77,7 +77,10 @@ internal static class BlockingReceive
                             : (DataTransfer.Write(destination, [], flush: true, written) ?? TransferOutcome.Completed, total);
                     }
                     total += read;
-                    if (DataTransfer.Write(destination, buffer.AsSpan(0, (int)read), flush: false, written) is { } failure)
+                    // Until MSG_WAITALL, each recv takes what is there and it goes to the file at once,
+                    // flushed: a chunk shorter than the file's write buffer would otherwise wait in it
+                    // for as long as the sender pauses (a reader saw 291,678 of 300,000 bytes).
+                    if (DataTransfer.Write(destination, buffer.AsSpan(0, (int)read), flush: flags == 0, written) is { } failure)
                     {
                         return (failure, total);
                     }
