@@ -625,6 +625,7 @@ internal sealed class FtpSession : IAsyncDisposable
             // As ProFTPD refuses it; the line breaks any USER→PASS or RNFR→RNTO sequence.
             _lastVerb = null;
             await SendAsync(Replies.NulInCommand, token).ConfigureAwait(false);
+            _rate.AfterReply(Replies.NulInCommand.Code);
             return;
         }
         if (command.LogLine is not null)
