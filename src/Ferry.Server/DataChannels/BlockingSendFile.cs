@@ -16,10 +16,10 @@ internal static class BlockingSendFile
     /// when every slot is taken (the caller uses the asynchronous path).
     /// </summary>
     public static ValueTask<(TransferOutcome Outcome, long Bytes)?> TrySendAsync(
-        FileStream file, Socket socket, long offset, TimeSpan stallTimeout, CancellationToken cancellationToken) =>
-        BlockingSocket.RunAsync(socket, SocketShutdown.Send, stallTimeout, fd => Send(file, socket, fd, offset), cancellationToken);
+        FileStream file, Socket socket, long offset, TimeSpan stallTimeout, WrittenBytes sent, CancellationToken cancellationToken) =>
+        BlockingSocket.RunAsync(socket, SocketShutdown.Send, stallTimeout, fd => Send(file, socket, fd, offset, sent), cancellationToken);
 
-    private static unsafe (TransferOutcome Outcome, long Bytes) Send(FileStream file, Socket socket, int fd, long offset)
+    private static unsafe (TransferOutcome Outcome, long Bytes) Send(FileStream file, Socket socket, int fd, long offset, WrittenBytes progress)
     {
         long total = 0;
         try
@@ -56,6 +56,7 @@ internal static class BlockingSendFile
                     }
                     offset += sent;
                     total += sent;
+                    progress.Add(sent);
                 }
             }
             finally

@@ -31,17 +31,17 @@ internal static class DataTransfer
     /// file handle and a buffer for ever.
     /// </summary>
     public static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendAsync(
-        Stream source, DataConnection data, bool ascii, bool zeroCopy, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        Stream source, DataConnection data, bool ascii, bool zeroCopy, int bufferSize, TimeSpan stallTimeout, WrittenBytes sent, CancellationToken cancellationToken)
     {
         // Zero-copy only without TLS: under PROT P every byte goes through the SslStream.
         // Socket sendfile (SendPacketsElement) takes only a FileStream opened for asynchronous use.
         if (!ascii && zeroCopy && !data.IsTls && source is FileSystemStream { Inner: { IsAsync: true } file })
         {
-            return await SendFileAsync(file, data.Socket, stallTimeout, cancellationToken).ConfigureAwait(false);
+            return await SendFileAsync(file, data.Socket, stallTimeout, sent, cancellationToken).ConfigureAwait(false);
         }
         if (!ascii)
         {
-            return await SendBinaryAsync(source, data, bufferSize, stallTimeout, cancellationToken).ConfigureAwait(false);
+            return await SendBinaryAsync(source, data, bufferSize, stallTimeout, sent, cancellationToken).ConfigureAwait(false);
         }
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
@@ -78,6 +78,7 @@ internal static class DataTransfer
                     return (TransferOutcome.NetworkFailed, total);
                 }
                 total += chunk.Length;
+                sent.Add(chunk.Length);
             }
             return await CompleteAsync(data, total).ConfigureAwait(false);
         }
@@ -114,7 +115,7 @@ internal static class DataTransfer
     /// socket, so disk (or object store) latency and network time overlap.
     /// </summary>
     private static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendBinaryAsync(
-        Stream source, DataConnection data, int bufferSize, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        Stream source, DataConnection data, int bufferSize, TimeSpan stallTimeout, WrittenBytes sent, CancellationToken cancellationToken)
     {
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var current = ArrayPool<byte>.Shared.Rent(bufferSize);
@@ -148,6 +149,7 @@ internal static class DataTransfer
                     return (TransferOutcome.NetworkFailed, total);
                 }
                 total += read;
+                sent.Add(read);
                 try
                 {
                     readPending = false;
@@ -188,7 +190,7 @@ internal static class DataTransfer
     /// pending send.
     /// </summary>
     private static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendFileAsync(
-        FileStream file, Socket data, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        FileStream file, Socket data, TimeSpan stallTimeout, WrittenBytes progress, CancellationToken cancellationToken)
     {
         long offset;
         long length;
@@ -203,14 +205,14 @@ internal static class DataTransfer
         }
         if (length - offset <= SmallFileLimit)
         {
-            return await SendSmallAsync(file, data, offset, stallTimeout, cancellationToken).ConfigureAwait(false);
+            return await SendSmallAsync(file, data, offset, stallTimeout, progress, cancellationToken).ConfigureAwait(false);
         }
         // Full segments only while the file streams (TCP_CORK, as ProFTPD does): the control
         // connection's TCP_NODELAY, inherited here, pushed a short segment at every sendfile page
         // boundary. Measured +25% on a 1 GiB download over loopback (docs/benchmarks.md).
         SetCork(data, true);
         if (BlockingSocket.IsSupported && length - offset >= BlockingSocket.MinimumLength
-            && await BlockingSendFile.TrySendAsync(file, data, offset, stallTimeout, cancellationToken).ConfigureAwait(false) is { } done)
+            && await BlockingSendFile.TrySendAsync(file, data, offset, stallTimeout, progress, cancellationToken).ConfigureAwait(false) is { } done)
         {
             return done;
         }
@@ -255,13 +257,18 @@ internal static class DataTransfer
                 {
                     sent = false;
                 }
-                cancellationToken.ThrowIfCancellationRequested();
-                if (!sent)
+                if (!sent || cancellationToken.IsCancellationRequested)
                 {
+                    // Cut short (a stall, a reset, ABOR): what of this chunk went out before.
+                    var partial = Math.Clamp(args.BytesTransferred, 0, count);
+                    total += partial;
+                    progress.Add(partial);
+                    cancellationToken.ThrowIfCancellationRequested();
                     return (TransferOutcome.NetworkFailed, total);
                 }
                 offset += count;
                 total += count;
+                progress.Add(count);
             }
         }
         try
@@ -313,7 +320,7 @@ internal static class DataTransfer
     /// buffer has room (the usual case); the stall timeout is armed only when it does not.
     /// </summary>
     private static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendSmallAsync(
-        FileStream file, Socket data, long offset, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        FileStream file, Socket data, long offset, TimeSpan stallTimeout, WrittenBytes progress, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(SmallFileLimit);
         try
@@ -336,6 +343,7 @@ internal static class DataTransfer
                     if (sending.IsCompletedSuccessfully)
                     {
                         sent += sending.Result;
+                        progress.Add(sending.Result);
                         continue;
                     }
                     // The peer is not reading: now the stall timeout matters (disposing ends the send).
@@ -343,7 +351,9 @@ internal static class DataTransfer
                     stall.CancelAfter(stallTimeout);
                     await using (stall.Token.UnsafeRegister(static s => ((Socket)s!).Dispose(), data).ConfigureAwait(false))
                     {
-                        sent += await sending.ConfigureAwait(false);
+                        var more = await sending.ConfigureAwait(false);
+                        sent += more;
+                        progress.Add(more);
                     }
                 }
                 cancellationToken.ThrowIfCancellationRequested();

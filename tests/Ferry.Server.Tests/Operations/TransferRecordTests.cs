@@ -156,4 +156,30 @@ public sealed class TransferRecordTests
         await control.ExpectAsync("TYPE I", 200);
         return (control, await DataClient.StartPassiveAsync(control, command));
     }
+    [Theory]
+    [InlineData(true, 8 * 1024 * 1024)] // socket sendfile, asynchronous
+    [InlineData(true, 40 * 1024 * 1024)] // sendfile on the blocking thread
+    [InlineData(false, 8 * 1024 * 1024)] // the copying path
+    public async Task An_aborted_download_is_recorded_with_the_bytes_that_went_out(bool zeroCopy, int size)
+    {
+        var sink = new RecordingSink();
+        await using var server = await TestServer.StartAsync(o => o with { ZeroCopySend = zeroCopy }, beforeStart: s => s.AddEventSink(sink));
+        await server.WriteFileAsync("big.bin", TestServer.RandomBytes(size, seed: 23));
+        await using var control = await server.LoginAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        using var data = await DataClient.StartPassiveAsync(control, "RETR big.bin");
+        // Take 1 MiB, then stop reading: the server is stuck sending when ABOR comes.
+        var buffer = new byte[64 * 1024];
+        long received = 0;
+        while (received < 1024 * 1024)
+        {
+            received += await data.ReceiveAsync(buffer, SocketFlags.None);
+        }
+        await control.SendLineAsync("ABOR");
+        Assert.Equal(426, (await control.ReadReplyAsync()).Code);
+        Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        var download = await sink.WaitForAsync(FtpEventKind.Download);
+        Assert.False(download.Completed);
+        Assert.InRange(download.Bytes, received, size - 1);
+    }
 }
