@@ -5,11 +5,14 @@
 # command (process start included, as a user sees it). Then one no-op run each (target up to date).
 #
 #   bench/mirror-1001.sh [REPS]      (default 3; needs lftp, python3-pyftpdlib; builds Ferry in Release)
+#   FERRY_BEFORE=/path/to/other/ferry bench/mirror-1001.sh   also times another ferry build (e.g. an
+#                                    older commit) in the same interleaving, as "before"
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 reps=${1:-3}
 dotnet build src/Ferry.Cli -c Release -v quiet -nologo >/dev/null
 ferry=$PWD/src/Ferry.Cli/bin/Release/net10.0/ferry
+before=${FERRY_BEFORE:-}
 work=/dev/shm/ferry-mirror-1001
 rm -rf "$work"; mkdir -p "$work/root/src" "$work/out"
 python3 - "$work/root/src" <<'PY'
@@ -44,8 +47,14 @@ for server in ferry pyftpdlib; do
   port=$([ $server = ferry ] && echo $port_ferry || echo $port_py)
   for r in $(seq "$reps"); do
     d=$work/out/$server-down-ferry-$r; run "$server down ferry #$r" "$ferry" mirror --no-progress --parallel 4 "ftp://bench:bench@127.0.0.1:$port/src" "$d"; check "$work/root/src" "$d"
+    if [ -n "$before" ]; then
+      d=$work/out/$server-down-before-$r; run "$server down before #$r" "$before" mirror --no-progress --parallel 4 "ftp://bench:bench@127.0.0.1:$port/src" "$d"; check "$work/root/src" "$d"
+    fi
     d=$work/out/$server-down-lftp-$r;  run "$server down lftp  #$r" lftp_do "$port" "mirror --parallel=4 src $d"; check "$work/root/src" "$d"
     run "$server up   ferry #$r" "$ferry" mirror --upload --no-progress --parallel 4 "$work/local-src" "ftp://bench:bench@127.0.0.1:$port/up-$server-ferry-$r"; check "$work/local-src" "$work/root/up-$server-ferry-$r"
+    if [ -n "$before" ]; then
+      run "$server up   before #$r" "$before" mirror --upload --no-progress --parallel 4 "$work/local-src" "ftp://bench:bench@127.0.0.1:$port/up-$server-before-$r"; check "$work/local-src" "$work/root/up-$server-before-$r"
+    fi
     run "$server up   lftp  #$r" lftp_do "$port" "mirror -R --parallel=4 $work/local-src up-$server-lftp-$r"; check "$work/local-src" "$work/root/up-$server-lftp-$r"
   done
   run "$server down ferry no-op" "$ferry" mirror --no-progress --parallel 4 "ftp://bench:bench@127.0.0.1:$port/src" "$work/out/$server-down-ferry-1"
