@@ -38,6 +38,18 @@ public sealed record FileTransferOptions
     /// <see cref="FtpHashMismatchException"/>. Silently skipped when the server offers no hash.
     /// </summary>
     public bool VerifyHash { get; init; }
+
+    /// <summary>
+    /// The remote file's size as a listing gave it (a mirror's MLSD or LIST): a download then asks
+    /// no SIZE on its first attempt. A retry asks again, since the file may have changed.
+    /// </summary>
+    internal long? ListedSize { get; init; }
+
+    /// <summary>
+    /// The remote file's modification time as a listing gave it: a download then sets the local
+    /// time from it instead of asking MDTM.
+    /// </summary>
+    internal DateTimeOffset? ListedTime { get; init; }
 }
 
 /// <summary>What a file transfer did.</summary>

@@ -55,7 +55,9 @@ public sealed partial class FtpClient
             attempts = n;
             await EnsureTransferTypeAsync(options.TransferType, token).ConfigureAwait(false);
             var features = await GetCapabilitiesAsync(token).ConfigureAwait(false);
-            long? size = binary && features.Size ? await TryGetSizeAsync(remotePath, token).ConfigureAwait(false) : null;
+            // A listing's size spares the SIZE round trip on the first attempt (a mirror's case).
+            long? size = n == 1 && options.ListedSize is { } listed ? listed
+                : binary && features.Size ? await TryGetSizeAsync(remotePath, token).ConfigureAwait(false) : null;
             long offset = 0;
             if (binary && (options.Resume || ours) && File.Exists(localPath))
             {
@@ -94,7 +96,13 @@ public sealed partial class FtpClient
         }, ct).ConfigureAwait(false);
 
         var preserved = false;
-        if (options.PreserveTime && (await GetCapabilitiesAsync(ct).ConfigureAwait(false)).ModificationTime)
+        if (options.PreserveTime && options.ListedTime is { } listedTime)
+        {
+            // The listing's time, to its precision: what the next comparison will read again.
+            File.SetLastWriteTimeUtc(localPath, listedTime.UtcDateTime);
+            preserved = true;
+        }
+        else if (options.PreserveTime && (await GetCapabilitiesAsync(ct).ConfigureAwait(false)).ModificationTime)
         {
             try
             {

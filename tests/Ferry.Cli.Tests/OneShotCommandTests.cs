@@ -186,6 +186,42 @@ public sealed class OneShotCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Mirror_parallel_N_logs_in_N_times_whatever_the_number_of_files_and_sends_no_SIZE_or_MDTM()
+    {
+        var shas = Enumerable.Range(0, 40).ToDictionary(i => $"many/d{i % 2}/f{i:D2}.txt", i => FerryAccountServer.WriteRandomFile(Remote($"many/d{i % 2}/f{i:D2}.txt"), 50 + i, i));
+        var logins = 0;
+        _ftp.Server.UserLoggedIn += (_, _) => Interlocked.Increment(ref logins);
+        var down = Local("many");
+
+        var run = await RunAsync("mirror", ["-v", "--parallel", "4", _ftp.Url("many"), down]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        foreach (var (path, sha) in shas)
+        {
+            Assert.Equal(sha, FerryAccountServer.Sha256(Path.Combine(down, path["many/".Length..])));
+        }
+        Assert.Equal(4, Volatile.Read(ref logins));
+        // -v shows the first connection's dialogue: it did its share of RETRs and no SIZE or MDTM.
+        Assert.Contains("---> RETR ", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("---> SIZE", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("---> MDTM", run.Error, StringComparison.Ordinal);
+
+        run = await RunAsync("mirror", ["--parallel", "4", _ftp.Url("many"), down]);
+        Assert.Contains("mirror: 0 transferred (0 bytes), 40 up to date, 0 failed", run.Lines);
+        Assert.Equal(5, Volatile.Read(ref logins)); // Nothing to send: no extra connections.
+
+        run = await RunAsync("mirror", ["-v", "--upload", "--parallel", "3", down, _ftp.Url("back")]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        foreach (var (path, sha) in shas)
+        {
+            Assert.Equal(sha, FerryAccountServer.Sha256(Remote("back/" + path["many/".Length..])));
+        }
+        Assert.Equal(8, Volatile.Read(ref logins));
+        Assert.Contains("---> MFMT ", run.Error, StringComparison.Ordinal);
+        run = await RunAsync("mirror", ["--upload", "--parallel", "3", down, _ftp.Url("back")]);
+        Assert.Contains("mirror: 0 transferred (0 bytes), 40 up to date, 0 failed", run.Lines);
+    }
+
+    [Fact]
     public async Task Mirror_of_a_missing_remote_directory_exits_1()
     {
         var run = await RunAsync("mirror", [_ftp.Url("no-such-dir"), Local("x")]);

@@ -98,7 +98,7 @@ public sealed class ClientLibraryPeerTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Servers))]
-    public async Task A_tree_mirrors_up_and_back_identical_and_a_second_download_skips_everything(string name)
+    public async Task A_tree_mirrors_up_and_back_identical_and_second_runs_skip_everything(string name)
     {
         await using var server = await PeerFtpServer.StartAsync(name, new PeerFtpServerOptions { User = User, Password = Password });
         var source = Path.Combine(_work, "source");
@@ -112,6 +112,10 @@ public sealed class ClientLibraryPeerTests : IDisposable
         var up = await client.MirrorUploadAsync(source, "/site", options);
         Assert.True(up.Succeeded, $"{name}: {string.Join("; ", up.Failures.Select(f => f.RelativePath + ": " + f.Error.Message))}\n{server.Log}");
         Assert.Equal(Tree(source), Tree(Path.Combine(server.Root, "site")));
+        // Issue 21: the listing's size and time (MLSD, or LIST to the minute) say the copies are
+        // up to date, whether the server took the local times (MFMT, MDTM) or kept upload times.
+        var upAgain = await client.MirrorUploadAsync(source, "/site", options);
+        Assert.True((0, 4) == (upAgain.FilesTransferred, upAgain.FilesSkipped), $"{name}: {upAgain}");
 
         var back = Path.Combine(_work, "back");
         var down = await client.MirrorDownloadAsync("/site", back, options);

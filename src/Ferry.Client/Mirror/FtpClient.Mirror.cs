@@ -75,17 +75,23 @@ public sealed partial class FtpClient
             }
             var path = LocalPath(localDirectory, relative);
             if (options.SkipIdentical && local.Files.TryGetValue(relative, out var mine)
-                && IsSame(mine.Length, mine.LastWriteTimeUtc, item))
+                && IsUpToDate(item.Entry.Size, item.Entry.LastModified, mine.Length, mine.LastWriteTimeUtc, item.Precision))
             {
                 tally.Skipped(relative, progress);
                 continue;
             }
-            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), path));
+            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), path, item));
         }
 
+        // The listing already gave each file's size and time: no SIZE or MDTM per file, only
+        // EPSV/PASV and RETR. The local file gets the listed time, so the next run compares equal.
         var fileOptions = FileOptions(options);
         await RunTransfersAsync(jobs, options.Parallelism, tally, progress,
-            (client, job, fileProgress, token) => client.DownloadFileAsync(job.RemotePath, job.LocalPath, fileOptions, fileProgress, token),
+            (client, job, fileProgress, token) => client.DownloadFileAsync(job.RemotePath, job.LocalPath, fileOptions with
+            {
+                ListedSize = remote.SizeListed && fileOptions.TransferType == FtpTransferType.Binary ? job.Remote!.Entry.Size : null,
+                ListedTime = remote.TimeListed ? job.Remote!.Entry.LastModified : null,
+            }, fileProgress, token),
             ct).ConfigureAwait(false);
         return tally.Result();
     }
@@ -115,7 +121,7 @@ public sealed partial class FtpClient
         if (remote is null)
         {
             await MakeDirectoriesAsync(remoteRoot, ct).ConfigureAwait(false);
-            remote = new RemoteTree([], []);
+            remote = new RemoteTree([], [], true, true);
         }
 
         if (options.DeleteExtraneous)
@@ -143,7 +149,7 @@ public sealed partial class FtpClient
                     tally.Failed(relative, ex, progress);
                 }
             }
-            remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false) ?? new RemoteTree([], []);
+            remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false) ?? new RemoteTree([], [], true, true);
         }
 
         var remoteDirectories = remote.Directories.ToHashSet(StringComparer.Ordinal);
@@ -159,18 +165,33 @@ public sealed partial class FtpClient
         var jobs = new List<MirrorJob>();
         foreach (var (relative, file) in local.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
         {
-            if (options.SkipIdentical && remote.Files.TryGetValue(relative, out var theirs)
-                && theirs.Entry.Kind == FileEntryKind.File && IsSame(file.Length, file.LastWriteTimeUtc, theirs))
+            if (options.SkipIdentical && remote.Files.TryGetValue(relative, out var theirs) && theirs.Entry.Kind == FileEntryKind.File
+                && IsUpToDate(file.Length, new DateTimeOffset(DateTime.SpecifyKind(file.LastWriteTimeUtc, DateTimeKind.Utc)), theirs.Entry.Size, theirs.Entry.LastModified.UtcDateTime, theirs.Precision))
             {
                 tally.Skipped(relative, progress);
                 continue;
             }
-            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), file.FullName));
+            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), file.FullName, null));
         }
 
+        // Per file: EPSV/PASV, STOR, then MFMT when FEAT lists it. Without MFMT the two-argument
+        // MDTM is tried, but once it is refused no later file asks again (one wasted round trip
+        // per mirror, not per file); the directional rule of IsUpToDate then still skips those
+        // files next time, since the server's upload time is newer than the local one.
         var fileOptions = FileOptions(options);
+        var features = await GetCapabilitiesAsync(ct).ConfigureAwait(false);
+        var setTimes = options.PreserveTime ? 1 : 0;
         await RunTransfersAsync(jobs, options.Parallelism, tally, progress,
-            (client, job, fileProgress, token) => client.UploadFileAsync(job.LocalPath, job.RemotePath, fileOptions, fileProgress, token),
+            async (client, job, fileProgress, token) =>
+            {
+                var result = await client.UploadFileAsync(job.LocalPath, job.RemotePath,
+                    fileOptions with { PreserveTime = Volatile.Read(ref setTimes) == 1 }, fileProgress, token).ConfigureAwait(false);
+                if (fileOptions.PreserveTime && !result.TimePreserved && !features.SetModificationTime)
+                {
+                    Volatile.Write(ref setTimes, 0);
+                }
+                return result;
+            },
             ct).ConfigureAwait(false);
         return tally.Result();
     }
@@ -226,18 +247,19 @@ public sealed partial class FtpClient
     };
 
     /// <summary>
-    /// Same size, and the times agree to the listing's precision. Times are only as good as the
-    /// listing: MLSD gives seconds, LIST minutes, and only a day for dates shown with a year.
+    /// The rule that decides whether a mirror leaves a target file alone: the sizes are equal, and
+    /// the source is not newer than the target by the listing's time precision or more. The
+    /// precision is how coarse the remote listing's time is (1 s with MLSD; 1 minute with LIST;
+    /// 1 day for LIST dates shown with a year instead of a time), because a listed time is the
+    /// true time truncated to it: a copy stamped with the source's time can read up to one step
+    /// older on the other side. A target newer than the source is left alone (a server that cannot
+    /// set times keeps the upload time, which is newer); a target older by a whole step or more,
+    /// or of another size, is replaced. LIST times are taken as UTC, as Ferry and pyftpdlib send
+    /// them; a server listing local time still compares equal with copies the mirror made, since
+    /// a download stamps the local file with the listed time itself.
     /// </summary>
-    private static bool IsSame(long length, DateTime lastWriteUtc, RemoteItem remote)
-    {
-        if (length != remote.Entry.Size)
-        {
-            return false;
-        }
-        var difference = (new DateTimeOffset(DateTime.SpecifyKind(lastWriteUtc, DateTimeKind.Utc)) - remote.Entry.LastModified).Duration();
-        return difference < remote.Precision;
-    }
+    internal static bool IsUpToDate(long sourceLength, DateTimeOffset sourceTime, long targetLength, DateTimeOffset targetTime, TimeSpan precision) =>
+        sourceLength == targetLength && sourceTime - targetTime < precision;
 
     private static TimeSpan Precision(FileEntry entry, FtpListingSource source, DateTimeOffset now)
     {
@@ -269,11 +291,13 @@ public sealed partial class FtpClient
 
     private sealed record RemoteItem(FileEntry Entry, TimeSpan Precision);
 
-    private sealed record RemoteTree(List<string> Directories, Dictionary<string, RemoteItem> Files);
+    /// <param name="SizeListed">Whether the listing carries sizes a download can trust instead of asking SIZE.</param>
+    /// <param name="TimeListed">Whether it carries times a download can stamp instead of asking MDTM.</param>
+    private sealed record RemoteTree(List<string> Directories, Dictionary<string, RemoteItem> Files, bool SizeListed, bool TimeListed);
 
     private sealed record LocalTree(HashSet<string> Directories, Dictionary<string, FileInfo> Files);
 
-    private sealed record MirrorJob(string RelativePath, string RemotePath, string LocalPath);
+    private sealed record MirrorJob(string RelativePath, string RemotePath, string LocalPath, RemoteItem? Remote);
 
     /// <summary>The remote tree under <paramref name="root"/>, breadth first; null if listing the root is refused for good (5xx).</summary>
     private async Task<RemoteTree?> WalkRemoteAsync(string root, CancellationToken ct)
@@ -283,6 +307,7 @@ public sealed partial class FtpClient
         var pending = new Queue<string>();
         pending.Enqueue(string.Empty);
         var now = DateTimeOffset.UtcNow;
+        var source = FtpListingSource.Mlsd;
         while (pending.TryDequeue(out var relative))
         {
             var absolute = relative.Length == 0 ? root : Join(root, relative);
@@ -302,6 +327,7 @@ public sealed partial class FtpClient
                 // vsftpd answers LIST of a missing directory with an empty listing (150, 226).
                 return null;
             }
+            source = listing.Source;
             foreach (var entry in listing.Entries)
             {
                 if (entry.Name.Contains('/', StringComparison.Ordinal))
@@ -321,7 +347,28 @@ public sealed partial class FtpClient
             }
         }
         directories.Sort(StringComparer.Ordinal);
-        return new RemoteTree(directories, files);
+        var (sizeListed, timeListed) = source == FtpListingSource.List ? (true, true) : ListedFacts(await GetCapabilitiesAsync(ct).ConfigureAwait(false));
+        return new RemoteTree(directories, files, sizeListed, timeListed);
+    }
+
+    /// <summary>
+    /// Whether MLSD entries carry the size and modify facts (RFC 3659 §7.8: FEAT's MLST line names
+    /// the facts the server knows, a star marking those it sends). The parser reads a missing fact
+    /// as 0 or the epoch, so a server that does not send one is asked SIZE/MDTM per file as before.
+    /// A FEAT without an MLST line (MLSD found some other way) is trusted.
+    /// </summary>
+    private static (bool Size, bool Time) ListedFacts(FtpFeatures features)
+    {
+        var line = features.Lines.Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("MLST", StringComparison.OrdinalIgnoreCase));
+        if (line is null || line.Length <= 4)
+        {
+            return (true, true);
+        }
+        var facts = line[4..].Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(f => f.EndsWith('*'))
+            .Select(f => f.TrimEnd('*'))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        return (facts.Contains("size"), facts.Contains("modify"));
     }
 
     /// <summary>
