@@ -44,6 +44,22 @@ internal sealed class HostFiles(LinuxJail? jail)
             isDirectory ? 2 : 1);
     }
 
+    /// <summary>
+    /// The entry at <paramref name="hostPath"/> without following a link there, in one call: null
+    /// with <paramref name="isLink"/> set for a link, null alone when nothing is there.
+    /// </summary>
+    public HostEntry? StatNotFollowing(string hostPath, out bool isLink)
+    {
+        if (Native)
+        {
+            var found = LinuxFiles.TryStat(jail, hostPath, follow: false, out var status);
+            isLink = found && status.IsSymbolicLink;
+            return found && !isLink ? FromStatus(status) : null;
+        }
+        isLink = IsLink(hostPath);
+        return isLink ? null : Stat(hostPath);
+    }
+
     public bool IsDirectory(string hostPath) => Stat(hostPath) is { IsDirectory: true };
 
     /// <summary>Something that is not a directory (a file, a device, a FIFO), links followed.</summary>

@@ -95,13 +95,35 @@ internal sealed partial class LinuxJail : IDisposable
         {
             return RootPath;
         }
-        var bytes = LosslessUtf8.GetBytes(path.AsSpan(1));
-        var relative = new byte[bytes.Length + 1];
-        bytes.CopyTo(relative, 0);
+        var relative = new byte[LosslessUtf8.GetByteCount(path.AsSpan(1)) + 1];
+        LosslessUtf8.GetBytes(path.AsSpan(1), relative);
+        var flags = LinuxFiles.PathOnly | LinuxFiles.CloseOnExec | (followFinal ? 0 : LinuxFiles.NoFollow);
         int fd;
         fixed (byte* p = relative)
         {
-            fd = OpenBeneath(p, LinuxFiles.PathOnly | LinuxFiles.CloseOnExec | (followFinal ? 0 : LinuxFiles.NoFollow), Beneath);
+            // Most paths have no link on the way: then the real path is the root and the path as
+            // written, with no readlink of /proc to ask. ENOENT says the same: the walk stopped at a
+            // missing component with no link before it, and nothing exists after it.
+            fd = OpenBeneath(p, flags, NoSymlinks);
+        }
+        if (fd >= 0)
+        {
+            _ = LinuxFiles.close(fd);
+            return RootPath + path;
+        }
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno == Enoent)
+        {
+            return RootPath + path;
+        }
+        if (errno != Eloop)
+        {
+            return null;
+        }
+        // A link on the way (ELOOP): the kernel follows those that stay beneath the root.
+        fixed (byte* p = relative)
+        {
+            fd = OpenBeneath(p, flags, Beneath);
         }
         if (fd >= 0)
         {

@@ -84,7 +84,8 @@ public sealed class LocalFileSystem : IFileSystem
             var (fileSystem, path) = state;
             var hostPath = fileSystem.ToHostPath(path, followFinal: false);
             var name = path.Name;
-            if (fileSystem._host.IsLink(hostPath))
+            var entry = fileSystem._host.StatNotFollowing(hostPath, out var isLink);
+            if (isLink)
             {
                 string target;
                 try
@@ -98,7 +99,7 @@ public sealed class LocalFileSystem : IFileSystem
                 // A dangling link still is an entry: describe the link.
                 return fileSystem.Describe(name, target) ?? fileSystem.DescribeLink(name, hostPath);
             }
-            return fileSystem.Describe(name, hostPath);
+            return entry is { } found ? DescribeResolved(name, found) : null;
         }));
     }
 
