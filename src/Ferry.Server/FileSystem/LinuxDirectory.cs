@@ -229,17 +229,11 @@ internal sealed partial class LinuxDirectory : IDisposable
 
     private static unsafe int OpenDirectory(string hostPath)
     {
-        var size = LosslessUtf8.GetMaxByteCount(hostPath.Length) + 1;
-        var path = new byte[size];
-        path[LosslessUtf8.GetBytes(hostPath, path)] = 0;
-        fixed (byte* p = path)
+        fixed (byte* p = LinuxFiles.ToNative(hostPath))
         {
-            return open(p, OpenReadOnlyDirectory);
+            return LinuxFiles.openat(CurrentDirectory, p, OpenReadOnlyDirectory, 0);
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
-    private static unsafe partial int open(byte* path, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);

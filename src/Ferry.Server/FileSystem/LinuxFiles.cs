@@ -299,6 +299,14 @@ internal static partial class LinuxFiles
         }
     }
 
+    /// <summary>A path as the NUL-terminated bytes the kernel takes (escapes back to their bytes).</summary>
+    internal static byte[] ToNative(ReadOnlySpan<char> path)
+    {
+        var bytes = new byte[LosslessUtf8.GetByteCount(path) + 1];
+        LosslessUtf8.GetBytes(path, bytes);
+        return bytes;
+    }
+
     private static void Check(int result, string what)
     {
         if (result != 0)

@@ -52,9 +52,8 @@ internal sealed partial class LinuxJail : IDisposable
         {
             return null;
         }
-        var path = LosslessUtf8.GetBytes(rootRealPath + "\0");
         int fd;
-        fixed (byte* p = path)
+        fixed (byte* p = LinuxFiles.ToNative(rootRealPath))
         {
             fd = LinuxFiles.openat(-100, p, LinuxFiles.PathOnly | LinuxFiles.DirectoryOnly | LinuxFiles.CloseOnExec, 0);
         }
@@ -95,8 +94,7 @@ internal sealed partial class LinuxJail : IDisposable
         {
             return RootPath;
         }
-        var relative = new byte[LosslessUtf8.GetByteCount(path.AsSpan(1)) + 1];
-        LosslessUtf8.GetBytes(path.AsSpan(1), relative);
+        var relative = LinuxFiles.ToNative(path.AsSpan(1));
         var flags = LinuxFiles.PathOnly | LinuxFiles.CloseOnExec | (followFinal ? 0 : LinuxFiles.NoFollow);
         int fd;
         fixed (byte* p = relative)
@@ -189,8 +187,7 @@ internal sealed partial class LinuxJail : IDisposable
             Marshal.SetLastPInvokeError(Exdev);
             return -1;
         }
-        var bytes = LosslessUtf8.GetBytes(relative + "\0");
-        fixed (byte* p = bytes)
+        fixed (byte* p = LinuxFiles.ToNative(relative))
         {
             return OpenBeneath(p, LinuxFiles.DirectoryOnly | LinuxFiles.CloseOnExec, NoSymlinks);
         }
