@@ -65,17 +65,17 @@ internal static class TransferCommands
                 }
                 await using (connection.ConfigureAwait(false))
                 {
-                    var (outcome, bytes) = (TransferOutcome.NetworkFailed, 0L);
+                    var outcome = TransferOutcome.NetworkFailed;
                     var sent = new WrittenBytes();
                     try
                     {
-                        (outcome, bytes) = await DataTransfer.SendAsync(source, connection, ascii, session.Options.ZeroCopySend, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, sent, token).ConfigureAwait(false);
+                        (outcome, _) = await DataTransfer.SendAsync(source, connection, ascii, session.Options.ZeroCopySend, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, sent, token).ConfigureAwait(false);
                     }
                     finally
                     {
                         // Aborted transfers (ABOR throws through here) are reported too, as incomplete,
-                        // with the bytes that went out before the abort.
-                        session.ReportTransfer("RETR", storePath, upload: false, ascii, Math.Max(bytes, sent.Count), Stopwatch.GetElapsedTime(started), outcome == TransferOutcome.Completed, outcome.ToString());
+                        // with the bytes that went out before the abort (every send path counts them).
+                        session.ReportTransfer("RETR", storePath, upload: false, ascii, sent.Count, Stopwatch.GetElapsedTime(started), outcome == TransferOutcome.Completed, outcome.ToString());
                     }
                     return outcome switch
                     {
