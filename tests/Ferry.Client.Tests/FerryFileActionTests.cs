@@ -1,7 +1,5 @@
 using System.Security.Cryptography;
 using Ferry.Protocol;
-using Ferry.Server.Accounts;
-using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
 
 namespace Ferry.Client.Tests;
@@ -16,11 +14,7 @@ public sealed class FerryFileActionTests : IAsyncLifetime
     {
         await File.WriteAllBytesAsync(Path.Combine(_root, "seven.bin"), [1, 2, 3, 4, 5, 6, 7]);
         Directory.CreateDirectory(Path.Combine(_root, "dir with space"));
-        _server = new FtpServer(
-            new FtpServerOptions { Address = "127.0.0.1", Port = 0, FailedLoginDelay = TimeSpan.Zero },
-            new LocalFileSystem(_root),
-            new StaticUserStore().Add("alice", "wonderland"));
-        await _server.StartAsync();
+        _server = await AliceServer.StartAsync(_root);
     }
 
     public async Task DisposeAsync()

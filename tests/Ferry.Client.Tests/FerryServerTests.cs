@@ -1,6 +1,4 @@
 using System.Security.Cryptography;
-using Ferry.Server.Accounts;
-using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
 
 namespace Ferry.Client.Tests;
@@ -20,11 +18,7 @@ public sealed class FerryServerTests : IAsyncLifetime
             await File.WriteAllBytesAsync(Path.Combine(_root, "pub", $"f{size}.bin"), Bytes(size));
         }
         await File.WriteAllBytesAsync(Path.Combine(_root, "big.bin"), Bytes(48 * 1024 * 1024));
-        _server = new FtpServer(
-            new FtpServerOptions { Address = "127.0.0.1", Port = 0, FailedLoginDelay = TimeSpan.Zero },
-            new LocalFileSystem(_root),
-            new StaticUserStore().Add("alice", "wonderland"));
-        await _server.StartAsync();
+        _server = await AliceServer.StartAsync(_root);
     }
 
     public async Task DisposeAsync()

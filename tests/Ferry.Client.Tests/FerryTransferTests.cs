@@ -1,6 +1,4 @@
 using System.Security.Cryptography;
-using Ferry.Server.Accounts;
-using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
 
 namespace Ferry.Client.Tests;
@@ -14,11 +12,7 @@ public sealed class FerryTransferTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = new FtpServer(
-            new FtpServerOptions { Address = "127.0.0.1", Port = 0, FailedLoginDelay = TimeSpan.Zero },
-            new LocalFileSystem(_root),
-            new StaticUserStore().Add("alice", "wonderland"));
-        await _server.StartAsync();
+        _server = await AliceServer.StartAsync(_root);
     }
 
     public async Task DisposeAsync()
@@ -190,11 +184,7 @@ public sealed class FerryFaultTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = new FtpServer(
-            new FtpServerOptions { Address = "127.0.0.1", Port = 0, FailedLoginDelay = TimeSpan.Zero },
-            new LocalFileSystem(_root),
-            new StaticUserStore().Add("alice", "wonderland"));
-        await _server.StartAsync();
+        _server = await AliceServer.StartAsync(_root);
     }
 
     public async Task DisposeAsync()

@@ -1,5 +1,3 @@
-using Ferry.Server.Accounts;
-using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
 using static Ferry.Client.Tests.FerryTransferTests;
 
@@ -14,11 +12,7 @@ public sealed class Ipv6Tests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await File.WriteAllBytesAsync(Path.Combine(_root, "f.bin"), Bytes(250_000));
-        _server = new FtpServer(
-            new FtpServerOptions { Address = "::1", Port = 0, FailedLoginDelay = TimeSpan.Zero },
-            new LocalFileSystem(_root),
-            new StaticUserStore().Add("alice", "wonderland"));
-        await _server.StartAsync();
+        _server = await AliceServer.StartAsync(_root, "::1");
     }
 
     public async Task DisposeAsync()

@@ -1,5 +1,3 @@
-using Ferry.Server.Accounts;
-using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
 using static Ferry.Client.Tests.FerryTransferTests;
 
@@ -15,11 +13,7 @@ public sealed class MirrorTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = new FtpServer(
-            new FtpServerOptions { Address = "127.0.0.1", Port = 0, FailedLoginDelay = TimeSpan.Zero },
-            new LocalFileSystem(_root),
-            new StaticUserStore().Add("alice", "wonderland"));
-        await _server.StartAsync();
+        _server = await AliceServer.StartAsync(_root);
     }
 
     public async Task DisposeAsync()
