@@ -84,9 +84,10 @@ internal sealed partial class LinuxJail : IDisposable
     /// <summary>
     /// The real path of <paramref name="path"/> (a store path, "/"-rooted), resolved by the kernel in
     /// one walk beneath the root (links inside followed, the last one only when
-    /// <paramref name="followFinal"/>); a missing last component is kept as it is. Null when the
-    /// kernel cannot tell (a link out of the root, or an absolute one, which may still point inside;
-    /// a missing directory on the way; a dangling last link): the caller then walks it itself.
+    /// <paramref name="followFinal"/>); missing components (no link before them) are kept as they
+    /// are. Null when the kernel cannot tell (a link out of the root, or an absolute one, which may
+    /// still point inside; a missing directory behind a link; a dangling last link; a file where a
+    /// directory should be): the caller then walks it itself.
     /// </summary>
     public unsafe string? TryResolve(string path, bool followFinal)
     {

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Text;
 using Ferry.Protocol;
 
 namespace Ferry.Server.FileSystem;
@@ -447,7 +446,7 @@ public sealed class LocalFileSystem : IFileSystem
             }
         }
         // The kernel's one walk beneath the root (linear in the depth); the walk below only where
-        // it cannot tell (absolute links, links out of the root, missing directories).
+        // it cannot tell (absolute links, links out of the root, dangling links, ENOTDIR).
         if (_jail?.TryResolve(path.Value, followFinal) is { } resolved)
         {
             return resolved;
