@@ -80,6 +80,7 @@ public sealed class ServeConfigurationTests : IDisposable
         { "environment", [], "FERRY__IDLE_TIMEOUT=-1", "idle-timeout: '-1' is not a number of seconds." },
         { "file", [], """{ "prot": 21 }""", "config: unknown key 'prot'" },
         { "file", [], """{ "max-line-length": 10 }""", "max-line-length: 10 must be between 512 and 1048576." },
+        { "command line", ["--max-directory-depth", "0"], "", "max-directory-depth: 0 must be between 1 and 4096." },
         { "file", [], """{ "port": { "nested": 1 } }""", "config: key 'port'" },
         { "file", [], """{ "port": 21, """, "config: cannot read" },
         { "file", [], """{ "log-format": "xml" }""", "log-format: 'xml' is not text, json or systemd." },
