@@ -25,7 +25,7 @@ internal static class AccessCommands
             session.PendingUser = null;
             return ValueTask.FromResult<FtpReply?>(AlreadyLoggedIn);
         }
-        if (TlsCommands.RefusePlaintextLogin(session, argument) is { } refusal)
+        if (session.Server.TlsPolicy.RefusePlaintextLogin(session.IsTlsControl, argument) is { } refusal)
         {
             session.PendingUser = null;
             return ValueTask.FromResult<FtpReply?>(refusal);

@@ -1,13 +1,10 @@
-using System.Net.Sockets;
-using System.Security.Authentication;
 using Ferry.Protocol;
-using Ferry.Server.DataChannels;
 using Ferry.Server.Session;
 using Ferry.Server.Tls;
 
 namespace Ferry.Server.Commands;
 
-/// <summary>AUTH, PBSZ, PROT, CCC (RFC 2228, RFC 4217) and the TLS rules of data connections.</summary>
+/// <summary>AUTH, PBSZ, PROT, CCC (RFC 2228, RFC 4217). The rules they share with login and transfers live in <see cref="TlsPolicy"/>.</summary>
 internal static class TlsCommands
 {
     private static readonly FtpReply TlsNotConfigured = new(ReplyCode.NotImplemented, "TLS is not configured on this server.");
@@ -23,10 +20,6 @@ internal static class TlsCommands
     private static readonly FtpReply ProtUnsupported = new(ReplyCode.ProtectionLevelNotSupported, "Protection level not supported by TLS: use C or P.");
     private static readonly FtpReply ProtUnknown = new(ReplyCode.SyntaxErrorInArguments, "Usage: PROT C|P.");
     private static readonly FtpReply CccRefused = new(ReplyCode.ProtectionLevelDenied, "CCC refused: the control connection stays encrypted.");
-    private static readonly FtpReply PlaintextLoginRefused = new(ReplyCode.NotLoggedIn, "Non-anonymous logins must use TLS: send AUTH TLS first.");
-    private static readonly FtpReply DataMustBeEncrypted = new(ReplyCode.DataConnectionNeedsTls, "Data connections must be encrypted: send PBSZ 0 and PROT P.");
-    private static readonly FtpReply ReuseRequired = new(ReplyCode.DataConnectionNeedsTls, "TLS session reuse required on the data connection: the client must resume the control connection's TLS session.");
-    private static readonly FtpReply DataHandshakeFailed = new(ReplyCode.CantOpenDataConnection, "TLS handshake on the data connection failed.");
 
     /// <summary>
     /// AUTH TLS (RFC 4217 §4; "SSL" and "TLS-C" are old names for the same). 234, then the session
@@ -108,45 +101,6 @@ internal static class TlsCommands
     /// <summary>CCC (RFC 4217 §12.3): refused; a cleartext control channel after login helps nobody but an eavesdropper.</summary>
     public static ValueTask<FtpReply?> ClearCommandChannel(FtpSession session, string argument, CancellationToken cancellationToken) =>
         Done(session.IsTlsControl ? CccRefused : NeedAuthFirst);
-
-    /// <summary>--require-tls: USER for a named account on a plaintext control connection is refused.</summary>
-    public static FtpReply? RefusePlaintextLogin(FtpSession session, string user) =>
-        session.Options.Tls is { RequireTls: true } && !session.IsTlsControl
-        && !(AccessCommands.IsAnonymousName(user) && session.Options.AllowAnonymous)
-            ? PlaintextLoginRefused
-            : null;
-
-    /// <summary>--require-tls: a transfer of a named account without PROT P is refused (before any 150).</summary>
-    public static FtpReply? RefuseClearData(FtpSession session) =>
-        session.MustProtectData && !session.ProtectData ? DataMustBeEncrypted : null;
-
-    /// <summary>
-    /// The TLS handshake of a PROT P data connection, then the reuse policy (docs/tls.md): with
-    /// <see cref="DataSessionReuse.Required"/> the handshake must have resumed a session of ours.
-    /// </summary>
-    public static async ValueTask<(DataConnection? Connection, FtpReply? Failure)> SecureDataConnectionAsync(
-        FtpSession session, Socket socket, CancellationToken token)
-    {
-        var tls = session.Options.Tls!;
-        DataConnection connection;
-        try
-        {
-            connection = await DataConnection.SecureAsync(socket, session.ControlTlsOptions!, tls.HandshakeTimeout, token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is AuthenticationException or IOException or TimeoutException or SocketException)
-        {
-            ServerLog.DataTlsFailed(session.Log, e.Message);
-            socket.Dispose();
-            return (null, DataHandshakeFailed);
-        }
-        if (tls.DataSessionReuse == DataSessionReuse.Required && connection.Resumed != true)
-        {
-            ServerLog.DataTlsNotResumed(session.Log, connection.Resumed is null ? "handshake not recognised" : "full handshake");
-            await connection.DisposeAsync().ConfigureAwait(false);
-            return (null, ReuseRequired);
-        }
-        return (connection, null);
-    }
 
     private static ValueTask<FtpReply?> Done(FtpReply reply) => ValueTask.FromResult<FtpReply?>(reply);
 }

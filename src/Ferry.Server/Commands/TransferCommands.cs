@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -46,46 +45,12 @@ internal static class TransferCommands
             return RestartBeyondEnd;
         }
         var source = await session.FileSystem.OpenReadAsync(storePath, offset, cancellationToken).ConfigureAwait(false);
-        var channel = session.TakeDataChannel()!;
         var ascii = session.TransferType == TransferType.Ascii;
         var opening = new FtpReply(ReplyCode.FileStatusOkay,
             offset == 0
                 ? $"Opening {(ascii ? "ASCII" : "BINARY")} mode data connection for {entry.Name} ({entry.Size} bytes)."
                 : $"Opening {(ascii ? "ASCII" : "BINARY")} mode data connection for {entry.Name} ({entry.Size} bytes, from offset {offset}).");
-        session.StartTransfer(async token =>
-        {
-            await using (source.ConfigureAwait(false))
-            await using (channel.ConfigureAwait(false))
-            {
-                var started = Stopwatch.GetTimestamp();
-                var (connection, failure) = await OpenAsync(session, channel, opening, token).ConfigureAwait(false);
-                if (connection is null)
-                {
-                    return failure!;
-                }
-                await using (connection.ConfigureAwait(false))
-                {
-                    var outcome = TransferOutcome.NetworkFailed;
-                    var sent = new WrittenBytes();
-                    try
-                    {
-                        (outcome, _) = await DataTransfer.SendAsync(source, connection, ascii, session.Options.ZeroCopySend, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, sent, token).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        // Aborted transfers (ABOR throws through here) are reported too, as incomplete,
-                        // with the bytes that went out before the abort (every send path counts them).
-                        session.ReportTransfer("RETR", storePath, upload: false, ascii, sent.Count, Stopwatch.GetElapsedTime(started), outcome == TransferOutcome.Completed, outcome.ToString());
-                    }
-                    return outcome switch
-                    {
-                        TransferOutcome.Completed => Replies.TransferComplete,
-                        TransferOutcome.LocalFailed => Replies.ReadLocalError,
-                        _ => Replies.TransferAborted,
-                    };
-                }
-            }
-        });
+        TransferRunner.Start(session, new DownloadJob(source, opening, ascii) { ReportedPath = storePath });
         return null;
     }
 
@@ -257,59 +222,49 @@ internal static class TransferCommands
     /// </summary>
     private static FtpReply? Upload(FtpSession session, UploadPlan plan, Stream file)
     {
-        var channel = session.TakeDataChannel()!;
-        var ascii = session.TransferType == TransferType.Ascii;
-        session.StartTransfer(async token =>
-        {
-            var started = Stopwatch.GetTimestamp();
-            var outcome = TransferOutcome.NetworkFailed;
-            long bytes = 0;
-            var written = new WrittenBytes();
-            FtpReply? refusal;
-            try
-            {
-                await using (channel.ConfigureAwait(false))
-                {
-                    var (connection, failure) = await OpenAsync(session, channel, plan.Opening, token).ConfigureAwait(false);
-                    if (connection is null)
-                    {
-                        return failure!;
-                    }
-                    await using (connection.ConfigureAwait(false))
-                    {
-                        (outcome, bytes) = await DataTransfer.ReceiveAsync(connection, file, ascii, session.Options.TransferBufferSize, session.Options.StalledTransferTimeout, written, token).ConfigureAwait(false);
-                    }
-                }
-            }
-            finally
-            {
-                // Closing writes what is still buffered: a full disk may only show up here.
-                var closed = await CloseAsync(file).ConfigureAwait(false);
-                if (outcome == TransferOutcome.Completed && closed is not null)
-                {
-                    outcome = closed.Value;
-                }
-                if (outcome != TransferOutcome.Completed)
-                {
-                    // Whatever ended it (ABOR, the control connection gone, quota, full disk): the
-                    // record says what reached the file, not what was read or 0.
-                    bytes = written.Count;
-                }
-                // Also when the transfer was aborted (ABOR throws through here): no temporary file stays.
-                refusal = await FinishAsync(session, plan, outcome).ConfigureAwait(false);
-                session.ReportTransfer(plan.Verb, plan.Target, upload: true, ascii, bytes, Stopwatch.GetElapsedTime(started),
-                    refusal is null && outcome == TransferOutcome.Completed, refusal is null ? outcome.ToString() : $"{outcome}, then {refusal.Code}");
-            }
-            return refusal ?? outcome switch
-            {
-                TransferOutcome.Completed => plan.Completed,
-                TransferOutcome.StorageFull => Replies.StorageFull,
-                TransferOutcome.QuotaExceeded => Replies.QuotaExceeded,
-                TransferOutcome.LocalFailed => Replies.WriteLocalError,
-                _ => Replies.TransferAborted,
-            };
-        });
+        TransferRunner.Start(session, new UploadJob(plan, file, session.TransferType == TransferType.Ascii) { ReportedPath = plan.Target });
         return null;
+    }
+
+    private sealed class DownloadJob(Stream source, FtpReply opening, bool ascii)
+        : TransferJob("RETR", opening, Replies.TransferComplete, upload: false, ascii)
+    {
+        public override async ValueTask<TransferResult> CopyAsync(FtpSession session, DataConnection connection, CancellationToken token)
+        {
+            var options = session.Options;
+            var (outcome, bytes) = await DataTransfer.SendAsync(source, connection, Ascii, options.ZeroCopySend, options.TransferBufferSize, options.StalledTransferTimeout, Progress, token).ConfigureAwait(false);
+            return new TransferResult(outcome, bytes);
+        }
+
+        public override async ValueTask<TransferResult> FinishAsync(FtpSession session, TransferResult result)
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+            return result;
+        }
+    }
+
+    private sealed class UploadJob(UploadPlan plan, Stream file, bool ascii)
+        : TransferJob(plan.Verb, plan.Opening, plan.Completed, upload: true, ascii)
+    {
+        public override async ValueTask<TransferResult> CopyAsync(FtpSession session, DataConnection connection, CancellationToken token)
+        {
+            var options = session.Options;
+            var (outcome, bytes) = await DataTransfer.ReceiveAsync(connection, file, Ascii, options.TransferBufferSize, options.StalledTransferTimeout, Progress, token).ConfigureAwait(false);
+            return new TransferResult(outcome, bytes);
+        }
+
+        public override async ValueTask<TransferResult> FinishAsync(FtpSession session, TransferResult result)
+        {
+            // Closing writes what is still buffered: a full disk may only show up here.
+            var closed = await CloseAsync(file).ConfigureAwait(false);
+            if (result.Outcome == TransferOutcome.Completed && closed is not null)
+            {
+                result = result with { Outcome = closed.Value };
+            }
+            // Also when the transfer was aborted: no temporary file stays.
+            var refusal = await TransferCommands.FinishAsync(session, plan, result.Outcome).ConfigureAwait(false);
+            return result with { Refusal = refusal };
+        }
     }
 
     /// <summary>
@@ -444,78 +399,43 @@ internal static class TransferCommands
         {
             return MachineListing.NotADirectory;
         }
-        var channel = session.TakeDataChannel()!;
-        var opening = new FtpReply(ReplyCode.FileStatusOkay, "Here comes the directory listing.");
-        var fileSystem = session.FileSystem;
-        session.StartTransfer(async token =>
-        {
-            await using (channel.ConfigureAwait(false))
-            {
-                var (connection, failure) = await OpenAsync(session, channel, opening, token).ConfigureAwait(false);
-                if (connection is null)
-                {
-                    return failure!;
-                }
-                await using (connection.ConfigureAwait(false))
-                {
-                    using (var writer = new ListingWriter(connection.Stream, style, target, session, DateTimeOffset.UtcNow))
-                    {
-                        try
-                        {
-                            var count = 0;
-                            await foreach (var item in target.EnumerateAsync(fileSystem, token).ConfigureAwait(false))
-                            {
-                                if (++count > session.Options.MaxListingEntries)
-                                {
-                                    // Bounded work per listing; an incomplete listing is not a 226.
-                                    await writer.FlushAsync(token).ConfigureAwait(false);
-                                    return new FtpReply(ReplyCode.ActionAbortedLocalError,
-                                        $"Listing truncated: more than {session.Options.MaxListingEntries} entries.");
-                                }
-                                await writer.WriteAsync(item, token).ConfigureAwait(false);
-                            }
-                            await writer.FlushAsync(token).ConfigureAwait(false);
-                            await connection.CompleteSendAsync().ConfigureAwait(false);
-                        }
-                        catch (FileSystemException)
-                        {
-                            return Replies.ReadLocalError;
-                        }
-                        catch (Exception e) when (e is IOException or SocketException)
-                        {
-                            return Replies.TransferAborted;
-                        }
-                    }
-                }
-            }
-            return Replies.TransferComplete;
-        });
+        TransferRunner.Start(session, new ListingJob(target, style, session.TransferType == TransferType.Ascii));
         return null;
     }
 
-    /// <summary>
-    /// Sends 150, then opens the data connection: answers 425 when it cannot be opened. With PROT P
-    /// the connection is TLS (we are the TLS server in both directions, RFC 4217 §7), made with the
-    /// same options as the control connection's, and — by the reuse policy — must resume a session:
-    /// 522 otherwise, as vsftpd answers.
-    /// </summary>
-    private static async ValueTask<(DataConnection? Connection, FtpReply? Failure)> OpenAsync(FtpSession session, DataChannel channel, FtpReply opening, CancellationToken token)
+    private sealed class ListingJob(ListingTarget target, ListingStyle style, bool ascii)
+        : TransferJob("LIST", new FtpReply(ReplyCode.FileStatusOkay, "Here comes the directory listing."), Replies.TransferComplete, upload: false, ascii)
     {
-        await session.SendAsync(opening, token).ConfigureAwait(false);
-        Socket socket;
-        try
+        public override async ValueTask<TransferResult> CopyAsync(FtpSession session, DataConnection connection, CancellationToken token)
         {
-            socket = await channel.OpenAsync(session.Options.DataConnectionTimeout, token).ConfigureAwait(false);
+            using var writer = new ListingWriter(connection.Stream, style, target, session, DateTimeOffset.UtcNow);
+            var count = 0;
+            try
+            {
+                await foreach (var item in target.EnumerateAsync(session.FileSystem, token).ConfigureAwait(false))
+                {
+                    if (++count > session.Options.MaxListingEntries)
+                    {
+                        // Bounded work per listing; an incomplete listing is not a 226.
+                        await writer.FlushAsync(token).ConfigureAwait(false);
+                        return new TransferResult(TransferOutcome.LocalFailed, 0, new FtpReply(ReplyCode.ActionAbortedLocalError,
+                            $"Listing truncated: more than {session.Options.MaxListingEntries} entries."));
+                    }
+                    await writer.WriteAsync(item, token).ConfigureAwait(false);
+                }
+                await writer.FlushAsync(token).ConfigureAwait(false);
+                await connection.CompleteSendAsync().ConfigureAwait(false);
+            }
+            catch (FileSystemException)
+            {
+                return new TransferResult(TransferOutcome.LocalFailed, 0);
+            }
+            catch (Exception e) when (e is IOException or SocketException)
+            {
+                return new TransferResult(TransferOutcome.NetworkFailed, 0);
+            }
+            return new TransferResult(TransferOutcome.Completed, 0);
         }
-        catch (Exception e) when (e is TimeoutException or SocketException)
-        {
-            return (null, Replies.CantOpenDataConnection);
-        }
-        if (!session.ProtectData)
-        {
-            return (DataConnection.Plain(socket), null);
-        }
-        return await TlsCommands.SecureDataConnectionAsync(session, socket, token).ConfigureAwait(false);
     }
 }
 

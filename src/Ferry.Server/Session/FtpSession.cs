@@ -110,7 +110,7 @@ internal sealed class FtpSession : IAsyncDisposable
     public bool ProtectData { get; set; }
 
     /// <summary>--require-tls: a named account's data must go over TLS.</summary>
-    public bool MustProtectData => Options.Tls is { RequireTls: true } && User is { IsAnonymous: false };
+    public bool MustProtectData => _server.TlsPolicy.MustProtectData(User);
 
     /// <summary>AUTH TLS was accepted: after its 234 the session discards buffered plaintext and starts TLS.</summary>
     public void RequestTlsUpgrade() => _upgradePending = true;
@@ -694,7 +694,7 @@ internal sealed class FtpSession : IAsyncDisposable
             {
                 return Replies.UsePortOrPasvFirst;
             }
-            if (spec.NeedsDataChannel && TlsCommands.RefuseClearData(this) is { } clear)
+            if (spec.NeedsDataChannel && Tls.TlsPolicy.RefuseClearData(MustProtectData, ProtectData) is { } clear)
             {
                 return clear;
             }

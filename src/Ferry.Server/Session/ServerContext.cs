@@ -57,6 +57,9 @@ internal sealed class ServerContext(
     /// <summary>The certificate store when FTPS is configured; null otherwise (AUTH answered 502).</summary>
     public Tls.TlsCertificateStore? Tls { get; init; }
 
+    /// <summary>Which logins and data connections must use TLS, and how a data connection is secured.</summary>
+    public Tls.TlsPolicy TlsPolicy { get; } = new(options.Tls, options.AllowAnonymous);
+
     /// <summary>Slots for password hashes computed at once (<see cref="FtpServerOptions.MaxConcurrentPasswordChecks"/>).</summary>
     public SemaphoreSlim PasswordChecks { get; } = new(options.MaxConcurrentPasswordChecks, options.MaxConcurrentPasswordChecks);
 
