@@ -80,12 +80,12 @@ internal sealed class QuotaLedger
 /// Lets at most <c>limit</c> bytes through to the file; the write that would pass it throws
 /// <see cref="FileSystemError.QuotaExceeded"/> without writing anything of itself.
 /// </summary>
-internal sealed class QuotaLimitedStream(Stream inner, long limit) : Stream
+internal sealed class QuotaLimitedStream(Stream inner, long limit) : Stream, IHostFileStream
 {
     private long _written;
 
-    /// <summary>The stream written to (a host file's, for the blocking upload path).</summary>
-    internal Stream Inner => inner;
+    /// <summary>Passed through: the bytes are the inner stream's, only their number is limited.</summary>
+    public FileStream? HostFile => HostFileStreams.HostFileOf(inner);
 
     public override bool CanRead => false;
     public override bool CanSeek => false;

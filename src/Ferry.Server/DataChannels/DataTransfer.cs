@@ -34,8 +34,9 @@ internal static class DataTransfer
         Stream source, DataConnection data, bool ascii, bool zeroCopy, int bufferSize, TimeSpan stallTimeout, WrittenBytes sent, CancellationToken cancellationToken)
     {
         // Zero-copy only without TLS: under PROT P every byte goes through the SslStream.
-        // Socket sendfile (SendPacketsElement) takes only a FileStream opened for asynchronous use.
-        if (!ascii && zeroCopy && !data.IsTls && source is FileSystemStream { Inner: { IsAsync: true } file })
+        // Socket sendfile (SendPacketsElement) takes only a FileStream opened for asynchronous use;
+        // the store says whether its stream is a host file's (IHostFileStream).
+        if (!ascii && zeroCopy && !data.IsTls && HostFileStreams.HostFileOf(source) is { IsAsync: true } file)
         {
             return await SendFileAsync(file, data.Socket, stallTimeout, sent, cancellationToken).ConfigureAwait(false);
         }
@@ -622,9 +623,9 @@ internal static class DataTransfer
     };
 
     /// <summary>
-    /// Whether an upload's stream is a host file written synchronously (the local file system,
-    /// maybe under a quota), so that <see cref="BlockingReceive"/> may write it from its thread.
+    /// Whether an upload's stream writes to a host file (the local file system, through any wrapper
+    /// that passes the capability on, such as a quota), so that <see cref="BlockingReceive"/> may
+    /// write it from its thread: such a write blocks on the disk anyway.
     /// </summary>
-    private static bool IsHostFile(Stream destination) =>
-        destination is FileSystemStream or Accounts.QuotaLimitedStream { Inner: FileSystemStream };
+    private static bool IsHostFile(Stream destination) => HostFileStreams.HostFileOf(destination) is not null;
 }

@@ -5,10 +5,10 @@ namespace Ferry.Server.FileSystem;
 /// write, EDQUOT on the final flush) reach the session as <see cref="FileSystemException"/> like
 /// every other storage failure, and it can answer 452 / 552 without knowing host exceptions.
 /// </summary>
-internal sealed class FileSystemStream(FileStream inner, VirtualPath path) : Stream
+internal sealed class FileSystemStream(FileStream inner, VirtualPath path) : Stream, IHostFileStream
 {
-    /// <summary>The host file, for zero-copy sends (sendfile) that bypass this stream.</summary>
-    internal FileStream Inner => inner;
+    /// <summary>The host file, for zero-copy sends (sendfile) that bypass this stream and blocking writes.</summary>
+    public FileStream HostFile => inner;
 
     public override bool CanRead => inner.CanRead;
     public override bool CanSeek => inner.CanSeek;
