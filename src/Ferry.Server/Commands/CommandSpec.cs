@@ -27,6 +27,7 @@ internal enum ArgumentRule
 /// <param name="DuringTransfer">Answered at once while a transfer runs (others wait until it ends).</param>
 /// <param name="NeedsDataChannel">A transfer command: answered 425 unless PORT/EPRT/PASV/EPSV came first.</param>
 /// <param name="Feature">The line it adds to FEAT (RFC 2389), if any.</param>
+/// <param name="Needs">What the session's store must be able to do: without it the verb is answered 502 and left out of FEAT and HELP.</param>
 internal sealed record CommandSpec(
     string Verb,
     CommandHandler? Handler,
@@ -35,4 +36,5 @@ internal sealed record CommandSpec(
     ArgumentRule Argument = ArgumentRule.Optional,
     bool DuringTransfer = false,
     bool NeedsDataChannel = false,
-    string? Feature = null);
+    string? Feature = null,
+    FileSystem.StoreCapabilities Needs = FileSystem.StoreCapabilities.None);

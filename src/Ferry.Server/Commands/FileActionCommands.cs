@@ -19,6 +19,7 @@ internal static class FileActionCommands
     private static readonly FtpReply ReadyForRnto = new(ReplyCode.RequestedFileActionPending, "Ready for RNTO.");
     private static readonly FtpReply Renamed = new(ReplyCode.FileActionOkay, "Rename successful.");
     private static readonly FtpReply RenameSourceLost = new(ReplyCode.BadSequence, "RNFR was not accepted; send RNFR again.");
+    private static readonly FtpReply DirectoryRenameUnsupported = new(ReplyCode.FileUnavailable, "This storage cannot rename directories.");
     private static readonly FtpReply AlloIgnored = new(ReplyCode.CommandSuperfluous, "ALLO command ignored.");
     private static readonly FtpReply SizeInAscii = new(ReplyCode.FileUnavailable, "SIZE not allowed in ASCII mode.");
     private static readonly FtpReply BadTime = new(ReplyCode.SyntaxErrorInArguments, "Usage: MFMT YYYYMMDDHHMMSS <path> (UTC).");
@@ -79,9 +80,15 @@ internal static class FileActionCommands
         {
             return refusal;
         }
-        if (await session.FileSystem.GetEntryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false) is null)
+        var entry = await session.FileSystem.GetEntryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
+        if (entry is null)
         {
             return Replies.NoSuchFile;
+        }
+        if (entry.IsDirectory && !session.FileSystem.Capabilities.HasFlag(StoreCapabilities.RenameDirectories))
+        {
+            // Refused at RNFR, so the client never sends an RNTO that cannot succeed.
+            return DirectoryRenameUnsupported;
         }
         session.RenameFrom = path;
         return ReadyForRnto;

@@ -12,21 +12,25 @@ internal static class InformationCommands
     private static readonly FtpReply SystemType = new(ReplyCode.SystemType, "UNIX Type: L8");
     private static readonly FtpReply FeatureList = new(ReplyCode.SystemStatus,
         ["Features:", .. VerbTable.FeatureLines.Select(l => l == "MLST" ? MachineListing.FeatureLine(Ferry.Protocol.Listing.MlsxFacts.All) : l), "End"]);
-    private static readonly FtpReply HelpList = BuildHelp();
+    private static readonly FtpReply HelpList = BuildHelp(Ferry.Server.FileSystem.StoreCapabilities.All);
 
     public static ValueTask<FtpReply?> System(FtpSession session, string argument, CancellationToken cancellationToken) => Done(SystemType);
 
     public static ValueTask<FtpReply?> NoOperation(FtpSession session, string argument, CancellationToken cancellationToken) => Done(Replies.NoOperation);
 
-    public static ValueTask<FtpReply?> Features(FtpSession session, string argument, CancellationToken cancellationToken) =>
+    public static ValueTask<FtpReply?> Features(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
         // The MLST line shows this session's selected facts (RFC 3659 §7.8); AUTH TLS, PBSZ and PROT
-        // only when TLS is configured (RFC 4217 §6); the rest is fixed.
-        Done(session.MlsxFacts == Ferry.Protocol.Listing.MlsxFacts.All && session.Server.Tls is not null
-            ? FeatureList
-            : session.MlsxFacts == Ferry.Protocol.Listing.MlsxFacts.All ? FeatureListWithoutTls
-            : new FtpReply(ReplyCode.SystemStatus, FeatureList.Lines
-                .Where(l => session.Server.Tls is not null || !VerbTable.TlsFeatureLines.Contains(l))
-                .Select(l => l == DefaultMlstLine ? MachineListing.FeatureLine(session.MlsxFacts) : l).ToArray()));
+        // only when TLS is configured (RFC 4217 §6); MFMT only when the session's store sets times.
+        var capabilities = session.FileSystem.Capabilities;
+        if ((capabilities & VerbTable.AllNeeds) == VerbTable.AllNeeds && session.MlsxFacts == Ferry.Protocol.Listing.MlsxFacts.All)
+        {
+            return Done(session.Server.Tls is not null ? FeatureList : FeatureListWithoutTls);
+        }
+        return Done(new FtpReply(ReplyCode.SystemStatus, FeatureList.Lines
+            .Where(l => (session.Server.Tls is not null || !VerbTable.TlsFeatureLines.Contains(l)) && VerbTable.Offers(l, capabilities))
+            .Select(l => l == DefaultMlstLine ? MachineListing.FeatureLine(session.MlsxFacts) : l).ToArray()));
+    }
 
     private static readonly FtpReply FeatureListWithoutTls =
         new(ReplyCode.SystemStatus, FeatureList.Lines.Where(l => !VerbTable.TlsFeatureLines.Contains(l)).ToArray());
@@ -65,14 +69,18 @@ internal static class InformationCommands
             // SITE commands are not revealed before login.
             return Done(Replies.NotLoggedIn);
         }
+        var capabilities = session.FileSystem.Capabilities;
         if (verb.Length == 0)
         {
-            return Done(HelpList);
+            // The verbs this session's store serves.
+            return Done((capabilities & VerbTable.AllNeeds) == VerbTable.AllNeeds ? HelpList : BuildHelp(capabilities));
         }
         if (VerbTable.TryGet(verb, out var spec))
         {
             return Done(new FtpReply(ReplyCode.HelpMessage,
-                spec.Handler is null ? $"Syntax: {spec.Syntax} (not implemented)" : $"Syntax: {spec.Syntax}"));
+                spec.Handler is null ? $"Syntax: {spec.Syntax} (not implemented)"
+                : (capabilities & spec.Needs) != spec.Needs ? $"Syntax: {spec.Syntax} (not supported by this storage)"
+                : $"Syntax: {spec.Syntax}"));
         }
         return Done(new FtpReply(ReplyCode.NotImplemented, $"Unknown command {verb}."));
     }
@@ -123,9 +131,9 @@ internal static class InformationCommands
         return new FtpReply(ReplyCode.SystemStatus, lines);
     }
 
-    private static FtpReply BuildHelp()
+    private static FtpReply BuildHelp(Ferry.Server.FileSystem.StoreCapabilities capabilities)
     {
-        var verbs = VerbTable.All.Where(s => s.Handler is not null).Select(s => s.Verb).ToArray();
+        var verbs = VerbTable.All.Where(s => s.Handler is not null && (capabilities & s.Needs) == s.Needs).Select(s => s.Verb).ToArray();
         var lines = new List<string> { "The following commands are recognized:" };
         for (var i = 0; i < verbs.Length; i += 8)
         {

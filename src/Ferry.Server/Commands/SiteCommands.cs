@@ -1,6 +1,7 @@
 using System.Globalization;
 using Ferry.Protocol;
 using Ferry.Server.Accounts;
+using Ferry.Server.FileSystem;
 using Ferry.Server.Session;
 
 namespace Ferry.Server.Commands;
@@ -9,6 +10,8 @@ namespace Ferry.Server.Commands;
 internal static class SiteCommands
 {
     private static readonly FtpReply SiteHelp = new(ReplyCode.HelpMessage, ["The following SITE commands are recognized:", "CHMOD HELP", "Help OK."]);
+    private static readonly FtpReply SiteHelpWithoutChmod = new(ReplyCode.HelpMessage, ["The following SITE commands are recognized:", "HELP", "Help OK."]);
+    private static readonly FtpReply NoUnixModes = new(ReplyCode.NotImplementedForParameter, "This storage has no Unix permissions.");
     private static readonly FtpReply ChmodUsage = new(ReplyCode.SyntaxErrorInArguments, "Usage: SITE CHMOD <octal mode 0-777> <path>");
     private static readonly FtpReply HostAccepted = new(ReplyCode.ServiceReady, "Host accepted.");
     private static readonly FtpReply HostTooLate = new(ReplyCode.BadSequence, "HOST must come before USER (RFC 7151 §3).");
@@ -19,7 +22,7 @@ internal static class SiteCommands
         switch (parts[0].ToUpperInvariant())
         {
             case "HELP":
-                return SiteHelp;
+                return session.FileSystem.Capabilities.HasFlag(StoreCapabilities.UnixModes) ? SiteHelp : SiteHelpWithoutChmod;
             case "CHMOD":
                 return await ChangeModeAsync(session, parts.Length > 1 ? parts[1] : string.Empty, cancellationToken).ConfigureAwait(false);
             default:
@@ -42,6 +45,10 @@ internal static class SiteCommands
             // setuid, setgid and sticky bits are not for FTP users to set.
             return new FtpReply(ReplyCode.NotImplementedForParameter, "Only permission bits 0-777 may be set.");
         }
+        if (!session.FileSystem.Capabilities.HasFlag(StoreCapabilities.UnixModes))
+        {
+            return NoUnixModes;
+        }
         if (session.User is not { IsAnonymous: false } || !session.Can(Permissions.Write))
         {
             return Replies.PermissionDenied;
@@ -56,7 +63,8 @@ internal static class SiteCommands
         }
         catch (NotSupportedException)
         {
-            return new FtpReply(ReplyCode.NotImplementedForParameter, "This storage has no Unix permissions.");
+            // A store that declared UnixModes but refuses this path.
+            return NoUnixModes;
         }
         return new FtpReply(ReplyCode.CommandOkay, "SITE CHMOD command ok.");
     }

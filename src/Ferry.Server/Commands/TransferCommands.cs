@@ -92,6 +92,10 @@ internal static class TransferCommands
         {
             return RestartBeyondEnd;
         }
+        if (offset > 0 && RefuseOffsetWrite(session.FileSystem.Capabilities, offset, existing!.Size) is { } unsupported)
+        {
+            return unsupported;
+        }
         var plan = new UploadPlan("STOR", storePath, existing, offset, OpeningUpload(session, path.Name), Replies.TransferComplete) { MayReplace = !anonymous };
         var mode = offset > 0 ? FileWriteMode.Overwrite : anonymous ? FileWriteMode.CreateNew : FileWriteMode.Create;
         return await StartUploadAsync(session, plan, mode, offset, atomic: session.Options.AtomicUploads && offset == 0, cancellationToken).ConfigureAwait(false);
@@ -167,6 +171,18 @@ internal static class TransferCommands
         return ValueTask.FromResult<FtpReply?>(new FtpReply(ReplyCode.RequestedFileActionPending,
             string.Create(CultureInfo.InvariantCulture, $"Restarting at {offset}. Send STOR or RETR to start the transfer.")));
     }
+
+    /// <summary>
+    /// REST n + STOR on a store that cannot write at n (<see cref="StoreCapabilities.WriteAtOffset"/>;
+    /// <see cref="StoreCapabilities.ResumeUpload"/> allows n = the stored size only): 504 before any 150.
+    /// </summary>
+    private static FtpReply? RefuseOffsetWrite(StoreCapabilities capabilities, long offset, long storedSize) =>
+        capabilities.HasFlag(StoreCapabilities.WriteAtOffset) ? null
+        : !capabilities.HasFlag(StoreCapabilities.ResumeUpload)
+            ? new FtpReply(ReplyCode.NotImplementedForParameter, "This storage cannot write from an offset: send REST 0 and the whole file.")
+        : offset == storedSize ? null
+        : new FtpReply(ReplyCode.NotImplementedForParameter, string.Create(CultureInfo.InvariantCulture,
+            $"This storage resumes an upload only where it ends: REST {storedSize}, or REST 0 and the whole file."));
 
     private static FtpReply OpeningUpload(FtpSession session, string name) =>
         new(ReplyCode.FileStatusOkay, $"Opening {(session.TransferType == TransferType.Ascii ? "ASCII" : "BINARY")} mode data connection for {name}.");

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Ferry.Server.FileSystem;
 
 namespace Ferry.Server.Commands;
 
@@ -52,7 +53,7 @@ internal static class VerbTable
         new("ABOR", TransferCommands.Abort, "ABOR", Argument: ArgumentRule.None, DuringTransfer: true),
         new("STOR", TransferCommands.Store, "STOR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
         new("STOU", TransferCommands.StoreUnique, "STOU", NeedsDataChannel: true),
-        new("APPE", TransferCommands.Append, "APPE <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
+        new("APPE", TransferCommands.Append, "APPE <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true, Needs: StoreCapabilities.Append),
         new("REST", TransferCommands.Restart, "REST <offset>", Argument: ArgumentRule.Required, Feature: "REST STREAM"),
 
         // File actions (RFC 959 §4.1.3, RFC 3659, draft-somers-ftp-mfxx)
@@ -66,7 +67,7 @@ internal static class VerbTable
         new("XMKD", FileActionCommands.MakeDirectory, "XMKD <path>", Argument: ArgumentRule.Required),
         new("SIZE", FileActionCommands.Size, "SIZE <path>", Argument: ArgumentRule.Required, Feature: "SIZE"),
         new("MDTM", FileActionCommands.ModificationTime, "MDTM <path>", Argument: ArgumentRule.Required, Feature: "MDTM"),
-        new("MFMT", FileActionCommands.SetModificationTime, "MFMT YYYYMMDDHHMMSS <path>", Argument: ArgumentRule.Required, Feature: "MFMT"),
+        new("MFMT", FileActionCommands.SetModificationTime, "MFMT YYYYMMDDHHMMSS <path>", Argument: ArgumentRule.Required, Feature: "MFMT", Needs: StoreCapabilities.SetTimes),
         new("HASH", FileActionCommands.Hash, "HASH <path>", Argument: ArgumentRule.Required, Feature: "HASH SHA-256*"),
         new("XSHA256", FileActionCommands.XSha256, "XSHA256 <path>", Argument: ArgumentRule.Required, Feature: "XSHA256"),
         new("SITE", SiteCommands.Site, "SITE HELP | SITE CHMOD <mode> <path>", Argument: ArgumentRule.Required),
@@ -109,6 +110,17 @@ internal static class VerbTable
 
     /// <summary>The FEAT lines that exist only when the server has a TLS certificate.</summary>
     public static IReadOnlySet<string> TlsFeatureLines { get; } = new HashSet<string>(StringComparer.Ordinal) { "AUTH TLS", "PBSZ", "PROT" };
+
+    /// <summary>What the store must offer for a FEAT line to be listed (only lines that need something).</summary>
+    private static readonly FrozenDictionary<string, StoreCapabilities> FeatureNeeds =
+        Specs.Where(s => s.Feature is not null && s.Needs != StoreCapabilities.None).ToFrozenDictionary(s => s.Feature!, s => s.Needs, StringComparer.Ordinal);
+
+    /// <summary>Every capability some verb needs: a store with all of them serves every verb.</summary>
+    public static StoreCapabilities AllNeeds { get; } = Specs.Aggregate(StoreCapabilities.None, (all, s) => all | s.Needs);
+
+    /// <summary>Whether a FEAT line is offered on a store with <paramref name="capabilities"/>.</summary>
+    public static bool Offers(string featureLine, StoreCapabilities capabilities) =>
+        !FeatureNeeds.TryGetValue(featureLine, out var needs) || (capabilities & needs) == needs;
 
     /// <summary>FEAT lines, sorted, one per supported extension.</summary>
     public static IReadOnlyList<string> FeatureLines { get; } =

@@ -10,6 +10,12 @@ namespace Ferry.Server.FileSystem;
 /// </summary>
 public interface IFileSystem
 {
+    /// <summary>
+    /// What this store can do beyond the basics; commands it cannot serve are refused before any
+    /// 150 and left out of FEAT and HELP. Everything unless a store says otherwise.
+    /// </summary>
+    StoreCapabilities Capabilities => StoreCapabilities.All;
+
     /// <summary>The entry at <paramref name="path"/>, or null when nothing is there.</summary>
     ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken);
 

@@ -74,6 +74,10 @@ public sealed class LocalFileSystem : IFileSystem
     /// <summary>The real (symbolic-link free) host path of the root.</summary>
     public string RootRealPath { get; }
 
+    /// <summary>A host directory does everything; Windows has no Unix permission bits.</summary>
+    public StoreCapabilities Capabilities { get; } =
+        OperatingSystem.IsWindows() ? StoreCapabilities.All & ~StoreCapabilities.UnixModes : StoreCapabilities.All;
+
     public ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

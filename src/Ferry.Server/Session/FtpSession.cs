@@ -690,6 +690,10 @@ internal sealed class FtpSession : IAsyncDisposable
         }
         try
         {
+            if ((FileSystem.Capabilities & spec.Needs) != spec.Needs)
+            {
+                return Replies.NotSupportedByStore(spec.Verb);
+            }
             if (spec.NeedsDataChannel && DataChannel is null)
             {
                 return Replies.UsePortOrPasvFirst;

@@ -28,6 +28,9 @@ internal static class Replies
     public static readonly FtpReply FileQuotaExceeded = new(ReplyCode.ExceededStorageAllocation, "Exceeded storage allocation: file quota reached.");
     public static readonly FtpReply NotPlainFile = new(ReplyCode.FileUnavailable, "Not a plain file.");
 
+    /// <summary>A verb the session's store cannot serve (<see cref="StoreCapabilities"/>): 502, as for a verb not implemented.</summary>
+    public static FtpReply NotSupportedByStore(string verb) => new(ReplyCode.NotImplemented, $"{verb} is not supported by this storage.");
+
     public static FtpReply ForFileSystemError(FileSystemException e) => e.Error switch
     {
         FileSystemError.NotFound => NoSuchFile,
