@@ -188,8 +188,8 @@ internal static class TransferCommands
         new(ReplyCode.FileStatusOkay, $"Opening {(session.TransferType == TransferType.Ascii ? "ASCII" : "BINARY")} mode data connection for {name}.");
 
     /// <summary>
-    /// Checks the quota (552 before 150), then opens the file (or, for an atomic upload, a hidden
-    /// temporary file beside the target) and starts the transfer.
+    /// Checks the quota (552 before 150), then begins the upload in the store (which fails here, before
+    /// 150, when the file cannot be written) and starts the transfer.
     /// </summary>
     private static async ValueTask<FtpReply?> StartUploadAsync(FtpSession session, UploadPlan plan, FileWriteMode mode, long offset, bool atomic, CancellationToken cancellationToken)
     {
@@ -213,32 +213,15 @@ internal static class TransferCommands
                 }
             }
         }
-        VirtualPath? temporary = null;
-        Stream file;
-        if (atomic)
+        var options = new UploadOptions(mode, offset) { Atomic = atomic, MayReplace = plan.MayReplace };
+        var sink = await session.FileSystem.BeginUploadAsync(plan.Target, options, cancellationToken).ConfigureAwait(false);
+        // The limit wraps the sink's stream and passes its host file on (the blocking upload path);
+        // the sink owns the stream and closes it.
+        var destination = limit is { } bytes ? new QuotaLimitedStream(sink.Stream, bytes) : sink.Stream;
+        TransferRunner.Start(session, new UploadJob(plan with { Atomic = atomic, Quota = quota }, sink, destination, session.TransferType == TransferType.Ascii)
         {
-            temporary = plan.Target.Parent.Combine(UploadTemporaries.NewName());
-            file = await session.FileSystem.OpenWriteAsync(temporary.Value, FileWriteMode.CreateNew, 0, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            file = await session.FileSystem.OpenWriteAsync(plan.Target, mode, offset, cancellationToken).ConfigureAwait(false);
-        }
-        if (limit is { } bytes)
-        {
-            file = new QuotaLimitedStream(file, bytes);
-        }
-        return Upload(session, plan with { Temporary = temporary, Quota = quota }, file);
-    }
-
-    /// <summary>
-    /// Runs an upload into an opened file: 150, data connection, receive until EOF, close the file.
-    /// 226 only when the data ended with a clean EOF and the file was flushed and closed (and, for an
-    /// atomic upload, renamed onto the target).
-    /// </summary>
-    private static FtpReply? Upload(FtpSession session, UploadPlan plan, Stream file)
-    {
-        TransferRunner.Start(session, new UploadJob(plan, file, session.TransferType == TransferType.Ascii) { ReportedPath = plan.Target });
+            ReportedPath = plan.Target,
+        });
         return null;
     }
 
@@ -259,121 +242,65 @@ internal static class TransferCommands
         }
     }
 
-    private sealed class UploadJob(UploadPlan plan, Stream file, bool ascii)
+    /// <summary>
+    /// An upload into a store's sink: 226 only when the data ended with a clean EOF and the sink
+    /// committed (flushed, closed, and for an atomic upload renamed onto the target); on every other
+    /// path — a failed copy, ABOR, the session gone, the data connection never opened, a failed
+    /// commit — the sink is aborted, rolled back past a quota.
+    /// </summary>
+    private sealed class UploadJob(UploadPlan plan, IUploadSink sink, Stream destination, bool ascii)
         : TransferJob(plan.Verb, plan.Opening, plan.Completed, upload: true, ascii)
     {
         public override async ValueTask<TransferResult> CopyAsync(FtpSession session, DataConnection connection, CancellationToken token)
         {
             var options = session.Options;
-            var (outcome, bytes) = await DataTransfer.ReceiveAsync(connection, file, Ascii, options.TransferBufferSize, options.StalledTransferTimeout, Progress, token).ConfigureAwait(false);
+            var (outcome, bytes) = await DataTransfer.ReceiveAsync(connection, destination, Ascii, options.TransferBufferSize, options.StalledTransferTimeout, Progress, token).ConfigureAwait(false);
             return new TransferResult(outcome, bytes);
         }
 
         public override async ValueTask<TransferResult> FinishAsync(FtpSession session, TransferResult result)
         {
-            // Closing writes what is still buffered: a full disk may only show up here.
-            var closed = await CloseAsync(file).ConfigureAwait(false);
-            if (result.Outcome == TransferOutcome.Completed && closed is not null)
+            var committed = false;
+            if (result.Outcome == TransferOutcome.Completed)
             {
-                result = result with { Outcome = closed.Value };
-            }
-            // Also when the transfer was aborted: no temporary file stays.
-            var refusal = await TransferCommands.FinishAsync(session, plan, result.Outcome).ConfigureAwait(false);
-            return result with { Refusal = refusal };
-        }
-    }
-
-    /// <summary>
-    /// After the data: an atomic upload's temporary file is renamed onto the target (success) or
-    /// deleted (failure). Past a byte quota nothing beyond it stays: a file that held nothing to keep
-    /// is deleted, an appended or resumed one is cut back to what it held. Then the user's usage is
-    /// brought up to date from what is really on disk. A non-null reply replaces the outcome's.
-    /// </summary>
-    private static async ValueTask<FtpReply?> FinishAsync(FtpSession session, UploadPlan plan, TransferOutcome outcome)
-    {
-        var fileSystem = session.FileSystem;
-        FtpReply? refusal = null;
-        try
-        {
-            if (plan.Temporary is { } temporary)
-            {
-                if (outcome == TransferOutcome.Completed)
+                try
                 {
-                    try
-                    {
-                        if (plan.MayReplace)
-                        {
-                            await fileSystem.ReplaceAsync(temporary, plan.Target, CancellationToken.None).ConfigureAwait(false);
-                        }
-                        else
-                        {
-                            await fileSystem.RenameAsync(temporary, plan.Target, CancellationToken.None).ConfigureAwait(false);
-                        }
-                    }
-                    catch (FileSystemException e)
-                    {
-                        await TryDeleteAsync(fileSystem, temporary).ConfigureAwait(false);
-                        refusal = Replies.ForFileSystemError(e);
-                    }
+                    await sink.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                    committed = true;
                 }
-                else
+                catch (FileSystemException e) when (e.Error == FileSystemError.DiskFull)
                 {
-                    await TryDeleteAsync(fileSystem, temporary).ConfigureAwait(false);
+                    result = result with { Outcome = TransferOutcome.StorageFull };
+                }
+                catch (FileSystemException e) when (e.Error == FileSystemError.IOError)
+                {
+                    result = result with { Outcome = TransferOutcome.LocalFailed };
+                }
+                catch (FileSystemException e)
+                {
+                    // The data is complete but could not be put in place (a file appeared under a
+                    // name the upload may not replace, the directory went away): said after the outcome.
+                    result = result with { Refusal = Replies.ForFileSystemError(e) };
+                }
+                catch (IOException)
+                {
+                    result = result with { Outcome = TransferOutcome.LocalFailed };
                 }
             }
-            else if (outcome == TransferOutcome.QuotaExceeded)
+            var rolledBack = false;
+            if (!committed)
             {
-                if (plan.Kept == 0)
-                {
-                    await TryDeleteAsync(fileSystem, plan.Target).ConfigureAwait(false);
-                }
-                else
-                {
-                    var truncate = await fileSystem.OpenWriteAsync(plan.Target, FileWriteMode.Overwrite, plan.Kept, CancellationToken.None).ConfigureAwait(false);
-                    await truncate.DisposeAsync().ConfigureAwait(false);
-                }
+                // Past a byte quota nothing beyond it stays; otherwise what reached the store stays
+                // (written in place, so REST can resume it) or goes (atomic).
+                rolledBack = result.Outcome == TransferOutcome.QuotaExceeded;
+                await sink.AbortAsync(rolledBack ? UploadAbort.RollBack : UploadAbort.KeepReceived, CancellationToken.None).ConfigureAwait(false);
             }
             if (plan.Quota is (_, { } usage))
             {
-                var after = await fileSystem.GetEntryAsync(plan.Target, CancellationToken.None).ConfigureAwait(false);
-                var before = plan.Existing is { IsFile: true } ? plan.Existing : null;
-                var now = after is { IsFile: true } ? after : null;
-                usage.Adjust((now?.Size ?? 0) - (before?.Size ?? 0), (now is null ? 0 : 1) - (before is null ? 0 : 1));
+                var (bytes, files) = plan.UsageChange(committed, rolledBack, Progress.Count);
+                usage.Adjust(bytes, files);
             }
-        }
-        catch (FileSystemException)
-        {
-            refusal ??= outcome == TransferOutcome.Completed ? Replies.WriteLocalError : null;
-        }
-        return refusal;
-    }
-
-    private static async ValueTask TryDeleteAsync(IFileSystem fileSystem, VirtualPath path)
-    {
-        try
-        {
-            await fileSystem.DeleteFileAsync(path, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (FileSystemException)
-        {
-            // Already gone, or not ours to remove; nothing else to do.
-        }
-    }
-
-    private static async ValueTask<TransferOutcome?> CloseAsync(Stream file)
-    {
-        try
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            return null;
-        }
-        catch (FileSystemException e) when (e.Error == FileSystemError.DiskFull)
-        {
-            return TransferOutcome.StorageFull;
-        }
-        catch (IOException)
-        {
-            return TransferOutcome.LocalFailed;
+            return result;
         }
     }
 
@@ -457,16 +384,33 @@ internal static class TransferCommands
 
 /// <summary>
 /// One upload: the target, what was there before (for quota accounting), how many bytes of it the
-/// upload keeps (REST offset, APPE), and, for an atomic upload, the temporary file written first.
+/// upload keeps (REST offset, APPE), and whether it is atomic.
 /// </summary>
 internal sealed record UploadPlan(string Verb, VirtualPath Target, FileEntry? Existing, long Kept, FtpReply Opening, FtpReply Completed)
 {
-    public VirtualPath? Temporary { get; init; }
-
-    /// <summary>False for anonymous uploads and STOU: the rename fails rather than replace a file.</summary>
+    /// <summary>False for anonymous uploads and STOU: the commit fails rather than replace a file.</summary>
     public bool MayReplace { get; init; } = true;
 
+    public bool Atomic { get; init; }
+
     public (UserQuota Quota, QuotaUsage Usage)? Quota { get; init; }
+
+    /// <summary>
+    /// How the user's stored bytes and files changed, from what the upload wrote
+    /// (<paramref name="written"/> bytes reached the sink) and how it ended — no walk, no stat:
+    /// committed, the target holds what was kept plus what was written (an atomic upload keeps
+    /// nothing); aborted, an atomic upload left the target as it was, one written in place holds
+    /// what reached it, or after a roll-back what it kept (nothing kept: the file is gone).
+    /// </summary>
+    public (long Bytes, long Files) UsageChange(bool committed, bool rolledBack, long written)
+    {
+        long? before = Existing is { IsFile: true } ? Existing.Size : null;
+        long? after = committed ? Kept + written
+            : Atomic ? before
+            : rolledBack ? (Kept == 0 ? null : Kept)
+            : Kept + written;
+        return ((after ?? 0) - (before ?? 0), (after is null ? 0 : 1) - (before is null ? 0 : 1));
+    }
 }
 
 /// <summary>

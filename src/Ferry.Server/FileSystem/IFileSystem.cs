@@ -33,6 +33,18 @@ public interface IFileSystem
     /// </summary>
     ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Begins an upload (STOR, APPE, STOU): the data goes to the sink's stream, and lands for good
+    /// only at <see cref="IUploadSink.CommitAsync"/>; every failure ends in <see cref="IUploadSink.AbortAsync"/>.
+    /// Fails before any data (e.g. <see cref="FileSystemError.AlreadyExists"/> for
+    /// <see cref="FileWriteMode.CreateNew"/>) so the server can refuse before 150. The default writes
+    /// through <see cref="OpenWriteAsync"/> and, for an atomic upload, a hidden temporary file
+    /// renamed onto the target at commit; a store with another way to commit (an object store's
+    /// multipart upload) overrides it.
+    /// </summary>
+    ValueTask<IUploadSink> BeginUploadAsync(VirtualPath path, UploadOptions options, CancellationToken cancellationToken) =>
+        FileUploadSink.BeginAsync(this, path, options, cancellationToken);
+
     ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken);
 
     ValueTask DeleteFileAsync(VirtualPath path, CancellationToken cancellationToken);

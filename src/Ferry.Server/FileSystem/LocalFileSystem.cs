@@ -274,6 +274,13 @@ public sealed class LocalFileSystem : IFileSystem
         }));
     }
 
+    /// <summary>
+    /// Atomic uploads write a hidden temporary file beside the target and rename(2) it over the
+    /// target at commit; others write in place. A roll-back truncates through the open handle.
+    /// </summary>
+    public ValueTask<IUploadSink> BeginUploadAsync(VirtualPath path, UploadOptions options, CancellationToken cancellationToken) =>
+        FileUploadSink.BeginAsync(this, path, options, cancellationToken);
+
     public ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

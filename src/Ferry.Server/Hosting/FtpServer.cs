@@ -137,22 +137,22 @@ public sealed class FtpServer : IAsyncDisposable
 
     /// <summary>
     /// Atomic uploads' temporaries left behind by a crash: removed at start, then hourly (those
-    /// unmodified for <see cref="Commands.UploadTemporaries.SafeAge"/>; a live upload keeps writing to its own).
+    /// unmodified for <see cref="UploadTemporaries.SafeAge"/>; a live upload keeps writing to its own).
     /// </summary>
     private async Task SweepUploadLeftoversAsync(CancellationToken stopping)
     {
         await Task.Yield();
-        var age = Commands.UploadTemporaries.SafeAge(_options);
+        var age = UploadTemporaries.SafeAge(_options);
         while (!stopping.IsCancellationRequested)
         {
             try
             {
-                var (removed, example) = await Commands.UploadTemporaries.SweepAsync(_fileSystem, DateTimeOffset.UtcNow - age, stopping).ConfigureAwait(false);
+                var (removed, example) = await UploadTemporaries.SweepAsync(_fileSystem, DateTimeOffset.UtcNow - age, stopping).ConfigureAwait(false);
                 if (removed > 0)
                 {
                     ServerLog.LeftoversRemoved(_logger, removed, age, example!);
                 }
-                await Task.Delay(Commands.UploadTemporaries.SweepInterval, stopping).ConfigureAwait(false);
+                await Task.Delay(UploadTemporaries.SweepInterval, stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -163,7 +163,7 @@ public sealed class FtpServer : IAsyncDisposable
                 ServerLog.LeftoverSweepFailed(_logger, e.Message);
                 try
                 {
-                    await Task.Delay(Commands.UploadTemporaries.SweepInterval, stopping).ConfigureAwait(false);
+                    await Task.Delay(UploadTemporaries.SweepInterval, stopping).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {

@@ -176,7 +176,7 @@ internal sealed class FtpSession : IAsyncDisposable
     public bool TryResolve(string argument, out VirtualPath path)
     {
         if (VirtualPath.TryResolve(WorkingDirectory, argument, out var resolved)
-            && !Commands.UploadTemporaries.IsTemporary(resolved.Value.Value.AsSpan(resolved.Value.Value.LastIndexOf('/') + 1)))
+            && !UploadTemporaries.IsTemporary(resolved.Value.Value.AsSpan(resolved.Value.Value.LastIndexOf('/') + 1)))
         {
             path = resolved.Value;
             return true;

@@ -21,6 +21,9 @@ public sealed class LimitedFileSystem(IFileSystem inner, StoreCapabilities capab
     public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken) =>
         inner.OpenWriteAsync(path, mode, offset, cancellationToken);
 
+    public ValueTask<IUploadSink> BeginUploadAsync(VirtualPath path, UploadOptions options, CancellationToken cancellationToken) =>
+        inner.BeginUploadAsync(path, options, cancellationToken);
+
     public ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.CreateDirectoryAsync(path, cancellationToken);
 
     public ValueTask DeleteFileAsync(VirtualPath path, CancellationToken cancellationToken) => inner.DeleteFileAsync(path, cancellationToken);

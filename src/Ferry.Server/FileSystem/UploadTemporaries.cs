@@ -1,11 +1,10 @@
 using System.Security.Cryptography;
-using Ferry.Server.FileSystem;
 
-namespace Ferry.Server.Commands;
+namespace Ferry.Server.FileSystem;
 
 /// <summary>
-/// The temporary files of atomic uploads (<c>.ferry-upload-&lt;16 hex digits&gt;.tmp</c>, beside the
-/// target): never listed, never reachable by name (RETR, DELE, RNFR… answer 550), and removed when a
+/// The temporary files of atomic uploads in stores that commit by rename (<see cref="FileUploadSink"/>):
+/// <c>.ferry-upload-&lt;16 hex digits&gt;.tmp</c>, beside the target; never listed, never reachable by name (RETR, DELE, RNFR… answer 550), and removed when a
 /// crash (kill -9, power loss) left them behind: at start and then hourly, those not modified for
 /// <see cref="SafeAge"/> are deleted.
 /// </summary>
