@@ -61,8 +61,20 @@ internal static class ServeCommand
         var fileSystem = new LocalFileSystem(settings.Root, fileSystemOptions);
         // Accounts marked to follow symbolic links out of the root get a store that does; everyone else the jailed one.
         var following = new Lazy<LocalFileSystem>(() => new LocalFileSystem(settings.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = true }));
+        // Quota usage of users-file accounts is recorded beside the users file, so a restart does not
+        // walk every home again (docs/server.md, "Quota usage").
+        IQuotaUsageStore? quotaUsage;
+        try
+        {
+            quotaUsage = usersFile is null ? null : new FileQuotaUsageStore(usersFile.Path + ".usage.json", loggerFactory.CreateLogger("Ferry.Quota"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync($"ferry serve: quota usage file: {e.Message}");
+            return 2;
+        }
         await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
-            user => user.FollowSymlinksOutsideRoot ? following.Value : null);
+            user => user.FollowSymlinksOutsideRoot ? following.Value : null, quotaUsage);
         if (logSink is not null)
         {
             logSink.LinesDropped += dropped => server.Metrics.LogLinesDropped.Add(dropped);

@@ -4,76 +4,67 @@ using Ferry.Server.FileSystem;
 namespace Ferry.Server.Accounts;
 
 /// <summary>
-/// What one user stores under the home (bytes, files), as this server sees it: measured by walking
-/// the home the first time it is needed, then kept up to date as this server's sessions upload and
-/// delete. It is per server: changes made by another server, or directly on disk, show up only after
-/// a restart. Sessions of the same user share it.
+/// Quota usage for one server's sessions: read from the account side's <see cref="IQuotaUsageStore"/>,
+/// measured by walking the home only when the store has no record for the user (once, however many
+/// sessions ask at the same time), and changed by what uploads commit and DELE frees. Changes made
+/// directly on disk show up only after a recount (see <see cref="FileQuotaUsageStore"/>).
 /// </summary>
-internal sealed class QuotaUsage
+internal sealed class QuotaLedger(IQuotaUsageStore store)
 {
-    private readonly SemaphoreSlim _measure = new(1, 1);
-    private bool _measured;
-    private long _bytes;
-    private long _files;
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _measuring = new(StringComparer.Ordinal);
 
-    public long Bytes => Interlocked.Read(ref _bytes);
-    public long Files => Interlocked.Read(ref _files);
-
-    public async ValueTask EnsureMeasuredAsync(IFileSystem fileSystem, VirtualPath home, CancellationToken cancellationToken)
+    public async ValueTask<QuotaUsage> GetAsync(UserAccount user, IFileSystem fileSystem, VirtualPath home, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _measured))
+        if (await store.GetAsync(user.Name, cancellationToken).ConfigureAwait(false) is { } recorded)
         {
-            return;
+            return recorded;
         }
-        await _measure.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var gate = _measuring.GetOrAdd(user.Name, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_measured)
+            if (await store.GetAsync(user.Name, cancellationToken).ConfigureAwait(false) is { } measuredMeanwhile)
             {
-                return;
+                return measuredMeanwhile;
             }
-            long bytes = 0, files = 0;
-            var pending = new Stack<VirtualPath>();
-            pending.Push(home);
-            while (pending.TryPop(out var directory))
-            {
-                await foreach (var entry in fileSystem.ListAsync(directory, cancellationToken).ConfigureAwait(false))
-                {
-                    // Links are not followed: what they point at is not stored by this user here.
-                    if (entry.IsDirectory)
-                    {
-                        pending.Push(directory.Combine(entry.Name));
-                    }
-                    else if (entry.Kind == Ferry.Protocol.FileEntryKind.File)
-                    {
-                        bytes += entry.Size;
-                        files++;
-                    }
-                }
-            }
-            Interlocked.Exchange(ref _bytes, bytes);
-            Interlocked.Exchange(ref _files, files);
-            Volatile.Write(ref _measured, true);
+            var measured = await MeasureAsync(fileSystem, home, cancellationToken).ConfigureAwait(false);
+            await store.SetAsync(user.Name, measured, cancellationToken).ConfigureAwait(false);
+            return measured;
         }
         finally
         {
-            _measure.Release();
+            gate.Release();
         }
     }
 
-    public void Adjust(long bytes, long files)
+    /// <summary>Adds what an upload left (or a DELE freed) to the user's recorded usage.</summary>
+    public ValueTask AddAsync(UserAccount user, long bytes, long files, CancellationToken cancellationToken) =>
+        bytes == 0 && files == 0 ? ValueTask.CompletedTask : store.AddAsync(user.Name, bytes, files, cancellationToken);
+
+    /// <summary>Walks a home (links not followed) and counts its files and their bytes.</summary>
+    public static async ValueTask<QuotaUsage> MeasureAsync(IFileSystem fileSystem, VirtualPath home, CancellationToken cancellationToken)
     {
-        Interlocked.Add(ref _bytes, bytes);
-        Interlocked.Add(ref _files, files);
+        long bytes = 0, files = 0;
+        var pending = new Stack<VirtualPath>();
+        pending.Push(home);
+        while (pending.TryPop(out var directory))
+        {
+            await foreach (var entry in fileSystem.ListAsync(directory, cancellationToken).ConfigureAwait(false))
+            {
+                // Links are not followed: what they point at is not stored by this user here.
+                if (entry.IsDirectory)
+                {
+                    pending.Push(directory.Combine(entry.Name));
+                }
+                else if (entry.Kind == Ferry.Protocol.FileEntryKind.File)
+                {
+                    bytes += entry.Size;
+                    files++;
+                }
+            }
+        }
+        return new QuotaUsage(bytes, files);
     }
-}
-
-/// <summary>The <see cref="QuotaUsage"/> of every user with a quota, for one server.</summary>
-internal sealed class QuotaLedger
-{
-    private readonly ConcurrentDictionary<(string Name, string Home), QuotaUsage> _usage = new();
-
-    public QuotaUsage For(UserAccount user) => _usage.GetOrAdd((user.Name, user.Home), _ => new QuotaUsage());
 }
 
 /// <summary>

@@ -34,9 +34,9 @@ internal static class FileActionCommands
         var quota = await session.GetQuotaAsync(cancellationToken).ConfigureAwait(false);
         var entry = quota is null ? null : await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
         await session.FileSystem.DeleteFileAsync(storePath, cancellationToken).ConfigureAwait(false);
-        if (quota is (_, { } usage) && entry is { IsFile: true })
+        if (quota is not null && entry is { IsFile: true })
         {
-            usage.Adjust(-entry.Size, -1);
+            await session.Server.Quotas.AddAsync(session.User!, -entry.Size, -1, CancellationToken.None).ConfigureAwait(false);
         }
         session.PublishEvent(Events.FtpEventKind.Delete, "DELE", storePath);
         return FileDeleted;

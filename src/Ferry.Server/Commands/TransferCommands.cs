@@ -295,10 +295,10 @@ internal static class TransferCommands
                 rolledBack = result.Outcome == TransferOutcome.QuotaExceeded;
                 await sink.AbortAsync(rolledBack ? UploadAbort.RollBack : UploadAbort.KeepReceived, CancellationToken.None).ConfigureAwait(false);
             }
-            if (plan.Quota is (_, { } usage))
+            if (plan.Quota is not null)
             {
                 var (bytes, files) = plan.UsageChange(committed, rolledBack, Progress.Count);
-                usage.Adjust(bytes, files);
+                await session.Server.Quotas.AddAsync(session.User!, bytes, files, CancellationToken.None).ConfigureAwait(false);
             }
             return result;
         }

@@ -35,15 +35,21 @@ public sealed class FtpServer : IAsyncDisposable
     private Task? _implicitAcceptLoop;
     private Task? _leftoverSweep;
     private long _nextSessionId;
+    private readonly IQuotaUsageStore _quotaUsage;
 
     /// <param name="fileSystemForUser">
     /// Picks the store for an account at login (for example a <see cref="LocalFileSystem"/> that
     /// follows links outside the root for accounts with <see cref="UserAccount.FollowSymlinksOutsideRoot"/>);
     /// null, or a null result, means <paramref name="fileSystem"/>.
     /// </param>
+    /// <param name="quotaUsage">
+    /// Where users' quota usage is recorded (e.g. a <see cref="FileQuotaUsageStore"/>, so a restart
+    /// does not walk every home again); null keeps it in memory, measured once per user per start.
+    /// </param>
     public FtpServer(FtpServerOptions options, IFileSystem fileSystem, IUserStore? users = null, ILoggerFactory? loggerFactory = null,
-        Func<UserAccount, IFileSystem?>? fileSystemForUser = null)
+        Func<UserAccount, IFileSystem?>? fileSystemForUser = null, IQuotaUsageStore? quotaUsage = null)
     {
+        _quotaUsage = quotaUsage ?? new InMemoryQuotaUsageStore();
         _fileSystemForUser = fileSystemForUser;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(fileSystem);
@@ -119,7 +125,7 @@ public sealed class FtpServer : IAsyncDisposable
             }
             ServerLog.ListeningImplicitTls(_logger, _implicitListener.LocalEndPoint!);
         }
-        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray())
+        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage)
         {
             Tls = Tls,
         };

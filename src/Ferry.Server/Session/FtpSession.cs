@@ -157,16 +157,14 @@ internal sealed class FtpSession : IAsyncDisposable
         && VirtualPath.TryResolve(VirtualPath.Root, directory, out var root)
         && !storePath.IsRoot && storePath.Parent.IsWithin(root.Value);
 
-    /// <summary>The user's quota and measured usage; null when the user has no quota.</summary>
+    /// <summary>The user's quota and recorded usage (measured once when none is recorded); null when the user has no quota.</summary>
     public async ValueTask<(UserQuota Quota, QuotaUsage Usage)?> GetQuotaAsync(CancellationToken cancellationToken)
     {
         if (User?.Quota is not { IsEmpty: false } quota)
         {
             return null;
         }
-        var usage = _server.Quotas.For(User);
-        await usage.EnsureMeasuredAsync(FileSystem, _home, cancellationToken).ConfigureAwait(false);
-        return (quota, usage);
+        return (quota, await _server.Quotas.GetAsync(User, FileSystem, _home, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>

@@ -18,7 +18,8 @@ internal sealed class ServerContext(
     CancellationToken stopping,
     CancellationToken draining,
     Diagnostics.FtpServerMetrics metrics,
-    IReadOnlyList<Events.IFtpEventSink> eventSinks)
+    IReadOnlyList<Events.IFtpEventSink> eventSinks,
+    IQuotaUsageStore quotaUsage)
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("Ferry.Server");
 
@@ -66,8 +67,8 @@ internal sealed class ServerContext(
     /// <summary>Passive ports held by each client address (<see cref="FtpServerOptions.PassivePortShare"/>).</summary>
     public DataChannels.PassivePortShare PassivePorts { get; } = new(options.PassivePortShare);
 
-    /// <summary>Storage used by each user with a quota, shared by this server's sessions.</summary>
-    public QuotaLedger Quotas { get; } = new();
+    /// <summary>Storage used by each user with a quota, kept by the account side's usage store.</summary>
+    public QuotaLedger Quotas { get; } = new(quotaUsage);
 
     public void RaiseLogin(LoginEventArgs e) => onLogin(e);
 

@@ -35,7 +35,8 @@ public sealed class TestServer : IAsyncDisposable
         IUserStore? users = null,
         Func<IFileSystem, IFileSystem>? wrapFileSystem = null,
         Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null,
-        Action<FtpServer>? beforeStart = null)
+        Action<FtpServer>? beforeStart = null,
+        IQuotaUsageStore? quotaUsage = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "ferry-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(root, "pub"));
@@ -50,7 +51,7 @@ public sealed class TestServer : IAsyncDisposable
             DataConnectionTimeout = TimeSpan.FromSeconds(10),
         };
         options = configure?.Invoke(options) ?? options;
-        var server = new FtpServer(options, wrapFileSystem?.Invoke(new LocalFileSystem(root)) ?? new LocalFileSystem(root), users ?? Users, loggerFactory);
+        var server = new FtpServer(options, wrapFileSystem?.Invoke(new LocalFileSystem(root)) ?? new LocalFileSystem(root), users ?? Users, loggerFactory, quotaUsage: quotaUsage);
         beforeStart?.Invoke(server);
         await server.StartAsync();
         return new TestServer(root, server);
