@@ -158,8 +158,10 @@ public sealed class BlockingUploadTests
         await using var server = await TestServer.StartAsync(o => o with { StalledTransferTimeout = TimeSpan.FromMilliseconds(500) });
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
+        // Made before the data connection opens: generating 17 MiB can take longer than the stall timeout on a loaded machine.
+        var data = TestServer.RandomBytes(Past, seed: 74);
         using var socket = await DataClient.StartPassiveAsync(control, "STOR stalled.bin");
-        await socket.SendAsync(TestServer.RandomBytes(Past, seed: 74), SocketFlags.None);
+        await socket.SendAsync(data, SocketFlags.None);
         // ... and then nothing, without closing: SO_RCVTIMEO ends the blocked recv.
         Assert.Equal(426, (await control.ReadReplyAsync()).Code);
         await control.ExpectAsync("NOOP", 200);
