@@ -30,6 +30,9 @@ public interface IFileSystem
     /// <see cref="FileWriteMode.CreateNew"/> fails with <see cref="FileSystemError.AlreadyExists"/>;
     /// <see cref="FileWriteMode.Append"/> appends; <see cref="FileWriteMode.Overwrite"/> keeps the file
     /// and writes from <paramref name="offset"/> on, truncating after it (REST + STOR).
+    /// The server writes only through <see cref="BeginUploadAsync"/>, whose default is built on this;
+    /// a store that overrides <see cref="BeginUploadAsync"/> (an object store) may refuse here with
+    /// <see cref="NotSupportedException"/>.
     /// </summary>
     ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken);
 
