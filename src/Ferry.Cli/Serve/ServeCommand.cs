@@ -61,6 +61,8 @@ internal static class ServeCommand
         var fileSystem = new LocalFileSystem(settings.Root, fileSystemOptions);
         // Accounts marked to follow symbolic links out of the root get a store that does; everyone else the jailed one.
         var following = new Lazy<LocalFileSystem>(() => new LocalFileSystem(settings.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = true }));
+        // Accounts with a root of their own (the users file's "root") get a store over it, one per directory.
+        var roots = new System.Collections.Concurrent.ConcurrentDictionary<(string Root, bool Follow), LocalFileSystem>();
         // Quota usage of users-file accounts is recorded beside the users file, so a restart does not
         // walk every home again (docs/server.md, "Quota usage").
         IQuotaUsageStore? quotaUsage;
@@ -74,7 +76,10 @@ internal static class ServeCommand
             return 2;
         }
         await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
-            user => user.FollowSymlinksOutsideRoot ? following.Value : null, quotaUsage);
+            user => user.Root is { } root
+                ? roots.GetOrAdd((root, user.FollowSymlinksOutsideRoot), key => new LocalFileSystem(key.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = key.Follow }))
+                : user.FollowSymlinksOutsideRoot ? following.Value : null,
+            quotaUsage);
         if (logSink is not null)
         {
             logSink.LinesDropped += dropped => server.Metrics.LogLinesDropped.Add(dropped);

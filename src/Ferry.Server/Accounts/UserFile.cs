@@ -8,9 +8,13 @@ namespace Ferry.Server.Accounts;
 /// <summary>One account as written in a users file. The password is only ever a <see cref="PasswordHash"/>.</summary>
 public sealed record UserFileEntry(string Name, PasswordHash Password, string Home, Permissions Permissions, long? QuotaBytes = null, long? QuotaFiles = null)
 {
+    /// <summary>An absolute host directory served to this account instead of the server's root (<c>root</c>); null for the server's.</summary>
+    public string? Root { get; init; }
+
     public UserAccount ToAccount() => new(Name, Home, Permissions)
     {
         Quota = QuotaBytes is null && QuotaFiles is null ? null : new UserQuota(QuotaBytes, QuotaFiles),
+        Root = Root,
     };
 }
 
@@ -21,7 +25,9 @@ public sealed class UserFileException(string message, Exception? inner = null) :
 /// The users file of <c>ferry serve --users FILE</c>: a JSON array of objects with <c>name</c>,
 /// <c>password</c> (a PHC hash string, never plain text), <c>home</c> (virtual path, default "/"),
 /// <c>permissions</c> (list, read, write, delete, rename, mkdir, or "all") and optional
-/// <c>quota-bytes</c> and <c>quota-files</c>. Reading validates every field; writing is atomic
+/// <c>quota-bytes</c> and <c>quota-files</c>, and an optional <c>root</c>: an absolute host directory
+/// that is this account's store instead of the server's root (its <c>home</c> is then a path in it).
+/// Reading validates every field; writing is atomic
 /// (a temporary file renamed over the old one) and leaves the file readable by its owner only.
 /// </summary>
 public static class UserFile
@@ -36,7 +42,7 @@ public static class UserFile
         ("mkdir", Permissions.MakeDirectory),
     ];
 
-    private static readonly string[] Fields = ["name", "password", "home", "permissions", "quota-bytes", "quota-files"];
+    private static readonly string[] Fields = ["name", "password", "home", "permissions", "quota-bytes", "quota-files", "root"];
 
     /// <summary>Reads and validates a users file. A missing file is an error unless <paramref name="missingIsEmpty"/>.</summary>
     public static IReadOnlyList<UserFileEntry> Load(string path, bool missingIsEmpty = false)
@@ -147,7 +153,12 @@ public static class UserFile
         {
             throw new UserFileException($"{where}: field 'permissions' is missing (e.g. [\"list\", \"read\"] or \"all\").");
         }
-        return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where));
+        var root = String(element, "root", where);
+        if (root is not null && !Path.IsPathFullyQualified(root))
+        {
+            throw new UserFileException($"{where}: field 'root': '{root}' is not an absolute host directory such as /srv/ftp/alice.");
+        }
+        return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root };
     }
 
     /// <summary>Null when the name is acceptable; otherwise why not.</summary>
@@ -252,6 +263,10 @@ public static class UserFile
             if (entry.QuotaFiles is { } files)
             {
                 writer.WriteNumber("quota-files", files);
+            }
+            if (entry.Root is { } root)
+            {
+                writer.WriteString("root", root);
             }
             writer.WriteEndObject();
         }

@@ -36,7 +36,8 @@ public sealed class TestServer : IAsyncDisposable
         Func<IFileSystem, IFileSystem>? wrapFileSystem = null,
         Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null,
         Action<FtpServer>? beforeStart = null,
-        IQuotaUsageStore? quotaUsage = null)
+        IQuotaUsageStore? quotaUsage = null,
+        Func<UserAccount, IFileSystem?>? fileSystemForUser = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "ferry-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(root, "pub"));
@@ -51,7 +52,7 @@ public sealed class TestServer : IAsyncDisposable
             DataConnectionTimeout = TimeSpan.FromSeconds(10),
         };
         options = configure?.Invoke(options) ?? options;
-        var server = new FtpServer(options, wrapFileSystem?.Invoke(new LocalFileSystem(root)) ?? new LocalFileSystem(root), users ?? Users, loggerFactory, quotaUsage: quotaUsage);
+        var server = new FtpServer(options, wrapFileSystem?.Invoke(new LocalFileSystem(root)) ?? new LocalFileSystem(root), users ?? Users, loggerFactory, fileSystemForUser, quotaUsage);
         beforeStart?.Invoke(server);
         await server.StartAsync();
         return new TestServer(root, server);
