@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Ferry.Server.Accounts;
 using Ferry.Server.FileSystem;
+using Ferry.Server.Platform;
 using Ferry.Server.Security;
 using Ferry.Server.Session;
 using Ferry.Server.Tls;
@@ -182,7 +183,7 @@ public sealed class FtpServer : IAsyncDisposable
             {
                 socket.DualMode = true; // "::" serves IPv4 clients too.
             }
-            ListenerSockets.AllowRebindOverTimeWait(socket);
+            SocketOptions.AllowRebindOverTimeWait(socket);
             socket.Bind(new IPEndPoint(address, port));
             socket.Listen(512);
             return socket;
