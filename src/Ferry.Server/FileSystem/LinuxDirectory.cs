@@ -39,7 +39,7 @@ internal sealed class LinuxDirectory : IDisposable
     // struct dirent (glibc, 64-bit): d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[256].
     private const int DirentNameOffset = 19;
 
-        private nint _dir;
+    private nint _dir;
 
     private LinuxDirectory(nint dir) => _dir = dir;
 
