@@ -14,8 +14,8 @@ namespace Ferry.Server.FileSystem;
 /// and decode names the same way, so a name that is not UTF-8 (<c>caf\xe9.txt</c>) comes back as
 /// U+FFFD and two such names collapse into one file. Here a path string is encoded with
 /// <see cref="LosslessUtf8"/>: the escapes that stand for such bytes turn back into them. Errors are
-/// thrown as <see cref="Errno.ToException"/> makes them, which <see cref="FileSystemErrors"/> translates (errno in
-/// <see cref="Exception.HResult"/>, as .NET does on Unix). Available where
+/// thrown as <see cref="Errno.ToException"/> makes them, which <see cref="FileSystemErrors"/>
+/// translates (errno in <see cref="Exception.HResult"/>, as .NET does on Unix). Available where
 /// <see cref="LinuxCapabilities.HasStatx"/> says (64-bit Linux with statx).
 /// </summary>
 internal static partial class LinuxFiles
