@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Ferry.Protocol;
 
 namespace Ferry.Server.Commands;
 
@@ -103,6 +104,9 @@ internal static class VerbTable
 
     /// <summary><see cref="TryGet(string, out CommandSpec)"/> for an upper-case verb still in the line's buffer.</summary>
     public static bool TryGet(ReadOnlySpan<char> verb, out CommandSpec spec) => ByVerbSpan.TryGetValue(verb, out spec!);
+
+    /// <summary>The lookup the command-line parser uses (<see cref="CommandLineParser"/>).</summary>
+    public static readonly VerbLookup<CommandSpec> Lookup = (ReadOnlySpan<char> verb, out CommandSpec? spec) => ByVerbSpan.TryGetValue(verb, out spec);
 
     /// <summary>The verb that must immediately precede <paramref name="verb"/>, if any.</summary>
     public static string? RequiredPredecessor(string verb) => MustFollow.GetValueOrDefault(verb);
