@@ -83,7 +83,8 @@ internal static class InformationCommands
         {
             return ServerStatus(session);
         }
-        // RFC 959 §4.1.3: STAT with a path is a listing sent over the control connection.
+        // RFC 959 §4.1.3: STAT with a path is a listing sent over the control connection. Its right is
+        // checked here, not in the verb table: STAT without a path needs none.
         if (!session.Can(Permissions.List))
         {
             return Replies.PermissionDenied;

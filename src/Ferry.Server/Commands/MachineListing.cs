@@ -21,10 +21,6 @@ internal static class MachineListing
     /// <summary>MLST: one entry's facts on the control connection (RFC 3659 §7.2: "250-", one space, facts, path, "250 End").</summary>
     public static async ValueTask<FtpReply?> MachineList(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.List))
-        {
-            return Replies.PermissionDenied;
-        }
         if (!session.TryResolve(argument.Length == 0 ? "." : argument, out var path))
         {
             return Replies.InvalidPath;

@@ -11,7 +11,7 @@ namespace Ferry.Server.Session;
 /// Runs one parsed command line through the verb table's rules, in this order: the rate throttle;
 /// HTTP, garbage and NUL refused; login required (530); unknown (500) and unimplemented (502)
 /// verbs; the sequence table (503); the argument rule (501); waiting for a running transfer; the
-/// data channel (425) and clear-data refusal; then the handler.
+/// data channel (425) and clear-data refusal; the right the verb needs (550); then the handler.
 /// Storage errors become replies, refusals of file commands are logged, and REST is consumed by the
 /// next transfer command. Every rule comes from <see cref="VerbTable"/>; no handler repeats one.
 /// </summary>
@@ -155,6 +155,10 @@ internal sealed class CommandDispatcher
             if (spec.NeedsDataChannel && TlsCommands.RefuseClearData(session) is { } clear)
             {
                 return clear;
+            }
+            if (!session.HasAnyOf(spec.Needs))
+            {
+                return Replies.PermissionDenied;
             }
             return await spec.Handler(session, command.Argument, token).ConfigureAwait(false);
         }

@@ -128,6 +128,12 @@ internal sealed class FtpSession
     public bool Can(Permissions permission) => User is not null && (User.Permissions & permission) == permission;
 
     /// <summary>
+    /// The verb table's right column: the account holds one of the rights in <paramref name="rights"/>
+    /// (SIZE and CWD need List or Read); <see cref="Permissions.None"/> needs nothing.
+    /// </summary>
+    public bool HasAnyOf(Permissions rights) => rights == Permissions.None || (User is not null && (User.Permissions & rights) != 0);
+
+    /// <summary>
     /// Whether an anonymous user may create a file at <paramref name="storePath"/>: only inside the
     /// configured anonymous upload directory (or below it), and only when one is configured.
     /// </summary>
@@ -166,9 +172,9 @@ internal sealed class FtpSession
     }
 
     /// <summary>
-    /// The preamble of a path command: the account needs <paramref name="permission"/> and the
-    /// argument must resolve (NUL, backslash and empty paths do not). Null when both hold; otherwise
-    /// the 550 to answer.
+    /// The preamble of a path command whose right is not the verb table's column (it depends on more
+    /// than the verb): the account needs <paramref name="permission"/> and the argument must resolve
+    /// (NUL, backslash and empty paths do not). Null when both hold; otherwise the 550 to answer.
     /// </summary>
     public FtpReply? Authorize(Permissions permission, string argument, out VirtualPath path)
     {
@@ -179,6 +185,12 @@ internal sealed class FtpSession
         }
         return TryResolve(argument, out path) ? null : Replies.InvalidPath;
     }
+
+    /// <summary>
+    /// The preamble of a path command whose right the dispatcher checked (the verb table's column):
+    /// null when the argument resolves; otherwise the 550 to answer.
+    /// </summary>
+    public FtpReply? Resolve(string argument, out VirtualPath path) => TryResolve(argument, out path) ? null : Replies.InvalidPath;
 
     /// <summary>The path in the store for a client-visible path (the user's home prepended).</summary>
     public VirtualPath ToStorePath(VirtualPath clientPath) =>
