@@ -27,7 +27,7 @@ internal static class VerbTable
         new("PROT", TlsCommands.Protection, "PROT C|P", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "PROT"),
         new("CCC", TlsCommands.ClearCommandChannel, "CCC", Argument: ArgumentRule.None),
         new("HOST", SiteCommands.Host, "HOST <name>", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "HOST"),
-        new("MLST", MachineListing.MachineList, "MLST [path]", Feature: "MLST", Needs: Permissions.List),
+        new("MLST", InformationCommands.MachineList, "MLST [path]", Feature: "MLST", Needs: Permissions.List),
         new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true, Needs: Permissions.List),
 
         // Navigation

@@ -50,8 +50,6 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         _dispatcher = new CommandDispatcher(_session);
     }
 
-    public FtpSession Session => _session;
-
     private ILogger Log => _session.Log;
     private Hosting.FtpServerOptions Options => _server.Options;
     private IPEndPoint RemoteEndPoint => _session.RemoteEndPoint;

@@ -80,12 +80,14 @@ public sealed class VerbTableTests : IDisposable
     }
 
     [Fact]
-    public void Every_handler_lives_in_the_file_its_class_names()
+    public void Every_handler_lives_in_the_commands_file_its_class_names()
     {
         foreach (var spec in VerbTable.All.Where(s => s.Handler is not null))
         {
             var type = spec.Handler!.Method.DeclaringType!;
             Assert.Equal("Ferry.Server.Commands", type.Namespace);
+            // One file per command family: a handler never hides in a helper (a formatter, a writer).
+            Assert.EndsWith("Commands", type.Name, StringComparison.Ordinal);
             var file = RepoFile($"src/Ferry.Server/Commands/{type.Name}.cs");
             Assert.Contains($"class {type.Name}", File.ReadAllText(file), StringComparison.Ordinal);
             Assert.Contains($" {spec.Handler.Method.Name}(FtpSession session", File.ReadAllText(file), StringComparison.Ordinal);
