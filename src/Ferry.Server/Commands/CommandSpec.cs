@@ -1,4 +1,5 @@
 using Ferry.Protocol;
+using Ferry.Server.Accounts;
 using Ferry.Server.Session;
 
 namespace Ferry.Server.Commands;
@@ -27,6 +28,11 @@ internal enum ArgumentRule
 /// <param name="DuringTransfer">Answered at once while a transfer runs (others wait until it ends).</param>
 /// <param name="NeedsDataChannel">A transfer command: answered 425 unless PORT/EPRT/PASV/EPSV came first.</param>
 /// <param name="Feature">The line it adds to FEAT (RFC 2389), if any.</param>
+/// <param name="Needs">
+/// The right the account needs (any one of the flags given: SIZE needs List or Read); answered 550
+/// "Permission denied." before the handler runs. <see cref="Permissions.None"/>: no right, or one the
+/// handler decides because it depends on more than the verb (STOR for anonymous uploads, STAT with a path).
+/// </param>
 internal sealed record CommandSpec(
     string Verb,
     CommandHandler? Handler,
@@ -35,4 +41,5 @@ internal sealed record CommandSpec(
     ArgumentRule Argument = ArgumentRule.Optional,
     bool DuringTransfer = false,
     bool NeedsDataChannel = false,
-    string? Feature = null);
+    string? Feature = null,
+    Permissions Needs = Permissions.None);

@@ -25,7 +25,7 @@ internal static class FileActionCommands
 
     public static async ValueTask<FtpReply?> Delete(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.Delete, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -43,7 +43,7 @@ internal static class FileActionCommands
 
     public static async ValueTask<FtpReply?> MakeDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.MakeDirectory, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -64,7 +64,7 @@ internal static class FileActionCommands
     public static async ValueTask<FtpReply?> RemoveDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         // Removing a directory is deleting: the Delete right, as in vsftpd and ProFTPD.
-        if (session.Authorize(Permissions.Delete, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -75,7 +75,7 @@ internal static class FileActionCommands
     public static async ValueTask<FtpReply?> RenameFrom(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         session.RenameFrom = null;
-        if (session.Authorize(Permissions.Rename, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -96,7 +96,7 @@ internal static class FileActionCommands
         {
             return RenameSourceLost;
         }
-        if (session.Authorize(Permissions.Rename, argument, out var to) is { } refusal)
+        if (session.Resolve(argument, out var to) is { } refusal)
         {
             return refusal;
         }
@@ -128,10 +128,6 @@ internal static class FileActionCommands
     /// <summary>MFMT YYYYMMDDHHMMSS[.sss] path: sets the modification time; 213 Modify=...; path.</summary>
     public static async ValueTask<FtpReply?> SetModificationTime(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.Write))
-        {
-            return Replies.PermissionDenied;
-        }
         var space = argument.IndexOf(' ', StringComparison.Ordinal);
         if (space < 0 || !TryParseTime(argument[..space], out var time))
         {
@@ -176,7 +172,7 @@ internal static class FileActionCommands
 
     private static async ValueTask<(string? Hex, long Size, FtpReply? Refusal)> Sha256Async(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.Read, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return (null, 0, refusal);
         }
@@ -204,10 +200,6 @@ internal static class FileActionCommands
 
     private static async ValueTask<(FileEntry? Entry, FtpReply? Refusal)> GetFileAsync(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.List) && !session.Can(Permissions.Read))
-        {
-            return (null, Replies.PermissionDenied);
-        }
         if (!session.TryResolve(argument, out var path))
         {
             return (null, Replies.InvalidPath);

@@ -6,7 +6,7 @@ using Ferry.Server.Session;
 
 namespace Ferry.Server.Commands;
 
-/// <summary>SYST, NOOP, FEAT (RFC 2389), OPTS, HELP, STAT.</summary>
+/// <summary>SYST, NOOP, FEAT (RFC 2389), OPTS, HELP, STAT, MLST (RFC 3659 §7.2): what the control connection tells.</summary>
 internal static class InformationCommands
 {
     private static readonly FtpReply SystemType = new(ReplyCode.SystemType, "UNIX Type: L8");
@@ -83,7 +83,8 @@ internal static class InformationCommands
         {
             return ServerStatus(session);
         }
-        // RFC 959 §4.1.3: STAT with a path is a listing sent over the control connection.
+        // RFC 959 §4.1.3: STAT with a path is a listing sent over the control connection. Its right is
+        // checked here, not in the verb table: STAT without a path needs none.
         if (!session.Can(Permissions.List))
         {
             return Replies.PermissionDenied;
@@ -105,6 +106,24 @@ internal static class InformationCommands
         }
         lines.Add("End of status.");
         return new FtpReply(ReplyCode.FileStatus, lines);
+    }
+
+    /// <summary>MLST: one entry's facts on the control connection (RFC 3659 §7.2: "250-", one space, facts, path, "250 End").</summary>
+    public static async ValueTask<FtpReply?> MachineList(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.TryResolve(argument.Length == 0 ? "." : argument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        var storePath = session.ToStorePath(path);
+        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return Replies.NoSuchFile;
+        }
+        // The entry is named by its full (client-visible) path in MLST.
+        var line = MachineListing.FormatLine(session, entry with { Name = path.Value }, storePath);
+        return new FtpReply(ReplyCode.FileActionOkay, [$"Listing {path.Value}", line, "End"]);
     }
 
     private static FtpReply ServerStatus(FtpSession session)

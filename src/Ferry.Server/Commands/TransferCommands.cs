@@ -26,7 +26,7 @@ internal static class TransferCommands
 
     public static async ValueTask<FtpReply?> Retrieve(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.Read, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -97,6 +97,8 @@ internal static class TransferCommands
     /// </summary>
     public static async ValueTask<FtpReply?> Store(FtpSession session, string argument, CancellationToken cancellationToken)
     {
+        // Not the verb table's column: without Write an account may still create a new file in the
+        // anonymous upload directory, which only the path decides.
         var anonymous = !session.Can(Permissions.Write);
         if (anonymous && session.Options.AnonymousUploadDirectory is null)
         {
@@ -138,7 +140,7 @@ internal static class TransferCommands
     /// </summary>
     public static async ValueTask<FtpReply?> Append(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.Write, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -154,6 +156,8 @@ internal static class TransferCommands
     /// </summary>
     public static async ValueTask<FtpReply?> StoreUnique(FtpSession session, string argument, CancellationToken cancellationToken)
     {
+        // Not the verb table's column: without Write an account may still create a new file in the
+        // anonymous upload directory, which only the path decides.
         var anonymous = !session.Can(Permissions.Write);
         if (anonymous && session.Options.AnonymousUploadDirectory is null)
         {
@@ -429,10 +433,6 @@ internal static class TransferCommands
 
     private static async ValueTask<FtpReply?> ListingAsync(FtpSession session, string argument, ListingStyle style, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.List))
-        {
-            return Replies.PermissionDenied;
-        }
         // RFC 3659 §7.1: MLSD takes a plain path (no ls flags, no wildcards) naming a directory.
         var machine = style == ListingStyle.Machine;
         var (target, error) = await ListingTarget.ResolveAsync(session, argument, cancellationToken, plainPath: machine).ConfigureAwait(false);

@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Ferry.Server.Hosting;
 
 /// <summary>
-/// The FTP server: a listening socket and one <see cref="FtpSession"/> per accepted connection,
+/// The FTP server: a listening socket and one <see cref="ControlConnection"/> per accepted connection,
 /// each an async task (no thread per session).
 /// </summary>
 public sealed class FtpServer : IAsyncDisposable
@@ -312,7 +312,7 @@ public sealed class FtpServer : IAsyncDisposable
         Metrics.ActiveSessions.Add(1);
         try
         {
-            var session = new FtpSession(id, socket, context, _stopping.Token, implicitTls);
+            var session = new ControlConnection(id, socket, context, _stopping.Token, implicitTls);
             await using (session.ConfigureAwait(false))
             {
                 await session.RunAsync().ConfigureAwait(false);
