@@ -84,9 +84,10 @@ public static class Program
               user add|remove|list
                                manage a users file for serve --users (ferry user --help)
 
-            Every command takes --help. Arguments may come from a response file (@FILE). Shells
-            complete commands and options through dotnet-suggest: 'ferry [suggest] serve --p' lists
-            the completions of 'ferry serve --p' (see README, "Tab completion").
+            Every command takes --help; --version prints the version. Arguments may come from a
+            response file (@FILE). Shells complete commands and options through dotnet-suggest:
+            ferry "[suggest:17]" "ferry serve --pas" lists what Tab offers there (docs/operations.md,
+            "Tab completion").
 
         EXIT STATUS
             0   success; 2   no or an unknown command (each command documents its own codes)

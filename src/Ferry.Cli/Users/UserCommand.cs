@@ -17,7 +17,10 @@ internal static class UserCommand
     /// <summary>Reads a password from the terminal without echo; null at end of input.</summary>
     internal delegate string? SecretPrompt(string prompt);
 
-    internal const string Help = """
+    /// <summary>The manual page; its OPTIONS come from the options of `user add` (a superset of the others').</summary>
+    internal static readonly string Help = ManualPage.Replace("{0}", string.Join('\n', FerryCommandLine.OptionLines(OptionsOf("add"))), StringComparison.Ordinal);
+
+    private const string ManualPage = """
         NAME
             ferry user - manage the users file of 'ferry serve --users FILE'
 
@@ -35,12 +38,7 @@ internal static class UserCommand
             on SIGHUP.
 
         OPTIONS
-            --users FILE          the users file (required)
-            --home /DIR           the account's home, a virtual path inside the served root (default /)
-            --permissions LIST    list, read, write, delete, rename, mkdir, or all (default: list,read)
-            --quota-bytes N       most bytes the account may store
-            --quota-files N       most files the account may store
-            --password-stdin      read the password as one line from standard input
+        {0}
 
         EXIT STATUS
             0   done
