@@ -15,7 +15,8 @@ namespace Ferry.Cli.Serve;
 /// Microsoft.Extensions.Configuration: the JSON file named by --config (keys are the option names
 /// without the dashes in front, e.g. "passive-ports"), environment variables (FERRY__PASSIVE_PORTS;
 /// the older FERRY_PASSIVE_PORTS still works, below it), then the command line (--passive-ports
-/// 50000-50100). A new option is one line in <see cref="Known"/> and one line where it is bound.
+/// 50000-50100; parsed by System.CommandLine, whose options <see cref="CreateOptions"/> makes from
+/// the same table). A new option is one line in <see cref="Known"/> and one line where it is bound.
 /// </summary>
 internal sealed class ServeSettings
 {
