@@ -1,7 +1,7 @@
 using System.Collections;
 using System.CommandLine;
-using Ferry.Cli.CommandLine;
 using System.Runtime.InteropServices;
+using Ferry.Cli.CommandLine;
 using Ferry.Server.Accounts;
 using Ferry.Server.Events;
 using Ferry.Server.FileSystem;
