@@ -75,32 +75,66 @@ public static class S3ClientFactory
     /// </summary>
     private sealed class CompatibilityHandler(CompatibleS3Client client) : PipelineHandler
     {
-        private void Apply(IExecutionContext context)
+        private void DisableChunking(IExecutionContext context)
         {
-            var request = context.RequestContext.Request;
             if (!client.ChunkedUploads)
             {
-                request.UseChunkEncoding = false;
-            }
-            if (context.RequestContext.OriginalRequest is DeleteObjectsRequest && !request.Headers.ContainsKey("Content-MD5"))
-            {
-                // The marshaller writes the small XML body as bytes; nothing is read from a stream here.
-                var body = request.Content
-                    ?? throw new InvalidOperationException("DeleteObjects without an in-memory body: cannot add Content-MD5.");
-                request.Headers["Content-MD5"] = Convert.ToBase64String(MD5.HashData(body));
+                context.RequestContext.Request.UseChunkEncoding = false;
             }
         }
+
+        private static bool NeedsContentMd5(IExecutionContext context) =>
+            context.RequestContext.OriginalRequest is DeleteObjectsRequest && !context.RequestContext.Request.Headers.ContainsKey("Content-MD5");
 
         public override void InvokeSync(IExecutionContext executionContext)
         {
-            Apply(executionContext);
+            DisableChunking(executionContext);
+            if (NeedsContentMd5(executionContext))
+            {
+                var request = executionContext.RequestContext.Request;
+                request.Headers["Content-MD5"] = request.Content is { } content
+                    ? Convert.ToBase64String(MD5.HashData(content))
+                    : Convert.ToBase64String(HashAndRewind(request.ContentStream));
+            }
             base.InvokeSync(executionContext);
         }
 
-        public override Task<T> InvokeAsync<T>(IExecutionContext executionContext)
+        public override async Task<T> InvokeAsync<T>(IExecutionContext executionContext)
         {
-            Apply(executionContext);
-            return base.InvokeAsync<T>(executionContext);
+            DisableChunking(executionContext);
+            if (NeedsContentMd5(executionContext))
+            {
+                var request = executionContext.RequestContext.Request;
+                byte[] hash;
+                if (request.Content is { } content)
+                {
+                    hash = MD5.HashData(content);
+                }
+                else
+                {
+                    // The marshaller hands the small XML body over as a seekable stream: hash it and
+                    // put it back where the sender starts reading.
+                    var stream = CheckSeekable(request.ContentStream);
+                    var position = stream.Position;
+                    hash = await MD5.HashDataAsync(stream, executionContext.RequestContext.CancellationToken).ConfigureAwait(false);
+                    stream.Position = position;
+                }
+                request.Headers["Content-MD5"] = Convert.ToBase64String(hash);
+            }
+            return await base.InvokeAsync<T>(executionContext).ConfigureAwait(false);
         }
+
+        private static byte[] HashAndRewind(Stream? body)
+        {
+            var stream = CheckSeekable(body);
+            var position = stream.Position;
+            var hash = MD5.HashData(stream);
+            stream.Position = position;
+            return hash;
+        }
+
+        private static Stream CheckSeekable(Stream? body) => body is { CanSeek: true }
+            ? body
+            : throw new InvalidOperationException("DeleteObjects without a seekable body: cannot add Content-MD5.");
     }
 }

@@ -413,26 +413,38 @@ public sealed class S3FileSystem : IFileSystem
             {
                 MaxDegreeOfParallelism = _options.RenameParallelism,
                 CancellationToken = cancellationToken,
-            }, async (item, token) =>
+            }, async (item, _) =>
             {
+                // The caller's token, not the loop's: when one copy fails the loop cancels its token,
+                // and a CopyObject cancelled on our side may still complete on the store's, after the
+                // clean-up below has run. Copies in flight finish instead; no new one starts.
                 if (BeforeRenameCopy is { } hook)
                 {
-                    await hook(item.Key, token).ConfigureAwait(false);
+                    await hook(item.Key, cancellationToken).ConfigureAwait(false);
                 }
                 if (item.Size > MaxSingleCopySize)
                 {
                     throw new FileSystemException(FileSystemError.IOError, $"{from}: holds an object over 5 GiB, which cannot be copied yet.");
                 }
                 var target = toPrefix + item.Key[fromPrefix.Length..];
-                await CopyKeyAsync(item.Key, target, from, token).ConfigureAwait(false);
+                // Recorded before the copy: a copy that fails on our side may still have been made.
                 copied.Add(target);
+                await CopyKeyAsync(item.Key, target, from, cancellationToken).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }
         catch
         {
             // Undo the half-made target; the source was not touched. Not cancellable: the caller's
             // token may be the reason we are here, and leaving copies behind would double the tree.
-            await DeleteKeysAsync([.. copied], to, CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                await DeleteKeysAsync([.. copied], to, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is FileSystemException || IsServiceFailure(e))
+            {
+                // The store failing again: the copy's failure is the one to report, and the source is
+                // complete; what is left under the target is a partial copy the user can see and remove.
+            }
             throw;
         }
         await DeleteKeysAsync([.. keys.Select(k => k.Key)], from, cancellationToken).ConfigureAwait(false);
