@@ -86,6 +86,13 @@ public sealed class S3ServingTests(SwiftS3Fixture swift)
         // A name that was not UTF-8 on the wire has no object key: 553 (RFC 959: file name not allowed).
         await control.ExpectAsync("MKD caf\uDCE9", 553);
 
+        // Objects have no settable time and no Unix modes.
+        await swift.PutAsync(prefix + "/kept.txt", "k"u8.ToArray());
+        var mfmt = await control.CommandAsync("MFMT 20200101000000 kept.txt");
+        Assert.True(mfmt.Code >= 400, mfmt.ToString());
+        await control.ExpectAsync("SITE CHMOD 600 kept.txt", 504);
+        await control.ExpectAsync("DELE kept.txt", 250);
+
         // No upload until the upload seam: refused before any data connection, nothing stored.
         using (var socket = await DataClient.ConnectPassiveAsync(control))
         {
