@@ -31,6 +31,8 @@ fi
 
 # vsftpd, Pure-FTPd and ProFTPD conflict as Debian packages: unpacked side by side instead.
 as_root tests/peers/install.sh
+# OpenStack Swift with s3api: the S3 store the object-storage tests start on loopback.
+as_root tests/peers/s3-swift.sh install
 
 node_dir=tests/Ferry.Interop.Tests/node
 if [ ! -d "$node_dir/node_modules/basic-ftp" ]; then

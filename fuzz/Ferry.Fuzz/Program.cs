@@ -124,19 +124,41 @@ public static class Program
         return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
     }
 
+    /// <summary>A few verbs the lookup knows, as the server's verb table would answer.</summary>
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> KnownVerbs =
+        new HashSet<string>(["USER", "PASS", "RETR", "STOR", "TYPE", "PORT", "EPRT", "XSHA256"], StringComparer.Ordinal)
+            .GetAlternateLookup<ReadOnlySpan<char>>();
+
+    private static readonly VerbLookup<string> LookUp = (ReadOnlySpan<char> verb, out string? known) => KnownVerbs.TryGetValue(verb, out known);
+
+    /// <summary>
+    /// The server's own path: the line reader's raw bytes straight into <see cref="CommandLineParser"/>
+    /// (decoded on the stack, looked up without a string), both options on.
+    /// </summary>
     private static void Lines(byte[] data)
     {
         var reader = new ControlLineReader(64);
         var buffer = Segmented(data);
         while (true)
         {
-            var status = reader.TryReadLine(buffer, out var line, out var consumed, out _);
+            var status = reader.TryReadLineBytes(buffer, out var lineBytes, out var consumed, out _);
             if (status == LineReadStatus.Line)
             {
-                var command = FtpCommand.Parse(line);
-                if (command.Verb != command.Verb.ToUpperInvariant())
+                var command = CommandLineParser.Parse(lineBytes, LookUp, CommandLineOptions.DetectHttp | CommandLineOptions.KeepLine);
+                var chars = new char[lineBytes.Length];
+                var line = new string(chars, 0, ControlLineReader.Decode(lineBytes, chars));
+                var space = line.IndexOf(' ', StringComparison.Ordinal);
+                if (command.Argument != (space < 0 ? string.Empty : line[(space + 1)..]))
                 {
-                    throw new InvalidOperationException("verb not upper case");
+                    throw new InvalidOperationException("argument is not the text after the first space");
+                }
+                if (command.Verb is { } verb && (!command.IsWord || !CommandLineParser.IsWord(verb) || verb != FtpCommand.Parse(line).Verb))
+                {
+                    throw new InvalidOperationException("a known verb that is no word, or not the line's verb");
+                }
+                if (command.Line is { } kept && (command.HasNul || (command.Verb != "PASS" && kept != line)))
+                {
+                    throw new InvalidOperationException("the kept line is not the line, or holds a NUL");
                 }
             }
             if (consumed.Equals(buffer.Start))

@@ -1,35 +1,64 @@
+using System.CommandLine;
+using Ferry.Cli.CommandLine;
+using Ferry.Cli.OneShot;
 using Ferry.Cli.Serve;
 using Ferry.Cli.Shell;
 using Ferry.Cli.Users;
 
 namespace Ferry.Cli;
 
-/// <summary>The `ferry` executable: dispatches to a subcommand.</summary>
+/// <summary>
+/// The `ferry` executable: the command tree on System.CommandLine (help, @response files, the
+/// [suggest] directive for shell completion, --version), each subcommand defined beside its code.
+/// </summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
-        {
-            Console.Out.Write(Usage);
-            return args.Length == 0 ? 2 : 0;
-        }
-        var rest = args[1..];
-        using var cts = new CancellationTokenSource();
-        return args[0] switch
-        {
-            "serve" => await ServeCommand.RunAsync(rest, cts.Token),
-            "shell" => await ShellCommand.RunAsync(rest, Console.In, Console.Out, Console.Error, cts.Token),
-            "ls" or "get" or "put" or "mirror" => await OneShot.OneShotCommand.RunAsync(args[0], rest, OneShot.OneShotConsole.FromProcess(), cts.Token),
-            "user" => UserCommand.Run(rest, Console.In, Console.Out, Console.Error, Console.IsInputRedirected ? null : UserCommand.ReadHidden),
-            _ => Unknown(args[0]),
-        };
+        // Nothing touches Console before a command runs: `serve` must reset inherited ignored
+        // signals before .NET's console sets up its signal handling (SignalDispositions).
+        var root = CreateRoot();
+        return await FerryCommandLine.InvokeAsync(root, args, null, null, CancellationToken.None);
     }
 
-    private static int Unknown(string command)
+    /// <summary>The whole command tree, talking to the process's console once a command runs.</summary>
+    internal static RootCommand CreateRoot() => FerryCommandLine.CreateRoot(
+        () => Usage,
+        RunRoot,
+        ServeCommand.Create(),
+        ShellCommand.Create(),
+        OneShotCommand.Create("ls", OneShotConsole.FromProcess),
+        OneShotCommand.Create("get", OneShotConsole.FromProcess),
+        OneShotCommand.Create("put", OneShotConsole.FromProcess),
+        OneShotCommand.Create("mirror", OneShotConsole.FromProcess),
+        UserCommand.Create(() => new UserCommand.UserConsole(Console.In, Console.Out, Console.Error, Console.IsInputRedirected ? null : UserCommand.ReadHidden)),
+        new Command("help") { Hidden = true, Action = new HelpAction() });
+
+    /// <summary>`ferry` alone (usage, exit 2) or with an unknown command (exit 2).</summary>
+    private static Task<int> RunRoot(ParseResult parse, CancellationToken ct)
     {
-        Console.Error.WriteLine($"ferry: unknown command '{command}'. Run 'ferry --help'.");
-        return 2;
+        if (CommandLineProblem.Of(parse) is CommandLineProblem.Unknown unknown)
+        {
+            Console.Error.WriteLine($"ferry: unknown command '{unknown.Token}'. Run 'ferry --help'.");
+            return Task.FromResult(2);
+        }
+        if (CommandLineProblem.Of(parse) is CommandLineProblem.Other other)
+        {
+            Console.Error.WriteLine($"ferry: {other.Message} Run 'ferry --help'.");
+            return Task.FromResult(2);
+        }
+        Console.Out.Write(Usage);
+        return Task.FromResult(2);
+    }
+
+    /// <summary>`ferry help`: the same page as `ferry --help`.</summary>
+    private sealed class HelpAction : System.CommandLine.Invocation.SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.Write(Usage);
+            return 0;
+        }
     }
 
     internal const string Usage = """
@@ -38,6 +67,7 @@ public static class Program
 
         SYNOPSIS
             ferry <command> [options]
+            ferry <command> @FILE      (read more arguments from FILE, one or more a line)
 
         DESCRIPTION
             Commands:
@@ -53,6 +83,11 @@ public static class Program
                                copy a directory tree down or up
               user add|remove|list
                                manage a users file for serve --users (ferry user --help)
+
+            Every command takes --help; --version prints the version. Arguments may come from a
+            response file (@FILE). Shells complete commands and options through dotnet-suggest:
+            ferry "[suggest:17]" "ferry serve --pas" lists what Tab offers there (docs/operations.md,
+            "Tab completion").
 
         EXIT STATUS
             0   success; 2   no or an unknown command (each command documents its own codes)

@@ -13,30 +13,17 @@ public readonly record struct FtpCommand(string Verb, string Argument)
     public static FtpCommand Parse(string line)
     {
         ArgumentNullException.ThrowIfNull(line);
-        var space = line.IndexOf(' ', StringComparison.Ordinal);
-        if (space < 0)
-        {
-            return new FtpCommand(line.ToUpperInvariant(), string.Empty);
-        }
-        return new FtpCommand(line[..space].ToUpperInvariant(), line[(space + 1)..]);
+        // The server's parser splits the same way (CommandLineParser); this form makes strings of both parts.
+        CommandLineParser.Split(line, out var verb, out var argument);
+        return new FtpCommand(verb.ToString().ToUpperInvariant(), argument.ToString());
     }
 
     /// <summary>
     /// <see cref="Parse"/> without strings: the verb as sent (not upper-cased) and the argument,
     /// both slices of <paramref name="line"/>.
     /// </summary>
-    public static void Split(ReadOnlySpan<char> line, out ReadOnlySpan<char> verb, out ReadOnlySpan<char> argument)
-    {
-        var space = line.IndexOf(' ');
-        if (space < 0)
-        {
-            verb = line;
-            argument = [];
-            return;
-        }
-        verb = line[..space];
-        argument = line[(space + 1)..];
-    }
+    public static void Split(ReadOnlySpan<char> line, out ReadOnlySpan<char> verb, out ReadOnlySpan<char> argument) =>
+        CommandLineParser.Split(line, out verb, out argument);
 
     public override string ToString() => HasArgument ? $"{Verb} {Argument}" : Verb;
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Ferry.Cli.Transfers;
 using Ferry.Client;
@@ -13,22 +14,27 @@ namespace Ferry.Cli.OneShot;
 /// </summary>
 internal static class MirrorCommand
 {
-    public static async Task<int> RunAsync(string[] args, OneShotConsole console, CancellationToken ct)
+    /// <summary>
+    /// The options of <c>ferry mirror</c>, all in this one place (the shared URL options are
+    /// <see cref="CommonOptions.Create"/>). A new one: a line here and a GetValue in <see cref="RunAsync"/>.
+    /// </summary>
+    public static Option[] CreateOptions() =>
+    [
+        new Option<bool>("--upload", "-R") { Description = "copy the local tree DIR up to URL (default: URL down into DIR)" },
+        new Option<bool>("--delete") { Description = "also delete what the source does not have" },
+        // A string, checked below: the message for a bad number is Ferry's, not the parser's.
+        new Option<string>("--parallel") { HelpName = "N", Description = "move N files at once (1-16, default 1)" },
+    ];
+
+    public static async Task<int> RunAsync(ParseResult parse, CommonOptions common, List<string> positional, OneShotConsole console, CancellationToken ct)
     {
-        var (common, flags, positional) = OneShotCommand.Parse(args, new Dictionary<string, bool>
-        {
-            ["--upload"] = false,
-            ["-R"] = false,
-            ["--delete"] = false,
-            ["--parallel"] = true,
-        });
-        var upload = flags.ContainsKey("--upload") || flags.ContainsKey("-R");
+        var upload = parse.GetValue<bool>("--upload");
         if (positional.Count != 2)
         {
             throw new OneShotException(ExitCode.Usage, upload ? "give a local DIR and a URL" : "give a URL and a local DIR");
         }
         var parallel = 1;
-        if (flags.TryGetValue("--parallel", out var parallelText)
+        if (parse.GetValue<string>("--parallel") is { } parallelText
             && !(int.TryParse(parallelText, NumberStyles.None, CultureInfo.InvariantCulture, out parallel) && parallel is >= 1 and <= 16))
         {
             throw new OneShotException(ExitCode.Usage, "--parallel takes a number from 1 to 16");
@@ -39,7 +45,7 @@ internal static class MirrorCommand
         {
             throw new OneShotException(ExitCode.LocalError, $"{local}: no such directory");
         }
-        var options = new MirrorOptions { DeleteExtraneous = flags.ContainsKey("--delete"), Parallelism = parallel };
+        var options = new MirrorOptions { DeleteExtraneous = parse.GetValue<bool>("--delete"), Parallelism = parallel };
         await using var client = await RemoteConnection.OpenAsync(url, common, console, ct);
         var remote = url.Path.TrimEnd('/') is { Length: > 0 } path ? path : ".";
         var report = new MirrorReport(console, common, upload ? "put" : "get", drawBars: parallel == 1);

@@ -1,6 +1,8 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using Ferry.Cli.CommandLine;
 using Ferry.Cli.Remote;
 using Ferry.Cli.Transfers;
 using Ferry.Client;
@@ -13,30 +15,23 @@ namespace Ferry.Cli.OneShot;
 /// </summary>
 internal static class OneShotCommand
 {
-    public static readonly IReadOnlyDictionary<string, string> Usages = new Dictionary<string, string>(StringComparer.Ordinal)
+    /// <summary>The synopsis and description of each verb; the option lines are generated from its options.</summary>
+    private static readonly IReadOnlyDictionary<string, string> Synopses = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["ls"] = """
             Usage: ferry ls [-1] [options] URL
 
             Lists the directory (or file) at URL, e.g. ftp://user:pass@host:2121/pub/.
-              -1, --names    names only (NLST) instead of the long listing (LIST)
-
             """,
         ["get"] = """
             Usage: ferry get [options] URL [-o PATH] [--continue]
 
             Downloads the file at URL.
-              -o, --output PATH   where to save it: a file, a directory, or - for standard output
-                                  (default: the URL's file name in the current directory)
-              -c, --continue      resume: keep an existing local file and fetch only the rest (REST)
-
             """,
         ["put"] = """
             Usage: ferry put [options] PATH URL [--continue]
 
             Uploads the local file PATH to URL (a URL ending in / keeps the local file name).
-              -c, --continue      resume: append the part the server does not have yet (SIZE, REST)
-
             """,
         ["mirror"] = """
             Usage: ferry mirror [options] URL DIR
@@ -45,29 +40,70 @@ internal static class OneShotCommand
             Copies the remote directory tree at URL into the local directory DIR (created if
             needed), or with --upload the local tree DIR to URL. Files whose size and time
             already agree are skipped.
-              --delete       also delete what the source does not have
-              --parallel N   move N files at once (1-16, default 1)
-
             """,
     };
 
-    public static async Task<int> RunAsync(string verb, string[] args, OneShotConsole console, CancellationToken ct)
+    /// <summary>The options of one verb (the shared ones are <see cref="CommonOptions.Create"/>).</summary>
+    private static Option[] VerbOptions(string verb) => verb switch
+    {
+        "ls" => [new Option<bool>("--names", "-1") { Description = "names only (NLST) instead of the long listing (LIST)" }],
+        "get" =>
+        [
+            new Option<string>("--output", "-o")
+            {
+                HelpName = "PATH",
+                Description = "where to save it: a file, a directory, or - for standard output (default: the URL's file name in the current directory)",
+            },
+            new Option<bool>("--continue", "-c") { Description = "resume: keep an existing local file and fetch only the rest (REST)" },
+        ],
+        "put" => [new Option<bool>("--continue", "-c") { Description = "resume: append the part the server does not have yet (SIZE, REST)" }],
+        "mirror" => MirrorCommand.CreateOptions(),
+        _ => throw new ArgumentOutOfRangeException(nameof(verb)),
+    };
+
+    /// <summary>`ferry ls|get|put|mirror`: the verb's options, the shared ones, and the positional URL/PATH/DIR words.</summary>
+    public static FerryCommand Create(string verb, Func<OneShotConsole> console)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        var verbOptions = VerbOptions(verb);
+        var commonOptions = CommonOptions.Create();
+        var command = new FerryCommand(verb, Synopses[verb].Split('\n')[2], () => Usage(verb, verbOptions, commonOptions),
+            (parse, ct) => RunAsync(verb, parse, console(), ct));
+        foreach (var option in verbOptions.Concat(commonOptions))
+        {
+            command.Add(option);
+        }
+        // Counted by each verb, so that its message says what is missing ("give one URL").
+        command.Add(new Argument<string[]>(Words) { Arity = ArgumentArity.ZeroOrMore, Hidden = true });
+        return command;
+    }
+
+    private const string Words = "words";
+
+    private static string Usage(string verb, IEnumerable<Option> verbOptions, IEnumerable<Option> commonOptions) =>
+        string.Join('\n', [Synopses[verb], .. FerryCommandLine.OptionLines(verbOptions, "  "), "", "Options for every URL command:", .. FerryCommandLine.OptionLines(commonOptions, "  ")])
+        + "\n" + ExitCodesHelp;
+
+    /// <summary>Runs <c>ferry VERB ARGS</c> (for tests and callers that hold the words after the verb).</summary>
+    public static Task<int> RunAsync(string verb, string[] args, OneShotConsole console, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(console);
-        if (args.Any(a => a is "-h" or "--help"))
-        {
-            console.Output.Write(Usages[verb] + "Options for every URL command:\n" + CommonOptions.Help + ExitCodesHelp);
-            return ExitCode.Success;
-        }
+        var root = FerryCommandLine.CreateRoot(() => string.Empty, (_, _) => Task.FromResult(ExitCode.Usage), Create(verb, () => console));
+        return FerryCommandLine.InvokeAsync(root, [verb, .. args], console.Output, console.Error, ct);
+    }
+
+    private static async Task<int> RunAsync(string verb, ParseResult parse, OneShotConsole console, CancellationToken ct)
+    {
         try
         {
+            var (common, positional) = Parse(parse);
             return verb switch
             {
-                "ls" => await ListAsync(args, console, ct),
-                "get" => await GetAsync(args, console, ct),
-                "put" => await PutAsync(args, console, ct),
-                "mirror" => await MirrorCommand.RunAsync(args, console, ct),
+                "ls" => await ListAsync(parse, common, positional, console, ct),
+                "get" => await GetAsync(parse, common, positional, console, ct),
+                "put" => await PutAsync(parse, common, positional, console, ct),
+                "mirror" => await MirrorCommand.RunAsync(parse, common, positional, console, ct),
                 _ => throw new ArgumentOutOfRangeException(nameof(verb)),
             };
         }
@@ -76,7 +112,7 @@ internal static class OneShotCommand
             console.Error.WriteLine($"ferry {verb}: {ex.Message}");
             if (ex.ExitCode == ExitCode.Usage)
             {
-                console.Error.Write(Usages[verb]);
+                console.Error.Write(((FerryCommand)parse.CommandResult.Command).Manual());
             }
             return ex.ExitCode;
         }
@@ -113,41 +149,32 @@ internal static class OneShotCommand
         return url;
     }
 
-    /// <summary>Splits the arguments into the shared options, the command's own flags (with a value when listed), and positionals.</summary>
-    public static (CommonOptions Common, Dictionary<string, string?> Flags, List<string> Positional) Parse(
-        string[] args, IReadOnlyDictionary<string, bool> flags)
+    /// <summary>The shared options and the positional words of a parsed command line; a bad command line is a usage error.</summary>
+    public static (CommonOptions Common, List<string> Positional) Parse(ParseResult parse)
     {
-        var common = new CommonOptions();
-        var taken = new Dictionary<string, string?>(StringComparer.Ordinal);
-        var positional = new List<string>();
-        for (var i = 0; i < args.Length; i++)
+        ArgumentNullException.ThrowIfNull(parse);
+        switch (CommandLineProblem.Of(parse))
         {
-            var arg = args[i];
-            if (common.TryTake(args, ref i))
-            {
-                continue;
-            }
-            if (flags.TryGetValue(arg, out var hasValue))
-            {
-                if (hasValue && i + 1 >= args.Length)
-                {
-                    throw new OneShotException(ExitCode.Usage, $"{arg} needs a value");
-                }
-                taken[arg] = hasValue ? args[++i] : null;
-                continue;
-            }
-            if (arg.StartsWith('-') && arg != "-")
-            {
-                throw new OneShotException(ExitCode.Usage, $"unknown option {arg}");
-            }
-            positional.Add(arg);
+            case CommandLineProblem.Unknown unknown:
+                throw new OneShotException(ExitCode.Usage, unknown.IsOption ? $"unknown option {unknown.Name}" : $"unexpected argument {unknown.Token}");
+            case CommandLineProblem.MissingValue missing:
+                throw new OneShotException(ExitCode.Usage, $"{missing.Alias} needs a value");
+            case CommandLineProblem.Other other:
+                throw new OneShotException(ExitCode.Usage, other.Message);
+            default:
+                break;
         }
-        return (common, taken, positional);
+        var positional = (parse.GetValue<string[]>(Words) ?? []).ToList();
+        // A word that looks like an option but is none (System.CommandLine hands it to the words).
+        if (positional.FirstOrDefault(w => w.StartsWith('-') && w != "-") is { } stray)
+        {
+            throw new OneShotException(ExitCode.Usage, $"unknown option {stray}");
+        }
+        return (CommonOptions.From(parse), positional);
     }
 
-    private static async Task<int> ListAsync(string[] args, OneShotConsole console, CancellationToken ct)
+    private static async Task<int> ListAsync(ParseResult parse, CommonOptions common, List<string> positional, OneShotConsole console, CancellationToken ct)
     {
-        var (common, flags, positional) = Parse(args, new Dictionary<string, bool> { ["-1"] = false, ["--names"] = false });
         if (positional.Count != 1)
         {
             throw new OneShotException(ExitCode.Usage, "give one URL");
@@ -155,7 +182,7 @@ internal static class OneShotCommand
         var url = ParseUrl(positional[0]);
         await using var client = await RemoteConnection.OpenAsync(url, common, console, ct);
         var path = url.Path.Length == 0 ? null : url.Path;
-        var names = flags.ContainsKey("-1") || flags.ContainsKey("--names");
+        var names = parse.GetValue<bool>("--names");
         var lines = names ? await client.NameListAsync(path, ct) : await client.ListAsync(path, ct);
         foreach (var line in lines)
         {
@@ -165,15 +192,8 @@ internal static class OneShotCommand
         return ExitCode.Success;
     }
 
-    private static async Task<int> GetAsync(string[] args, OneShotConsole console, CancellationToken ct)
+    private static async Task<int> GetAsync(ParseResult parse, CommonOptions common, List<string> positional, OneShotConsole console, CancellationToken ct)
     {
-        var (common, flags, positional) = Parse(args, new Dictionary<string, bool>
-        {
-            ["-o"] = true,
-            ["--output"] = true,
-            ["-c"] = false,
-            ["--continue"] = false,
-        });
         if (positional.Count != 1)
         {
             throw new OneShotException(ExitCode.Usage, "give one URL");
@@ -183,8 +203,8 @@ internal static class OneShotCommand
         {
             throw new OneShotException(ExitCode.Usage, $"{url} names a directory; give a file (or use ferry mirror)");
         }
-        var output = flags.GetValueOrDefault("-o") ?? flags.GetValueOrDefault("--output");
-        var resume = flags.ContainsKey("-c") || flags.ContainsKey("--continue");
+        var output = parse.GetValue<string>("--output");
+        var resume = parse.GetValue<bool>("--continue");
         await using var client = await RemoteConnection.OpenAsync(url, common, console, ct);
         if (output == "-")
         {
@@ -229,9 +249,8 @@ internal static class OneShotCommand
         return ExitCode.Success;
     }
 
-    private static async Task<int> PutAsync(string[] args, OneShotConsole console, CancellationToken ct)
+    private static async Task<int> PutAsync(ParseResult parse, CommonOptions common, List<string> positional, OneShotConsole console, CancellationToken ct)
     {
-        var (common, flags, positional) = Parse(args, new Dictionary<string, bool> { ["-c"] = false, ["--continue"] = false });
         if (positional.Count != 2)
         {
             throw new OneShotException(ExitCode.Usage, "give a local PATH and a URL");
@@ -246,7 +265,7 @@ internal static class OneShotCommand
         {
             url = url.WithPath(url.Path + Path.GetFileName(local));
         }
-        var resume = flags.ContainsKey("-c") || flags.ContainsKey("--continue");
+        var resume = parse.GetValue<bool>("--continue");
         await using var client = await RemoteConnection.OpenAsync(url, common, console, ct);
         var meter = new TransferMeter(console, common, Path.GetFileName(local), new FileInfo(local).Length, 0);
         var result = await meter.RunAsync(async progress =>

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Net.Sockets;
 using Ferry.Cli.Remote;
 using Ferry.Client;
@@ -22,47 +23,29 @@ internal sealed class CommonOptions
 
     public bool TlsInsecure { get; set; }
 
-    /// <summary>Takes a shared option at <paramref name="i"/> (advancing past its value); false when it is not one.</summary>
-    public bool TryTake(string[] args, ref int i)
-    {
-        switch (args[i])
-        {
-            case "--active":
-                Active = true;
-                return true;
-            case "-v" or "--verbose":
-                Verbose = true;
-                return true;
-            case "--no-progress":
-                NoProgress = true;
-                return true;
-            case "--netrc" when i + 1 < args.Length:
-                NetrcPath = args[++i];
-                return true;
-            case "--tls":
-                Tls = true;
-                return true;
-            case "--tls-fingerprint" when i + 1 < args.Length:
-                TlsFingerprint = args[++i];
-                return true;
-            case "--tls-insecure":
-                TlsInsecure = true;
-                return true;
-            default:
-                return false;
-        }
-    }
+    /// <summary>The options every URL command takes.</summary>
+    public static Option[] Create() =>
+    [
+        new Option<string>("--netrc") { HelpName = "FILE", Description = "logins from FILE instead of $NETRC or ~/.netrc" },
+        new Option<bool>("--active") { Description = "active data connections (EPRT/PORT) instead of passive" },
+        new Option<bool>("--no-progress") { Description = "no progress bar or progress lines" },
+        new Option<bool>("--verbose", "-v") { Description = "show the FTP dialogue on standard error (the password hidden)" },
+        new Option<bool>("--tls") { Description = "explicit FTPS for an ftp:// URL (the same as ftpes://); ftps:// is implicit FTPS" },
+        new Option<string>("--tls-fingerprint") { HelpName = "SHA256", Description = "trust the server certificate with this SHA-256 fingerprint" },
+        new Option<bool>("--tls-insecure") { Description = "accept any server certificate (unsafe)" },
+    ];
 
-    public const string Help = """
-          --netrc FILE   logins from FILE instead of $NETRC or ~/.netrc
-          --active       active data connections (EPRT/PORT) instead of passive
-          --no-progress  no progress bar or progress lines
-          -v, --verbose  show the FTP dialogue on standard error (the password hidden)
-          --tls          explicit FTPS for an ftp:// URL (the same as ftpes://); ftps:// is implicit FTPS
-          --tls-fingerprint SHA256
-                         trust the server certificate with this SHA-256 fingerprint
-          --tls-insecure accept any server certificate (unsafe)
-        """;
+    /// <summary>The shared options of a parsed command line.</summary>
+    public static CommonOptions From(ParseResult parse) => new()
+    {
+        NetrcPath = parse.GetValue<string>("--netrc"),
+        Active = parse.GetValue<bool>("--active"),
+        NoProgress = parse.GetValue<bool>("--no-progress"),
+        Verbose = parse.GetValue<bool>("--verbose"),
+        Tls = parse.GetValue<bool>("--tls"),
+        TlsFingerprint = parse.GetValue<string>("--tls-fingerprint"),
+        TlsInsecure = parse.GetValue<bool>("--tls-insecure"),
+    };
 }
 
 /// <summary>

@@ -1,5 +1,7 @@
 using System.Collections;
+using System.CommandLine;
 using System.Runtime.InteropServices;
+using Ferry.Cli.CommandLine;
 using Ferry.Server.Accounts;
 using Ferry.Server.Events;
 using Ferry.Server.FileSystem;
@@ -13,13 +15,19 @@ namespace Ferry.Cli.Serve;
 /// <summary>`ferry serve`: runs the server until SIGINT/SIGTERM.</summary>
 internal static class ServeCommand
 {
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    /// <summary>The `serve` command: its options are generated from <see cref="ServeSettings.Known"/>.</summary>
+    public static FerryCommand Create()
     {
-        if (args.Contains("--help") || args.Contains("-h"))
+        var command = new FerryCommand("serve", "run the FTP server", Help, RunAsync);
+        foreach (var option in ServeSettings.CreateOptions())
         {
-            Console.Out.Write(Help());
-            return 0;
+            command.Add(option);
         }
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult commandLine, CancellationToken cancellationToken)
+    {
         // First, before Console or anything else sets up .NET's signal handling: SIGHUP, SIGINT and
         // SIGTERM inherited as ignored (nohup, a background job) are handled all the same.
         SignalDispositions.ResetIgnored(SignalDispositions.ServerSignals);
@@ -32,7 +40,7 @@ internal static class ServeCommand
         ServeOperations operations;
         try
         {
-            settings = ServeSettings.Load(args, environment);
+            settings = ServeSettings.Load(commandLine, environment);
             options = settings.ToServerOptions();
             users = settings.ToAccounts(out usersFile);
             operations = settings.ToOperations(environment);
@@ -337,11 +345,7 @@ internal static class ServeCommand
             "",
             "OPTIONS",
         };
-        foreach (var (name, value, help) in ServeSettings.Known)
-        {
-            lines.Add(value is null ? $"    --{name}" : $"    --{name} {value}");
-            lines.Add($"        {help}");
-        }
+        lines.AddRange(FerryCommandLine.OptionLines(ServeSettings.CreateOptions()));
         lines.AddRange(
         [
             "",

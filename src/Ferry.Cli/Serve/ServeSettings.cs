@@ -1,5 +1,8 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Net;
+using Ferry.Cli.CommandLine;
 using Ferry.Server.Accounts;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
@@ -12,7 +15,8 @@ namespace Ferry.Cli.Serve;
 /// Microsoft.Extensions.Configuration: the JSON file named by --config (keys are the option names
 /// without the dashes in front, e.g. "passive-ports"), environment variables (FERRY__PASSIVE_PORTS;
 /// the older FERRY_PASSIVE_PORTS still works, below it), then the command line (--passive-ports
-/// 50000-50100). A new option is one line in <see cref="Known"/> and one line where it is bound.
+/// 50000-50100; parsed by System.CommandLine, whose options <see cref="CreateOptions"/> makes from
+/// the same table). A new option is one line in <see cref="Known"/> and one line where it is bound.
 /// </summary>
 internal sealed class ServeSettings
 {
@@ -102,9 +106,15 @@ internal sealed class ServeSettings
     /// old-style FERRY_NAME variables, FERRY__NAME variables, the command line. Throws
     /// <see cref="ArgumentException"/> naming a bad option.
     /// </summary>
-    public static ServeSettings Load(string[] args, IDictionary<string, string?> environment)
+    public static ServeSettings Load(string[] args, IDictionary<string, string?> environment) =>
+        Load(ParseCommandLine(args, out var users), users, environment);
+
+    /// <summary>As <see cref="Load(string[], IDictionary{string, string?})"/>, from a command line System.CommandLine has parsed.</summary>
+    public static ServeSettings Load(ParseResult commandLine, IDictionary<string, string?> environment) =>
+        Load(FromCommandLine(commandLine, out var users), users, environment);
+
+    private static ServeSettings Load(Dictionary<string, string> commandLine, List<string> commandLineUsers, IDictionary<string, string?> environment)
     {
-        var (commandLine, commandLineUsers) = ParseCommandLine(args);
         var fromEnvironment = EnvironmentValues(environment);
         var configFile = commandLine.GetValueOrDefault("config") ?? fromEnvironment.GetValueOrDefault("config");
         var builder = new ConfigurationBuilder();
@@ -203,50 +213,66 @@ internal sealed class ServeSettings
             .Select(i => i.Value!).ToList();
     }
 
-    private static (Dictionary<string, string> Values, List<string> Users) ParseCommandLine(string[] args)
+    /// <summary>
+    /// The command-line options of `ferry serve`, one per row of <see cref="Known"/>: System.CommandLine
+    /// parses them (with @response files and completion), the table stays the one list. Every option
+    /// may be repeated: the last value wins, as it always has (scripts append to a base command line);
+    /// for --user each one counts. A flag takes no value unless written --flag=false.
+    /// </summary>
+    internal static IEnumerable<Option> CreateOptions() => Known.Select(known => new Option<string[]>("--" + known.Name)
     {
-        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        var users = new List<string>();
-        for (var i = 0; i < args.Length; i++)
+        Description = known.Help,
+        HelpName = known.Value,
+        Arity = known.Value is null ? ArgumentArity.ZeroOrMore : ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    });
+
+    private static Dictionary<string, string> ParseCommandLine(string[] args, out List<string> users)
+    {
+        var command = new Command("serve");
+        foreach (var option in CreateOptions())
         {
-            var arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            command.Add(option);
+        }
+        return FromCommandLine(command.Parse(args), out users);
+    }
+
+    /// <summary>The values a parsed `ferry serve` command line gives; throws <see cref="ArgumentException"/> naming a bad option.</summary>
+    private static Dictionary<string, string> FromCommandLine(ParseResult parse, out List<string> users)
+    {
+        switch (CommandLineProblem.Of(parse))
+        {
+            case CommandLineProblem.Unknown { IsOption: true } unknown:
+                throw new ArgumentException($"unknown option '{unknown.Name}'. Run 'ferry serve --help'.");
+            case CommandLineProblem.Unknown unknown:
+                throw new ArgumentException($"unexpected argument '{unknown.Token}'.");
+            case CommandLineProblem.MissingValue missing:
+                throw new ArgumentException($"option '{missing.Alias}' needs a value ({missing.Option.HelpName}).");
+            case CommandLineProblem.Other other:
+                throw new ArgumentException(other.Message);
+            default:
+                break;
+        }
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        users = [];
+        foreach (var given in parse.CommandResult.Children.OfType<OptionResult>())
+        {
+            var name = given.Option.Name.TrimStart('-');
+            if (!IsKnown(name) || given.Implicit)
             {
-                throw new ArgumentException($"unexpected argument '{arg}'.");
+                continue; // --help and the like: not a setting
             }
-            var name = arg[2..];
-            string? inline = null;
-            var eq = name.IndexOf('=', StringComparison.Ordinal);
-            if (eq >= 0)
+            var tokens = given.Tokens.Select(t => t.Value).ToList();
+            if (name == "user")
             {
-                inline = name[(eq + 1)..];
-                name = name[..eq];
-            }
-            var known = Array.Find(Known, k => k.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
-            if (known.Name is null)
-            {
-                throw new ArgumentException($"unknown option '--{name}'. Run 'ferry serve --help'.");
-            }
-            if (known.Value is null)
-            {
-                values[known.Name] = inline ?? "true";
-                continue;
-            }
-            if (inline is null && i + 1 >= args.Length)
-            {
-                throw new ArgumentException($"option '--{name}' needs a value ({known.Value}).");
-            }
-            var optionValue = inline ?? args[++i];
-            if (known.Name == "user")
-            {
-                users.Add(optionValue);
+                users.AddRange(tokens);
             }
             else
             {
-                values[known.Name] = optionValue;
+                values[name] = tokens.Count > 0 ? tokens[^1] : "true";
             }
         }
-        return (values, users);
+        return values;
     }
 
     /// <summary>

@@ -1,4 +1,7 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
+using Ferry.Cli.CommandLine;
 using Ferry.Cli.Shell.Commands;
 using Ferry.Client;
 
@@ -27,6 +30,22 @@ public static class ShellCommand
         earlier lines, and Tab completes commands and remote (or local) names.
 
         """;
+
+    /// <summary>
+    /// The `shell` command. Its flags are tnftp's single letters (-n, -i, -d, -v, -N FILE), read by
+    /// <see cref="RunAsync(string[], TextReader, TextWriter, TextWriter, Func{string, string?}, CancellationToken)"/>
+    /// as BSD ftp reads them: every word after "shell" is handed over as it was typed.
+    /// </summary>
+    internal static FerryCommand Create()
+    {
+        var command = new FerryCommand("shell", "the interactive FTP console", () => Usage, (parse, ct) =>
+        {
+            var words = parse.Tokens.SkipWhile(t => !(t.Type == TokenType.Command && t.Value == "shell")).Skip(1).Select(t => t.Value).ToArray();
+            return RunAsync(words, Console.In, Console.Out, Console.Error, ct);
+        });
+        command.Add(new Argument<string[]>("words") { Arity = ArgumentArity.ZeroOrMore, CaptureRemainingTokens = true, Hidden = true });
+        return command;
+    }
 
     public static Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken ct) =>
         RunAsync(args, input, output, error, Environment.GetEnvironmentVariable, ct);

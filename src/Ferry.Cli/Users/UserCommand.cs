@@ -1,5 +1,7 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using Ferry.Cli.CommandLine;
 using Ferry.Server.Accounts;
 
 namespace Ferry.Cli.Users;
@@ -15,7 +17,10 @@ internal static class UserCommand
     /// <summary>Reads a password from the terminal without echo; null at end of input.</summary>
     internal delegate string? SecretPrompt(string prompt);
 
-    internal const string Help = """
+    /// <summary>The manual page; its OPTIONS come from the options of `user add` (a superset of the others').</summary>
+    internal static readonly string Help = ManualPage.Replace("{0}", string.Join('\n', FerryCommandLine.OptionLines(OptionsOf("add"))), StringComparison.Ordinal);
+
+    private const string ManualPage = """
         NAME
             ferry user - manage the users file of 'ferry serve --users FILE'
 
@@ -33,12 +38,7 @@ internal static class UserCommand
             on SIGHUP.
 
         OPTIONS
-            --users FILE          the users file (required)
-            --home /DIR           the account's home, a virtual path inside the served root (default /)
-            --permissions LIST    list, read, write, delete, rename, mkdir, or all (default: list,read)
-            --quota-bytes N       most bytes the account may store
-            --quota-files N       most files the account may store
-            --password-stdin      read the password as one line from standard input
+        {0}
 
         EXIT STATUS
             0   done
@@ -51,26 +51,104 @@ internal static class UserCommand
 
         """;
 
-    private static readonly string[] AddOptions = ["users", "home", "permissions", "quota-bytes", "quota-files"];
+    /// <summary>The options of each subcommand; every one takes a value except --password-stdin.</summary>
+    private static Option[] OptionsOf(string verb)
+    {
+        Option users = new Option<string>("--users") { HelpName = "FILE", Description = "the users file (required)" };
+        return verb != "add"
+            ? [users]
+            :
+            [
+                users,
+                new Option<string>("--home") { HelpName = "/DIR", Description = "the account's home, a virtual path inside the served root (default /)" },
+                new Option<string>("--permissions") { HelpName = "LIST", Description = "list, read, write, delete, rename, mkdir, or all (default: list,read)" },
+                new Option<string>("--quota-bytes") { HelpName = "N", Description = "most bytes the account may store" },
+                new Option<string>("--quota-files") { HelpName = "N", Description = "most files the account may store" },
+                new Option<bool>("--password-stdin") { Description = "read the password as one line from standard input" },
+            ];
+    }
+
+    private const string Names = "names";
+
+    /// <summary>`ferry user add|remove|list` on System.CommandLine; the I/O is given here (tests pass their own).</summary>
+    /// <summary>Where the user command reads and writes; <see cref="Terminal"/> is null when input is redirected.</summary>
+    internal sealed record UserConsole(TextReader Input, TextWriter Output, TextWriter Error, SecretPrompt? Terminal);
+
+    public static FerryCommand Create(Func<UserConsole> console)
+    {
+        var user = new FerryCommand("user", "manage a users file for serve --users", () => Help,
+            (parse, _) => Task.FromResult(Execute(parse, console())));
+        foreach (var verb in new[] { "add", "remove", "list" })
+        {
+            var command = new FerryCommand(verb, $"{verb} accounts", () => Help,
+                (parse, _) => Task.FromResult(Execute(parse, console())));
+            foreach (var option in OptionsOf(verb))
+            {
+                command.Add(option);
+            }
+            command.Add(new Argument<string[]>(Names) { Arity = ArgumentArity.ZeroOrMore, HelpName = "NAME" });
+            user.Add(command);
+        }
+        return user;
+    }
 
     public static int Run(string[] args, TextReader input, TextWriter output, TextWriter error, SecretPrompt? terminal)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" || args.Contains("--help"))
+        ArgumentNullException.ThrowIfNull(args);
+        var io = new UserConsole(input, output, error, terminal);
+        var root = new RootCommand { Create(() => io) };
+        var parse = root.Parse(["user", .. args]);
+        // --help (anywhere) prints the page through its own action; everything else, errors too, is ours.
+        if (parse.Action is System.CommandLine.Help.HelpAction)
         {
-            (args.Length == 0 ? error : output).Write(Help);
-            return args.Length == 0 ? 2 : 0;
+            output.Write(Help);
+            return 0;
         }
-        var verb = args[0];
-        if (verb is not ("add" or "remove" or "list"))
+        return Execute(parse, io);
+    }
+
+    private static int Execute(ParseResult parse, UserConsole io)
+    {
+        var (input, output, error, terminal) = io;
+        var verb = parse.CommandResult.Command.Name;
+        if (verb == "user")
         {
-            error.WriteLine($"ferry user: unknown subcommand '{verb}' (add, remove, list). Run 'ferry user --help'.");
+            if (CommandLineProblem.Of(parse) is CommandLineProblem.Unknown unknown)
+            {
+                error.WriteLine($"ferry user: unknown subcommand '{unknown.Token}' (add, remove, list). Run 'ferry user --help'.");
+            }
+            else
+            {
+                error.Write(Help);
+            }
             return 2;
         }
-        if (!TryParse(args[1..], verb == "add" ? AddOptions : ["users"], out var name, out var options, out var passwordStdin, out var usage))
+        var names = parse.GetValue<string[]>(Names) ?? [];
+        var usage = CommandLineProblem.Of(parse) switch
+        {
+            CommandLineProblem.Unknown { IsOption: true } unknown => $"unknown option '{unknown.Name}'. Run 'ferry user --help'.",
+            CommandLineProblem.Unknown unknown => $"unexpected argument '{unknown.Token}'.",
+            CommandLineProblem.MissingValue missing => $"option '{missing.Alias}' needs a value.",
+            CommandLineProblem.Other other => other.Message,
+            null when names.FirstOrDefault(n => n.StartsWith("--", StringComparison.Ordinal)) is { } stray => $"unknown option '{stray}'. Run 'ferry user --help'.",
+            null when names.Length > 1 => $"unexpected argument '{names[1]}'.",
+            _ => null,
+        };
+        if (usage is not null)
         {
             error.WriteLine($"ferry user {verb}: {usage}");
             return 2;
         }
+        var name = names.FirstOrDefault();
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var option in OptionsOf(verb).Where(o => o.ValueType == typeof(string)))
+        {
+            if (parse.GetValue<string>(option.Name) is { } value)
+            {
+                options[option.Name[2..]] = value;
+            }
+        }
+        var passwordStdin = verb == "add" && parse.GetValue<bool>("--password-stdin");
         if (!options.TryGetValue("users", out var path))
         {
             error.WriteLine($"ferry user {verb}: --users FILE is required.");
@@ -208,52 +286,6 @@ internal static class UserCommand
         }
         error.WriteLine($"ferry user add: --{name}: '{text}' is not a whole number ≥ 0.");
         return false;
-    }
-
-    private static bool TryParse(string[] args, string[] known, out string? name, out Dictionary<string, string> options, out bool passwordStdin, out string? usage)
-    {
-        name = null;
-        options = new Dictionary<string, string>(StringComparer.Ordinal);
-        passwordStdin = false;
-        usage = null;
-        for (var i = 0; i < args.Length; i++)
-        {
-            var arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
-            {
-                if (name is not null)
-                {
-                    usage = $"unexpected argument '{arg}'.";
-                    return false;
-                }
-                name = arg;
-                continue;
-            }
-            var option = arg[2..];
-            string? inline = null;
-            if (option.IndexOf('=', StringComparison.Ordinal) is var eq and >= 0)
-            {
-                inline = option[(eq + 1)..];
-                option = option[..eq];
-            }
-            if (option == "password-stdin" && known.Length > 1)
-            {
-                passwordStdin = true;
-                continue;
-            }
-            if (Array.IndexOf(known, option) < 0)
-            {
-                usage = $"unknown option '--{option}'. Run 'ferry user --help'.";
-                return false;
-            }
-            if (inline is null && i + 1 >= args.Length)
-            {
-                usage = $"option '--{option}' needs a value.";
-                return false;
-            }
-            options[option] = inline ?? args[++i];
-        }
-        return true;
     }
 
     /// <summary>Reads a line from the console without echoing it.</summary>

@@ -1,4 +1,5 @@
 using Ferry.Protocol;
+using Ferry.Server.Accounts;
 using Ferry.Server.Session;
 
 namespace Ferry.Server.Commands;
@@ -27,7 +28,12 @@ internal enum ArgumentRule
 /// <param name="DuringTransfer">Answered at once while a transfer runs (others wait until it ends).</param>
 /// <param name="NeedsDataChannel">A transfer command: answered 425 unless PORT/EPRT/PASV/EPSV came first.</param>
 /// <param name="Feature">The line it adds to FEAT (RFC 2389), if any.</param>
-/// <param name="Needs">What the session's store must be able to do: without it the verb is answered 502 and left out of FEAT and HELP.</param>
+/// <param name="Needs">
+/// The right the account needs (any one of the flags given: SIZE needs List or Read); answered 550
+/// "Permission denied." before the handler runs. <see cref="Permissions.None"/>: no right, or one the
+/// handler decides because it depends on more than the verb (STOR for anonymous uploads, STAT with a path).
+/// </param>
+/// <param name="StoreNeeds">What the session's store must be able to do: without it the verb is answered 502 and left out of FEAT and HELP.</param>
 internal sealed record CommandSpec(
     string Verb,
     CommandHandler? Handler,
@@ -37,4 +43,5 @@ internal sealed record CommandSpec(
     bool DuringTransfer = false,
     bool NeedsDataChannel = false,
     string? Feature = null,
-    FileSystem.StoreCapabilities Needs = FileSystem.StoreCapabilities.None);
+    Permissions Needs = Permissions.None,
+    FileSystem.StoreCapabilities StoreNeeds = FileSystem.StoreCapabilities.None);

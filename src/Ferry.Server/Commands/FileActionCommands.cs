@@ -26,7 +26,7 @@ internal static class FileActionCommands
 
     public static async ValueTask<FtpReply?> Delete(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.Delete, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -44,7 +44,7 @@ internal static class FileActionCommands
 
     public static async ValueTask<FtpReply?> MakeDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.MakeDirectory, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -65,7 +65,7 @@ internal static class FileActionCommands
     public static async ValueTask<FtpReply?> RemoveDirectory(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         // Removing a directory is deleting: the Delete right, as in vsftpd and ProFTPD.
-        if (session.Authorize(Permissions.Delete, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -76,7 +76,7 @@ internal static class FileActionCommands
     public static async ValueTask<FtpReply?> RenameFrom(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         session.RenameFrom = null;
-        if (session.Authorize(Permissions.Rename, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -103,7 +103,7 @@ internal static class FileActionCommands
         {
             return RenameSourceLost;
         }
-        if (session.Authorize(Permissions.Rename, argument, out var to) is { } refusal)
+        if (session.Resolve(argument, out var to) is { } refusal)
         {
             return refusal;
         }
@@ -135,10 +135,6 @@ internal static class FileActionCommands
     /// <summary>MFMT YYYYMMDDHHMMSS[.sss] path: sets the modification time; 213 Modify=...; path.</summary>
     public static async ValueTask<FtpReply?> SetModificationTime(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.Write))
-        {
-            return Replies.PermissionDenied;
-        }
         var space = argument.IndexOf(' ', StringComparison.Ordinal);
         if (space < 0 || !TryParseTime(argument[..space], out var time))
         {
@@ -183,7 +179,7 @@ internal static class FileActionCommands
 
     private static async ValueTask<(string? Hex, long Size, FtpReply? Refusal)> Sha256Async(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.Read, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return (null, 0, refusal);
         }
@@ -211,10 +207,6 @@ internal static class FileActionCommands
 
     private static async ValueTask<(FileEntry? Entry, FtpReply? Refusal)> GetFileAsync(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.List) && !session.Can(Permissions.Read))
-        {
-            return (null, Replies.PermissionDenied);
-        }
         if (!session.TryResolve(argument, out var path))
         {
             return (null, Replies.InvalidPath);

@@ -6,7 +6,7 @@ using Ferry.Server.Session;
 
 namespace Ferry.Server.Commands;
 
-/// <summary>SYST, NOOP, FEAT (RFC 2389), OPTS, HELP, STAT.</summary>
+/// <summary>SYST, NOOP, FEAT (RFC 2389), OPTS, HELP, STAT, MLST (RFC 3659 §7.2): what the control connection tells.</summary>
 internal static class InformationCommands
 {
     private static readonly FtpReply SystemType = new(ReplyCode.SystemType, "UNIX Type: L8");
@@ -23,7 +23,7 @@ internal static class InformationCommands
         // The MLST line shows this session's selected facts (RFC 3659 §7.8); AUTH TLS, PBSZ and PROT
         // only when TLS is configured (RFC 4217 §6); MFMT only when the session's store sets times.
         var capabilities = session.FileSystem.Capabilities;
-        if ((capabilities & VerbTable.AllNeeds) == VerbTable.AllNeeds && session.MlsxFacts == Ferry.Protocol.Listing.MlsxFacts.All)
+        if ((capabilities & VerbTable.AllStoreNeeds) == VerbTable.AllStoreNeeds && session.MlsxFacts == Ferry.Protocol.Listing.MlsxFacts.All)
         {
             return Done(session.Server.Tls is not null ? FeatureList : FeatureListWithoutTls);
         }
@@ -73,13 +73,13 @@ internal static class InformationCommands
         if (verb.Length == 0)
         {
             // The verbs this session's store serves.
-            return Done((capabilities & VerbTable.AllNeeds) == VerbTable.AllNeeds ? HelpList : BuildHelp(capabilities));
+            return Done((capabilities & VerbTable.AllStoreNeeds) == VerbTable.AllStoreNeeds ? HelpList : BuildHelp(capabilities));
         }
         if (VerbTable.TryGet(verb, out var spec))
         {
             return Done(new FtpReply(ReplyCode.HelpMessage,
                 spec.Handler is null ? $"Syntax: {spec.Syntax} (not implemented)"
-                : (capabilities & spec.Needs) != spec.Needs ? $"Syntax: {spec.Syntax} (not supported by this storage)"
+                : (capabilities & spec.StoreNeeds) != spec.StoreNeeds ? $"Syntax: {spec.Syntax} (not supported by this storage)"
                 : $"Syntax: {spec.Syntax}"));
         }
         return Done(new FtpReply(ReplyCode.NotImplemented, $"Unknown command {verb}."));
@@ -91,7 +91,8 @@ internal static class InformationCommands
         {
             return ServerStatus(session);
         }
-        // RFC 959 §4.1.3: STAT with a path is a listing sent over the control connection.
+        // RFC 959 §4.1.3: STAT with a path is a listing sent over the control connection. Its right is
+        // checked here, not in the verb table: STAT without a path needs none.
         if (!session.Can(Permissions.List))
         {
             return Replies.PermissionDenied;
@@ -115,6 +116,24 @@ internal static class InformationCommands
         return new FtpReply(ReplyCode.FileStatus, lines);
     }
 
+    /// <summary>MLST: one entry's facts on the control connection (RFC 3659 §7.2: "250-", one space, facts, path, "250 End").</summary>
+    public static async ValueTask<FtpReply?> MachineList(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        if (!session.TryResolve(argument.Length == 0 ? "." : argument, out var path))
+        {
+            return Replies.InvalidPath;
+        }
+        var storePath = session.ToStorePath(path);
+        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return Replies.NoSuchFile;
+        }
+        // The entry is named by its full (client-visible) path in MLST.
+        var line = MachineListing.FormatLine(session, entry with { Name = path.Value }, storePath);
+        return new FtpReply(ReplyCode.FileActionOkay, [$"Listing {path.Value}", line, "End"]);
+    }
+
     private static FtpReply ServerStatus(FtpSession session)
     {
         var o = session.Options;
@@ -133,7 +152,7 @@ internal static class InformationCommands
 
     private static FtpReply BuildHelp(Ferry.Server.FileSystem.StoreCapabilities capabilities)
     {
-        var verbs = VerbTable.All.Where(s => s.Handler is not null && (capabilities & s.Needs) == s.Needs).Select(s => s.Verb).ToArray();
+        var verbs = VerbTable.All.Where(s => s.Handler is not null && (capabilities & s.StoreNeeds) == s.StoreNeeds).Select(s => s.Verb).ToArray();
         var lines = new List<string> { "The following commands are recognized:" };
         for (var i = 0; i < verbs.Length; i += 8)
         {

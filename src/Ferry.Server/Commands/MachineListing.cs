@@ -8,7 +8,7 @@ using Ferry.Server.Session;
 
 namespace Ferry.Server.Commands;
 
-/// <summary>MLST, OPTS MLST and the facts of MLSD entries (RFC 3659 §7).</summary>
+/// <summary>The facts of MLST and MLSD entries and their selection by OPTS MLST (RFC 3659 §7); the MLST handler is in InformationCommands.</summary>
 internal static class MachineListing
 {
     public static readonly FtpReply NotADirectory = new(ReplyCode.FileUnavailable, "Not a directory: MLSD lists directories; use MLST for a file.");
@@ -17,28 +17,6 @@ internal static class MachineListing
     [
         ("type", MlsxFacts.Type), ("size", MlsxFacts.Size), ("modify", MlsxFacts.Modify), ("perm", MlsxFacts.Perm), ("unique", MlsxFacts.Unique),
     ];
-
-    /// <summary>MLST: one entry's facts on the control connection (RFC 3659 §7.2: "250-", one space, facts, path, "250 End").</summary>
-    public static async ValueTask<FtpReply?> MachineList(FtpSession session, string argument, CancellationToken cancellationToken)
-    {
-        if (!session.Can(Permissions.List))
-        {
-            return Replies.PermissionDenied;
-        }
-        if (!session.TryResolve(argument.Length == 0 ? "." : argument, out var path))
-        {
-            return Replies.InvalidPath;
-        }
-        var storePath = session.ToStorePath(path);
-        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
-        if (entry is null)
-        {
-            return Replies.NoSuchFile;
-        }
-        // The entry is named by its full (client-visible) path in MLST.
-        var line = FormatLine(session, entry with { Name = path.Value }, storePath);
-        return new FtpReply(ReplyCode.FileActionOkay, [$"Listing {path.Value}", line, "End"]);
-    }
 
     public static string FormatLine(FtpSession session, FileEntry entry, VirtualPath storePath)
     {

@@ -37,10 +37,6 @@ internal static class NavigationCommands
 
     private static async ValueTask<FtpReply?> ChangeToAsync(FtpSession session, VirtualPath path, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.List) && !session.Can(Permissions.Read))
-        {
-            return Replies.PermissionDenied;
-        }
         var entry = await session.FileSystem.GetEntryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {

@@ -25,7 +25,7 @@ internal static class TransferCommands
 
     public static async ValueTask<FtpReply?> Retrieve(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.Read, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -62,6 +62,8 @@ internal static class TransferCommands
     /// </summary>
     public static async ValueTask<FtpReply?> Store(FtpSession session, string argument, CancellationToken cancellationToken)
     {
+        // Not the verb table's column: without Write an account may still create a new file in the
+        // anonymous upload directory, which only the path decides.
         var anonymous = !session.Can(Permissions.Write);
         if (anonymous && session.Options.AnonymousUploadDirectory is null)
         {
@@ -107,7 +109,7 @@ internal static class TransferCommands
     /// </summary>
     public static async ValueTask<FtpReply?> Append(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (session.Authorize(Permissions.Write, argument, out var path) is { } refusal)
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
             return refusal;
         }
@@ -123,6 +125,8 @@ internal static class TransferCommands
     /// </summary>
     public static async ValueTask<FtpReply?> StoreUnique(FtpSession session, string argument, CancellationToken cancellationToken)
     {
+        // Not the verb table's column: without Write an account may still create a new file in the
+        // anonymous upload directory, which only the path decides.
         var anonymous = !session.Can(Permissions.Write);
         if (anonymous && session.Options.AnonymousUploadDirectory is null)
         {
@@ -327,10 +331,6 @@ internal static class TransferCommands
 
     private static async ValueTask<FtpReply?> ListingAsync(FtpSession session, string argument, ListingStyle style, CancellationToken cancellationToken)
     {
-        if (!session.Can(Permissions.List))
-        {
-            return Replies.PermissionDenied;
-        }
         // RFC 3659 §7.1: MLSD takes a plain path (no ls flags, no wildcards) naming a directory.
         var machine = style == ListingStyle.Machine;
         var (target, error) = await ListingTarget.ResolveAsync(session, argument, cancellationToken, plainPath: machine).ConfigureAwait(false);

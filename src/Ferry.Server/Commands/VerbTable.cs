@@ -1,12 +1,15 @@
 using System.Collections.Frozen;
+using Ferry.Protocol;
+using Ferry.Server.Accounts;
 using Ferry.Server.FileSystem;
 
 namespace Ferry.Server.Commands;
 
 /// <summary>
 /// The single place that says which verbs exist, whether they need a login, take an argument, may
-/// run during a transfer, need a data channel, and what they add to FEAT. The allowed command
-/// sequences are the second table here.
+/// run during a transfer, need a data channel, which right they need, and what they add to FEAT.
+/// The allowed command sequences are the second table here. The handler named in a row lives in
+/// Commands/&lt;its class&gt;.cs; docs/server.md lists verb → file, checked by a test.
 /// </summary>
 internal static class VerbTable
 {
@@ -25,15 +28,15 @@ internal static class VerbTable
         new("PROT", TlsCommands.Protection, "PROT C|P", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "PROT"),
         new("CCC", TlsCommands.ClearCommandChannel, "CCC", Argument: ArgumentRule.None),
         new("HOST", SiteCommands.Host, "HOST <name>", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "HOST"),
-        new("MLST", MachineListing.MachineList, "MLST [path]", Feature: "MLST"),
-        new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true),
+        new("MLST", InformationCommands.MachineList, "MLST [path]", Feature: "MLST", Needs: Permissions.List),
+        new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true, Needs: Permissions.List),
 
         // Navigation
         // RFC 3659 §6: TVFS, the tree of '/'-separated paths CWD and every path argument follow.
-        new("CWD", NavigationCommands.ChangeDirectory, "CWD <path>", Argument: ArgumentRule.Required, Feature: "TVFS"),
-        new("XCWD", NavigationCommands.ChangeDirectory, "XCWD <path>", Argument: ArgumentRule.Required),
-        new("CDUP", NavigationCommands.ChangeToParent, "CDUP", Argument: ArgumentRule.None),
-        new("XCUP", NavigationCommands.ChangeToParent, "XCUP", Argument: ArgumentRule.None),
+        new("CWD", NavigationCommands.ChangeDirectory, "CWD <path>", Argument: ArgumentRule.Required, Feature: "TVFS", Needs: Permissions.List | Permissions.Read),
+        new("XCWD", NavigationCommands.ChangeDirectory, "XCWD <path>", Argument: ArgumentRule.Required, Needs: Permissions.List | Permissions.Read),
+        new("CDUP", NavigationCommands.ChangeToParent, "CDUP", Argument: ArgumentRule.None, Needs: Permissions.List | Permissions.Read),
+        new("XCUP", NavigationCommands.ChangeToParent, "XCUP", Argument: ArgumentRule.None, Needs: Permissions.List | Permissions.Read),
         new("PWD", NavigationCommands.PrintDirectory, "PWD", Argument: ArgumentRule.None),
         new("XPWD", NavigationCommands.PrintDirectory, "XPWD", Argument: ArgumentRule.None),
 
@@ -46,30 +49,32 @@ internal static class VerbTable
         new("MODE", TransferParameterCommands.Mode, "MODE S", Argument: ArgumentRule.Required),
         new("STRU", TransferParameterCommands.Structure, "STRU F", Argument: ArgumentRule.Required),
 
-        // Transfers (RFC 959 §4.1.3)
-        new("RETR", TransferCommands.Retrieve, "RETR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
-        new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true),
-        new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true),
+        // Transfers (RFC 959 §4.1.3). STOR and STOU need Write, except that an anonymous account
+        // may create new files in the upload directory: their handlers decide (TransferCommands).
+        new("RETR", TransferCommands.Retrieve, "RETR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true, Needs: Permissions.Read),
+        new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true, Needs: Permissions.List),
+        new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true, Needs: Permissions.List),
         new("ABOR", TransferCommands.Abort, "ABOR", Argument: ArgumentRule.None, DuringTransfer: true),
         new("STOR", TransferCommands.Store, "STOR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
         new("STOU", TransferCommands.StoreUnique, "STOU", NeedsDataChannel: true),
-        new("APPE", TransferCommands.Append, "APPE <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true, Needs: StoreCapabilities.Append),
+        new("APPE", TransferCommands.Append, "APPE <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true, Needs: Permissions.Write, StoreNeeds: StoreCapabilities.Append),
         new("REST", TransferCommands.Restart, "REST <offset>", Argument: ArgumentRule.Required, Feature: "REST STREAM"),
 
         // File actions (RFC 959 §4.1.3, RFC 3659, draft-somers-ftp-mfxx)
         new("ALLO", FileActionCommands.Allocate, "ALLO <size>"),
-        new("RNFR", FileActionCommands.RenameFrom, "RNFR <path>", Argument: ArgumentRule.Required),
-        new("RNTO", FileActionCommands.RenameTo, "RNTO <path>", Argument: ArgumentRule.Required),
-        new("DELE", FileActionCommands.Delete, "DELE <path>", Argument: ArgumentRule.Required),
-        new("RMD", FileActionCommands.RemoveDirectory, "RMD <path>", Argument: ArgumentRule.Required),
-        new("XRMD", FileActionCommands.RemoveDirectory, "XRMD <path>", Argument: ArgumentRule.Required),
-        new("MKD", FileActionCommands.MakeDirectory, "MKD <path>", Argument: ArgumentRule.Required),
-        new("XMKD", FileActionCommands.MakeDirectory, "XMKD <path>", Argument: ArgumentRule.Required),
-        new("SIZE", FileActionCommands.Size, "SIZE <path>", Argument: ArgumentRule.Required, Feature: "SIZE"),
-        new("MDTM", FileActionCommands.ModificationTime, "MDTM <path>", Argument: ArgumentRule.Required, Feature: "MDTM"),
-        new("MFMT", FileActionCommands.SetModificationTime, "MFMT YYYYMMDDHHMMSS <path>", Argument: ArgumentRule.Required, Feature: "MFMT", Needs: StoreCapabilities.SetTimes),
-        new("HASH", FileActionCommands.Hash, "HASH <path>", Argument: ArgumentRule.Required, Feature: "HASH SHA-256*"),
-        new("XSHA256", FileActionCommands.XSha256, "XSHA256 <path>", Argument: ArgumentRule.Required, Feature: "XSHA256"),
+        new("RNFR", FileActionCommands.RenameFrom, "RNFR <path>", Argument: ArgumentRule.Required, Needs: Permissions.Rename),
+        new("RNTO", FileActionCommands.RenameTo, "RNTO <path>", Argument: ArgumentRule.Required, Needs: Permissions.Rename),
+        new("DELE", FileActionCommands.Delete, "DELE <path>", Argument: ArgumentRule.Required, Needs: Permissions.Delete),
+        new("RMD", FileActionCommands.RemoveDirectory, "RMD <path>", Argument: ArgumentRule.Required, Needs: Permissions.Delete),
+        new("XRMD", FileActionCommands.RemoveDirectory, "XRMD <path>", Argument: ArgumentRule.Required, Needs: Permissions.Delete),
+        new("MKD", FileActionCommands.MakeDirectory, "MKD <path>", Argument: ArgumentRule.Required, Needs: Permissions.MakeDirectory),
+        new("XMKD", FileActionCommands.MakeDirectory, "XMKD <path>", Argument: ArgumentRule.Required, Needs: Permissions.MakeDirectory),
+        new("SIZE", FileActionCommands.Size, "SIZE <path>", Argument: ArgumentRule.Required, Feature: "SIZE", Needs: Permissions.List | Permissions.Read),
+        new("MDTM", FileActionCommands.ModificationTime, "MDTM <path>", Argument: ArgumentRule.Required, Feature: "MDTM", Needs: Permissions.List | Permissions.Read),
+        new("MFMT", FileActionCommands.SetModificationTime, "MFMT YYYYMMDDHHMMSS <path>", Argument: ArgumentRule.Required, Feature: "MFMT", Needs: Permissions.Write, StoreNeeds: StoreCapabilities.SetTimes),
+        new("HASH", FileActionCommands.Hash, "HASH <path>", Argument: ArgumentRule.Required, Feature: "HASH SHA-256*", Needs: Permissions.Read),
+        new("XSHA256", FileActionCommands.XSha256, "XSHA256 <path>", Argument: ArgumentRule.Required, Feature: "XSHA256", Needs: Permissions.Read),
+        // SITE CHMOD needs Write and a named account; SITE HELP nothing: the subcommand decides.
         new("SITE", SiteCommands.Site, "SITE HELP | SITE CHMOD <mode> <path>", Argument: ArgumentRule.Required),
 
         // Information and options
@@ -78,6 +83,7 @@ internal static class VerbTable
         new("FEAT", InformationCommands.Features, "FEAT", BeforeLogin: true, Argument: ArgumentRule.None),
         new("OPTS", InformationCommands.Options, "OPTS UTF8 ON", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "UTF8"),
         new("HELP", InformationCommands.Help, "HELP [verb]", BeforeLogin: true),
+        // STAT needs List only with a path (a listing); without one it is the session's status.
         new("STAT", InformationCommands.Status, "STAT [path]", DuringTransfer: true),
     ];
 
@@ -105,6 +111,9 @@ internal static class VerbTable
     /// <summary><see cref="TryGet(string, out CommandSpec)"/> for an upper-case verb still in the line's buffer.</summary>
     public static bool TryGet(ReadOnlySpan<char> verb, out CommandSpec spec) => ByVerbSpan.TryGetValue(verb, out spec!);
 
+    /// <summary>The lookup the command-line parser uses (<see cref="CommandLineParser"/>).</summary>
+    public static readonly VerbLookup<CommandSpec> Lookup = (ReadOnlySpan<char> verb, out CommandSpec? spec) => ByVerbSpan.TryGetValue(verb, out spec);
+
     /// <summary>The verb that must immediately precede <paramref name="verb"/>, if any.</summary>
     public static string? RequiredPredecessor(string verb) => MustFollow.GetValueOrDefault(verb);
 
@@ -113,10 +122,10 @@ internal static class VerbTable
 
     /// <summary>What the store must offer for a FEAT line to be listed (only lines that need something).</summary>
     private static readonly FrozenDictionary<string, StoreCapabilities> FeatureNeeds =
-        Specs.Where(s => s.Feature is not null && s.Needs != StoreCapabilities.None).ToFrozenDictionary(s => s.Feature!, s => s.Needs, StringComparer.Ordinal);
+        Specs.Where(s => s.Feature is not null && s.StoreNeeds != StoreCapabilities.None).ToFrozenDictionary(s => s.Feature!, s => s.StoreNeeds, StringComparer.Ordinal);
 
     /// <summary>Every capability some verb needs: a store with all of them serves every verb.</summary>
-    public static StoreCapabilities AllNeeds { get; } = Specs.Aggregate(StoreCapabilities.None, (all, s) => all | s.Needs);
+    public static StoreCapabilities AllStoreNeeds { get; } = Specs.Aggregate(StoreCapabilities.None, (all, s) => all | s.StoreNeeds);
 
     /// <summary>Whether a FEAT line is offered on a store with <paramref name="capabilities"/>.</summary>
     public static bool Offers(string featureLine, StoreCapabilities capabilities) =>

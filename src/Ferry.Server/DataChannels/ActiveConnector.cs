@@ -2,6 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Ferry.Server.Platform;
+using static Ferry.Server.Platform.Errno;
+using static Ferry.Server.Platform.Libc;
 
 namespace Ferry.Server.DataChannels;
 
@@ -23,26 +26,10 @@ namespace Ferry.Server.DataChannels;
 /// architectures, or if the epoll set cannot be made) <see cref="IsSupported"/> is false and the
 /// caller uses .NET's own connect.
 /// </remarks>
-internal static partial class ActiveConnector
+internal static class ActiveConnector
 {
-    private const int AfInet = 2;
-    private const int AfInet6 = 10;
-    private const int SockStream = 1;
-    private const int SockNonBlock = 0x800;
-    private const int SockCloexec = 0x80000;
-    private const int InProgress = 115; // EINPROGRESS
-    private const int EpollCtlAdd = 1;
-    private const int EpollCtlDel = 2;
-    private const uint EpollOut = 0x004;
-    private const uint EpollOneShot = 1u << 30;
-    private const int SolSocket = 1;
-    private const int SoError = 4;
-    private const int EpollCloexec = 0x80000; // EPOLL_CLOEXEC
-
     /// <summary>Linux x64, once the epoll set and its thread exist (made at the first question).</summary>
-    public static bool IsSupported => Platform && EpollSet.Value >= 0;
-
-    private static readonly bool Platform = OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+    public static bool IsSupported => LinuxCapabilities.IsLinuxX64 && EpollSet.Value >= 0;
 
     /// <summary>Connections waiting for connect(2) to finish, by the token given to epoll (never the descriptor, which the kernel reuses).</summary>
     private static readonly ConcurrentDictionary<long, Waiter> Waiting = new();
@@ -63,24 +50,24 @@ internal static partial class ActiveConnector
     public static async ValueTask<Socket> ConnectAsync(IPEndPoint target, CancellationToken cancellationToken)
     {
         var epoll = EpollSet.Value;
-        var fd = socket(target.AddressFamily == AddressFamily.InterNetworkV6 ? AfInet6 : AfInet, SockStream | SockNonBlock | SockCloexec, 0);
+        var fd = socket(target.AddressFamily == AddressFamily.InterNetworkV6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw Failure(Marshal.GetLastPInvokeError());
+            throw ToSocketException(Marshal.GetLastPInvokeError());
         }
         var owned = true;
         try
         {
             if (!StartConnect(fd, target, out var errno))
             {
-                if (errno != InProgress)
+                if (errno != EINPROGRESS)
                 {
-                    throw Failure(errno);
+                    throw ToSocketException(errno);
                 }
                 var error = await WaitAsync(epoll, fd, cancellationToken).ConfigureAwait(false);
                 if (error != 0)
                 {
-                    throw Failure(error);
+                    throw ToSocketException(error);
                 }
             }
             // Blocking again, as a socket .NET connected synchronously would be: .NET switches it
@@ -88,7 +75,7 @@ internal static partial class ActiveConnector
             // threads set their own mode.
             if (!BlockingSocket.SetBlocking(fd))
             {
-                throw Failure(Marshal.GetLastPInvokeError());
+                throw ToSocketException(Marshal.GetLastPInvokeError());
             }
             var handle = new SafeSocketHandle(fd, ownsHandle: true);
             owned = false;
@@ -134,7 +121,7 @@ internal static partial class ActiveConnector
         if (!waiter.Watch(token, out var errno))
         {
             Waiting.TryRemove(token, out _);
-            throw Failure(errno);
+            throw ToSocketException(errno);
         }
         await using (cancellationToken.UnsafeRegister(static (state, ct) =>
         {
@@ -153,7 +140,7 @@ internal static partial class ActiveConnector
 
     private static int StartWaiterThread()
     {
-        var epoll = epoll_create1(EpollCloexec);
+        var epoll = epoll_create1(EPOLL_CLOEXEC);
         if (epoll >= 0)
         {
             new Thread(() => RunWaiterThread(epoll)) { IsBackground = true, Name = "Ferry active connect" }.Start();
@@ -184,19 +171,6 @@ internal static partial class ActiveConnector
         }
     }
 
-    private static SocketException Failure(int errno) => new((int)(errno switch
-    {
-        111 => SocketError.ConnectionRefused, // ECONNREFUSED
-        110 => SocketError.TimedOut, // ETIMEDOUT
-        101 => SocketError.NetworkUnreachable, // ENETUNREACH
-        113 => SocketError.HostUnreachable, // EHOSTUNREACH
-        104 => SocketError.ConnectionReset, // ECONNRESET
-        99 => SocketError.AddressNotAvailable, // EADDRNOTAVAIL
-        13 or 1 => SocketError.AccessDenied, // EACCES, EPERM
-        24 or 23 => SocketError.TooManyOpenSockets, // EMFILE, ENFILE
-        _ => SocketError.SocketError,
-    }));
-
     private sealed class Waiter(int epoll, int fd)
     {
         public TaskCompletionSource<int> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -204,49 +178,20 @@ internal static partial class ActiveConnector
         /// <summary>Asks the epoll set for one wake-up when the descriptor becomes writable, tagged <paramref name="token"/>.</summary>
         public unsafe bool Watch(long token, out int errno)
         {
-            var interest = new EpollEvent { Events = EpollOut | EpollOneShot, Data = (ulong)token };
-            var watching = epoll_ctl(epoll, EpollCtlAdd, fd, &interest) == 0;
+            var interest = new EpollEvent { Events = EPOLLOUT | EPOLLONESHOT, Data = (ulong)token };
+            var watching = epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &interest) == 0;
             errno = watching ? 0 : Marshal.GetLastPInvokeError();
             return watching;
         }
 
         /// <summary>Takes the descriptor out of the epoll set (a one-shot entry stays in it, disabled, until removed).</summary>
-        public unsafe void Forget() => _ = epoll_ctl(epoll, EpollCtlDel, fd, null);
+        public unsafe void Forget() => _ = epoll_ctl(epoll, EPOLL_CTL_DEL, fd, null);
 
         public unsafe int Error()
         {
             int error = 0;
             var length = (uint)sizeof(int);
-            return getsockopt(fd, SolSocket, SoError, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
+            return getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
         }
     }
-
-    /// <summary>struct epoll_event as x86-64 lays it out (packed: 12 bytes).</summary>
-    [StructLayout(LayoutKind.Sequential, Pack = 4)]
-    private struct EpollEvent
-    {
-        public uint Events;
-        public ulong Data;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int socket(int domain, int type, int protocol);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int connect(int fd, byte* address, uint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int getsockopt(int fd, int level, int option, void* value, uint* length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int epoll_create1(int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int epoll_ctl(int epoll, int operation, int fd, EpollEvent* interest);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int epoll_wait(int epoll, EpollEvent* events, int count, int timeout);
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Ferry.Server.Platform;
 
 namespace Ferry.Server.DataChannels;
 
@@ -11,8 +12,6 @@ namespace Ferry.Server.DataChannels;
 /// </summary>
 internal static class BlockingReceive
 {
-    private const int WaitAll = 0x100; // MSG_WAITALL
-
     /// <summary>
     /// Bytes per read and write: larger than the asynchronous path's buffers, as there is no overlap
     /// between the two here (4 MiB measured ~20% above 1 MiB for 1 GiB over loopback into tmpfs);
@@ -57,12 +56,12 @@ internal static class BlockingReceive
                     if (flags == 0 && received + total >= BlockingSocket.MinimumLength)
                     {
                         BlockingSocket.SetReceiveLowWater(fd, BufferSize);
-                        flags = WaitAll;
+                        flags = Libc.MSG_WAITALL;
                     }
-                    var read = BlockingSocket.recv(fd, start, (nuint)BufferSize, flags);
+                    var read = Libc.recv(fd, start, (nuint)BufferSize, flags);
                     if (read < 0)
                     {
-                        if (Marshal.GetLastPInvokeError() == BlockingSocket.Interrupted)
+                        if (Marshal.GetLastPInvokeError() == Errno.EINTR)
                         {
                             continue;
                         }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Ferry.Server.Platform;
 
 namespace Ferry.Server.DataChannels;
 
@@ -39,10 +40,10 @@ internal static class BlockingSendFile
                         break;
                     }
                     var position = offset;
-                    var sent = BlockingSocket.sendfile(fd, fileFd, &position, (nuint)Math.Min(remaining, Chunk));
+                    var sent = Libc.sendfile(fd, fileFd, &position, (nuint)Math.Min(remaining, Chunk));
                     if (sent < 0)
                     {
-                        if (Marshal.GetLastPInvokeError() == BlockingSocket.Interrupted)
+                        if (Marshal.GetLastPInvokeError() == Errno.EINTR)
                         {
                             continue;
                         }
@@ -66,7 +67,7 @@ internal static class BlockingSendFile
                     handle.DangerousRelease();
                 }
             }
-            DataTransfer.SetCork(socket, false);
+            SocketOptions.Cork(socket, false);
             socket.Shutdown(SocketShutdown.Send);
             return (TransferOutcome.Completed, total);
         }

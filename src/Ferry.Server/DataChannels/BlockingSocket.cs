@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
+using Ferry.Server.Platform;
+using static Ferry.Server.Platform.Libc;
 
 namespace Ferry.Server.DataChannels;
 
@@ -20,23 +21,15 @@ namespace Ferry.Server.DataChannels;
 /// nothing that long fails with EAGAIN). An abort shuts the socket down, which wakes the blocked
 /// call.
 /// </remarks>
-internal static partial class BlockingSocket
+internal static class BlockingSocket
 {
     /// <summary>Transfers smaller than this are not worth a thread.</summary>
     public const long MinimumLength = 16 * 1024 * 1024;
 
-    public const int Interrupted = 4; // EINTR
-
-    private const int SetFlags = 4; // F_SETFL
-    private const int GetFlags = 3; // F_GETFL
-    private const int NonBlocking = 0x800; // O_NONBLOCK
-    private const int SolSocket = 1;
-    private const int ReceiveLowWater = 18; // SO_RCVLOWAT
-
     internal static readonly int MaxConcurrent = Math.Max(2, Environment.ProcessorCount * 2);
     private static readonly SemaphoreSlim Slots = new(MaxConcurrent, MaxConcurrent);
 
-    public static bool IsSupported { get; } = OperatingSystem.IsLinux() && Environment.Is64BitProcess;
+    public static bool IsSupported => LinuxCapabilities.IsLinux64;
 
     /// <summary>Transfers that have taken a blocking thread since start (tests check the path was taken).</summary>
     internal static long Started => Volatile.Read(ref _started);
@@ -169,22 +162,22 @@ internal static partial class BlockingSocket
         var timeout = stackalloc long[2];
         timeout[0] = (long)Math.Min(stallTimeout.TotalSeconds, int.MaxValue);
         timeout[1] = stallTimeout.Milliseconds * 1000L;
-        var option = direction == SocketShutdown.Send ? 21 : 20; // SO_SNDTIMEO : SO_RCVTIMEO
-        return setsockopt(fd, SolSocket, option, timeout, 16) == 0;
+        var option = direction == SocketShutdown.Send ? SO_SNDTIMEO : SO_RCVTIMEO;
+        return setsockopt(fd, SOL_SOCKET, option, timeout, 16) == 0;
     }
 
     /// <summary>Clears O_NONBLOCK on <paramref name="fd"/>.</summary>
     public static bool SetBlocking(int fd)
     {
-        var flags = fcntl(fd, GetFlags, 0);
-        return flags >= 0 && fcntl(fd, SetFlags, flags & ~NonBlocking) >= 0;
+        var flags = fcntl(fd, F_GETFL, 0);
+        return flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) >= 0;
     }
 
     /// <summary>
     /// SO_RCVLOWAT: readiness (epoll, a blocked recv) only once <paramref name="bytes"/> are queued.
     /// Best effort: where it fails the socket stays readable at every arrival, which is only slower.
     /// </summary>
-    public static unsafe void SetReceiveLowWater(int fd, int bytes) => _ = setsockopt(fd, SolSocket, ReceiveLowWater, &bytes, sizeof(int));
+    public static unsafe void SetReceiveLowWater(int fd, int bytes) => _ = setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof(int));
 
     private static void Abort(Socket socket)
     {
@@ -197,16 +190,4 @@ internal static partial class BlockingSocket
             // Already gone: the blocked call has returned.
         }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static unsafe partial nint sendfile(int outFd, int inFd, long* offset, nuint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static unsafe partial nint recv(int fd, byte* buffer, nuint length, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fcntl(int fd, int command, int argument);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int setsockopt(int fd, int level, int option, void* value, uint length);
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using Ferry.Protocol;
 using Ferry.Server.FileSystem;
+using Ferry.Server.Platform;
 
 namespace Ferry.Server.DataChannels;
 
@@ -211,7 +212,7 @@ internal static class DataTransfer
         // Full segments only while the file streams (TCP_CORK, as ProFTPD does): the control
         // connection's TCP_NODELAY, inherited here, pushed a short segment at every sendfile page
         // boundary. Measured +25% on a 1 GiB download over loopback (docs/benchmarks.md).
-        SetCork(data, true);
+        SocketOptions.Cork(data, true);
         if (BlockingSocket.IsSupported && length - offset >= BlockingSocket.MinimumLength
             && await BlockingSendFile.TrySendAsync(file, data, offset, stallTimeout, progress, cancellationToken).ConfigureAwait(false) is { } done)
         {
@@ -274,7 +275,7 @@ internal static class DataTransfer
         }
         try
         {
-            SetCork(data, false);
+            SocketOptions.Cork(data, false);
             data.Shutdown(SocketShutdown.Send);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -283,31 +284,6 @@ internal static class DataTransfer
         }
         return (TransferOutcome.Completed, total);
     }
-
-    /// <summary>
-    /// Sets or clears TCP_CORK (Linux): while set, the kernel sends only full segments; clearing it
-    /// sends what is left. Best effort: elsewhere, or on a socket already gone, nothing happens.
-    /// </summary>
-    internal static void SetCork(Socket socket, bool on)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-        try
-        {
-            socket.SetRawSocketOption(TcpLevel, TcpCork, on ? CorkOn : CorkOff);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // The send that follows reports the failure.
-        }
-    }
-
-    private const int TcpLevel = 6; // IPPROTO_TCP
-    private const int TcpCork = 3; // TCP_CORK
-    private static readonly byte[] CorkOn = BitConverter.GetBytes(1);
-    private static readonly byte[] CorkOff = BitConverter.GetBytes(0);
 
     /// <summary>
     /// Files up to this size go in one read and one send (<see cref="SendSmallAsync"/>): cheaper than

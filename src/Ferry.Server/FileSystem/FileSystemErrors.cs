@@ -1,24 +1,17 @@
+using Ferry.Server.Platform;
+
 namespace Ferry.Server.FileSystem;
 
 /// <summary>Maps the exceptions of host file I/O to <see cref="FileSystemError"/>.</summary>
 internal static class FileSystemErrors
 {
-    // .NET on Unix puts the raw errno into IOException.HResult; these are Linux's numbers, with
-    // macOS's where they differ. On Windows HResult is 0x8007xxxx with a Win32 error code.
-    private const int Enoent = 2;
-    private const int EwouldblockLinux = 11; // .NET's FileShare lock (flock) held by another open
+    // .NET on Unix puts the raw errno into IOException.HResult: Linux's numbers are mapped by
+    // Errno.ToFileSystemError; macOS's differ for these. On Windows HResult is 0x8007xxxx with a
+    // Win32 error code.
     private const int EwouldblockMac = 35;
-    private const int Eexist = 17;
-    private const int Enotdir = 20;
-    private const int Eisdir = 21;
-    private const int Enospc = 28;
-    private const int Erofs = 30;
-    private const int EnametoolongLinux = 36;
-    private const int EnotemptyLinux = 39;
     private const int EnametoolongMac = 63;
     private const int EnotemptyMac = 66;
     private const int EdquotMac = 69;
-    private const int EdquotLinux = 122;
 
     private const int Win32FileExists = 80;
     private const int Win32AlreadyExists = 183;
@@ -55,23 +48,22 @@ internal static class FileSystemErrors
                 _ => FileSystemError.IOError,
             };
         }
-        var macOs = OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD();
+        if (!LinuxCapabilities.IsBsd)
+        {
+            return Errno.ToFileSystemError(hresult);
+        }
         return hresult switch
         {
-            Enoent => FileSystemError.NotFound,
-            Eexist => FileSystemError.AlreadyExists,
-            Enotdir => FileSystemError.NotADirectory,
-            Eisdir => FileSystemError.IsADirectory,
-            Enospc => FileSystemError.DiskFull,
-            Erofs => FileSystemError.AccessDenied,
-            EnametoolongLinux when !macOs => FileSystemError.InvalidName,
-            EnotemptyLinux when !macOs => FileSystemError.DirectoryNotEmpty,
-            EdquotLinux when !macOs => FileSystemError.DiskFull,
-            EnametoolongMac when macOs => FileSystemError.InvalidName,
-            EnotemptyMac when macOs => FileSystemError.DirectoryNotEmpty,
-            EdquotMac when macOs => FileSystemError.DiskFull,
-            EwouldblockLinux when !macOs => FileSystemError.Busy,
-            EwouldblockMac when macOs => FileSystemError.Busy,
+            Errno.ENOENT => FileSystemError.NotFound,
+            Errno.EEXIST => FileSystemError.AlreadyExists,
+            Errno.ENOTDIR => FileSystemError.NotADirectory,
+            Errno.EISDIR => FileSystemError.IsADirectory,
+            Errno.ENOSPC => FileSystemError.DiskFull,
+            Errno.EROFS => FileSystemError.AccessDenied,
+            EnametoolongMac => FileSystemError.InvalidName,
+            EnotemptyMac => FileSystemError.DirectoryNotEmpty,
+            EdquotMac => FileSystemError.DiskFull,
+            EwouldblockMac => FileSystemError.Busy,
             _ => FileSystemError.IOError,
         };
     }

@@ -1,5 +1,8 @@
 using System.Runtime.InteropServices;
 using Ferry.Protocol;
+using Ferry.Server.Platform;
+using static Ferry.Server.Platform.Errno;
+using static Ferry.Server.Platform.Libc;
 
 namespace Ferry.Server.FileSystem;
 
@@ -28,38 +31,20 @@ internal readonly record struct LinuxEntryStatus(ushort Mode, uint LinkCount, lo
 /// <see cref="LocalFileSystem.ListAsync"/> on 64-bit Linux (where <c>struct dirent</c> and
 /// <c>struct statx</c> have the layouts below); elsewhere the portable enumeration is used.
 /// </summary>
-internal sealed partial class LinuxDirectory : IDisposable
+internal sealed class LinuxDirectory : IDisposable
 {
-    private const int OpenReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC
-    private const int AtSymlinkNoFollow = 0x100;
-    private const int AtEmptyPath = 0x1000;
-    private const int CurrentDirectory = -100; // AT_FDCWD (absolute paths ignore it)
-    private const uint StatxInode = 0x100; // STATX_INO
-    private const uint StatxWanted = 0x1 | 0x2 | 0x4 | 0x40 | 0x200; // TYPE | MODE | NLINK | MTIME | SIZE
+    private const int OpenReadOnlyDirectory = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    private const uint StatxWanted = STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_MTIME | STATX_SIZE;
 
     // struct dirent (glibc, 64-bit): d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[256].
     private const int DirentNameOffset = 19;
-
-    private static int s_available = -1;
 
     private nint _dir;
 
     private LinuxDirectory(nint dir) => _dir = dir;
 
     /// <summary>True on 64-bit Linux with a libc that has <c>statx</c> (glibc 2.28+).</summary>
-    public static bool IsAvailable
-    {
-        get
-        {
-            if (s_available < 0)
-            {
-                s_available = OperatingSystem.IsLinux() && Environment.Is64BitProcess
-                    && NativeLibrary.TryLoad("libc.so.6", out var libc)
-                    && NativeLibrary.TryGetExport(libc, "statx", out _) ? 1 : 0;
-            }
-            return s_available == 1;
-        }
-    }
+    public static bool IsAvailable => LinuxCapabilities.HasStatx;
 
     /// <summary>Opens <paramref name="hostPath"/> for reading; throws the host error as .NET's file APIs would.</summary>
     public static LinuxDirectory Open(string hostPath) => Open(null, hostPath);
@@ -71,14 +56,14 @@ internal sealed partial class LinuxDirectory : IDisposable
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            throw errno is 18 or 40 ? LinuxJail.Error(errno, hostPath) : Error(errno, hostPath);
+            throw errno is EXDEV or ELOOP ? ToJailException(errno, hostPath) : ToDirectoryException(errno, hostPath);
         }
         var dir = fdopendir(fd);
         if (dir == 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             _ = close(fd);
-            throw Error(errno, hostPath);
+            throw ToDirectoryException(errno, hostPath);
         }
         return new LinuxDirectory(dir);
     }
@@ -101,7 +86,7 @@ internal sealed partial class LinuxDirectory : IDisposable
                 var errno = Marshal.GetLastPInvokeError();
                 if (errno != 0)
                 {
-                    throw Error(errno, "readdir");
+                    throw ToDirectoryException(errno, "readdir");
                 }
                 name = string.Empty;
                 status = default;
@@ -113,7 +98,7 @@ internal sealed partial class LinuxDirectory : IDisposable
             {
                 continue;
             }
-            if (!TryStatAt(fd, entryName, AtSymlinkNoFollow, out status))
+            if (!TryStatAt(fd, entryName, AT_SYMLINK_NOFOLLOW, out status))
             {
                 continue;
             }
@@ -134,7 +119,7 @@ internal sealed partial class LinuxDirectory : IDisposable
             return false;
         }
         buffer[bytes] = 0;
-        return TryStatAt(dirfd(_dir), buffer, AtSymlinkNoFollow, out status);
+        return TryStatAt(dirfd(_dir), buffer, AT_SYMLINK_NOFOLLOW, out status);
     }
 
     /// <summary>The open directory's descriptor (valid until <see cref="Dispose"/>).</summary>
@@ -158,9 +143,9 @@ internal sealed partial class LinuxDirectory : IDisposable
             }
             var buffer = stackalloc byte[256];
             byte empty = 0;
-            if (statx(Descriptor, &empty, AtEmptyPath, StatxInode, buffer) != 0)
+            if (statx(Descriptor, &empty, AT_EMPTY_PATH, STATX_INO, buffer) != 0)
             {
-                throw Error(Marshal.GetLastPInvokeError(), "statx");
+                throw ToDirectoryException(Marshal.GetLastPInvokeError(), "statx");
             }
             // stx_ino at 32; stx_dev_major, stx_dev_minor at 136 and 140.
             var identity = (((ulong)*(uint*)(buffer + 136) << 32) | *(uint*)(buffer + 140), *(ulong*)(buffer + 32));
@@ -189,7 +174,7 @@ internal sealed partial class LinuxDirectory : IDisposable
         var name = stackalloc byte[size];
         var length = LosslessUtf8.GetBytes(path, new Span<byte>(name, size - 1));
         name[length] = 0;
-        return TryStatAt(CurrentDirectory, name, AtSymlinkNoFollow, out var status) ? status.IsSymbolicLink : null;
+        return TryStatAt(AT_FDCWD, name, AT_SYMLINK_NOFOLLOW, out var status) ? status.IsSymbolicLink : null;
     }
 
     /// <summary>statx(2) of <paramref name="name"/> relative to <paramref name="fd"/>; false when it fails.</summary>
@@ -219,37 +204,11 @@ internal sealed partial class LinuxDirectory : IDisposable
         }
     }
 
-    private static Exception Error(int errno, string what) => errno switch
-    {
-        2 => new DirectoryNotFoundException($"{what}: no such directory"), // ENOENT
-        20 => new FileSystemException(FileSystemError.NotADirectory, $"{what}: not a directory"), // ENOTDIR
-        13 or 1 => new UnauthorizedAccessException($"{what}: permission denied"), // EACCES, EPERM
-        _ => new IOException($"{what}: errno {errno}"),
-    };
-
     private static unsafe int OpenDirectory(string hostPath)
     {
         fixed (byte* p = LinuxFiles.ToNative(hostPath))
         {
-            return LinuxFiles.openat(CurrentDirectory, p, OpenReadOnlyDirectory, 0);
+            return openat(AT_FDCWD, p, OpenReadOnlyDirectory, 0);
         }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint fdopendir(int fd);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint readdir(nint dir);
-
-    [LibraryImport("libc")]
-    private static partial int dirfd(nint dir);
-
-    [LibraryImport("libc")]
-    private static partial int closedir(nint dir);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buffer);
 }

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using Ferry.Protocol;
+using Ferry.Server.Platform;
 using Microsoft.Win32.SafeHandles;
+using static Ferry.Server.Platform.Errno;
+using static Ferry.Server.Platform.Libc;
 
 namespace Ferry.Server.FileSystem;
 
@@ -11,43 +14,13 @@ namespace Ferry.Server.FileSystem;
 /// and decode names the same way, so a name that is not UTF-8 (<c>caf\xe9.txt</c>) comes back as
 /// U+FFFD and two such names collapse into one file. Here a path string is encoded with
 /// <see cref="LosslessUtf8"/>: the escapes that stand for such bytes turn back into them. Errors are
-/// thrown as the exceptions <see cref="FileSystemErrors"/> translates (errno in
-/// <see cref="Exception.HResult"/>, as .NET does on Unix). Available where
-/// <see cref="LinuxDirectory.IsAvailable"/> is (64-bit Linux with statx).
+/// thrown as <see cref="Errno.ToException"/> makes them, which <see cref="FileSystemErrors"/>
+/// translates (errno in <see cref="Exception.HResult"/>, as .NET does on Unix). Available where
+/// <see cref="LinuxCapabilities.HasStatx"/> says (64-bit Linux with statx).
 /// </summary>
 internal static partial class LinuxFiles
 {
-    public const int ReadOnly = 0x0;
-    public const int WriteOnly = 0x1;
-    public const int Create = 0x40; // O_CREAT
-    public const int Exclusive = 0x80; // O_EXCL
-    private const int NonBlocking = 0x800; // O_NONBLOCK
-    internal const int CloseOnExec = 0x80000; // O_CLOEXEC
-    internal const int DirectoryOnly = 0x10000; // O_DIRECTORY
-    internal const int NoFollow = 0x20000; // O_NOFOLLOW
-    internal const int PathOnly = 0x200000; // O_PATH
-    private const int RemoveDirectory = 0x200; // AT_REMOVEDIR
-    private const int EmptyPath = 0x1000; // AT_EMPTY_PATH
-    private const long FchmodatTwo = 452; // SYS_fchmodat2 (x86-64, arm64), Linux 6.6+
-    private const int CurrentDirectory = -100; // AT_FDCWD (absolute paths ignore it)
-    private const int AtSymlinkNoFollow = 0x100;
-    private const uint RenameNoReplace = 1; // RENAME_NOREPLACE
-    private const int LockShared = 1; // LOCK_SH
-    private const int LockExclusive = 2; // LOCK_EX
-    private const int LockNonBlocking = 4; // LOCK_NB
-    private const long UtimeOmit = (1L << 30) - 2; // UTIME_OMIT
-
-    private const int Eperm = 1;
-    private const int Enoent = 2;
-    private const int Eintr = 4;
-    private const int Eagain = 11;
-    private const int Eacces = 13;
-    private const int Eexist = 17;
-    private const int Einval = 22;
-    private const int Enosys = 38;
-    private const int Eopnotsupp = 95;
-
-    public static bool IsAvailable => LinuxDirectory.IsAvailable;
+    public static bool IsAvailable => LinuxCapabilities.HasStatx;
 
     /// <summary>The status of <paramref name="path"/> (of the link itself unless <paramref name="follow"/>); false when there is nothing to stat.</summary>
     public static unsafe bool TryStat(LinuxJail? jail, string path, bool follow, out LinuxEntryStatus status)
@@ -62,7 +35,7 @@ internal static partial class LinuxFiles
         {
             // In a jail the path is resolved already: a link at its end now is a race, described
             // as the link it is rather than followed (even a stat must not look outside).
-            return LinuxDirectory.TryStatAt(at.Directory, p, follow && jail is null ? 0 : AtSymlinkNoFollow, out status);
+            return LinuxDirectory.TryStatAt(at.Directory, p, follow && jail is null ? 0 : AT_SYMLINK_NOFOLLOW, out status);
         }
     }
 
@@ -98,18 +71,18 @@ internal static partial class LinuxFiles
     /// </summary>
     public static unsafe FileStream OpenFile(LinuxJail? jail, string path, FileMode fileMode, FileAccess access, FileShare share, UnixFileMode mode, int bufferSize)
     {
-        var flags = CloseOnExec | (access == FileAccess.Read ? ReadOnly : WriteOnly) | fileMode switch
+        var flags = O_CLOEXEC | (access == FileAccess.Read ? O_RDONLY : O_WRONLY) | fileMode switch
         {
             FileMode.Open => 0,
-            FileMode.CreateNew => Create | Exclusive,
-            FileMode.Create or FileMode.OpenOrCreate or FileMode.Append => Create,
+            FileMode.CreateNew => O_CREAT | O_EXCL,
+            FileMode.Create or FileMode.OpenOrCreate or FileMode.Append => O_CREAT,
             _ => throw new ArgumentOutOfRangeException(nameof(fileMode), fileMode, null),
         };
         // In a jail the path is already resolved: a last component that is a link now was swapped
         // in since (a race), and O_NOFOLLOW refuses it (ELOOP) rather than follow it anywhere.
         if (jail is not null)
         {
-            flags |= NoFollow;
+            flags |= O_NOFOLLOW;
         }
         using var at = new Location(jail, path, throwIfUnreachable: true);
         int fd;
@@ -118,27 +91,27 @@ internal static partial class LinuxFiles
             do
             {
                 // O_NONBLOCK: a FIFO must not hang the open (cleared again below).
-                fd = openat(at.Directory, p, flags | NonBlocking, (int)mode);
+                fd = openat(at.Directory, p, flags | O_NONBLOCK, (int)mode);
             }
-            while (fd < 0 && Marshal.GetLastPInvokeError() == Eintr);
+            while (fd < 0 && Marshal.GetLastPInvokeError() == EINTR);
         }
         if (fd < 0)
         {
-            throw Error(Marshal.GetLastPInvokeError(), path);
+            throw ToException(Marshal.GetLastPInvokeError(), path);
         }
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
-            _ = fcntl(fd, 4 /* F_SETFL */, 0); // O_NONBLOCK off again
-            var lockOperation = share == FileShare.None ? LockExclusive : LockShared;
-            if (flock(fd, lockOperation | LockNonBlocking) != 0 && Marshal.GetLastPInvokeError() == Eagain)
+            _ = fcntl(fd, F_SETFL, 0); // O_NONBLOCK off again
+            var lockOperation = share == FileShare.None ? LOCK_EX : LOCK_SH;
+            if (flock(fd, lockOperation | LOCK_NB) != 0 && Marshal.GetLastPInvokeError() == EAGAIN)
             {
                 // The message and errno .NET gives for FileShare conflicts on Unix.
-                throw new IOException($"The process cannot access the file '{path}' because it is being used by another process.", Eagain);
+                throw new IOException($"The process cannot access the file '{path}' because it is being used by another process.", EAGAIN);
             }
             if (fileMode == FileMode.Create && ftruncate(fd, 0) != 0)
             {
-                throw Error(Marshal.GetLastPInvokeError(), path);
+                throw ToException(Marshal.GetLastPInvokeError(), path);
             }
             var stream = new FileStream(handle, access, bufferSize, isAsync: MarkAsynchronous(handle));
             if (fileMode == FileMode.Append)
@@ -200,7 +173,7 @@ internal static partial class LinuxFiles
         using var at = new Location(jail, path, throwIfUnreachable: true);
         fixed (byte* p = at.Name)
         {
-            Check(unlinkat(at.Directory, p, RemoveDirectory), path);
+            Check(unlinkat(at.Directory, p, AT_REMOVEDIR), path);
         }
     }
 
@@ -217,19 +190,19 @@ internal static partial class LinuxFiles
                 Check(renameat(from.Directory, f, to.Directory, t), source);
                 return;
             }
-            if (renameat2(from.Directory, f, to.Directory, t, RenameNoReplace) == 0)
+            if (renameat2(from.Directory, f, to.Directory, t, RENAME_NOREPLACE) == 0)
             {
                 return;
             }
             var errno = Marshal.GetLastPInvokeError();
-            if (errno is not (Einval or Enosys or Eopnotsupp))
+            if (errno is not (EINVAL or ENOSYS or EOPNOTSUPP))
             {
-                throw Error(errno, source);
+                throw ToException(errno, source);
             }
             // A file system without RENAME_NOREPLACE: check, then rename (a short race, as .NET has).
-            if (LinuxDirectory.TryStatAt(to.Directory, t, AtSymlinkNoFollow, out _))
+            if (LinuxDirectory.TryStatAt(to.Directory, t, AT_SYMLINK_NOFOLLOW, out _))
             {
-                throw Error(Eexist, target);
+                throw ToException(EEXIST, target);
             }
             Check(renameat(from.Directory, f, to.Directory, t), source);
         }
@@ -247,23 +220,23 @@ internal static partial class LinuxFiles
         int fd;
         fixed (byte* p = at.Name)
         {
-            fd = openat(at.Directory, p, PathOnly | NoFollow | CloseOnExec, 0);
+            fd = openat(at.Directory, p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
         }
         if (fd < 0)
         {
-            throw Error(Marshal.GetLastPInvokeError(), path);
+            throw ToException(Marshal.GetLastPInvokeError(), path);
         }
         try
         {
             byte empty = 0;
-            if (syscall(FchmodatTwo, fd, &empty, (nint)mode, EmptyPath) == 0)
+            if (syscall(SYS_fchmodat2, fd, &empty, (nint)mode, AT_EMPTY_PATH) == 0)
             {
                 return;
             }
             var errno = Marshal.GetLastPInvokeError();
-            if (errno is not (Enosys or Einval))
+            if (errno is not (ENOSYS or EINVAL))
             {
-                throw Error(errno, path);
+                throw ToException(errno, path);
             }
             var proc = System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}\0");
             fixed (byte* procPath = proc)
@@ -284,7 +257,7 @@ internal static partial class LinuxFiles
         var ticks = time.UtcTicks - DateTime.UnixEpoch.Ticks;
         var times = stackalloc long[4];
         times[0] = 0;
-        times[1] = UtimeOmit;
+        times[1] = UTIME_OMIT;
         times[2] = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out var rest);
         if (rest < 0)
         {
@@ -295,7 +268,7 @@ internal static partial class LinuxFiles
         fixed (byte* p = at.Name)
         {
             // In a jail the path is resolved: not following keeps a swapped-in link from leading out.
-            Check(utimensat(at.Directory, p, times, jail is null ? 0 : AtSymlinkNoFollow), path);
+            Check(utimensat(at.Directory, p, times, jail is null ? 0 : AT_SYMLINK_NOFOLLOW), path);
         }
     }
 
@@ -311,17 +284,9 @@ internal static partial class LinuxFiles
     {
         if (result != 0)
         {
-            throw Error(Marshal.GetLastPInvokeError(), what);
+            throw ToException(Marshal.GetLastPInvokeError(), what);
         }
     }
-
-    /// <summary>An errno as the exception .NET would throw for it (FileSystemErrors reads it back).</summary>
-    internal static Exception Error(int errno, string what) => errno switch
-    {
-        Eacces or Eperm => new UnauthorizedAccessException($"Access to the path '{what}' is denied."),
-        Enoent => new FileNotFoundException($"Could not find '{what}'.", what),
-        _ => new IOException($"{what}: {Marshal.GetPInvokeErrorMessage(errno)}", errno),
-    };
 
     /// <summary>
     /// Where a call reaches a path: without a jail, the whole path from the current directory; in a
@@ -338,7 +303,7 @@ internal static partial class LinuxFiles
 
         public Location(LinuxJail? jail, string path, bool throwIfUnreachable)
         {
-            Directory = CurrentDirectory;
+            Directory = AT_FDCWD;
             Reached = true;
             _buffer = ArrayPool<byte>.Shared.Rent(LosslessUtf8.GetMaxByteCount(path.Length) + 2);
             var length = LosslessUtf8.GetBytes(path, _buffer);
@@ -385,7 +350,7 @@ internal static partial class LinuxFiles
             {
                 fixed (byte* parent = &_buffer[root.Length + 1])
                 {
-                    fd = jail.OpenBeneath(parent, PathOnly | DirectoryOnly | CloseOnExec, LinuxJail.NoSymlinks);
+                    fd = jail.OpenBeneath(parent, O_PATH | O_DIRECTORY | O_CLOEXEC, LinuxJail.NoSymlinks);
                 }
             }
             _buffer[parentEnd] = (byte)'/';
@@ -393,10 +358,10 @@ internal static partial class LinuxFiles
             {
                 var errno = Marshal.GetLastPInvokeError();
                 Reached = false;
-                Directory = CurrentDirectory;
+                Directory = AT_FDCWD;
                 if (throwIfUnreachable)
                 {
-                    throw LinuxJail.Error(errno, path);
+                    throw ToJailException(errno, path);
                 }
                 return;
             }
@@ -422,43 +387,4 @@ internal static partial class LinuxFiles
             ArrayPool<byte>.Shared.Return(_buffer);
         }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    internal static unsafe partial int openat(int directory, byte* path, int flags, int mode);
-
-    [LibraryImport("libc", SetLastError = true)]
-    internal static partial int close(int fd);
-
-    [LibraryImport("libc", SetLastError = true)]
-    internal static unsafe partial long syscall(long number, long a, byte* b, nint c, nint d);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fcntl(int fd, int command, int argument);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int flock(int fd, int operation);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int ftruncate(int fd, long length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint readlinkat(int directory, byte* path, byte* buffer, nuint size);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int mkdirat(int directory, byte* path, int mode);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int unlinkat(int directory, byte* path, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int renameat(int fromDirectory, byte* from, int toDirectory, byte* to);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int renameat2(int fromDirectory, byte* from, int toDirectory, byte* to, uint flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int chmod(byte* path, int mode);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int utimensat(int directory, byte* path, long* times, int flags);
 }

@@ -1,5 +1,8 @@
 using System.Runtime.InteropServices;
 using Ferry.Protocol;
+using Ferry.Server.Platform;
+using static Ferry.Server.Platform.Errno;
+using static Ferry.Server.Platform.Libc;
 
 namespace Ferry.Server.FileSystem;
 
@@ -12,22 +15,13 @@ namespace Ferry.Server.FileSystem;
 /// the window in which a local user could swap a checked directory for a symbolic link out of the
 /// root. Linux 5.6+ on 64-bit; <see cref="TryOpen"/> answers null elsewhere (the path checks stand alone).
 /// </summary>
-internal sealed partial class LinuxJail : IDisposable
+internal sealed class LinuxJail : IDisposable
 {
-    private const long Openat2 = 437; // SYS_openat2 (the same number on x86-64 and arm64)
-    private const ulong ResolveNoMagicLinks = 0x02;
-    private const ulong ResolveNoSymlinks = 0x04;
-    private const ulong ResolveBeneath = 0x08;
-    private const int Enoent = 2;
-    private const int Exdev = 18;
-    private const int Eloop = 40;
-    private const int AtSymlinkNoFollow = 0x100;
-
     /// <summary>Resolve beneath the root, following links that stay there.</summary>
-    public const ulong Beneath = ResolveBeneath | ResolveNoMagicLinks;
+    public const ulong Beneath = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 
     /// <summary>Resolve beneath the root with no symbolic link at all on the way.</summary>
-    public const ulong NoSymlinks = ResolveBeneath | ResolveNoMagicLinks | ResolveNoSymlinks;
+    public const ulong NoSymlinks = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 
     private int _fd;
 
@@ -48,37 +42,23 @@ internal sealed partial class LinuxJail : IDisposable
     /// <summary>The jail of <paramref name="rootRealPath"/>, or null where openat2 is not there.</summary>
     public static unsafe LinuxJail? TryOpen(string rootRealPath)
     {
-        if (!LinuxFiles.IsAvailable)
+        if (!LinuxCapabilities.HasOpenat2)
         {
-            return null;
+            return null; // a kernel before 5.6 (or seccomp said no)
         }
         int fd;
         fixed (byte* p = LinuxFiles.ToNative(rootRealPath))
         {
-            fd = LinuxFiles.openat(-100, p, LinuxFiles.PathOnly | LinuxFiles.DirectoryOnly | LinuxFiles.CloseOnExec, 0);
+            fd = openat(AT_FDCWD, p, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
         }
-        if (fd < 0)
-        {
-            return null;
-        }
-        var jail = new LinuxJail(rootRealPath, fd);
-        byte dot = (byte)'.';
-        byte* name = stackalloc byte[2] { dot, 0 };
-        var probe = jail.OpenBeneath(name, LinuxFiles.PathOnly | LinuxFiles.CloseOnExec, Beneath);
-        if (probe < 0)
-        {
-            jail.Dispose();
-            return null; // ENOSYS: a kernel before 5.6 (or seccomp said no)
-        }
-        _ = LinuxFiles.close(probe);
-        return jail;
+        return fd < 0 ? null : new LinuxJail(rootRealPath, fd);
     }
 
     /// <summary>openat2(root, <paramref name="relative"/>, ...): a descriptor, or -1 with errno set.</summary>
     public unsafe int OpenBeneath(byte* relative, int flags, ulong resolve)
     {
         var how = stackalloc ulong[3] { (ulong)flags, 0, resolve };
-        return (int)LinuxFiles.syscall(Openat2, _fd, relative, (nint)how, 24);
+        return (int)syscall(SYS_openat2, _fd, relative, (nint)how, 24);
     }
 
     /// <summary>
@@ -96,7 +76,7 @@ internal sealed partial class LinuxJail : IDisposable
             return RootPath;
         }
         var relative = LinuxFiles.ToNative(path.AsSpan(1));
-        var flags = LinuxFiles.PathOnly | LinuxFiles.CloseOnExec | (followFinal ? 0 : LinuxFiles.NoFollow);
+        var flags = O_PATH | O_CLOEXEC | (followFinal ? 0 : O_NOFOLLOW);
         int fd;
         fixed (byte* p = relative)
         {
@@ -107,15 +87,15 @@ internal sealed partial class LinuxJail : IDisposable
         }
         if (fd >= 0)
         {
-            _ = LinuxFiles.close(fd);
+            _ = close(fd);
             return RootPath + path;
         }
         var errno = Marshal.GetLastPInvokeError();
-        if (errno == Enoent)
+        if (errno == ENOENT)
         {
             return RootPath + path;
         }
-        if (errno != Eloop)
+        if (errno != ELOOP)
         {
             return null;
         }
@@ -128,7 +108,7 @@ internal sealed partial class LinuxJail : IDisposable
         {
             return RealPathOf(fd);
         }
-        if (Marshal.GetLastPInvokeError() != Enoent)
+        if (Marshal.GetLastPInvokeError() != ENOENT)
         {
             return null;
         }
@@ -145,7 +125,7 @@ internal sealed partial class LinuxJail : IDisposable
             relative[slash] = 0;
             fixed (byte* p = relative)
             {
-                parent = OpenBeneath(p, LinuxFiles.PathOnly | LinuxFiles.DirectoryOnly | LinuxFiles.CloseOnExec, Beneath);
+                parent = OpenBeneath(p, O_PATH | O_DIRECTORY | O_CLOEXEC, Beneath);
             }
             relative[slash] = (byte)'/';
             if (parent < 0)
@@ -157,7 +137,7 @@ internal sealed partial class LinuxJail : IDisposable
         {
             fixed (byte* name = &relative[slash + 1])
             {
-                if (LinuxDirectory.TryStatAt(parent, name, AtSymlinkNoFollow, out _))
+                if (LinuxDirectory.TryStatAt(parent, name, AT_SYMLINK_NOFOLLOW, out _))
                 {
                     return null;
                 }
@@ -169,7 +149,7 @@ internal sealed partial class LinuxJail : IDisposable
         {
             if (parent != _fd)
             {
-                _ = LinuxFiles.close(parent);
+                _ = close(parent);
             }
         }
     }
@@ -185,12 +165,12 @@ internal sealed partial class LinuxJail : IDisposable
             : null;
         if (relative is null)
         {
-            Marshal.SetLastPInvokeError(Exdev);
+            Marshal.SetLastPInvokeError(EXDEV);
             return -1;
         }
         fixed (byte* p = LinuxFiles.ToNative(relative))
         {
-            return OpenBeneath(p, LinuxFiles.DirectoryOnly | LinuxFiles.CloseOnExec, NoSymlinks);
+            return OpenBeneath(p, O_DIRECTORY | O_CLOEXEC, NoSymlinks);
         }
     }
 
@@ -206,24 +186,16 @@ internal sealed partial class LinuxJail : IDisposable
         {
             if (close)
             {
-                _ = LinuxFiles.close(fd);
+                _ = Libc.close(fd);
             }
         }
     }
-
-    /// <summary>Why a resolved path could not be reached beneath the root.</summary>
-    public static Exception Error(int errno, string path) => errno switch
-    {
-        // A link where the resolved path had none (swapped in since), or a way out: the jail says no.
-        Exdev or Eloop => new FileSystemException(FileSystemError.OutsideRoot, $"{path} leads outside the root."),
-        _ => LinuxFiles.Error(errno, path),
-    };
 
     public void Dispose()
     {
         if (_fd >= 0)
         {
-            _ = LinuxFiles.close(_fd);
+            _ = close(_fd);
             _fd = -1;
         }
     }

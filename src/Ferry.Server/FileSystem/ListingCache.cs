@@ -1,5 +1,8 @@
 using System.Runtime.InteropServices;
 using Ferry.Protocol;
+using Ferry.Server.Platform;
+using static Ferry.Server.Platform.Errno;
+using static Ferry.Server.Platform.Libc;
 
 namespace Ferry.Server.FileSystem;
 
@@ -28,7 +31,7 @@ internal readonly record struct CachedName(string Name, FileEntry? Entry);
 /// inode, so a renamed directory keeps its listing and a directory replaced under the same name
 /// does not inherit one. No session state: what is cached is what the file system holds.</para>
 /// </remarks>
-internal sealed partial class ListingCache : IDisposable
+internal sealed class ListingCache : IDisposable
 {
     /// <summary>Entries kept over all directories (~100 bytes each, plus names).</summary>
     public const int MaxEntries = 200_000;
@@ -36,14 +39,10 @@ internal sealed partial class ListingCache : IDisposable
     /// <summary>Directories watched at once (an inotify watch each, listing kept or not).</summary>
     public const int MaxDirectories = 1024;
 
-    private const int NonBlockingCloseOnExec = 0x800 | 0x80000; // IN_NONBLOCK | IN_CLOEXEC
+    private const int NonBlockingCloseOnExec = IN_NONBLOCK | IN_CLOEXEC;
     private const uint WatchMask =
-        0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 // MODIFY ATTRIB CLOSE_WRITE MOVED_FROM MOVED_TO CREATE DELETE DELETE_SELF
-        | 0x01000000; // IN_ONLYDIR
-    private const uint QueueOverflow = 0x4000; // IN_Q_OVERFLOW
-    private const uint Ignored = 0x8000; // IN_IGNORED: the watch is gone (directory deleted, or removed by us)
-    private const int WouldBlock = 11; // EAGAIN
-    private const int Interrupted = 4; // EINTR
+        IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF
+        | IN_ONLYDIR;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<(ulong Device, ulong Inode), Node> _byIdentity = [];
@@ -66,7 +65,7 @@ internal sealed partial class ListingCache : IDisposable
     /// <summary>A cache, or null where inotify is not available (or its instances are used up).</summary>
     public static ListingCache? TryCreate()
     {
-        if (!OperatingSystem.IsLinux())
+        if (!LinuxCapabilities.IsLinux)
         {
             return null;
         }
@@ -172,15 +171,15 @@ internal sealed partial class ListingCache : IDisposable
         {
             while (true)
             {
-                var read = ReadEvents(_fd, start, (nuint)_events.Length);
+                var read = Libc.read(_fd, start, (nuint)_events.Length);
                 if (read < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
-                    if (errno == Interrupted)
+                    if (errno == EINTR)
                     {
                         continue;
                     }
-                    if (errno != WouldBlock)
+                    if (errno != EAGAIN)
                     {
                         // Unexpected: stop trusting the events at all.
                         Clear();
@@ -200,13 +199,13 @@ internal sealed partial class ListingCache : IDisposable
                     var mask = *(uint*)(start + offset + 4);
                     var length = *(uint*)(start + offset + 12);
                     offset += 16 + (int)length;
-                    if ((mask & QueueOverflow) != 0)
+                    if ((mask & IN_Q_OVERFLOW) != 0)
                     {
                         Clear();
                     }
                     else if (_byWatch.TryGetValue(watch, out var node))
                     {
-                        if ((mask & Ignored) != 0)
+                        if ((mask & IN_IGNORED) != 0)
                         {
                             Remove(node);
                         }
@@ -312,22 +311,4 @@ internal sealed partial class ListingCache : IDisposable
         public CachedName[]? Names { get; set; }
         public LinkedListNode<Node> Recent { get; set; } = null!;
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int inotify_init1(int flags);
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int inotify_add_watch(int fd, string path, uint mask);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int inotify_rm_watch(int fd, int watch);
-
-    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
-    private static unsafe partial nint ReadEvents(int fd, byte* buffer, nuint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int statfs(string path, long* buffer);
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Ferry.Protocol;
+using Ferry.Server.Platform;
 
 namespace Ferry.Server.FileSystem;
 
@@ -478,7 +479,7 @@ public sealed class LocalFileSystem : IFileSystem
     /// </summary>
     internal void VerifyOpenedInsideRoot(FileStream stream, VirtualPath path)
     {
-        if (_options.FollowSymlinksOutsideRoot || !OperatingSystem.IsLinux())
+        if (_options.FollowSymlinksOutsideRoot || !LinuxCapabilities.IsLinux)
         {
             return;
         }

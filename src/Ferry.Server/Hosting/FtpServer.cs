@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Ferry.Server.Accounts;
 using Ferry.Server.FileSystem;
+using Ferry.Server.Platform;
 using Ferry.Server.Security;
 using Ferry.Server.Session;
 using Ferry.Server.Tls;
@@ -12,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Ferry.Server.Hosting;
 
 /// <summary>
-/// The FTP server: a listening socket and one <see cref="FtpSession"/> per accepted connection,
+/// The FTP server: a listening socket and one <see cref="ControlConnection"/> per accepted connection,
 /// each an async task (no thread per session).
 /// </summary>
 public sealed class FtpServer : IAsyncDisposable
@@ -188,7 +189,7 @@ public sealed class FtpServer : IAsyncDisposable
             {
                 socket.DualMode = true; // "::" serves IPv4 clients too.
             }
-            ListenerSockets.AllowRebindOverTimeWait(socket);
+            SocketOptions.AllowRebindOverTimeWait(socket);
             socket.Bind(new IPEndPoint(address, port));
             socket.Listen(512);
             return socket;
@@ -317,7 +318,7 @@ public sealed class FtpServer : IAsyncDisposable
         Metrics.ActiveSessions.Add(1);
         try
         {
-            var session = new FtpSession(id, socket, context, _stopping.Token, implicitTls);
+            var session = new ControlConnection(id, socket, context, _stopping.Token, implicitTls);
             await using (session.ConfigureAwait(false))
             {
                 await session.RunAsync().ConfigureAwait(false);

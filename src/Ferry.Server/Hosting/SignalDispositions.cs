@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using Ferry.Server.Platform;
+using static Ferry.Server.Platform.Libc;
 
 namespace Ferry.Server.Hosting;
 
@@ -10,29 +12,25 @@ namespace Ferry.Server.Hosting;
 /// ignored ones back to SIG_DFL first. It must run before anything initializes .NET's signal handling
 /// (Console, Process, PosixSignalRegistration): that step records SIGINT's disposition once.
 /// </summary>
-public static partial class SignalDispositions
+public static class SignalDispositions
 {
-    private const int SigHup = 1;
-    private const int SigInt = 2;
-    private const int SigTerm = 15;
-
     /// <summary>The signals `ferry serve` handles: SIGHUP (reload), SIGINT and SIGTERM (stop).</summary>
-    public static IReadOnlyList<int> ServerSignals { get; } = [SigHup, SigInt, SigTerm];
+    public static IReadOnlyList<int> ServerSignals { get; } = [SIGHUP, SIGINT, SIGTERM];
 
     /// <summary>Whether <paramref name="signal"/> is ignored now (SIG_IGN); false off Linux.</summary>
-    public static bool IsIgnored(int signal) => OperatingSystem.IsLinux() && Handler(signal) == SigIgn;
+    public static bool IsIgnored(int signal) => LinuxCapabilities.IsLinux && Handler(signal) == SIG_IGN;
 
     /// <summary>Sets every ignored signal of <paramref name="signals"/> back to SIG_DFL (Linux only); returns those reset.</summary>
     public static IReadOnlyList<int> ResetIgnored(IEnumerable<int> signals)
     {
         var reset = new List<int>();
-        if (!OperatingSystem.IsLinux())
+        if (!LinuxCapabilities.IsLinux)
         {
             return reset;
         }
         foreach (var signal in signals)
         {
-            if (Handler(signal) == SigIgn && signal_(signal, SigDfl) != SigErr)
+            if (Handler(signal) == SIG_IGN && Libc.signal(signal, SIG_DFL) != SIG_ERR)
             {
                 reset.Add(signal);
             }
@@ -45,16 +43,6 @@ public static partial class SignalDispositions
     {
         // struct sigaction is 152 bytes on glibc x86-64 and arm64 (handler, 128-byte mask, flags, restorer).
         var action = new byte[256];
-        return sigaction(signal, IntPtr.Zero, action) == 0 ? (nint)BitConverter.ToInt64(action, 0) : SigErr;
+        return sigaction(signal, IntPtr.Zero, action) == 0 ? (nint)BitConverter.ToInt64(action, 0) : SIG_ERR;
     }
-
-    private const nint SigDfl = 0;
-    private const nint SigIgn = 1;
-    private const nint SigErr = -1;
-
-    [LibraryImport("libc", EntryPoint = "sigaction")]
-    private static partial int sigaction(int signal, IntPtr action, [Out] byte[] previous);
-
-    [LibraryImport("libc", EntryPoint = "signal")]
-    private static partial nint signal_(int signal, nint handler);
 }

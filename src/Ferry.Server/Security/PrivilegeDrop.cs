@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Ferry.Server.Platform;
+using static Ferry.Server.Platform.Libc;
 
 namespace Ferry.Server.Security;
 
@@ -8,15 +10,15 @@ namespace Ferry.Server.Security;
 /// (in that order: after setuid the others are no longer allowed). Linux only. The user is looked
 /// up in /etc/passwd, so no NSS module is loaded into the server.
 /// </summary>
-public static partial class PrivilegeDrop
+public static class PrivilegeDrop
 {
     /// <summary>True when the process runs as root (uid 0).</summary>
-    public static bool IsRoot => OperatingSystem.IsLinux() && getuid() == 0;
+    public static bool IsRoot => LinuxCapabilities.IsLinux && getuid() == 0;
 
     /// <summary>Switches the process to <paramref name="userName"/>; throws if any step fails.</summary>
     public static (uint Uid, uint Gid) DropTo(string userName, string passwdFile = "/etc/passwd")
     {
-        if (!OperatingSystem.IsLinux())
+        if (!LinuxCapabilities.IsLinux)
         {
             throw new PlatformNotSupportedException("run-as: dropping privileges is supported on Linux only.");
         }
@@ -62,19 +64,4 @@ public static partial class PrivilegeDrop
 
     private static InvalidOperationException Failure(string call) =>
         new($"run-as: {call} failed (errno {Marshal.GetLastPInvokeError()}).");
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setgroups(nuint size, uint[] list);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setgid(uint gid);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setuid(uint uid);
-
-    [LibraryImport("libc")]
-    private static partial uint getuid();
-
-    [LibraryImport("libc")]
-    private static partial uint geteuid();
 }

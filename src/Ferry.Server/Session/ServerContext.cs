@@ -19,7 +19,7 @@ internal sealed class ServerContext(
     CancellationToken draining,
     Diagnostics.FtpServerMetrics metrics,
     IReadOnlyList<Events.IFtpEventSink> eventSinks,
-    IQuotaUsageStore quotaUsage)
+    IQuotaUsageStore? quotaUsage = null)
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("Ferry.Server");
 
@@ -68,7 +68,7 @@ internal sealed class ServerContext(
     public DataChannels.PassivePortShare PassivePorts { get; } = new(options.PassivePortShare);
 
     /// <summary>Storage used by each user with a quota, kept by the account side's usage store.</summary>
-    public QuotaLedger Quotas { get; } = new(quotaUsage);
+    public QuotaLedger Quotas { get; } = new(quotaUsage ?? new InMemoryQuotaUsageStore());
 
     public void RaiseLogin(LoginEventArgs e) => onLogin(e);
 

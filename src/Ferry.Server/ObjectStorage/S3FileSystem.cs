@@ -1,0 +1,670 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Ferry.Protocol;
+using Ferry.Server.FileSystem;
+
+namespace Ferry.Server.ObjectStorage;
+
+/// <summary>
+/// An FTP tree kept in an S3 bucket under a key prefix. A file is an object; a directory is a key
+/// prefix ending in '/', which exists when a zero-byte marker object "dir/" (what MKD makes) or any
+/// object below it exists. Reads, listings, MKD, RMD, DELE and renames work; uploads wait for the
+/// upload seam (commit/abort), so that no STOR half-works: see docs/storage.md.
+/// </summary>
+/// <remarks>
+/// The jail is lexical and total: every key is the prefix plus a <see cref="VirtualPath"/> whose
+/// segments are checked again here (no empty, ".", ".." segment, no backslash or NUL, valid UTF-8 of
+/// at most 1024 bytes), so no key outside the prefix can be named. A ".." segment in a key would be
+/// collapsed by the HTTP layer's URI handling into another key: refusing it is what holds the jail.
+/// </remarks>
+public sealed class S3FileSystem : IFileSystem
+{
+    /// <summary>S3's CopyObject limit; larger objects need UploadPartCopy (not done yet).</summary>
+    internal const long MaxSingleCopySize = 5L * 1024 * 1024 * 1024;
+
+    /// <summary>S3's longest key, in UTF-8 bytes.</summary>
+    private const int MaxKeyBytes = 1024;
+
+    /// <summary>S3's most keys per DeleteObjects request.</summary>
+    private const int DeleteBatchSize = 1000;
+
+    private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    private readonly IAmazonS3 _s3;
+    private readonly S3StorageOptions _options;
+
+    /// <summary>"" or the prefix with its trailing '/': the key of the FTP root's contents.</summary>
+    private readonly string _rootPrefix;
+
+    public S3FileSystem(IAmazonS3 s3, S3StorageOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(s3);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _s3 = s3;
+        _options = options;
+        _rootPrefix = options.Prefix.Length == 0 ? "" : options.Prefix + "/";
+    }
+
+    public S3StorageOptions Options => _options;
+
+    /// <summary>
+    /// Test seam: awaited before each CopyObject of a directory rename, with the source key. A test
+    /// makes it throw to stand for a copy failing half-way.
+    /// </summary>
+    internal Func<string, CancellationToken, ValueTask>? BeforeRenameCopy { get; set; }
+
+    // ----- keys ---------------------------------------------------------------------------------
+
+    /// <summary>The object key of <paramref name="path"/> (not the root, which is only a prefix).</summary>
+    internal string KeyOf(VirtualPath path)
+    {
+        if (path.IsRoot)
+        {
+            throw new FileSystemException(FileSystemError.IsADirectory, "The root is a directory.");
+        }
+        var key = _rootPrefix + CheckedRelative(path);
+        if (Encoding.UTF8.GetByteCount(key) > MaxKeyBytes)
+        {
+            throw new FileSystemException(FileSystemError.InvalidName, $"{path}: longer than an object key may be ({MaxKeyBytes} bytes).");
+        }
+        return key;
+    }
+
+    /// <summary>The key prefix of the directory <paramref name="path"/>, ending in '/' (or "" for a bucket root).</summary>
+    internal string PrefixOf(VirtualPath path) => path.IsRoot ? _rootPrefix : KeyOf(path) + "/";
+
+    /// <summary>
+    /// The path's text below the root, every segment checked. VirtualPath is normal already when made
+    /// by its own methods; this does not trust that (a default value, a future constructor) because
+    /// the jail depends on it.
+    /// </summary>
+    private static string CheckedRelative(VirtualPath path)
+    {
+        var relative = path.Value[1..];
+        foreach (var segment in relative.Split('/'))
+        {
+            if (segment is "" or "." or ".." || segment.AsSpan().IndexOfAny('\\', '\0') >= 0)
+            {
+                throw new FileSystemException(FileSystemError.OutsideRoot, $"{path}: not a path inside the store.");
+            }
+        }
+        if (LosslessUtf8.HasEscapes(relative))
+        {
+            // Bytes that were not UTF-8 on the wire: S3 keys are UTF-8 text, there is no key for them.
+            throw new FileSystemException(FileSystemError.InvalidName, $"{path}: the name is not valid UTF-8; object keys must be.");
+        }
+        if (!IsValidUtf16(relative))
+        {
+            throw new FileSystemException(FileSystemError.InvalidName, $"{path}: the name is not valid Unicode.");
+        }
+        return relative;
+    }
+
+    private static bool IsValidUtf16(ReadOnlySpan<char> text)
+    {
+        while (!text.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf16(text, out _, out var used) != System.Buffers.OperationStatus.Done)
+            {
+                return false;
+            }
+            text = text[used..];
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The name of a listed key or common prefix below <paramref name="prefix"/>, or null when it has
+    /// no FTP name (an empty, "." or ".." segment, a backslash: keys another client wrote that no
+    /// VirtualPath can reach, so listing them would show names that cannot be opened).
+    /// </summary>
+    private static string? NameBelow(string prefix, string key)
+    {
+        var name = key.AsSpan(prefix.Length).TrimEnd('/');
+        if (name.IsEmpty || name is "." or ".." || name.IndexOfAny("/\\\0") >= 0)
+        {
+            return null;
+        }
+        return name.ToString();
+    }
+
+    // ----- entries and listings -----------------------------------------------------------------
+
+    public async ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        if (path.IsRoot)
+        {
+            // The bucket (or prefix) is the root: it exists even when empty.
+            return new FileEntry("", FileEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) { Permissions = DirectoryMode };
+        }
+        var key = KeyOf(path);
+        var file = await HeadAsync(key, path, cancellationToken).ConfigureAwait(false);
+        if (file is not null)
+        {
+            return new FileEntry(path.Name, FileEntryKind.File, file.ContentLength, LastModifiedOf(file.LastModified));
+        }
+        return await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false)
+            ? new FileEntry(path.Name, FileEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) { Permissions = DirectoryMode }
+            : null;
+    }
+
+    public async IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var prefix = PrefixOf(directory);
+        using var pages = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var request = new ListObjectsV2Request
+        {
+            BucketName = _options.Bucket,
+            Prefix = prefix,
+            Delimiter = "/",
+            MaxKeys = _options.ListPageSize,
+        };
+        var next = ListPageAsync(request, directory, pages.Token);
+        var first = true;
+        try
+        {
+            while (next is not null)
+            {
+                var page = await next.ConfigureAwait(false);
+                next = null;
+                if (page.IsTruncated == true && page.NextContinuationToken is { Length: > 0 } token)
+                {
+                    // Fetch the next page while this one is sent: the listing flows at the pace of the
+                    // slower side, holding at most two pages.
+                    next = ListPageAsync(new ListObjectsV2Request
+                    {
+                        BucketName = request.BucketName,
+                        Prefix = request.Prefix,
+                        Delimiter = request.Delimiter,
+                        MaxKeys = request.MaxKeys,
+                        ContinuationToken = token,
+                    }, directory, pages.Token);
+                }
+                var prefixes = page.CommonPrefixes ?? [];
+                var objects = page.S3Objects ?? [];
+                if (first && !directory.IsRoot && prefixes.Count == 0 && objects.Count == 0 && next is null)
+                {
+                    // Nothing under the prefix, not even its marker: no directory there.
+                    throw await HeadAsync(KeyOf(directory), directory, cancellationToken).ConfigureAwait(false) is not null
+                        ? new FileSystemException(FileSystemError.NotADirectory, $"{directory} is not a directory.")
+                        : new FileSystemException(FileSystemError.NotFound, $"{directory} does not exist.");
+                }
+                first = false;
+                foreach (var common in prefixes)
+                {
+                    if (NameBelow(prefix, common) is { } name)
+                    {
+                        // S3 keeps no time for a prefix; a HEAD of each marker would cost a request per
+                        // directory, so directories show the epoch.
+                        yield return new FileEntry(name, FileEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) { Permissions = DirectoryMode };
+                    }
+                }
+                foreach (var item in objects)
+                {
+                    // The directory's own marker ("dir/") is the directory, not an entry in it.
+                    if (item.Key.Length > prefix.Length && NameBelow(prefix, item.Key) is { } name)
+                    {
+                        yield return new FileEntry(name, FileEntryKind.File, item.Size ?? 0, LastModifiedOf(item.LastModified));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (next is not null)
+            {
+                // The consumer stopped early (ABOR, error): the prefetch is cancelled and observed.
+                await pages.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await next.ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is OperationCanceledException or FileSystemException)
+                {
+                }
+            }
+        }
+    }
+
+    private async Task<ListObjectsV2Response> ListPageAsync(ListObjectsV2Request request, VirtualPath path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "list", path);
+        }
+    }
+
+    // ----- reading ------------------------------------------------------------------------------
+
+    public async ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var key = KeyOf(path);
+        var request = new GetObjectRequest { BucketName = _options.Bucket, Key = key };
+        if (offset > 0)
+        {
+            // REST n: a ranged GET from byte n to the end (RFC 9110 §14.1.2 open-ended range).
+            request.ByteRange = new ByteRange($"bytes={offset}-");
+        }
+        try
+        {
+            var response = await _s3.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            return new ObjectReadStream(response);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+        {
+            // REST at or beyond the end reads nothing, as with lseek(2) past EOF on a local file.
+            return Stream.Null;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            throw await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false)
+                ? new FileSystemException(FileSystemError.IsADirectory, $"{path} is a directory.")
+                : new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.", e);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "read", path);
+        }
+    }
+
+    /// <summary>
+    /// Uploads need a commit/abort (the object must appear only when the transfer is complete, and a
+    /// failed one must leave nothing): that arrives with the upload seam. Until then every write is
+    /// refused rather than buffered or half-done.
+    /// </summary>
+    public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("Uploads to object storage arrive with the upload seam (commit/abort); this store is read, list, rename and delete only for now.");
+
+    public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("Object storage cannot set a modification time: an object's time is when it was written.");
+
+    public ValueTask SetPermissionsAsync(VirtualPath path, UnixFileMode mode, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("Object storage has no Unix permissions.");
+
+    // ----- directories --------------------------------------------------------------------------
+
+    public async ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        if (path.IsRoot || await GetEntryAsync(path, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw new FileSystemException(FileSystemError.AlreadyExists, $"{path} exists.");
+        }
+        await RequireDirectoryAsync(path.Parent, cancellationToken).ConfigureAwait(false);
+        // S3 has no create-if-absent that every store honours: two MKD racing both succeed, harmlessly
+        // (one marker). The zero-byte "dir/" marker is what makes an empty directory exist.
+        await PutMarkerAsync(KeyOf(path) + "/", path, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DeleteDirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        if (path.IsRoot)
+        {
+            throw new FileSystemException(FileSystemError.AccessDenied, "The root cannot be removed.");
+        }
+        var prefix = PrefixOf(path);
+        ListObjectsV2Response page;
+        try
+        {
+            // Two keys are enough to know: the marker and one more, or one that is not the marker.
+            page = await _s3.ListObjectsV2Async(new ListObjectsV2Request
+            {
+                BucketName = _options.Bucket,
+                Prefix = prefix,
+                MaxKeys = 2,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "remove", path);
+        }
+        var keys = page.S3Objects ?? [];
+        if (keys.Count == 0)
+        {
+            throw await HeadAsync(KeyOf(path), path, cancellationToken).ConfigureAwait(false) is not null
+                ? new FileSystemException(FileSystemError.NotADirectory, $"{path} is not a directory.")
+                : new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+        }
+        if (keys.Any(o => o.Key != prefix))
+        {
+            throw new FileSystemException(FileSystemError.DirectoryNotEmpty, $"{path} is not empty.");
+        }
+        await DeleteKeyAsync(prefix, path, cancellationToken).ConfigureAwait(false);
+        await KeepDirectoryAsync(path.Parent, cancellationToken).ConfigureAwait(false);
+    }
+
+    // ----- files --------------------------------------------------------------------------------
+
+    public async ValueTask DeleteFileAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        var key = KeyOf(path);
+        if (await HeadAsync(key, path, cancellationToken).ConfigureAwait(false) is null)
+        {
+            throw await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false)
+                ? new FileSystemException(FileSystemError.IsADirectory, $"{path} is a directory.")
+                : new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+        }
+        await DeleteKeyAsync(key, path, cancellationToken).ConfigureAwait(false);
+        await KeepDirectoryAsync(path.Parent, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask RenameAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken)
+    {
+        if (from.IsRoot || to.IsRoot)
+        {
+            throw new FileSystemException(FileSystemError.AccessDenied, "The root cannot be renamed or replaced.");
+        }
+        if (to.IsWithin(from))
+        {
+            throw new FileSystemException(FileSystemError.InvalidName, $"{to} is inside {from}.");
+        }
+        var source = await GetEntryAsync(from, cancellationToken).ConfigureAwait(false)
+            ?? throw new FileSystemException(FileSystemError.NotFound, $"{from} does not exist.");
+        if (await GetEntryAsync(to, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw new FileSystemException(FileSystemError.AlreadyExists, $"{to} exists.");
+        }
+        await RequireDirectoryAsync(to.Parent, cancellationToken).ConfigureAwait(false);
+        if (source.IsDirectory)
+        {
+            await RenameDirectoryAsync(from, to, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            if (source.Size > MaxSingleCopySize)
+            {
+                // TODO(upload seam): UploadPartCopy in 5 GiB ranges for objects above CopyObject's limit.
+                throw new FileSystemException(FileSystemError.IOError, $"{from}: objects over 5 GiB cannot be renamed yet (one CopyObject is limited to 5 GiB).");
+            }
+            var fromKey = KeyOf(from);
+            await CopyKeyAsync(fromKey, KeyOf(to), from, cancellationToken).ConfigureAwait(false);
+            await DeleteKeyAsync(fromKey, from, cancellationToken).ConfigureAwait(false);
+        }
+        if (from.Parent != to.Parent)
+        {
+            await KeepDirectoryAsync(from.Parent, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// S3 has no directory rename: every object under the prefix is copied, then the sources are
+    /// deleted. All copies finish before any delete starts, so an interruption at any point leaves
+    /// the source complete (and, when the copy step fails, the copies made are removed again).
+    /// </summary>
+    private async ValueTask RenameDirectoryAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken)
+    {
+        var fromPrefix = PrefixOf(from);
+        var toPrefix = PrefixOf(to);
+        var keys = await KeysUnderAsync(fromPrefix, from, cancellationToken).ConfigureAwait(false);
+        var copied = new System.Collections.Concurrent.ConcurrentBag<string>();
+        try
+        {
+            await Parallel.ForEachAsync(keys, new ParallelOptions
+            {
+                MaxDegreeOfParallelism = _options.RenameParallelism,
+                CancellationToken = cancellationToken,
+            }, async (item, _) =>
+            {
+                // The caller's token, not the loop's: when one copy fails the loop cancels its token,
+                // and a CopyObject cancelled on our side may still complete on the store's, after the
+                // clean-up below has run. Copies in flight finish instead; no new one starts.
+                if (BeforeRenameCopy is { } hook)
+                {
+                    await hook(item.Key, cancellationToken).ConfigureAwait(false);
+                }
+                if (item.Size > MaxSingleCopySize)
+                {
+                    throw new FileSystemException(FileSystemError.IOError, $"{from}: holds an object over 5 GiB, which cannot be copied yet.");
+                }
+                var target = toPrefix + item.Key[fromPrefix.Length..];
+                // Recorded before the copy: a copy that fails on our side may still have been made.
+                copied.Add(target);
+                await CopyKeyAsync(item.Key, target, from, cancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Undo the half-made target; the source was not touched. Not cancellable: the caller's
+            // token may be the reason we are here, and leaving copies behind would double the tree.
+            try
+            {
+                await DeleteKeysAsync([.. copied], to, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is FileSystemException || IsServiceFailure(e))
+            {
+                // The store failing again: the copy's failure is the one to report, and the source is
+                // complete; what is left under the target is a partial copy the user can see and remove.
+            }
+            throw;
+        }
+        await DeleteKeysAsync([.. keys.Select(k => k.Key)], from, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every object under <paramref name="prefix"/> (recursively), refusing more than the rename cap.</summary>
+    private async ValueTask<List<S3Object>> KeysUnderAsync(string prefix, VirtualPath path, CancellationToken cancellationToken)
+    {
+        var keys = new List<S3Object>();
+        var request = new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, MaxKeys = _options.ListPageSize };
+        while (true)
+        {
+            var page = await ListPageAsync(request, path, cancellationToken).ConfigureAwait(false);
+            keys.AddRange(page.S3Objects ?? []);
+            if (keys.Count > _options.RenameObjectLimit)
+            {
+                throw new FileSystemException(FileSystemError.AccessDenied,
+                    $"{path} holds more than {_options.RenameObjectLimit} objects: renaming a directory on object storage copies each one, refused over that limit.");
+            }
+            if (page.IsTruncated != true || page.NextContinuationToken is not { Length: > 0 } token)
+            {
+                return keys;
+            }
+            request.ContinuationToken = token;
+        }
+    }
+
+    // ----- S3 calls -----------------------------------------------------------------------------
+
+    /// <summary>HEAD of an object, or null when there is none.</summary>
+    private async ValueTask<GetObjectMetadataResponse?> HeadAsync(string key, VirtualPath path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _options.Bucket, Key = key }, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "look up", path);
+        }
+    }
+
+    /// <summary>True when a marker or any object exists under <paramref name="prefix"/> (one LIST of one key).</summary>
+    private async ValueTask<bool> DirectoryExistsAsync(string prefix, VirtualPath path, CancellationToken cancellationToken)
+    {
+        var page = await ListPageAsync(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, MaxKeys = 1 }, path, cancellationToken)
+            .ConfigureAwait(false);
+        return page.KeyCount > 0 || (page.S3Objects?.Count ?? 0) > 0;
+    }
+
+    private async ValueTask RequireDirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        var entry = await GetEntryAsync(path, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+        }
+        if (!entry.IsDirectory)
+        {
+            throw new FileSystemException(FileSystemError.NotADirectory, $"{path} is not a directory.");
+        }
+    }
+
+    /// <summary>
+    /// A directory that exists only through the objects in it would vanish with its last object: after
+    /// DELE, RMD or a move out of it, a marker keeps it, as a local directory stays when emptied
+    /// (a client's recursive delete sends RMD after the last DELE).
+    /// </summary>
+    private async ValueTask KeepDirectoryAsync(VirtualPath directory, CancellationToken cancellationToken)
+    {
+        if (directory.IsRoot)
+        {
+            return;
+        }
+        var prefix = PrefixOf(directory);
+        if (!await DirectoryExistsAsync(prefix, directory, cancellationToken).ConfigureAwait(false))
+        {
+            await PutMarkerAsync(prefix, directory, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask PutMarkerAsync(string key, VirtualPath path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _s3.PutObjectAsync(new PutObjectRequest
+            {
+                BucketName = _options.Bucket,
+                Key = key,
+                ContentBody = "",
+                ContentType = "application/x-directory",
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "create", path);
+        }
+    }
+
+    private async ValueTask CopyKeyAsync(string from, string to, VirtualPath path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _s3.CopyObjectAsync(new CopyObjectRequest
+            {
+                SourceBucket = _options.Bucket,
+                SourceKey = from,
+                DestinationBucket = _options.Bucket,
+                DestinationKey = to,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "copy", path);
+        }
+    }
+
+    private async ValueTask DeleteKeyAsync(string key, VirtualPath path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "delete", path);
+        }
+    }
+
+    /// <summary>Deletes keys with DeleteObjects, 1000 a request; any key not deleted fails the call.</summary>
+    private async ValueTask DeleteKeysAsync(IReadOnlyList<string> keys, VirtualPath path, CancellationToken cancellationToken)
+    {
+        for (var start = 0; start < keys.Count; start += DeleteBatchSize)
+        {
+            var batch = keys.Skip(start).Take(DeleteBatchSize).Select(k => new KeyVersion { Key = k }).ToList();
+            DeleteObjectsResponse response;
+            try
+            {
+                response = await _s3.DeleteObjectsAsync(new DeleteObjectsRequest
+                {
+                    BucketName = _options.Bucket,
+                    Objects = batch,
+                    Quiet = true,
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsServiceFailure(e))
+            {
+                throw Translate(e, "delete", path);
+            }
+            if (response.DeleteErrors is { Count: > 0 } errors)
+            {
+                throw new FileSystemException(FileSystemError.IOError,
+                    $"{path}: {errors.Count} objects not deleted, first {errors[0].Key}: {errors[0].Code} {errors[0].Message}");
+            }
+        }
+    }
+
+    // ----- errors -------------------------------------------------------------------------------
+
+    private static bool IsServiceFailure(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException;
+
+    private static FileSystemException Translate(Exception e, string operation, VirtualPath path)
+    {
+        var status = (e as AmazonServiceException)?.StatusCode;
+        var error = status switch
+        {
+            HttpStatusCode.NotFound => FileSystemError.NotFound,
+            HttpStatusCode.Forbidden => FileSystemError.AccessDenied,
+            _ => FileSystemError.IOError,
+        };
+        return new FileSystemException(error, $"{path}: object storage could not {operation} it: {e.Message}", e);
+    }
+
+    private static DateTimeOffset LastModifiedOf(DateTime? time) =>
+        time is { } t ? new DateTimeOffset(t.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(t, DateTimeKind.Utc) : t.ToUniversalTime()) : DateTimeOffset.UnixEpoch;
+
+    /// <summary>
+    /// The body of a GET: reads straight from the HTTP response (no buffering beyond the socket's),
+    /// and disposing it releases the response and its connection.
+    /// </summary>
+    private sealed class ObjectReadStream(GetObjectResponse response) : Stream
+    {
+        private readonly Stream _body = response.ResponseStream;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => _body.Read(buffer, offset, count);
+
+        public override int Read(Span<byte> buffer) => _body.Read(buffer);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            _body.ReadAsync(buffer, offset, count, cancellationToken);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            _body.ReadAsync(buffer, cancellationToken);
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                response.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}

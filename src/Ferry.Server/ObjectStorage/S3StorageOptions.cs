@@ -1,0 +1,87 @@
+using System.Text.RegularExpressions;
+
+namespace Ferry.Server.ObjectStorage;
+
+/// <summary>
+/// Where an <see cref="S3FileSystem"/> keeps its tree and how it talks to the store. Credentials are not
+/// here on purpose: they come from the standard AWS chain (environment, shared credentials file, profile,
+/// instance role), never from a command line where `ps` would show them.
+/// </summary>
+public sealed partial record S3StorageOptions
+{
+    /// <summary>The bucket (3 to 63 characters: lower-case letters, digits, '.', '-').</summary>
+    public required string Bucket { get; init; }
+
+    /// <summary>
+    /// The key prefix the FTP root maps to ("" for the whole bucket, else "a/b" without leading or
+    /// trailing '/'). No key outside it is ever read or written.
+    /// </summary>
+    public string Prefix { get; init; } = "";
+
+    /// <summary>The S3 endpoint (MinIO, Ceph RGW, Swift, R2...); null for AWS itself in <see cref="Region"/>.</summary>
+    public Uri? Endpoint { get; init; }
+
+    public string Region { get; init; } = "us-east-1";
+
+    /// <summary>
+    /// Path-style addressing (http://host/bucket/key) instead of a virtual host per bucket: what stores
+    /// without wildcard DNS need (loopback, most self-hosted ones).
+    /// </summary>
+    public bool PathStyle { get; init; }
+
+    /// <summary>
+    /// aws-chunked uploads (payload signed chunk by chunk, so a stream need not be read twice). AWS S3
+    /// knows them; Swift's s3api and other older implementations do not, hence off by default.
+    /// </summary>
+    public bool ChunkedUploads { get; init; }
+
+    /// <summary>Keys per ListObjectsV2 page (1 to 1000, the S3 maximum).</summary>
+    public int ListPageSize { get; init; } = 1000;
+
+    /// <summary>
+    /// The most objects a directory rename copies. Each object is a CopyObject and a delete, so a
+    /// rename of a big tree costs real time and requests: over the cap the rename is refused before
+    /// anything is copied.
+    /// </summary>
+    public int RenameObjectLimit { get; init; } = 10_000;
+
+    /// <summary>CopyObject requests in flight during a directory rename.</summary>
+    public int RenameParallelism { get; init; } = 8;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (!BucketName().IsMatch(Bucket ?? ""))
+        {
+            throw new ArgumentException($"S3 bucket \"{Bucket}\": 3 to 63 lower-case letters, digits, '.' or '-', starting and ending with a letter or digit.", nameof(Bucket));
+        }
+        if (Prefix.Length > 0 && (Prefix.StartsWith('/') || Prefix.EndsWith('/')
+            || Prefix.Split('/').Any(s => s is "" or "." or ".." || s.AsSpan().IndexOfAny('\\', '\0') >= 0)))
+        {
+            throw new ArgumentException($"S3 prefix \"{Prefix}\": '/'-separated names, none empty, \".\" or \"..\", no leading or trailing '/'.", nameof(Prefix));
+        }
+        if (string.IsNullOrWhiteSpace(Region))
+        {
+            throw new ArgumentException("S3 region is empty.", nameof(Region));
+        }
+        if (Endpoint is not null && (!Endpoint.IsAbsoluteUri || Endpoint.Scheme is not ("http" or "https")))
+        {
+            throw new ArgumentException($"S3 endpoint \"{Endpoint}\": an absolute http or https URL.", nameof(Endpoint));
+        }
+        if (ListPageSize is < 1 or > 1000)
+        {
+            throw new ArgumentException($"S3 list page size {ListPageSize}: 1 to 1000.", nameof(ListPageSize));
+        }
+        if (RenameObjectLimit < 1)
+        {
+            throw new ArgumentException($"S3 rename object limit {RenameObjectLimit}: at least 1.", nameof(RenameObjectLimit));
+        }
+        if (RenameParallelism is < 1 or > 64)
+        {
+            throw new ArgumentException($"S3 rename parallelism {RenameParallelism}: 1 to 64.", nameof(RenameParallelism));
+        }
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    private static partial Regex BucketName();
+}

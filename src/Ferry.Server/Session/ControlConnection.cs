@@ -1,0 +1,465 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Ferry.Protocol;
+using Ferry.Server.Tls;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Session;
+
+/// <summary>
+/// One control connection: the socket and its stream, the TLS upgrade (AUTH TLS, or implicit FTPS
+/// from the first byte), the read loop over a pipe with the I/O-free <see cref="ControlLineReader"/>,
+/// the idle and login timeouts, foreign-protocol detection, the serialized reply writer, the
+/// transfer that runs beside the command loop, and the close. Each complete line goes to the
+/// <see cref="CommandDispatcher"/>; the session's state lives in <see cref="FtpSession"/>.
+/// </summary>
+internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _network;
+    // The control transport: the socket's stream, or TLS over it after AUTH TLS (or from the start on the implicit port).
+    private Stream _stream;
+    private SslStream? _tls;
+    private TlsTransportStream? _tlsTransport;
+    private readonly bool _implicitTls;
+    private bool _upgradePending;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly CancellationTokenSource _sessionCts;
+    private readonly ServerContext _server;
+    private readonly ControlLineReader _lines;
+    private readonly FtpSession _session;
+    private readonly CommandDispatcher _dispatcher;
+
+    private Task? _transfer;
+    private CancellationTokenSource? _transferCts;
+    private bool _closing;
+
+    public ControlConnection(long id, Socket socket, ServerContext server, CancellationToken serverStopping, bool implicitTls = false)
+    {
+        _socket = socket;
+        _server = server;
+        _implicitTls = implicitTls;
+        _network = new NetworkStream(socket, ownsSocket: false);
+        _stream = _network;
+        _lines = new ControlLineReader(server.Options.MaxLineLength);
+        _sessionCts = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
+        _session = new FtpSession(id, (IPEndPoint)socket.RemoteEndPoint!, (IPEndPoint)socket.LocalEndPoint!, server, this);
+        _dispatcher = new CommandDispatcher(_session);
+    }
+
+    private ILogger Log => _session.Log;
+    private Hosting.FtpServerOptions Options => _server.Options;
+    private IPEndPoint RemoteEndPoint => _session.RemoteEndPoint;
+    private bool IsLoggedIn => _session.IsLoggedIn;
+
+    public bool IsTransferRunning => _transfer is { IsCompleted: false };
+
+    public void RequestTlsUpgrade() => _upgradePending = true;
+
+    public async Task RunAsync()
+    {
+        using var scope = Log.BeginScope(_session.LogScope);
+        var token = _sessionCts.Token;
+        try
+        {
+            _socket.NoDelay = true;
+            // Telnet Synch (RFC 854) sends DM as TCP urgent data; inline it so the line reader sees
+            // and strips "IAC DM" instead of losing the DM and eating the next byte of "ABOR".
+            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.OutOfBandInline, true);
+            ServerLog.SessionStarted(Log, RemoteEndPoint);
+            // Implicit FTPS: TLS from the first byte, the banner comes encrypted.
+            if (_implicitTls && !await StartTlsAsync(token).ConfigureAwait(false))
+            {
+                return;
+            }
+            await SendAsync(new FtpReply(ReplyCode.ServiceReady, Options.Banner), token).ConfigureAwait(false);
+            while (await ReadCommandsAsync(token).ConfigureAwait(false))
+            {
+                // AUTH TLS: the plaintext reader is gone with whatever it held; read on over TLS.
+                if (!await StartTlsAsync(token).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_server.Stopping.IsCancellationRequested)
+        {
+            await TrySendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Server shutting down.")).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            ServerLog.SessionConnectionLost(Log, e.Message);
+        }
+        finally
+        {
+            await StopTransferAsync().ConfigureAwait(false);
+            await _session.SetDataChannelAsync(null).ConfigureAwait(false);
+            ServerLog.SessionEnded(Log, (DateTimeOffset.UtcNow - _session.ConnectedAt).TotalSeconds);
+        }
+    }
+
+    /// <summary>
+    /// The TLS handshake on the control connection (after AUTH TLS, or at once on the implicit port).
+    /// False when it failed: the connection is closed without a reply (there is no channel for one).
+    /// </summary>
+    private async ValueTask<bool> StartTlsAsync(CancellationToken token)
+    {
+        _upgradePending = false;
+        var options = _server.Tls!.ServerOptions;
+        try
+        {
+            var (tls, transport) = await ServerTlsHandshake.AuthenticateAsync(_network, options, Options.Tls!.HandshakeTimeout, token).ConfigureAwait(false);
+            _tls = tls;
+            _tlsTransport = transport;
+            _stream = tls;
+            _session.OnControlTlsStarted(options);
+            ServerLog.ControlTlsStarted(Log, tls.SslProtocol, tls.NegotiatedCipherSuite);
+            return true;
+        }
+        catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or TimeoutException or SocketException)
+        {
+            ServerLog.ControlTlsFailed(Log, e.Message);
+            _server.Defender.Report(RemoteEndPoint.Address, Security.DefenderEvent.ProtocolViolation);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Reads and runs command lines until the connection ends (false) or AUTH TLS was accepted (true).
+    /// </summary>
+    private async Task<bool> ReadCommandsAsync(CancellationToken token)
+    {
+        // Zero-byte reads: an idle session holds no read buffer (Kestrel does the same).
+        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 2048, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
+        var idle = CancellationTokenSource.CreateLinkedTokenSource(token, _server.Draining);
+        try
+        {
+            while (!_closing)
+            {
+                if (idle.IsCancellationRequested)
+                {
+                    // The timer fired but the session was not idle (a transfer ran, or ended less
+                    // than an idle timeout ago): the next read waits on a fresh token. A cancelled
+                    // one would make every read throw at once, a loop spinning a core.
+                    idle.Dispose();
+                    idle = CancellationTokenSource.CreateLinkedTokenSource(token, _server.Draining);
+                }
+                var limit = TimeLeftBeforeTimeout();
+                if (limit <= TimeSpan.Zero)
+                {
+                    await SendTimeoutAsync(token).ConfigureAwait(false);
+                    return false;
+                }
+                idle.CancelAfter(limit);
+                ReadResult result;
+                try
+                {
+                    result = await reader.ReadAsync(idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                {
+                    if (_server.Draining.IsCancellationRequested)
+                    {
+                        await DrainAsync().ConfigureAwait(false);
+                        return false;
+                    }
+                    // The timer fired: the top of the loop asks again how idle the session really is.
+                    continue;
+                }
+                catch (Exception) when (_tlsTransport is { RenegotiationRequested: true })
+                {
+                    // A TLS 1.2 renegotiation: refused before OpenSSL saw it, and scored like any
+                    // other foreign protocol (there is no FTP reason to renegotiate).
+                    ServerLog.TlsRenegotiationRefused(Log);
+                    _server.Defender.Report(RemoteEndPoint.Address, Security.DefenderEvent.ProtocolViolation);
+                    return false;
+                }
+                MarkActivity();
+                if (_dispatcher.CommandsSeen == 0 && LooksLikeTlsHandshake(result.Buffer))
+                {
+                    // A TLS ClientHello on the plaintext port (RFC 4217 wants AUTH TLS first).
+                    reader.AdvanceTo(result.Buffer.End);
+                    await _dispatcher.RejectForeignProtocolAsync("TLS handshake without AUTH TLS", token).ConfigureAwait(false);
+                    return false;
+                }
+                idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                var buffer = result.Buffer;
+                var consumed = buffer.Start;
+                var examined = buffer.End;
+                try
+                {
+                    while (!_closing)
+                    {
+                        var status = _lines.TryReadLineBytes(buffer, out var line, out var lineConsumed, out var lineExamined);
+                        var advanced = !lineConsumed.Equals(buffer.Start);
+                        consumed = lineConsumed;
+                        examined = lineExamined;
+                        if (status == LineReadStatus.NeedMoreData)
+                        {
+                            if (!advanced)
+                            {
+                                break;
+                            }
+                            buffer = buffer.Slice(lineConsumed);
+                            continue;
+                        }
+                        buffer = buffer.Slice(lineConsumed);
+                        if (status == LineReadStatus.LineTooLong)
+                        {
+                            await SendAsync(new FtpReply(ReplyCode.SyntaxError, $"Command line too long (limit {Options.MaxLineLength} bytes)."), token).ConfigureAwait(false);
+                            continue;
+                        }
+                        await _dispatcher.ExecuteAsync(_dispatcher.Parse(line), token).ConfigureAwait(false);
+                        if (_upgradePending)
+                        {
+                            // CVE-2011-0411 class: plaintext sent behind AUTH TLS (in the same packet)
+                            // must never run as if it had come over TLS. Drop it with the reader.
+                            if (buffer.Length > 0)
+                            {
+                                ServerLog.PlaintextAfterAuthDiscarded(Log, buffer.Length);
+                            }
+                            consumed = buffer.End;
+                            examined = buffer.End;
+                            break;
+                        }
+                    }
+                }
+                finally
+                {
+                    reader.AdvanceTo(consumed, examined);
+                }
+                if (_upgradePending)
+                {
+                    return true;
+                }
+                if (result.IsCompleted)
+                {
+                    return false;
+                }
+            }
+            return false;
+        }
+        finally
+        {
+            idle.Dispose();
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    // Environment.TickCount64 of the last command read or transfer ended: the idle clock's start.
+    private long _lastActivity = Environment.TickCount64;
+
+    private void MarkActivity() => Volatile.Write(ref _lastActivity, Environment.TickCount64);
+
+    /// <summary>
+    /// How long the next read may wait for a command. The idle clock is paused while a transfer runs
+    /// (vsftpd keeps data_connection_timeout and idle_session_timeout apart: a transfer has its own
+    /// stall timeout): the read is then woken once per idle timeout only to look again. After the
+    /// transfer the clock runs from the moment it ended. Before login the login deadline, counted
+    /// from the connection, applies too.
+    /// </summary>
+    private TimeSpan TimeLeftBeforeTimeout()
+    {
+        var left = IsTransferRunning
+            ? Options.IdleTimeout
+            : Options.IdleTimeout - TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastActivity));
+        if (!IsLoggedIn && _session.LoginTimeLeft < left)
+        {
+            left = _session.LoginTimeLeft;
+        }
+        return left;
+    }
+
+    private async ValueTask SendTimeoutAsync(CancellationToken token)
+    {
+        if (!IsLoggedIn && _session.LoginTimeLeft <= TimeSpan.Zero)
+        {
+            ServerLog.LoginTimeout(Log, Options.LoginTimeout.TotalSeconds);
+            await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Login timeout: closing control connection."), token).ConfigureAwait(false);
+            return;
+        }
+        ServerLog.IdleTimeout(Log, Options.IdleTimeout.TotalSeconds);
+        await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Timeout: closing control connection."), token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Graceful shutdown: a running transfer finishes and sends its own final reply first (unless
+    /// the server's deadline aborts it), then the session is told 421 and closed.
+    /// </summary>
+    private async ValueTask DrainAsync()
+    {
+        ServerLog.Draining(Log, IsTransferRunning ? " after its transfer" : "");
+        await WaitForTransferAsync().ConfigureAwait(false);
+        await TrySendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Server shutting down.")).ConfigureAwait(false);
+    }
+
+    private static bool LooksLikeTlsHandshake(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.Length < 2)
+        {
+            return false;
+        }
+        Span<byte> head = stackalloc byte[2];
+        buffer.Slice(0, 2).CopyTo(head);
+        return head[0] == 0x16 && head[1] == 0x03;
+    }
+
+    /// <summary>Starts a transfer beside the command loop; its final reply is sent when it ends.</summary>
+    public void StartTransfer(Func<CancellationToken, ValueTask<FtpReply>> transfer)
+    {
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(_sessionCts.Token);
+        _transferCts = cts;
+        _transfer = RunTransferAsync(transfer, cts);
+    }
+
+    private async Task RunTransferAsync(Func<CancellationToken, ValueTask<FtpReply>> transfer, CancellationTokenSource cts)
+    {
+        await Task.Yield();
+        FtpReply reply;
+        try
+        {
+            reply = await transfer(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            reply = Replies.TransferAborted;
+        }
+        catch (Exception e) when (IsPeerGone(e))
+        {
+            // The 150 went to a control connection the client had closed: its event, not our failure.
+            ServerLog.SessionConnectionLost(Log, e.Message);
+            reply = Replies.TransferAborted;
+        }
+        catch (Exception e)
+        {
+            ServerLog.HandlerFailed(Log, "transfer", e);
+            reply = new FtpReply(ReplyCode.ActionAbortedLocalError, "Transfer failed: local error.");
+        }
+        await TrySendAsync(reply).ConfigureAwait(false);
+        // The idle clock restarts now (set before this task completes, so the read loop, which
+        // sees the transfer as ended only then, never reads an older time).
+        MarkActivity();
+    }
+
+    /// <summary>A socket error or a closed stream: the peer went away (reset, broken pipe, EOF).</summary>
+    private static bool IsPeerGone(Exception e) =>
+        e is SocketException or IOException { InnerException: SocketException };
+
+    /// <summary>ABOR: stops a running transfer (which answers 426) and reports whether there was one.</summary>
+    public async ValueTask<bool> AbortTransferAsync()
+    {
+        if (_transfer is null || _transfer.IsCompleted)
+        {
+            return false;
+        }
+        await _transferCts!.CancelAsync().ConfigureAwait(false);
+        await WaitForTransferAsync().ConfigureAwait(false);
+        return true;
+    }
+
+    public async ValueTask WaitForTransferAsync()
+    {
+        var transfer = _transfer;
+        if (transfer is not null)
+        {
+            await transfer.ConfigureAwait(false);
+            _transfer = null;
+            _transferCts?.Dispose();
+            _transferCts = null;
+        }
+    }
+
+    private async ValueTask StopTransferAsync()
+    {
+        if (_transferCts is not null && !_closing)
+        {
+            await _transferCts.CancelAsync().ConfigureAwait(false);
+        }
+        try
+        {
+            await WaitForTransferAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            // The connection is gone; nothing left to report to.
+        }
+    }
+
+    /// <summary>QUIT: answer after any running transfer has finished, then close.</summary>
+    public void Close() => _closing = true;
+
+    public async ValueTask SendAsync(FtpReply reply, CancellationToken token)
+    {
+        // Encoded once per reply object: a fixed reply (Replies, cached ones) costs nothing to send.
+        var bytes = reply.WireBytes;
+        await _writeLock.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            await _stream.WriteAsync(bytes, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+        ServerLog.Reply(Log, reply.Code, reply.Lines[^1]);
+    }
+
+    private async ValueTask TrySendAsync(FtpReply reply)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await SendAsync(reply, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The peer is gone.
+        }
+    }
+
+    /// <summary>
+    /// Closes the connection. Every step runs whatever the previous one threw (a TLS session left
+    /// "in init" makes the close_notify throw, a reset socket the shutdown): a peer that misbehaves
+    /// costs an information line, never a skipped step or a stack trace.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        var tls = _tls;
+        if (tls is not null)
+        {
+            // close_notify, so the client sees a clean end of the TLS session.
+            await DisposeStepAsync(() => new ValueTask(tls.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2)))).ConfigureAwait(false);
+        }
+        await DisposeStepAsync(() =>
+        {
+            if (_socket.Connected)
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            return ValueTask.CompletedTask;
+        }).ConfigureAwait(false);
+        if (tls is not null)
+        {
+            await DisposeStepAsync(tls.DisposeAsync).ConfigureAwait(false);
+        }
+        await DisposeStepAsync(_network.DisposeAsync).ConfigureAwait(false);
+        _socket.Dispose();
+        _sessionCts.Dispose();
+        _writeLock.Dispose();
+    }
+
+    private async ValueTask DisposeStepAsync(Func<ValueTask> step)
+    {
+        try
+        {
+            await step().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            ServerLog.DisposeStepFailed(Log, e.Message);
+        }
+    }
+}
