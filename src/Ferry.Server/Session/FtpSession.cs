@@ -170,21 +170,6 @@ internal sealed class FtpSession
     }
 
     /// <summary>
-    /// The preamble of a path command whose right is not the verb table's column (it depends on more
-    /// than the verb): the account needs <paramref name="permission"/> and the argument must resolve
-    /// (NUL, backslash and empty paths do not). Null when both hold; otherwise the 550 to answer.
-    /// </summary>
-    public FtpReply? Authorize(Permissions permission, string argument, out VirtualPath path)
-    {
-        path = default;
-        if (!Can(permission))
-        {
-            return Replies.PermissionDenied;
-        }
-        return TryResolve(argument, out path) ? null : Replies.InvalidPath;
-    }
-
-    /// <summary>
     /// The preamble of a path command whose right the dispatcher checked (the verb table's column):
     /// null when the argument resolves; otherwise the 550 to answer.
     /// </summary>
