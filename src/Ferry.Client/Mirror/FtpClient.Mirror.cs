@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Ferry.Client.Local;
 using Ferry.Protocol;
 
 namespace Ferry.Client;
@@ -27,7 +28,7 @@ public sealed partial class FtpClient
         var remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false)
             ?? throw new DirectoryNotFoundException($"The remote directory {remoteRoot} does not exist.");
         var tally = new MirrorTally();
-        Directory.CreateDirectory(localDirectory);
+        LocalFiles.CreateDirectory(localDirectory);
         var local = WalkLocal(localDirectory);
 
         if (options.DeleteExtraneous)
@@ -39,11 +40,11 @@ public sealed partial class FtpClient
                 {
                     if (isDirectory)
                     {
-                        Directory.Delete(path, recursive: true);
+                        LocalFiles.DeleteTree(path);
                     }
                     else
                     {
-                        File.Delete(path);
+                        LocalFiles.DeleteFile(path);
                     }
                     tally.Deleted(relative, progress);
                 }
@@ -58,9 +59,9 @@ public sealed partial class FtpClient
         foreach (var relative in remote.Directories)
         {
             var path = LocalPath(localDirectory, relative);
-            if (!Directory.Exists(path))
+            if (!LocalFiles.DirectoryExists(path))
             {
-                Directory.CreateDirectory(path);
+                LocalFiles.CreateDirectory(path);
                 tally.DirectoryCreated(relative, progress);
             }
         }
@@ -110,7 +111,7 @@ public sealed partial class FtpClient
         ArgumentException.ThrowIfNullOrEmpty(remoteDirectory);
         options ??= MirrorOptions.Default;
         options.Validate();
-        if (!Directory.Exists(localDirectory))
+        if (!LocalFiles.DirectoryExists(localDirectory))
         {
             throw new DirectoryNotFoundException($"The local directory {localDirectory} does not exist.");
         }
@@ -171,7 +172,7 @@ public sealed partial class FtpClient
                 tally.Skipped(relative, progress);
                 continue;
             }
-            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), file.FullName, null));
+            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), LocalPath(localDirectory, relative), null));
         }
 
         // Per file: EPSV/PASV, STOR, then MFMT when FEAT lists it. Without MFMT the two-argument
@@ -295,7 +296,7 @@ public sealed partial class FtpClient
     /// <param name="TimeListed">Whether it carries times a download can stamp instead of asking MDTM.</param>
     private sealed record RemoteTree(List<string> Directories, Dictionary<string, RemoteItem> Files, bool SizeListed, bool TimeListed);
 
-    private sealed record LocalTree(HashSet<string> Directories, Dictionary<string, FileInfo> Files);
+    private sealed record LocalTree(HashSet<string> Directories, Dictionary<string, LocalStatus> Files);
 
     private sealed record MirrorJob(string RelativePath, string RemotePath, string LocalPath, RemoteItem? Remote);
 
@@ -398,18 +399,17 @@ public sealed partial class FtpClient
     private static LocalTree WalkLocal(string root)
     {
         var directories = new HashSet<string>(StringComparer.Ordinal);
-        var files = new Dictionary<string, FileInfo>(StringComparer.Ordinal);
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
-        foreach (var info in new DirectoryInfo(root).EnumerateFileSystemInfos("*", options))
+        var files = new Dictionary<string, LocalStatus>(StringComparer.Ordinal);
+        // Links and special files are neither copied nor followed.
+        foreach (var (relative, status) in LocalFiles.Walk(root))
         {
-            var relative = Path.GetRelativePath(root, info.FullName).Replace(Path.DirectorySeparatorChar, '/');
-            if (info is DirectoryInfo)
+            if (status.IsDirectory)
             {
                 directories.Add(relative);
             }
-            else if (info is FileInfo file)
+            else if (status.IsFile)
             {
-                files[relative] = file;
+                files[relative] = status;
             }
         }
         return new LocalTree(directories, files);
