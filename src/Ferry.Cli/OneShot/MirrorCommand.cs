@@ -130,10 +130,36 @@ internal static class MirrorCommand
                     case MirrorAction.Failed:
                         EndBar();
                         break;
+                    case MirrorAction.UnsafeNameSkipped:
+                        EndBar();
+                        console.Error.WriteLine($"ferry mirror: warning: skipped the unsafe name {Shown(value.RelativePath)} from the server's listing");
+                        break;
                     default:
                         break;
                 }
             }
+        }
+
+        /// <summary>A name quoted for a terminal: control characters (NUL, ESC) and bytes that are not UTF-8 as \xNN.</summary>
+        internal static string Shown(string name)
+        {
+            var text = new System.Text.StringBuilder("'");
+            foreach (var c in name)
+            {
+                if (c is >= '\uDC80' and <= '\uDCFF')
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"\\x{c - 0xDC00:x2}");
+                }
+                else if (char.IsControl(c))
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+                }
+                else
+                {
+                    text.Append(c);
+                }
+            }
+            return text.Append('\'').ToString();
         }
 
         public void Finish()

@@ -25,9 +25,9 @@ public sealed partial class FtpClient
         options ??= MirrorOptions.Default;
         options.Validate();
         var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
-        var remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false)
-            ?? throw new DirectoryNotFoundException($"The remote directory {remoteRoot} does not exist.");
         var tally = new MirrorTally();
+        var remote = await WalkRemoteAsync(remoteRoot, tally, progress, ct).ConfigureAwait(false)
+            ?? throw new DirectoryNotFoundException($"The remote directory {remoteRoot} does not exist.");
         LocalFiles.CreateDirectory(localDirectory);
         var local = WalkLocal(localDirectory);
 
@@ -118,7 +118,7 @@ public sealed partial class FtpClient
         var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
         var local = WalkLocal(localDirectory);
         var tally = new MirrorTally();
-        var remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false);
+        var remote = await WalkRemoteAsync(remoteRoot, tally, progress, ct).ConfigureAwait(false);
         if (remote is null)
         {
             await MakeDirectoriesAsync(remoteRoot, ct).ConfigureAwait(false);
@@ -150,7 +150,7 @@ public sealed partial class FtpClient
                     tally.Failed(relative, ex, progress);
                 }
             }
-            remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false) ?? new RemoteTree([], [], true, true);
+            remote = await WalkRemoteAsync(remoteRoot, null, null, ct).ConfigureAwait(false) ?? new RemoteTree([], [], true, true);
         }
 
         var remoteDirectories = remote.Directories.ToHashSet(StringComparer.Ordinal);
@@ -204,6 +204,10 @@ public sealed partial class FtpClient
         var removed = 0;
         foreach (var entry in await ListEntriesAsync(remoteDirectory, ct).ConfigureAwait(false))
         {
+            if (!IsSafeName(entry.Name))
+            {
+                continue; // Never DELE or recurse into ../x or an absolute path.
+            }
             var path = Join(remoteDirectory, entry.Name);
             if (entry.Kind == FileEntryKind.Directory)
             {
@@ -262,6 +266,15 @@ public sealed partial class FtpClient
     internal static bool IsUpToDate(long sourceLength, DateTimeOffset sourceTime, long targetLength, DateTimeOffset targetTime, TimeSpan precision) =>
         sourceLength == targetLength && sourceTime - targetTime < precision;
 
+    /// <summary>
+    /// Whether a listed name is one plain entry of its directory: not empty, "." or "..", and
+    /// without '/', '\' (a separator on Windows, and in a name from a Windows server) or NUL
+    /// (which would cut the name short at the system call). An absolute path has a '/'.
+    /// </summary>
+    internal static bool IsSafeName(string name) =>
+        name.Length > 0 && name is not ("." or "..") && name.AsSpan().IndexOfAny('/', '\\', '\0') < 0
+        && !(OperatingSystem.IsWindows() && name.Contains(':', StringComparison.Ordinal));
+
     private static TimeSpan Precision(FileEntry entry, FtpListingSource source, DateTimeOffset now)
     {
         if (source == FtpListingSource.Mlsd)
@@ -300,8 +313,11 @@ public sealed partial class FtpClient
 
     private sealed record MirrorJob(string RelativePath, string RemotePath, string LocalPath, RemoteItem? Remote);
 
-    /// <summary>The remote tree under <paramref name="root"/>, breadth first; null if listing the root is refused for good (5xx).</summary>
-    private async Task<RemoteTree?> WalkRemoteAsync(string root, CancellationToken ct)
+    /// <summary>
+    /// The remote tree under <paramref name="root"/>, breadth first; null if listing the root is
+    /// refused for good (5xx). Unsafe names are left out and reported to <paramref name="tally"/>.
+    /// </summary>
+    private async Task<RemoteTree?> WalkRemoteAsync(string root, MirrorTally? tally, IProgress<MirrorProgress>? progress, CancellationToken ct)
     {
         var directories = new List<string>();
         var files = new Dictionary<string, RemoteItem>(StringComparer.Ordinal);
@@ -331,9 +347,12 @@ public sealed partial class FtpClient
             source = listing.Source;
             foreach (var entry in listing.Entries)
             {
-                if (entry.Name.Contains('/', StringComparison.Ordinal))
+                if (!IsSafeName(entry.Name))
                 {
-                    continue; // Not a name in this directory (some servers echo the path): never follow it.
+                    // Not a name in this directory (a hostile server, or one that echoes paths):
+                    // never followed or written, and said, since the tree is then incomplete.
+                    tally?.UnsafeName(relative.Length == 0 ? entry.Name : relative + "/" + entry.Name, progress);
+                    continue;
                 }
                 var path = relative.Length == 0 ? entry.Name : relative + "/" + entry.Name;
                 if (entry.Kind == FileEntryKind.Directory)
@@ -513,6 +532,7 @@ public sealed partial class FtpClient
     private sealed class MirrorTally
     {
         private readonly ConcurrentQueue<MirrorFailure> _failures = new();
+        private readonly ConcurrentQueue<string> _unsafe = new();
         private int _transferred;
         private int _skipped;
         private int _created;
@@ -544,12 +564,18 @@ public sealed partial class FtpClient
             progress?.Report(new MirrorProgress(relative, MirrorAction.Deleted));
         }
 
+        public void UnsafeName(string relative, IProgress<MirrorProgress>? progress)
+        {
+            _unsafe.Enqueue(relative);
+            progress?.Report(new MirrorProgress(relative, MirrorAction.UnsafeNameSkipped));
+        }
+
         public void Failed(string relative, Exception error, IProgress<MirrorProgress>? progress)
         {
             _failures.Enqueue(new MirrorFailure(relative, error));
             progress?.Report(new MirrorProgress(relative, MirrorAction.Failed));
         }
 
-        public MirrorResult Result() => new(_transferred, _skipped, _created, _deleted, Interlocked.Read(ref _bytes), [.. _failures]);
+        public MirrorResult Result() => new(_transferred, _skipped, _created, _deleted, Interlocked.Read(ref _bytes), [.. _failures]) { UnsafeNames = [.. _unsafe] };
     }
 }

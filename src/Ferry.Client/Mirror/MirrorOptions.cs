@@ -60,6 +60,13 @@ public enum MirrorAction
 
     /// <summary>A symbolic link or special file, which a mirror does not copy.</summary>
     Ignored,
+
+    /// <summary>
+    /// A listed name that could reach outside the target (<c>..</c>, an absolute path, a name with
+    /// '/', '\' or NUL): skipped, never followed or written. <see cref="MirrorProgress.RelativePath"/>
+    /// is the directory listed, '/', and the name as the server sent it, for a warning.
+    /// </summary>
+    UnsafeNameSkipped,
 }
 
 /// <summary>
@@ -81,4 +88,7 @@ public sealed record MirrorResult(
     IReadOnlyList<MirrorFailure> Failures)
 {
     public bool Succeeded => Failures.Count == 0;
+
+    /// <summary>Listed names skipped as unsafe (<see cref="MirrorAction.UnsafeNameSkipped"/>), as reported there.</summary>
+    public IReadOnlyList<string> UnsafeNames { get; init; } = [];
 }
