@@ -25,20 +25,26 @@ public sealed partial class FtpClient
         options ??= MirrorOptions.Default;
         options.Validate();
         var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
-        var tally = new MirrorTally();
-        var remote = await WalkRemoteAsync(remoteRoot, tally, progress, ct).ConfigureAwait(false)
+        var filter = MirrorFilter.From(options);
+        var tally = new MirrorTally(options.DryRun);
+        var remote = await WalkRemoteAsync(remoteRoot, tally, progress, filter, isSource: true, ct).ConfigureAwait(false)
             ?? throw new DirectoryNotFoundException($"The remote directory {remoteRoot} does not exist.");
-        LocalFiles.CreateDirectory(localDirectory);
-        var local = WalkLocal(localDirectory);
+        var local = LocalFiles.DirectoryExists(localDirectory) ? WalkLocal(localDirectory, filter, null, null) : new LocalTree([], []);
 
         if (options.DeleteExtraneous)
         {
-            foreach (var (relative, isDirectory) in Extraneous(local.Directories, local.Files.Keys, remote.Directories, remote.Files.Keys))
+            var extraneous = Extraneous(local.Directories, local.Files.Keys, remote.Directories, remote.Files.Keys);
+            CheckDeleteLimit(extraneous, local.Directories.Concat(local.Files.Keys), options);
+            foreach (var (relative, isDirectory) in extraneous)
             {
                 var path = LocalPath(localDirectory, relative);
                 try
                 {
-                    if (isDirectory)
+                    if (options.DryRun)
+                    {
+                        // Reported below, not done.
+                    }
+                    else if (isDirectory)
                     {
                         LocalFiles.DeleteTree(path);
                     }
@@ -53,15 +59,25 @@ public sealed partial class FtpClient
                     tally.Failed(relative, ex, progress);
                 }
             }
-            local = WalkLocal(localDirectory);
+            if (!options.DryRun)
+            {
+                local = WalkLocal(localDirectory, filter, null, null);
+            }
         }
 
+        if (!options.DryRun)
+        {
+            LocalFiles.CreateDirectory(localDirectory);
+        }
         foreach (var relative in remote.Directories)
         {
             var path = LocalPath(localDirectory, relative);
-            if (!LocalFiles.DirectoryExists(path))
+            if (!local.Directories.Contains(relative) && !LocalFiles.DirectoryExists(path))
             {
-                LocalFiles.CreateDirectory(path);
+                if (!options.DryRun)
+                {
+                    LocalFiles.CreateDirectory(path);
+                }
                 tally.DirectoryCreated(relative, progress);
             }
         }
@@ -75,13 +91,19 @@ public sealed partial class FtpClient
                 continue;
             }
             var path = LocalPath(localDirectory, relative);
-            if (options.SkipIdentical && local.Files.TryGetValue(relative, out var mine)
-                && IsUpToDate(item.Entry.Size, item.Entry.LastModified, mine.Length, mine.LastWriteTimeUtc, item.Precision))
+            var mine = local.Files.TryGetValue(relative, out var status) ? status : (LocalStatus?)null;
+            if (!NeedsTransfer(options, item.Entry.Size, item.Entry.LastModified, mine?.Length, mine?.LastWriteTimeUtc ?? default, item.Precision))
             {
                 tally.Skipped(relative, progress);
-                continue;
             }
-            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), path, item));
+            else if (options.DryRun)
+            {
+                tally.Transferred(relative, item.Entry.Size, progress);
+            }
+            else
+            {
+                jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), path, item));
+            }
         }
 
         // The listing already gave each file's size and time: no SIZE or MDTM per file, only
@@ -116,22 +138,32 @@ public sealed partial class FtpClient
             throw new DirectoryNotFoundException($"The local directory {localDirectory} does not exist.");
         }
         var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
-        var local = WalkLocal(localDirectory);
-        var tally = new MirrorTally();
-        var remote = await WalkRemoteAsync(remoteRoot, tally, progress, ct).ConfigureAwait(false);
+        var filter = MirrorFilter.From(options);
+        var tally = new MirrorTally(options.DryRun);
+        var local = WalkLocal(localDirectory, filter, tally, progress);
+        var remote = await WalkRemoteAsync(remoteRoot, tally, progress, filter, isSource: false, ct).ConfigureAwait(false);
         if (remote is null)
         {
-            await MakeDirectoriesAsync(remoteRoot, ct).ConfigureAwait(false);
+            if (!options.DryRun)
+            {
+                await MakeDirectoriesAsync(remoteRoot, ct).ConfigureAwait(false);
+            }
             remote = new RemoteTree([], [], true, true);
         }
 
         if (options.DeleteExtraneous)
         {
-            foreach (var (relative, isDirectory) in Extraneous(remote.Directories, remote.Files.Keys, local.Directories, local.Files.Keys))
+            var extraneous = Extraneous(remote.Directories, remote.Files.Keys, local.Directories, local.Files.Keys);
+            CheckDeleteLimit(extraneous, remote.Directories.Concat(remote.Files.Keys), options);
+            foreach (var (relative, isDirectory) in extraneous)
             {
                 try
                 {
-                    if (isDirectory)
+                    if (options.DryRun)
+                    {
+                        // Reported below, not done.
+                    }
+                    else if (isDirectory)
                     {
                         await WithRetryAsync("Deletion of " + relative, (_, token) => DeleteTreeAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
                     }
@@ -150,7 +182,10 @@ public sealed partial class FtpClient
                     tally.Failed(relative, ex, progress);
                 }
             }
-            remote = await WalkRemoteAsync(remoteRoot, null, null, ct).ConfigureAwait(false) ?? new RemoteTree([], [], true, true);
+            if (!options.DryRun)
+            {
+                remote = await WalkRemoteAsync(remoteRoot, null, null, filter, isSource: false, ct).ConfigureAwait(false) ?? new RemoteTree([], [], true, true);
+            }
         }
 
         var remoteDirectories = remote.Directories.ToHashSet(StringComparer.Ordinal);
@@ -158,7 +193,10 @@ public sealed partial class FtpClient
         {
             if (!remoteDirectories.Contains(relative))
             {
-                await WithRetryAsync("MKD " + relative, (_, token) => MakeDirectoryAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
+                if (!options.DryRun)
+                {
+                    await WithRetryAsync("MKD " + relative, (_, token) => MakeDirectoryAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
+                }
                 tally.DirectoryCreated(relative, progress);
             }
         }
@@ -166,13 +204,20 @@ public sealed partial class FtpClient
         var jobs = new List<MirrorJob>();
         foreach (var (relative, file) in local.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
         {
-            if (options.SkipIdentical && remote.Files.TryGetValue(relative, out var theirs) && theirs.Entry.Kind == FileEntryKind.File
-                && IsUpToDate(file.Length, new DateTimeOffset(DateTime.SpecifyKind(file.LastWriteTimeUtc, DateTimeKind.Utc)), theirs.Entry.Size, theirs.Entry.LastModified.UtcDateTime, theirs.Precision))
+            var theirs = remote.Files.TryGetValue(relative, out var item) && item.Entry.Kind == FileEntryKind.File ? item : null;
+            if (!NeedsTransfer(options, file.Length, new DateTimeOffset(DateTime.SpecifyKind(file.LastWriteTimeUtc, DateTimeKind.Utc)),
+                theirs?.Entry.Size, theirs?.Entry.LastModified ?? default, theirs?.Precision ?? TimeSpan.FromSeconds(1)))
             {
                 tally.Skipped(relative, progress);
-                continue;
             }
-            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), LocalPath(localDirectory, relative), null));
+            else if (options.DryRun)
+            {
+                tally.Transferred(relative, file.Length, progress);
+            }
+            else
+            {
+                jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), LocalPath(localDirectory, relative), null));
+            }
         }
 
         // Per file: EPSV/PASV, STOR, then MFMT when FEAT lists it. Without MFMT the two-argument
@@ -252,6 +297,46 @@ public sealed partial class FtpClient
     };
 
     /// <summary>
+    /// The rule that decides whether a mirror leaves a target file alone (see <see cref="IsUpToDate"/>),
+    /// or what <see cref="MirrorOptions.OnlyNewer"/> / <see cref="MirrorOptions.SizeOnly"/> say instead.
+    /// </summary>
+    internal static bool NeedsTransfer(
+        MirrorOptions options, long sourceLength, DateTimeOffset sourceTime, long? targetLength, DateTimeOffset targetTime, TimeSpan precision)
+    {
+        if (targetLength is not { } length)
+        {
+            return true; // The target lacks it.
+        }
+        if (options.OnlyNewer)
+        {
+            return sourceTime - targetTime >= precision;
+        }
+        if (options.SizeOnly)
+        {
+            return sourceLength != length;
+        }
+        return !options.SkipIdentical || !IsUpToDate(sourceLength, sourceTime, length, targetTime, precision);
+    }
+
+    /// <summary>
+    /// Throws <see cref="MirrorDeleteLimitException"/> before anything changed when the deletions,
+    /// counting what deleted directories hold, exceed <see cref="MirrorOptions.MaxDelete"/>.
+    /// </summary>
+    private static void CheckDeleteLimit(List<(string Relative, bool IsDirectory)> extraneous, IEnumerable<string> target, MirrorOptions options)
+    {
+        if (options.MaxDelete is not { } limit || extraneous.Count == 0)
+        {
+            return;
+        }
+        var directories = extraneous.Where(e => e.IsDirectory).Select(e => e.Relative + "/").ToArray();
+        var count = extraneous.Count + target.Count(t => directories.Any(d => t.StartsWith(d, StringComparison.Ordinal)));
+        if (count > limit)
+        {
+            throw new MirrorDeleteLimitException(count, limit);
+        }
+    }
+
+    /// <summary>
     /// The rule that decides whether a mirror leaves a target file alone: the sizes are equal, and
     /// the source is not newer than the target by the listing's time precision or more. The
     /// precision is how coarse the remote listing's time is (1 s with MLSD; 1 minute with LIST;
@@ -317,7 +402,8 @@ public sealed partial class FtpClient
     /// The remote tree under <paramref name="root"/>, breadth first; null if listing the root is
     /// refused for good (5xx). Unsafe names are left out and reported to <paramref name="tally"/>.
     /// </summary>
-    private async Task<RemoteTree?> WalkRemoteAsync(string root, MirrorTally? tally, IProgress<MirrorProgress>? progress, CancellationToken ct)
+    private async Task<RemoteTree?> WalkRemoteAsync(
+        string root, MirrorTally? tally, IProgress<MirrorProgress>? progress, MirrorFilter filter, bool isSource, CancellationToken ct)
     {
         var directories = new List<string>();
         var files = new Dictionary<string, RemoteItem>(StringComparer.Ordinal);
@@ -355,6 +441,15 @@ public sealed partial class FtpClient
                     continue;
                 }
                 var path = relative.Length == 0 ? entry.Name : relative + "/" + entry.Name;
+                if (filter.Excludes(path, entry.Kind == FileEntryKind.Directory))
+                {
+                    // An excluded directory is not listed at all; on the target side it is kept.
+                    if (isSource)
+                    {
+                        tally?.Excluded(path, progress);
+                    }
+                    continue;
+                }
                 if (entry.Kind == FileEntryKind.Directory)
                 {
                     directories.Add(path);
@@ -415,13 +510,34 @@ public sealed partial class FtpClient
         }, ct).ConfigureAwait(false);
     }
 
-    private static LocalTree WalkLocal(string root)
+    /// <summary>The local tree, less what <paramref name="filter"/> excludes (reported to <paramref name="tally"/> when given: the source side).</summary>
+    private static LocalTree WalkLocal(string root, MirrorFilter filter, MirrorTally? tally, IProgress<MirrorProgress>? progress)
     {
+        var excluded = new HashSet<string>(StringComparer.Ordinal);
         var directories = new HashSet<string>(StringComparer.Ordinal);
         var files = new Dictionary<string, LocalStatus>(StringComparer.Ordinal);
         // Links and special files are neither copied nor followed.
         foreach (var (relative, status) in LocalFiles.Walk(root))
         {
+            // Walk gives parents before children: an excluded directory's contents go with it, unreported.
+            var slash = relative.LastIndexOf('/');
+            if (slash > 0 && excluded.Contains(relative[..slash]))
+            {
+                if (status.IsDirectory)
+                {
+                    excluded.Add(relative);
+                }
+                continue;
+            }
+            if ((status.IsDirectory || status.IsFile) && filter.Excludes(relative, status.IsDirectory))
+            {
+                if (status.IsDirectory)
+                {
+                    excluded.Add(relative);
+                }
+                tally?.Excluded(relative, progress);
+                continue;
+            }
             if (status.IsDirectory)
             {
                 directories.Add(relative);
@@ -529,8 +645,16 @@ public sealed partial class FtpClient
     }
 
     /// <summary>Thread-safe counters of a mirror.</summary>
-    private sealed class MirrorTally
+    private sealed class MirrorTally(bool dryRun = false)
     {
+        private int _excluded;
+
+        public void Excluded(string relative, IProgress<MirrorProgress>? progress)
+        {
+            Interlocked.Increment(ref _excluded);
+            progress?.Report(new MirrorProgress(relative, MirrorAction.Excluded));
+        }
+
         private readonly ConcurrentQueue<MirrorFailure> _failures = new();
         private readonly ConcurrentQueue<string> _unsafe = new();
         private int _transferred;
@@ -576,6 +700,6 @@ public sealed partial class FtpClient
             progress?.Report(new MirrorProgress(relative, MirrorAction.Failed));
         }
 
-        public MirrorResult Result() => new(_transferred, _skipped, _created, _deleted, Interlocked.Read(ref _bytes), [.. _failures]) { UnsafeNames = [.. _unsafe] };
+        public MirrorResult Result() => new(_transferred, _skipped, _created, _deleted, Interlocked.Read(ref _bytes), [.. _failures]) { UnsafeNames = [.. _unsafe], Excluded = _excluded, DryRun = dryRun };
     }
 }
