@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Ferry.Cli.OneShot;
 using Ferry.Cli.Tests.Support;
+using Ferry.Testing;
 using static Ferry.Cli.Tests.OneShotCommandTests;
 
 namespace Ferry.Cli.Tests;
@@ -157,5 +158,26 @@ public sealed class MirrorOptionCommandTests : IAsyncLifetime
         using var dryJson = JsonDocument.Parse(dry.Output);
         Assert.True(dryJson.RootElement.GetProperty("dryRun").GetBoolean());
         Assert.Equal(0, dryJson.RootElement.GetProperty("transferred").GetInt32());
+    }
+
+    [Fact]
+    public async Task Hostile_listed_names_are_skipped_with_a_warning_each_on_stderr()
+    {
+        var content = new byte[100];
+        Random.Shared.NextBytes(content);
+        var listing = string.Concat(new[] { "ok.txt", "../evil.txt", "/etc/evil", "..\\evil.txt", "nul\0evil" }
+            .Select(n => $"type=file;size=100;modify=20260101120000; {n}\r\n"));
+        await using var server = new FakeListingServer("/w", listing, content);
+
+        var run = await RunAsync("mirror", [$"ftp://u:p@127.0.0.1:{server.Port}/%2Fw", Local("w")]);
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        foreach (var shown in new[] { "'../evil.txt'", "'/etc/evil'", "'..\\evil.txt'", "'nul\\x00evil'" })
+        {
+            Assert.Contains($"ferry mirror: warning: skipped the unsafe name {shown} from the server's listing", run.Error, StringComparison.Ordinal);
+        }
+        Assert.Equal(["ok.txt"], Tree(Local("w")).Keys);
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(content)), Tree(Local("w"))["ok.txt"], ignoreCase: true);
+        Assert.Equal(["w"], Directory.GetFileSystemEntries(_ftp.Local).Select(Path.GetFileName));
     }
 }
