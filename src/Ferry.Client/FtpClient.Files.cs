@@ -1,4 +1,5 @@
 using System.Buffers;
+using Ferry.Client.Local;
 using Ferry.Protocol;
 
 namespace Ferry.Client;
@@ -59,9 +60,9 @@ public sealed partial class FtpClient
             long? size = n == 1 && options.ListedSize is { } listed ? listed
                 : binary && features.Size ? await TryGetSizeAsync(remotePath, token).ConfigureAwait(false) : null;
             long offset = 0;
-            if (binary && (options.Resume || ours) && File.Exists(localPath))
+            if (binary && (options.Resume || ours) && LocalFiles.FileExists(localPath))
             {
-                offset = new FileInfo(localPath).Length;
+                offset = LocalFiles.Length(localPath);
                 if (size is { } s && offset > s)
                 {
                     offset = 0; // The local file is longer: it is not a prefix of this one.
@@ -99,7 +100,7 @@ public sealed partial class FtpClient
         if (options.PreserveTime && options.ListedTime is { } listedTime)
         {
             // The listing's time, to its precision: what the next comparison will read again.
-            File.SetLastWriteTimeUtc(localPath, listedTime.UtcDateTime);
+            LocalFiles.SetLastWriteTimeUtc(localPath, listedTime.UtcDateTime);
             preserved = true;
         }
         else if (options.PreserveTime && (await GetCapabilitiesAsync(ct).ConfigureAwait(false)).ModificationTime)
@@ -107,7 +108,7 @@ public sealed partial class FtpClient
             try
             {
                 var time = await GetModificationTimeAsync(remotePath, ct).ConfigureAwait(false);
-                File.SetLastWriteTimeUtc(localPath, time.UtcDateTime);
+                LocalFiles.SetLastWriteTimeUtc(localPath, time.UtcDateTime);
                 preserved = true;
             }
             catch (FtpCommandException)
@@ -115,7 +116,7 @@ public sealed partial class FtpClient
             }
         }
         var verified = options.VerifyHash && binary ? await VerifyHashAsync(remotePath, localPath, ct).ConfigureAwait(false) : null;
-        return new FileTransferResult(new FileInfo(localPath).Length, transferred, Math.Max(0, resumedFrom), attempts, preserved, verified);
+        return new FileTransferResult(LocalFiles.Length(localPath), transferred, Math.Max(0, resumedFrom), attempts, preserved, verified);
     }
 
     /// <summary>
@@ -130,7 +131,7 @@ public sealed partial class FtpClient
         ArgumentException.ThrowIfNullOrEmpty(remotePath);
         options ??= FileTransferOptions.Default;
         var binary = options.TransferType == FtpTransferType.Binary;
-        var length = new FileInfo(localPath).Length; // Throws FileNotFoundException before any command.
+        var length = LocalFiles.Length(localPath); // Throws FileNotFoundException before any command.
         var ours = false;
         long transferred = 0;
         long resumedFrom = -1;
@@ -178,7 +179,7 @@ public sealed partial class FtpClient
         {
             try
             {
-                await SetModificationTimeAsync(remotePath, File.GetLastWriteTimeUtc(localPath), ct).ConfigureAwait(false);
+                await SetModificationTimeAsync(remotePath, LocalFiles.GetLastWriteTimeUtc(localPath), ct).ConfigureAwait(false);
                 preserved = true;
             }
             catch (FtpCommandException)
@@ -220,10 +221,10 @@ public sealed partial class FtpClient
         var directory = Path.GetDirectoryName(Path.GetFullPath(localPath));
         if (directory is not null)
         {
-            Directory.CreateDirectory(directory);
+            LocalFiles.CreateDirectory(directory);
         }
-        var existed = File.Exists(localPath);
-        var file = new FileStream(localPath, offset > 0 ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.Write, FileShare.None, CopyBufferSize, useAsync: true);
+        var existed = LocalFiles.FileExists(localPath);
+        var file = LocalFiles.Open(localPath, offset > 0 ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.Write, CopyBufferSize);
         try
         {
             await using (file.ConfigureAwait(false))
@@ -239,7 +240,7 @@ public sealed partial class FtpClient
         catch (FtpCommandException) when (!existed && meter.Bytes == 0)
         {
             // Refused before any byte came (550 no such file): leave no empty file behind.
-            File.Delete(localPath);
+            LocalFiles.DeleteFile(localPath);
             throw;
         }
     }
@@ -247,7 +248,7 @@ public sealed partial class FtpClient
     private async Task<long> UploadFromFileAsync(
         string localPath, string remotePath, long offset, bool binary, ProgressMeter meter, CancellationToken ct)
     {
-        var file = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBufferSize, useAsync: true);
+        var file = LocalFiles.Open(localPath, FileMode.Open, FileAccess.Read, CopyBufferSize);
         await using (file.ConfigureAwait(false))
         {
             file.Position = offset;

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Ferry.Client.Local;
 
 namespace Ferry.Client;
 
@@ -60,7 +61,7 @@ public sealed partial class FtpClient
     /// <summary>Hashes a local file the way the server would, lower-case hex.</summary>
     public static async Task<string> HashLocalFileAsync(string path, FtpHashAlgorithm algorithm, CancellationToken ct = default)
     {
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
+        var stream = LocalFiles.Open(path, FileMode.Open, FileAccess.Read, 81920);
         await using (stream.ConfigureAwait(false))
         {
             var hash = algorithm switch

@@ -82,4 +82,23 @@ public sealed class FtpUrlTests
         Assert.Equal(written, url.ToString());
         Assert.Equal(tls, url.WithPath("g").Tls);
     }
+
+    [Fact]
+    public void A_percent_escape_that_is_not_utf8_is_the_byte_itself()
+    {
+        Assert.True(FtpUrl.TryParse("ftp://h/dir/caf%E9.txt", out var url, out _));
+        Assert.Equal("dir/caf\uDCE9.txt", url.Path);
+        Assert.Equal("\uDCE9\uDCE8", FtpUrl.DecodePath("%E9%E8")); // Not in InlineData: attributes cannot hold lone surrogates.
+        Assert.Equal(new byte[] { (byte)'c', (byte)'a', (byte)'f', 0xE9, (byte)'.', (byte)'t', (byte)'x', (byte)'t' }, Ferry.Protocol.LosslessUtf8.GetBytes(url.FileName));
+    }
+
+    [Theory]
+    [InlineData("caf%C3%A9.txt", "caf\u00E9.txt")]
+    [InlineData("caf\u00E9%20x", "caf\u00E9 x")]
+    [InlineData("100%", "100%")]
+    [InlineData("a%zzb", "a%zzb")]
+    public void Url_paths_decode_to_the_bytes_they_name(string written, string path)
+    {
+        Assert.Equal(path, FtpUrl.DecodePath(written));
+    }
 }

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Ferry.Cli.Transfers;
 using Ferry.Client;
+using Ferry.Protocol;
 
 namespace Ferry.Cli.OneShot;
 
@@ -24,6 +26,14 @@ internal static class MirrorCommand
         new Option<bool>("--delete") { Description = "also delete what the source does not have" },
         // A string, checked below: the message for a bad number is Ferry's, not the parser's.
         new Option<string>("--parallel") { HelpName = "N", Description = "move N files at once (1-16, default 1)" },
+        new Option<string[]>("--exclude", "-x") { HelpName = "GLOB", Description = "leave out entries matching GLOB (repeatable; '*.tmp', 'cache/**', '.git/')" },
+        new Option<string[]>("--include", "-i") { HelpName = "GLOB", Description = "mirror only files matching GLOB (repeatable; --exclude wins)" },
+        new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read exclude globs from FILE, one a line ('#' comments)" },
+        new Option<bool>("--dry-run", "-n") { Description = "print what would change, change nothing" },
+        new Option<bool>("--only-newer") { Description = "transfer only files missing or newer than the target's" },
+        new Option<bool>("--size-only") { Description = "a target of the same size is up to date, whatever its time" },
+        new Option<string>("--max-delete") { HelpName = "N", Description = "with --delete: if more than N would go, delete nothing, transfer nothing, exit 6" },
+        new Option<bool>("--json") { Description = "print a JSON summary on stdout instead of lines" },
     ];
 
     public static async Task<int> RunAsync(ParseResult parse, CommonOptions common, List<string> positional, OneShotConsole console, CancellationToken ct)
@@ -45,11 +55,48 @@ internal static class MirrorCommand
         {
             throw new OneShotException(ExitCode.LocalError, $"{local}: no such directory");
         }
-        var options = new MirrorOptions { DeleteExtraneous = parse.GetValue<bool>("--delete"), Parallelism = parallel };
+        int? maxDelete = null;
+        if (parse.GetValue<string>("--max-delete") is { } maxText)
+        {
+            if (!int.TryParse(maxText, NumberStyles.None, CultureInfo.InvariantCulture, out var max))
+            {
+                throw new OneShotException(ExitCode.Usage, "--max-delete takes a number from 0 up");
+            }
+            if (!parse.GetValue<bool>("--delete"))
+            {
+                throw new OneShotException(ExitCode.Usage, "--max-delete limits --delete: give both");
+            }
+            maxDelete = max;
+        }
+        var exclude = (parse.GetValue<string[]>("--exclude") ?? []).ToList();
+        foreach (var file in parse.GetValue<string[]>("--exclude-from") ?? [])
+        {
+            try
+            {
+                exclude.AddRange(File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new OneShotException(ExitCode.LocalError, $"--exclude-from {file}: {ex.Message}", ex);
+            }
+        }
+        var json = parse.GetValue<bool>("--json");
+        var options = new MirrorOptions
+        {
+            DeleteExtraneous = parse.GetValue<bool>("--delete"),
+            Parallelism = parallel,
+            Exclude = exclude,
+            Include = parse.GetValue<string[]>("--include") ?? [],
+            DryRun = parse.GetValue<bool>("--dry-run"),
+            OnlyNewer = parse.GetValue<bool>("--only-newer"),
+            SizeOnly = parse.GetValue<bool>("--size-only"),
+            MaxDelete = maxDelete,
+        };
+
         await using var client = await RemoteConnection.OpenAsync(url, common, console, ct);
         var remote = url.Path.TrimEnd('/') is { Length: > 0 } path ? path : ".";
-        var report = new MirrorReport(console, common, upload ? "put" : "get", drawBars: parallel == 1);
-        if (upload && remote != ".")
+        var report = new MirrorReport(console, common, upload ? "put" : "get", drawBars: parallel == 1 && !json, options.DryRun, json);
+        if (upload && remote != "." && !options.DryRun)
         {
             try
             {
@@ -73,6 +120,17 @@ internal static class MirrorCommand
         {
             throw new OneShotException(upload ? ExitCode.LocalError : ExitCode.RemoteError, ex.Message, ex);
         }
+        catch (ArgumentException ex)
+        {
+            // A glob that cannot be read (checked before any command is sent).
+            throw new OneShotException(ExitCode.Usage, ex.Message, ex);
+        }
+        catch (MirrorDeleteLimitException ex)
+        {
+            await OneShotCommand.QuitQuietlyAsync(client, ct);
+            throw new OneShotException(ExitCode.DeleteLimit,
+                $"{ex.WouldDelete} files and directories would be deleted, more than --max-delete {ex.Limit}: nothing was deleted or transferred", ex);
+        }
         finally
         {
             report.Finish();
@@ -81,9 +139,20 @@ internal static class MirrorCommand
         {
             console.Error.WriteLine($"mirror: {failure.RelativePath}: {failure.Error.Message}");
         }
-        var deleted = options.DeleteExtraneous ? string.Create(CultureInfo.InvariantCulture, $", {result.Deleted} deleted") : string.Empty;
-        console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"mirror: {result.FilesTransferred} transferred ({result.BytesTransferred} bytes), {result.FilesSkipped} up to date, {result.Failures.Count} failed{deleted}"));
+        if (json)
+        {
+            WriteJson(console, upload, result, report.Changes);
+        }
+        else
+        {
+            var deleted = options.DeleteExtraneous ? string.Create(CultureInfo.InvariantCulture, $", {result.Deleted} deleted") : string.Empty;
+            var excluded = result.Excluded > 0 ? string.Create(CultureInfo.InvariantCulture, $", {result.Excluded} excluded") : string.Empty;
+            console.Output.WriteLine(options.DryRun
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"mirror (dry run, nothing changed): {result.FilesTransferred} to transfer ({result.BytesTransferred} bytes), {result.FilesSkipped} up to date, {result.Deleted} to delete{excluded}")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"mirror: {result.FilesTransferred} transferred ({result.BytesTransferred} bytes), {result.FilesSkipped} up to date, {result.Failures.Count} failed{deleted}{excluded}"));
+        }
         await OneShotCommand.QuitQuietlyAsync(client, ct);
         return result.Succeeded ? ExitCode.Success : ExitCode.RemoteError;
     }
@@ -93,10 +162,82 @@ internal static class MirrorCommand
     /// bar for the file being copied when output is a terminal and one file moves at a time.
     /// Called synchronously by the client (from several threads when parallel).
     /// </summary>
-    private sealed class MirrorReport(OneShotConsole console, CommonOptions common, string verb, bool drawBars) : IProgress<MirrorProgress>
+    /// <summary>
+    /// The summary for --json: counts, bytes, errors and each change (action and path). Names that
+    /// are not UTF-8 are shown with U+FFFD (JSON holds only Unicode).
+    /// </summary>
+    private static void WriteJson(OneShotConsole console, bool upload, MirrorResult result, IReadOnlyList<(string Action, string Path)> changes)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("direction", upload ? "upload" : "download");
+            writer.WriteBoolean("dryRun", result.DryRun);
+            writer.WriteBoolean("succeeded", result.Succeeded);
+            writer.WriteNumber("transferred", result.FilesTransferred);
+            writer.WriteNumber("skipped", result.FilesSkipped);
+            writer.WriteNumber("excluded", result.Excluded);
+            writer.WriteNumber("deleted", result.Deleted);
+            writer.WriteNumber("directoriesCreated", result.DirectoriesCreated);
+            writer.WriteNumber("bytes", result.BytesTransferred);
+            writer.WriteNumber("failed", result.Failures.Count);
+            writer.WriteStartArray("errors");
+            foreach (var failure in result.Failures)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("path", LosslessUtf8.ToDisplayString(failure.RelativePath));
+                writer.WriteString("message", LosslessUtf8.ToDisplayString(failure.Error.Message));
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+            writer.WriteStartArray("unsafeNames");
+            foreach (var name in result.UnsafeNames)
+            {
+                writer.WriteStringValue(LosslessUtf8.ToDisplayString(name));
+            }
+            writer.WriteEndArray();
+            writer.WriteStartArray("changes");
+            foreach (var (action, path) in changes.OrderBy(c => c.Path, StringComparer.Ordinal))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("action", action);
+                writer.WriteString("path", LosslessUtf8.ToDisplayString(path));
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        console.Output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    private sealed class MirrorReport(OneShotConsole console, CommonOptions common, string verb, bool drawBars, bool dryRun, bool json) : IProgress<MirrorProgress>
     {
         private readonly Lock _lock = new();
+        private readonly List<(string Action, string Path)> _changes = [];
         private ProgressBar? _bar;
+
+        /// <summary>What changed (or would, in a dry run): "transfer", "mkdir" or "delete", and the path.</summary>
+        public IReadOnlyList<(string Action, string Path)> Changes
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _changes];
+                }
+            }
+        }
+
+        /// <summary>A line on stdout for a change, unless --json; "would ..." in a dry run.</summary>
+        private void Line(string action, string text, string path)
+        {
+            _changes.Add((action, path));
+            if (!json)
+            {
+                console.Output.WriteLine(dryRun ? $"would {text} {path}" : $"{text} {path}");
+            }
+        }
 
         public void Report(MirrorProgress value)
         {
@@ -116,24 +257,54 @@ internal static class MirrorCommand
                         break;
                     case MirrorAction.Transferred:
                         EndBar();
-                        if (!common.NoProgress)
+                        if (!common.NoProgress || dryRun)
                         {
-                            console.Output.WriteLine($"{verb} {value.RelativePath}");
+                            Line("transfer", verb, value.RelativePath);
+                        }
+                        else
+                        {
+                            _changes.Add(("transfer", value.RelativePath));
                         }
                         break;
                     case MirrorAction.DirectoryCreated:
-                        console.Output.WriteLine($"mkdir {value.RelativePath}");
+                        Line("mkdir", "mkdir", value.RelativePath);
                         break;
                     case MirrorAction.Deleted:
-                        console.Output.WriteLine($"delete {value.RelativePath}");
+                        Line("delete", "delete", value.RelativePath);
                         break;
                     case MirrorAction.Failed:
                         EndBar();
+                        break;
+                    case MirrorAction.UnsafeNameSkipped:
+                        EndBar();
+                        console.Error.WriteLine($"ferry mirror: warning: skipped the unsafe name {Shown(value.RelativePath)} from the server's listing");
                         break;
                     default:
                         break;
                 }
             }
+        }
+
+        /// <summary>A name quoted for a terminal: control characters (NUL, ESC) and bytes that are not UTF-8 as \xNN.</summary>
+        internal static string Shown(string name)
+        {
+            var text = new System.Text.StringBuilder("'");
+            foreach (var c in name)
+            {
+                if (c is >= '\uDC80' and <= '\uDCFF')
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"\\x{c - 0xDC00:x2}");
+                }
+                else if (char.IsControl(c))
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+                }
+                else
+                {
+                    text.Append(c);
+                }
+            }
+            return text.Append('\'').ToString();
         }
 
         public void Finish()

@@ -46,6 +46,9 @@ internal static class ExitCode
 
     /// <summary>A local file could not be read or written.</summary>
     public const int LocalError = 5;
+
+    /// <summary>A mirror would have deleted more than --max-delete allows, so it changed nothing.</summary>
+    public const int DeleteLimit = 6;
 }
 
 /// <summary>A one-shot command ends with this exit code and message.</summary>

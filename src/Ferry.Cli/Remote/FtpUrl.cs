@@ -1,5 +1,6 @@
 using System.Globalization;
 using Ferry.Client;
+using Ferry.Protocol;
 
 namespace Ferry.Cli.Remote;
 
@@ -112,9 +113,41 @@ internal sealed record FtpUrl(string Host, int Port, string? User, string? Passw
         {
             path = path[..typeCode];
         }
-        url = new FtpUrl(host, port, user, password, Uri.UnescapeDataString(path), tls);
+        url = new FtpUrl(host, port, user, password, DecodePath(path), tls);
         error = string.Empty;
         return true;
+    }
+
+    /// <summary>
+    /// Percent-decodes a path to the bytes it names (RFC 3986 §2.1), then to a string with
+    /// <see cref="LosslessUtf8"/>: <c>caf%E9.txt</c> sends the byte 0xE9 on the wire, a name that
+    /// is not UTF-8, where <see cref="Uri.UnescapeDataString(string)"/> would leave the text
+    /// <c>%E9</c>. A '%' not followed by two hex digits stays as it is.
+    /// </summary>
+    internal static string DecodePath(string path)
+    {
+        if (!path.Contains('%', StringComparison.Ordinal))
+        {
+            return path;
+        }
+        var bytes = new List<byte>(path.Length);
+        Span<byte> one = stackalloc byte[4];
+        for (var i = 0; i < path.Length; i++)
+        {
+            if (path[i] == '%' && i + 2 < path.Length
+                && byte.TryParse(path.AsSpan(i + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value))
+            {
+                bytes.Add(value);
+                i += 2;
+                continue;
+            }
+            // Any other char as its own bytes (a surrogate pair together).
+            var length = char.IsHighSurrogate(path[i]) && i + 1 < path.Length ? 2 : 1;
+            var n = LosslessUtf8.GetBytes(path.AsSpan(i, length), one);
+            bytes.AddRange(one[..n]);
+            i += length - 1;
+        }
+        return LosslessUtf8.GetString([.. bytes]);
     }
 
     /// <summary>The same URL with another path.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Ferry.Client.Local;
 using Ferry.Protocol;
 
 namespace Ferry.Client;
@@ -24,26 +25,32 @@ public sealed partial class FtpClient
         options ??= MirrorOptions.Default;
         options.Validate();
         var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
-        var remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false)
+        var filter = MirrorFilter.From(options);
+        var tally = new MirrorTally(options.DryRun);
+        var remote = await WalkRemoteAsync(remoteRoot, tally, progress, filter, isSource: true, ct).ConfigureAwait(false)
             ?? throw new DirectoryNotFoundException($"The remote directory {remoteRoot} does not exist.");
-        var tally = new MirrorTally();
-        Directory.CreateDirectory(localDirectory);
-        var local = WalkLocal(localDirectory);
+        var local = LocalFiles.DirectoryExists(localDirectory) ? WalkLocal(localDirectory, filter, null, null) : new LocalTree([], []);
 
         if (options.DeleteExtraneous)
         {
-            foreach (var (relative, isDirectory) in Extraneous(local.Directories, local.Files.Keys, remote.Directories, remote.Files.Keys))
+            var extraneous = Extraneous(local.Directories, local.Files.Keys, remote.Directories, remote.Files.Keys);
+            CheckDeleteLimit(extraneous, local.Directories.Concat(local.Files.Keys), options);
+            foreach (var (relative, isDirectory) in extraneous)
             {
                 var path = LocalPath(localDirectory, relative);
                 try
                 {
-                    if (isDirectory)
+                    if (options.DryRun)
                     {
-                        Directory.Delete(path, recursive: true);
+                        // Reported below, not done.
+                    }
+                    else if (isDirectory)
+                    {
+                        LocalFiles.DeleteTree(path);
                     }
                     else
                     {
-                        File.Delete(path);
+                        LocalFiles.DeleteFile(path);
                     }
                     tally.Deleted(relative, progress);
                 }
@@ -52,15 +59,25 @@ public sealed partial class FtpClient
                     tally.Failed(relative, ex, progress);
                 }
             }
-            local = WalkLocal(localDirectory);
+            if (!options.DryRun)
+            {
+                local = WalkLocal(localDirectory, filter, null, null);
+            }
         }
 
+        if (!options.DryRun)
+        {
+            LocalFiles.CreateDirectory(localDirectory);
+        }
         foreach (var relative in remote.Directories)
         {
             var path = LocalPath(localDirectory, relative);
-            if (!Directory.Exists(path))
+            if (!local.Directories.Contains(relative) && !LocalFiles.DirectoryExists(path))
             {
-                Directory.CreateDirectory(path);
+                if (!options.DryRun)
+                {
+                    LocalFiles.CreateDirectory(path);
+                }
                 tally.DirectoryCreated(relative, progress);
             }
         }
@@ -74,13 +91,19 @@ public sealed partial class FtpClient
                 continue;
             }
             var path = LocalPath(localDirectory, relative);
-            if (options.SkipIdentical && local.Files.TryGetValue(relative, out var mine)
-                && IsUpToDate(item.Entry.Size, item.Entry.LastModified, mine.Length, mine.LastWriteTimeUtc, item.Precision))
+            var mine = local.Files.TryGetValue(relative, out var status) ? status : (LocalStatus?)null;
+            if (!NeedsTransfer(options, item.Entry.Size, item.Entry.LastModified, mine?.Length, mine?.LastWriteTimeUtc ?? default, item.Precision))
             {
                 tally.Skipped(relative, progress);
-                continue;
             }
-            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), path, item));
+            else if (options.DryRun)
+            {
+                tally.Transferred(relative, item.Entry.Size, progress);
+            }
+            else
+            {
+                jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), path, item));
+            }
         }
 
         // The listing already gave each file's size and time: no SIZE or MDTM per file, only
@@ -110,27 +133,37 @@ public sealed partial class FtpClient
         ArgumentException.ThrowIfNullOrEmpty(remoteDirectory);
         options ??= MirrorOptions.Default;
         options.Validate();
-        if (!Directory.Exists(localDirectory))
+        if (!LocalFiles.DirectoryExists(localDirectory))
         {
             throw new DirectoryNotFoundException($"The local directory {localDirectory} does not exist.");
         }
         var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
-        var local = WalkLocal(localDirectory);
-        var tally = new MirrorTally();
-        var remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false);
+        var filter = MirrorFilter.From(options);
+        var tally = new MirrorTally(options.DryRun);
+        var local = WalkLocal(localDirectory, filter, tally, progress);
+        var remote = await WalkRemoteAsync(remoteRoot, tally, progress, filter, isSource: false, ct).ConfigureAwait(false);
         if (remote is null)
         {
-            await MakeDirectoriesAsync(remoteRoot, ct).ConfigureAwait(false);
+            if (!options.DryRun)
+            {
+                await MakeDirectoriesAsync(remoteRoot, ct).ConfigureAwait(false);
+            }
             remote = new RemoteTree([], [], true, true);
         }
 
         if (options.DeleteExtraneous)
         {
-            foreach (var (relative, isDirectory) in Extraneous(remote.Directories, remote.Files.Keys, local.Directories, local.Files.Keys))
+            var extraneous = Extraneous(remote.Directories, remote.Files.Keys, local.Directories, local.Files.Keys);
+            CheckDeleteLimit(extraneous, remote.Directories.Concat(remote.Files.Keys), options);
+            foreach (var (relative, isDirectory) in extraneous)
             {
                 try
                 {
-                    if (isDirectory)
+                    if (options.DryRun)
+                    {
+                        // Reported below, not done.
+                    }
+                    else if (isDirectory)
                     {
                         await WithRetryAsync("Deletion of " + relative, (_, token) => DeleteTreeAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
                     }
@@ -149,7 +182,10 @@ public sealed partial class FtpClient
                     tally.Failed(relative, ex, progress);
                 }
             }
-            remote = await WalkRemoteAsync(remoteRoot, ct).ConfigureAwait(false) ?? new RemoteTree([], [], true, true);
+            if (!options.DryRun)
+            {
+                remote = await WalkRemoteAsync(remoteRoot, null, null, filter, isSource: false, ct).ConfigureAwait(false) ?? new RemoteTree([], [], true, true);
+            }
         }
 
         var remoteDirectories = remote.Directories.ToHashSet(StringComparer.Ordinal);
@@ -157,7 +193,10 @@ public sealed partial class FtpClient
         {
             if (!remoteDirectories.Contains(relative))
             {
-                await WithRetryAsync("MKD " + relative, (_, token) => MakeDirectoryAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
+                if (!options.DryRun)
+                {
+                    await WithRetryAsync("MKD " + relative, (_, token) => MakeDirectoryAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
+                }
                 tally.DirectoryCreated(relative, progress);
             }
         }
@@ -165,13 +204,20 @@ public sealed partial class FtpClient
         var jobs = new List<MirrorJob>();
         foreach (var (relative, file) in local.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
         {
-            if (options.SkipIdentical && remote.Files.TryGetValue(relative, out var theirs) && theirs.Entry.Kind == FileEntryKind.File
-                && IsUpToDate(file.Length, new DateTimeOffset(DateTime.SpecifyKind(file.LastWriteTimeUtc, DateTimeKind.Utc)), theirs.Entry.Size, theirs.Entry.LastModified.UtcDateTime, theirs.Precision))
+            var theirs = remote.Files.TryGetValue(relative, out var item) && item.Entry.Kind == FileEntryKind.File ? item : null;
+            if (!NeedsTransfer(options, file.Length, new DateTimeOffset(DateTime.SpecifyKind(file.LastWriteTimeUtc, DateTimeKind.Utc)),
+                theirs?.Entry.Size, theirs?.Entry.LastModified ?? default, theirs?.Precision ?? TimeSpan.FromSeconds(1)))
             {
                 tally.Skipped(relative, progress);
-                continue;
             }
-            jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), file.FullName, null));
+            else if (options.DryRun)
+            {
+                tally.Transferred(relative, file.Length, progress);
+            }
+            else
+            {
+                jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), LocalPath(localDirectory, relative), null));
+            }
         }
 
         // Per file: EPSV/PASV, STOR, then MFMT when FEAT lists it. Without MFMT the two-argument
@@ -203,6 +249,10 @@ public sealed partial class FtpClient
         var removed = 0;
         foreach (var entry in await ListEntriesAsync(remoteDirectory, ct).ConfigureAwait(false))
         {
+            if (!IsSafeName(entry.Name))
+            {
+                continue; // Never DELE or recurse into ../x or an absolute path.
+            }
             var path = Join(remoteDirectory, entry.Name);
             if (entry.Kind == FileEntryKind.Directory)
             {
@@ -247,6 +297,46 @@ public sealed partial class FtpClient
     };
 
     /// <summary>
+    /// The rule that decides whether a mirror leaves a target file alone (see <see cref="IsUpToDate"/>),
+    /// or what <see cref="MirrorOptions.OnlyNewer"/> / <see cref="MirrorOptions.SizeOnly"/> say instead.
+    /// </summary>
+    internal static bool NeedsTransfer(
+        MirrorOptions options, long sourceLength, DateTimeOffset sourceTime, long? targetLength, DateTimeOffset targetTime, TimeSpan precision)
+    {
+        if (targetLength is not { } length)
+        {
+            return true; // The target lacks it.
+        }
+        if (options.OnlyNewer)
+        {
+            return sourceTime - targetTime >= precision;
+        }
+        if (options.SizeOnly)
+        {
+            return sourceLength != length;
+        }
+        return !options.SkipIdentical || !IsUpToDate(sourceLength, sourceTime, length, targetTime, precision);
+    }
+
+    /// <summary>
+    /// Throws <see cref="MirrorDeleteLimitException"/> before anything changed when the deletions,
+    /// counting what deleted directories hold, exceed <see cref="MirrorOptions.MaxDelete"/>.
+    /// </summary>
+    private static void CheckDeleteLimit(List<(string Relative, bool IsDirectory)> extraneous, IEnumerable<string> target, MirrorOptions options)
+    {
+        if (options.MaxDelete is not { } limit || extraneous.Count == 0)
+        {
+            return;
+        }
+        var directories = extraneous.Where(e => e.IsDirectory).Select(e => e.Relative + "/").ToArray();
+        var count = extraneous.Count + target.Count(t => directories.Any(d => t.StartsWith(d, StringComparison.Ordinal)));
+        if (count > limit)
+        {
+            throw new MirrorDeleteLimitException(count, limit);
+        }
+    }
+
+    /// <summary>
     /// The rule that decides whether a mirror leaves a target file alone: the sizes are equal, and
     /// the source is not newer than the target by the listing's time precision or more. The
     /// precision is how coarse the remote listing's time is (1 s with MLSD; 1 minute with LIST;
@@ -260,6 +350,15 @@ public sealed partial class FtpClient
     /// </summary>
     internal static bool IsUpToDate(long sourceLength, DateTimeOffset sourceTime, long targetLength, DateTimeOffset targetTime, TimeSpan precision) =>
         sourceLength == targetLength && sourceTime - targetTime < precision;
+
+    /// <summary>
+    /// Whether a listed name is one plain entry of its directory: not empty, "." or "..", and
+    /// without '/', '\' (a separator on Windows, and in a name from a Windows server) or NUL
+    /// (which would cut the name short at the system call). An absolute path has a '/'.
+    /// </summary>
+    internal static bool IsSafeName(string name) =>
+        name.Length > 0 && name is not ("." or "..") && name.AsSpan().IndexOfAny('/', '\\', '\0') < 0
+        && !(OperatingSystem.IsWindows() && name.Contains(':', StringComparison.Ordinal));
 
     private static TimeSpan Precision(FileEntry entry, FtpListingSource source, DateTimeOffset now)
     {
@@ -295,12 +394,16 @@ public sealed partial class FtpClient
     /// <param name="TimeListed">Whether it carries times a download can stamp instead of asking MDTM.</param>
     private sealed record RemoteTree(List<string> Directories, Dictionary<string, RemoteItem> Files, bool SizeListed, bool TimeListed);
 
-    private sealed record LocalTree(HashSet<string> Directories, Dictionary<string, FileInfo> Files);
+    private sealed record LocalTree(HashSet<string> Directories, Dictionary<string, LocalStatus> Files);
 
     private sealed record MirrorJob(string RelativePath, string RemotePath, string LocalPath, RemoteItem? Remote);
 
-    /// <summary>The remote tree under <paramref name="root"/>, breadth first; null if listing the root is refused for good (5xx).</summary>
-    private async Task<RemoteTree?> WalkRemoteAsync(string root, CancellationToken ct)
+    /// <summary>
+    /// The remote tree under <paramref name="root"/>, breadth first; null if listing the root is
+    /// refused for good (5xx). Unsafe names are left out and reported to <paramref name="tally"/>.
+    /// </summary>
+    private async Task<RemoteTree?> WalkRemoteAsync(
+        string root, MirrorTally? tally, IProgress<MirrorProgress>? progress, MirrorFilter filter, bool isSource, CancellationToken ct)
     {
         var directories = new List<string>();
         var files = new Dictionary<string, RemoteItem>(StringComparer.Ordinal);
@@ -330,11 +433,23 @@ public sealed partial class FtpClient
             source = listing.Source;
             foreach (var entry in listing.Entries)
             {
-                if (entry.Name.Contains('/', StringComparison.Ordinal))
+                if (!IsSafeName(entry.Name))
                 {
-                    continue; // Not a name in this directory (some servers echo the path): never follow it.
+                    // Not a name in this directory (a hostile server, or one that echoes paths):
+                    // never followed or written, and said, since the tree is then incomplete.
+                    tally?.UnsafeName(relative.Length == 0 ? entry.Name : relative + "/" + entry.Name, progress);
+                    continue;
                 }
                 var path = relative.Length == 0 ? entry.Name : relative + "/" + entry.Name;
+                if (filter.Excludes(path, entry.Kind == FileEntryKind.Directory))
+                {
+                    // An excluded directory is not listed at all; on the target side it is kept.
+                    if (isSource)
+                    {
+                        tally?.Excluded(path, progress);
+                    }
+                    continue;
+                }
                 if (entry.Kind == FileEntryKind.Directory)
                 {
                     directories.Add(path);
@@ -395,21 +510,41 @@ public sealed partial class FtpClient
         }, ct).ConfigureAwait(false);
     }
 
-    private static LocalTree WalkLocal(string root)
+    /// <summary>The local tree, less what <paramref name="filter"/> excludes (reported to <paramref name="tally"/> when given: the source side).</summary>
+    private static LocalTree WalkLocal(string root, MirrorFilter filter, MirrorTally? tally, IProgress<MirrorProgress>? progress)
     {
+        var excluded = new HashSet<string>(StringComparer.Ordinal);
         var directories = new HashSet<string>(StringComparer.Ordinal);
-        var files = new Dictionary<string, FileInfo>(StringComparer.Ordinal);
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
-        foreach (var info in new DirectoryInfo(root).EnumerateFileSystemInfos("*", options))
+        var files = new Dictionary<string, LocalStatus>(StringComparer.Ordinal);
+        // Links and special files are neither copied nor followed.
+        foreach (var (relative, status) in LocalFiles.Walk(root))
         {
-            var relative = Path.GetRelativePath(root, info.FullName).Replace(Path.DirectorySeparatorChar, '/');
-            if (info is DirectoryInfo)
+            // Walk gives parents before children: an excluded directory's contents go with it, unreported.
+            var slash = relative.LastIndexOf('/');
+            if (slash > 0 && excluded.Contains(relative[..slash]))
+            {
+                if (status.IsDirectory)
+                {
+                    excluded.Add(relative);
+                }
+                continue;
+            }
+            if ((status.IsDirectory || status.IsFile) && filter.Excludes(relative, status.IsDirectory))
+            {
+                if (status.IsDirectory)
+                {
+                    excluded.Add(relative);
+                }
+                tally?.Excluded(relative, progress);
+                continue;
+            }
+            if (status.IsDirectory)
             {
                 directories.Add(relative);
             }
-            else if (info is FileInfo file)
+            else if (status.IsFile)
             {
-                files[relative] = file;
+                files[relative] = status;
             }
         }
         return new LocalTree(directories, files);
@@ -510,9 +645,18 @@ public sealed partial class FtpClient
     }
 
     /// <summary>Thread-safe counters of a mirror.</summary>
-    private sealed class MirrorTally
+    private sealed class MirrorTally(bool dryRun = false)
     {
+        private int _excluded;
+
+        public void Excluded(string relative, IProgress<MirrorProgress>? progress)
+        {
+            Interlocked.Increment(ref _excluded);
+            progress?.Report(new MirrorProgress(relative, MirrorAction.Excluded));
+        }
+
         private readonly ConcurrentQueue<MirrorFailure> _failures = new();
+        private readonly ConcurrentQueue<string> _unsafe = new();
         private int _transferred;
         private int _skipped;
         private int _created;
@@ -544,12 +688,18 @@ public sealed partial class FtpClient
             progress?.Report(new MirrorProgress(relative, MirrorAction.Deleted));
         }
 
+        public void UnsafeName(string relative, IProgress<MirrorProgress>? progress)
+        {
+            _unsafe.Enqueue(relative);
+            progress?.Report(new MirrorProgress(relative, MirrorAction.UnsafeNameSkipped));
+        }
+
         public void Failed(string relative, Exception error, IProgress<MirrorProgress>? progress)
         {
             _failures.Enqueue(new MirrorFailure(relative, error));
             progress?.Report(new MirrorProgress(relative, MirrorAction.Failed));
         }
 
-        public MirrorResult Result() => new(_transferred, _skipped, _created, _deleted, Interlocked.Read(ref _bytes), [.. _failures]);
+        public MirrorResult Result() => new(_transferred, _skipped, _created, _deleted, Interlocked.Read(ref _bytes), [.. _failures]) { UnsafeNames = [.. _unsafe], Excluded = _excluded, DryRun = dryRun };
     }
 }
