@@ -54,6 +54,13 @@ public sealed class S3FileSystem : IFileSystem
     public S3StorageOptions Options => _options;
 
     /// <summary>
+    /// An object is written whole (no append, no write at an offset: S3 has neither), its time is when
+    /// it was written (no MFMT) and it has no Unix modes. A directory rename copies every key.
+    /// Resuming an interrupted upload is not offered yet (issue #16).
+    /// </summary>
+    public StoreCapabilities Capabilities => StoreCapabilities.RenameDirectories;
+
+    /// <summary>
     /// Test seam: awaited before each CopyObject of a directory rename, with the source key. A test
     /// makes it throw to stand for a copy failing half-way.
     /// </summary>
