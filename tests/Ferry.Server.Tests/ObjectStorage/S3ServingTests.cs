@@ -93,12 +93,6 @@ public sealed class S3ServingTests(SwiftS3Fixture swift)
         await control.ExpectAsync("SITE CHMOD 600 kept.txt", 504);
         await control.ExpectAsync("DELE kept.txt", 250);
 
-        // No upload until the upload seam: refused before any data connection, nothing stored.
-        using (var socket = await DataClient.ConnectPassiveAsync(control))
-        {
-            var stor = await control.CommandAsync("STOR new.bin");
-            Assert.True(stor.Code >= 400, stor.ToString());
-        }
         Assert.Empty(await swift.KeysAsync(prefix + "/"));
     }
 
