@@ -66,6 +66,15 @@ public sealed class S3FileSystem : IFileSystem
     /// </summary>
     internal Func<string, CancellationToken, ValueTask>? BeforeRenameCopy { get; set; }
 
+    /// <summary>
+    /// One LIST of one key under the root: throws <see cref="FileSystemException"/> when the store
+    /// cannot be reached, the bucket does not exist or the credentials are refused, so a server can
+    /// say so when it starts rather than at a client's first command.
+    /// </summary>
+    public async ValueTask CheckAccessAsync(CancellationToken cancellationToken) =>
+        _ = await ListPageAsync(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = _rootPrefix, MaxKeys = 1 }, VirtualPath.Root, cancellationToken)
+            .ConfigureAwait(false);
+
     // ----- keys ---------------------------------------------------------------------------------
 
     /// <summary>The object key of <paramref name="path"/> (not the root, which is only a prefix).</summary>
