@@ -272,9 +272,10 @@ internal sealed class S3UploadSink : IUploadSink
             {
                 await part.ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or FileSystemException)
+            catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
             {
-                // Cancelled or failed: the abort below removes whatever parts were stored.
+                // Cancelled or failed (FileSystemException is an IOException): the abort below
+                // removes whatever parts were stored.
             }
         }
         _inFlight.Clear();
