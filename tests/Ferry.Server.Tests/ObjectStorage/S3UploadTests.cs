@@ -69,6 +69,21 @@ public sealed class S3UploadTests(SwiftS3Fixture swift)
     }
 
     [Fact]
+    public async Task A_multipart_upload_never_has_more_parts_in_flight_than_configured()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("inflight");
+        var (store, calls) = CountedStore(prefix, partsInFlight: 2);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        var content = TestServer.RandomBytes(36 * MiB, seed: 29);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR many.bin", content)).Final.Code);
+        Assert.Equal(Sha256(content), Sha256((await swift.GetAsync(prefix + "/many.bin"))!));
+        Assert.Equal(8, calls.Calls("UploadPartAsync"));
+        Assert.InRange(calls.MostAtOnce("UploadPartAsync"), 1, 2);
+    }
+
+    [Fact]
     public async Task Stor_replaces_an_object_and_a_reader_sees_the_old_one_until_the_upload_commits()
     {
         var prefix = SwiftS3Fixture.NewPrefix("replace");
