@@ -62,7 +62,7 @@ public sealed partial record S3StorageOptions
 
     /// <summary>
     /// UploadPart requests running at once per upload while the next part fills. Memory per upload is
-    /// at most (this + 1) × <see cref="UploadPartSize"/>.
+    /// at most (this + 1) buffers of <see cref="UploadPartSize"/> (rounded up to a power of two by the pool).
     /// </summary>
     public int UploadPartsInFlight { get; init; } = 4;
 
