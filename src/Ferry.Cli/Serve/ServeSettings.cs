@@ -29,7 +29,7 @@ internal sealed class ServeSettings
         ("s3-region", "REGION", "S3 region, signed into every request (default us-east-1)"),
         ("s3-path-style", null, "S3 path-style addressing (http://host/bucket/key), for stores without a DNS name per bucket"),
         ("s3-part-size", "BYTES", "S3 uploads: bytes per multipart part, and the largest upload sent as one PutObject (5242880 to 1073741824; default 8388608)"),
-        ("s3-parts-in-flight", "N", "S3 uploads: parts sent at once per upload; memory per upload is (N + 1) × part size (1 to 64; default 4)"),
+        ("s3-parts-in-flight", "N", "S3 uploads: parts sent at once per upload; memory per upload is (N + 1) × part size, rounded up to a power of two (1 to 64; default 4)"),
         ("address", "ADDR", "address to listen on (default :: = all IPv6 and IPv4 addresses)"),
         ("port", "N", "control port (default 2121; 21 needs privileges)"),
         ("banner", "TEXT", "text of the 220 greeting"),
