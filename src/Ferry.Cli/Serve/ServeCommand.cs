@@ -6,6 +6,7 @@ using Ferry.Server.Accounts;
 using Ferry.Server.Events;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
+using Ferry.Server.ObjectStorage;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -66,7 +67,28 @@ internal static class ServeCommand
         var log = loggerFactory.CreateLogger("Ferry.Serve");
 
         var fileSystemOptions = settings.ToFileSystemOptions();
-        var fileSystem = new LocalFileSystem(settings.Root, fileSystemOptions);
+        var objectStorage = settings.ToObjectStorageOptions();
+        IFileSystem fileSystem;
+        if (objectStorage is not null)
+        {
+            // Credentials from the AWS chain (environment, shared credentials file, profile, instance role).
+            var bucket = new S3FileSystem(S3ClientFactory.Create(objectStorage), objectStorage);
+            try
+            {
+                using var reach = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await bucket.CheckAccessAsync(reach.Token);
+            }
+            catch (Exception e) when (e is FileSystemException or OperationCanceledException)
+            {
+                await Console.Error.WriteLineAsync($"ferry serve: storage: {settings["storage"]}: {(e is OperationCanceledException ? "no answer within 30 s" : e.Message)}");
+                return 1;
+            }
+            fileSystem = bucket;
+        }
+        else
+        {
+            fileSystem = new LocalFileSystem(settings.Root, fileSystemOptions);
+        }
         // Accounts marked to follow symbolic links out of the root get a store that does; everyone else the jailed one.
         var following = new Lazy<LocalFileSystem>(() => new LocalFileSystem(settings.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = true }));
         // Accounts with a root of their own (the users file's "root") get a store over it, one per directory.
@@ -86,7 +108,7 @@ internal static class ServeCommand
         await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
             user => user.Root is { } root
                 ? roots.GetOrAdd((root, user.FollowSymlinksOutsideRoot), key => new LocalFileSystem(key.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = key.Follow }))
-                : user.FollowSymlinksOutsideRoot ? following.Value : null,
+                : user.FollowSymlinksOutsideRoot && objectStorage is null ? following.Value : null,
             quotaUsage);
         if (logSink is not null)
         {
@@ -253,7 +275,10 @@ internal static class ServeCommand
                 await Console.Out.WriteLineAsync($"ferry metrics on http://{operations.MetricsAddress}:{operations.MetricsPort}/metrics");
             }
             // What is served, said at start: no --root serves the current directory (a clone's .git too).
-            await Console.Out.WriteLineAsync($"ferry serving {settings.Root}{(settings["root"] is null ? " (the current directory: no --root given)" : "")}"
+            var bucket = settings.ToObjectStorageOptions();
+            await Console.Out.WriteLineAsync((bucket is not null
+                ? $"ferry serving {settings["storage"]} at {bucket.Endpoint?.ToString() ?? "AWS " + bucket.Region}"
+                : $"ferry serving {settings.Root}{(settings["root"] is null ? " (the current directory: no --root given)" : "")}")
                 + (options.ShowDotFiles ? ", dot files listed" : ", dot files not listed (--show-dotfiles)"));
             await Console.Out.FlushAsync(CancellationToken.None);
             if (systemd.IsEnabled)

@@ -24,6 +24,12 @@ internal sealed class ServeSettings
     internal static readonly (string Name, string? Value, string Help)[] Known =
     [
         ("root", "DIR", "directory to serve (default: the current directory)"),
+        ("storage", "URL", "what to serve: local (--root, the default) or s3://BUCKET[/PREFIX], an S3 bucket (docs/storage.md); S3 credentials from the AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, AWS_PROFILE), never an option"),
+        ("s3-endpoint", "URL", "S3 endpoint URL for --storage s3:// (MinIO, Ceph RGW, Swift, R2…; default: AWS in --s3-region)"),
+        ("s3-region", "REGION", "S3 region, signed into every request (default us-east-1)"),
+        ("s3-path-style", null, "S3 path-style addressing (http://host/bucket/key), for stores without a DNS name per bucket"),
+        ("s3-part-size", "BYTES", "S3 uploads: bytes per multipart part, and the largest upload sent as one PutObject (5242880 to 1073741824; default 8388608)"),
+        ("s3-parts-in-flight", "N", "S3 uploads: parts sent at once per upload; memory per upload is (N + 1) × part size, rounded up to a power of two (1 to 64; default 4)"),
         ("address", "ADDR", "address to listen on (default :: = all IPv6 and IPv4 addresses)"),
         ("port", "N", "control port (default 2121; 21 needs privileges)"),
         ("banner", "TEXT", "text of the 220 greeting"),
@@ -311,6 +317,75 @@ internal sealed class ServeSettings
 
     public string Root => Path.GetFullPath(this["root"] ?? Directory.GetCurrentDirectory());
 
+    /// <summary>
+    /// The bucket to serve (--storage s3://BUCKET[/PREFIX] and the --s3-* options), or null for the
+    /// local --root. The --s3-* options are checked either way (a sample file names them all) and
+    /// used only with an s3:// storage. Throws <see cref="ArgumentException"/> naming the bad key.
+    /// </summary>
+    public Ferry.Server.ObjectStorage.S3StorageOptions? ToObjectStorageOptions()
+    {
+        var defaults = new Ferry.Server.ObjectStorage.S3StorageOptions { Bucket = "bucket" };
+        Uri? endpoint = null;
+        if (this["s3-endpoint"] is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https")))
+        {
+            throw new ArgumentException($"s3-endpoint: '{url}' is not an absolute http or https URL.");
+        }
+        var region = this["s3-region"] ?? defaults.Region;
+        var pathStyle = Bool("s3-path-style") ?? false;
+        var partSize = Int("s3-part-size") ?? defaults.UploadPartSize;
+        var partsInFlight = Int("s3-parts-in-flight") ?? defaults.UploadPartsInFlight;
+        var storage = this["storage"];
+        if (storage is null || storage.Equals("local", StringComparison.OrdinalIgnoreCase))
+        {
+            // Checked all the same, so a mistake shows before the day --storage points at a bucket.
+            Check(() => (defaults with { Region = region, Endpoint = endpoint, UploadPartSize = partSize, UploadPartsInFlight = partsInFlight }).Validate());
+            return null;
+        }
+        if (!storage.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"storage: '{storage}' is not 'local' or s3://BUCKET[/PREFIX].");
+        }
+        if (this["root"] is not null)
+        {
+            throw new ArgumentException("root: not used with --storage s3://…: the bucket is the root. Give one of them.");
+        }
+        var location = storage["s3://".Length..];
+        var slash = location.IndexOf('/', StringComparison.Ordinal);
+        var options = new Ferry.Server.ObjectStorage.S3StorageOptions
+        {
+            Bucket = slash < 0 ? location : location[..slash],
+            Prefix = slash < 0 ? "" : location[(slash + 1)..].TrimEnd('/'),
+            Endpoint = endpoint,
+            Region = region,
+            PathStyle = pathStyle,
+            UploadPartSize = partSize,
+            UploadPartsInFlight = partsInFlight,
+        };
+        Check(options.Validate);
+        return options;
+
+        static void Check(Action validate)
+        {
+            try
+            {
+                validate();
+            }
+            catch (ArgumentException e)
+            {
+                var key = e.ParamName switch
+                {
+                    "Region" => "s3-region",
+                    "Endpoint" => "s3-endpoint",
+                    "UploadPartSize" => "s3-part-size",
+                    "UploadPartsInFlight" => "s3-parts-in-flight",
+                    _ => "storage",
+                };
+                // ArgumentException appends "(Parameter '…')" to Message; the key names it here.
+                throw new ArgumentException($"{key}: {e.Message[..(e.Message.LastIndexOf(" (Parameter", StringComparison.Ordinal) is var end and > 0 ? end : e.Message.Length)]}");
+            }
+        }
+    }
+
     /// <summary>--login-cache-size: accounts whose verified password each store remembers (0: off).</summary>
     public int LoginCacheSize => Int("login-cache-size") is { } size
         ? size >= 0 ? size : throw new ArgumentException("login-cache-size must be ≥ 0.")
@@ -426,6 +501,11 @@ internal sealed class ServeSettings
         };
         options.Validate();
         _ = ToFileSystemOptions(); // refuses a bad listing-cache value here too (--check-config)
+        if (ToObjectStorageOptions() is not null)
+        {
+            // The tree is a bucket: no host directory to check (ferry serve lists the bucket at start).
+            return options;
+        }
         if (!Directory.Exists(Root))
         {
             throw new ArgumentException(File.Exists(Root)

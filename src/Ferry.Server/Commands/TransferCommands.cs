@@ -222,7 +222,8 @@ internal static class TransferCommands
         // The limit wraps the sink's stream and passes its host file on (the blocking upload path);
         // the sink owns the stream and closes it.
         var destination = limit is { } bytes ? new QuotaLimitedStream(sink.Stream, bytes) : sink.Stream;
-        TransferRunner.Start(session, new UploadJob(plan with { Atomic = atomic, Quota = quota }, sink, destination, session.TransferType == TransferType.Ascii)
+        // Atomic as the sink says: an object store's upload is, whatever the server's setting.
+        TransferRunner.Start(session, new UploadJob(plan with { Atomic = sink.Atomic, Quota = quota }, sink, destination, session.TransferType == TransferType.Ascii)
         {
             ReportedPath = plan.Target,
         });

@@ -29,6 +29,8 @@ internal sealed class FileUploadSink : IUploadSink
 
     public Stream Stream { get; }
 
+    public bool Atomic => _temporary is not null;
+
     public static async ValueTask<IUploadSink> BeginAsync(IFileSystem store, VirtualPath path, UploadOptions options, CancellationToken cancellationToken)
     {
         if (options.Atomic && options.Mode is not (FileWriteMode.Create or FileWriteMode.CreateNew))

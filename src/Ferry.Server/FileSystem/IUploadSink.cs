@@ -17,6 +17,13 @@ public interface IUploadSink : IAsyncDisposable
     Stream Stream { get; }
 
     /// <summary>
+    /// True when nothing reaches the target before <see cref="CommitAsync"/>, so an abort of either
+    /// kind leaves the target as it was (a hidden temporary file; an object store's pending upload).
+    /// The server's quota accounting counts on it: an aborted atomic upload stored nothing.
+    /// </summary>
+    bool Atomic { get; }
+
+    /// <summary>
     /// Makes the upload final: flushes and closes (a full disk may only show here:
     /// <see cref="FileSystemError.DiskFull"/>), then puts the data in place (may fail, e.g.
     /// <see cref="FileSystemError.AlreadyExists"/> when it may not replace a file). After a failure

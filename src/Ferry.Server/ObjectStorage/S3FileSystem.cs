@@ -12,8 +12,8 @@ namespace Ferry.Server.ObjectStorage;
 /// <summary>
 /// An FTP tree kept in an S3 bucket under a key prefix. A file is an object; a directory is a key
 /// prefix ending in '/', which exists when a zero-byte marker object "dir/" (what MKD makes) or any
-/// object below it exists. Reads, listings, MKD, RMD, DELE and renames work; uploads wait for the
-/// upload seam (commit/abort), so that no STOR half-works: see docs/storage.md.
+/// object below it exists. Reads, listings, MKD, RMD, DELE, renames and whole-object uploads
+/// (<see cref="S3UploadSink"/>: the object appears at commit) work: see docs/storage.md.
 /// </summary>
 /// <remarks>
 /// The jail is lexical and total: every key is the prefix plus a <see cref="VirtualPath"/> whose
@@ -54,10 +54,26 @@ public sealed class S3FileSystem : IFileSystem
     public S3StorageOptions Options => _options;
 
     /// <summary>
+    /// An object is written whole (no append, no write at an offset: S3 has neither), its time is when
+    /// it was written (no MFMT) and it has no Unix modes. A directory rename copies every key.
+    /// Resuming an interrupted upload is not offered yet (issue #16).
+    /// </summary>
+    public StoreCapabilities Capabilities => StoreCapabilities.RenameDirectories;
+
+    /// <summary>
     /// Test seam: awaited before each CopyObject of a directory rename, with the source key. A test
     /// makes it throw to stand for a copy failing half-way.
     /// </summary>
     internal Func<string, CancellationToken, ValueTask>? BeforeRenameCopy { get; set; }
+
+    /// <summary>
+    /// One LIST of one key under the root: throws <see cref="FileSystemException"/> when the store
+    /// cannot be reached, the bucket does not exist or the credentials are refused, so a server can
+    /// say so when it starts rather than at a client's first command.
+    /// </summary>
+    public async ValueTask CheckAccessAsync(CancellationToken cancellationToken) =>
+        _ = await ListPageAsync(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = _rootPrefix, MaxKeys = 1 }, VirtualPath.Root, cancellationToken)
+            .ConfigureAwait(false);
 
     // ----- keys ---------------------------------------------------------------------------------
 
@@ -279,12 +295,35 @@ public sealed class S3FileSystem : IFileSystem
     }
 
     /// <summary>
-    /// Uploads need a commit/abort (the object must appear only when the transfer is complete, and a
-    /// failed one must leave nothing): that arrives with the upload seam. Until then every write is
-    /// refused rather than buffered or half-done.
+    /// The server writes through <see cref="BeginUploadAsync"/> only; an object cannot be opened for
+    /// writing in place (no append, no offset, and a half-written object must never be visible).
     /// </summary>
     public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("Uploads to object storage arrive with the upload seam (commit/abort); this store is read, list, rename and delete only for now.");
+        throw new NotSupportedException("An object is written whole, through an upload (BeginUploadAsync).");
+
+    /// <summary>
+    /// An upload of a whole object (STOR, STOU): a single PutObject or a multipart upload at commit
+    /// (<see cref="S3UploadSink"/>). The parent directory must exist, as on disk; a
+    /// <see cref="FileWriteMode.CreateNew"/> upload (or one that may not replace) fails here when the
+    /// name is taken, and is checked again at commit. Append and offset writes are refused (the
+    /// store's capabilities say so, and the server refuses them before this).
+    /// </summary>
+    public async ValueTask<IUploadSink> BeginUploadAsync(VirtualPath path, UploadOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Mode is FileWriteMode.Append or FileWriteMode.Overwrite)
+        {
+            throw new NotSupportedException("Object storage cannot append or write from an offset: an object is written whole.");
+        }
+        var key = KeyOf(path);
+        var mayReplace = options.Mode != FileWriteMode.CreateNew && options.MayReplace;
+        if (!mayReplace && await GetEntryAsync(path, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw new FileSystemException(FileSystemError.AlreadyExists, $"{path} exists.");
+        }
+        await RequireDirectoryAsync(path.Parent, cancellationToken).ConfigureAwait(false);
+        return new S3UploadSink(this, _s3, key, path, mayReplace);
+    }
 
     public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken) =>
         throw new NotSupportedException("Object storage cannot set a modification time: an object's time is when it was written.");
@@ -609,9 +648,9 @@ public sealed class S3FileSystem : IFileSystem
 
     // ----- errors -------------------------------------------------------------------------------
 
-    private static bool IsServiceFailure(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException;
+    internal static bool IsServiceFailure(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException;
 
-    private static FileSystemException Translate(Exception e, string operation, VirtualPath path)
+    internal static FileSystemException Translate(Exception e, string operation, VirtualPath path)
     {
         var status = (e as AmazonServiceException)?.StatusCode;
         var error = status switch

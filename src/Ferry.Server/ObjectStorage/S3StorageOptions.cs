@@ -48,6 +48,24 @@ public sealed partial record S3StorageOptions
     /// <summary>CopyObject requests in flight during a directory rename.</summary>
     public int RenameParallelism { get; init; } = 8;
 
+    /// <summary>S3's smallest part (all but the last part of a multipart upload).</summary>
+    public const int MinUploadPartSize = 5 * 1024 * 1024;
+
+    /// <summary>The largest part Ferry buffers (S3 allows 5 GiB; a part is held in memory here).</summary>
+    public const int MaxUploadPartSize = 1024 * 1024 * 1024;
+
+    /// <summary>
+    /// Bytes per part of a multipart upload, and the size up to which an upload is a single PutObject.
+    /// An object has at most 10,000 parts, so this bounds the largest upload (8 MiB: 78 GiB).
+    /// </summary>
+    public int UploadPartSize { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>
+    /// UploadPart requests running at once per upload while the next part fills. Memory per upload is
+    /// at most (this + 1) buffers of <see cref="UploadPartSize"/> (rounded up to a power of two by the pool).
+    /// </summary>
+    public int UploadPartsInFlight { get; init; } = 4;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -79,6 +97,14 @@ public sealed partial record S3StorageOptions
         if (RenameParallelism is < 1 or > 64)
         {
             throw new ArgumentException($"S3 rename parallelism {RenameParallelism}: 1 to 64.", nameof(RenameParallelism));
+        }
+        if (UploadPartSize is < MinUploadPartSize or > MaxUploadPartSize)
+        {
+            throw new ArgumentException($"S3 upload part size {UploadPartSize}: {MinUploadPartSize} (5 MiB, S3's minimum) to {MaxUploadPartSize} (1 GiB).", nameof(UploadPartSize));
+        }
+        if (UploadPartsInFlight is < 1 or > 64)
+        {
+            throw new ArgumentException($"S3 upload parts in flight {UploadPartsInFlight}: 1 to 64.", nameof(UploadPartsInFlight));
         }
     }
 

@@ -88,10 +88,11 @@ internal sealed partial class FerryServeProcess : IAsyncDisposable
     }
 
     /// <param name="ignoredSignals">Signals the server inherits as ignored (env --ignore-signal syntax: "INT,HUP").</param>
-    public static async Task<FerryServeProcess> StartAsync(string root, IEnumerable<string>? arguments = null, IDictionary<string, string>? environment = null,
+    /// <param name="root">The --root to serve; null for none (a bucket given with --storage in <paramref name="arguments"/>).</param>
+    public static async Task<FerryServeProcess> StartAsync(string? root, IEnumerable<string>? arguments = null, IDictionary<string, string>? environment = null,
         string? ignoredSignals = null)
     {
-        var start = StartInfo(["serve", "--root", root, "--address", "127.0.0.1", "--port", "0", .. arguments ?? []], environment, ignoredSignals);
+        var start = StartInfo(["serve", .. root is null ? Array.Empty<string>() : ["--root", root], "--address", "127.0.0.1", "--port", "0", .. arguments ?? []], environment, ignoredSignals);
         var server = new FerryServeProcess(Process.Start(start)!);
         server._process.OutputDataReceived += (_, e) => server.OnStdout(e.Data);
         server._process.ErrorDataReceived += (_, e) =>

@@ -20,7 +20,26 @@ public class CountingS3 : DispatchProxy
         return (proxy, counter);
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (int Now, int Most)> _running = new();
+
     public int Calls(string method) => _calls.TryGetValue(method, out var n) ? n : 0;
+
+    /// <summary>The most calls of <paramref name="method"/> whose tasks were running at the same time.</summary>
+    public int MostAtOnce(string method) => _running.TryGetValue(method, out var n) ? n.Most : 0;
+
+    private async Task<T> Track<T>(string name, Task<T> task)
+    {
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            Done(name);
+        }
+    }
+
+    private void Done(string name) => _running.AddOrUpdate(name, (0, 0), (_, n) => (n.Now - 1, n.Most));
 
     protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
     {
@@ -28,7 +47,18 @@ public class CountingS3 : DispatchProxy
         _calls.AddOrUpdate(targetMethod.Name, 1, (_, n) => n + 1);
         try
         {
-            return targetMethod.Invoke(_inner, args);
+            var name = targetMethod.Name;
+            _running.AddOrUpdate(name, (1, 1), (_, n) => (n.Now + 1, Math.Max(n.Most, n.Now + 1)));
+            var result = targetMethod.Invoke(_inner, args);
+            if (result is Task task && targetMethod.ReturnType.IsGenericType)
+            {
+                // The caller gets a task that completes only after the count went down, so a call it
+                // starts once this one is done is never counted as overlapping it.
+                return typeof(CountingS3).GetMethod(nameof(Track), BindingFlags.NonPublic | BindingFlags.Instance)!
+                    .MakeGenericMethod(targetMethod.ReturnType.GetGenericArguments()[0]).Invoke(this, [name, task]);
+            }
+            Done(name);
+            return result;
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {

@@ -93,12 +93,47 @@ public sealed class S3ServingTests(SwiftS3Fixture swift)
         await control.ExpectAsync("SITE CHMOD 600 kept.txt", 504);
         await control.ExpectAsync("DELE kept.txt", 250);
 
-        // No upload until the upload seam: refused before any data connection, nothing stored.
-        using (var socket = await DataClient.ConnectPassiveAsync(control))
-        {
-            var stor = await control.CommandAsync("STOR new.bin");
-            Assert.True(stor.Code >= 400, stor.ToString());
-        }
         Assert.Empty(await swift.KeysAsync(prefix + "/"));
+    }
+
+    [Fact]
+    public async Task A_bucket_refuses_what_objects_cannot_do_before_150_and_feat_and_help_leave_it_out()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("serve-caps");
+        var content = TestServer.RandomBytes(10_000, seed: 13);
+        await swift.PutAsync(prefix + "/kept.bin", content);
+        await swift.PutAsync(prefix + "/dir/", []);
+        var fs = swift.FileSystem(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => fs);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+
+        var feat = (await control.ExpectAsync("FEAT", 211)).Lines.Select(l => l.Trim()).ToArray();
+        Assert.DoesNotContain("MFMT", feat);
+        Assert.Contains("REST STREAM", feat); // RETR still restarts
+        Assert.Contains("SIZE", feat);
+        var help = string.Join(' ', (await control.ExpectAsync("HELP", 214)).Lines);
+        Assert.DoesNotContain("APPE", help, StringComparison.Ordinal);
+        Assert.DoesNotContain("MFMT", help, StringComparison.Ordinal);
+        Assert.Contains("STOR", help, StringComparison.Ordinal);
+        Assert.DoesNotContain((await control.ExpectAsync("SITE HELP", 214)).Lines, l => l.Contains("CHMOD", StringComparison.Ordinal));
+
+        // An object's time is when it was written; it has no Unix modes.
+        await control.ExpectAsync("MFMT 20200101000000 kept.bin", 502);
+        await control.ExpectAsync("SITE CHMOD 600 kept.bin", 504);
+
+        // No append and no write at an offset: refused with a data connection ready, before any 150.
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            Assert.Contains("not supported by this storage", (await control.ExpectAsync("APPE kept.bin", 502)).Message, StringComparison.Ordinal);
+            await control.ExpectAsync("REST 5000", 350);
+            Assert.Contains("REST 0", (await control.ExpectAsync("STOR kept.bin", 504)).Message, StringComparison.Ordinal);
+        }
+        Assert.Equal(Sha256(content), Sha256((await swift.GetAsync(prefix + "/kept.bin"))!));
+
+        // A directory renames (every key copied).
+        await control.ExpectAsync("RNFR dir", 350);
+        await control.ExpectAsync("RNTO moved", 250);
+        Assert.Equal([prefix + "/kept.bin", prefix + "/moved/"], (await swift.KeysAsync(prefix + "/")).Order(StringComparer.Ordinal));
     }
 }

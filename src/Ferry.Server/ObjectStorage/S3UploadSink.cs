@@ -1,0 +1,343 @@
+using System.Buffers;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Ferry.Server.FileSystem;
+
+namespace Ferry.Server.ObjectStorage;
+
+/// <summary>
+/// One upload into a bucket. The data is buffered up to one part: an upload that ends within it is
+/// one PutObject at commit; a longer one becomes a multipart upload, begun when the first part is
+/// full, with at most <see cref="S3StorageOptions.UploadPartsInFlight"/> UploadPart requests running
+/// while the next part fills, and completed at commit. Either way the object appears only at
+/// <see cref="CommitAsync"/> (S3 shows a multipart upload's object only once it is completed), so a
+/// reader never sees a part of it; abort (or dispose without commit) aborts the multipart upload, so
+/// no part stays stored and billed.
+/// </summary>
+/// <remarks>
+/// Memory: the part being filled plus the parts in flight, each at most
+/// <see cref="S3StorageOptions.UploadPartSize"/> bytes, from <see cref="ArrayPool{T}.Shared"/>. A small
+/// upload's buffer grows by doubling, so many small uploads do not each hold a whole part.
+/// </remarks>
+internal sealed class S3UploadSink : IUploadSink
+{
+    /// <summary>S3's most parts in one multipart upload.</summary>
+    internal const int MaxParts = 10_000;
+
+    /// <summary>The first buffer of an upload; it doubles up to a part.</summary>
+    private const int InitialBuffer = 64 * 1024;
+
+    private readonly S3FileSystem _store;
+    private readonly IAmazonS3 _s3;
+    private readonly string _bucket;
+    private readonly string _key;
+    private readonly VirtualPath _path;
+    private readonly bool _mayReplace;
+    private readonly int _partSize;
+    private readonly int _partsInFlight;
+
+    /// <summary>Cancelled on abort: stops the parts in flight. Not the transfer's token, which a write only borrows.</summary>
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly List<Task<PartETag>> _inFlight = [];
+    private readonly List<PartETag> _stored = [];
+
+    private byte[]? _buffer;
+    private int _filled;
+    private string? _uploadId;
+    private int _nextPart = 1;
+    private bool _failed;
+    private bool _finished;
+
+    public S3UploadSink(S3FileSystem store, IAmazonS3 s3, string key, VirtualPath path, bool mayReplace)
+    {
+        _store = store;
+        _s3 = s3;
+        _bucket = store.Options.Bucket;
+        _key = key;
+        _path = path;
+        _mayReplace = mayReplace;
+        _partSize = store.Options.UploadPartSize;
+        _partsInFlight = store.Options.UploadPartsInFlight;
+        Stream = new PartStream(this);
+    }
+
+    public Stream Stream { get; }
+
+    /// <summary>Nothing reaches the key before commit; an abort leaves whatever object was there.</summary>
+    public bool Atomic => true;
+
+    /// <summary>The multipart upload's id once one began (tests look for it after an abort).</summary>
+    internal string? UploadId => _uploadId;
+
+    private async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        if (_failed)
+        {
+            throw new FileSystemException(FileSystemError.IOError, $"{_path}: the upload failed already.");
+        }
+        try
+        {
+            while (!data.IsEmpty)
+            {
+                if (_filled == _partSize)
+                {
+                    // A full part goes out only when more data follows: the last part is sent at commit,
+                    // and an upload of at most one part stays a single PutObject.
+                    await SendPartAsync(cancellationToken).ConfigureAwait(false);
+                }
+                Reserve(Math.Min(_partSize, _filled + data.Length));
+                var take = Math.Min(data.Length, _partSize - _filled);
+                data[..take].CopyTo(_buffer.AsMemory(_filled));
+                _filled += take;
+                data = data[take..];
+            }
+        }
+        catch
+        {
+            _failed = true;
+            throw;
+        }
+    }
+
+    /// <summary>A buffer of at least <paramref name="needed"/> bytes holding what was filled.</summary>
+    private void Reserve(int needed)
+    {
+        if (_buffer is not null && _buffer.Length >= needed)
+        {
+            return;
+        }
+        var size = _uploadId is not null ? _partSize : Math.Min(_partSize, Math.Max(needed, Math.Max(InitialBuffer, (_buffer?.Length ?? 0) * 2)));
+        var larger = ArrayPool<byte>.Shared.Rent(size);
+        if (_buffer is not null)
+        {
+            _buffer.AsSpan(0, _filled).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
+        _buffer = larger;
+    }
+
+    /// <summary>Hands the filled buffer to an UploadPart, after waiting for a free slot.</summary>
+    private async ValueTask SendPartAsync(CancellationToken cancellationToken)
+    {
+        if (_nextPart > MaxParts)
+        {
+            throw new FileSystemException(FileSystemError.DiskFull,
+                $"{_path}: an object has at most {MaxParts} parts of {_partSize} bytes; a larger upload needs a larger part size.");
+        }
+        if (_uploadId is null)
+        {
+            // Not the transfer's token: cancelled mid-request, the upload might exist on the store
+            // without our knowing its id, and abort could not remove it. ABOR waits for this one call.
+            _uploadId = await CreateAsync(_lifetime.Token).ConfigureAwait(false);
+        }
+        while (_inFlight.Count >= _partsInFlight)
+        {
+            var done = await Task.WhenAny(_inFlight).WaitAsync(cancellationToken).ConfigureAwait(false);
+            _inFlight.Remove(done);
+            // A failed part fails the upload here, at the next write (451).
+            _stored.Add(await done.ConfigureAwait(false));
+        }
+        var buffer = _buffer!;
+        var length = _filled;
+        var number = _nextPart++;
+        _buffer = null;
+        _filled = 0;
+        // On the pool: the SDK hashes the payload for the signature before sending, which overlaps
+        // with the next part arriving from the data connection.
+        _inFlight.Add(Task.Run(() => UploadPartAsync(number, buffer, length), CancellationToken.None));
+    }
+
+    private async Task<string> CreateAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _bucket, Key = _key }, cancellationToken)
+                .ConfigureAwait(false);
+            return response.UploadId;
+        }
+        catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
+        {
+            throw S3FileSystem.Translate(e, "begin an upload of", _path);
+        }
+    }
+
+    /// <summary>Sends one part and gives its buffer back to the pool, whatever happens.</summary>
+    private async Task<PartETag> UploadPartAsync(int number, byte[] buffer, int length)
+    {
+        try
+        {
+            using var body = new MemoryStream(buffer, 0, length, writable: false);
+            var response = await _s3.UploadPartAsync(new UploadPartRequest
+            {
+                BucketName = _bucket,
+                Key = _key,
+                UploadId = _uploadId,
+                PartNumber = number,
+                PartSize = length,
+                InputStream = body,
+            }, _lifetime.Token).ConfigureAwait(false);
+            return new PartETag(number, response.ETag);
+        }
+        catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
+        {
+            throw S3FileSystem.Translate(e, $"store part {number} of", _path);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public async ValueTask CommitAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        if (_failed)
+        {
+            throw new FileSystemException(FileSystemError.IOError, $"{_path}: the upload failed and cannot be committed.");
+        }
+        _failed = true; // until it succeeds: a second commit after a failure is refused
+        if (!_mayReplace && await _store.GetEntryAsync(_path, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            // Anonymous uploads and STOU must not replace. S3 (Swift's s3api among others) has no
+            // conditional put: a name taken between this check and the put below is still replaced.
+            throw new FileSystemException(FileSystemError.AlreadyExists, $"{_path} exists; this upload may not replace it.");
+        }
+        if (_uploadId is null)
+        {
+            await PutAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            if (_filled > 0)
+            {
+                await SendPartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            foreach (var part in _inFlight)
+            {
+                _stored.Add(await part.WaitAsync(cancellationToken).ConfigureAwait(false));
+            }
+            _inFlight.Clear();
+            await CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+        _failed = false;
+        _finished = true;
+        ReturnBuffer();
+        _lifetime.Dispose();
+    }
+
+    private async ValueTask PutAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var body = _buffer is null ? new MemoryStream([], writable: false) : new MemoryStream(_buffer, 0, _filled, writable: false);
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = _key, InputStream = body }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
+        {
+            throw S3FileSystem.Translate(e, "store", _path);
+        }
+    }
+
+    private async ValueTask CompleteAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = _bucket,
+                Key = _key,
+                UploadId = _uploadId,
+                PartETags = [.. _stored.OrderBy(p => p.PartNumber)],
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
+        {
+            throw S3FileSystem.Translate(e, "complete the upload of", _path);
+        }
+    }
+
+    public async ValueTask AbortAsync(UploadAbort how, CancellationToken cancellationToken)
+    {
+        // Nothing was written in place, so both kinds of abort are the same: nothing of this upload stays.
+        if (_finished)
+        {
+            return;
+        }
+        _finished = true;
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        foreach (var part in _inFlight)
+        {
+            try
+            {
+                await part.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+            {
+                // Cancelled or failed (FileSystemException is an IOException): the abort below
+                // removes whatever parts were stored.
+            }
+        }
+        _inFlight.Clear();
+        ReturnBuffer();
+        _lifetime.Dispose();
+        if (_uploadId is { } uploadId)
+        {
+            try
+            {
+                await _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = _key, UploadId = uploadId }, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception e) when (S3FileSystem.IsServiceFailure(e) || e is OperationCanceledException)
+            {
+                // The store failing again: the parts stay until a bucket lifecycle rule
+                // (AbortIncompleteMultipartUpload) removes them; see docs/storage.md.
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync() => AbortAsync(UploadAbort.KeepReceived, CancellationToken.None);
+
+    private void ReturnBuffer()
+    {
+        if (_buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+            _filled = 0;
+        }
+    }
+
+    /// <summary>
+    /// What the server writes to. Asynchronous only: a full part waits for an UploadPart slot, which
+    /// must not block a thread (the server's upload loop writes with WriteAsync; the blocking path is
+    /// for host files only). Flush does nothing: the data is put in place by commit, not by a flush.
+    /// </summary>
+    private sealed class PartStream(S3UploadSink sink) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) =>
+            throw new NotSupportedException("An upload to object storage is written asynchronously (WriteAsync).");
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            sink.WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            sink.WriteAsync(buffer, cancellationToken);
+
+        public override void Flush()
+        {
+        }
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
