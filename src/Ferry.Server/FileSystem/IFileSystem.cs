@@ -107,6 +107,12 @@ public enum FileSystemError
     IOError,
     /// <summary>The file is in use (being uploaded) and cannot be opened now (450).</summary>
     Busy,
+    /// <summary>
+    /// The operation is over a limit of the store (e.g. the objects a directory rename may copy on
+    /// object storage): 550 with the exception's message, so it must be written for the client and
+    /// name no host path.
+    /// </summary>
+    LimitExceeded,
 }
 
 public sealed class FileSystemException : IOException

@@ -500,8 +500,8 @@ public sealed class S3FileSystem : IFileSystem
             keys.AddRange(page.S3Objects ?? []);
             if (keys.Count > _options.RenameObjectLimit)
             {
-                throw new FileSystemException(FileSystemError.AccessDenied,
-                    $"{path} holds more than {_options.RenameObjectLimit} objects: renaming a directory on object storage copies each one, refused over that limit.");
+                throw new FileSystemException(FileSystemError.LimitExceeded,
+                    $"The directory holds more than {_options.RenameObjectLimit} objects: renaming a directory on object storage copies each one, refused over that limit.");
             }
             if (page.IsTruncated != true || page.NextContinuationToken is not { Length: > 0 } token)
             {

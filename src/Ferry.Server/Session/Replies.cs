@@ -43,6 +43,7 @@ internal static class Replies
         FileSystemError.DiskFull => new FtpReply(ReplyCode.InsufficientStorage, "Insufficient storage space."),
         FileSystemError.QuotaExceeded => QuotaExceeded,
         FileSystemError.Busy => FileBusy,
+        FileSystemError.LimitExceeded => new FtpReply(ReplyCode.FileUnavailable, e.Message),
         _ => new FtpReply(ReplyCode.ActionAbortedLocalError, "Local error in processing."),
     };
 }

@@ -298,8 +298,13 @@ public sealed class S3FileSystemTests(SwiftS3Fixture swift)
 
         var e = await Assert.ThrowsAsync<FileSystemException>(async () => await fs.RenameAsync(P("/src"), P("/dst"), None));
 
-        Assert.Equal(FileSystemError.AccessDenied, e.Error);
+        Assert.Equal(FileSystemError.LimitExceeded, e.Error);
         Assert.Contains("more than 100 objects", e.Message);
+        // Answered 550 with that text (no path in it: the store path would show the account's home).
+        var reply = Ferry.Server.Session.Replies.ForFileSystemError(e);
+        Assert.Equal(550, (int)reply.Code);
+        Assert.Equal(e.Message, reply.Message);
+        Assert.DoesNotContain("src", reply.Message);
         Assert.Equal(before.Keys.Order(), (await swift.KeysAsync(prefix + "/src/")).Select(k => k[(prefix.Length + 5)..]).Order());
         Assert.Empty(await swift.KeysAsync(prefix + "/dst/"));
     }
