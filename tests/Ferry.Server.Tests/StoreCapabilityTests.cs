@@ -109,14 +109,7 @@ public sealed class StoreCapabilityTests
         }
         await using var server = await StartAsync(ObjectStoreLike);
         await using var limited = await server.LoginWriterAsync();
-        var feat = (await limited.ExpectAsync("FEAT", 211)).Lines.Select(l => l.Trim()).ToArray();
-        Assert.DoesNotContain("MFMT", feat);
-        Assert.Contains("REST STREAM", feat); // RETR still restarts
-        Assert.Contains("SIZE", feat);
-        var help = string.Join(' ', (await limited.ExpectAsync("HELP", 214)).Lines);
-        Assert.DoesNotContain("APPE", help, StringComparison.Ordinal);
-        Assert.DoesNotContain("MFMT", help, StringComparison.Ordinal);
-        Assert.Contains("STOR", help, StringComparison.Ordinal);
+        await AssertFeatAndHelpLeaveOutAppendAndTimesAsync(limited);
         Assert.Contains("not supported by this storage", (await limited.ExpectAsync("HELP APPE", 214)).Message, StringComparison.Ordinal);
     }
 
@@ -130,5 +123,21 @@ public sealed class StoreCapabilityTests
         var (data, final) = await DataClient.PassiveAsync(control, "RETR readme.txt");
         Assert.Equal(226, final.Code);
         Assert.Equal(TestServer.Sha256(TestServer.ReadmeText[8..]), TestServer.Sha256(data));
+    }
+
+    /// <summary>
+    /// FEAT and HELP of a store without append and without settable times (an object store): MFMT
+    /// and APPE are left out, REST STREAM (RETR still restarts), SIZE and STOR stay.
+    /// </summary>
+    internal static async Task AssertFeatAndHelpLeaveOutAppendAndTimesAsync(ControlConnection control)
+    {
+        var feat = (await control.ExpectAsync("FEAT", 211)).Lines.Select(l => l.Trim()).ToArray();
+        Assert.DoesNotContain("MFMT", feat);
+        Assert.Contains("REST STREAM", feat); // RETR still restarts
+        Assert.Contains("SIZE", feat);
+        var help = string.Join(' ', (await control.ExpectAsync("HELP", 214)).Lines);
+        Assert.DoesNotContain("APPE", help, StringComparison.Ordinal);
+        Assert.DoesNotContain("MFMT", help, StringComparison.Ordinal);
+        Assert.Contains("STOR", help, StringComparison.Ordinal);
     }
 }

@@ -108,14 +108,7 @@ public sealed class S3ServingTests(SwiftS3Fixture swift)
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
 
-        var feat = (await control.ExpectAsync("FEAT", 211)).Lines.Select(l => l.Trim()).ToArray();
-        Assert.DoesNotContain("MFMT", feat);
-        Assert.Contains("REST STREAM", feat); // RETR still restarts
-        Assert.Contains("SIZE", feat);
-        var help = string.Join(' ', (await control.ExpectAsync("HELP", 214)).Lines);
-        Assert.DoesNotContain("APPE", help, StringComparison.Ordinal);
-        Assert.DoesNotContain("MFMT", help, StringComparison.Ordinal);
-        Assert.Contains("STOR", help, StringComparison.Ordinal);
+        await StoreCapabilityTests.AssertFeatAndHelpLeaveOutAppendAndTimesAsync(control);
         Assert.DoesNotContain((await control.ExpectAsync("SITE HELP", 214)).Lines, l => l.Contains("CHMOD", StringComparison.Ordinal));
 
         // An object's time is when it was written; it has no Unix modes.
