@@ -66,6 +66,10 @@ internal sealed class ServeSettings
         ("ban-time", "SECONDS", "first ban length, doubled for each further ban (default 900)"),
         ("allow-list", "LIST", "comma-separated addresses/CIDR ranges never banned"),
         ("login-timeout", "SECONDS", "close sessions not logged in after this long (default 60)"),
+        // PROXY protocol (issue 17)
+        ("proxy-protocol", null, "every control and implicit-TLS connection starts with a PROXY protocol header (HAProxy v1 or v2) naming the client; needs --proxy-trusted"),
+        ("proxy-trusted", "CIDR[,CIDR…]", "balancers allowed to send PROXY headers (addresses or CIDR ranges); with --proxy-protocol, a connection from elsewhere is closed unread"),
+        ("proxy-protocol-data", null, "passive data connections from a trusted balancer carry a PROXY header too (HAProxy send-proxy-v2 on the passive ports), checked against the control connection's client"),
         ("tls", null, "enable FTPS (AUTH TLS); without --tls-cert a self-signed certificate is made once and kept (see --tls-dir)"),
         ("tls-cert", "FILE", "PEM certificate (intermediates after it) for FTPS; implies --tls; reloaded on change or SIGHUP"),
         ("tls-key", "FILE", "PEM private key of --tls-cert (default: read from the certificate file)"),
@@ -498,6 +502,7 @@ internal sealed class ServeSettings
             TransferBufferSize = Int("transfer-buffer") ?? defaults.TransferBufferSize,
             AnonymousUploadDirectory = this["anonymous-upload-dir"] ?? defaults.AnonymousUploadDirectory,
             Tls = ToTlsOptions(),
+            ProxyProtocol = ToProxyProtocolOptions(),
         };
         options.Validate();
         _ = ToFileSystemOptions(); // refuses a bad listing-cache value here too (--check-config)
@@ -595,6 +600,26 @@ internal sealed class ServeSettings
                 yield return $"{name} = {value}";
             }
         }
+    }
+
+    /// <summary>The PROXY protocol options (issue 17), or null when --proxy-protocol is not given.</summary>
+    private Ferry.Server.Net.ProxyProtocolOptions? ToProxyProtocolOptions()
+    {
+        var trusted = this["proxy-trusted"]?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+        var data = Bool("proxy-protocol-data") ?? false;
+        if (!(Bool("proxy-protocol") ?? false))
+        {
+            // --proxy-trusted alone does nothing (a file may keep the balancers' list ready), but
+            // data headers without control headers are a configuration mistake.
+            if (data)
+            {
+                throw new ArgumentException("proxy-protocol-data: given without --proxy-protocol.");
+            }
+            return null;
+        }
+        var options = new Ferry.Server.Net.ProxyProtocolOptions { Trusted = trusted, DataConnections = data };
+        options.Validate();
+        return options;
     }
 
     /// <summary>The FTPS options, or null when none of the TLS options is given (or --tls false).</summary>

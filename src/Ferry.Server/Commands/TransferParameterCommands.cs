@@ -138,7 +138,10 @@ internal static class TransferParameterCommands
         try
         {
             channel = PassiveDataChannel.Listen(local, session.Options.PassivePortMin, session.Options.PassivePortMax,
-                FxpAllowed(session) ? null : client, remote => ServerLog.ForeignDataConnection(session.Log, remote));
+                FxpAllowed(session) ? null : client, remote => ServerLog.ForeignDataConnection(session.Log, remote),
+                session.Options.ProxyProtocol is { } proxy
+                    ? new Net.DataConnectionSource(proxy, (balancer, reason) => ServerLog.ProxyDataHeaderRefused(session.Log, balancer, reason))
+                    : null);
         }
         catch (SocketException)
         {

@@ -87,10 +87,12 @@ internal sealed class PassiveDataChannel : DataChannel
     private readonly Socket _listener;
     private readonly IPAddress? _expectedPeer;
     private readonly Action<IPEndPoint>? _onRejected;
+    private readonly Net.DataConnectionSource? _sources;
 
-    private PassiveDataChannel(Socket listener, IPAddress? expectedPeer, Action<IPEndPoint>? onRejected)
+    private PassiveDataChannel(Socket listener, IPAddress? expectedPeer, Action<IPEndPoint>? onRejected, Net.DataConnectionSource? sources)
     {
         _listener = listener;
+        _sources = sources;
         _expectedPeer = expectedPeer is null ? null : Normalize(expectedPeer);
         _onRejected = onRejected;
         Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
@@ -138,8 +140,10 @@ internal sealed class PassiveDataChannel : DataChannel
     /// Listens on <paramref name="localAddress"/>, on a random free port of [min, max] (or any free
     /// port when the range is 0-0). Random, so the next port cannot be guessed (RFC 2577 §8).
     /// A null <paramref name="expectedPeer"/> takes a connection from anywhere (FXP).
+    /// <paramref name="sources"/> (PROXY protocol) says who is behind a connection from a balancer.
     /// </summary>
-    public static PassiveDataChannel Listen(IPAddress localAddress, int min, int max, IPAddress? expectedPeer, Action<IPEndPoint>? onRejected)
+    public static PassiveDataChannel Listen(IPAddress localAddress, int min, int max, IPAddress? expectedPeer, Action<IPEndPoint>? onRejected,
+        Net.DataConnectionSource? sources = null)
     {
         localAddress = Normalize(localAddress);
         if (min == 0)
@@ -155,10 +159,10 @@ internal sealed class PassiveDataChannel : DataChannel
             {
                 if (Bind(localAddress, Random.Shared.Next(low, high + 1)) is { } picked)
                 {
-                    return new PassiveDataChannel(picked, expectedPeer, onRejected);
+                    return new PassiveDataChannel(picked, expectedPeer, onRejected, sources);
                 }
             }
-            return new PassiveDataChannel(Bind(localAddress, 0)!, expectedPeer, onRejected);
+            return new PassiveDataChannel(Bind(localAddress, 0)!, expectedPeer, onRejected, sources);
         }
         var count = max - min + 1;
         var start = Random.Shared.Next(count);
@@ -167,7 +171,7 @@ internal sealed class PassiveDataChannel : DataChannel
             var listener = Bind(localAddress, min + ((start + i) % count));
             if (listener is not null)
             {
-                return new PassiveDataChannel(listener, expectedPeer, onRejected);
+                return new PassiveDataChannel(listener, expectedPeer, onRejected, sources);
             }
         }
         throw new SocketException((int)SocketError.AddressAlreadyInUse);
@@ -229,7 +233,30 @@ internal sealed class PassiveDataChannel : DataChannel
             {
                 var socket = await _listener.AcceptAsync(timeoutCts.Token).ConfigureAwait(false);
                 var remote = (IPEndPoint)socket.RemoteEndPoint!;
-                if (_expectedPeer is null || Normalize(remote.Address).Equals(_expectedPeer))
+                // Behind a balancer, the client is the one its PROXY header names; a balancer that
+                // sends none on data connections relays for everyone (docs/cluster.md).
+                var relayed = false;
+                if (_sources is not null)
+                {
+                    Net.DataConnectionPeer? peer;
+                    try
+                    {
+                        peer = await _sources.ResolveAsync(socket, timeoutCts.Token).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        socket.Dispose();
+                        throw;
+                    }
+                    if (peer is null)
+                    {
+                        socket.Dispose();
+                        continue;
+                    }
+                    remote = peer.Source;
+                    relayed = peer.RelayedWithoutHeader;
+                }
+                if (_expectedPeer is null || relayed || Normalize(remote.Address).Equals(_expectedPeer))
                 {
                     ConfigureDataSocket(socket);
                     return socket;

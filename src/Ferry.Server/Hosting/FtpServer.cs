@@ -232,36 +232,105 @@ public sealed class FtpServer : IAsyncDisposable
                 ServerLog.AcceptFailed(_logger, e);
                 continue;
             }
-            var address = Normalize(((IPEndPoint)socket.RemoteEndPoint!).Address);
-            if (Defender.IsBanned(address))
+            var peer = Normalize((IPEndPoint)socket.RemoteEndPoint!);
+            if (_options.ProxyProtocol is { } proxy)
             {
-                // A banned address gets no banner and no work done: closed at once.
-                ServerLog.BannedConnection(_logger, address);
-                socket.Dispose();
-                continue;
-            }
-            var (refusal, perAddress) = Admit(address);
-            if (refusal is not null)
-            {
-                // Only this address's own excess scores: the server-wide cap is full because of
-                // everybody (scoring it banned innocent clients). The defender also spares
-                // addresses that logged in recently (one NATed office, a parallel mirror).
-                if (perAddress)
+                if (!proxy.IsTrusted(peer.Address))
                 {
-                    Defender.Report(address, DefenderEvent.LimitExceeded);
-                }
-                if (implicitTls)
-                {
-                    // No TLS yet, so no channel for a 421: just close.
+                    // Not a balancer: nothing is read and nothing sent (no 220 to tell it what listens).
+                    ServerLog.ProxyUntrustedSource(_logger, peer);
                     socket.Dispose();
                     continue;
                 }
-                _ = RefuseAsync(socket, refusal);
+                // The header is read in the session's own task: a slow balancer connection never
+                // holds up the accept loop. Limits and bans apply to the address it names.
+                var proxied = Interlocked.Increment(ref _nextSessionId);
+                _sessions[proxied] = RunProxiedSessionAsync(proxied, socket, peer, proxy, context, implicitTls);
+                continue;
+            }
+            if (!TryAdmit(socket, peer, implicitTls))
+            {
                 continue;
             }
             var id = Interlocked.Increment(ref _nextSessionId);
-            _sessions[id] = RunSessionAsync(id, socket, address, context, implicitTls);
+            _sessions[id] = RunSessionAsync(id, socket, peer, null, context, implicitTls);
         }
+    }
+
+    /// <summary>
+    /// The defender's ban list and the connection limits, for the client's address (the socket's
+    /// peer, or the one a PROXY header named). False when the connection was refused (and closed).
+    /// </summary>
+    private bool TryAdmit(Socket socket, IPEndPoint client, bool implicitTls)
+    {
+        var address = client.Address;
+        if (Defender.IsBanned(address))
+        {
+            // A banned address gets no banner and no work done: closed at once.
+            ServerLog.BannedConnection(_logger, address);
+            socket.Dispose();
+            return false;
+        }
+        var (refusal, perAddress) = Admit(address);
+        if (refusal is not null)
+        {
+            // Only this address's own excess scores: the server-wide cap is full because of
+            // everybody (scoring it banned innocent clients). The defender also spares
+            // addresses that logged in recently (one NATed office, a parallel mirror).
+            if (perAddress)
+            {
+                Defender.Report(address, DefenderEvent.LimitExceeded);
+            }
+            if (implicitTls)
+            {
+                // No TLS yet, so no channel for a 421: just close.
+                socket.Dispose();
+                return false;
+            }
+            _ = RefuseAsync(socket, client, refusal);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// A connection from a trusted balancer: its PROXY header first (bounded, with a deadline, and
+    /// nothing past it, so the FTP or TLS bytes behind it stay for the session), then the same
+    /// admission as a direct connection, for the client the header names. A bad or missing header
+    /// closes the connection unanswered; the balancer itself is never scored (it speaks for many).
+    /// </summary>
+    private async Task RunProxiedSessionAsync(long id, Socket socket, IPEndPoint balancer, Net.ProxyProtocolOptions proxy, ServerContext context, bool implicitTls)
+    {
+        await Task.Yield();
+        Net.ProxyHeaderResult header;
+        try
+        {
+            header = await Net.ProxyHeaderReader.ReadAsync(socket, proxy.HeaderTimeout, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            socket.Dispose();
+            _sessions.TryRemove(id, out _);
+            return;
+        }
+        if (!header.Succeeded)
+        {
+            ServerLog.ProxyHeaderRefused(_logger, balancer, header.Error!);
+            socket.Dispose();
+            _sessions.TryRemove(id, out _);
+            return;
+        }
+        var client = header.Header!.Source is { } source ? Normalize(source) : balancer;
+        if (_draining.IsCancellationRequested || !TryAdmit(socket, client, implicitTls))
+        {
+            if (_draining.IsCancellationRequested)
+            {
+                socket.Dispose();
+            }
+            _sessions.TryRemove(id, out _);
+            return;
+        }
+        await RunSessionAsync(id, socket, client, balancer, context, implicitTls).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -292,11 +361,11 @@ public sealed class FtpServer : IAsyncDisposable
         }
     }
 
-    private async Task RefuseAsync(Socket socket, string message)
+    private async Task RefuseAsync(Socket socket, IPEndPoint client, string message)
     {
         using (socket)
         {
-            ServerLog.ConnectionRefused(_logger, socket.RemoteEndPoint!, message);
+            ServerLog.ConnectionRefused(_logger, client, message);
             try
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -309,16 +378,21 @@ public sealed class FtpServer : IAsyncDisposable
         }
     }
 
-    private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+    private static IPEndPoint Normalize(IPEndPoint endPoint) =>
+        endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint;
 
-    private async Task RunSessionAsync(long id, Socket socket, IPAddress address, ServerContext context, bool implicitTls)
+    /// <param name="client">The client's address: the socket's peer, or the source of its PROXY header.</param>
+    /// <param name="balancer">The balancer that relayed the connection (its PROXY header read); null for a direct one.</param>
+    private async Task RunSessionAsync(long id, Socket socket, IPEndPoint client, IPEndPoint? balancer, ServerContext context, bool implicitTls)
     {
         await Task.Yield();
+        var address = client.Address;
         Metrics.Sessions.Add(1);
         Metrics.ActiveSessions.Add(1);
         try
         {
-            var session = new ControlConnection(id, socket, context, _stopping.Token, implicitTls);
+            // A direct session keeps the socket's own endpoint (as it always has); a relayed one gets the header's.
+            var session = new ControlConnection(id, socket, context, _stopping.Token, implicitTls, balancer is null ? null : client, balancer);
             await using (session.ConfigureAwait(false))
             {
                 await session.RunAsync().ConfigureAwait(false);

@@ -143,6 +143,13 @@ public sealed record FtpServerOptions
     /// </summary>
     public bool ZeroCopySend { get; init; } = true;
 
+    // PROXY protocol (issue 17): balancers in front of the server say who the client is.
+    /// <summary>
+    /// The PROXY protocol on the control and implicit-TLS listeners (and, if asked, on passive data
+    /// connections); null: off, a PROXY header is foreign traffic like any other.
+    /// </summary>
+    public Net.ProxyProtocolOptions? ProxyProtocol { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {
@@ -193,6 +200,7 @@ public sealed record FtpServerOptions
         }
         Defender.Validate();
         Tls?.Validate();
+        ProxyProtocol?.Validate();
         if (AnonymousUploadDirectory is { } upload
             && (!upload.StartsWith('/') || !FileSystem.VirtualPath.TryResolve(FileSystem.VirtualPath.Root, upload, out var uploadPath) || uploadPath.Value.IsRoot))
         {

@@ -37,7 +37,10 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     private CancellationTokenSource? _transferCts;
     private bool _closing;
 
-    public ControlConnection(long id, Socket socket, ServerContext server, CancellationToken serverStopping, bool implicitTls = false)
+    /// <param name="client">The client's address when a PROXY header named it; null: the socket's peer.</param>
+    /// <param name="balancer">The balancer that relayed the connection (PROXY protocol); null for a direct one.</param>
+    public ControlConnection(long id, Socket socket, ServerContext server, CancellationToken serverStopping, bool implicitTls = false,
+        IPEndPoint? client = null, IPEndPoint? balancer = null)
     {
         _socket = socket;
         _server = server;
@@ -46,7 +49,10 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         _stream = _network;
         _lines = new ControlLineReader(server.Options.MaxLineLength);
         _sessionCts = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
-        _session = new FtpSession(id, (IPEndPoint)socket.RemoteEndPoint!, (IPEndPoint)socket.LocalEndPoint!, server, this);
+        _session = new FtpSession(id, client ?? (IPEndPoint)socket.RemoteEndPoint!, (IPEndPoint)socket.LocalEndPoint!, server, this)
+        {
+            Balancer = balancer,
+        };
         _dispatcher = new CommandDispatcher(_session);
     }
 
@@ -70,6 +76,10 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             // and strips "IAC DM" instead of losing the DM and eating the next byte of "ABOR".
             _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.OutOfBandInline, true);
             ServerLog.SessionStarted(Log, RemoteEndPoint);
+            if (_session.Balancer is { } balancer)
+            {
+                ServerLog.ProxiedSession(Log, RemoteEndPoint, balancer);
+            }
             // Implicit FTPS: TLS from the first byte, the banner comes encrypted.
             if (_implicitTls && !await StartTlsAsync(token).ConfigureAwait(false))
             {

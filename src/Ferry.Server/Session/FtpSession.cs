@@ -41,7 +41,16 @@ internal sealed class FtpSession
     }
 
     public long Id { get; }
+
+    /// <summary>
+    /// The client's address: the socket's peer, or, behind a balancer speaking the PROXY protocol,
+    /// the source its header named. Everything that means "the client" uses this one: logs, the
+    /// defender, per-address limits, PORT/EPRT and passive checks, events, xferlog, hooks.
+    /// </summary>
     public IPEndPoint RemoteEndPoint { get; }
+
+    /// <summary>The balancer the control connection came through (its socket peer); null for a direct connection.</summary>
+    public IPEndPoint? Balancer { get; init; }
     public IPEndPoint LocalEndPoint { get; }
     public FtpServerOptions Options => _server.Options;
     /// <summary>The store this session works on: the server's, or the one chosen for the account at login.</summary>

@@ -110,4 +110,17 @@ internal static partial class ServerLog
 
     [LoggerMessage(35, LogLevel.Warning, "Sweep of upload temporaries failed: {Reason}")]
     public static partial void LeftoverSweepFailed(ILogger logger, string reason);
+
+    // PROXY protocol (issue 17): event ids 170-179.
+    [LoggerMessage(170, LogLevel.Warning, "Connection from {Remote} closed unread: not a trusted PROXY protocol balancer (--proxy-trusted)")]
+    public static partial void ProxyUntrustedSource(ILogger logger, IPEndPoint remote);
+
+    [LoggerMessage(171, LogLevel.Warning, "Connection from balancer {Balancer} closed: {Reason}")]
+    public static partial void ProxyHeaderRefused(ILogger logger, IPEndPoint balancer, string reason);
+
+    [LoggerMessage(172, LogLevel.Information, "Client {Remote} relayed by {Balancer} (PROXY protocol)")]
+    public static partial void ProxiedSession(ILogger logger, IPEndPoint remote, IPEndPoint balancer);
+
+    [LoggerMessage(173, LogLevel.Warning, "Data connection from balancer {Balancer} refused: {Reason}")]
+    public static partial void ProxyDataHeaderRefused(ILogger logger, IPEndPoint balancer, string reason);
 }
