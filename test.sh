@@ -33,6 +33,8 @@ fi
 as_root tests/peers/install.sh
 # OpenStack Swift with s3api: the S3 store the object-storage tests start on loopback.
 as_root tests/peers/s3-swift.sh install
+# HAProxy (issue 17): the balancer of the cluster tests, with the shipped docs/haproxy-two-nodes.cfg.
+as_root tests/peers/haproxy.sh install
 
 node_dir=tests/Ferry.Interop.Tests/node
 if [ ! -d "$node_dir/node_modules/basic-ftp" ]; then
