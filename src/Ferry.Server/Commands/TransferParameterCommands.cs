@@ -140,7 +140,7 @@ internal static class TransferParameterCommands
             channel = PassiveDataChannel.Listen(local, session.Options.PassivePortMin, session.Options.PassivePortMax,
                 FxpAllowed(session) ? null : client, remote => ServerLog.ForeignDataConnection(session.Log, remote),
                 session.Options.ProxyProtocol is { } proxy
-                    ? new Net.DataConnectionSource(proxy, (balancer, reason) => ServerLog.ProxyDataHeaderRefused(session.Log, balancer, reason))
+                    ? new Net.DataConnectionSource(proxy, session.Balancer?.Address, (balancer, reason) => ServerLog.ProxyDataHeaderRefused(session.Log, balancer, reason))
                     : null);
         }
         catch (SocketException)

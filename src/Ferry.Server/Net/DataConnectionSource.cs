@@ -12,14 +12,19 @@ namespace Ferry.Server.Net;
 /// <item>From a trusted balancer with <see cref="ProxyProtocolOptions.DataConnections"/>: the
 /// source of the PROXY header it must start with (read here, nothing past it); a LOCAL or UNKNOWN
 /// header leaves the balancer's address.</item>
-/// <item>From a trusted balancer without data headers: the balancer's address, and
-/// <see cref="DataConnectionPeer.RelayedWithoutHeader"/> says so (the balancer relays for every
-/// client: the client behind it is not known; drakkan/sftpgo#1013 refused exactly these).</item>
+/// <item>From a trusted balancer without data headers: the balancer's address. When it is the
+/// balancer the control connection came through, <see cref="DataConnectionPeer.RelayedWithoutHeader"/>
+/// says so: the balancer relays for every client, the client behind it is not known
+/// (drakkan/sftpgo#1013 refused exactly these). From another balancer it is just an address, which
+/// is not the client's.</item>
 /// </list>
 /// </summary>
-internal sealed class DataConnectionSource(ProxyProtocolOptions proxy, Action<IPEndPoint, string>? onHeaderRefused = null)
+/// <param name="controlBalancer">The balancer the session's control connection came through; null for a direct session.</param>
+internal sealed class DataConnectionSource(ProxyProtocolOptions proxy, IPAddress? controlBalancer, Action<IPEndPoint, string>? onHeaderRefused = null)
 {
     public ProxyProtocolOptions Options { get; } = proxy;
+
+    private readonly IPAddress? _controlBalancer = controlBalancer is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : controlBalancer;
 
     /// <summary>
     /// The data connection's real source, or null when its PROXY header was bad or missing (then
@@ -38,7 +43,7 @@ internal sealed class DataConnectionSource(ProxyProtocolOptions proxy, Action<IP
         }
         if (!Options.DataConnections)
         {
-            return new DataConnectionPeer(peer, peer, true);
+            return new DataConnectionPeer(peer, peer, peer.Address.Equals(_controlBalancer));
         }
         var header = await ProxyHeaderReader.ReadAsync(socket, Options.HeaderTimeout, cancellationToken).ConfigureAwait(false);
         if (!header.Succeeded)

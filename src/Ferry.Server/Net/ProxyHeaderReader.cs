@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 
@@ -20,7 +21,8 @@ public static class ProxyHeaderReader
 {
     public static async ValueTask<ProxyHeaderResult> ReadAsync(Socket socket, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var buffer = new byte[ProxyHeaderParser.V2HeaderLength + ProxyHeaderParser.V2MaxPayload];
+        // Pooled: the header's fields are copied out by the parser, nothing keeps the buffer.
+        var buffer = ArrayPool<byte>.Shared.Rent(ProxyHeaderParser.V2HeaderLength + ProxyHeaderParser.V2MaxPayload);
         var have = 0;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
@@ -70,6 +72,10 @@ public static class ProxyHeaderReader
         catch (SocketException e)
         {
             return new ProxyHeaderResult(null, $"connection failed while reading the PROXY header: {e.Message}");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -30,8 +30,9 @@ public sealed record ProxyProtocolOptions
     /// <summary>
     /// Passive data connections from a trusted balancer carry a PROXY header too (HAProxy's
     /// send-proxy on the passive ports' servers), and the theft check compares its source with the
-    /// control connection's client. Off: a data connection from a trusted balancer is taken as
-    /// relayed for whichever client (docs/cluster.md says what that costs).
+    /// control connection's client. Off: a data connection from the balancer the control
+    /// connection came through is taken as relayed, its client unknown (docs/cluster.md says
+    /// what that costs).
     /// </summary>
     public bool DataConnections { get; init; }
 

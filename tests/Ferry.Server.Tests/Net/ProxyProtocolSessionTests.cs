@@ -287,6 +287,29 @@ public sealed class ProxyProtocolSessionTests
     }
 
     [Fact]
+    public async Task Without_data_headers_only_the_balancer_of_the_control_connection_is_taken_as_relaying()
+    {
+        // Two balancers are trusted (127.0.0.0/24); the control connection came through 127.0.0.1.
+        // A headerless data connection from the other one, 127.0.0.2, is not this session's relay.
+        var logs = new LogCollector();
+        await using var server = await TestServer.StartAsync(Behind(trusted: "127.0.0.0/24"), loggerFactory: logs);
+        await using var control = await ConnectAsAsync(server, "203.0.113.7");
+        await control.ExpectAsync("USER alice", 331);
+        await control.ExpectAsync("PASS wonderland", 230);
+        await control.ExpectAsync("TYPE I", 200);
+        var reply = await control.CommandAsync("PASV");
+        Assert.True(HostPort.TryParsePasvReply(reply.Message, out var target));
+        using var otherBalancer = await ConnectRawAsync(target, IPAddress.Parse("127.0.0.2"));
+        using var relayed = await ConnectRawAsync(target);
+        await control.SendLineAsync("RETR readme.txt");
+        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        Assert.Equal(TestServer.Sha256(TestServer.ReadmeText), TestServer.Sha256(await DataClient.ReadToEndAsync(relayed)));
+        Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        Assert.True(await ClosedSilentlyAsync(otherBalancer));
+        await logs.WaitForAsync(LogLevel.Warning, l => l.Contains("Data connection from 127.0.0.2:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task The_implicit_tls_port_reads_the_header_before_the_handshake()
     {
         var logs = new LogCollector();
