@@ -69,8 +69,12 @@ public sealed class ProxyProtocolSessionTests
         var xferlog = Path.Combine(Path.GetTempPath(), "ferry-xferlog-" + Guid.NewGuid().ToString("N"));
         try
         {
-            await using (var server = await TestServer.StartAsync(Behind(), loggerFactory: logs,
-                beforeStart: s => s.AddEventSink(new TransferLog(xferlog, TransferLogFormat.Xferlog, NullLogger.Instance))))
+            var events = new EventRecorder();
+            await using (var server = await TestServer.StartAsync(Behind(), loggerFactory: logs, beforeStart: s =>
+            {
+                s.AddEventSink(new TransferLog(xferlog, TransferLogFormat.Xferlog, NullLogger.Instance));
+                s.AddEventSink(events);
+            }))
             {
                 await using var control = await ConnectAsAsync(server, "203.0.113.7", 40123);
                 await control.ExpectAsync("USER alice", 331);
@@ -85,6 +89,9 @@ public sealed class ProxyProtocolSessionTests
                 await logs.WaitForAsync(LogLevel.Information, l => l.Contains("Login: user alice", StringComparison.Ordinal) && l.Contains("203.0.113.7", StringComparison.Ordinal));
                 await control.ExpectAsync("QUIT", 221);
             }
+            // Hooks and the JSON event stream get the same address (FERRY_EVENT_REMOTE_ADDRESS).
+            Assert.Contains(events.Events, e => e.Kind == FtpEventKind.Login);
+            Assert.All(events.Events, e => Assert.Equal(new IPEndPoint(IPAddress.Parse("203.0.113.7"), 40123), e.RemoteEndPoint));
             var line = Assert.Single(await File.ReadAllLinesAsync(xferlog));
             Assert.Contains(" 203.0.113.7 300000 ", line, StringComparison.Ordinal);
             Assert.DoesNotContain("127.0.0.1", line, StringComparison.Ordinal);
@@ -370,5 +377,14 @@ public sealed class ProxyProtocolSessionTests
         Assert.True(options.IsTrusted(IPAddress.Parse("2001:db8:1::5")));
         Assert.False(options.IsTrusted(IPAddress.Parse("2001:db9::5")));
         Assert.False((options with { Trusted = ["192.0.2.2"] }).IsTrusted(IPAddress.Parse("10.1.2.3")));
+    }
+
+    private sealed class EventRecorder : IFtpEventSink
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<FtpEvent> _events = new();
+
+        public FtpEvent[] Events => _events.ToArray();
+
+        public void Publish(FtpEvent e) => _events.Enqueue(e);
     }
 }
