@@ -37,6 +37,9 @@ internal sealed class ServeSettings
         ("passive-ports", "A-B", "passive data port range (default: any free port)"),
         ("passive-ports-per-ip", "N", "passive ports one client address may hold at once, then 425 (default: a quarter of --passive-ports, at least 1)"),
         ("passive-address", "ADDR", "IPv4 address announced in PASV replies (NAT)"),
+        // Passive port sharing (issue 24).
+        ("passive-port-sharing", null, "listen on every --passive-ports port for good and share each between clients of different addresses (a few ports for a load balancer or Kubernetes; docs/cluster.md)"),
+        ("passive-port-wait", "SECONDS", "with --passive-port-sharing: how long a PASV waits when every port already waits for the same address, then 425 (default 5)"),
         ("no-anonymous", null, "refuse anonymous logins (ftp, anonymous)"),
         ("allow-fxp", null, "let named accounts use server-to-server transfers (FXP)"),
         ("anonymous-upload-dir", "DIR", "virtual directory where anonymous users may STOR/STOU new files (default: none)"),
@@ -468,6 +471,8 @@ internal sealed class ServeSettings
             PassivePortMax = pasvMax,
             MaxPassivePortsPerAddress = Int("passive-ports-per-ip") ?? defaults.MaxPassivePortsPerAddress,
             PassiveAddress = this["passive-address"] is { } pasv ? Address("passive-address", pasv) : null,
+            PassivePortSharing = Bool("passive-port-sharing") ?? defaults.PassivePortSharing,
+            PassivePortWait = Seconds("passive-port-wait", allowZero: true) ?? defaults.PassivePortWait,
             AllowAnonymous = !(Bool("no-anonymous") ?? false),
             AllowFxp = Bool("allow-fxp") ?? false,
             IdleTimeout = Seconds("idle-timeout") ?? defaults.IdleTimeout,

@@ -37,6 +37,7 @@ public sealed class FtpServerMetrics : IDisposable
         TransferDuration = Meter.CreateHistogram<double>("ferry.transfer.duration", "s", "Duration of file transfers, by direction");
         CommandDuration = Meter.CreateHistogram<double>("ferry.command.duration", "s", "Time to handle a command until its reply, by verb");
         LogLinesDropped = Meter.CreateCounter<long>("ferry.log.dropped", "{line}", "Log lines dropped because the log output did not keep up");
+        ForeignDataConnections = Meter.CreateCounter<long>("ferry.data.foreign", "{connection}", "Data connections to a shared passive port closed unread: no session of their address waited there");
         CommandsThrottled = Meter.CreateCounter<long>("ferry.commands.throttled", "{command}", "Commands made to wait by the command rate limits, by reason (rate, errors)");
     }
 
@@ -52,6 +53,7 @@ public sealed class FtpServerMetrics : IDisposable
     public Histogram<double> CommandDuration { get; }
     public Counter<long> CommandsThrottled { get; }
     public Counter<long> LogLinesDropped { get; }
+    public Counter<long> ForeignDataConnections { get; }
 
     public void Dispose() => Meter.Dispose();
 }

@@ -126,9 +126,25 @@ public sealed class FtpServer : IAsyncDisposable
             }
             ServerLog.ListeningImplicitTls(_logger, _implicitListener.LocalEndPoint!);
         }
+        if (_options.PassivePortSharing)
+        {
+            try
+            {
+                _sharedPassivePorts = new DataChannels.SharedPassivePorts(IPAddress.Parse(_options.Address), _options.PassivePortMin, _options.PassivePortMax,
+                    DataConnectionSource, OnForeignSharedDataConnection);
+            }
+            catch
+            {
+                _listener.Dispose();
+                _implicitListener?.Dispose();
+                throw;
+            }
+            ServerLog.ListeningSharedPassive(_logger, _sharedPassivePorts.Count, _options.PassivePortMin, _options.PassivePortMax);
+        }
         var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage)
         {
             Tls = Tls,
+            SharedPassivePorts = _sharedPassivePorts,
         };
         _acceptLoop = AcceptLoopAsync(_listener, context, implicitTls: false);
         if (_implicitListener is not null)
@@ -178,6 +194,25 @@ public sealed class FtpServer : IAsyncDisposable
                 }
             }
         }
+    }
+
+    private DataChannels.SharedPassivePorts? _sharedPassivePorts;
+
+    /// <summary>The shared passive ports, once started with <see cref="FtpServerOptions.PassivePortSharing"/>.</summary>
+    internal DataChannels.SharedPassivePorts? SharedPassivePorts => _sharedPassivePorts;
+
+    /// <summary>
+    /// Who a data connection to a shared passive port comes from: the TCP peer by default; behind a
+    /// balancer, the PROXY header's source. Set before <see cref="StartAsync"/>.
+    /// </summary>
+    internal DataChannels.IDataConnectionSource DataConnectionSource { get; set; } = DataChannels.SocketPeerSource.Instance;
+
+    /// <summary>The theft check of the shared ports: logged, counted and scored like a protocol violation.</summary>
+    private void OnForeignSharedDataConnection(IPEndPoint peer, IPAddress? client, int port)
+    {
+        Metrics.ForeignDataConnections.Add(1);
+        Defender.Report(client ?? Normalize(peer.Address), DefenderEvent.ProtocolViolation);
+        ServerLog.ForeignSharedDataConnection(_logger, peer, client?.ToString() ?? "unknown", port);
     }
 
     private static Socket Bind(IPAddress address, int port)
@@ -377,6 +412,10 @@ public sealed class FtpServer : IAsyncDisposable
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_sharedPassivePorts is not null)
+        {
+            await _sharedPassivePorts.DisposeAsync().ConfigureAwait(false);
+        }
         if (_leftoverSweep is not null)
         {
             await _leftoverSweep.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -67,6 +67,9 @@ internal sealed class ServerContext(
     /// <summary>Passive ports held by each client address (<see cref="FtpServerOptions.PassivePortShare"/>).</summary>
     public DataChannels.PassivePortShare PassivePorts { get; } = new(options.PassivePortShare);
 
+    /// <summary>The shared passive ports (<see cref="FtpServerOptions.PassivePortSharing"/>); null when not shared.</summary>
+    public DataChannels.SharedPassivePorts? SharedPassivePorts { get; init; }
+
     /// <summary>Storage used by each user with a quota, kept by the account side's usage store.</summary>
     public QuotaLedger Quotas { get; } = new(quotaUsage ?? new InMemoryQuotaUsageStore());
 

@@ -110,4 +110,14 @@ internal static partial class ServerLog
 
     [LoggerMessage(35, LogLevel.Warning, "Sweep of upload temporaries failed: {Reason}")]
     public static partial void LeftoverSweepFailed(ILogger logger, string reason);
+
+    // Passive port sharing and the data-connection TLS policy (issue 24): ids 240-249.
+    [LoggerMessage(240, LogLevel.Warning, "Data connection from {Remote} (client {Client}) to shared passive port {Port} refused: no session of that address waits there")]
+    public static partial void ForeignSharedDataConnection(ILogger logger, IPEndPoint remote, string client, int port);
+
+    [LoggerMessage(241, LogLevel.Warning, "PASV/EPSV refused: every one of the {Ports} shared passive ports already has a session of {Address} waiting, for {Seconds:0.#} s")]
+    public static partial void SharedPortsBusy(ILogger logger, IPAddress address, int ports, double seconds);
+
+    [LoggerMessage(242, LogLevel.Information, "Listening on {Ports} shared passive ports {First}-{Last}")]
+    public static partial void ListeningSharedPassive(ILogger logger, int ports, int first, int last);
 }
