@@ -86,6 +86,12 @@ public sealed class FtpServer : IAsyncDisposable
         _eventSinks.Add(sink);
     }
 
+    /// <summary>
+    /// The recent PROT P data connections that did not resume a TLS session, refused or served by
+    /// the reuse policy (<see cref="FtpsOptions.DataSessionReuse"/>): what <c>ferry serve --explain-tls</c> shows.
+    /// </summary>
+    public DataTlsJournal DataTlsJournal { get; } = new();
+
     /// <summary>The per-address ban list of this server.</summary>
     public Defender Defender { get; }
 
@@ -141,7 +147,7 @@ public sealed class FtpServer : IAsyncDisposable
             }
             ServerLog.ListeningSharedPassive(_logger, _sharedPassivePorts.Count, _options.PassivePortMin, _options.PassivePortMax);
         }
-        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage)
+        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage, DataTlsJournal)
         {
             Tls = Tls,
             SharedPassivePorts = _sharedPassivePorts,
