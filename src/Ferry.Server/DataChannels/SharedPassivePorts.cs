@@ -218,7 +218,16 @@ internal sealed class SharedPassivePorts : IAsyncDisposable
             }
             catch (SocketException)
             {
-                // The connection was reset while queued (ECONNABORTED and the like): take the next.
+                // The connection was reset while queued (ECONNABORTED), or no descriptor was free
+                // (EMFILE): take the next after a pause, so a failure that repeats does not spin.
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(10), stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
                 continue;
             }
             var source = _source.ClientAddressAsync(socket, stopping);
@@ -241,8 +250,10 @@ internal sealed class SharedPassivePorts : IAsyncDisposable
         {
             client = await source.ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException or InvalidDataException)
+        catch (Exception)
         {
+            // Whatever made the source fail (a reset, a malformed or missing PROXY header, the
+            // server stopping), the connection's client cannot be told: it is closed as foreign.
             client = null;
         }
         Hand(port, socket, client);

@@ -431,6 +431,11 @@ public sealed class FtpServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        if (_sharedPassivePorts is not null)
+        {
+            // Also when a cancelled StopAsync returned before closing them.
+            await _sharedPassivePorts.DisposeAsync().ConfigureAwait(false);
+        }
         Tls?.Dispose();
         _stopping.Dispose();
         _draining.Dispose();
