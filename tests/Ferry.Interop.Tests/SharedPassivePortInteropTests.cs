@@ -41,6 +41,21 @@ public sealed partial class SharedPassivePortInteropTests(SharingFixture fixture
         Assert.Equal(ScenarioTree.Sha256(Path.Combine(Server.Root, ScenarioTree.DataPath)), ScenarioTree.Sha256(Path.Combine(Server.Root, "curl-up.bin")));
     }
 
+    /// <summary>curl --interface binds the data connection to the same address as the control one.</summary>
+    [Fact]
+    public async Task Curls_from_six_source_addresses_at_once_each_get_their_own_bytes()
+    {
+        var runs = Enumerable.Range(20, 6).Select(async i =>
+        {
+            var result = await Curl("-sS", "--interface", $"127.0.0.{i}", Url(ScenarioTree.DataPath), "-o", $"out-{i}");
+            return (i, result);
+        }).ToArray();
+        foreach (var (i, result) in await Task.WhenAll(runs))
+        {
+            AssertSameFile(Path.Combine(Work, $"out-{i}"), ScenarioTree.DataPath, result);
+        }
+    }
+
     [Fact]
     public async Task Lftp_mirrors_the_tree_with_four_parallel_transfers_and_puts_a_file()
     {
