@@ -403,6 +403,7 @@ internal static class ServeCommand
             "SYNOPSIS",
             "    ferry serve [--config FILE] [OPTION...]",
             "    ferry serve [--config FILE] [OPTION...] --check-config",
+            "    ferry serve [--config FILE] [--tls-report FILE] --explain-tls",
             "",
             "DESCRIPTION",
             "    Serves the --root directory over FTP. Anonymous users (ftp, anonymous) get read-only",
