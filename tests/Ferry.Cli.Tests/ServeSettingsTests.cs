@@ -12,6 +12,20 @@ public sealed class ServeSettingsTests : IDisposable
         pairs.ToDictionary(p => p.Key, p => (string?)p.Value, StringComparer.Ordinal);
 
     [Fact]
+    public void Passive_port_sharing_comes_from_the_command_line_or_the_environment_and_needs_a_small_range()
+    {
+        var options = ServeSettings.Load(["--root", _dir, "--passive-port-sharing", "--passive-ports", "50000-50007", "--passive-port-wait", "2"], Env()).ToServerOptions();
+        Assert.True(options.PassivePortSharing);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.PassivePortWait);
+        Assert.Equal((50000, 50007), (options.PassivePortMin, options.PassivePortMax));
+        var fromEnvironment = ServeSettings.Load(["--root", _dir], Env(("FERRY__PASSIVE_PORT_SHARING", "true"), ("FERRY__PASSIVE_PORTS", "50000-50007"))).ToServerOptions();
+        Assert.True(fromEnvironment.PassivePortSharing);
+        Assert.Equal(TimeSpan.FromSeconds(5), fromEnvironment.PassivePortWait);
+        var error = Assert.Throws<ArgumentException>(() => ServeSettings.Load(["--root", _dir, "--passive-port-sharing"], Env()).ToServerOptions());
+        Assert.Contains("passive-port-sharing", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Defaults_are_a_safe_anonymous_server_on_2121()
     {
         var options = ServeSettings.Load(["--root", _dir], Env()).ToServerOptions();

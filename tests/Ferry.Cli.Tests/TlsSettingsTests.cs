@@ -45,6 +45,25 @@ public sealed class TlsSettingsTests : IDisposable
     }
 
     [Theory]
+    [InlineData("enforced", DataSessionReuse.Enforced)]
+    [InlineData("required", DataSessionReuse.Enforced)]
+    [InlineData("preferred", DataSessionReuse.Preferred)]
+    [InlineData("off", DataSessionReuse.Off)]
+    public void Session_reuse_is_enforced_preferred_or_off_and_required_means_enforced(string value, DataSessionReuse expected)
+    {
+        var tls = ServeSettings.Load(["--root", _dir, "--tls", "--tls-dir", _dir, "--tls-session-reuse", value], Env()).ToServerOptions().Tls!;
+        Assert.Equal(expected, tls.DataSessionReuse);
+    }
+
+    [Fact]
+    public async Task Explain_tls_without_a_report_file_says_how_to_get_one()
+    {
+        var (code, _, stderr) = await Operations.FerryServeProcess.RunAsync(["serve", "--root", _dir, "--explain-tls"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--tls-report", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("--tls-cert", "/nonexistent/cert.pem", "tls-cert")]
     [InlineData("--tls-session-reuse", "sometimes", "tls-session-reuse")]
     [InlineData("--implicit-tls-port", "70000", "implicit-tls-port")]

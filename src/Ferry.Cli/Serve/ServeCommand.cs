@@ -61,6 +61,11 @@ internal static class ServeCommand
             return 0;
         }
 
+        if (settings["explain-tls"] is not null)
+        {
+            return await ExplainTlsAsync(settings, cancellationToken);
+        }
+
         using var loggerFactory = CreateLoggerFactory(operations, out var logSink);
         // Disposed before the factory (reverse order): writes the lines still buffered.
         using var logSinkLifetime = logSink;
@@ -114,6 +119,20 @@ internal static class ServeCommand
         {
             logSink.LinesDropped += dropped => server.Metrics.LogLinesDropped.Add(dropped);
         }
+        TlsReportFile? tlsReport = null;
+        if (settings["tls-report"] is { } reportPath)
+        {
+            try
+            {
+                tlsReport = new TlsReportFile(reportPath, server.DataTlsJournal);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync($"ferry serve: tls-report: cannot write '{reportPath}': {e.Message}");
+                return 2;
+            }
+        }
+        await using var tlsReportLifetime = tlsReport;
         var reload = new ServeReload();
         if (usersFile is not null)
         {
@@ -172,6 +191,35 @@ internal static class ServeCommand
                 await transferLog.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// `--explain-tls`: the data connections without TLS resumption that the running server (same
+    /// configuration) keeps in its --tls-report file, grouped by client. Exit 0, or 2 without a report.
+    /// </summary>
+    private static async Task<int> ExplainTlsAsync(ServeSettings settings, CancellationToken cancellationToken)
+    {
+        if (settings["tls-report"] is not { } path)
+        {
+            await Console.Error.WriteLineAsync("ferry serve: explain-tls: the server keeps its report only with --tls-report FILE (give the same option or --config here).");
+            return 2;
+        }
+        IReadOnlyList<Ferry.Server.Tls.DataTlsEvent> events;
+        try
+        {
+            events = await TlsReportFile.ReadAsync(path, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync($"ferry serve: explain-tls: cannot read '{path}' (is the server running with --tls-report?): {e.Message}");
+            return 2;
+        }
+        await Console.Out.WriteLineAsync($"From {Path.GetFullPath(path)}, written {File.GetLastWriteTimeUtc(path):yyyy-MM-ddTHH:mm:ssZ}:");
+        foreach (var line in Ferry.Server.Tls.DataTlsJournal.Explain([.. events]))
+        {
+            await Console.Out.WriteLineAsync(line);
+        }
+        return 0;
     }
 
     private static async Task<int> ServeAsync(FtpServer server, FtpServerOptions options, ServeSettings settings, ServeOperations operations,
@@ -355,6 +403,7 @@ internal static class ServeCommand
             "SYNOPSIS",
             "    ferry serve [--config FILE] [OPTION...]",
             "    ferry serve [--config FILE] [OPTION...] --check-config",
+            "    ferry serve [--config FILE] [--tls-report FILE] --explain-tls",
             "",
             "DESCRIPTION",
             "    Serves the --root directory over FTP. Anonymous users (ftp, anonymous) get read-only",

@@ -37,6 +37,9 @@ internal sealed class ServeSettings
         ("passive-ports", "A-B", "passive data port range (default: any free port)"),
         ("passive-ports-per-ip", "N", "passive ports one client address may hold at once, then 425 (default: a quarter of --passive-ports, at least 1)"),
         ("passive-address", "ADDR", "IPv4 address announced in PASV replies (NAT)"),
+        // Passive port sharing (issue 24).
+        ("passive-port-sharing", null, "listen on every --passive-ports port for good and share each between clients of different addresses (a few ports for a load balancer or Kubernetes; docs/cluster.md)"),
+        ("passive-port-wait", "SECONDS", "with --passive-port-sharing: how long a PASV waits when every port already waits for the same address, then 425 (default 5)"),
         ("no-anonymous", null, "refuse anonymous logins (ftp, anonymous)"),
         ("allow-fxp", null, "let named accounts use server-to-server transfers (FXP)"),
         ("anonymous-upload-dir", "DIR", "virtual directory where anonymous users may STOR/STOU new files (default: none)"),
@@ -76,7 +79,10 @@ internal sealed class ServeSettings
         ("tls-dir", "DIR", "where the self-signed certificate is kept (default ~/.local/share/ferry/tls)"),
         ("implicit-tls-port", "N", "also serve implicit FTPS (TLS from the first byte) on port N, usually 990; implies --tls"),
         ("require-tls", null, "named accounts must log in over TLS and transfer with PROT P (anonymous may stay plaintext)"),
-        ("tls-session-reuse", "required|off", "data connections must resume a TLS session (default required, like vsftpd)"),
+        ("tls-session-reuse", "enforced|preferred|off", "PROT P data connections must resume a TLS session (enforced; 'required' is the same), should (preferred: served, logged and counted) or need not (off); default enforced, like vsftpd"),
+        // TLS resumption report (issue 24).
+        ("tls-report", "FILE", "keep the recent PROT P data connections that did not resume a TLS session in FILE (JSON, rewritten as they come) for --explain-tls"),
+        ("explain-tls", null, "print the recent data connections without TLS resumption that the running server keeps in --tls-report, grouped by client, and exit"),
         ("run-as", "USER", "when started as root, become USER right after binding the port"),
         ("shutdown-timeout", "SECONDS", "on SIGTERM/SIGINT, how long running transfers may go on (default 30)"),
         ("log-level", "LEVEL", "trace, debug, information, warning, error (default information)"),
@@ -95,7 +101,7 @@ internal sealed class ServeSettings
     ];
 
     /// <summary>Options read only from the command line (never from the file or the environment).</summary>
-    private static readonly string[] CommandLineOnly = ["config", "check-config"];
+    internal static readonly string[] CommandLineOnly = ["config", "check-config", "explain-tls"];
 
     private readonly IConfiguration _configuration;
 
@@ -472,6 +478,8 @@ internal sealed class ServeSettings
             PassivePortMax = pasvMax,
             MaxPassivePortsPerAddress = Int("passive-ports-per-ip") ?? defaults.MaxPassivePortsPerAddress,
             PassiveAddress = this["passive-address"] is { } pasv ? Address("passive-address", pasv) : null,
+            PassivePortSharing = Bool("passive-port-sharing") ?? defaults.PassivePortSharing,
+            PassivePortWait = Seconds("passive-port-wait", allowZero: true) ?? defaults.PassivePortWait,
             AllowAnonymous = !(Bool("no-anonymous") ?? false),
             AllowFxp = Bool("allow-fxp") ?? false,
             IdleTimeout = Seconds("idle-timeout") ?? defaults.IdleTimeout,
@@ -632,9 +640,11 @@ internal sealed class ServeSettings
         }
         var reuse = this["tls-session-reuse"]?.ToLowerInvariant() switch
         {
-            null or "required" or "require" or "on" or "true" => Ferry.Server.Tls.DataSessionReuse.Required,
+            // "required" (and its spellings) is the older name of "enforced".
+            null or "enforced" or "required" or "require" or "on" or "true" => Ferry.Server.Tls.DataSessionReuse.Enforced,
+            "preferred" => Ferry.Server.Tls.DataSessionReuse.Preferred,
             "off" or "false" or "no" => Ferry.Server.Tls.DataSessionReuse.Off,
-            var other => throw new ArgumentException($"tls-session-reuse: '{other}' is not 'required' or 'off'."),
+            var other => throw new ArgumentException($"tls-session-reuse: '{other}' is not 'enforced', 'preferred' or 'off' ('required' = enforced)."),
         };
         foreach (var file in new[] { ("tls-cert", this["tls-cert"]), ("tls-key", this["tls-key"]) })
         {

@@ -16,6 +16,19 @@ internal static class InformationCommands
 
     public static ValueTask<FtpReply?> System(FtpSession session, string argument, CancellationToken cancellationToken) => Done(SystemType);
 
+    /// <summary>
+    /// CLNT: the client's software name, kept (printable ASCII, at most 80 characters) so a TLS
+    /// refusal and <c>--explain-tls</c> can name it.
+    /// </summary>
+    public static ValueTask<FtpReply?> Client(FtpSession session, string argument, CancellationToken cancellationToken)
+    {
+        var name = new string([.. argument.Trim().Where(c => c is >= ' ' and <= '~').Take(80)]);
+        session.ClientSoftware = name.Length == 0 ? null : name;
+        return Done(ClientNoted);
+    }
+
+    private static readonly FtpReply ClientNoted = new(ReplyCode.CommandOkay, "Noted.");
+
     public static ValueTask<FtpReply?> NoOperation(FtpSession session, string argument, CancellationToken cancellationToken) => Done(Replies.NoOperation);
 
     public static ValueTask<FtpReply?> Features(FtpSession session, string argument, CancellationToken cancellationToken)

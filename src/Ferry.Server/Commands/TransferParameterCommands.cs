@@ -76,13 +76,13 @@ internal static class TransferParameterCommands
         {
             return new FtpReply(ReplyCode.CantOpenDataConnection, "PASV carries IPv4 addresses only: use EPSV on an IPv6 connection.");
         }
-        var channel = await ListenAsync(session, local).ConfigureAwait(false);
-        if (channel is null)
+        var (port, refusal) = await ListenAsync(session, local, cancellationToken).ConfigureAwait(false);
+        if (refusal is not null)
         {
-            return Replies.CantOpenDataConnection;
+            return refusal;
         }
         var announced = session.Options.PassiveAddress ?? local;
-        return new FtpReply(ReplyCode.EnteringPassiveMode, HostPort.FormatPasvReply(new IPEndPoint(announced, channel.Port)));
+        return new FtpReply(ReplyCode.EnteringPassiveMode, HostPort.FormatPasvReply(new IPEndPoint(announced, port)));
     }
 
     public static async ValueTask<FtpReply?> Epsv(FtpSession session, string argument, CancellationToken cancellationToken)
@@ -113,10 +113,8 @@ internal static class TransferParameterCommands
                     $"Network protocol not supported, use ({(local.AddressFamily == AddressFamily.InterNetwork ? 1 : 2)})");
             }
         }
-        var channel = await ListenAsync(session, local).ConfigureAwait(false);
-        return channel is null
-            ? Replies.CantOpenDataConnection
-            : new FtpReply(ReplyCode.EnteringExtendedPassiveMode, HostPort.FormatEpsvReply(channel.Port));
+        var (port, refusal) = await ListenAsync(session, local, cancellationToken).ConfigureAwait(false);
+        return refusal ?? new FtpReply(ReplyCode.EnteringExtendedPassiveMode, HostPort.FormatEpsvReply(port));
     }
 
     /// <summary>
@@ -124,15 +122,19 @@ internal static class TransferParameterCommands
     /// so a repeated PASV holds one port). Null when no port could be had: the range is full, or
     /// this address already holds its share of it (<see cref="Hosting.FtpServerOptions.PassivePortShare"/>).
     /// </summary>
-    private static async ValueTask<PassiveDataChannel?> ListenAsync(FtpSession session, IPAddress local)
+    private static async ValueTask<(int Port, FtpReply? Refusal)> ListenAsync(FtpSession session, IPAddress local, CancellationToken cancellationToken)
     {
         await session.SetDataChannelAsync(null).ConfigureAwait(false);
         var client = session.RemoteEndPoint.Address;
+        if (session.Server.SharedPassivePorts is { } shared)
+        {
+            return await ReserveSharedAsync(session, shared, client, cancellationToken).ConfigureAwait(false);
+        }
         var share = session.Server.PassivePorts;
         if (!share.TryTake(client))
         {
             ServerLog.PassiveShareExhausted(session.Log, client, share.HeldBy(client));
-            return null;
+            return (0, Replies.CantOpenDataConnection);
         }
         PassiveDataChannel channel;
         try
@@ -146,11 +148,30 @@ internal static class TransferParameterCommands
         catch (SocketException)
         {
             share.Return(client);
-            return null;
+            return (0, Replies.CantOpenDataConnection);
         }
         channel.CloseIfUnusedAfter(session.Options.DataConnectionTimeout, () => share.Return(client));
         await session.SetDataChannelAsync(channel).ConfigureAwait(false);
-        return channel;
+        return (channel.Port, null);
+    }
+
+    /// <summary>
+    /// --passive-port-sharing: a shared port on which no other session of this client address waits
+    /// (the data connection is matched by its source address, so two such sessions on one port could
+    /// not be told apart). When every port has one, waits a little for one to free, then 425.
+    /// </summary>
+    private static async ValueTask<(int Port, FtpReply? Refusal)> ReserveSharedAsync(FtpSession session, SharedPassivePorts shared, IPAddress client, CancellationToken cancellationToken)
+    {
+        var wait = session.Options.PassivePortWait;
+        var channel = await shared.ReserveAsync(client, wait, session.Options.DataConnectionTimeout, cancellationToken).ConfigureAwait(false);
+        if (channel is null)
+        {
+            ServerLog.SharedPortsBusy(session.Log, client, shared.Count, wait.TotalSeconds);
+            return (0, new FtpReply(ReplyCode.CantOpenDataConnection,
+                $"Can't open data connection: all {shared.Count} passive ports are waiting for other connections from your address; try again later."));
+        }
+        await session.SetDataChannelAsync(channel).ConfigureAwait(false);
+        return (channel.Port, null);
     }
 
     private static readonly FtpReply AsciiMode = new(ReplyCode.CommandOkay, "Switching to ASCII mode.");

@@ -125,6 +125,7 @@ internal static class TransferRunner
         {
             return (DataConnection.Plain(socket), null);
         }
-        return await session.Server.TlsPolicy.SecureDataConnectionAsync(socket, session.ControlTlsOptions!, session.Log, token).ConfigureAwait(false);
+        return await session.Server.TlsPolicy.SecureDataConnectionAsync(socket, session.ControlTlsOptions!,
+            new Tls.DataTlsClient(session.RemoteEndPoint.Address, session.ClientSoftware, session.User?.Name), session.Log, token).ConfigureAwait(false);
     }
 }

@@ -79,6 +79,8 @@ internal static class VerbTable
 
         // Information and options
         new("SYST", InformationCommands.System, "SYST", BeforeLogin: true, Argument: ArgumentRule.None),
+        // CLNT (FileZilla, lftp, FluentFTP send it; no RFC): the client software, kept for diagnostics.
+        new("CLNT", InformationCommands.Client, "CLNT <client software>", BeforeLogin: true, Argument: ArgumentRule.Required),
         new("NOOP", InformationCommands.NoOperation, "NOOP", BeforeLogin: true, DuringTransfer: true),
         new("FEAT", InformationCommands.Features, "FEAT", BeforeLogin: true, Argument: ArgumentRule.None),
         new("OPTS", InformationCommands.Options, "OPTS UTF8 ON", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "UTF8"),

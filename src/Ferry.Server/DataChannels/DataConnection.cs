@@ -29,6 +29,10 @@ internal sealed class DataConnection : IAsyncDisposable
     /// <summary>The TCP socket: for sendfile (plaintext only) and for how much input is waiting.</summary>
     public Socket Socket => _socket;
 
+    /// <summary>The TLS version and cipher suite (null: plaintext).</summary>
+    public (System.Security.Authentication.SslProtocols Protocol, TlsCipherSuite Cipher)? TlsParameters =>
+        _tls is null ? null : (_tls.SslProtocol, _tls.NegotiatedCipherSuite);
+
     /// <summary>Whether the TLS handshake resumed a session (null: plaintext, or not seen).</summary>
     public bool? Resumed => _transport?.Resumed;
 

@@ -22,6 +22,7 @@ public sealed class FtpServerMetrics : IDisposable
         ["ferry.transfer.duration"] = [("direction", ["upload", "download"])],
         ["ferry.command.duration"] = [("command", [])],
         ["ferry.commands.throttled"] = [("reason", ["rate", "errors"])],
+        ["ferry.data.tls"] = [("resumed", ["yes", "no", "unknown"]), ("result", ["accepted", "refused"]), ("protocol", []), ("cipher", [])],
     };
 
     public FtpServerMetrics()
@@ -37,6 +38,8 @@ public sealed class FtpServerMetrics : IDisposable
         TransferDuration = Meter.CreateHistogram<double>("ferry.transfer.duration", "s", "Duration of file transfers, by direction");
         CommandDuration = Meter.CreateHistogram<double>("ferry.command.duration", "s", "Time to handle a command until its reply, by verb");
         LogLinesDropped = Meter.CreateCounter<long>("ferry.log.dropped", "{line}", "Log lines dropped because the log output did not keep up");
+        DataTls = Meter.CreateCounter<long>("ferry.data.tls", "{connection}", "PROT P data connections, by whether they resumed a TLS session (yes, no, unknown), result (accepted, refused), TLS version and cipher");
+        ForeignDataConnections = Meter.CreateCounter<long>("ferry.data.foreign", "{connection}", "Data connections to a shared passive port closed unread: no session of their address waited there");
         CommandsThrottled = Meter.CreateCounter<long>("ferry.commands.throttled", "{command}", "Commands made to wait by the command rate limits, by reason (rate, errors)");
     }
 
@@ -52,6 +55,8 @@ public sealed class FtpServerMetrics : IDisposable
     public Histogram<double> CommandDuration { get; }
     public Counter<long> CommandsThrottled { get; }
     public Counter<long> LogLinesDropped { get; }
+    public Counter<long> ForeignDataConnections { get; }
+    public Counter<long> DataTls { get; }
 
     public void Dispose() => Meter.Dispose();
 }

@@ -86,6 +86,12 @@ public sealed class FtpServer : IAsyncDisposable
         _eventSinks.Add(sink);
     }
 
+    /// <summary>
+    /// The recent PROT P data connections that did not resume a TLS session, refused or served by
+    /// the reuse policy (<see cref="FtpsOptions.DataSessionReuse"/>): what <c>ferry serve --explain-tls</c> shows.
+    /// </summary>
+    public DataTlsJournal DataTlsJournal { get; } = new();
+
     /// <summary>The per-address ban list of this server.</summary>
     public Defender Defender { get; }
 
@@ -126,9 +132,28 @@ public sealed class FtpServer : IAsyncDisposable
             }
             ServerLog.ListeningImplicitTls(_logger, _implicitListener.LocalEndPoint!);
         }
-        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage)
+        if (_options.PassivePortSharing)
+        {
+            try
+            {
+                var source = DataConnectionSource ?? (_options.ProxyProtocol is { } proxy
+                    ? new Net.ProxiedDataConnectionSource(proxy, (balancer, reason) => ServerLog.ProxyDataHeaderRefused(_logger, balancer, reason))
+                    : DataChannels.SocketPeerSource.Instance);
+                _sharedPassivePorts = new DataChannels.SharedPassivePorts(IPAddress.Parse(_options.Address), _options.PassivePortMin, _options.PassivePortMax,
+                    source, OnForeignSharedDataConnection);
+            }
+            catch
+            {
+                _listener.Dispose();
+                _implicitListener?.Dispose();
+                throw;
+            }
+            ServerLog.ListeningSharedPassive(_logger, _sharedPassivePorts.Count, _options.PassivePortMin, _options.PassivePortMax);
+        }
+        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage, DataTlsJournal)
         {
             Tls = Tls,
+            SharedPassivePorts = _sharedPassivePorts,
         };
         _acceptLoop = AcceptLoopAsync(_listener, context, implicitTls: false);
         if (_implicitListener is not null)
@@ -178,6 +203,31 @@ public sealed class FtpServer : IAsyncDisposable
                 }
             }
         }
+    }
+
+    private DataChannels.SharedPassivePorts? _sharedPassivePorts;
+
+    /// <summary>The shared passive ports, once started with <see cref="FtpServerOptions.PassivePortSharing"/>.</summary>
+    internal DataChannels.SharedPassivePorts? SharedPassivePorts => _sharedPassivePorts;
+
+    /// <summary>
+    /// Who a data connection to a shared passive port comes from: the TCP peer by default; behind a
+    /// balancer (<see cref="FtpServerOptions.ProxyProtocol"/>), the PROXY header's source. Null picks
+    /// one of those from the options; tests set their own before <see cref="StartAsync"/>.
+    /// </summary>
+    internal DataChannels.IDataConnectionSource? DataConnectionSource { get; set; }
+
+    /// <summary>The theft check of the shared ports: logged, counted and scored like a protocol violation.</summary>
+    private void OnForeignSharedDataConnection(IPEndPoint peer, IPAddress? client, int port)
+    {
+        Metrics.ForeignDataConnections.Add(1);
+        // A trusted balancer that could not name its client is not the offender: never score it.
+        var offender = client ?? (_options.ProxyProtocol?.IsTrusted(DataChannels.DataChannel.Normalize(peer.Address)) == true ? null : DataChannels.DataChannel.Normalize(peer.Address));
+        if (offender is not null)
+        {
+            Defender.Report(offender, DefenderEvent.ProtocolViolation);
+        }
+        ServerLog.ForeignSharedDataConnection(_logger, peer, client?.ToString() ?? "unknown", port);
     }
 
     private static Socket Bind(IPAddress address, int port)
@@ -451,6 +501,10 @@ public sealed class FtpServer : IAsyncDisposable
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_sharedPassivePorts is not null)
+        {
+            await _sharedPassivePorts.DisposeAsync().ConfigureAwait(false);
+        }
         if (_leftoverSweep is not null)
         {
             await _leftoverSweep.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -460,6 +514,11 @@ public sealed class FtpServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        if (_sharedPassivePorts is not null)
+        {
+            // Also when a cancelled StopAsync returned before closing them.
+            await _sharedPassivePorts.DisposeAsync().ConfigureAwait(false);
+        }
         Tls?.Dispose();
         _stopping.Dispose();
         _draining.Dispose();

@@ -37,6 +37,27 @@ public sealed record FtpServerOptions
     public int? PassivePortShare =>
         PassivePortMin == 0 ? null : MaxPassivePortsPerAddress ?? Math.Max(1, (PassivePortMax - PassivePortMin + 1) / 4);
 
+    // Passive port sharing (issue 24).
+    /// <summary>
+    /// Every port of <see cref="PassivePortMin"/>-<see cref="PassivePortMax"/> is listened on for the
+    /// server's lifetime and shared by sessions whose clients have different addresses; a data
+    /// connection goes to the session waiting on its port for its source address. For load balancers
+    /// and Kubernetes Services, which expose a few ports, not thousands. Passive FXP is not possible
+    /// then (the source address is the match), and <see cref="MaxPassivePortsPerAddress"/> does not
+    /// apply (each address has every port to itself).
+    /// </summary>
+    public bool PassivePortSharing { get; init; }
+
+    /// <summary>
+    /// With <see cref="PassivePortSharing"/>: how long a PASV/EPSV waits for a port when every port
+    /// already has a session of the same client address waiting on it; then 425.
+    /// </summary>
+    public TimeSpan PassivePortWait { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most ports <see cref="PassivePortSharing"/> listens on (each is a listener for the server's lifetime).</summary>
+    public const int MaxSharedPassivePorts = 1024;
+    // End of passive port sharing.
+
     /// <summary>Address announced in 227 replies instead of the local one (NAT masquerade).</summary>
     public IPAddress? PassiveAddress { get; init; }
 
@@ -165,6 +186,10 @@ public sealed record FtpServerOptions
             || (PassivePortMin == 0) != (PassivePortMax == 0))
         {
             throw new ArgumentException($"passive-ports: {PassivePortMin}-{PassivePortMax} is not a port range (A-B, 1 ≤ A ≤ B ≤ 65535).");
+        }
+        if (PassivePortSharing && (PassivePortMin == 0 || PassivePortMax - PassivePortMin + 1 > MaxSharedPassivePorts || PassivePortWait < TimeSpan.Zero))
+        {
+            throw new ArgumentException($"passive-port-sharing: needs a --passive-ports range of at most {MaxSharedPassivePorts} ports (e.g. 50000-50007), and passive-port-wait ≥ 0.");
         }
         if (MaxLineLength is < 512 or > 1024 * 1024)
         {

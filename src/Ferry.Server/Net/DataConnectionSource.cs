@@ -59,3 +59,32 @@ internal sealed class DataConnectionSource(ProxyProtocolOptions proxy, IPAddress
 /// <param name="Balancer">The trusted balancer the connection came from; null for a direct one.</param>
 /// <param name="RelayedWithoutHeader">From a trusted balancer that sends no header on data connections.</param>
 internal sealed record DataConnectionPeer(IPEndPoint Source, IPEndPoint? Balancer, bool RelayedWithoutHeader);
+
+/// <summary>
+/// The shared passive ports' view of <see cref="DataConnectionSource"/> (issue 24 behind issue 17):
+/// a connection from a trusted balancer is matched by its PROXY header's source, so sessions of
+/// many clients behind one balancer share the ports. A balancer that relays without a header
+/// (no <c>--proxy-protocol-data</c>) cannot say whose connection it is: null, closed unread.
+/// </summary>
+internal sealed class ProxiedDataConnectionSource(ProxyProtocolOptions proxy, Action<IPEndPoint, string> onHeaderRefused) : DataChannels.IDataConnectionSource
+{
+    private readonly DataConnectionSource _source = new(proxy, controlBalancer: null, onHeaderRefused);
+
+    public async ValueTask<IPAddress?> ClientAddressAsync(Socket connection, CancellationToken cancellationToken)
+    {
+        DataConnectionPeer? peer;
+        try
+        {
+            peer = await _source.ResolveAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+        {
+            return null;
+        }
+        if (peer is null || (peer.Balancer is not null && !proxy.DataConnections))
+        {
+            return null;
+        }
+        return DataChannels.DataChannel.Normalize(peer.Source.Address);
+    }
+}

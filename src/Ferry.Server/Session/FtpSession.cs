@@ -76,6 +76,9 @@ internal sealed class FtpSession
     public DataChannel? DataChannel { get; private set; }
     public bool EpsvAll { get; set; }
 
+    /// <summary>What the client named itself with CLNT (FileZilla, lftp, …): shown in TLS refusals and --explain-tls.</summary>
+    public string? ClientSoftware { get; set; }
+
     // TLS (RFC 4217)
     /// <summary>True once the control connection runs over TLS.</summary>
     public bool IsTlsControl => ControlTlsOptions is not null;

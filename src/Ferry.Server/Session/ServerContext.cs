@@ -19,7 +19,8 @@ internal sealed class ServerContext(
     CancellationToken draining,
     Diagnostics.FtpServerMetrics metrics,
     IReadOnlyList<Events.IFtpEventSink> eventSinks,
-    IQuotaUsageStore? quotaUsage = null)
+    IQuotaUsageStore? quotaUsage = null,
+    Tls.DataTlsJournal? dataTlsJournal = null)
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("Ferry.Server");
 
@@ -59,13 +60,16 @@ internal sealed class ServerContext(
     public Tls.TlsCertificateStore? Tls { get; init; }
 
     /// <summary>Which logins and data connections must use TLS, and how a data connection is secured.</summary>
-    public Tls.TlsPolicy TlsPolicy { get; } = new(options.Tls, options.AllowAnonymous);
+    public Tls.TlsPolicy TlsPolicy { get; } = new(options.Tls, options.AllowAnonymous, metrics, dataTlsJournal);
 
     /// <summary>Slots for password hashes computed at once (<see cref="FtpServerOptions.MaxConcurrentPasswordChecks"/>).</summary>
     public SemaphoreSlim PasswordChecks { get; } = new(options.MaxConcurrentPasswordChecks, options.MaxConcurrentPasswordChecks);
 
     /// <summary>Passive ports held by each client address (<see cref="FtpServerOptions.PassivePortShare"/>).</summary>
     public DataChannels.PassivePortShare PassivePorts { get; } = new(options.PassivePortShare);
+
+    /// <summary>The shared passive ports (<see cref="FtpServerOptions.PassivePortSharing"/>); null when not shared.</summary>
+    public DataChannels.SharedPassivePorts? SharedPassivePorts { get; init; }
 
     /// <summary>Storage used by each user with a quota, kept by the account side's usage store.</summary>
     public QuotaLedger Quotas { get; } = new(quotaUsage ?? new InMemoryQuotaUsageStore());

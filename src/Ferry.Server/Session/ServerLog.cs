@@ -75,7 +75,7 @@ internal static partial class ServerLog
     [LoggerMessage(23, LogLevel.Warning, "TLS handshake on a data connection failed: {Reason}")]
     public static partial void DataTlsFailed(ILogger logger, string reason);
 
-    [LoggerMessage(24, LogLevel.Warning, "Data connection refused: its TLS session is not a resumed one ({Reason}); the reuse policy requires it")]
+    [LoggerMessage(24, LogLevel.Warning, "Data connection refused: its TLS session is not a resumed one ({Reason}); the reuse policy (enforced) requires it")]
     public static partial void DataTlsNotResumed(ILogger logger, string reason);
 
     [LoggerMessage(25, LogLevel.Warning, "{Bytes} bytes of plaintext behind AUTH TLS discarded (command injection attempt or a broken client)")]
@@ -123,4 +123,20 @@ internal static partial class ServerLog
 
     [LoggerMessage(173, LogLevel.Warning, "Data connection from balancer {Balancer} refused: {Reason}")]
     public static partial void ProxyDataHeaderRefused(ILogger logger, IPEndPoint balancer, string reason);
+
+    // Passive port sharing and the data-connection TLS policy (issue 24): ids 240-249.
+    [LoggerMessage(240, LogLevel.Warning, "Data connection from {Remote} (client {Client}) to shared passive port {Port} refused: no session of that address waits there")]
+    public static partial void ForeignSharedDataConnection(ILogger logger, IPEndPoint remote, string client, int port);
+
+    [LoggerMessage(241, LogLevel.Warning, "PASV/EPSV refused: every one of the {Ports} shared passive ports already has a session of {Address} waiting, for {Seconds:0.#} s")]
+    public static partial void SharedPortsBusy(ILogger logger, IPAddress address, int ports, double seconds);
+
+    [LoggerMessage(242, LogLevel.Information, "Listening on {Ports} shared passive ports {First}-{Last}")]
+    public static partial void ListeningSharedPassive(ILogger logger, int ports, int first, int last);
+
+    [LoggerMessage(243, LogLevel.Debug, "PROT P data connection {Resumed} a TLS session: {Protocol} {Cipher}, client {Software}, {Result}")]
+    public static partial void DataTls(ILogger logger, string resumed, string protocol, string cipher, string software, string result);
+
+    [LoggerMessage(244, LogLevel.Information, "Data connection served although its TLS session is not a resumed one ({Reason}, client {Software}): --tls-session-reuse preferred")]
+    public static partial void DataTlsNotResumedServed(ILogger logger, string reason, string software);
 }

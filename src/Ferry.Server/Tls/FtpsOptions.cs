@@ -3,12 +3,13 @@ using System.Security.Cryptography.X509Certificates;
 namespace Ferry.Server.Tls;
 
 /// <summary>
-/// How a data connection's TLS session must relate to the control connection's
-/// (vsftpd's <c>require_ssl_reuse</c>). See docs/tls.md for what each level proves.
+/// How a data connection's TLS session must relate to the control connection's (vsftpd's
+/// <c>require_ssl_reuse</c>; AWS Transfer's DISABLED / ENABLED / ENFORCED). See docs/tls.md for
+/// what each level proves.
 /// </summary>
 public enum DataSessionReuse
 {
-    /// <summary>Any TLS handshake on the data connection is accepted.</summary>
+    /// <summary>Any TLS handshake on the data connection is accepted (and still logged and counted).</summary>
     Off,
 
     /// <summary>
@@ -16,7 +17,17 @@ public enum DataSessionReuse
     /// TLS 1.2 handshake, or a TLS 1.3 handshake with a pre-shared key). Seen by reading the server's
     /// own cleartext handshake records; .NET has no public API for it. Refused with 522.
     /// </summary>
-    Required,
+    Enforced,
+
+    /// <summary>
+    /// A resumed session is expected but a full handshake is served: the connection is logged, counted
+    /// and kept among the recent unresumed connections (<see cref="DataTlsJournal"/>), so an operator
+    /// can see which clients would fail under <see cref="Enforced"/> before turning it on.
+    /// </summary>
+    Preferred,
+
+    /// <summary>The older name of <see cref="Enforced"/> (<c>--tls-session-reuse required</c>).</summary>
+    Required = Enforced,
 }
 
 /// <summary>FTPS (RFC 4217): the certificate, the implicit port and the policies.</summary>
@@ -46,8 +57,8 @@ public sealed record FtpsOptions
     /// </summary>
     public bool RequireTls { get; init; }
 
-    /// <summary>Whether data connections must resume a TLS session (default: required, like vsftpd).</summary>
-    public DataSessionReuse DataSessionReuse { get; init; } = DataSessionReuse.Required;
+    /// <summary>Whether data connections must resume a TLS session (default: enforced, like vsftpd).</summary>
+    public DataSessionReuse DataSessionReuse { get; init; } = DataSessionReuse.Enforced;
 
     /// <summary>Longest a TLS handshake may take, on the control or a data connection.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);

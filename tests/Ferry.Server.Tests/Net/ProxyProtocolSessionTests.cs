@@ -252,6 +252,45 @@ public sealed class ProxyProtocolSessionTests
     }
 
     [Fact]
+    public async Task Shared_passive_ports_match_data_connections_by_their_proxy_header_and_never_score_the_balancer()
+    {
+        // Issue 24 behind issue 17: two clients behind one balancer wait on shared ports; each data
+        // connection goes to the session its header names. A header naming nobody waiting
+        // is refused and scored against that client, never against the balancer.
+        var logs = new LogCollector();
+        await using var server = await SharedPassivePortTests.StartSharingAsync(
+            Behind(data: true, and: o => o with { Defender = o.Defender with { Threshold = 5, ProtocolViolationScore = 5 } }), logs);
+        await using var first = await ConnectAsAsync(server, "203.0.113.7");
+        await using var second = await ConnectAsAsync(server, "203.0.113.8", 40001);
+        var targets = new List<IPEndPoint>();
+        foreach (var control in new[] { first, second })
+        {
+            await control.ExpectAsync("USER alice", 331);
+            await control.ExpectAsync("PASS wonderland", 230);
+            await control.ExpectAsync("TYPE I", 200);
+            var reply = await control.CommandAsync("PASV");
+            Assert.True(HostPort.TryParsePasvReply(reply.Message, out var target), reply.ToString());
+            targets.Add(target);
+        }
+        using var thief = await ConnectRawAsync(targets[0]);
+        await thief.SendAsync(V1("203.0.113.9", 5000), SocketFlags.None);
+        Assert.True(await ClosedSilentlyAsync(thief));
+        foreach (var (control, client, target) in new[] { (second, "203.0.113.8", targets[1]), (first, "203.0.113.7", targets[0]) })
+        {
+            using var data = await ConnectRawAsync(target);
+            await data.SendAsync(V1(client, 5001), SocketFlags.None);
+            await control.SendLineAsync("RETR readme.txt");
+            Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+            var bytes = await DataClient.ReadToEndAsync(data);
+            Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+            Assert.Equal(TestServer.Sha256(TestServer.ReadmeText), TestServer.Sha256(bytes));
+        }
+        await logs.WaitForAsync(LogLevel.Warning, l => l.Contains("(client 203.0.113.9)", StringComparison.Ordinal));
+        Assert.True(server.Server.Defender.IsBanned(IPAddress.Parse("203.0.113.9")));
+        Assert.False(server.Server.Defender.IsBanned(IPAddress.Loopback));
+    }
+
+    [Fact]
     public async Task A_direct_data_connection_is_compared_with_the_clients_real_address()
     {
         // The client 127.0.0.7 logs in through the balancer (127.0.0.1) and connects its data
