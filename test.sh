@@ -33,6 +33,8 @@ fi
 as_root tests/peers/install.sh
 # OpenStack Swift with s3api: the S3 store the object-storage tests start on loopback.
 as_root tests/peers/s3-swift.sh install
+# PostgreSQL 15: the shared state of the cluster tests (each test run starts its own on loopback).
+as_root tests/peers/postgres.sh install
 
 node_dir=tests/Ferry.Interop.Tests/node
 if [ ! -d "$node_dir/node_modules/basic-ftp" ]; then
