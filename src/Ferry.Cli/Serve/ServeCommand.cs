@@ -121,7 +121,8 @@ internal static class ServeCommand
         IQuotaUsageStore? quotaUsage;
         try
         {
-            quotaUsage = usersFile is null ? null : new FileQuotaUsageStore(usersFile.Path + ".usage.json", loggerFactory.CreateLogger("Ferry.Quota"));
+            quotaUsage = cluster is not null ? new PostgresQuotaUsageStore(cluster)
+                : usersFile is null ? null : new FileQuotaUsageStore(usersFile.Path + ".usage.json", loggerFactory.CreateLogger("Ferry.Quota"));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {

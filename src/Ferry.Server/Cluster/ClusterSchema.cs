@@ -26,6 +26,14 @@ public static class ClusterSchema
                 updated_at timestamptz NOT NULL DEFAULT now()
             );
             """),
+        (2, "quota usage", """
+            CREATE TABLE ferry_quota_usage (
+                name       text PRIMARY KEY,              -- the account
+                bytes      bigint NOT NULL,               -- stored, plus what uploads in flight reserved
+                files      bigint NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            """),
     ];
 
     /// <summary>The newest version this Ferry knows.</summary>
