@@ -138,6 +138,9 @@ internal static class ServeCommand
         {
             logSink.LinesDropped += dropped => server.Metrics.LogLinesDropped.Add(dropped);
         }
+        // Bans and scores shared with the other nodes (disposed before the database and after the server).
+        await using var sharedDefender = cluster is null ? null : new SharedDefender(cluster, server.Defender, loggerFactory.CreateLogger("Ferry.Cluster"));
+        sharedDefender?.Start();
         var reload = new ServeReload();
         if (usersFile is not null)
         {

@@ -34,6 +34,17 @@ public static class ClusterSchema
                 updated_at timestamptz NOT NULL DEFAULT now()
             );
             """),
+        (3, "defender", """
+            CREATE TABLE ferry_defender (
+                address      inet PRIMARY KEY,
+                score        integer NOT NULL DEFAULT 0,               -- points since window_start
+                window_start timestamptz NOT NULL DEFAULT now(),
+                banned_until timestamptz,                              -- refused by every node until then
+                bans         integer NOT NULL DEFAULT 0,               -- each ban lasts longer
+                updated_at   timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX ferry_defender_updated ON ferry_defender (updated_at);
+            """),
     ];
 
     /// <summary>The newest version this Ferry knows.</summary>
