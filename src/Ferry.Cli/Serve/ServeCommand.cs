@@ -138,9 +138,12 @@ internal static class ServeCommand
         {
             logSink.LinesDropped += dropped => server.Metrics.LogLinesDropped.Add(dropped);
         }
-        // Bans and scores shared with the other nodes (disposed before the database and after the server).
+        // Bans and scores shared with the other nodes, and this node's sessions in the live-sessions
+        // registry (both stopped before the server and the database, declared before them).
         await using var sharedDefender = cluster is null ? null : new SharedDefender(cluster, server.Defender, loggerFactory.CreateLogger("Ferry.Cluster"));
         sharedDefender?.Start();
+        await using var sessionRegistry = cluster is null ? null : new SessionRegistry(cluster, server.Sessions, loggerFactory.CreateLogger("Ferry.Cluster"));
+        sessionRegistry?.Start();
         var reload = new ServeReload();
         if (usersFile is not null)
         {

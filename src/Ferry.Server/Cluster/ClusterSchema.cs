@@ -45,6 +45,26 @@ public static class ClusterSchema
             );
             CREATE INDEX ferry_defender_updated ON ferry_defender (updated_at);
             """),
+        (4, "live sessions", """
+            CREATE TABLE ferry_nodes (
+                node       text PRIMARY KEY,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                heartbeat  timestamptz NOT NULL DEFAULT now()  -- a node silent past the expiry is dead
+            );
+            CREATE TABLE ferry_sessions (
+                node           text NOT NULL REFERENCES ferry_nodes ON DELETE CASCADE,
+                session_id     bigint NOT NULL,
+                user_name      text,                              -- null before login
+                address        inet NOT NULL,                     -- the client's real address
+                port           integer NOT NULL,
+                since          timestamptz NOT NULL,
+                command        text,                              -- the verb only, never its argument
+                transfer       text,                              -- 'STOR /path' while one runs
+                transfer_bytes bigint,
+                updated_at     timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (node, session_id)
+            );
+            """),
     ];
 
     /// <summary>The newest version this Ferry knows.</summary>

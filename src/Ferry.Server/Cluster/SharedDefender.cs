@@ -33,6 +33,7 @@ public sealed partial class SharedDefender : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Channel<Report> _queue;
     private readonly CancellationTokenSource _stopping = new();
+    private int _disposed;
     private Task? _writer;
     private Task? _poller;
     private static readonly DateTime Beginning = DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc); // -infinity
@@ -281,6 +282,10 @@ public sealed partial class SharedDefender : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         _defender.Scored -= OnScored;
         _defender.AddressBanned -= OnBanned;
         await _stopping.CancelAsync().ConfigureAwait(false);

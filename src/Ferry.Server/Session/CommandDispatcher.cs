@@ -130,6 +130,7 @@ internal sealed class CommandDispatcher
             _lastVerb = spec.Verb;
             return Replies.NotImplemented;
         }
+        session.CurrentCommand = spec.Verb;
         var predecessor = VerbTable.RequiredPredecessor(spec.Verb);
         var previous = _lastVerb;
         _lastVerb = spec.Verb;

@@ -48,6 +48,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         _sessionCts = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
         _session = new FtpSession(id, (IPEndPoint)socket.RemoteEndPoint!, (IPEndPoint)socket.LocalEndPoint!, server, this);
         _dispatcher = new CommandDispatcher(_session);
+        server.LiveSessions[id] = _session;
     }
 
     private ILogger Log => _session.Log;
@@ -427,6 +428,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        _server.LiveSessions.TryRemove(_session.Id, out _);
         var tls = _tls;
         if (tls is not null)
         {
