@@ -24,7 +24,7 @@ public sealed record ClusterNode(string Node, DateTimeOffset StartedAt, DateTime
 /// side the admin surface uses; a session is at most one interval stale. The database being down
 /// only pauses the registry.
 /// </summary>
-public sealed class SessionRegistry : IAsyncDisposable
+public sealed partial class SessionRegistry : IAsyncDisposable
 {
     private readonly ClusterDatabase _database;
     private readonly Func<IReadOnlyList<SessionSnapshot>> _sessions;
@@ -72,7 +72,7 @@ public sealed class SessionRegistry : IAsyncDisposable
                 }
                 catch (PostgresException e)
                 {
-                    _logger.LogWarning("Live-sessions registry: heartbeat failed: {Reason}", e.MessageText);
+                    Log.HeartbeatFailed(_logger, e.MessageText);
                 }
             }
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
@@ -214,5 +214,11 @@ public sealed class SessionRegistry : IAsyncDisposable
         {
             // The rows expire with the heartbeat anyway.
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1720, Level = LogLevel.Warning, Message = "Live-sessions registry: heartbeat failed: {Reason}")]
+        public static partial void HeartbeatFailed(ILogger logger, string reason);
     }
 }
