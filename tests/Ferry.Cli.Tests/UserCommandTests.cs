@@ -103,6 +103,19 @@ public sealed class UserCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Passwd_changes_the_password_and_nothing_else()
+    {
+        Assert.Equal(0, (await RunAsync("old\n", "add", "alice", "--users", _path, "--home", "/a", "--permissions", "all")).Code);
+        var (code, _, error) = await RunAsync("new\n", "passwd", "alice", "--users", _path);
+        Assert.True(code == 0, error);
+        var store = new FileUserStore(_path);
+        Assert.Null(await store.AuthenticateAsync("alice", "old", CancellationToken.None));
+        var alice = await store.AuthenticateAsync("alice", "new", CancellationToken.None);
+        Assert.Equal(("/a", Permissions.All), (alice!.Home, alice.Permissions));
+        Assert.Equal(1, (await RunAsync("x\n", "passwd", "ghost", "--users", _path)).Code);
+    }
+
+    [Fact]
     public async Task Adding_an_existing_user_or_an_empty_password_is_refused()
     {
         Assert.Equal(0, (await RunAsync("pw\n", "add", "alice", "--users", _path)).Code);
