@@ -35,6 +35,8 @@ as_root tests/peers/install.sh
 as_root tests/peers/s3-swift.sh install
 # HAProxy (issue 17): the balancer of the cluster tests, with the shipped docs/haproxy-two-nodes.cfg.
 as_root tests/peers/haproxy.sh install
+# PostgreSQL 15: the shared state of the cluster tests (each test run starts its own on loopback).
+as_root tests/peers/postgres.sh install
 
 node_dir=tests/Ferry.Interop.Tests/node
 if [ ! -d "$node_dir/node_modules/basic-ftp" ]; then

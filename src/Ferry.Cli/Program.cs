@@ -81,8 +81,8 @@ public static class Program
                                upload a file
               mirror URL DIR | mirror --upload DIR URL
                                copy a directory tree down or up
-              user add|remove|list
-                               manage a users file for serve --users (ferry user --help)
+              user add|remove|list|passwd|import
+                               manage the accounts of serve: a users file or PostgreSQL (ferry user --help)
 
             Every command takes --help; --version prints the version. Arguments may come from a
             response file (@FILE). Shells complete commands and options through dotnet-suggest:

@@ -10,20 +10,20 @@ public sealed class UserCommandTests : IDisposable
 
     public void Dispose() => File.Delete(_path);
 
-    private static (int Code, string Output, string Error) Run(string input, params string[] args) => RunWith(input, null, args);
+    private static Task<(int Code, string Output, string Error)> RunAsync(string input, params string[] args) => RunWithAsync(input, null, args);
 
-    private static (int Code, string Output, string Error) RunWith(string input, UserCommand.SecretPrompt? terminal, params string[] args)
+    private static async Task<(int Code, string Output, string Error)> RunWithAsync(string input, UserCommand.SecretPrompt? terminal, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = UserCommand.Run(args, new StringReader(input), output, error, terminal);
+        var code = await UserCommand.RunAsync(args, new UserCommand.UserConsole(new StringReader(input), output, error, terminal));
         return (code, output.ToString(), error.ToString());
     }
 
     [Fact]
     public async Task Add_reads_the_password_from_redirected_stdin_and_stores_only_its_hash()
     {
-        var (code, _, error) = Run("s3cret pass\n", "add", "carol", "--users", _path, "--home", "/pub", "--permissions", "list,read,write", "--quota-bytes", "1000");
+        var (code, _, error) = await RunAsync("s3cret pass\n", "add", "carol", "--users", _path, "--home", "/pub", "--permissions", "list,read,write", "--quota-bytes", "1000");
         Assert.True(code == 0, error);
         var text = await File.ReadAllTextAsync(_path);
         Assert.DoesNotContain("s3cret", text, StringComparison.Ordinal);
@@ -39,33 +39,33 @@ public sealed class UserCommandTests : IDisposable
     }
 
     [Fact]
-    public void On_a_terminal_the_password_is_asked_twice_and_must_match()
+    public async Task On_a_terminal_the_password_is_asked_twice_and_must_match()
     {
         var answers = new Queue<string>(["one", "two"]);
-        var (code, _, error) = RunWith("", _ => answers.Dequeue(), "add", "dave", "--users", _path);
+        var (code, _, error) = await RunWithAsync("", _ => answers.Dequeue(), "add", "dave", "--users", _path);
         Assert.Equal(1, code);
         Assert.Contains("passwords differ", error, StringComparison.Ordinal);
         Assert.False(File.Exists(_path));
 
         var prompts = new List<string>();
-        (code, _, error) = RunWith("", p => { prompts.Add(p); return "same"; }, "add", "dave", "--users", _path);
+        (code, _, error) = await RunWithAsync("", p => { prompts.Add(p); return "same"; }, "add", "dave", "--users", _path);
         Assert.True(code == 0, error);
         Assert.Equal(["Password: ", "Password again: "], prompts);
     }
 
     [Fact]
-    public void Password_stdin_reads_a_line_even_on_a_terminal()
+    public async Task Password_stdin_reads_a_line_even_on_a_terminal()
     {
-        var (code, _, error) = RunWith("piped\n", _ => throw new InvalidOperationException("no prompt expected"), "add", "erin", "--users", _path, "--password-stdin");
+        var (code, _, error) = await RunWithAsync("piped\n", _ => throw new InvalidOperationException("no prompt expected"), "add", "erin", "--users", _path, "--password-stdin");
         Assert.True(code == 0, error);
     }
 
     [Fact]
-    public void List_shows_names_homes_and_rights_but_never_hashes()
+    public async Task List_shows_names_homes_and_rights_but_never_hashes()
     {
-        Assert.Equal(0, Run("pw1\n", "add", "alice", "--users", _path, "--permissions", "all").Code);
-        Assert.Equal(0, Run("pw2\n", "add", "bob", "--users", _path, "--home", "/pub/bob", "--quota-files", "5").Code);
-        var (code, output, _) = Run("", "list", "--users", _path);
+        Assert.Equal(0, (await RunAsync("pw1\n", "add", "alice", "--users", _path, "--permissions", "all")).Code);
+        Assert.Equal(0, (await RunAsync("pw2\n", "add", "bob", "--users", _path, "--home", "/pub/bob", "--quota-files", "5")).Code);
+        var (code, output, _) = await RunAsync("", "list", "--users", _path);
         Assert.Equal(0, code);
         Assert.Equal("alice\t/\tall\nbob\t/pub/bob\tlist,read\tquota-files=5\n", output.ReplaceLineEndings("\n"));
         Assert.DoesNotContain("pbkdf2", output, StringComparison.Ordinal);
@@ -74,9 +74,9 @@ public sealed class UserCommandTests : IDisposable
     [Fact]
     public async Task Remove_takes_the_user_out_and_keeps_the_others()
     {
-        Run("pw1\n", "add", "alice", "--users", _path);
-        Run("pw2\n", "add", "bob", "--users", _path);
-        var (code, _, _) = Run("", "remove", "alice", "--users", _path);
+        await RunAsync("pw1\n", "add", "alice", "--users", _path);
+        await RunAsync("pw2\n", "add", "bob", "--users", _path);
+        var (code, _, _) = await RunAsync("", "remove", "alice", "--users", _path);
         Assert.Equal(0, code);
         var store = new FileUserStore(_path);
         Assert.False(store.Contains("alice"));
@@ -93,32 +93,45 @@ public sealed class UserCommandTests : IDisposable
     [InlineData(2, "--home: 'pub'", "add", "x", "--home", "pub")]
     [InlineData(2, "'anonymous' is the anonymous login", "add", "anonymous")]
     [InlineData(2, "--quota-bytes: 'lots'", "add", "x", "--quota-bytes", "lots")]
-    public void Errors_exit_non_zero_with_a_clear_message(int expected, string message, params string[] args)
+    public async Task Errors_exit_non_zero_with_a_clear_message(int expected, string message, params string[] args)
     {
         File.WriteAllText(_path, "[]");
         string[] full = message.Contains("--users FILE", StringComparison.Ordinal) ? args : [.. args, "--users", _path];
-        var (code, _, error) = Run("pw\n", full);
+        var (code, _, error) = await RunAsync("pw\n", full);
         Assert.Equal(expected, code);
         Assert.Contains(message, error, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Adding_an_existing_user_or_an_empty_password_is_refused()
+    public async Task Passwd_changes_the_password_and_nothing_else()
     {
-        Assert.Equal(0, Run("pw\n", "add", "alice", "--users", _path).Code);
-        var (code, _, error) = Run("pw\n", "add", "alice", "--users", _path);
+        Assert.Equal(0, (await RunAsync("old\n", "add", "alice", "--users", _path, "--home", "/a", "--permissions", "all")).Code);
+        var (code, _, error) = await RunAsync("new\n", "passwd", "alice", "--users", _path);
+        Assert.True(code == 0, error);
+        var store = new FileUserStore(_path);
+        Assert.Null(await store.AuthenticateAsync("alice", "old", CancellationToken.None));
+        var alice = await store.AuthenticateAsync("alice", "new", CancellationToken.None);
+        Assert.Equal(("/a", Permissions.All), (alice!.Home, alice.Permissions));
+        Assert.Equal(1, (await RunAsync("x\n", "passwd", "ghost", "--users", _path)).Code);
+    }
+
+    [Fact]
+    public async Task Adding_an_existing_user_or_an_empty_password_is_refused()
+    {
+        Assert.Equal(0, (await RunAsync("pw\n", "add", "alice", "--users", _path)).Code);
+        var (code, _, error) = await RunAsync("pw\n", "add", "alice", "--users", _path);
         Assert.Equal(1, code);
         Assert.Contains("already exists", error, StringComparison.Ordinal);
-        (code, _, error) = Run("\n", "add", "bob", "--users", _path);
+        (code, _, error) = await RunAsync("\n", "add", "bob", "--users", _path);
         Assert.Equal(1, code);
         Assert.Contains("empty password", error, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void A_bad_users_file_is_reported_not_overwritten()
+    public async Task A_bad_users_file_is_reported_not_overwritten()
     {
         File.WriteAllText(_path, "[ broken");
-        var (code, _, error) = Run("pw\n", "add", "alice", "--users", _path);
+        var (code, _, error) = await RunAsync("pw\n", "add", "alice", "--users", _path);
         Assert.Equal(1, code);
         Assert.Contains("not valid JSON", error, StringComparison.Ordinal);
         Assert.Equal("[ broken", File.ReadAllText(_path));

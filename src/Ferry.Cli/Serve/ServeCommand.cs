@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Ferry.Cli.CommandLine;
 using Ferry.Server.Accounts;
+using Ferry.Server.Cluster;
 using Ferry.Server.Events;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
@@ -39,12 +40,14 @@ internal static class ServeCommand
         IUserStore? users;
         FileUserStore? usersFile;
         ServeOperations operations;
+        ClusterDatabaseOptions? clusterOptions;
         try
         {
             settings = ServeSettings.Load(commandLine, environment);
             options = settings.ToServerOptions();
             users = settings.ToAccounts(out usersFile);
             operations = settings.ToOperations(environment);
+            clusterOptions = settings.ToClusterOptions(environment);
         }
         catch (ArgumentException e)
         {
@@ -70,6 +73,26 @@ internal static class ServeCommand
         // Disposed before the factory (reverse order): writes the lines still buffered.
         using var logSinkLifetime = logSink;
         var log = loggerFactory.CreateLogger("Ferry.Serve");
+
+        // Shared state in PostgreSQL (docs/cluster.md): the schema is brought up to date before the
+        // port opens; a database that does not answer now stops the start (later it only refuses logins).
+        await using var cluster = clusterOptions is null ? null : new ClusterDatabase(clusterOptions, loggerFactory.CreateLogger("Ferry.Cluster"));
+        if (cluster is not null)
+        {
+            try
+            {
+                using var reach = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var version = await cluster.MigrateAsync(reach.Token);
+                ServeLog.SharedState(log, cluster.Url, version, cluster.Options.NodeName);
+            }
+            catch (Exception e) when (e is AccountStoreUnavailableException or InvalidOperationException or Npgsql.NpgsqlException)
+            {
+                await Console.Error.WriteLineAsync($"ferry serve: accounts: {e.Message}");
+                return 1;
+            }
+            var shared = new PostgresAccountStore(cluster, settings.LoginCacheSize);
+            users = users is null ? shared : new CombinedUserStore([shared, users]);
+        }
 
         var fileSystemOptions = settings.ToFileSystemOptions();
         var objectStorage = settings.ToObjectStorageOptions();
@@ -103,7 +126,8 @@ internal static class ServeCommand
         IQuotaUsageStore? quotaUsage;
         try
         {
-            quotaUsage = usersFile is null ? null : new FileQuotaUsageStore(usersFile.Path + ".usage.json", loggerFactory.CreateLogger("Ferry.Quota"));
+            quotaUsage = cluster is not null ? new PostgresQuotaUsageStore(cluster)
+                : usersFile is null ? null : new FileQuotaUsageStore(usersFile.Path + ".usage.json", loggerFactory.CreateLogger("Ferry.Quota"));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
@@ -133,6 +157,12 @@ internal static class ServeCommand
             }
         }
         await using var tlsReportLifetime = tlsReport;
+        // Bans and scores shared with the other nodes, and this node's sessions in the live-sessions
+        // registry (both stopped before the server and the database, declared before them).
+        await using var sharedDefender = cluster is null ? null : new SharedDefender(cluster, server.Defender, loggerFactory.CreateLogger("Ferry.Cluster"));
+        sharedDefender?.Start();
+        await using var sessionRegistry = cluster is null ? null : new SessionRegistry(cluster, server.Sessions, loggerFactory.CreateLogger("Ferry.Cluster"));
+        sessionRegistry?.Start();
         var reload = new ServeReload();
         if (usersFile is not null)
         {
@@ -466,4 +496,7 @@ internal static partial class ServeLog
 
     [LoggerMessage(202, LogLevel.Information, "Shutting down: {Sessions} sessions open; running transfers may take {Seconds} s to finish")]
     public static partial void ShuttingDown(ILogger logger, int sessions, double seconds);
+
+    [LoggerMessage(203, LogLevel.Information, "Shared state in {Url} (schema version {Version}) as node {Node}")]
+    public static partial void SharedState(ILogger logger, string url, int version, string node);
 }

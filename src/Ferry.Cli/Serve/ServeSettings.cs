@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using Ferry.Cli.CommandLine;
 using Ferry.Server.Accounts;
+using Ferry.Server.Cluster;
 using Ferry.Server.FileSystem;
 using Ferry.Server.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -47,6 +48,10 @@ internal sealed class ServeSettings
         ("show-dotfiles", null, "list names beginning with a dot (.git, .env…); by default only LIST -a shows them, as vsftpd"),
         ("user", "NAME:PASSWORD", "an account with full rights on the root; repeatable (ps shows it: prefer --users)"),
         ("users", "FILE", "JSON users file with hashed passwords, homes, rights, quotas ('ferry user'); SIGHUP rereads it"),
+        // Shared state in PostgreSQL (issue 17, docs/cluster.md)
+        ("accounts", "URL", "accounts, quota usage, bans and live sessions in PostgreSQL, shared by every node: postgres://USER@HOST[:PORT]/DATABASE (docs/cluster.md)"),
+        ("accounts-password", "PASSWORD", "password of --accounts: in the config file or FERRY_ACCOUNTS_PASSWORD (else PGPASSWORD), never on the command line"),
+        ("node-name", "NAME", "this node's name in the shared tables (live sessions, heartbeats; default: host name and process id)"),
         ("idle-timeout", "SECONDS", "close sessions idle this long (default 300)"),
         ("data-timeout", "SECONDS", "wait this long for a data connection (default 30)"),
         ("stall-timeout", "SECONDS", "fail a transfer whose peer moves no data this long (default 300)"),
@@ -279,6 +284,11 @@ internal sealed class ServeSettings
                 continue; // --help and the like: not a setting
             }
             var tokens = given.Tokens.Select(t => t.Value).ToList();
+            if (name == "accounts-password")
+            {
+                // Never echo the value; ps shows a command line to every local user.
+                throw new ArgumentException("accounts-password: give it in the config file or FERRY_ACCOUNTS_PASSWORD, never on the command line.");
+            }
             if (name == "user")
             {
                 users.AddRange(tokens);
@@ -463,6 +473,36 @@ internal sealed class ServeSettings
         };
     }
 
+    /// <summary>
+    /// The shared PostgreSQL of --accounts, or null without it. Parsed only: nothing is connected
+    /// here (--check-config stays offline). The password comes from accounts-password (config file,
+    /// FERRY_ACCOUNTS_PASSWORD, FERRY__ACCOUNTS_PASSWORD), else PGPASSWORD.
+    /// </summary>
+    public ClusterDatabaseOptions? ToClusterOptions(IDictionary<string, string?> environment)
+    {
+        if (this["accounts"] is not { } text)
+        {
+            return new[] { "accounts-password", "node-name" }.FirstOrDefault(k => this[k] is not null) is { } stray
+                ? throw new ArgumentException($"{stray}: given without accounts (postgres://…).")
+                : null;
+        }
+        PostgresUrl url;
+        try
+        {
+            url = PostgresUrl.Parse(text);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"accounts: {e.Message}");
+        }
+        var options = new ClusterDatabaseOptions
+        {
+            Url = url,
+            Password = this["accounts-password"] ?? (environment.TryGetValue("PGPASSWORD", out var pg) ? pg : null),
+        };
+        return this["node-name"] is { } node ? options with { NodeName = node } : options;
+    }
+
     /// <summary>Builds and validates the server options. Throws <see cref="ArgumentException"/> naming the bad key.</summary>
     public FtpServerOptions ToServerOptions()
     {
@@ -601,6 +641,13 @@ internal sealed class ServeSettings
                 if (_users.Count > 0)
                 {
                     yield return $"user = {_users.Count} account(s): {string.Join(", ", _users.Select(u => u.Split(':')[0]))}";
+                }
+            }
+            else if (name == "accounts-password")
+            {
+                if (this[name] is not null)
+                {
+                    yield return $"{name} = (set, not shown)";
                 }
             }
             else if (name != "check-config" && this[name] is { } value)

@@ -3,14 +3,16 @@ using System.Globalization;
 using System.Text;
 using Ferry.Cli.CommandLine;
 using Ferry.Server.Accounts;
+using Ferry.Server.Cluster;
 
 namespace Ferry.Cli.Users;
 
 /// <summary>
-/// `ferry user add|remove|list`: edits a users file (<see cref="UserFile"/>) for `ferry serve --users`.
-/// Passwords are read from the terminal without echo (asked twice), or as one line from a redirected
-/// standard input, and only their hash is written. Exit codes: 0 done, 1 refused (exists, not found,
-/// bad file), 2 bad command line.
+/// `ferry user add|remove|list|passwd|import`: edits the accounts of `ferry serve`, in a users file
+/// (<see cref="UserFile"/>, --users) or in the shared PostgreSQL (--accounts), both through
+/// <see cref="IAccountDirectory"/>. Passwords are read from the terminal without echo (asked twice),
+/// or as one line from a redirected standard input, and only their hash is written. Exit codes: 0
+/// done, 1 refused (exists, not found, bad file, database unavailable), 2 bad command line.
 /// </summary>
 internal static class UserCommand
 {
@@ -22,66 +24,88 @@ internal static class UserCommand
 
     private const string ManualPage = """
         NAME
-            ferry user - manage the users file of 'ferry serve --users FILE'
+            ferry user - manage the accounts of 'ferry serve' (a users file, or PostgreSQL)
 
         SYNOPSIS
-            ferry user add NAME --users FILE [--home /DIR] [--permissions list,read,...]
+            ferry user add NAME (--users FILE | --accounts URL) [--home /DIR] [--permissions list,read,...]
                            [--quota-bytes N] [--quota-files N] [--password-stdin]
-            ferry user remove NAME --users FILE
-            ferry user list --users FILE
+            ferry user passwd NAME (--users FILE | --accounts URL) [--password-stdin]
+            ferry user remove NAME (--users FILE | --accounts URL)
+            ferry user list (--users FILE | --accounts URL)
+            ferry user import --users FILE --accounts URL
 
         DESCRIPTION
-            Adds, removes and lists the accounts of a users file. Only a PBKDF2-SHA256 hash of the
+            Adds, removes and lists accounts and changes their passwords, in the users file of
+            'ferry serve --users' or in the PostgreSQL of 'ferry serve --accounts' (the accounts
+            every node of a cluster shares; docs/cluster.md). Only a PBKDF2-SHA256 hash of the
             password is stored. On a terminal the password is asked twice without echo; with standard
-            input redirected (or --password-stdin) one line is read from it. The file is replaced
-            atomically and left readable by its owner only (mode 0600). A running server rereads it
-            on SIGHUP.
+            input redirected (or --password-stdin) one line is read from it. A users file is replaced
+            atomically and left readable by its owner only (mode 0600); a running server rereads it
+            on SIGHUP. A change in PostgreSQL counts at the next login on every node.
+            'import' copies every account of a users file (hashes as they are) into PostgreSQL;
+            accounts already there are left as they are and named.
 
         OPTIONS
         {0}
 
+        ENVIRONMENT
+            FERRY_ACCOUNTS_PASSWORD, else PGPASSWORD   the password of --accounts
+
         EXIT STATUS
             0   done
-            1   refused: the user exists, is unknown, or the file is bad
+            1   refused: the user exists, is unknown, the file is bad, or the database does not answer
             2   bad command line
 
         EXAMPLES
             ferry user add alice --users /etc/ferry/users.json --home /alice --permissions list,read,write,mkdir
             ferry user list --users /etc/ferry/users.json
+            FERRY_ACCOUNTS_PASSWORD=... ferry user import --users /etc/ferry/users.json --accounts postgres://ferry@db/ferry
 
         """;
+
+    private static readonly string[] Verbs = ["add", "remove", "list", "passwd", "import"];
 
     /// <summary>The options of each subcommand; every one takes a value except --password-stdin.</summary>
     private static Option[] OptionsOf(string verb)
     {
-        Option users = new Option<string>("--users") { HelpName = "FILE", Description = "the users file (required)" };
-        return verb != "add"
-            ? [users]
-            :
+        Option users = new Option<string>("--users") { HelpName = "FILE", Description = "the users file" };
+        Option accounts = new Option<string>("--accounts") { HelpName = "URL", Description = "the accounts in PostgreSQL: postgres://USER@HOST[:PORT]/DATABASE" };
+        Option stdin = new Option<bool>("--password-stdin") { Description = "read the password as one line from standard input" };
+        return verb switch
+        {
+            "add" =>
             [
                 users,
+                accounts,
                 new Option<string>("--home") { HelpName = "/DIR", Description = "the account's home, a virtual path inside the served root (default /)" },
                 new Option<string>("--permissions") { HelpName = "LIST", Description = "list, read, write, delete, rename, mkdir, or all (default: list,read)" },
                 new Option<string>("--quota-bytes") { HelpName = "N", Description = "most bytes the account may store" },
                 new Option<string>("--quota-files") { HelpName = "N", Description = "most files the account may store" },
-                new Option<bool>("--password-stdin") { Description = "read the password as one line from standard input" },
-            ];
+                stdin,
+            ],
+            "passwd" => [users, accounts, stdin],
+            _ => [users, accounts],
+        };
     }
 
     private const string Names = "names";
 
-    /// <summary>`ferry user add|remove|list` on System.CommandLine; the I/O is given here (tests pass their own).</summary>
     /// <summary>Where the user command reads and writes; <see cref="Terminal"/> is null when input is redirected.</summary>
-    internal sealed record UserConsole(TextReader Input, TextWriter Output, TextWriter Error, SecretPrompt? Terminal);
+    internal sealed record UserConsole(TextReader Input, TextWriter Output, TextWriter Error, SecretPrompt? Terminal)
+    {
+        /// <summary>Reads an environment variable (the database password); tests give their own.</summary>
+        public Func<string, string?> Variable { get; init; } = Environment.GetEnvironmentVariable;
+    }
 
+    /// <summary>`ferry user add|remove|list|passwd|import` on System.CommandLine; the I/O is given here (tests pass their own).</summary>
     public static FerryCommand Create(Func<UserConsole> console)
     {
-        var user = new FerryCommand("user", "manage a users file for serve --users", () => Help,
-            (parse, _) => Task.FromResult(Execute(parse, console())));
-        foreach (var verb in new[] { "add", "remove", "list" })
+        var user = new FerryCommand("user", "manage the accounts of serve (--users FILE or --accounts URL)", () => Help,
+            (parse, token) => ExecuteAsync(parse, console(), token));
+        foreach (var verb in Verbs)
         {
             var command = new FerryCommand(verb, $"{verb} accounts", () => Help,
-                (parse, _) => Task.FromResult(Execute(parse, console())));
+                (parse, token) => ExecuteAsync(parse, console(), token));
             foreach (var option in OptionsOf(verb))
             {
                 command.Add(option);
@@ -92,22 +116,22 @@ internal static class UserCommand
         return user;
     }
 
-    public static int Run(string[] args, TextReader input, TextWriter output, TextWriter error, SecretPrompt? terminal)
+    public static Task<int> RunAsync(string[] args, UserConsole io, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var io = new UserConsole(input, output, error, terminal);
+        ArgumentNullException.ThrowIfNull(io);
         var root = new RootCommand { Create(() => io) };
         var parse = root.Parse(["user", .. args]);
         // --help (anywhere) prints the page through its own action; everything else, errors too, is ours.
         if (parse.Action is System.CommandLine.Help.HelpAction)
         {
-            output.Write(Help);
-            return 0;
+            io.Output.Write(Help);
+            return Task.FromResult(0);
         }
-        return Execute(parse, io);
+        return ExecuteAsync(parse, io, cancellationToken);
     }
 
-    private static int Execute(ParseResult parse, UserConsole io)
+    private static async Task<int> ExecuteAsync(ParseResult parse, UserConsole io, CancellationToken cancellationToken)
     {
         var (input, output, error, terminal) = io;
         var verb = parse.CommandResult.Command.Name;
@@ -115,7 +139,7 @@ internal static class UserCommand
         {
             if (CommandLineProblem.Of(parse) is CommandLineProblem.Unknown unknown)
             {
-                error.WriteLine($"ferry user: unknown subcommand '{unknown.Token}' (add, remove, list). Run 'ferry user --help'.");
+                error.WriteLine($"ferry user: unknown subcommand '{unknown.Token}' ({string.Join(", ", Verbs)}). Run 'ferry user --help'.");
             }
             else
             {
@@ -148,34 +172,77 @@ internal static class UserCommand
                 options[option.Name[2..]] = value;
             }
         }
-        var passwordStdin = verb == "add" && parse.GetValue<bool>("--password-stdin");
-        if (!options.TryGetValue("users", out var path))
+        var passwordStdin = verb is "add" or "passwd" && parse.GetValue<bool>("--password-stdin");
+        var place = verb == "import"
+            ? options.ContainsKey("users") && options.ContainsKey("accounts") ? null : "--users FILE and --accounts URL are required (from the file, into the database)."
+            : options.ContainsKey("users") == options.ContainsKey("accounts") ? "--users FILE is required (or --accounts URL, one of the two)." : null;
+        if (place is not null)
         {
-            error.WriteLine($"ferry user {verb}: --users FILE is required.");
+            error.WriteLine($"ferry user {verb}: {place}");
             return 2;
         }
-        if ((verb == "list") != (name is null))
+        if ((verb is "list" or "import") != (name is null))
         {
-            error.WriteLine(verb == "list" ? "ferry user list: takes no user name." : $"ferry user {verb}: a user NAME is required.");
+            error.WriteLine(verb is "list" or "import" ? $"ferry user {verb}: takes no user name." : $"ferry user {verb}: a user NAME is required.");
             return 2;
         }
+        ClusterDatabase? database = null;
         try
         {
+            IAccountDirectory directory;
+            string where;
+            if (options.TryGetValue("accounts", out var url))
+            {
+                PostgresUrl parsed;
+                try
+                {
+                    parsed = PostgresUrl.Parse(url);
+                }
+                catch (ArgumentException e)
+                {
+                    error.WriteLine($"ferry user {verb}: --accounts: {e.Message}");
+                    return 2;
+                }
+                database = new ClusterDatabase(new ClusterDatabaseOptions
+                {
+                    Url = parsed,
+                    Password = io.Variable("FERRY_ACCOUNTS_PASSWORD") ?? io.Variable("PGPASSWORD"),
+                });
+                // The tables may not be there yet (a new database): made as a node would make them.
+                await database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+                directory = new PostgresAccountStore(database, loginCacheSize: 0);
+                where = parsed.ToString();
+            }
+            else
+            {
+                directory = new UsersFileDirectory(options["users"]);
+                where = $"'{options["users"]}'";
+            }
             return verb switch
             {
-                "add" => Add(path, name!, options, passwordStdin, input, error, terminal),
-                "remove" => Remove(path, name!, output, error),
-                _ => List(path, output),
+                "add" => await AddAsync(directory, where, name!, options, passwordStdin, input, error, terminal, cancellationToken).ConfigureAwait(false),
+                "passwd" => await PasswdAsync(directory, where, name!, passwordStdin, input, error, terminal, cancellationToken).ConfigureAwait(false),
+                "remove" => await RemoveAsync(directory, where, name!, output, error, cancellationToken).ConfigureAwait(false),
+                "import" => await ImportAsync(options["users"], directory, where, output, error, cancellationToken).ConfigureAwait(false),
+                _ => await ListAsync(directory, output, cancellationToken).ConfigureAwait(false),
             };
         }
-        catch (UserFileException e)
+        catch (Exception e) when (e is UserFileException or AccountStoreUnavailableException or InvalidOperationException or Npgsql.NpgsqlException)
         {
             error.WriteLine($"ferry user {verb}: {e.Message}");
             return 1;
         }
+        finally
+        {
+            if (database is not null)
+            {
+                await database.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
-    private static int Add(string path, string name, Dictionary<string, string> options, bool passwordStdin, TextReader input, TextWriter error, SecretPrompt? terminal)
+    private static async Task<int> AddAsync(IAccountDirectory directory, string where, string name, Dictionary<string, string> options, bool passwordStdin,
+        TextReader input, TextWriter error, SecretPrompt? terminal, CancellationToken cancellationToken)
     {
         if (UserFile.ValidateName(name) is { } nameError)
         {
@@ -197,40 +264,81 @@ internal static class UserCommand
         {
             return 2;
         }
-        var entries = UserFile.Load(path, missingIsEmpty: true).ToList();
-        if (entries.Any(e => e.Name == name))
+        if (await directory.GetAsync(name, cancellationToken).ConfigureAwait(false) is not null)
         {
-            error.WriteLine($"ferry user add: user '{name}' already exists in '{path}'; remove it first.");
+            error.WriteLine($"ferry user add: user '{name}' already exists in {where}; remove it first.");
             return 1;
         }
-        var password = ReadPassword(passwordStdin, input, error, terminal);
+        var password = ReadPassword("add", passwordStdin, input, error, terminal);
         if (password is null)
         {
             return 1;
         }
-        entries.Add(new UserFileEntry(name, PasswordHash.Create(password), home, permissions, quotaBytes, quotaFiles));
-        UserFile.Save(path, entries);
+        if (!await directory.AddAsync(new UserFileEntry(name, PasswordHash.Create(password), home, permissions, quotaBytes, quotaFiles), cancellationToken).ConfigureAwait(false))
+        {
+            error.WriteLine($"ferry user add: user '{name}' already exists in {where}; remove it first.");
+            return 1;
+        }
         error.WriteLine($"ferry user add: added '{name}' (home {home}, {string.Join(',', UserFile.FormatPermissions(permissions))}).");
         return 0;
     }
 
-    private static int Remove(string path, string name, TextWriter output, TextWriter error)
+    private static async Task<int> PasswdAsync(IAccountDirectory directory, string where, string name, bool passwordStdin,
+        TextReader input, TextWriter error, SecretPrompt? terminal, CancellationToken cancellationToken)
     {
-        var entries = UserFile.Load(path).ToList();
-        if (entries.RemoveAll(e => e.Name == name) == 0)
+        if (await directory.GetAsync(name, cancellationToken).ConfigureAwait(false) is null)
         {
-            error.WriteLine($"ferry user remove: no user '{name}' in '{path}'.");
+            error.WriteLine($"ferry user passwd: no user '{name}' in {where}.");
             return 1;
         }
-        UserFile.Save(path, entries);
+        var password = ReadPassword("passwd", passwordStdin, input, error, terminal);
+        if (password is null)
+        {
+            return 1;
+        }
+        if (!await directory.SetPasswordAsync(name, PasswordHash.Create(password), cancellationToken).ConfigureAwait(false))
+        {
+            error.WriteLine($"ferry user passwd: no user '{name}' in {where}.");
+            return 1;
+        }
+        error.WriteLine($"ferry user passwd: password of '{name}' changed.");
+        return 0;
+    }
+
+    private static async Task<int> RemoveAsync(IAccountDirectory directory, string where, string name, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (!await directory.RemoveAsync(name, cancellationToken).ConfigureAwait(false))
+        {
+            error.WriteLine($"ferry user remove: no user '{name}' in {where}.");
+            return 1;
+        }
         output.WriteLine($"removed '{name}'");
         return 0;
     }
 
-    private static int List(string path, TextWriter output)
+    private static async Task<int> ImportAsync(string file, IAccountDirectory directory, string where, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var entries = UserFile.Load(file);
+        var added = 0;
+        foreach (var entry in entries)
+        {
+            if (await directory.AddAsync(entry, cancellationToken).ConfigureAwait(false))
+            {
+                added++;
+            }
+            else
+            {
+                error.WriteLine($"ferry user import: '{entry.Name}' is already in {where}; left as it is.");
+            }
+        }
+        output.WriteLine($"imported {added} of {entries.Count} accounts from '{file}' into {where}");
+        return 0;
+    }
+
+    private static async Task<int> ListAsync(IAccountDirectory directory, TextWriter output, CancellationToken cancellationToken)
     {
         // Names, homes, rights and quotas; never the hashes.
-        foreach (var entry in UserFile.Load(path))
+        foreach (var entry in await directory.ListAsync(cancellationToken).ConfigureAwait(false))
         {
             var line = new StringBuilder()
                 .Append(CultureInfo.InvariantCulture, $"{entry.Name}\t{entry.Home}\t{string.Join(',', UserFile.FormatPermissions(entry.Permissions))}");
@@ -247,7 +355,7 @@ internal static class UserCommand
         return 0;
     }
 
-    private static string? ReadPassword(bool passwordStdin, TextReader input, TextWriter error, SecretPrompt? terminal)
+    private static string? ReadPassword(string verb, bool passwordStdin, TextReader input, TextWriter error, SecretPrompt? terminal)
     {
         string? password;
         if (terminal is not null && !passwordStdin)
@@ -256,7 +364,7 @@ internal static class UserCommand
             var again = terminal("Password again: ");
             if (password != again)
             {
-                error.WriteLine("ferry user add: the passwords differ; nothing written.");
+                error.WriteLine($"ferry user {verb}: the passwords differ; nothing written.");
                 return null;
             }
         }
@@ -266,7 +374,7 @@ internal static class UserCommand
         }
         if (string.IsNullOrEmpty(password))
         {
-            error.WriteLine("ferry user add: empty password; nothing written.");
+            error.WriteLine($"ferry user {verb}: empty password; nothing written.");
             return null;
         }
         return password;

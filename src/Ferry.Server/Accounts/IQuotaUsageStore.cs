@@ -23,6 +23,28 @@ public interface IQuotaUsageStore
     /// walk that makes the record will count the change.
     /// </summary>
     ValueTask AddAsync(string user, long bytes, long files, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Atomic reservations of bytes for uploads in flight, when the store is shared by several
+    /// servers (a database); null when it is not. Without them each upload is limited by the usage
+    /// read at its start, which is exact for one server only.
+    /// </summary>
+    IQuotaReservations? Reservations => null;
+}
+
+/// <summary>
+/// A shared usage record that uploads draw on as they write: each step of an upload is counted as
+/// used before it is written, in one atomic check-and-add, so uploads on several servers for one
+/// user cannot together pass the quota; the upload's end corrects the record by what it really
+/// left (<see cref="IQuotaUsageStore.AddAsync"/>).
+/// </summary>
+public interface IQuotaReservations
+{
+    /// <summary>
+    /// Adds <paramref name="bytes"/> to the user's recorded bytes when the result stays within
+    /// <paramref name="allowance"/>; false (nothing added) otherwise, or when there is no record.
+    /// </summary>
+    ValueTask<bool> TryReserveAsync(string user, long bytes, long allowance, CancellationToken cancellationToken);
 }
 
 /// <summary>Usage kept in memory: measured once per user per server start (the server's default).</summary>

@@ -37,6 +37,9 @@ internal sealed class QuotaLedger(IQuotaUsageStore store)
         }
     }
 
+    /// <summary>The store's shared reservations; null when it has none.</summary>
+    public IQuotaReservations? Reservations => store.Reservations;
+
     /// <summary>Adds what an upload left (or a DELE freed) to the user's recorded usage.</summary>
     public ValueTask AddAsync(UserAccount user, long bytes, long files, CancellationToken cancellationToken) =>
         bytes == 0 && files == 0 ? ValueTask.CompletedTask : store.AddAsync(user.Name, bytes, files, cancellationToken);
@@ -68,15 +71,64 @@ internal sealed class QuotaLedger(IQuotaUsageStore store)
 }
 
 /// <summary>
-/// Lets at most <c>limit</c> bytes through to the file; the write that would pass it throws
-/// <see cref="FileSystemError.QuotaExceeded"/> without writing anything of itself.
+/// An upload's draw on a shared usage record (<see cref="IQuotaReservations"/>): bytes are reserved
+/// in steps ahead of the writes, so a store round trip is paid once per <see cref="Step"/>, not per
+/// buffer. <see cref="Reserved"/> is what this upload has added to the record so far; its end
+/// subtracts it again and adds what it really left.
 /// </summary>
-internal sealed class QuotaLimitedStream(Stream inner, long limit) : Stream, IHostFileStream
+internal sealed class QuotaReservation(IQuotaReservations store, string user, long allowance)
+{
+    /// <summary>Bytes reserved at a time: the most one upload can hold beyond what it has written.</summary>
+    public const long Step = 4 * 1024 * 1024;
+
+    public long Reserved { get; private set; }
+
+    /// <summary>True when <paramref name="total"/> bytes written are covered, reserving more when needed.</summary>
+    public async ValueTask<bool> CoverAsync(long total, CancellationToken cancellationToken)
+    {
+        if (total <= Reserved)
+        {
+            return true;
+        }
+        var missing = total - Reserved;
+        // A whole step ahead, or near the limit just what this write needs.
+        foreach (var ask in missing < Step ? new[] { Step, missing } : [missing])
+        {
+            bool granted;
+            try
+            {
+                granted = await store.TryReserveAsync(user, ask, allowance, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AccountStoreUnavailableException e)
+            {
+                // The upload fails with 451 (local error); the session goes on.
+                throw new IOException("The quota record cannot be reached: " + e.Message, e);
+            }
+            if (granted)
+            {
+                Reserved += ask;
+                return true;
+            }
+        }
+        return false;
+    }
+}
+
+/// <summary>
+/// Lets at most <c>limit</c> bytes through to the file; the write that would pass it throws
+/// <see cref="FileSystemError.QuotaExceeded"/> without writing anything of itself. With a shared
+/// <paramref name="reservation"/> each write is also covered by a reservation first.
+/// </summary>
+internal sealed class QuotaLimitedStream(Stream inner, long limit, QuotaReservation? reservation = null) : Stream, IHostFileStream
 {
     private long _written;
 
-    /// <summary>Passed through: the bytes are the inner stream's, only their number is limited.</summary>
-    public FileStream? HostFile => HostFileStreams.HostFileOf(inner);
+    /// <summary>
+    /// Passed through: the bytes are the inner stream's, only their number is limited. Not with a
+    /// shared reservation, whose round trips to the store are asynchronous: the blocking upload
+    /// thread must not wait on them.
+    /// </summary>
+    public FileStream? HostFile => reservation is null ? HostFileStreams.HostFileOf(inner) : null;
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -92,6 +144,10 @@ internal sealed class QuotaLimitedStream(Stream inner, long limit) : Stream, IHo
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        if (reservation is not null)
+        {
+            throw new NotSupportedException("A shared quota reservation is taken asynchronously.");
+        }
         Take(buffer.Length);
         inner.Write(buffer);
     }
@@ -101,8 +157,22 @@ internal sealed class QuotaLimitedStream(Stream inner, long limit) : Stream, IHo
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (reservation is not null)
+        {
+            return ReservedWriteAsync(buffer, cancellationToken);
+        }
         Take(buffer.Length);
         return inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    private async ValueTask ReservedWriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (_written + buffer.Length > limit || !await reservation!.CoverAsync(_written + buffer.Length, cancellationToken).ConfigureAwait(false))
+        {
+            throw new FileSystemException(FileSystemError.QuotaExceeded, "Quota exceeded: uploads of this account (on every server) reached it.");
+        }
+        _written += buffer.Length;
+        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
     }
 
     public override void Flush() => inner.Flush();

@@ -98,6 +98,34 @@ public static class UserFile
         }
     }
 
+    /// <summary>
+    /// One entry from its users-file JSON object (every field validated as in a file), for stores
+    /// that keep entries elsewhere (PostgreSQL); <paramref name="where"/> starts error messages.
+    /// </summary>
+    public static UserFileEntry ParseEntry(string json, string where)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            return ParseEntry(document.RootElement, where + ": user");
+        }
+        catch (JsonException e)
+        {
+            throw new UserFileException($"{where}: not valid JSON: {e.Message}", e);
+        }
+    }
+
+    /// <summary>One entry as its users-file JSON object (the form <see cref="ParseEntry(string, string)"/> reads).</summary>
+    public static string FormatEntry(UserFileEntry entry)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteEntry(writer, entry);
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     private static UserFileEntry ParseEntry(JsonElement element, string where)
     {
         if (element.ValueKind != JsonValueKind.Object)
@@ -246,31 +274,36 @@ public static class UserFile
         writer.WriteStartArray();
         foreach (var entry in entries)
         {
-            writer.WriteStartObject();
-            writer.WriteString("name", entry.Name);
-            writer.WriteString("password", entry.Password.ToString());
-            writer.WriteString("home", entry.Home);
-            writer.WriteStartArray("permissions");
-            foreach (var name in FormatPermissions(entry.Permissions))
-            {
-                writer.WriteStringValue(name);
-            }
-            writer.WriteEndArray();
-            if (entry.QuotaBytes is { } bytes)
-            {
-                writer.WriteNumber("quota-bytes", bytes);
-            }
-            if (entry.QuotaFiles is { } files)
-            {
-                writer.WriteNumber("quota-files", files);
-            }
-            if (entry.Root is { } root)
-            {
-                writer.WriteString("root", root);
-            }
-            writer.WriteEndObject();
+            WriteEntry(writer, entry);
         }
         writer.WriteEndArray();
+    }
+
+    private static void WriteEntry(Utf8JsonWriter writer, UserFileEntry entry)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("name", entry.Name);
+        writer.WriteString("password", entry.Password.ToString());
+        writer.WriteString("home", entry.Home);
+        writer.WriteStartArray("permissions");
+        foreach (var name in FormatPermissions(entry.Permissions))
+        {
+            writer.WriteStringValue(name);
+        }
+        writer.WriteEndArray();
+        if (entry.QuotaBytes is { } bytes)
+        {
+            writer.WriteNumber("quota-bytes", bytes);
+        }
+        if (entry.QuotaFiles is { } files)
+        {
+            writer.WriteNumber("quota-files", files);
+        }
+        if (entry.Root is { } root)
+        {
+            writer.WriteString("root", root);
+        }
+        writer.WriteEndObject();
     }
 
     private static void TryDelete(string path)

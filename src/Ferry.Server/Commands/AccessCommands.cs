@@ -106,6 +106,7 @@ internal static class AccessCommands
     }
 
     private static readonly FtpReply AddressBanned = new(ReplyCode.ServiceNotAvailable, "Too many failures from your address: closing control connection.");
+    private static readonly FtpReply AccountsUnavailable = new(ReplyCode.ServiceNotAvailable, "Service not available, try again later.");
     private static readonly FtpReply LoginTimeout = new(ReplyCode.ServiceNotAvailable, "Login timeout: closing control connection.");
 
     /// <summary>
@@ -139,6 +140,12 @@ internal static class AccessCommands
                 return (null, AddressBanned);
             }
             return (await users.AuthenticateAsync(name, password, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (AccountStoreUnavailableException)
+        {
+            // The account database is down (logged once by the store, not per login): not the
+            // client's fault, so no defender score; the client may come back later (RFC 959 421).
+            return (null, AccountsUnavailable);
         }
         finally
         {

@@ -199,6 +199,7 @@ internal static class TransferCommands
     {
         var quota = await session.GetQuotaAsync(cancellationToken).ConfigureAwait(false);
         long? limit = null;
+        QuotaReservation? reservation = null;
         if (quota is ({ } q, { } usage))
         {
             var existingFile = plan.Existing is { IsFile: true };
@@ -215,15 +216,21 @@ internal static class TransferCommands
                 {
                     return Replies.QuotaExceeded;
                 }
+                // Shared by several servers: the usage read above may already be stale, so each
+                // step is also reserved against the record itself (what the upload frees counted).
+                if (session.Server.Quotas.Reservations is { } shared)
+                {
+                    reservation = new QuotaReservation(shared, session.User!.Name, maxBytes + (existingFile ? plan.Existing!.Size : 0) - plan.Kept);
+                }
             }
         }
         var options = new UploadOptions(mode, offset) { Atomic = atomic, MayReplace = plan.MayReplace };
         var sink = await session.FileSystem.BeginUploadAsync(plan.Target, options, cancellationToken).ConfigureAwait(false);
         // The limit wraps the sink's stream and passes its host file on (the blocking upload path);
         // the sink owns the stream and closes it.
-        var destination = limit is { } bytes ? new QuotaLimitedStream(sink.Stream, bytes) : sink.Stream;
+        var destination = limit is { } bytes ? new QuotaLimitedStream(sink.Stream, bytes, reservation) : sink.Stream;
         // Atomic as the sink says: an object store's upload is, whatever the server's setting.
-        TransferRunner.Start(session, new UploadJob(plan with { Atomic = sink.Atomic, Quota = quota }, sink, destination, session.TransferType == TransferType.Ascii)
+        TransferRunner.Start(session, new UploadJob(plan with { Atomic = sink.Atomic, Quota = quota, Reservation = reservation }, sink, destination, session.TransferType == TransferType.Ascii)
         {
             ReportedPath = plan.Target,
         });
@@ -303,7 +310,17 @@ internal static class TransferCommands
             if (plan.Quota is not null)
             {
                 var (bytes, files) = plan.UsageChange(committed, rolledBack, Progress.Count);
-                await session.Server.Quotas.AddAsync(session.User!, bytes, files, CancellationToken.None).ConfigureAwait(false);
+                // What the upload reserved is in the record already: only the difference goes in.
+                bytes -= plan.Reservation?.Reserved ?? 0;
+                try
+                {
+                    await session.Server.Quotas.AddAsync(session.User!, bytes, files, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (AccountStoreUnavailableException)
+                {
+                    // The shared record is out of reach: it keeps the reservation (a few MiB
+                    // counted too many at most, until a recount); the transfer's reply stands.
+                }
             }
             return result;
         }
@@ -395,6 +412,9 @@ internal sealed record UploadPlan(string Verb, VirtualPath Target, FileEntry? Ex
     public bool Atomic { get; init; }
 
     public (UserQuota Quota, QuotaUsage Usage)? Quota { get; init; }
+
+    /// <summary>The upload's reservations on a shared usage record; null without one.</summary>
+    internal QuotaReservation? Reservation { get; init; }
 
     /// <summary>
     /// How the user's stored bytes and files changed, from what the upload wrote

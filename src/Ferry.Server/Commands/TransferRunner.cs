@@ -73,6 +73,7 @@ internal static class TransferRunner
     {
         var started = Stopwatch.GetTimestamp();
         var result = new TransferResult(TransferOutcome.NetworkFailed, 0);
+        session.CurrentTransfer = job;
         try
         {
             await using (channel.ConfigureAwait(false))
@@ -93,6 +94,7 @@ internal static class TransferRunner
             // Also when the transfer was aborted (ABOR throws through here): the upload is aborted
             // or committed, and the record says what reached the other end, not what was read or 0.
             result = await job.FinishAsync(session, result).ConfigureAwait(false);
+            session.CurrentTransfer = null;
             if (job.ReportedPath is { } path)
             {
                 var completed = result.Outcome == TransferOutcome.Completed && result.Refusal is null;

@@ -37,6 +37,7 @@ public sealed class FtpServer : IAsyncDisposable
     private Task? _leftoverSweep;
     private long _nextSessionId;
     private readonly IQuotaUsageStore _quotaUsage;
+    private ServerContext? _context;
 
     /// <param name="fileSystemForUser">
     /// Picks the store for an account at login (for example a <see cref="LocalFileSystem"/> that
@@ -107,6 +108,10 @@ public sealed class FtpServer : IAsyncDisposable
     /// <summary>The certificate in use when FTPS is configured (reload it with <see cref="TlsCertificateStore.Reload"/>).</summary>
     public TlsCertificateStore? Tls { get; private set; }
 
+    /// <summary>The open control sessions as they are now (empty before the server starts).</summary>
+    public IReadOnlyList<SessionSnapshot> Sessions() =>
+        _context is { } context ? context.LiveSessions.Values.Select(s => s.Snapshot()).OrderBy(s => s.Id).ToArray() : [];
+
     /// <summary>Number of open control connections.</summary>
     public int SessionCount => _sessions.Count;
 
@@ -150,7 +155,7 @@ public sealed class FtpServer : IAsyncDisposable
             }
             ServerLog.ListeningSharedPassive(_logger, _sharedPassivePorts.Count, _options.PassivePortMin, _options.PassivePortMax);
         }
-        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage, DataTlsJournal)
+        var context = _context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage, DataTlsJournal)
         {
             Tls = Tls,
             SharedPassivePorts = _sharedPassivePorts,

@@ -12,6 +12,9 @@ public enum DefenderEvent
     ProtocolViolation,
 }
 
+/// <summary>A bad event that scored: the address, what happened, the points it added.</summary>
+public sealed record DefenderScore(IPAddress Address, DefenderEvent Kind, int Points);
+
 /// <summary>A ban just made: the address, the score that reached the threshold, how long it lasts, the last event.</summary>
 public sealed record DefenderBan(IPAddress Address, int Score, TimeSpan Duration, DefenderEvent LastEvent);
 
@@ -93,10 +96,47 @@ public sealed class Defender
         }
     }
 
+    /// <summary>The options in force (a shared ban list scores and bans by the same numbers).</summary>
+    public DefenderOptions Options => _options;
+
+    /// <summary>
+    /// Raised (outside the lock) for each bad event that scored, with the address and its points,
+    /// so a ban list shared between servers can add them up (Cluster.SharedDefender).
+    /// </summary>
+    public event EventHandler<DefenderScore>? Scored;
+
+    /// <summary>
+    /// A ban made elsewhere (another server of the cluster): the address is refused here too until
+    /// <paramref name="remaining"/> has passed. Not raised as <see cref="AddressBanned"/>: it is
+    /// not this server's decision, and a shared list must not send it back.
+    /// </summary>
+    public void ImportBan(IPAddress address, TimeSpan remaining)
+    {
+        if (!_options.Enabled || remaining <= TimeSpan.Zero || IsAllowListed(address))
+        {
+            return;
+        }
+        address = Normalize(address);
+        var now = _time.GetUtcNow();
+        lock (_lock)
+        {
+            var entry = GetOrAdd(address, now);
+            if (now + remaining > entry.BannedUntil)
+            {
+                entry.BannedUntil = now + remaining;
+            }
+            entry.LastSeen = now;
+        }
+    }
+
     /// <summary>Records a bad event; returns true when it got the address banned.</summary>
     public bool Report(IPAddress address, DefenderEvent kind)
     {
-        var ban = ReportCore(address, kind);
+        var ban = ReportCore(address, kind, out var points);
+        if (points > 0)
+        {
+            Scored?.Invoke(this, new DefenderScore(Normalize(address), kind, points));
+        }
         if (ban is not null)
         {
             AddressBanned?.Invoke(this, ban);
@@ -104,8 +144,9 @@ public sealed class Defender
         return ban is not null;
     }
 
-    private DefenderBan? ReportCore(IPAddress address, DefenderEvent kind)
+    private DefenderBan? ReportCore(IPAddress address, DefenderEvent kind, out int points)
     {
+        points = 0;
         if (!_options.Enabled || IsAllowListed(address))
         {
             return null;
@@ -129,6 +170,7 @@ public sealed class Defender
             {
                 return null;
             }
+            points = score;
             entry.Events.Enqueue((now, score));
             entry.Score += score;
             while (entry.Events.TryPeek(out var oldest) && now - oldest.Time > _options.ObservationWindow)

@@ -17,6 +17,8 @@ namespace Ferry.Server.Session;
 /// </summary>
 internal sealed class CommandDispatcher
 {
+    private static readonly FtpReply AccountsUnavailable = new(ReplyCode.ActionAbortedLocalError, "Service not available, try again later.");
+
     private readonly FtpSession _session;
     private readonly Security.CommandThrottle _rate;
     private string? _lastVerb;
@@ -128,6 +130,7 @@ internal sealed class CommandDispatcher
             _lastVerb = spec.Verb;
             return Replies.NotImplemented;
         }
+        session.CurrentCommand = spec.Verb;
         var predecessor = VerbTable.RequiredPredecessor(spec.Verb);
         var previous = _lastVerb;
         _lastVerb = spec.Verb;
@@ -169,6 +172,11 @@ internal sealed class CommandDispatcher
         catch (FileSystemException e)
         {
             return Replies.ForFileSystemError(e);
+        }
+        catch (Accounts.AccountStoreUnavailableException)
+        {
+            // A shared record (quota usage) out of reach: the store logged it once; the session goes on.
+            return AccountsUnavailable;
         }
         catch (Exception e) when (e is not OperationCanceledException && e is not IOException { InnerException: SocketException })
         {

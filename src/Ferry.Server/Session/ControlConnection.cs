@@ -54,6 +54,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             Balancer = balancer,
         };
         _dispatcher = new CommandDispatcher(_session);
+        server.LiveSessions[id] = _session;
     }
 
     private ILogger Log => _session.Log;
@@ -437,6 +438,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        _server.LiveSessions.TryRemove(_session.Id, out _);
         var tls = _tls;
         if (tls is not null)
         {

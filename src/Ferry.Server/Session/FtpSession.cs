@@ -42,6 +42,16 @@ internal sealed class FtpSession
 
     public long Id { get; }
 
+    /// <summary>The verb of the command being (or last) handled; never its argument.</summary>
+    public string? CurrentCommand { get; set; }
+
+    /// <summary>The transfer running now; null between transfers.</summary>
+    internal Commands.TransferJob? CurrentTransfer { get; set; }
+
+    /// <summary>This session as it is now (the live-sessions registry reads it from another thread).</summary>
+    public SessionSnapshot Snapshot() => new(Id, User?.Name, RemoteEndPoint, ConnectedAt, CurrentCommand,
+        CurrentTransfer is { } job ? new SessionTransfer(job.Verb, job.ReportedPath?.Value ?? "", job.Upload, job.Progress.Count) : null);
+
     /// <summary>
     /// The client's address: the socket's peer, or, behind a balancer speaking the PROXY protocol,
     /// the source its header named. Everything that means "the client" uses this one: logs, the
