@@ -28,6 +28,8 @@ public sealed class FtpServer : IAsyncDisposable
     private readonly CancellationTokenSource _draining = new();
     private readonly List<Events.IFtpEventSink> _eventSinks = [];
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
+    // The live connections by session id, for the administration (GetSessions, KickAsync).
+    private readonly ConcurrentDictionary<long, ControlConnection> _connectionsById = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private int _connections;
     private Socket? _listener;
@@ -104,6 +106,30 @@ public sealed class FtpServer : IAsyncDisposable
     /// <summary>Number of open control connections.</summary>
     public int SessionCount => _sessions.Count;
 
+    /// <summary>When <see cref="StartAsync"/> ran (null before).</summary>
+    public DateTimeOffset? StartedAt { get; private set; }
+
+    /// <summary>True once a stop has begun: no new connections, sessions being drained (a load balancer's readiness).</summary>
+    public bool IsDraining => _draining.IsCancellationRequested;
+
+    /// <summary>The sessions open now, each read without stopping it (ordered by id).</summary>
+    public IReadOnlyList<SessionSnapshot> GetSessions() =>
+        _connectionsById.Values.Select(c => c.Snapshot()).OrderBy(s => s.Id).ToArray();
+
+    /// <summary>
+    /// Closes session <paramref name="id"/> for the administration: the client is told 421 with
+    /// <paramref name="message"/>, a running transfer is aborted. False when there is no such session.
+    /// </summary>
+    public async Task<bool> KickAsync(long id, string message = "Disconnected by the administrator.")
+    {
+        if (!_connectionsById.TryGetValue(id, out var connection))
+        {
+            return false;
+        }
+        await connection.KickAsync(message).ConfigureAwait(false);
+        return true;
+    }
+
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (_listener is not null)
@@ -111,6 +137,7 @@ public sealed class FtpServer : IAsyncDisposable
             throw new InvalidOperationException("The server is already started.");
         }
         Tls = _options.Tls is null ? null : new TlsCertificateStore(_options.Tls);
+        StartedAt = DateTimeOffset.UtcNow;
         _listener = Bind(IPAddress.Parse(_options.Address), _options.Port);
         ServerLog.Listening(_logger, _listener.LocalEndPoint!);
         if (_options.Tls?.ImplicitPort is { } implicitPort)
@@ -321,7 +348,15 @@ public sealed class FtpServer : IAsyncDisposable
             var session = new ControlConnection(id, socket, context, _stopping.Token, implicitTls);
             await using (session.ConfigureAwait(false))
             {
-                await session.RunAsync().ConfigureAwait(false);
+                _connectionsById[id] = session;
+                try
+                {
+                    await session.RunAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    _connectionsById.TryRemove(id, out _);
+                }
             }
         }
         catch (Exception e)

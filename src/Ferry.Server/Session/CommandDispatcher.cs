@@ -88,6 +88,11 @@ internal sealed class CommandDispatcher
         {
             ServerLog.Command(Log, command.Line);
         }
+        if (command.Verb is { } known)
+        {
+            // For the administration's session list: a reference swap, no formatting here.
+            _session.LastCommand = (known.Verb, known.Verb == "PASS" ? "" : command.Argument, DateTimeOffset.UtcNow);
+        }
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var reply = await DispatchAsync(command, token).ConfigureAwait(false);
         if (reply is not null)

@@ -240,6 +240,17 @@ internal sealed class FtpSession
 
     public ValueTask SendAsync(FtpReply reply, CancellationToken token) => _connection.SendAsync(reply, token);
 
+    // --- what the administration sees (FtpServer.GetSessions) --------------------------------------
+
+    /// <summary>The verb and argument of the last command run (set by the dispatcher; PASS's argument is never shown).</summary>
+    public (string Verb, string Argument, DateTimeOffset At)? LastCommand { get; set; }
+
+    /// <summary>The transfer running now (set by <see cref="Commands.TransferRunner"/> for its duration).</summary>
+    public LiveTransfer? CurrentTransfer { get; set; }
+
     /// <summary>Time left of the login timeout (zero or less once it has passed).</summary>
     public TimeSpan LoginTimeLeft => Options.LoginTimeout - (DateTimeOffset.UtcNow - ConnectedAt);
 }
+
+/// <summary>A transfer in progress, as the session's snapshot reads it: its counter is the transfer's own.</summary>
+internal sealed record LiveTransfer(string Verb, string Path, bool Upload, WrittenBytes Progress, long? Size, DateTimeOffset Started);
