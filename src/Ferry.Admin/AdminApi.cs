@@ -183,6 +183,7 @@ internal static class AdminApi
 
     private static async Task<IResult> UpdateUser(string name, UserRequest request, HttpContext context, AdminHost host, AdminAudit audit, CancellationToken cancellationToken)
     {
+        name = RouteName(name);
         if (host.Users is not { } users)
         {
             return NoDirectory();
@@ -205,6 +206,7 @@ internal static class AdminApi
 
     private static async Task<IResult> DeleteUser(string name, HttpContext context, AdminHost host, AdminAudit audit, CancellationToken cancellationToken)
     {
+        name = RouteName(name);
         if (host.Users is not { } users)
         {
             return NoDirectory();
@@ -216,6 +218,12 @@ internal static class AdminApi
         audit.Action(context, "delete user", name);
         return Results.NoContent();
     }
+
+    /// <summary>
+    /// A user name from the path: the server decodes every escape but %2F (so a path keeps its
+    /// segments); a name holding "/" (allowed in a users file) arrives with it still escaped.
+    /// </summary>
+    private static string RouteName(string name) => name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
 
     private static AdminUserChange Change(UserRequest r) => new(r.Password, r.Home, r.Permissions, r.QuotaBytes, r.QuotaFiles, r.Disabled);
 

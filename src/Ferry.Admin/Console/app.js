@@ -151,13 +151,11 @@ function drawChart() {
   const axis = document.createElementNS(ns, 'line');
   for (const [k, v] of [['x1', 0], ['y1', 150], ['x2', 600], ['y2', 150]]) axis.setAttribute(k, v);
   axis.setAttribute('class', 'axis');
-  const label = document.createElementNS(ns, 'text');
-  label.setAttribute('x', 4); label.setAttribute('y', 12); label.setAttribute('class', 'label');
-  label.textContent = 'max ' + bytes(max) + '/s';
+  $('#chart-max').textContent = 'top of the chart: ' + bytes(max) + '/s';
   const desc = document.createElementNS(ns, 'desc');
   desc.id = 'chart-desc';
   desc.textContent = points.length ? 'Last hour: peak ' + bytes(max) + '/s, now ' + bytes(points[points.length - 1].bytesPerSecond) + '/s.' : 'No data yet.';
-  svg.replaceChildren(desc, axis, line, label);
+  svg.replaceChildren(desc, axis, line);
 }
 
 // --- users ------------------------------------------------------------------------------------
