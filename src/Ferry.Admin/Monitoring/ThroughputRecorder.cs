@@ -2,8 +2,8 @@ using Ferry.Server.Hosting;
 
 namespace Ferry.Admin.Monitoring;
 
-/// <summary>One point of the throughput chart: the end of a sampling interval and the bytes per second in it.</summary>
-public sealed record ThroughputPoint(DateTimeOffset Time, double BytesPerSecond);
+/// <summary>One point of the throughput chart: the end of a sampling interval, the bytes moved in it and their rate.</summary>
+public sealed record ThroughputPoint(DateTimeOffset Time, long Bytes, double BytesPerSecond);
 
 /// <summary>
 /// The server's throughput over the last hour, one point per <see cref="Interval"/>: the bytes
@@ -55,7 +55,7 @@ public sealed class ThroughputRecorder
             }
             var seconds = Math.Max(0.001, (now - _last).TotalSeconds);
             _last = now;
-            var point = new ThroughputPoint(now, moved / seconds);
+            var point = new ThroughputPoint(now, moved, moved / seconds);
             _points.Enqueue(point);
             while (_points.Count > Capacity)
             {
