@@ -64,6 +64,42 @@ public sealed class ServedConsoleTests(ServedConsole served) : IClassFixture<Ser
     }
 
     [Fact]
+    public async Task With_admin_tls_the_console_speaks_https_with_the_ftps_certificate_and_its_cookie_is_secure()
+    {
+        var tlsDir = Path.Combine(served.Directory, "tls");
+        await using var serve = await FerryServeProcess.StartAsync(served.Root, ["--tls", "--tls-dir", tlsDir, "--admins", served.AdminsFile,
+            "--admin-port", "0", "--admin-tls"]);
+        await FerryServeProcess.EventuallyAsync(() => Task.FromResult(serve.Stdout.Contains("ferry admin console on https://", StringComparison.Ordinal)), "the https console line");
+        var url = new Uri(serve.Stdout.Split('\n').First(l => l.StartsWith("ferry admin console on ", StringComparison.Ordinal))["ferry admin console on ".Length..].Trim());
+        System.Security.Cryptography.X509Certificates.X509Certificate2? seen = null;
+        using var handler = new HttpClientHandler
+        {
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            // The self-signed FTPS certificate: accepted here, and remembered to compare.
+            ServerCertificateCustomValidationCallback = (_, certificate, _, _) => { seen = new(certificate!); return true; },
+        };
+        using var client = new HttpClient(handler) { BaseAddress = url };
+        Assert.Equal("ok\n", await client.GetStringAsync("/healthz"));
+        Assert.NotNull(seen);
+        Assert.Contains(seen.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256), serve.Stderr.Replace(":", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
+        // No cookie container: the antiforgery cookie and the form's token are taken from one answer.
+        var loginPage = await client.GetAsync("/login");
+        var html = await loginPage.Content.ReadAsStringAsync();
+        using var login = new HttpRequestMessage(HttpMethod.Post, "/login")
+        {
+            Content = new FormUrlEncodedContent([new("csrf", WebUtility.HtmlDecode(AdminApiTests.CsrfField().Match(html).Groups[1].Value)),
+                new("name", "alice"), new("password", ServedConsole.AdminPassword)]),
+        };
+        login.Headers.Add("Cookie", string.Join("; ", loginPage.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0])));
+        var answer = await client.SendAsync(login);
+        Assert.Equal(HttpStatusCode.Redirect, answer.StatusCode);
+        var cookie = answer.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("ferry_admin=", StringComparison.Ordinal)).ToLowerInvariant();
+        Assert.Contains("; secure", cookie, StringComparison.Ordinal);
+        Assert.Contains("httponly", cookie, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_console_refuses_to_start_on_a_public_address_without_tls()
     {
         var (code, stdout, stderr) = await FerryServeProcess.RunAsync(["serve", "--root", served.Root, "--address", "127.0.0.1", "--port", "0",
