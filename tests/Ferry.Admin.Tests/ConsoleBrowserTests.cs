@@ -115,6 +115,9 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserTests.Browser browser) : I
         // The figure moves with no reload: the page is fed by Server-Sent Events.
         await Assertions.Expect(progress).Not.ToHaveTextAsync(before!, new() { Timeout = 20_000 });
         await Assertions.Expect(row.Locator("td.rate")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"\d.*/s"));
+        // The throughput chart gets the download too (a point every 5 s, pushed with the sessions).
+        await Assertions.Expect(page.Locator("#sum-rate")).Not.ToHaveTextAsync("0 B/s", new() { Timeout = 15_000 });
+        await Assertions.Expect(page.Locator("#chart-desc")).ToContainTextAsync("Last hour: peak");
         await page.ScreenshotAsync(new() { Path = Screenshot("admin-dashboard.png"), FullPage = true });
 
         await row.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^Kick session") }).ClickAsync();
