@@ -42,6 +42,7 @@ public sealed class MonitoringTests
         // An operator's ban holds even on the allow list (which only spares automatic scoring).
         Assert.True(defender.IsBanned(address));
         Assert.Equal(address, raised?.Address);
+        Assert.Equal(DefenderEvent.Operator, raised?.LastEvent); // the server's ban log line says who banned
         var entry = Assert.Single(defender.ListBans());
         Assert.Equal(address, entry.Address);
         Assert.InRange(entry.Until - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5));

@@ -10,6 +10,9 @@ public enum DefenderEvent
     /// <summary>A connection over the per-address limit (not the server-wide one: that is no client's fault).</summary>
     LimitExceeded,
     ProtocolViolation,
+
+    /// <summary>Not reported by sessions: the reason of a ban an operator made by hand (<see cref="Defender.Ban"/>).</summary>
+    Operator,
 }
 
 /// <summary>A ban just made: the address, the score that reached the threshold, how long it lasts, the last event.</summary>
@@ -243,7 +246,7 @@ public sealed class Defender
             entry.LastSeen = now;
             entry.Events.Clear();
             entry.Score = 0;
-            ban = new DefenderBan(address, 0, duration, DefenderEvent.ProtocolViolation);
+            ban = new DefenderBan(address, 0, duration, DefenderEvent.Operator);
         }
         AddressBanned?.Invoke(this, ban);
     }
