@@ -37,6 +37,11 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserTests.Browser browser) : I
 
     private ServedConsole Served => browser.Served;
 
+    /// <summary>
+    /// Where a screenshot goes: artifacts/screenshots/ (ignored by git) on every run, and
+    /// docs/images/ (the pictures of docs/admin.md) when FERRY_UPDATE_SCREENSHOTS=1, so a test run
+    /// never leaves the work tree changed unasked.
+    /// </summary>
     private static string Screenshot(string name)
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
@@ -44,7 +49,10 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserTests.Browser browser) : I
         {
             directory = directory.Parent;
         }
-        var images = Path.Combine(directory?.FullName ?? Path.GetTempPath(), "docs", "images");
+        var repository = directory?.FullName ?? Path.GetTempPath();
+        var images = Environment.GetEnvironmentVariable("FERRY_UPDATE_SCREENSHOTS") == "1"
+            ? Path.Combine(repository, "docs", "images")
+            : Path.Combine(repository, "artifacts", "screenshots");
         Directory.CreateDirectory(images);
         return Path.Combine(images, name);
     }
