@@ -32,6 +32,7 @@ public static class Program
         OneShotCommand.Create("put", OneShotConsole.FromProcess),
         OneShotCommand.Create("mirror", OneShotConsole.FromProcess),
         UserCommand.Create(() => new UserCommand.UserConsole(Console.In, Console.Out, Console.Error, Console.IsInputRedirected ? null : UserCommand.ReadHidden)),
+        Admin.AdminCommand.Create(() => new UserCommand.UserConsole(Console.In, Console.Out, Console.Error, Console.IsInputRedirected ? null : UserCommand.ReadHidden)),
         new Command("help") { Hidden = true, Action = new HelpAction() });
 
     /// <summary>`ferry` alone (usage, exit 2) or with an unknown command (exit 2).</summary>
@@ -83,6 +84,8 @@ public static class Program
                                copy a directory tree down or up
               user add|remove|list|passwd|import
                                manage the accounts of serve: a users file or PostgreSQL (ferry user --help)
+              admin add|remove|list|token|revoke
+                               manage the admin console's administrators (ferry admin --help)
 
             Every command takes --help; --version prints the version. Arguments may come from a
             response file (@FILE). Shells complete commands and options through dotnet-suggest:

@@ -41,6 +41,7 @@ internal static class ServeCommand
         FileUserStore? usersFile;
         ServeOperations operations;
         ClusterDatabaseOptions? clusterOptions;
+        Ferry.Admin.AdminOptions? adminOptions;
         try
         {
             settings = ServeSettings.Load(commandLine, environment);
@@ -48,6 +49,17 @@ internal static class ServeCommand
             users = settings.ToAccounts(out usersFile);
             operations = settings.ToOperations(environment);
             clusterOptions = settings.ToClusterOptions(environment);
+            adminOptions = settings.ToAdminOptions();
+            // A bad admins file stops the start here, naming it (as a bad users file does).
+            if (adminOptions is not null && new Ferry.Admin.Accounts.AdminAuthenticator(adminOptions.AdminsFile).Count == 0)
+            {
+                await Console.Error.WriteLineAsync($"ferry serve: admins: no administrator in '{adminOptions.AdminsFile}' yet: add one with 'ferry admin add NAME --admins {adminOptions.AdminsFile}'.");
+            }
+        }
+        catch (UserFileException e)
+        {
+            await Console.Error.WriteLineAsync($"ferry serve: admins: {e.Message}");
+            return 2;
         }
         catch (ArgumentException e)
         {
@@ -76,6 +88,7 @@ internal static class ServeCommand
 
         // Shared state in PostgreSQL (docs/cluster.md): the schema is brought up to date before the
         // port opens; a database that does not answer now stops the start (later it only refuses logins).
+        PostgresAccountStore? sharedAccounts = null;
         await using var cluster = clusterOptions is null ? null : new ClusterDatabase(clusterOptions, loggerFactory.CreateLogger("Ferry.Cluster"));
         if (cluster is not null)
         {
@@ -90,7 +103,7 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync($"ferry serve: accounts: {e.Message}");
                 return 1;
             }
-            var shared = new PostgresAccountStore(cluster, settings.LoginCacheSize);
+            var shared = sharedAccounts = new PostgresAccountStore(cluster, settings.LoginCacheSize);
             users = users is null ? shared : new CombinedUserStore([shared, users]);
         }
 
@@ -161,7 +174,7 @@ internal static class ServeCommand
         // registry (both stopped before the server and the database, declared before them).
         await using var sharedDefender = cluster is null ? null : new SharedDefender(cluster, server.Defender, loggerFactory.CreateLogger("Ferry.Cluster"));
         sharedDefender?.Start();
-        await using var sessionRegistry = cluster is null ? null : new SessionRegistry(cluster, server.Sessions, loggerFactory.CreateLogger("Ferry.Cluster"));
+        await using var sessionRegistry = cluster is null ? null : new SessionRegistry(cluster, server.GetSessions, loggerFactory.CreateLogger("Ferry.Cluster"));
         sessionRegistry?.Start();
         var reload = new ServeReload();
         if (usersFile is not null)
@@ -204,9 +217,31 @@ internal static class ServeCommand
             hooks = new EventHooks(hookOptions, loggerFactory.CreateLogger("Ferry.Hooks"));
             server.AddEventSink(hooks);
         }
+        Ferry.Admin.AdminHost? adminHost = null;
+        if (adminOptions is not null)
+        {
+            // The console's transfer history is an event sink, so it is added before the start.
+            var history = new Ferry.Admin.Monitoring.TransferHistory(adminOptions.RecentTransfers);
+            if (operations.TransferLog is { } logPath && operations.TransferLogFormat == TransferLogFormat.Json)
+            {
+                history.Seed(logPath);
+            }
+            server.AddEventSink(history);
+            // The console edits the accounts the server logs in with: the shared database when there
+            // is one (every node sees a change at once), else the users file (reloaded after each change).
+            var directory = sharedAccounts is not null
+                ? new Ferry.Admin.Users.AccountDirectoryUsers(sharedAccounts, $"PostgreSQL {cluster!.Url}")
+                : usersFile is null ? null : Ferry.Admin.Users.AccountDirectoryUsers.ForUsersFile(usersFile.Path, usersFile.Reload);
+            var version = typeof(ServeCommand).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+                .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
+            var described = settings.Describe().Select(line => line.Split(" = ", 2)).Where(p => p.Length == 2)
+                .Select(p => new KeyValuePair<string, string>(p[0], p[1])).ToArray();
+            adminHost = new Ferry.Admin.AdminHost(server, directory, history, version, described);
+        }
         try
         {
-            return await ServeAsync(server, options, settings, operations, reload, log, cancellationToken);
+            return await ServeAsync(server, options, settings, operations, reload, log, cancellationToken,
+                adminHost is null ? null : (adminOptions!, adminHost, loggerFactory));
         }
         finally
         {
@@ -253,7 +288,8 @@ internal static class ServeCommand
     }
 
     private static async Task<int> ServeAsync(FtpServer server, FtpServerOptions options, ServeSettings settings, ServeOperations operations,
-        ServeReload reload, ILogger log, CancellationToken cancellationToken)
+        ServeReload reload, ILogger log, CancellationToken cancellationToken,
+        (Ferry.Admin.AdminOptions Options, Ferry.Admin.AdminHost Host, ILoggerFactory Logs)? admin = null)
     {
         var systemd = new SystemdNotifier();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -321,6 +357,22 @@ internal static class ServeCommand
                 return 1;
             }
         }
+        Ferry.Admin.AdminConsole? console = null;
+        if (admin is { } a)
+        {
+            try
+            {
+                // Before --run-as, as the metrics endpoint: a privileged port needs the privileges.
+                console = await Ferry.Admin.AdminConsole.StartAsync(a.Host, a.Options, a.Logs, stop.Token);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or InvalidOperationException or ArgumentException)
+            {
+                await Console.Error.WriteLineAsync($"ferry serve: admin-port: cannot serve the console on {a.Options.Address} port {a.Options.Port}: {e.Message}");
+                metrics?.Dispose();
+                return 1;
+            }
+        }
+        await using var consoleLifetime = console;
         using (metrics)
         {
             var runAs = settings["run-as"];
@@ -351,6 +403,10 @@ internal static class ServeCommand
             if (metrics is not null)
             {
                 await Console.Out.WriteLineAsync($"ferry metrics on http://{operations.MetricsAddress}:{operations.MetricsPort}/metrics");
+            }
+            if (console is not null)
+            {
+                await Console.Out.WriteLineAsync($"ferry admin console on {console.Address}");
             }
             // What is served, said at start: no --root serves the current directory (a clone's .git too).
             var bucket = settings.ToObjectStorageOptions();
@@ -470,6 +526,7 @@ internal static class ServeCommand
             "    --config FILE       JSON object of options; comments and trailing commas allowed",
             "    --users FILE        accounts with PBKDF2 password hashes ('ferry user')",
             "    --transfer-log FILE one line per transfer (xferlog or JSON lines)",
+            "    --admins FILE       admin console accounts and API token hashes ('ferry admin')",
             "    docs/ferry.sample.json, packaging/ferry.service: a sample configuration and systemd unit",
             "",
             "EXIT STATUS",

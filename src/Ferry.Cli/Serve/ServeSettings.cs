@@ -101,6 +101,13 @@ internal sealed class ServeSettings
         ("hook-events", "LIST", "events that run the hooks: login,upload,download,delete,rename (default all)"),
         ("hook-timeout", "SECONDS", "a hook still running (or a POST unanswered) after this is abandoned (default 10)"),
         ("hook-concurrency", "N", "hooks running at once; more wait in a queue of 1000, then are dropped (default 4)"),
+        // --- admin console (issue 18, docs/admin.md) ---
+        ("admin-port", "N", "serve the admin console and JSON API on port N (docs/admin.md; default: off)"),
+        ("admin-address", "ADDR", "address of the admin console (default 127.0.0.1; any other needs --admin-tls or --admin-insecure)"),
+        ("admin-tls", null, "serve the admin console over HTTPS with the FTPS certificate (--tls-cert/--tls-key, or the self-signed one)"),
+        ("admin-insecure", null, "allow plain HTTP on an --admin-address that is not loopback (admin passwords cross the network in clear)"),
+        ("admins", "FILE", "the admins file ('ferry admin add'; default: admins.json beside the --users file)"),
+        // --- end admin console ---
         ("config", "FILE", "JSON file with any of these options (FERRY__CONFIG in the environment)"),
         ("check-config", null, "read and check the configuration (and users file), print it, exit 0 (or 2 naming the bad key)"),
     ];
@@ -629,6 +636,39 @@ internal sealed class ServeSettings
         return new ServeOperations(
             Seconds("shutdown-timeout", allowZero: true) ?? TimeSpan.FromSeconds(30),
             level, logFormat, this["transfer-log"], transferLogFormat, metricsPort, metricsAddress, hooks);
+    }
+
+    /// <summary>
+    /// The admin console's options (issue 18), or null without --admin-port. Throws
+    /// <see cref="ArgumentException"/> naming the bad key (a non-loopback address without TLS too).
+    /// </summary>
+    public Ferry.Admin.AdminOptions? ToAdminOptions()
+    {
+        if (Int("admin-port") is not { } port)
+        {
+            if (this["admin-address"] is not null || this["admin-tls"] is not null || this["admin-insecure"] is not null)
+            {
+                throw new ArgumentException("admin-address: admin console settings without admin-port.");
+            }
+            return null;
+        }
+        var admins = this["admins"] ?? (this["users"] is { } users ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(users))!, "admins.json") : null)
+            ?? throw new ArgumentException("admin-port: the console needs an admins file: --admins FILE, or --users FILE (admins.json is kept beside it).");
+        var options = new Ferry.Admin.AdminOptions
+        {
+            Port = port,
+            Address = this["admin-address"] ?? "127.0.0.1",
+            Tls = Bool("admin-tls") ?? false,
+            Insecure = Bool("admin-insecure") ?? false,
+            AdminsFile = admins,
+            FailedLoginDelay = Seconds("failed-login-delay", allowZero: true) ?? TimeSpan.FromSeconds(1),
+        };
+        options.Validate();
+        if (options.Tls && ToTlsOptions() is null)
+        {
+            throw new ArgumentException("admin-tls: the console serves HTTPS with the FTPS certificate; give --tls or --tls-cert too.");
+        }
+        return options;
     }
 
     /// <summary>The effective settings, one "name = value" a line, passwords left out (for --check-config).</summary>

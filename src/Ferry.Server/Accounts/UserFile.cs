@@ -11,6 +11,9 @@ public sealed record UserFileEntry(string Name, PasswordHash Password, string Ho
     /// <summary>An absolute host directory served to this account instead of the server's root (<c>root</c>); null for the server's.</summary>
     public string? Root { get; init; }
 
+    /// <summary>A disabled account is kept in the file but cannot log in (<c>"disabled": true</c>).</summary>
+    public bool Disabled { get; init; }
+
     public UserAccount ToAccount() => new(Name, Home, Permissions)
     {
         Quota = QuotaBytes is null && QuotaFiles is null ? null : new UserQuota(QuotaBytes, QuotaFiles),
@@ -42,7 +45,7 @@ public static class UserFile
         ("mkdir", Permissions.MakeDirectory),
     ];
 
-    private static readonly string[] Fields = ["name", "password", "home", "permissions", "quota-bytes", "quota-files", "root"];
+    private static readonly string[] Fields = ["name", "password", "home", "permissions", "quota-bytes", "quota-files", "root", "disabled"];
 
     /// <summary>Reads and validates a users file. A missing file is an error unless <paramref name="missingIsEmpty"/>.</summary>
     public static IReadOnlyList<UserFileEntry> Load(string path, bool missingIsEmpty = false)
@@ -186,7 +189,7 @@ public static class UserFile
         {
             throw new UserFileException($"{where}: field 'root': '{root}' is not an absolute host directory such as /srv/ftp/alice.");
         }
-        return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root };
+        return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root, Disabled = Flag(element, "disabled", where) };
     }
 
     /// <summary>Null when the name is acceptable; otherwise why not.</summary>
@@ -303,6 +306,10 @@ public static class UserFile
         {
             writer.WriteString("root", root);
         }
+        if (entry.Disabled)
+        {
+            writer.WriteBoolean("disabled", true);
+        }
         writer.WriteEndObject();
     }
 
@@ -325,6 +332,17 @@ public static class UserFile
             return null;
         }
         return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new UserFileException($"{where}: field '{field}' must be a string.");
+    }
+
+    private static bool Flag(JsonElement element, string field, string where)
+    {
+        if (!element.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return false;
+        }
+        return value.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? value.GetBoolean()
+            : throw new UserFileException($"{where}: field '{field}' must be true or false.");
     }
 
     private static long? Quota(JsonElement element, string field, string where)

@@ -1,5 +1,6 @@
 using System.Net;
 using Ferry.Server.Accounts;
+using Ferry.Server.Hosting;
 using Ferry.Server.Session;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -33,7 +34,7 @@ public sealed partial class SessionRegistry : IAsyncDisposable
     private int _disposed;
     private Task? _loop;
 
-    /// <param name="sessions">This node's sessions now (<see cref="Hosting.FtpServer.Sessions"/>).</param>
+    /// <param name="sessions">This node's sessions now (<see cref="Hosting.FtpServer.GetSessions"/>).</param>
     public SessionRegistry(ClusterDatabase database, Func<IReadOnlyList<SessionSnapshot>> sessions, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(database);
@@ -118,8 +119,8 @@ public sealed partial class SessionRegistry : IAsyncDisposable
                     upsert.Parameters.Add(new() { Value = sessions.Select(s => s.User).ToArray() });
                     upsert.Parameters.Add(new() { Value = sessions.Select(s => s.RemoteEndPoint.Address).ToArray() });
                     upsert.Parameters.Add(new() { Value = sessions.Select(s => s.RemoteEndPoint.Port).ToArray() });
-                    upsert.Parameters.Add(new() { Value = sessions.Select(s => s.Since.UtcDateTime).ToArray() });
-                    upsert.Parameters.Add(new() { Value = sessions.Select(s => s.Command).ToArray() });
+                    upsert.Parameters.Add(new() { Value = sessions.Select(s => s.ConnectedAt.UtcDateTime).ToArray() });
+                    upsert.Parameters.Add(new() { Value = sessions.Select(s => s.LastCommand?.Split(' ', 2)[0]).ToArray() });
                     upsert.Parameters.Add(new() { Value = sessions.Select(s => s.Transfer is { } t ? $"{t.Verb} {t.Path}" : null).ToArray() });
                     upsert.Parameters.Add(new() { Value = sessions.Select(s => s.Transfer?.Bytes).ToArray() });
                     await upsert.ExecuteNonQueryAsync(token).ConfigureAwait(false);

@@ -50,7 +50,7 @@ internal static class TransferCommands
             offset == 0
                 ? $"Opening {(ascii ? "ASCII" : "BINARY")} mode data connection for {entry.Name} ({entry.Size} bytes)."
                 : $"Opening {(ascii ? "ASCII" : "BINARY")} mode data connection for {entry.Name} ({entry.Size} bytes, from offset {offset}).");
-        TransferRunner.Start(session, new DownloadJob(source, opening, ascii) { ReportedPath = storePath });
+        TransferRunner.Start(session, new DownloadJob(source, opening, ascii) { ReportedPath = storePath, ExpectedBytes = entry.Size - offset });
         return null;
     }
 

@@ -28,6 +28,9 @@ internal abstract class TransferJob(string verb, FtpReply opening, FtpReply comp
     /// <summary>The path the transfer log, metrics and event name; null for listings, which are not reported.</summary>
     public VirtualPath? ReportedPath { get; init; }
 
+    /// <summary>Bytes the transfer will move when known (a download: the file from its offset), for progress.</summary>
+    public long? ExpectedBytes { get; init; }
+
     /// <summary>What reached the other end (the socket for a download, the store for an upload), however the transfer ends.</summary>
     public WrittenBytes Progress { get; } = new();
 
@@ -73,7 +76,10 @@ internal static class TransferRunner
     {
         var started = Stopwatch.GetTimestamp();
         var result = new TransferResult(TransferOutcome.NetworkFailed, 0);
-        session.CurrentTransfer = job;
+        if (job.ReportedPath is { } shown)
+        {
+            session.CurrentTransfer = new LiveTransfer(job.Verb, shown.Value, job.Upload, job.Progress, job.ExpectedBytes, DateTimeOffset.UtcNow);
+        }
         try
         {
             await using (channel.ConfigureAwait(false))
@@ -91,6 +97,7 @@ internal static class TransferRunner
         }
         finally
         {
+            session.CurrentTransfer = null;
             // Also when the transfer was aborted (ABOR throws through here): the upload is aborted
             // or committed, and the record says what reached the other end, not what was read or 0.
             result = await job.FinishAsync(session, result).ConfigureAwait(false);

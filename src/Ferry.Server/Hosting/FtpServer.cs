@@ -28,6 +28,8 @@ public sealed class FtpServer : IAsyncDisposable
     private readonly CancellationTokenSource _draining = new();
     private readonly List<Events.IFtpEventSink> _eventSinks = [];
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
+    // The live connections by session id, for the administration (GetSessions, KickAsync).
+    private readonly ConcurrentDictionary<long, ControlConnection> _connectionsById = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private int _connections;
     private Socket? _listener;
@@ -37,7 +39,6 @@ public sealed class FtpServer : IAsyncDisposable
     private Task? _leftoverSweep;
     private long _nextSessionId;
     private readonly IQuotaUsageStore _quotaUsage;
-    private ServerContext? _context;
 
     /// <param name="fileSystemForUser">
     /// Picks the store for an account at login (for example a <see cref="LocalFileSystem"/> that
@@ -108,12 +109,32 @@ public sealed class FtpServer : IAsyncDisposable
     /// <summary>The certificate in use when FTPS is configured (reload it with <see cref="TlsCertificateStore.Reload"/>).</summary>
     public TlsCertificateStore? Tls { get; private set; }
 
-    /// <summary>The open control sessions as they are now (empty before the server starts).</summary>
-    public IReadOnlyList<SessionSnapshot> Sessions() =>
-        _context is { } context ? context.LiveSessions.Values.Select(s => s.Snapshot()).OrderBy(s => s.Id).ToArray() : [];
-
     /// <summary>Number of open control connections.</summary>
     public int SessionCount => _sessions.Count;
+
+    /// <summary>When <see cref="StartAsync"/> ran (null before).</summary>
+    public DateTimeOffset? StartedAt { get; private set; }
+
+    /// <summary>True once a stop has begun: no new connections, sessions being drained (a load balancer's readiness).</summary>
+    public bool IsDraining => _draining.IsCancellationRequested;
+
+    /// <summary>The sessions open now, each read without stopping it (ordered by id).</summary>
+    public IReadOnlyList<SessionSnapshot> GetSessions() =>
+        _connectionsById.Values.Select(c => c.Snapshot()).OrderBy(s => s.Id).ToArray();
+
+    /// <summary>
+    /// Closes session <paramref name="id"/> for the administration: the client is told 421 with
+    /// <paramref name="message"/>, a running transfer is aborted. False when there is no such session.
+    /// </summary>
+    public async Task<bool> KickAsync(long id, string message = "Disconnected by the administrator.")
+    {
+        if (!_connectionsById.TryGetValue(id, out var connection))
+        {
+            return false;
+        }
+        await connection.KickAsync(message).ConfigureAwait(false);
+        return true;
+    }
 
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -122,6 +143,7 @@ public sealed class FtpServer : IAsyncDisposable
             throw new InvalidOperationException("The server is already started.");
         }
         Tls = _options.Tls is null ? null : new TlsCertificateStore(_options.Tls);
+        StartedAt = DateTimeOffset.UtcNow;
         _listener = Bind(IPAddress.Parse(_options.Address), _options.Port);
         ServerLog.Listening(_logger, _listener.LocalEndPoint!);
         if (_options.Tls?.ImplicitPort is { } implicitPort)
@@ -155,7 +177,7 @@ public sealed class FtpServer : IAsyncDisposable
             }
             ServerLog.ListeningSharedPassive(_logger, _sharedPassivePorts.Count, _options.PassivePortMin, _options.PassivePortMax);
         }
-        var context = _context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage, DataTlsJournal)
+        var context = new ServerContext(_options, _fileSystem, _users, _loggerFactory, Defender, e => UserLoggedIn?.Invoke(this, e), _fileSystemForUser, _stopping.Token, _draining.Token, Metrics, _eventSinks.ToArray(), _quotaUsage, DataTlsJournal)
         {
             Tls = Tls,
             SharedPassivePorts = _sharedPassivePorts,
@@ -450,7 +472,15 @@ public sealed class FtpServer : IAsyncDisposable
             var session = new ControlConnection(id, socket, context, _stopping.Token, implicitTls, balancer is null ? null : client, balancer);
             await using (session.ConfigureAwait(false))
             {
-                await session.RunAsync().ConfigureAwait(false);
+                _connectionsById[id] = session;
+                try
+                {
+                    await session.RunAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    _connectionsById.TryRemove(id, out _);
+                }
             }
         }
         catch (Exception e)

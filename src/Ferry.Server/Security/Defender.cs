@@ -10,6 +10,9 @@ public enum DefenderEvent
     /// <summary>A connection over the per-address limit (not the server-wide one: that is no client's fault).</summary>
     LimitExceeded,
     ProtocolViolation,
+
+    /// <summary>Not reported by sessions: the reason of a ban an operator made by hand (<see cref="Defender.Ban"/>).</summary>
+    Operator,
 }
 
 /// <summary>A bad event that scored: the address, what happened, the points it added.</summary>
@@ -17,6 +20,9 @@ public sealed record DefenderScore(IPAddress Address, DefenderEvent Kind, int Po
 
 /// <summary>A ban just made: the address, the score that reached the threshold, how long it lasts, the last event.</summary>
 public sealed record DefenderBan(IPAddress Address, int Score, TimeSpan Duration, DefenderEvent LastEvent);
+
+/// <summary>A ban in force: the address, when it ends, how many bans the address has had.</summary>
+public sealed record DefenderBanEntry(IPAddress Address, DateTimeOffset Until, int Bans);
 
 /// <summary>
 /// Scores misbehaving client addresses and bans them for a growing time (the idea of SFTPGo's
@@ -247,6 +253,63 @@ public sealed class Defender
     }
 
     private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    // --- administration (the admin console's ban list): reads and changes, scoring untouched ----
+
+    /// <summary>The addresses banned now, with when each ban ends and how many bans it has had.</summary>
+    public IReadOnlyList<DefenderBanEntry> ListBans()
+    {
+        var now = _time.GetUtcNow();
+        lock (_lock)
+        {
+            return _entries.Where(e => e.Value.BannedUntil > now)
+                .Select(e => new DefenderBanEntry(e.Key, e.Value.BannedUntil, e.Value.Bans))
+                .OrderBy(e => e.Until).ToArray();
+        }
+    }
+
+    /// <summary>
+    /// Bans <paramref name="address"/> for <paramref name="duration"/> by hand (an operator's
+    /// decision: the allow list does not protect from it). Counts as one more ban for the growth of
+    /// later automatic ones. Raises <see cref="AddressBanned"/>.
+    /// </summary>
+    public void Ban(IPAddress address, TimeSpan duration)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
+        address = Normalize(address);
+        var now = _time.GetUtcNow();
+        DefenderBan ban;
+        lock (_lock)
+        {
+            var entry = GetOrAdd(address, now);
+            entry.Bans++;
+            entry.BannedUntil = now + duration;
+            entry.LastSeen = now;
+            entry.Events.Clear();
+            entry.Score = 0;
+            ban = new DefenderBan(address, 0, duration, DefenderEvent.Operator);
+        }
+        AddressBanned?.Invoke(this, ban);
+    }
+
+    /// <summary>Lifts the ban of <paramref name="address"/> and forgets its score; false when it was not banned.</summary>
+    public bool Unban(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        address = Normalize(address);
+        lock (_lock)
+        {
+            if (!_entries.TryGetValue(address, out var entry) || entry.BannedUntil <= _time.GetUtcNow())
+            {
+                return false;
+            }
+            entry.BannedUntil = DateTimeOffset.MinValue;
+            entry.Events.Clear();
+            entry.Score = 0;
+            return true;
+        }
+    }
 
     private sealed class Entry
     {

@@ -90,6 +90,11 @@ internal sealed class CommandDispatcher
         {
             ServerLog.Command(Log, command.Line);
         }
+        if (command.Verb is { } known)
+        {
+            // For the administration's session list: a reference swap, no formatting here.
+            _session.LastCommand = (known.Verb, known.Verb == "PASS" ? "" : command.Argument, DateTimeOffset.UtcNow);
+        }
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var reply = await DispatchAsync(command, token).ConfigureAwait(false);
         if (reply is not null)
@@ -130,7 +135,6 @@ internal sealed class CommandDispatcher
             _lastVerb = spec.Verb;
             return Replies.NotImplemented;
         }
-        session.CurrentCommand = spec.Verb;
         var predecessor = VerbTable.RequiredPredecessor(spec.Verb);
         var previous = _lastVerb;
         _lastVerb = spec.Verb;

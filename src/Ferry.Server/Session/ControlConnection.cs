@@ -36,6 +36,8 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     private Task? _transfer;
     private CancellationTokenSource? _transferCts;
     private bool _closing;
+    // Set by KickAsync: the administration closed this session (its 421 is already sent).
+    private volatile bool _kicked;
 
     /// <param name="client">The client's address when a PROXY header named it; null: the socket's peer.</param>
     /// <param name="balancer">The balancer that relayed the connection (PROXY protocol); null for a direct one.</param>
@@ -54,7 +56,6 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             Balancer = balancer,
         };
         _dispatcher = new CommandDispatcher(_session);
-        server.LiveSessions[id] = _session;
     }
 
     private ILogger Log => _session.Log;
@@ -99,6 +100,10 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         catch (OperationCanceledException) when (_server.Stopping.IsCancellationRequested)
         {
             await TrySendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Server shutting down.")).ConfigureAwait(false);
+        }
+        catch (Exception) when (_kicked)
+        {
+            // Closed by the administration: the 421 went out before the cancel.
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
@@ -334,6 +339,12 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         {
             reply = await transfer(cts.Token).ConfigureAwait(false);
         }
+        catch (OperationCanceledException) when (_kicked)
+        {
+            // Kicked: the session's 421 is the last word; no 426 after it.
+            MarkActivity();
+            return;
+        }
         catch (OperationCanceledException)
         {
             reply = Replies.TransferAborted;
@@ -402,6 +413,35 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// <summary>QUIT: answer after any running transfer has finished, then close.</summary>
     public void Close() => _closing = true;
 
+    /// <summary>What the administration sees of this session now.</summary>
+    public Hosting.SessionSnapshot Snapshot()
+    {
+        var transfer = _session.CurrentTransfer;
+        var last = _session.LastCommand;
+        return new Hosting.SessionSnapshot(_session.Id, _session.User?.Name ?? _session.PendingUser, RemoteEndPoint, _session.ConnectedAt, _tls is not null,
+            last is { } c ? (c.Argument.Length == 0 ? c.Verb : c.Verb + " " + c.Argument) : null, last?.At,
+            transfer is null ? null : new Hosting.TransferSnapshot(transfer.Verb, transfer.Path, transfer.Upload, transfer.Progress.Count, transfer.Size, transfer.Started));
+    }
+
+    /// <summary>
+    /// Closes the session for the administration: 421 first (RFC 959 §4.2: the service closes the
+    /// control connection), then a running transfer is aborted without its 426, then the close.
+    /// </summary>
+    public async ValueTask KickAsync(string message)
+    {
+        _kicked = true;
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await SendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, message), cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The peer is gone already; the close below is all there is to do.
+        }
+        await _sessionCts.CancelAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask SendAsync(FtpReply reply, CancellationToken token)
     {
         // Encoded once per reply object: a fixed reply (Replies, cached ones) costs nothing to send.
@@ -438,7 +478,6 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        _server.LiveSessions.TryRemove(_session.Id, out _);
         var tls = _tls;
         if (tls is not null)
         {

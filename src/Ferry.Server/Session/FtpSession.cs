@@ -42,16 +42,6 @@ internal sealed class FtpSession
 
     public long Id { get; }
 
-    /// <summary>The verb of the command being (or last) handled; never its argument.</summary>
-    public string? CurrentCommand { get; set; }
-
-    /// <summary>The transfer running now; null between transfers.</summary>
-    internal Commands.TransferJob? CurrentTransfer { get; set; }
-
-    /// <summary>This session as it is now (the live-sessions registry reads it from another thread).</summary>
-    public SessionSnapshot Snapshot() => new(Id, User?.Name, RemoteEndPoint, ConnectedAt, CurrentCommand,
-        CurrentTransfer is { } job ? new SessionTransfer(job.Verb, job.ReportedPath?.Value ?? "", job.Upload, job.Progress.Count) : null);
-
     /// <summary>
     /// The client's address: the socket's peer, or, behind a balancer speaking the PROXY protocol,
     /// the source its header named. Everything that means "the client" uses this one: logs, the
@@ -262,6 +252,17 @@ internal sealed class FtpSession
 
     public ValueTask SendAsync(FtpReply reply, CancellationToken token) => _connection.SendAsync(reply, token);
 
+    // --- what the administration sees (FtpServer.GetSessions) --------------------------------------
+
+    /// <summary>The verb and argument of the last command run (set by the dispatcher; PASS's argument is never shown).</summary>
+    public (string Verb, string Argument, DateTimeOffset At)? LastCommand { get; set; }
+
+    /// <summary>The transfer running now (set by <see cref="Commands.TransferRunner"/> for its duration).</summary>
+    public LiveTransfer? CurrentTransfer { get; set; }
+
     /// <summary>Time left of the login timeout (zero or less once it has passed).</summary>
     public TimeSpan LoginTimeLeft => Options.LoginTimeout - (DateTimeOffset.UtcNow - ConnectedAt);
 }
+
+/// <summary>A transfer in progress, as the session's snapshot reads it: its counter is the transfer's own.</summary>
+internal sealed record LiveTransfer(string Verb, string Path, bool Upload, WrittenBytes Progress, long? Size, DateTimeOffset Started);

@@ -28,8 +28,6 @@ internal sealed class ServerContext(
     public IFileSystem FileSystem { get; } = fileSystem;
     public IUserStore? Users { get; } = users;
 
-    /// <summary>The open control sessions, by id (the live-sessions registry reads their snapshots).</summary>
-    public System.Collections.Concurrent.ConcurrentDictionary<long, FtpSession> LiveSessions { get; } = new();
     public ILoggerFactory LoggerFactory { get; } = loggerFactory;
     /// <summary>Hard stop: transfers are aborted, sessions closed.</summary>
     public CancellationToken Stopping { get; } = stopping;

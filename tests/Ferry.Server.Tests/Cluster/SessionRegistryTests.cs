@@ -20,8 +20,8 @@ public sealed class SessionRegistryTests(PostgresFixture postgres)
             new UserFileEntry("alice", PasswordHash.Create("wonderland", PasswordHash.MinIterations), "/", Permissions.All), CancellationToken.None);
         await using var serverA = await TestServer.StartAsync(users: new PostgresAccountStore(databaseA));
         await using var serverB = await TestServer.StartAsync(users: new PostgresAccountStore(databaseB));
-        await using var registryA = new SessionRegistry(databaseA, serverA.Server.Sessions);
-        await using var registryB = new SessionRegistry(databaseB, serverB.Server.Sessions);
+        await using var registryA = new SessionRegistry(databaseA, serverA.Server.GetSessions);
+        await using var registryB = new SessionRegistry(databaseB, serverB.Server.GetSessions);
 
         await using var uploading = await ControlConnection.OpenAsync(serverA.EndPoint);
         await uploading.ReadReplyAsync();
@@ -76,7 +76,7 @@ public sealed class SessionRegistryTests(PostgresFixture postgres)
         await using var control = await ControlConnection.OpenAsync(serverB.EndPoint);
         await control.ReadReplyAsync();
         await using var alive = new SessionRegistry(databaseA, () => []) { NodeExpiry = TimeSpan.FromSeconds(1) };
-        var dies = new SessionRegistry(databaseB, serverB.Server.Sessions) { NodeExpiry = TimeSpan.FromSeconds(1) };
+        var dies = new SessionRegistry(databaseB, serverB.Server.GetSessions) { NodeExpiry = TimeSpan.FromSeconds(1) };
         await dies.BeatAsync(CancellationToken.None);
         Assert.Single(await SessionRegistry.ListAsync(databaseA, TimeSpan.FromMinutes(1), CancellationToken.None));
 

@@ -1,0 +1,100 @@
+using Ferry.Server.Accounts;
+
+namespace Ferry.Admin.Users;
+
+/// <summary>
+/// The server's account directory as the console's: the users file (<see cref="UsersFileDirectory"/>)
+/// or the shared PostgreSQL table (<c>--accounts postgres://</c>), the same one <c>ferry user</c>
+/// edits. Changes from this process are made one at a time (the users file has no lock of its own);
+/// after each, <paramref name="changed"/> (the running server's reload of a users file) runs, so a
+/// new account can log in at once. A database that does not answer is a
+/// <see cref="AccountStoreUnavailableException"/>, which the API answers 503.
+/// </summary>
+public sealed class AccountDirectoryUsers(IAccountDirectory directory, string description, Action? changed = null) : IUserDirectory
+{
+    private readonly SemaphoreSlim _lock = new(1, 1);
+
+    /// <summary>The console over a users file, reloading the running server after each change.</summary>
+    public static AccountDirectoryUsers ForUsersFile(string path, Action? changed = null) =>
+        new(new UsersFileDirectory(path), $"users file {path}", changed);
+
+    public string Description => description;
+
+    public async Task<IReadOnlyList<AdminUserView>> ListAsync(CancellationToken cancellationToken) =>
+        (await directory.ListAsync(cancellationToken).ConfigureAwait(false)).Select(View).ToArray();
+
+    public async Task<AdminUserView> CreateAsync(string name, AdminUserChange user, CancellationToken cancellationToken)
+    {
+        if (UserFile.ValidateName(name) is { } nameError)
+        {
+            throw new UserDirectoryException(nameError);
+        }
+        if (string.IsNullOrEmpty(user.Password))
+        {
+            throw new UserDirectoryException("a new account needs a password.");
+        }
+        var entry = Apply(new UserFileEntry(name, PasswordHash.Create(user.Password), "/", Permissions.List | Permissions.Read), user);
+        var added = await EditAsync(token => directory.AddAsync(entry, token), cancellationToken).ConfigureAwait(false);
+        return added ? View(entry) : throw new UserDirectoryException($"user '{name}' exists already.", conflict: true);
+    }
+
+    public async Task<AdminUserView?> UpdateAsync(string name, AdminUserChange change, CancellationToken cancellationToken)
+    {
+        UserFileEntry? updated = null;
+        await EditAsync(async token =>
+        {
+            if (await directory.GetAsync(name, token).ConfigureAwait(false) is not { } current)
+            {
+                return false;
+            }
+            updated = Apply(current, change);
+            return await directory.UpdateAsync(updated, token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        return updated is null ? null : View(updated);
+    }
+
+    public Task<bool> DeleteAsync(string name, CancellationToken cancellationToken) =>
+        EditAsync(token => directory.RemoveAsync(name, token), cancellationToken);
+
+    /// <summary>Runs one change under the lock; the reload runs when it changed something.</summary>
+    private async Task<bool> EditAsync(Func<CancellationToken, ValueTask<bool>> edit, CancellationToken cancellationToken)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var changedAnything = await edit(cancellationToken).ConfigureAwait(false);
+            if (changedAnything)
+            {
+                changed?.Invoke();
+            }
+            return changedAnything;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private static UserFileEntry Apply(UserFileEntry entry, AdminUserChange change)
+    {
+        var home = change.Home is null ? entry.Home : UserFile.NormalizeHome(change.Home) ?? throw new UserDirectoryException($"home: '{change.Home}' is not an absolute virtual path such as /pub.");
+        var permissions = change.Permissions is null ? entry.Permissions
+            : UserFile.ParsePermissions(change.Permissions, out var error) ?? throw new UserDirectoryException($"permissions: {error}");
+        if (change.QuotaBytes is < 0 || change.QuotaFiles is < 0)
+        {
+            throw new UserDirectoryException("quotas are whole numbers ≥ 0.");
+        }
+        return entry with
+        {
+            Password = string.IsNullOrEmpty(change.Password) ? entry.Password : PasswordHash.Create(change.Password),
+            Home = home,
+            Permissions = permissions,
+            QuotaBytes = change.QuotaBytes,
+            QuotaFiles = change.QuotaFiles,
+            Disabled = change.Disabled,
+        };
+    }
+
+    private static AdminUserView View(UserFileEntry e) =>
+        new(e.Name, e.Home, UserFile.FormatPermissions(e.Permissions), e.QuotaBytes, e.QuotaFiles, e.Disabled);
+}

@@ -1,0 +1,38 @@
+namespace Ferry.Admin.Users;
+
+/// <summary>An account as the console shows it: never its password hash.</summary>
+public sealed record AdminUserView(string Name, string Home, IReadOnlyList<string> Permissions, long? QuotaBytes, long? QuotaFiles, bool Disabled);
+
+/// <summary>
+/// What the console sets on an account. <see cref="Password"/> null keeps the current one (on an
+/// edit); the other fields replace what is there (a null quota removes it).
+/// </summary>
+public sealed record AdminUserChange(string? Password, string? Home, string? Permissions, long? QuotaBytes, long? QuotaFiles, bool Disabled);
+
+/// <summary>A change the directory refuses: bad value (<see cref="Conflict"/> false) or a name taken (true).</summary>
+public sealed class UserDirectoryException(string message, bool conflict = false) : Exception(message)
+{
+    public bool Conflict { get; } = conflict;
+}
+
+/// <summary>
+/// The accounts the console administers. One implementation edits the users file
+/// (<see cref="AccountDirectoryUsers"/>: the users file or PostgreSQL); another store plugs in here without the
+/// console changing.
+/// </summary>
+public interface IUserDirectory
+{
+    /// <summary>Where the accounts live, for the status page ("users file /etc/ferry/users.json").</summary>
+    string Description { get; }
+
+    Task<IReadOnlyList<AdminUserView>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>Adds an account; throws <see cref="UserDirectoryException"/> when the name is taken or a value is bad.</summary>
+    Task<AdminUserView> CreateAsync(string name, AdminUserChange user, CancellationToken cancellationToken);
+
+    /// <summary>Changes an account; null when there is none of that name.</summary>
+    Task<AdminUserView?> UpdateAsync(string name, AdminUserChange change, CancellationToken cancellationToken);
+
+    /// <summary>Removes an account; false when there is none of that name.</summary>
+    Task<bool> DeleteAsync(string name, CancellationToken cancellationToken);
+}
