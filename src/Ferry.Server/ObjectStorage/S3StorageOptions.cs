@@ -66,6 +66,13 @@ public sealed partial record S3StorageOptions
     /// </summary>
     public int UploadPartsInFlight { get; init; } = 4;
 
+    /// <summary>
+    /// How long an interrupted upload stays resumable (its parts stored and billed) after its last
+    /// interruption; then the expiry sweep aborts it. Also the age past which a multipart upload no
+    /// manifest names (a process killed mid-upload) is aborted, so it must exceed the longest upload.
+    /// </summary>
+    public TimeSpan PendingUploadExpiry { get; init; } = TimeSpan.FromHours(24);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -101,6 +108,10 @@ public sealed partial record S3StorageOptions
         if (UploadPartSize is < MinUploadPartSize or > MaxUploadPartSize)
         {
             throw new ArgumentException($"S3 upload part size {UploadPartSize}: {MinUploadPartSize} (5 MiB, S3's minimum) to {MaxUploadPartSize} (1 GiB).", nameof(UploadPartSize));
+        }
+        if (PendingUploadExpiry < TimeSpan.FromMinutes(1))
+        {
+            throw new ArgumentException($"S3 pending upload expiry {PendingUploadExpiry}: at least one minute.", nameof(PendingUploadExpiry));
         }
         if (UploadPartsInFlight is < 1 or > 64)
         {
