@@ -66,6 +66,8 @@ internal static class ServeCommand
         using var logSinkLifetime = logSink;
         var log = loggerFactory.CreateLogger("Ferry.Serve");
 
+        // Cancelled when serving ends: the pending-upload sweeps of the buckets served (issue #16).
+        using var sweeps = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var fileSystemOptions = settings.ToFileSystemOptions();
         var objectStorage = settings.ToObjectStorageOptions();
         IFileSystem fileSystem;
@@ -84,6 +86,7 @@ internal static class ServeCommand
                 return 1;
             }
             fileSystem = bucket;
+            StartPendingUploadSweep(bucket, log, sweeps.Token);
         }
         else
         {
@@ -161,6 +164,7 @@ internal static class ServeCommand
         }
         finally
         {
+            await sweeps.CancelAsync();
             if (hooks is not null)
             {
                 // Queued hooks get a moment to run; the rest are abandoned (and were logged as dropped).
@@ -172,6 +176,17 @@ internal static class ServeCommand
                 await transferLog.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// Aborts the bucket's expired pending uploads now and then every hour (or every quarter of the
+    /// expiry, when shorter), until serving ends. Every Ferry process on a bucket sweeps it; aborting
+    /// twice is harmless.
+    /// </summary>
+    private static void StartPendingUploadSweep(S3FileSystem bucket, ILogger log, CancellationToken cancellationToken)
+    {
+        var interval = TimeSpan.FromTicks(Math.Min(TimeSpan.FromHours(1).Ticks, bucket.Options.PendingUploadExpiry.Ticks / 4));
+        _ = bucket.RunPendingUploadSweepAsync(interval, e => ServeLog.SweepFailed(log, bucket.Options.Bucket, e.Message), cancellationToken);
     }
 
     private static async Task<int> ServeAsync(FtpServer server, FtpServerOptions options, ServeSettings settings, ServeOperations operations,
@@ -417,4 +432,7 @@ internal static partial class ServeLog
 
     [LoggerMessage(202, LogLevel.Information, "Shutting down: {Sessions} sessions open; running transfers may take {Seconds} s to finish")]
     public static partial void ShuttingDown(ILogger logger, int sessions, double seconds);
+
+    [LoggerMessage(203, LogLevel.Warning, "S3 bucket {Bucket}: the sweep of expired pending uploads failed, tried again later: {Error}")]
+    public static partial void SweepFailed(ILogger logger, string bucket, string error);
 }
