@@ -108,9 +108,21 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"ferry serve: quota usage file: {e.Message}");
             return 2;
         }
+        // Accounts whose root is s3://BUCKET[/PREFIX] get a bucket store on the server's --s3-* settings and
+        // credentials, one per location, made (and swept) at the first login.
+        var s3Template = settings.ToObjectStorageTemplate();
+        var buckets = new System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<S3FileSystem>>(StringComparer.Ordinal);
         await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
             user => user.Root is { } root
-                ? roots.GetOrAdd((root, user.FollowSymlinksOutsideRoot), key => new LocalFileSystem(key.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = key.Follow }))
+                ? S3StorageOptions.IsLocation(root)
+                    ? buckets.GetOrAdd(root, location => new Lazy<S3FileSystem>(() =>
+                    {
+                        var userOptions = s3Template.At(location);
+                        var store = new S3FileSystem(S3ClientFactory.Create(userOptions), userOptions);
+                        StartPendingUploadSweep(store, log, sweeps.Token);
+                        return store;
+                    })).Value
+                    : roots.GetOrAdd((root, user.FollowSymlinksOutsideRoot), key => new LocalFileSystem(key.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = key.Follow }))
                 : user.FollowSymlinksOutsideRoot && objectStorage is null ? following.Value : null,
             quotaUsage);
         if (logSink is not null)

@@ -320,11 +320,12 @@ internal sealed class ServeSettings
     public string Root => Path.GetFullPath(this["root"] ?? Directory.GetCurrentDirectory());
 
     /// <summary>
-    /// The bucket to serve (--storage s3://BUCKET[/PREFIX] and the --s3-* options), or null for the
-    /// local --root. The --s3-* options are checked either way (a sample file names them all) and
-    /// used only with an s3:// storage. Throws <see cref="ArgumentException"/> naming the bad key.
+    /// The --s3-* settings (endpoint, region, addressing, upload sizes, expiry) on a placeholder bucket,
+    /// checked even when the local root is served: what a users-file account whose root is
+    /// s3://BUCKET[/PREFIX] is served with (<see cref="Ferry.Server.ObjectStorage.S3StorageOptions.At"/>).
+    /// Throws <see cref="ArgumentException"/> naming the bad key.
     /// </summary>
-    public Ferry.Server.ObjectStorage.S3StorageOptions? ToObjectStorageOptions()
+    public Ferry.Server.ObjectStorage.S3StorageOptions ToObjectStorageTemplate()
     {
         var defaults = new Ferry.Server.ObjectStorage.S3StorageOptions { Bucket = "bucket" };
         Uri? endpoint = null;
@@ -332,16 +333,30 @@ internal sealed class ServeSettings
         {
             throw new ArgumentException($"s3-endpoint: '{url}' is not an absolute http or https URL.");
         }
-        var region = this["s3-region"] ?? defaults.Region;
-        var pathStyle = Bool("s3-path-style") ?? false;
-        var partSize = Int("s3-part-size") ?? defaults.UploadPartSize;
-        var partsInFlight = Int("s3-parts-in-flight") ?? defaults.UploadPartsInFlight;
-        var pendingExpiry = PendingExpiry() ?? defaults.PendingUploadExpiry;
+        var template = defaults with
+        {
+            Endpoint = endpoint,
+            Region = this["s3-region"] ?? defaults.Region,
+            PathStyle = Bool("s3-path-style") ?? false,
+            UploadPartSize = Int("s3-part-size") ?? defaults.UploadPartSize,
+            UploadPartsInFlight = Int("s3-parts-in-flight") ?? defaults.UploadPartsInFlight,
+            PendingUploadExpiry = PendingExpiry() ?? defaults.PendingUploadExpiry,
+        };
+        CheckObjectStorage(template.Validate);
+        return template;
+    }
+
+    /// <summary>
+    /// The bucket to serve (--storage s3://BUCKET[/PREFIX] and the --s3-* options), or null for the
+    /// local --root. The --s3-* options are checked either way (a sample file names them all) and
+    /// used only with an s3:// storage. Throws <see cref="ArgumentException"/> naming the bad key.
+    /// </summary>
+    public Ferry.Server.ObjectStorage.S3StorageOptions? ToObjectStorageOptions()
+    {
+        var template = ToObjectStorageTemplate();
         var storage = this["storage"];
         if (storage is null || storage.Equals("local", StringComparison.OrdinalIgnoreCase))
         {
-            // Checked all the same, so a mistake shows before the day --storage points at a bucket.
-            Check(() => (defaults with { Region = region, Endpoint = endpoint, UploadPartSize = partSize, UploadPartsInFlight = partsInFlight, PendingUploadExpiry = pendingExpiry }).Validate());
             return null;
         }
         if (!storage.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
@@ -354,40 +369,34 @@ internal sealed class ServeSettings
         }
         var location = storage["s3://".Length..];
         var slash = location.IndexOf('/', StringComparison.Ordinal);
-        var options = new Ferry.Server.ObjectStorage.S3StorageOptions
+        var options = template with
         {
             Bucket = slash < 0 ? location : location[..slash],
             Prefix = slash < 0 ? "" : location[(slash + 1)..].TrimEnd('/'),
-            Endpoint = endpoint,
-            Region = region,
-            PathStyle = pathStyle,
-            UploadPartSize = partSize,
-            UploadPartsInFlight = partsInFlight,
-            PendingUploadExpiry = pendingExpiry,
         };
-        Check(options.Validate);
+        CheckObjectStorage(options.Validate);
         return options;
+    }
 
-        static void Check(Action validate)
+    private static void CheckObjectStorage(Action validate)
+    {
+        try
         {
-            try
+            validate();
+        }
+        catch (ArgumentException e)
+        {
+            var key = e.ParamName switch
             {
-                validate();
-            }
-            catch (ArgumentException e)
-            {
-                var key = e.ParamName switch
-                {
-                    "Region" => "s3-region",
-                    "Endpoint" => "s3-endpoint",
-                    "UploadPartSize" => "s3-part-size",
-                    "UploadPartsInFlight" => "s3-parts-in-flight",
-                    "PendingUploadExpiry" => "s3-pending-expiry",
-                    _ => "storage",
-                };
-                // ArgumentException appends "(Parameter '…')" to Message; the key names it here.
-                throw new ArgumentException($"{key}: {e.Message[..(e.Message.LastIndexOf(" (Parameter", StringComparison.Ordinal) is var end and > 0 ? end : e.Message.Length)]}");
-            }
+                "Region" => "s3-region",
+                "Endpoint" => "s3-endpoint",
+                "UploadPartSize" => "s3-part-size",
+                "UploadPartsInFlight" => "s3-parts-in-flight",
+                "PendingUploadExpiry" => "s3-pending-expiry",
+                _ => "storage",
+            };
+            // ArgumentException appends "(Parameter '…')" to Message; the key names it here.
+            throw new ArgumentException($"{key}: {e.Message[..(e.Message.LastIndexOf(" (Parameter", StringComparison.Ordinal) is var end and > 0 ? end : e.Message.Length)]}");
         }
     }
 

@@ -73,6 +73,31 @@ public sealed partial record S3StorageOptions
     /// </summary>
     public TimeSpan PendingUploadExpiry { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>True when <paramref name="location"/> names a bucket (s3://…) rather than a host directory.</summary>
+    public static bool IsLocation(string location) => location.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// These options with the bucket and prefix of <paramref name="location"/> (s3://BUCKET[/PREFIX],
+    /// a trailing '/' ignored), validated: throws <see cref="ArgumentException"/> saying what is wrong.
+    /// </summary>
+    public S3StorageOptions At(string location)
+    {
+        ArgumentNullException.ThrowIfNull(location);
+        if (!IsLocation(location))
+        {
+            throw new ArgumentException($"'{location}' is not s3://BUCKET[/PREFIX].", nameof(location));
+        }
+        var rest = location["s3://".Length..];
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var options = this with
+        {
+            Bucket = slash < 0 ? rest : rest[..slash],
+            Prefix = slash < 0 ? "" : rest[(slash + 1)..].TrimEnd('/'),
+        };
+        options.Validate();
+        return options;
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
