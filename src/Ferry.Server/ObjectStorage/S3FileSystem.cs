@@ -178,7 +178,7 @@ public sealed class S3FileSystem : IFileSystem
         var file = await HeadAsync(key, path, cancellationToken).ConfigureAwait(false);
         if (file is not null)
         {
-            return new FileEntry(path.Name, FileEntryKind.File, file.ContentLength, LastModifiedOf(file.LastModified));
+            return new FileEntry(path.Name, FileEntryKind.File, file.ContentLength, LastModifiedOf(file.LastModified)) { Version = file.ETag?.Trim('"') };
         }
         if (await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false))
         {
@@ -259,7 +259,8 @@ public sealed class S3FileSystem : IFileSystem
                     // The directory's own marker ("dir/") is the directory, not an entry in it.
                     if (item.Key.Length > prefix.Length && NameBelow(prefix, item.Key) is { } name)
                     {
-                        yield return new FileEntry(name, FileEntryKind.File, item.Size ?? 0, LastModifiedOf(item.LastModified));
+                        // The ETag makes MLSD's unique fact change when the object is replaced (not a hash of the content).
+                        yield return new FileEntry(name, FileEntryKind.File, item.Size ?? 0, LastModifiedOf(item.LastModified)) { Version = item.ETag?.Trim('"') };
                     }
                 }
             }
