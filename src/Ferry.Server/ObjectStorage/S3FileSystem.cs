@@ -77,6 +77,12 @@ public sealed class S3FileSystem : IFileSystem
     internal Func<string, CancellationToken, ValueTask>? BeforeRenameCopy { get; set; }
 
     /// <summary>
+    /// Test seam: the largest object one CopyObject (or one UploadPartCopy range) copies; S3's 5 GiB.
+    /// A test lowers it to make a multipart copy of a small object.
+    /// </summary>
+    internal long CopyPartLimit { get; set; } = MaxSingleCopySize;
+
+    /// <summary>
     /// One LIST of one key under the root: throws <see cref="FileSystemException"/> when the store
     /// cannot be reached, the bucket does not exist or the credentials are refused, so a server can
     /// say so when it starts rather than at a client's first command.
@@ -474,7 +480,7 @@ public sealed class S3FileSystem : IFileSystem
 
     private async ValueTask<List<PendingPart>> CopyRangesAsync(string fromKey, string toKey, string uploadId, long size, DateTime? unmodifiedSince, VirtualPath path, CancellationToken cancellationToken)
     {
-        var ranges = PlanCopyRanges(size);
+        var ranges = PlanCopyRanges(size, CopyPartLimit);
         var parts = new PendingPart[ranges.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, ranges.Count), new ParallelOptions
         {
@@ -925,7 +931,7 @@ public sealed class S3FileSystem : IFileSystem
     /// </summary>
     private async ValueTask CopyObjectAsync(string from, string to, long size, VirtualPath path, CancellationToken cancellationToken)
     {
-        if (size <= MaxSingleCopySize)
+        if (size <= CopyPartLimit)
         {
             await CopyKeyAsync(from, to, path, cancellationToken).ConfigureAwait(false);
             return;

@@ -276,6 +276,26 @@ public sealed class S3ResumeTests(SwiftS3Fixture swift)
         Assert.Equal([(0L, 6L * MiB - 1), (6L * MiB, 12L * MiB - 1), (12L * MiB, 17L * MiB - 1)], small);
     }
 
+    [Fact]
+    public async Task A_file_over_the_single_copy_limit_is_renamed_by_a_multipart_copy_byte_exact()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("bigcopy");
+        var content = TestServer.RandomBytes(13 * MiB + 11, seed: 168);
+        await swift.PutAsync(prefix + "/from.bin", content);
+        await swift.PutAsync(prefix + "/d/", []);
+        // 5 MiB stands for S3's 5 GiB: three UploadPartCopy ranges on the real store.
+        var store = Store(prefix);
+        store.CopyPartLimit = Part;
+        await store.RenameAsync(Ferry.Server.FileSystem.VirtualPath.Parse("/from.bin"), Ferry.Server.FileSystem.VirtualPath.Parse("/d/to.bin"), CancellationToken.None);
+        Assert.Equal(Sha256(content), Sha256((await swift.GetAsync(prefix + "/d/to.bin"))!));
+        Assert.Null(await swift.GetAsync(prefix + "/from.bin"));
+        Assert.Empty(await PendingUploadsAsync(prefix));
+        // And a directory holding one: every object copied, the big one in ranges.
+        await store.RenameAsync(Ferry.Server.FileSystem.VirtualPath.Parse("/d"), Ferry.Server.FileSystem.VirtualPath.Parse("/e"), CancellationToken.None);
+        Assert.Equal(Sha256(content), Sha256((await swift.GetAsync(prefix + "/e/to.bin"))!));
+        Assert.Equal([prefix + "/e/", prefix + "/e/to.bin"], (await swift.KeysAsync(prefix + "/")).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>The system clock moved by a fixed amount (an expiry test without waiting).</summary>
     private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
     {
