@@ -30,6 +30,12 @@ public sealed record FileEntry(string Name, FileEntryKind Kind, long Size, DateT
     /// </summary>
     public string? Version { get; init; }
 
+    /// <summary>
+    /// False for a file that is not stored yet: an object store's interrupted upload kept for
+    /// resuming, whose bytes count for SIZE and REST but not for quotas until it is completed.
+    /// </summary>
+    public bool IsStored { get; init; } = true;
+
     public bool IsDirectory => Kind == FileEntryKind.Directory;
     public bool IsFile => Kind == FileEntryKind.File;
 }

@@ -203,7 +203,8 @@ internal static class TransferCommands
         long? limit = null;
         if (quota is ({ } q, { } usage))
         {
-            var existingFile = plan.Existing is { IsFile: true };
+            // A pending upload (not stored) was never counted: it counts as a new file of what it keeps.
+            var existingFile = plan.Existing is { IsFile: true, IsStored: true };
             if (!existingFile && q.Files is { } maxFiles && usage.Files + 1 > maxFiles)
             {
                 return Replies.FileQuotaExceeded;
@@ -407,7 +408,7 @@ internal sealed record UploadPlan(string Verb, VirtualPath Target, FileEntry? Ex
     /// </summary>
     public (long Bytes, long Files) UsageChange(bool committed, bool rolledBack, long written)
     {
-        long? before = Existing is { IsFile: true } ? Existing.Size : null;
+        long? before = Existing is { IsFile: true, IsStored: true } ? Existing.Size : null;
         long? after = committed ? Kept + written
             : Atomic ? before
             : rolledBack ? (Kept == 0 ? null : Kept)

@@ -193,7 +193,7 @@ public sealed class S3FileSystem : IFileSystem
         // No object yet, but an interrupted upload kept for resuming: a file of the bytes kept, so
         // SIZE answers what REST must say (curl -C -, lftp reput). A finished object always wins.
         return await FindPendingAsync(key, path, cancellationToken).ConfigureAwait(false) is { } pending
-            ? new FileEntry(path.Name, FileEntryKind.File, pending.Kept, pending.Interrupted)
+            ? new FileEntry(path.Name, FileEntryKind.File, pending.Kept, pending.Interrupted) { IsStored = false }
             : null;
     }
 

@@ -144,10 +144,12 @@ public sealed class S3UploadTests(SwiftS3Fixture swift)
         await control.ExpectAsync("NOOP", 200);
         var keptBytes = long.Parse((await control.ExpectAsync("SIZE big.bin", 213)).Message, System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(keptBytes > 0 && keptBytes % S3StorageOptions.MinUploadPartSize == 0, $"kept {keptBytes}");
-        // Given up: nothing stays billed.
-        await control.ExpectAsync("DELE big.bin", 250);
+        // Resumed to the end: the whole object counts, once, as a new file.
+        var rest = TestServer.RandomBytes(3 * MiB, seed: 26);
+        await control.ExpectAsync($"REST {keptBytes}", 350);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR big.bin", rest)).Final.Code);
+        Assert.Equal(new QuotaUsage(1000 + keptBytes + rest.Length, 2), await usage.GetAsync("quinn", CancellationToken.None));
         Assert.Empty(await PendingUploadsAsync(prefix));
-        await control.ExpectAsync("SIZE big.bin", 550);
     }
 
     [Fact]
