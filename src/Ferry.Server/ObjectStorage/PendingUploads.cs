@@ -60,7 +60,32 @@ public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string roo
 
     private string FolderPrefix => rootPrefix + Folder + "/";
 
-    internal string ManifestKey(string key) => FolderPrefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key))) + ".json";
+    internal string ManifestKey(string key) => ManifestKey(rootPrefix, key);
+
+    private static string ManifestKey(string rootPrefix, string key) =>
+        rootPrefix + Folder + "/" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key))) + ".json";
+
+    /// <summary>
+    /// True when a store rooted at any prefix above <paramref name="key"/> (this one, or one nested
+    /// in it or around it, as a per-user bucket home inside a served bucket) records the upload
+    /// <paramref name="uploadId"/> of that key: one GET per level. The expiry sweep asks before it
+    /// aborts a multipart upload its own manifests do not name.
+    /// </summary>
+    internal async ValueTask<bool> IsRecordedAnywhereAsync(string key, string uploadId, CancellationToken cancellationToken)
+    {
+        for (var slash = -1; ; slash = key.IndexOf('/', slash + 1))
+        {
+            var prefix = slash < 0 ? "" : key[..(slash + 1)];
+            if (await ReadAsync(ManifestKey(prefix, key), cancellationToken).ConfigureAwait(false) is { } upload && upload.Key == key && upload.UploadId == uploadId)
+            {
+                return true;
+            }
+            if (key.IndexOf('/', slash + 1) < 0)
+            {
+                return false;
+            }
+        }
+    }
 
     public async ValueTask<PendingUpload?> FindAsync(string key, CancellationToken cancellationToken)
     {

@@ -618,6 +618,13 @@ public sealed class S3FileSystem : IFileSystem
                 {
                     continue;
                 }
+                if (PendingUploads is BucketPendingUploads manifests
+                    && await manifests.IsRecordedAnywhereAsync(upload.Key, upload.UploadId, cancellationToken).ConfigureAwait(false))
+                {
+                    // Kept by a store rooted elsewhere in the bucket (a per-user home below this root,
+                    // or this root inside another): its own sweep decides, by its interruption time.
+                    continue;
+                }
                 await AbortMultipartAsync(upload.Key, upload.UploadId, cancellationToken).ConfigureAwait(false);
                 aborted++;
             }

@@ -216,6 +216,17 @@ public sealed class S3ResumeTests(SwiftS3Fixture swift)
         Assert.Empty(await swift.KeysAsync(prefix + "/"));
         Assert.Null(await PendingOrNullAsync(store, "old.bin"));
 
+        // A pending upload of a store rooted below this one (a per-user home inside the served
+        // bucket) is that store's to expire, not an orphan of this one, however old its start.
+        var inner = Store(prefix + "/home");
+        await swift.PutAsync(prefix + "/home/", []);
+        await InterruptedStorAsync(inner, "mine.bin", content, 11 * MiB);
+        Assert.Equal(0, await sweeper.SweepPendingUploadsAsync(CancellationToken.None));
+        Assert.Single(await PendingUploadsAsync(prefix));
+        Assert.Equal(1, await Store(prefix + "/home", later).SweepPendingUploadsAsync(CancellationToken.None));
+        Assert.Empty(await PendingUploadsAsync(prefix));
+        await swift.Client.DeleteObjectAsync(swift.Bucket, prefix + "/home/");
+
         // A multipart upload no manifest names (a process killed before it recorded one) expires too.
         var orphan = await swift.Client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = swift.Bucket, Key = prefix + "/orphan.bin" });
         Assert.Equal(0, await store.SweepPendingUploadsAsync(CancellationToken.None));
