@@ -376,6 +376,18 @@ internal sealed class S3UploadSink : IUploadSink
     {
         try
         {
+            if (await _store.ObjectExistsAsync(_key, _path, CancellationToken.None).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+        catch (IOException)
+        {
+            // The store cannot be asked: nothing could be recorded either.
+            return false;
+        }
+        try
+        {
             if (!_failed && _filled == _partSize)
             {
                 await SendPartAsync(CancellationToken.None).ConfigureAwait(false);
@@ -401,7 +413,8 @@ internal sealed class S3UploadSink : IUploadSink
         var whole = new List<PendingPart>();
         foreach (var part in _stored.OrderBy(p => p.Number))
         {
-            if (part.Number != whole.Count + 1)
+            // A short part (the last one, sent by a commit that then failed) could not be followed by more.
+            if (part.Number != whole.Count + 1 || part.Size < S3StorageOptions.MinUploadPartSize)
             {
                 break;
             }
@@ -413,10 +426,6 @@ internal sealed class S3UploadSink : IUploadSink
         }
         try
         {
-            if (await _store.ObjectExistsAsync(_key, _path, CancellationToken.None).ConfigureAwait(false))
-            {
-                return false;
-            }
             var previous = _resumed ?? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false);
             await _pending.SaveAsync(new PendingUpload(_key, _uploadId!, whole, _time.GetUtcNow()), CancellationToken.None).ConfigureAwait(false);
             if (previous is not null && previous.UploadId != _uploadId)
