@@ -29,6 +29,23 @@ public sealed class UserRootTests : IDisposable
     }
 
     [Fact]
+    public void A_users_file_root_may_name_a_bucket_and_a_bad_one_is_refused_naming_the_account_and_field()
+    {
+        var hash = PasswordHash.Create("pw", PasswordHash.MinIterations);
+        var loaded = Assert.Single(UserFile.Parse(
+            $$"""[{ "name": "sam", "password": "{{hash}}", "home": "/", "permissions": "all", "root": "s3://ferry-homes/users/sam" }]""", "test"));
+        Assert.Equal("s3://ferry-homes/users/sam", loaded.ToAccount().Root);
+        foreach (var bad in new[] { "s3://ab", "s3://Bad_Bucket/x", "s3://ferry-homes/a/../b", "s3://ferry-homes//x" })
+        {
+            var error = Assert.Throws<UserFileException>(() => UserFile.Parse(
+                $$"""[{ "name": "sam", "password": "{{hash}}", "home": "/", "permissions": "all", "root": "{{bad}}" }]""", "test"));
+            Assert.Contains("sam", error.Message, StringComparison.Ordinal);
+            Assert.Contains("field 'root'", error.Message, StringComparison.Ordinal);
+            Assert.Contains(bad, error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task An_account_with_a_root_of_its_own_uploads_and_lists_there_and_not_in_the_server_root()
     {
         var users = new StaticUserStore().Add("rita", "pw");

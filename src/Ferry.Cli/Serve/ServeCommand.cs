@@ -107,6 +107,8 @@ internal static class ServeCommand
             users = users is null ? shared : new CombinedUserStore([shared, users]);
         }
 
+        // Cancelled when serving ends: the pending-upload sweeps of the buckets served (issue #16).
+        using var sweeps = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var fileSystemOptions = settings.ToFileSystemOptions();
         var objectStorage = settings.ToObjectStorageOptions();
         IFileSystem fileSystem;
@@ -125,6 +127,7 @@ internal static class ServeCommand
                 return 1;
             }
             fileSystem = bucket;
+            StartPendingUploadSweep(bucket, log, sweeps.Token);
         }
         else
         {
@@ -147,9 +150,21 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"ferry serve: quota usage file: {e.Message}");
             return 2;
         }
+        // Accounts whose root is s3://BUCKET[/PREFIX] get a bucket store on the server's --s3-* settings and
+        // credentials, one per location, made (and swept) at the first login.
+        var s3Template = settings.ToObjectStorageTemplate();
+        var buckets = new System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<S3FileSystem>>(StringComparer.Ordinal);
         await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
             user => user.Root is { } root
-                ? roots.GetOrAdd((root, user.FollowSymlinksOutsideRoot), key => new LocalFileSystem(key.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = key.Follow }))
+                ? S3StorageOptions.IsLocation(root)
+                    ? buckets.GetOrAdd(root, location => new Lazy<S3FileSystem>(() =>
+                    {
+                        var userOptions = s3Template.At(location);
+                        var store = new S3FileSystem(S3ClientFactory.Create(userOptions), userOptions);
+                        StartPendingUploadSweep(store, log, sweeps.Token);
+                        return store;
+                    })).Value
+                    : roots.GetOrAdd((root, user.FollowSymlinksOutsideRoot), key => new LocalFileSystem(key.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = key.Follow }))
                 : user.FollowSymlinksOutsideRoot && objectStorage is null ? following.Value : null,
             quotaUsage);
         if (logSink is not null)
@@ -245,6 +260,7 @@ internal static class ServeCommand
         }
         finally
         {
+            await sweeps.CancelAsync();
             if (hooks is not null)
             {
                 // Queued hooks get a moment to run; the rest are abandoned (and were logged as dropped).
@@ -285,6 +301,17 @@ internal static class ServeCommand
             await Console.Out.WriteLineAsync(line);
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Aborts the bucket's expired pending uploads now and then every hour (or every quarter of the
+    /// expiry, when shorter), until serving ends. Every Ferry process on a bucket sweeps it; aborting
+    /// twice is harmless.
+    /// </summary>
+    private static void StartPendingUploadSweep(S3FileSystem bucket, ILogger log, CancellationToken cancellationToken)
+    {
+        var interval = TimeSpan.FromTicks(Math.Min(TimeSpan.FromHours(1).Ticks, bucket.Options.PendingUploadExpiry.Ticks / 4));
+        _ = bucket.RunPendingUploadSweepAsync(interval, e => ServeLog.SweepFailed(log, bucket.Options.Bucket, e.Message), cancellationToken);
     }
 
     private static async Task<int> ServeAsync(FtpServer server, FtpServerOptions options, ServeSettings settings, ServeOperations operations,
@@ -556,4 +583,7 @@ internal static partial class ServeLog
 
     [LoggerMessage(203, LogLevel.Information, "Shared state in {Url} (schema version {Version}) as node {Node}")]
     public static partial void SharedState(ILogger logger, string url, int version, string node);
+
+    [LoggerMessage(204, LogLevel.Warning, "S3 bucket {Bucket}: the sweep of expired pending uploads failed, tried again later: {Error}")]
+    public static partial void SweepFailed(ILogger logger, string bucket, string error);
 }

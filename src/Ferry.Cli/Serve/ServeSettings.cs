@@ -31,6 +31,8 @@ internal sealed class ServeSettings
         ("s3-path-style", null, "S3 path-style addressing (http://host/bucket/key), for stores without a DNS name per bucket"),
         ("s3-part-size", "BYTES", "S3 uploads: bytes per multipart part, and the largest upload sent as one PutObject (5242880 to 1073741824; default 8388608)"),
         ("s3-parts-in-flight", "N", "S3 uploads: parts sent at once per upload; memory per upload is (N + 1) × part size, rounded up to a power of two (1 to 64; default 4)"),
+        // Resumable uploads on S3 (issue #16).
+        ("s3-pending-expiry", "SECONDS", "S3: an interrupted upload stays resumable (its parts stored and billed) this long after its last interruption, then it is aborted (60 to 31536000; default 86400)"),
         ("address", "ADDR", "address to listen on (default :: = all IPv6 and IPv4 addresses)"),
         ("port", "N", "control port (default 2121; 21 needs privileges)"),
         ("banner", "TEXT", "text of the 220 greeting"),
@@ -345,11 +347,12 @@ internal sealed class ServeSettings
     public string Root => Path.GetFullPath(this["root"] ?? Directory.GetCurrentDirectory());
 
     /// <summary>
-    /// The bucket to serve (--storage s3://BUCKET[/PREFIX] and the --s3-* options), or null for the
-    /// local --root. The --s3-* options are checked either way (a sample file names them all) and
-    /// used only with an s3:// storage. Throws <see cref="ArgumentException"/> naming the bad key.
+    /// The --s3-* settings (endpoint, region, addressing, upload sizes, expiry) on a placeholder bucket,
+    /// checked even when the local root is served: what a users-file account whose root is
+    /// s3://BUCKET[/PREFIX] is served with (<see cref="Ferry.Server.ObjectStorage.S3StorageOptions.At"/>).
+    /// Throws <see cref="ArgumentException"/> naming the bad key.
     /// </summary>
-    public Ferry.Server.ObjectStorage.S3StorageOptions? ToObjectStorageOptions()
+    public Ferry.Server.ObjectStorage.S3StorageOptions ToObjectStorageTemplate()
     {
         var defaults = new Ferry.Server.ObjectStorage.S3StorageOptions { Bucket = "bucket" };
         Uri? endpoint = null;
@@ -357,15 +360,30 @@ internal sealed class ServeSettings
         {
             throw new ArgumentException($"s3-endpoint: '{url}' is not an absolute http or https URL.");
         }
-        var region = this["s3-region"] ?? defaults.Region;
-        var pathStyle = Bool("s3-path-style") ?? false;
-        var partSize = Int("s3-part-size") ?? defaults.UploadPartSize;
-        var partsInFlight = Int("s3-parts-in-flight") ?? defaults.UploadPartsInFlight;
+        var template = defaults with
+        {
+            Endpoint = endpoint,
+            Region = this["s3-region"] ?? defaults.Region,
+            PathStyle = Bool("s3-path-style") ?? false,
+            UploadPartSize = Int("s3-part-size") ?? defaults.UploadPartSize,
+            UploadPartsInFlight = Int("s3-parts-in-flight") ?? defaults.UploadPartsInFlight,
+            PendingUploadExpiry = PendingExpiry() ?? defaults.PendingUploadExpiry,
+        };
+        CheckObjectStorage(template.Validate);
+        return template;
+    }
+
+    /// <summary>
+    /// The bucket to serve (--storage s3://BUCKET[/PREFIX] and the --s3-* options), or null for the
+    /// local --root. The --s3-* options are checked either way (a sample file names them all) and
+    /// used only with an s3:// storage. Throws <see cref="ArgumentException"/> naming the bad key.
+    /// </summary>
+    public Ferry.Server.ObjectStorage.S3StorageOptions? ToObjectStorageOptions()
+    {
+        var template = ToObjectStorageTemplate();
         var storage = this["storage"];
         if (storage is null || storage.Equals("local", StringComparison.OrdinalIgnoreCase))
         {
-            // Checked all the same, so a mistake shows before the day --storage points at a bucket.
-            Check(() => (defaults with { Region = region, Endpoint = endpoint, UploadPartSize = partSize, UploadPartsInFlight = partsInFlight }).Validate());
             return null;
         }
         if (!storage.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
@@ -378,39 +396,50 @@ internal sealed class ServeSettings
         }
         var location = storage["s3://".Length..];
         var slash = location.IndexOf('/', StringComparison.Ordinal);
-        var options = new Ferry.Server.ObjectStorage.S3StorageOptions
+        var options = template with
         {
             Bucket = slash < 0 ? location : location[..slash],
             Prefix = slash < 0 ? "" : location[(slash + 1)..].TrimEnd('/'),
-            Endpoint = endpoint,
-            Region = region,
-            PathStyle = pathStyle,
-            UploadPartSize = partSize,
-            UploadPartsInFlight = partsInFlight,
         };
-        Check(options.Validate);
+        CheckObjectStorage(options.Validate);
         return options;
+    }
 
-        static void Check(Action validate)
+    private static void CheckObjectStorage(Action validate)
+    {
+        try
         {
-            try
-            {
-                validate();
-            }
-            catch (ArgumentException e)
-            {
-                var key = e.ParamName switch
-                {
-                    "Region" => "s3-region",
-                    "Endpoint" => "s3-endpoint",
-                    "UploadPartSize" => "s3-part-size",
-                    "UploadPartsInFlight" => "s3-parts-in-flight",
-                    _ => "storage",
-                };
-                // ArgumentException appends "(Parameter '…')" to Message; the key names it here.
-                throw new ArgumentException($"{key}: {e.Message[..(e.Message.LastIndexOf(" (Parameter", StringComparison.Ordinal) is var end and > 0 ? end : e.Message.Length)]}");
-            }
+            validate();
         }
+        catch (ArgumentException e)
+        {
+            var key = e.ParamName switch
+            {
+                "Region" => "s3-region",
+                "Endpoint" => "s3-endpoint",
+                "UploadPartSize" => "s3-part-size",
+                "UploadPartsInFlight" => "s3-parts-in-flight",
+                "PendingUploadExpiry" => "s3-pending-expiry",
+                _ => "storage",
+            };
+            // ArgumentException appends "(Parameter '…')" to Message; the key names it here.
+            throw new ArgumentException($"{key}: {e.Message[..(e.Message.LastIndexOf(" (Parameter", StringComparison.Ordinal) is var end and > 0 ? end : e.Message.Length)]}");
+        }
+    }
+
+    /// <summary>--s3-pending-expiry: seconds, 1 minute to a year (longer than --*-timeout's week-long cap).</summary>
+    private TimeSpan? PendingExpiry()
+    {
+        var text = this["s3-pending-expiry"];
+        if (text is null)
+        {
+            return null;
+        }
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds is < 60 or > 365 * 86400)
+        {
+            throw new ArgumentException($"s3-pending-expiry: '{text}' is not a number of seconds from 60 to 31536000.");
+        }
+        return TimeSpan.FromSeconds(seconds);
     }
 
     /// <summary>--login-cache-size: accounts whose verified password each store remembers (0: off).</summary>

@@ -28,9 +28,10 @@ public sealed record UserAccount(string Name, string Home, Permissions Permissio
     public UserQuota? Quota { get; init; }
 
     /// <summary>
-    /// A host directory that is this account's store instead of the served root (the users file's
-    /// <c>root</c>); <see cref="Home"/> is then a path inside it. Null for the served root. The host
-    /// honours it through the store it picks at login (<c>ferry serve</c> does).
+    /// A host directory, or an S3 bucket and prefix (<c>s3://BUCKET[/PREFIX]</c>), that is this
+    /// account's store instead of the served root (the users file's <c>root</c>); <see cref="Home"/>
+    /// is then a path inside it. Null for the served root. The host honours it through the store it
+    /// picks at login (<c>ferry serve</c> does).
     /// </summary>
     public string? Root { get; init; }
 }

@@ -185,9 +185,21 @@ public static class UserFile
             throw new UserFileException($"{where}: field 'permissions' is missing (e.g. [\"list\", \"read\"] or \"all\").");
         }
         var root = String(element, "root", where);
-        if (root is not null && !Path.IsPathFullyQualified(root))
+        if (root is not null && Ferry.Server.ObjectStorage.S3StorageOptions.IsLocation(root))
         {
-            throw new UserFileException($"{where}: field 'root': '{root}' is not an absolute host directory such as /srv/ftp/alice.");
+            // A bucket (and prefix) of its own, on the server's S3 endpoint and credentials.
+            try
+            {
+                _ = new Ferry.Server.ObjectStorage.S3StorageOptions { Bucket = "bucket" }.At(root);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UserFileException($"{where}: field 'root': '{root}': {e.Message[..(e.Message.LastIndexOf(" (Parameter", StringComparison.Ordinal) is var end and > 0 ? end : e.Message.Length)]}");
+            }
+        }
+        else if (root is not null && !Path.IsPathFullyQualified(root))
+        {
+            throw new UserFileException($"{where}: field 'root': '{root}' is not an absolute host directory such as /srv/ftp/alice, or s3://BUCKET[/PREFIX].");
         }
         return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root, Disabled = Flag(element, "disabled", where) };
     }

@@ -100,7 +100,7 @@ internal sealed class ListingWriter : IDisposable
                 break;
             case ListingStyle.Machine:
                 Span<char> unique = stackalloc char[MachineListing.UniqueLength];
-                MachineListing.WriteUnique(_directoryUtf8, entry.Name, unique);
+                MachineListing.WriteUnique(_directoryUtf8, entry.Name, unique, entry.Version);
                 MlsxFormatter.TryFormat(destination, entry, entry.IsDirectory ? _directoryPerm : _filePerm, unique, null, _facts, out written);
                 break;
             default:

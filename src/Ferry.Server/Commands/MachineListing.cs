@@ -21,7 +21,7 @@ internal static class MachineListing
     public static string FormatLine(FtpSession session, FileEntry entry, VirtualPath storePath)
     {
         var builder = new StringBuilder(96);
-        MlsxFormatter.Append(builder, entry, Perm(session, entry), Unique(storePath), type: null, session.MlsxFacts);
+        MlsxFormatter.Append(builder, entry, Perm(session, entry), Unique(storePath, entry.Version), type: null, session.MlsxFacts);
         return builder.ToString();
     }
 
@@ -60,14 +60,18 @@ internal static class MachineListing
     /// RFC 3659 §7.5.2: a stable identifier per object; here derived from its path in the store, so
     /// every server sharing a store gives the same one. A 64-bit XXH3 of the path: not a secret,
     /// only unique, and cheap enough for one per MLSD entry (SHA-256 through OpenSSL cost more
-    /// than formatting the line).
+    /// than formatting the line). When the store tags the content's version (an object's ETag,
+    /// <see cref="FileEntry.Version"/>) the tag seeds the hash: still one per path (two objects with the
+    /// same content have the same ETag), and a new one when the object is replaced.
     /// </summary>
-    internal static string Unique(VirtualPath storePath)
+    internal static string Unique(VirtualPath storePath, string? version = null)
     {
         Span<char> hex = stackalloc char[UniqueLength];
-        WriteHex(XxHash3.HashToUInt64(LosslessUtf8.GetBytes(storePath.Value)), hex);
+        WriteHex(XxHash3.HashToUInt64(LosslessUtf8.GetBytes(storePath.Value), Seed(version)), hex);
         return new string(hex);
     }
+
+    private static long Seed(string? version) => version is null ? 0 : (long)XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(version));
 
     private static void WriteHex(ulong hash, Span<char> destination) =>
         hash.TryFormat(destination, out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
@@ -79,7 +83,7 @@ internal static class MachineListing
     /// <see cref="Unique(VirtualPath)"/> of the entry <paramref name="name"/> in the directory whose
     /// store path is <paramref name="directoryUtf8"/>, without allocating (MLSD computes one per entry).
     /// </summary>
-    internal static void WriteUnique(ReadOnlySpan<byte> directoryUtf8, string name, Span<char> destination)
+    internal static void WriteUnique(ReadOnlySpan<byte> directoryUtf8, string name, Span<char> destination, string? version = null)
     {
         var isRoot = directoryUtf8.Length == 1 && directoryUtf8[0] == '/';
         var length = (isRoot ? 1 : directoryUtf8.Length + 1) + LosslessUtf8.GetByteCount(name);
@@ -93,7 +97,7 @@ internal static class MachineListing
         }
         path[n++] = (byte)'/';
         LosslessUtf8.GetBytes(name, path[n..]);
-        WriteHex(XxHash3.HashToUInt64(path), destination);
+        WriteHex(XxHash3.HashToUInt64(path, Seed(version)), destination);
         if (rented is not null)
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(rented);

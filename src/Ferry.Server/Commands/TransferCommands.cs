@@ -178,14 +178,16 @@ internal static class TransferCommands
 
     /// <summary>
     /// REST n + STOR on a store that cannot write at n (<see cref="StoreCapabilities.WriteAtOffset"/>;
-    /// <see cref="StoreCapabilities.ResumeUpload"/> allows n = the stored size only): 504 before any 150.
+    /// <see cref="StoreCapabilities.ResumeUpload"/> allows n = the stored size only): 504, or 554 for
+    /// another n on a store that resumes, before any 150.
     /// </summary>
     private static FtpReply? RefuseOffsetWrite(StoreCapabilities capabilities, long offset, long storedSize) =>
         capabilities.HasFlag(StoreCapabilities.WriteAtOffset) ? null
         : !capabilities.HasFlag(StoreCapabilities.ResumeUpload)
             ? new FtpReply(ReplyCode.NotImplementedForParameter, "This storage cannot write from an offset: send REST 0 and the whole file.")
         : offset == storedSize ? null
-        : new FtpReply(ReplyCode.NotImplementedForParameter, string.Create(CultureInfo.InvariantCulture,
+        // RFC 3659 §5.5: 554 for a restart point the server will not honour.
+        : new FtpReply(ReplyCode.InvalidRestartPosition, string.Create(CultureInfo.InvariantCulture,
             $"This storage resumes an upload only where it ends: REST {storedSize}, or REST 0 and the whole file."));
 
     private static FtpReply OpeningUpload(FtpSession session, string name) =>
@@ -202,7 +204,8 @@ internal static class TransferCommands
         QuotaReservation? reservation = null;
         if (quota is ({ } q, { } usage))
         {
-            var existingFile = plan.Existing is { IsFile: true };
+            // A pending upload (not stored) was never counted: it counts as a new file of what it keeps.
+            var existingFile = plan.Existing is { IsFile: true, IsStored: true };
             if (!existingFile && q.Files is { } maxFiles && usage.Files + 1 > maxFiles)
             {
                 return Replies.FileQuotaExceeded;
@@ -425,7 +428,7 @@ internal sealed record UploadPlan(string Verb, VirtualPath Target, FileEntry? Ex
     /// </summary>
     public (long Bytes, long Files) UsageChange(bool committed, bool rolledBack, long written)
     {
-        long? before = Existing is { IsFile: true } ? Existing.Size : null;
+        long? before = Existing is { IsFile: true, IsStored: true } ? Existing.Size : null;
         long? after = committed ? Kept + written
             : Atomic ? before
             : rolledBack ? (Kept == 0 ? null : Kept)

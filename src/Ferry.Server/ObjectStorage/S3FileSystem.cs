@@ -23,7 +23,7 @@ namespace Ferry.Server.ObjectStorage;
 /// </remarks>
 public sealed class S3FileSystem : IFileSystem
 {
-    /// <summary>S3's CopyObject limit; larger objects need UploadPartCopy (not done yet).</summary>
+    /// <summary>S3's CopyObject (and UploadPartCopy) limit; larger objects are copied in ranges.</summary>
     internal const long MaxSingleCopySize = 5L * 1024 * 1024 * 1024;
 
     /// <summary>S3's longest key, in UTF-8 bytes.</summary>
@@ -41,7 +41,9 @@ public sealed class S3FileSystem : IFileSystem
     /// <summary>"" or the prefix with its trailing '/': the key of the FTP root's contents.</summary>
     private readonly string _rootPrefix;
 
-    public S3FileSystem(IAmazonS3 s3, S3StorageOptions options)
+    /// <param name="pendingUploads">Where interrupted uploads are recorded; null: manifests in the bucket (<see cref="BucketPendingUploads"/>).</param>
+    /// <param name="time">The clock of pending-upload expiry; null: the system's.</param>
+    public S3FileSystem(IAmazonS3 s3, S3StorageOptions options, IPendingUploads? pendingUploads = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(s3);
         ArgumentNullException.ThrowIfNull(options);
@@ -49,22 +51,36 @@ public sealed class S3FileSystem : IFileSystem
         _s3 = s3;
         _options = options;
         _rootPrefix = options.Prefix.Length == 0 ? "" : options.Prefix + "/";
+        PendingUploads = pendingUploads ?? new BucketPendingUploads(s3, options.Bucket, _rootPrefix);
+        Time = time ?? TimeProvider.System;
     }
 
     public S3StorageOptions Options => _options;
 
+    /// <summary>Where interrupted uploads are recorded for resuming (by any Ferry process on the bucket).</summary>
+    public IPendingUploads PendingUploads { get; }
+
+    internal TimeProvider Time { get; }
+
     /// <summary>
-    /// An object is written whole (no append, no write at an offset: S3 has neither), its time is when
+    /// An object is written whole: no write at an offset, but an upload continues where it ends —
+    /// APPE (a new object made of the old one, copied server-side, and the new data) and REST n +
+    /// STOR with n the stored size (a kept pending upload, or an existing object). Its time is when
     /// it was written (no MFMT) and it has no Unix modes. A directory rename copies every key.
-    /// Resuming an interrupted upload is not offered yet (issue #16).
     /// </summary>
-    public StoreCapabilities Capabilities => StoreCapabilities.RenameDirectories;
+    public StoreCapabilities Capabilities => StoreCapabilities.RenameDirectories | StoreCapabilities.Append | StoreCapabilities.ResumeUpload;
 
     /// <summary>
     /// Test seam: awaited before each CopyObject of a directory rename, with the source key. A test
     /// makes it throw to stand for a copy failing half-way.
     /// </summary>
     internal Func<string, CancellationToken, ValueTask>? BeforeRenameCopy { get; set; }
+
+    /// <summary>
+    /// Test seam: the largest object one CopyObject (or one UploadPartCopy range) copies; S3's 5 GiB.
+    /// A test lowers it to make a multipart copy of a small object.
+    /// </summary>
+    internal long CopyPartLimit { get; set; } = MaxSingleCopySize;
 
     /// <summary>
     /// One LIST of one key under the root: throws <see cref="FileSystemException"/> when the store
@@ -109,6 +125,11 @@ public sealed class S3FileSystem : IFileSystem
             {
                 throw new FileSystemException(FileSystemError.OutsideRoot, $"{path}: not a path inside the store.");
             }
+            if (segment == BucketPendingUploads.Folder)
+            {
+                // The pending-upload manifests' folder: no client may read, write or list it.
+                throw new FileSystemException(FileSystemError.InvalidName, $"{path}: the name {BucketPendingUploads.Folder} is reserved on object storage.");
+            }
         }
         if (LosslessUtf8.HasEscapes(relative))
         {
@@ -143,7 +164,7 @@ public sealed class S3FileSystem : IFileSystem
     private static string? NameBelow(string prefix, string key)
     {
         var name = key.AsSpan(prefix.Length).TrimEnd('/');
-        if (name.IsEmpty || name is "." or ".." || name.IndexOfAny("/\\\0") >= 0)
+        if (name.IsEmpty || name is "." or ".." or BucketPendingUploads.Folder || name.IndexOfAny("/\\\0") >= 0)
         {
             return null;
         }
@@ -163,11 +184,29 @@ public sealed class S3FileSystem : IFileSystem
         var file = await HeadAsync(key, path, cancellationToken).ConfigureAwait(false);
         if (file is not null)
         {
-            return new FileEntry(path.Name, FileEntryKind.File, file.ContentLength, LastModifiedOf(file.LastModified));
+            return new FileEntry(path.Name, FileEntryKind.File, file.ContentLength, LastModifiedOf(file.LastModified)) { Version = file.ETag?.Trim('"') };
         }
-        return await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false)
-            ? new FileEntry(path.Name, FileEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) { Permissions = DirectoryMode }
+        if (await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false))
+        {
+            return new FileEntry(path.Name, FileEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) { Permissions = DirectoryMode };
+        }
+        // No object yet, but an interrupted upload kept for resuming: a file of the bytes kept, so
+        // SIZE answers what REST must say (curl -C -, lftp reput). A finished object always wins.
+        return await FindPendingAsync(key, path, cancellationToken).ConfigureAwait(false) is { } pending
+            ? new FileEntry(path.Name, FileEntryKind.File, pending.Kept, pending.Interrupted) { IsStored = false }
             : null;
+    }
+
+    private async ValueTask<PendingUpload?> FindPendingAsync(string key, VirtualPath path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await PendingUploads.FindAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "look up the pending upload of", path);
+        }
     }
 
     public async IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -226,7 +265,8 @@ public sealed class S3FileSystem : IFileSystem
                     // The directory's own marker ("dir/") is the directory, not an entry in it.
                     if (item.Key.Length > prefix.Length && NameBelow(prefix, item.Key) is { } name)
                     {
-                        yield return new FileEntry(name, FileEntryKind.File, item.Size ?? 0, LastModifiedOf(item.LastModified));
+                        // The ETag makes MLSD's unique fact change when the object is replaced (not a hash of the content).
+                        yield return new FileEntry(name, FileEntryKind.File, item.Size ?? 0, LastModifiedOf(item.LastModified)) { Version = item.ETag?.Trim('"') };
                     }
                 }
             }
@@ -302,20 +342,24 @@ public sealed class S3FileSystem : IFileSystem
         throw new NotSupportedException("An object is written whole, through an upload (BeginUploadAsync).");
 
     /// <summary>
-    /// An upload of a whole object (STOR, STOU): a single PutObject or a multipart upload at commit
+    /// An upload (STOR, STOU, APPE, REST + STOR): a single PutObject or a multipart upload at commit
     /// (<see cref="S3UploadSink"/>). The parent directory must exist, as on disk; a
     /// <see cref="FileWriteMode.CreateNew"/> upload (or one that may not replace) fails here when the
-    /// name is taken, and is checked again at commit. Append and offset writes are refused (the
-    /// store's capabilities say so, and the server refuses them before this).
+    /// name is taken, and is checked again at commit. <see cref="FileWriteMode.Append"/> and
+    /// <see cref="FileWriteMode.Overwrite"/> continue what the name holds: a finished object (at its
+    /// size only: copied server-side as the first parts, or re-read when under the part minimum) or
+    /// else a pending upload (at its kept bytes only: its parts are reused). Any other offset is refused.
     /// </summary>
     public async ValueTask<IUploadSink> BeginUploadAsync(VirtualPath path, UploadOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var key = KeyOf(path);
         if (options.Mode is FileWriteMode.Append or FileWriteMode.Overwrite)
         {
-            throw new NotSupportedException("Object storage cannot append or write from an offset: an object is written whole.");
+            await RequireDirectoryAsync(path.Parent, cancellationToken).ConfigureAwait(false);
+            var start = await ContinuationAsync(key, path, options, cancellationToken).ConfigureAwait(false);
+            return new S3UploadSink(this, _s3, key, path, mayReplace: true, start);
         }
-        var key = KeyOf(path);
         var mayReplace = options.Mode != FileWriteMode.CreateNew && options.MayReplace;
         if (!mayReplace && await GetEntryAsync(path, cancellationToken).ConfigureAwait(false) is not null)
         {
@@ -323,6 +367,308 @@ public sealed class S3FileSystem : IFileSystem
         }
         await RequireDirectoryAsync(path.Parent, cancellationToken).ConfigureAwait(false);
         return new S3UploadSink(this, _s3, key, path, mayReplace);
+    }
+
+    /// <summary>How an APPE or REST + STOR begins: see <see cref="BeginUploadAsync"/>.</summary>
+    private async ValueTask<S3UploadSink.UploadStart?> ContinuationAsync(string key, VirtualPath path, UploadOptions options, CancellationToken cancellationToken)
+    {
+        var offset = options.Mode == FileWriteMode.Overwrite ? options.Offset : (long?)null;
+        if (await HeadAsync(key, path, cancellationToken).ConfigureAwait(false) is { } existing)
+        {
+            var size = existing.ContentLength;
+            if (offset is { } at && at != size)
+            {
+                throw new FileSystemException(FileSystemError.LimitExceeded, $"Object storage continues an object only where it ends: REST {size}, or REST 0 and the whole file.");
+            }
+            if (size == 0)
+            {
+                return null;
+            }
+            if (size < S3StorageOptions.MinUploadPartSize)
+            {
+                // Under S3's part minimum an object cannot be a part of its own: re-read, it is sent
+                // again ahead of the new data (as one PutObject when the whole stays within a part).
+                return new S3UploadSink.UploadStart(null, [], Prefix: await ReadSmallAsync(size, path, cancellationToken).ConfigureAwait(false));
+            }
+            return await CopyAsFirstPartsAsync(key, size, existing.LastModified, path, cancellationToken).ConfigureAwait(false);
+        }
+        if (await FindPendingAsync(key, path, cancellationToken).ConfigureAwait(false) is { } pending)
+        {
+            if (offset is { } at && at != pending.Kept)
+            {
+                throw new FileSystemException(FileSystemError.LimitExceeded, $"This interrupted upload continues only where its stored parts end: REST {pending.Kept}, or REST 0 and the whole file.");
+            }
+            return new S3UploadSink.UploadStart(pending.UploadId, pending.Parts, pending);
+        }
+        if (offset is > 0)
+        {
+            throw new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
+        }
+        return null;
+    }
+
+    private async ValueTask<byte[]> ReadSmallAsync(long size, VirtualPath path, CancellationToken cancellationToken)
+    {
+        var bytes = new byte[size];
+        var body = await OpenReadAsync(path, 0, cancellationToken).ConfigureAwait(false);
+        await using (body.ConfigureAwait(false))
+        {
+            try
+            {
+                await body.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EndOfStreamException e)
+            {
+                throw new FileSystemException(FileSystemError.Busy, $"{path} changed while it was read.", e);
+            }
+            if (await body.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) != 0)
+            {
+                // Replaced meanwhile by a larger object: the copy would be wrong.
+                throw new FileSystemException(FileSystemError.Busy, $"{path} changed while it was read.");
+            }
+        }
+        return bytes;
+    }
+
+    /// <summary>
+    /// A multipart upload whose first parts are the existing object, copied server-side
+    /// (UploadPartCopy, no byte through Ferry) in ranges of at most 5 GiB, on condition that the object
+    /// was not modified since it was looked up, so a replacement meanwhile fails the copy rather than
+    /// mixing two objects. (Not If-Match on the ETag: Swift's s3api refuses it for an object that was
+    /// itself made by a multipart upload.)
+    /// </summary>
+    private async ValueTask<S3UploadSink.UploadStart> CopyAsFirstPartsAsync(string key, long size, DateTime? lastModified, VirtualPath path, CancellationToken cancellationToken)
+    {
+        var uploadId = await InitiateAsync(key, path).ConfigureAwait(false);
+        try
+        {
+            var parts = await CopyRangesAsync(key, key, uploadId, size, lastModified, path, cancellationToken).ConfigureAwait(false);
+            return new S3UploadSink.UploadStart(uploadId, parts);
+        }
+        catch
+        {
+            await AbortQuietlyAsync(key, uploadId).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The byte ranges (first, last: inclusive) of a multipart copy of <paramref name="size"/> bytes:
+    /// as few as S3's 5 GiB part limit allows, of even size, each at least 5 MiB but the last (an
+    /// object under the part minimum is never copied as a part: see <see cref="BeginUploadAsync"/>).
+    /// </summary>
+    internal static IReadOnlyList<(long First, long Last)> PlanCopyRanges(long size, long maxPart = MaxSingleCopySize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPart, S3StorageOptions.MinUploadPartSize);
+        var count = (size + maxPart - 1) / maxPart;
+        if (count > S3UploadSink.MaxParts)
+        {
+            throw new FileSystemException(FileSystemError.LimitExceeded, "The object is larger than a multipart copy can make.");
+        }
+        // Even parts rounded up to a MiB, so every part but the last is the same (and well above the minimum).
+        var part = (size + count - 1) / count;
+        part = (part + (1 << 20) - 1) / (1 << 20) * (1 << 20);
+        part = Math.Min(part, maxPart);
+        var ranges = new List<(long, long)>();
+        for (long first = 0; first < size; first += part)
+        {
+            ranges.Add((first, Math.Min(size, first + part) - 1));
+        }
+        return ranges;
+    }
+
+    private async ValueTask<List<PendingPart>> CopyRangesAsync(string fromKey, string toKey, string uploadId, long size, DateTime? unmodifiedSince, VirtualPath path, CancellationToken cancellationToken)
+    {
+        var ranges = PlanCopyRanges(size, CopyPartLimit);
+        var parts = new PendingPart[ranges.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, ranges.Count), new ParallelOptions
+        {
+            MaxDegreeOfParallelism = _options.RenameParallelism,
+            CancellationToken = cancellationToken,
+        }, async (i, token) =>
+        {
+            var (first, last) = ranges[i];
+            var request = new CopyPartRequest
+            {
+                SourceBucket = _options.Bucket,
+                SourceKey = fromKey,
+                DestinationBucket = _options.Bucket,
+                DestinationKey = toKey,
+                UploadId = uploadId,
+                PartNumber = i + 1,
+            };
+            if (ranges.Count > 1)
+            {
+                request.FirstByte = first;
+                request.LastByte = last;
+            }
+            if (unmodifiedSince is { } since)
+            {
+                request.UnmodifiedSinceDate = since;
+            }
+            try
+            {
+                var response = await _s3.CopyPartAsync(request, token).ConfigureAwait(false);
+                parts[i] = new PendingPart(i + 1, response.ETag, last - first + 1);
+            }
+            catch (Exception e) when (IsServiceFailure(e))
+            {
+                throw Translate(e, "copy", path);
+            }
+        }).ConfigureAwait(false);
+        return [.. parts];
+    }
+
+    private async ValueTask<string> InitiateAsync(string key, VirtualPath path)
+    {
+        try
+        {
+            // Not cancellable: cancelled mid-request, the upload might exist without our knowing its id.
+            var response = await _s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _options.Bucket, Key = key }, CancellationToken.None)
+                .ConfigureAwait(false);
+            return response.UploadId;
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "begin an upload of", path);
+        }
+    }
+
+    private async ValueTask CompleteMultipartAsync(string key, string uploadId, IEnumerable<PendingPart> parts, VirtualPath path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = _options.Bucket,
+                Key = key,
+                UploadId = uploadId,
+                PartETags = [.. parts.OrderBy(p => p.Number).Select(p => new PartETag(p.Number, p.ETag))],
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "complete the copy of", path);
+        }
+    }
+
+    /// <summary>Aborts a multipart upload; one already gone (aborted or completed elsewhere) is no error.</summary>
+    internal async ValueTask AbortMultipartAsync(string key, string uploadId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _options.Bucket, Key = key, UploadId = uploadId }, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    private async ValueTask AbortQuietlyAsync(string key, string uploadId)
+    {
+        try
+        {
+            await AbortMultipartAsync(key, uploadId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            // The store failing again: the expiry sweep aborts it later (no manifest names it).
+        }
+    }
+
+    /// <summary>True when a finished object holds <paramref name="key"/>.</summary>
+    internal async ValueTask<bool> ObjectExistsAsync(string key, VirtualPath path, CancellationToken cancellationToken) =>
+        await HeadAsync(key, path, cancellationToken).ConfigureAwait(false) is not null;
+
+    // ----- pending uploads ----------------------------------------------------------------------
+
+    /// <summary>
+    /// Aborts every pending upload under this store's root interrupted longer than
+    /// <see cref="S3StorageOptions.PendingUploadExpiry"/> ago (and forgets its manifest), and every
+    /// multipart upload no manifest names that began longer ago than that (a process killed
+    /// mid-upload, a failed abort). Returns how many uploads it aborted. Any process on the bucket
+    /// may run it at any time: aborting twice is harmless.
+    /// </summary>
+    public async ValueTask<int> SweepPendingUploadsAsync(CancellationToken cancellationToken)
+    {
+        var cutoff = Time.GetUtcNow() - _options.PendingUploadExpiry;
+        var live = new HashSet<string>(StringComparer.Ordinal);
+        var aborted = 0;
+        await foreach (var pending in PendingUploads.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (pending.Interrupted >= cutoff)
+            {
+                live.Add(pending.UploadId);
+                continue;
+            }
+            await AbortMultipartAsync(pending.Key, pending.UploadId, cancellationToken).ConfigureAwait(false);
+            await PendingUploads.RemoveAsync(pending.Key, cancellationToken).ConfigureAwait(false);
+            aborted++;
+        }
+        var request = new ListMultipartUploadsRequest { BucketName = _options.Bucket, Prefix = _rootPrefix };
+        while (true)
+        {
+            var page = await _s3.ListMultipartUploadsAsync(request, cancellationToken).ConfigureAwait(false);
+            foreach (var upload in page.MultipartUploads ?? [])
+            {
+                if (live.Contains(upload.UploadId) || upload.Initiated is not { } initiated
+                    || new DateTimeOffset(DateTime.SpecifyKind(initiated, initiated.Kind == DateTimeKind.Unspecified ? DateTimeKind.Utc : initiated.Kind)) >= cutoff)
+                {
+                    continue;
+                }
+                if (PendingUploads is BucketPendingUploads manifests
+                    && await manifests.IsRecordedAnywhereAsync(upload.Key, upload.UploadId, cancellationToken).ConfigureAwait(false))
+                {
+                    // Kept by a store rooted elsewhere in the bucket (a per-user home below this root,
+                    // or this root inside another): its own sweep decides, by its interruption time.
+                    continue;
+                }
+                await AbortMultipartAsync(upload.Key, upload.UploadId, cancellationToken).ConfigureAwait(false);
+                aborted++;
+            }
+            if (page.IsTruncated != true)
+            {
+                return aborted;
+            }
+            request.KeyMarker = page.NextKeyMarker;
+            request.UploadIdMarker = page.NextUploadIdMarker;
+        }
+    }
+
+    /// <summary>
+    /// Runs <see cref="SweepPendingUploadsAsync"/> now and then every <paramref name="interval"/>
+    /// until cancelled; a failed sweep is reported to <paramref name="failed"/> and tried again at the
+    /// next interval.
+    /// </summary>
+    public async Task RunPendingUploadSweepAsync(TimeSpan interval, Action<Exception>? failed, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval, Time);
+        do
+        {
+            try
+            {
+                await SweepPendingUploadsAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsServiceFailure(e) || e is IOException)
+            {
+                failed?.Invoke(e);
+            }
+        }
+        while (await WaitAsync(timer, cancellationToken).ConfigureAwait(false));
+
+        static async ValueTask<bool> WaitAsync(PeriodicTimer timer, CancellationToken token)
+        {
+            try
+            {
+                return await timer.WaitForNextTickAsync(token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
     }
 
     public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken) =>
@@ -389,6 +735,13 @@ public sealed class S3FileSystem : IFileSystem
         var key = KeyOf(path);
         if (await HeadAsync(key, path, cancellationToken).ConfigureAwait(false) is null)
         {
+            if (await FindPendingAsync(key, path, cancellationToken).ConfigureAwait(false) is { } pending)
+            {
+                // DELE of an interrupted upload gives it up: its parts are aborted, nothing stays billed.
+                await AbortMultipartAsync(key, pending.UploadId, cancellationToken).ConfigureAwait(false);
+                await PendingUploads.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
+                return;
+            }
             throw await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false)
                 ? new FileSystemException(FileSystemError.IsADirectory, $"{path} is a directory.")
                 : new FileSystemException(FileSystemError.NotFound, $"{path} does not exist.");
@@ -420,13 +773,8 @@ public sealed class S3FileSystem : IFileSystem
         }
         else
         {
-            if (source.Size > MaxSingleCopySize)
-            {
-                // TODO(upload seam): UploadPartCopy in 5 GiB ranges for objects above CopyObject's limit.
-                throw new FileSystemException(FileSystemError.IOError, $"{from}: objects over 5 GiB cannot be renamed yet (one CopyObject is limited to 5 GiB).");
-            }
             var fromKey = KeyOf(from);
-            await CopyKeyAsync(fromKey, KeyOf(to), from, cancellationToken).ConfigureAwait(false);
+            await CopyObjectAsync(fromKey, KeyOf(to), source.Size, from, cancellationToken).ConfigureAwait(false);
             await DeleteKeyAsync(fromKey, from, cancellationToken).ConfigureAwait(false);
         }
         if (from.Parent != to.Parent)
@@ -461,14 +809,10 @@ public sealed class S3FileSystem : IFileSystem
                 {
                     await hook(item.Key, cancellationToken).ConfigureAwait(false);
                 }
-                if (item.Size > MaxSingleCopySize)
-                {
-                    throw new FileSystemException(FileSystemError.IOError, $"{from}: holds an object over 5 GiB, which cannot be copied yet.");
-                }
                 var target = toPrefix + item.Key[fromPrefix.Length..];
                 // Recorded before the copy: a copy that fails on our side may still have been made.
                 copied.Add(target);
-                await CopyKeyAsync(item.Key, target, from, cancellationToken).ConfigureAwait(false);
+                await CopyObjectAsync(item.Key, target, item.Size ?? 0, from, cancellationToken).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }
         catch
@@ -585,6 +929,30 @@ public sealed class S3FileSystem : IFileSystem
         catch (Exception e) when (IsServiceFailure(e))
         {
             throw Translate(e, "create", path);
+        }
+    }
+
+    /// <summary>
+    /// A server-side copy: one CopyObject up to S3's 5 GiB limit, above it a multipart upload of
+    /// UploadPartCopy ranges (<see cref="PlanCopyRanges"/>), aborted when any range fails.
+    /// </summary>
+    private async ValueTask CopyObjectAsync(string from, string to, long size, VirtualPath path, CancellationToken cancellationToken)
+    {
+        if (size <= CopyPartLimit)
+        {
+            await CopyKeyAsync(from, to, path, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        var uploadId = await InitiateAsync(to, path).ConfigureAwait(false);
+        try
+        {
+            var parts = await CopyRangesAsync(from, to, uploadId, size, null, path, cancellationToken).ConfigureAwait(false);
+            await CompleteMultipartAsync(to, uploadId, parts, path, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await AbortQuietlyAsync(to, uploadId).ConfigureAwait(false);
+            throw;
         }
     }
 

@@ -66,6 +66,38 @@ public sealed partial record S3StorageOptions
     /// </summary>
     public int UploadPartsInFlight { get; init; } = 4;
 
+    /// <summary>
+    /// How long an interrupted upload stays resumable (its parts stored and billed) after its last
+    /// interruption; then the expiry sweep aborts it. Also the age past which a multipart upload no
+    /// manifest names (a process killed mid-upload) is aborted, so it must exceed the longest upload.
+    /// </summary>
+    public TimeSpan PendingUploadExpiry { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>True when <paramref name="location"/> names a bucket (s3://…) rather than a host directory.</summary>
+    public static bool IsLocation(string location) => location.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// These options with the bucket and prefix of <paramref name="location"/> (s3://BUCKET[/PREFIX],
+    /// a trailing '/' ignored), validated: throws <see cref="ArgumentException"/> saying what is wrong.
+    /// </summary>
+    public S3StorageOptions At(string location)
+    {
+        ArgumentNullException.ThrowIfNull(location);
+        if (!IsLocation(location))
+        {
+            throw new ArgumentException($"'{location}' is not s3://BUCKET[/PREFIX].", nameof(location));
+        }
+        var rest = location["s3://".Length..];
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var options = this with
+        {
+            Bucket = slash < 0 ? rest : rest[..slash],
+            Prefix = slash < 0 ? "" : rest[(slash + 1)..].TrimEnd('/'),
+        };
+        options.Validate();
+        return options;
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -101,6 +133,10 @@ public sealed partial record S3StorageOptions
         if (UploadPartSize is < MinUploadPartSize or > MaxUploadPartSize)
         {
             throw new ArgumentException($"S3 upload part size {UploadPartSize}: {MinUploadPartSize} (5 MiB, S3's minimum) to {MaxUploadPartSize} (1 GiB).", nameof(UploadPartSize));
+        }
+        if (PendingUploadExpiry < TimeSpan.FromMinutes(1))
+        {
+            throw new ArgumentException($"S3 pending upload expiry {PendingUploadExpiry}: at least one minute.", nameof(PendingUploadExpiry));
         }
         if (UploadPartsInFlight is < 1 or > 64)
         {

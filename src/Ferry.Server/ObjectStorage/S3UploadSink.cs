@@ -11,8 +11,10 @@ namespace Ferry.Server.ObjectStorage;
 /// full, with at most <see cref="S3StorageOptions.UploadPartsInFlight"/> UploadPart requests running
 /// while the next part fills, and completed at commit. Either way the object appears only at
 /// <see cref="CommitAsync"/> (S3 shows a multipart upload's object only once it is completed), so a
-/// reader never sees a part of it; abort (or dispose without commit) aborts the multipart upload, so
-/// no part stays stored and billed.
+/// reader never sees a part of it. An interrupted multipart upload of a name that holds no finished
+/// object is kept for resuming (<see cref="IPendingUploads"/>: its whole parts stay stored, the bytes
+/// after the last whole part are dropped) until it is continued (REST + STOR, APPE), replaced or
+/// expires; any other abort aborts the multipart upload, so no part stays stored and billed.
 /// </summary>
 /// <remarks>
 /// Memory: the part being filled plus the parts in flight, each at most
@@ -38,8 +40,13 @@ internal sealed class S3UploadSink : IUploadSink
 
     /// <summary>Cancelled on abort: stops the parts in flight. Not the transfer's token, which a write only borrows.</summary>
     private readonly CancellationTokenSource _lifetime = new();
-    private readonly List<Task<PartETag>> _inFlight = [];
-    private readonly List<PartETag> _stored = [];
+    private readonly List<Task<PendingPart>> _inFlight = [];
+    private readonly List<PendingPart> _stored = [];
+    private readonly IPendingUploads _pending;
+    private readonly TimeProvider _time;
+
+    /// <summary>The pending upload this one continues (its manifest goes at commit), or null.</summary>
+    private readonly PendingUpload? _resumed;
 
     private byte[]? _buffer;
     private int _filled;
@@ -48,7 +55,12 @@ internal sealed class S3UploadSink : IUploadSink
     private bool _failed;
     private bool _finished;
 
-    public S3UploadSink(S3FileSystem store, IAmazonS3 s3, string key, VirtualPath path, bool mayReplace)
+    /// <param name="start">
+    /// Where the upload begins: nothing (a new object), a multipart upload with its first parts stored
+    /// (a resumed pending upload, or an APPE whose existing object was copied as the first parts), or
+    /// bytes to send first (an APPE onto an object below the part minimum, re-read).
+    /// </param>
+    public S3UploadSink(S3FileSystem store, IAmazonS3 s3, string key, VirtualPath path, bool mayReplace, UploadStart? start = null)
     {
         _store = store;
         _s3 = s3;
@@ -58,8 +70,26 @@ internal sealed class S3UploadSink : IUploadSink
         _mayReplace = mayReplace;
         _partSize = store.Options.UploadPartSize;
         _partsInFlight = store.Options.UploadPartsInFlight;
+        _pending = store.PendingUploads;
+        _time = store.Time;
         Stream = new PartStream(this);
+        if (start is not null)
+        {
+            _uploadId = start.UploadId;
+            _stored.AddRange(start.Parts);
+            _nextPart = start.Parts.Count + 1;
+            _resumed = start.Resumed;
+            if (start.Prefix is { Length: > 0 } prefix)
+            {
+                Reserve(prefix.Length);
+                prefix.CopyTo(_buffer!, 0);
+                _filled = prefix.Length;
+            }
+        }
     }
+
+    /// <summary>How an upload that continues existing data begins (see the constructor).</summary>
+    internal sealed record UploadStart(string? UploadId, IReadOnlyList<PendingPart> Parts, PendingUpload? Resumed = null, byte[]? Prefix = null);
 
     public Stream Stream { get; }
 
@@ -163,7 +193,7 @@ internal sealed class S3UploadSink : IUploadSink
     }
 
     /// <summary>Sends one part and gives its buffer back to the pool, whatever happens.</summary>
-    private async Task<PartETag> UploadPartAsync(int number, byte[] buffer, int length)
+    private async Task<PendingPart> UploadPartAsync(int number, byte[] buffer, int length)
     {
         try
         {
@@ -177,7 +207,7 @@ internal sealed class S3UploadSink : IUploadSink
                 PartSize = length,
                 InputStream = body,
             }, _lifetime.Token).ConfigureAwait(false);
-            return new PartETag(number, response.ETag);
+            return new PendingPart(number, response.ETag, length);
         }
         catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
         {
@@ -224,6 +254,33 @@ internal sealed class S3UploadSink : IUploadSink
         _finished = true;
         ReturnBuffer();
         _lifetime.Dispose();
+        await ForgetPendingAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// After a commit: the object is whole, so a pending upload of the same name (the one this upload
+    /// resumed, or an older interrupted one it replaced) is forgotten and its parts aborted. One GET
+    /// of the manifest per commit; a failure here only leaves work for the expiry sweep.
+    /// </summary>
+    private async ValueTask ForgetPendingAsync()
+    {
+        try
+        {
+            var pending = _resumed ?? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            if (pending is null)
+            {
+                return;
+            }
+            await _pending.RemoveAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            if (pending.UploadId != _uploadId)
+            {
+                await _store.AbortMultipartAsync(_key, pending.UploadId, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
+        {
+            // The object is committed; the stale manifest expires and the sweep aborts its parts.
+        }
     }
 
     private async ValueTask PutAsync(CancellationToken cancellationToken)
@@ -248,7 +305,7 @@ internal sealed class S3UploadSink : IUploadSink
                 BucketName = _bucket,
                 Key = _key,
                 UploadId = _uploadId,
-                PartETags = [.. _stored.OrderBy(p => p.PartNumber)],
+                PartETags = [.. _stored.OrderBy(p => p.Number).Select(p => new PartETag(p.Number, p.ETag))],
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
@@ -259,12 +316,16 @@ internal sealed class S3UploadSink : IUploadSink
 
     public async ValueTask AbortAsync(UploadAbort how, CancellationToken cancellationToken)
     {
-        // Nothing was written in place, so both kinds of abort are the same: nothing of this upload stays.
         if (_finished)
         {
             return;
         }
         _finished = true;
+        if (how == UploadAbort.KeepReceived && _uploadId is not null && await KeepForResumeAsync().ConfigureAwait(false))
+        {
+            _lifetime.Dispose();
+            return;
+        }
         await _lifetime.CancelAsync().ConfigureAwait(false);
         foreach (var part in _inFlight)
         {
@@ -281,18 +342,103 @@ internal sealed class S3UploadSink : IUploadSink
         _inFlight.Clear();
         ReturnBuffer();
         _lifetime.Dispose();
+        if (_resumed is not null && how == UploadAbort.RollBack)
+        {
+            // Rolled back (past a quota): the pending upload stays as it was before this attempt; the
+            // parts sent now are past its manifest and are replaced by the next attempt's.
+            return;
+        }
         if (_uploadId is { } uploadId)
         {
             try
             {
-                await _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = _key, UploadId = uploadId }, cancellationToken)
-                    .ConfigureAwait(false);
+                await _store.AbortMultipartAsync(_key, uploadId, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (S3FileSystem.IsServiceFailure(e) || e is OperationCanceledException)
             {
-                // The store failing again: the parts stay until a bucket lifecycle rule
-                // (AbortIncompleteMultipartUpload) removes them; see docs/storage.md.
+                // The store failing again: the parts stay until the expiry sweep or a bucket lifecycle
+                // rule (AbortIncompleteMultipartUpload) removes them; see docs/storage.md.
             }
+        }
+    }
+
+    /// <summary>
+    /// An interrupted transfer (broken data connection, ABOR, client gone) keeps its multipart upload
+    /// for resuming: the parts in flight are let finish, a full part still buffered is sent, and the
+    /// whole parts numbered 1..n without a gap are recorded as the pending upload (what SIZE reports,
+    /// where REST/APPE continue). Bytes past the last whole part are dropped: S3 wants every part but
+    /// the last to be at least 5 MiB, so a short tail could not be followed by more parts. Not kept
+    /// (false: the caller aborts it) when a finished object holds the name, since readers, SIZE and
+    /// REST see that object and the pending upload could never be continued, or when nothing whole
+    /// was stored.
+    /// </summary>
+    private async ValueTask<bool> KeepForResumeAsync()
+    {
+        try
+        {
+            if (await _store.ObjectExistsAsync(_key, _path, CancellationToken.None).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+        catch (IOException)
+        {
+            // The store cannot be asked: nothing could be recorded either.
+            return false;
+        }
+        try
+        {
+            if (!_failed && _filled == _partSize)
+            {
+                await SendPartAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            // The part could not be sent: the parts before it are still kept.
+        }
+        foreach (var part in _inFlight)
+        {
+            try
+            {
+                _stored.Add(await part.ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+            {
+                // A part that failed: the kept parts end before it.
+            }
+        }
+        _inFlight.Clear();
+        ReturnBuffer();
+        var whole = new List<PendingPart>();
+        foreach (var part in _stored.OrderBy(p => p.Number))
+        {
+            // A short part (the last one, sent by a commit that then failed) could not be followed by more.
+            if (part.Number != whole.Count + 1 || part.Size < S3StorageOptions.MinUploadPartSize)
+            {
+                break;
+            }
+            whole.Add(part);
+        }
+        if (whole.Count == 0)
+        {
+            return false;
+        }
+        try
+        {
+            var previous = _resumed ?? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            await _pending.SaveAsync(new PendingUpload(_key, _uploadId!, whole, _time.GetUtcNow()), CancellationToken.None).ConfigureAwait(false);
+            if (previous is not null && previous.UploadId != _uploadId)
+            {
+                // An older interrupted upload of this name, replaced by this one: nothing of it may stay billed.
+                await _store.AbortMultipartAsync(_key, previous.UploadId, CancellationToken.None).ConfigureAwait(false);
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException || S3FileSystem.IsServiceFailure(e))
+        {
+            // Not recorded: aborted instead, so no part is left that nothing points to.
+            return false;
         }
     }
 

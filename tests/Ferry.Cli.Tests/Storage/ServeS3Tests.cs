@@ -72,6 +72,56 @@ public sealed class ServeS3Tests(SwiftS3Fixture swift)
     }
 
     [Fact]
+    public async Task A_users_file_account_whose_root_is_a_bucket_works_in_that_bucket_and_others_in_the_local_root()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cli-home");
+        var local = Directory.CreateTempSubdirectory("ferry-s3-home-").FullName;
+        try
+        {
+            var users = Path.Combine(local, "users.json");
+            var hash = Ferry.Server.Accounts.PasswordHash.Create("pw", Ferry.Server.Accounts.PasswordHash.MinIterations);
+            await File.WriteAllTextAsync(users, $$"""
+                [{ "name": "sam", "password": "{{hash}}", "home": "/", "permissions": "all", "root": "s3://{{swift.Bucket}}/{{prefix}}" },
+                 { "name": "lee", "password": "{{hash}}", "home": "/", "permissions": "all" }]
+                """);
+            var served = Path.Combine(local, "root");
+            Directory.CreateDirectory(served);
+            await using var server = await FerryServeProcess.StartAsync(served,
+                ["--users", users, "--s3-endpoint", swift.Endpoint.ToString(), "--s3-region", SwiftS3Fixture.Region, "--s3-path-style", "--s3-part-size", "5242880"], Credentials());
+
+            var content = RandomBytes(6 * MiB + 5, seed: 33);
+            await using (var sam = new FtpClient(new FtpClientOptions()))
+            {
+                await sam.ConnectAsync("127.0.0.1", server.Port);
+                await sam.LoginAsync("sam", "pw");
+                await sam.SetTransferTypeAsync(FtpTransferType.Binary);
+                using (var source = new MemoryStream(content))
+                {
+                    await sam.UploadAsync(source, "/mine.bin");
+                }
+                using var back = new MemoryStream();
+                await sam.DownloadAsync("/mine.bin", back);
+                Assert.Equal(SHA256.HashData(content), SHA256.HashData(back.ToArray()));
+                await sam.QuitAsync();
+            }
+            Assert.Equal(SHA256.HashData(content), SHA256.HashData((await swift.GetAsync(prefix + "/mine.bin"))!));
+            Assert.False(File.Exists(Path.Combine(served, "mine.bin")));
+
+            await using (var lee = new FtpClient(new FtpClientOptions()))
+            {
+                await lee.ConnectAsync("127.0.0.1", server.Port);
+                await lee.LoginAsync("lee", "pw");
+                Assert.DoesNotContain("mine.bin", await lee.NameListAsync("/"));
+                await lee.QuitAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(local, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Ferry_serve_exits_1_naming_the_storage_when_the_bucket_refuses_the_credentials()
     {
         var (code, _, stderr) = await FerryServeProcess.RunAsync(

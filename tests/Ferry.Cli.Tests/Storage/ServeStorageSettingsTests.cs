@@ -38,6 +38,17 @@ public sealed class ServeStorageSettingsTests : IDisposable
         var whole = ServeSettings.Load(["--storage", "s3://ferry-data"], Env()).ToObjectStorageOptions()!;
         Assert.Equal(("ferry-data", "", null, "us-east-1", false), (whole.Bucket, whole.Prefix, whole.Endpoint, whole.Region, whole.PathStyle));
         Assert.Equal((8 * 1024 * 1024, 4), (whole.UploadPartSize, whole.UploadPartsInFlight));
+        Assert.Equal(TimeSpan.FromHours(24), whole.PendingUploadExpiry);
+    }
+
+    [Fact]
+    public void ServeSettings_s3_pending_expiry_comes_from_the_option_the_json_file_and_the_environment()
+    {
+        Assert.Equal(TimeSpan.FromHours(2), ServeSettings.Load(["--storage", "s3://ferry-data", "--s3-pending-expiry", "7200"], Env()).ToObjectStorageOptions()!.PendingUploadExpiry);
+        var config = Path.Combine(_dir, "expiry.json");
+        File.WriteAllText(config, """{ "storage": "s3://from-file", "s3-pending-expiry": 3600 }""");
+        Assert.Equal(TimeSpan.FromHours(1), ServeSettings.Load(["--config", config], Env()).ToObjectStorageOptions()!.PendingUploadExpiry);
+        Assert.Equal(TimeSpan.FromDays(3), ServeSettings.Load(["--config", config], Env(("FERRY__S3_PENDING_EXPIRY", "259200"))).ToObjectStorageOptions()!.PendingUploadExpiry);
     }
 
     [Fact]
@@ -64,6 +75,8 @@ public sealed class ServeStorageSettingsTests : IDisposable
     [InlineData("s3-part-size", "5242879", "--s3-part-size", "5242879")]
     [InlineData("s3-parts-in-flight", "0", "--s3-parts-in-flight", "0")]
     [InlineData("s3-path-style", "maybe", "--s3-path-style=maybe", null)]
+    [InlineData("s3-pending-expiry", "59", "--s3-pending-expiry", "59")]
+    [InlineData("s3-pending-expiry", "soon", "--s3-pending-expiry", "soon")]
     public void ServeSettings_a_bad_storage_setting_is_refused_naming_its_key(string key, string _, string option, string? value)
     {
         string[] args = value is null ? ["--storage", "s3://bucket", option] : key == "storage" ? [option, value] : ["--storage", "s3://bucket", option, value];

@@ -110,7 +110,7 @@ public sealed class S3UploadTests(SwiftS3Fixture swift)
     }
 
     [Fact]
-    public async Task Abor_mid_upload_answers_426_leaves_no_object_no_pending_upload_and_no_quota_use()
+    public async Task Abor_mid_upload_answers_426_leaves_no_object_and_no_quota_use_and_keeps_the_whole_parts_for_resuming()
     {
         var prefix = SwiftS3Fixture.NewPrefix("abor");
         await swift.PutAsync(prefix + "/q/", []);
@@ -135,16 +135,25 @@ public sealed class S3UploadTests(SwiftS3Fixture swift)
             Assert.Equal(426, (await control.ReadReplyAsync()).Code);
             Assert.Equal(226, (await control.ReadReplyAsync()).Code);
         }
-        Assert.Equal(1, calls.Calls("AbortMultipartUploadAsync"));
+        // No object for any reader; the whole parts are kept for resuming (S3ResumeTests), not counted
+        // against the quota until the upload commits.
+        Assert.Equal(0, calls.Calls("AbortMultipartUploadAsync"));
         Assert.Null(await swift.GetAsync(prefix + "/q/big.bin"));
-        Assert.Empty(await PendingUploadsAsync(prefix));
+        Assert.Single(await PendingUploadsAsync(prefix));
         Assert.Equal(new QuotaUsage(1000, 1), await usage.GetAsync("quinn", CancellationToken.None));
         await control.ExpectAsync("NOOP", 200);
-        await control.ExpectAsync("SIZE big.bin", 550);
+        var keptBytes = long.Parse((await control.ExpectAsync("SIZE big.bin", 213)).Message, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(keptBytes > 0 && keptBytes % S3StorageOptions.MinUploadPartSize == 0, $"kept {keptBytes}");
+        // Resumed to the end: the whole object counts, once, as a new file.
+        var rest = TestServer.RandomBytes(3 * MiB, seed: 26);
+        await control.ExpectAsync($"REST {keptBytes}", 350);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR big.bin", rest)).Final.Code);
+        Assert.Equal(new QuotaUsage(1000 + keptBytes + rest.Length, 2), await usage.GetAsync("quinn", CancellationToken.None));
+        Assert.Empty(await PendingUploadsAsync(prefix));
     }
 
     [Fact]
-    public async Task A_data_connection_reset_mid_upload_fails_it_and_leaves_nothing_in_the_bucket()
+    public async Task A_data_connection_reset_mid_upload_fails_it_and_keeps_only_its_whole_parts_for_resuming()
     {
         var prefix = SwiftS3Fixture.NewPrefix("reset");
         var (store, calls) = CountedStore(prefix);
@@ -163,7 +172,31 @@ public sealed class S3UploadTests(SwiftS3Fixture swift)
         var final = await control.ReadReplyAsync();
         Assert.True(final.Code is 426 or 451, final.ToString());
         Assert.Null(await swift.GetAsync(prefix + "/cut.bin"));
+        // The one whole part is kept for resuming; the 2 MiB after it are dropped.
+        Assert.Single(await PendingUploadsAsync(prefix));
+        Assert.Equal(S3StorageOptions.MinUploadPartSize, (await store.GetEntryAsync(VirtualPath.Parse("/cut.bin"), CancellationToken.None))!.Size);
+    }
+
+    [Fact]
+    public async Task A_data_connection_reset_before_a_whole_part_is_stored_leaves_nothing_in_the_bucket()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("reset-early");
+        var (store, _) = CountedStore(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+
+        var data = await DataClient.ConnectPassiveAsync(control);
+        await control.SendLineAsync("STOR cut.bin");
+        Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+        await data.SendAsync(TestServer.RandomBytes(3 * MiB, seed: 25), SocketFlags.None);
+        data.LingerState = new LingerOption(true, 0);
+        data.Close();
+        var final = await control.ReadReplyAsync();
+        Assert.True(final.Code is 426 or 451, final.ToString());
+        Assert.Null(await swift.GetAsync(prefix + "/cut.bin"));
         Assert.Empty(await PendingUploadsAsync(prefix));
+        Assert.Empty(await swift.KeysAsync(prefix + "/"));
     }
 
     [Fact]
