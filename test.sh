@@ -16,7 +16,7 @@ summary() { # summary PASSED FAILED SKIPPED
 # --- peers -----------------------------------------------------------------------------------
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
-for pkg in curl lftp wget tnftp python3-pyftpdlib; do
+for pkg in curl lftp wget tnftp rclone python3-pyftpdlib; do
   case "$pkg" in
     python3-pyftpdlib) dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
     *) command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
