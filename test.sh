@@ -17,7 +17,8 @@ summary() { # summary PASSED FAILED SKIPPED
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 # chromium: the admin console's browser tests (Playwright drives Debian's build; its own download is not used).
-for pkg in curl lftp wget tnftp python3-pyftpdlib chromium; do
+# rclone: an FTP client of the object-storage interop tests.
+for pkg in curl lftp wget tnftp rclone python3-pyftpdlib chromium; do
   case "$pkg" in
     python3-pyftpdlib) dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
     *) command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;

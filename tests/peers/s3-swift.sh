@@ -6,6 +6,8 @@
 #   s3-swift.sh start DIR PORT   S3 at http://127.0.0.1:PORT; uses PORT..PORT+4 (proxy, object,
 #                                container, account, memcached); returns once every server answers
 #   s3-swift.sh stop DIR         stops what `start DIR` started and removes DIR
+#   s3-swift.sh kill-proxy DIR   kill -9 of the proxy alone (the store "goes away"; data is kept)
+#   s3-swift.sh start-proxy DIR PORT   starts the proxy of DIR again; returns once it answers
 #
 # Credentials (Swift's tempauth): access key "test:tester", secret "testing"; region us-east-1;
 # path-style addressing only (no wildcard DNS on loopback). Bucket names need 3 to 63 characters.
@@ -17,7 +19,7 @@ PACKAGES=(swift-proxy swift-object swift-container swift-account memcached)
 # Debian's interpreter, where the swift modules are: a python3 earlier on PATH (pyenv, a venv) has none.
 PYTHON=/usr/bin/python3
 
-usage() { echo "usage: $0 install | start DIR PORT | stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 install | start DIR PORT | stop DIR | kill-proxy DIR | start-proxy DIR PORT" >&2; exit 2; }
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
@@ -160,9 +162,32 @@ EOC
   done
 }
 
+kill_proxy() { # kill-proxy DIR
+  local dir=$1 pid
+  pid=$(cat "$dir/pid/proxy")
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  echo "s3-swift.sh: proxy $pid still running" >&2
+  exit 1
+}
+
+start_proxy() { # start-proxy DIR PORT
+  local dir=$1 port=$2
+  swift-proxy-server "$dir/etc/proxy-server.conf" -v </dev/null >>"$dir/log/proxy.log" 2>&1 &
+  echo $! > "$dir/pid/proxy"
+  for _ in $(seq 1 300); do
+    answers "http://127.0.0.1:$port/healthcheck" && return 0
+    sleep 0.1
+  done
+  echo "s3-swift.sh: the proxy did not answer again after 30 s" >&2
+  exit 1
+}
+
 case "${1:-}" in
   install) install ;;
   start) [ $# -eq 3 ] || usage; start "$2" "$3" ;;
   stop) [ $# -eq 2 ] || usage; stop "$2" ;;
+  kill-proxy) [ $# -eq 2 ] || usage; kill_proxy "$2" ;;
+  start-proxy) [ $# -eq 3 ] || usage; start_proxy "$2" "$3" ;;
   *) usage ;;
 esac

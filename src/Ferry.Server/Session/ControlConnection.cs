@@ -229,6 +229,10 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
                             continue;
                         }
                         await _dispatcher.ExecuteAsync(_dispatcher.Parse(line), token).ConfigureAwait(false);
+                        // The idle clock runs from the reply, not from the command: a command that ran
+                        // longer than the idle timeout (a directory rename on object storage copies
+                        // every object) would otherwise be followed at once by "421 Timeout".
+                        MarkActivity();
                         if (_upgradePending)
                         {
                             // CVE-2011-0411 class: plaintext sent behind AUTH TLS (in the same packet)
@@ -265,7 +269,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         }
     }
 
-    // Environment.TickCount64 of the last command read or transfer ended: the idle clock's start.
+    // Environment.TickCount64 of the last command read or answered, or transfer ended: the idle clock's start.
     private long _lastActivity = Environment.TickCount64;
 
     private void MarkActivity() => Volatile.Write(ref _lastActivity, Environment.TickCount64);

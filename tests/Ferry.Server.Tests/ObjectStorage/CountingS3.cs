@@ -24,6 +24,12 @@ public class CountingS3 : DispatchProxy
 
     public int Calls(string method) => _calls.TryGetValue(method, out var n) ? n : 0;
 
+    /// <summary>
+    /// Awaited before a call reaches the store, with the method name and the call's number (1 for
+    /// the first call of that method): a test holds a request back, e.g. a listing's last page.
+    /// </summary>
+    public Func<string, int, Task>? Gate { get; set; }
+
     /// <summary>The most calls of <paramref name="method"/> whose tasks were running at the same time.</summary>
     public int MostAtOnce(string method) => _running.TryGetValue(method, out var n) ? n.Most : 0;
 
@@ -39,16 +45,40 @@ public class CountingS3 : DispatchProxy
         }
     }
 
+    private async Task<T> Gated<T>(string name, Task gate, MethodInfo method, object?[]? args)
+    {
+        try
+        {
+            await gate.ConfigureAwait(false);
+            return await ((Task<T>)method.Invoke(_inner, args)!).ConfigureAwait(false);
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
+        finally
+        {
+            Done(name);
+        }
+    }
+
     private void Done(string name) => _running.AddOrUpdate(name, (0, 0), (_, n) => (n.Now - 1, n.Most));
 
     protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
     {
         ArgumentNullException.ThrowIfNull(targetMethod);
-        _calls.AddOrUpdate(targetMethod.Name, 1, (_, n) => n + 1);
+        var number = _calls.AddOrUpdate(targetMethod.Name, 1, (_, n) => n + 1);
         try
         {
             var name = targetMethod.Name;
             _running.AddOrUpdate(name, (1, 1), (_, n) => (n.Now + 1, Math.Max(n.Most, n.Now + 1)));
+            var gate = Gate?.Invoke(name, number);
+            if (gate is not null && typeof(Task).IsAssignableFrom(targetMethod.ReturnType) && targetMethod.ReturnType.IsGenericType)
+            {
+                return typeof(CountingS3).GetMethod(nameof(Gated), BindingFlags.NonPublic | BindingFlags.Instance)!
+                    .MakeGenericMethod(targetMethod.ReturnType.GetGenericArguments()[0]).Invoke(this, [name, gate, targetMethod, args]);
+            }
             var result = targetMethod.Invoke(_inner, args);
             if (result is Task task && targetMethod.ReturnType.IsGenericType)
             {

@@ -62,9 +62,10 @@ public sealed class ControlConnection : IAsyncDisposable
         }
     }
 
-    public async Task<FtpReply> ReadReplyAsync()
+    /// <summary>The next reply, within <paramref name="timeout"/> (default <see cref="Timeout"/>; longer for a slow command).</summary>
+    public async Task<FtpReply> ReadReplyAsync(TimeSpan? timeout = null)
     {
-        using var cts = new CancellationTokenSource(Timeout);
+        using var cts = new CancellationTokenSource(timeout ?? Timeout);
         while (true)
         {
             var result = await _reader.ReadAsync(cts.Token);

@@ -127,6 +127,21 @@ public sealed class SwiftS3Fixture : IAsyncLifetime
         }
     }
 
+    /// <summary>kill -9 of Swift's proxy: every S3 request fails until <see cref="StartProxyAsync"/>; stored data is kept.</summary>
+    public Task KillProxyAsync() => ProxyScriptAsync("kill-proxy", _directory!);
+
+    /// <summary>Starts the proxy again after <see cref="KillProxyAsync"/>, on the same port.</summary>
+    public Task StartProxyAsync() => ProxyScriptAsync("start-proxy", _directory!, Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    private static async Task ProxyScriptAsync(params string[] arguments)
+    {
+        var (code, output) = await RunScriptAsync(arguments);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"s3-swift.sh {arguments[0]} failed ({code}):\n{output}");
+        }
+    }
+
     public async Task DisposeAsync()
     {
         Client?.Dispose();
