@@ -45,7 +45,8 @@ public sealed class SymlinkRaceTests : IDisposable
                     swaps++;
                 }
             }
-        }) { IsBackground = true };
+        })
+        { IsBackground = true };
         swapper.Start();
 
         await using var control = await server.LoginWriterAsync();
