@@ -32,6 +32,8 @@ public sealed class FtpServer : IAsyncDisposable
     private readonly ConcurrentDictionary<long, ControlConnection> _connectionsById = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private int _connections;
+    // Connections from a trusted balancer whose PROXY header has not arrived yet.
+    private int _awaitingHeader;
     private Socket? _listener;
     private Socket? _implicitListener;
     private Task? _acceptLoop;
@@ -320,7 +322,16 @@ public sealed class FtpServer : IAsyncDisposable
                     continue;
                 }
                 // The header is read in the session's own task: a slow balancer connection never
-                // holds up the accept loop. Limits and bans apply to the address it names.
+                // holds up the accept loop. Limits and bans apply to the address it names. The
+                // connections still waiting for their header are capped at --max-connections too,
+                // so a balancer that opens connections and sends nothing cannot pile up sockets.
+                if (Interlocked.Increment(ref _awaitingHeader) > _options.MaxConnections)
+                {
+                    Interlocked.Decrement(ref _awaitingHeader);
+                    ServerLog.ProxyHeaderRefused(_logger, peer, $"more than {_options.MaxConnections} connections waiting for their PROXY header (--max-connections)");
+                    socket.Dispose();
+                    continue;
+                }
                 var proxied = Interlocked.Increment(ref _nextSessionId);
                 _sessions[proxied] = RunProxiedSessionAsync(proxied, socket, peer, proxy, context, implicitTls);
                 continue;
@@ -389,6 +400,10 @@ public sealed class FtpServer : IAsyncDisposable
             socket.Dispose();
             _sessions.TryRemove(id, out _);
             return;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _awaitingHeader);
         }
         if (!header.Succeeded)
         {

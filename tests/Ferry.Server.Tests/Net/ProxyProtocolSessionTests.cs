@@ -291,6 +291,28 @@ public sealed class ProxyProtocolSessionTests
     }
 
     [Fact]
+    public async Task Connections_waiting_for_their_header_are_capped_at_max_connections()
+    {
+        var logs = new LogCollector();
+        await using var server = await TestServer.StartAsync(o => o with
+        {
+            MaxConnections = 2,
+            ProxyProtocol = new ProxyProtocolOptions { Trusted = ["127.0.0.1"], HeaderTimeout = TimeSpan.FromSeconds(10) },
+        }, loggerFactory: logs);
+        using var first = await ConnectRawAsync(server.EndPoint);
+        using var second = await ConnectRawAsync(server.EndPoint);
+        using var third = await ConnectRawAsync(server.EndPoint);
+        Assert.True(await ClosedSilentlyAsync(third));
+        await logs.WaitForAsync(LogLevel.Warning, l => l.Contains("waiting for their PROXY header", StringComparison.Ordinal));
+        // The first two were still waiting: a header now gets the banner.
+        await first.SendAsync(V1("203.0.113.7"), SocketFlags.None);
+        var banner = new byte[3];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        Assert.Equal(3, await first.ReceiveAsync(banner, SocketFlags.None, cts.Token));
+        Assert.Equal("220"u8.ToArray(), banner);
+    }
+
+    [Fact]
     public async Task A_direct_data_connection_is_compared_with_the_clients_real_address()
     {
         // The client 127.0.0.7 logs in through the balancer (127.0.0.1) and connects its data
