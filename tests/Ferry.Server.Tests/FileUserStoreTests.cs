@@ -145,6 +145,29 @@ public sealed class FileUserStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task An_unavailable_store_does_not_stop_the_others_and_is_raised_only_when_none_accepts()
+    {
+        // The shared database down (--accounts postgres:// beside --users): users-file accounts
+        // still log in; anyone else gets the outage (421), since the account may be the database's.
+        await File.WriteAllTextAsync(_path, AliceJson());
+        var combined = new CombinedUserStore([new DownStore(), new FileUserStore(_path)]);
+        Assert.Equal("/pub", (await combined.AuthenticateAsync("alice", "wonderland", CancellationToken.None))!.Home);
+        Assert.True(await combined.ContainsAsync("alice", CancellationToken.None));
+        await Assert.ThrowsAsync<AccountStoreUnavailableException>(() => combined.AuthenticateAsync("alice", "wrong", CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<AccountStoreUnavailableException>(() => combined.AuthenticateAsync("carol", "x", CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<AccountStoreUnavailableException>(() => combined.ContainsAsync("carol", CancellationToken.None).AsTask());
+    }
+
+    private sealed class DownStore : IUserStore
+    {
+        public ValueTask<bool> ContainsAsync(string userName, CancellationToken cancellationToken) =>
+            throw new AccountStoreUnavailableException("the account database does not answer");
+
+        public ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken) =>
+            throw new AccountStoreUnavailableException("the account database does not answer");
+    }
+
+    [Fact]
     public void Save_writes_atomically_with_owner_only_mode_and_reads_back()
     {
         UserFileEntry[] entries = [new("alice", AliceHash, "/pub", Permissions.ReadOnly, QuotaBytes: 10), new("bob", AliceHash, "/", Permissions.All)];

@@ -6,6 +6,9 @@ namespace Ferry.Server.Accounts;
 /// store, if any, knows the name. The first store that accepts wins and the rest are not asked:
 /// a success tells only who already holds the right password which store has it, and a login
 /// answered from a store's verified-credentials cache then costs no decoy hash in the others.
+/// A store that cannot answer now (<see cref="AccountStoreUnavailableException"/>: the shared
+/// database is down) does not stop the others: an account of the users file still logs in. Only
+/// when no other store accepts is the outage raised (421), since the account may be the database's.
 /// </summary>
 public sealed class CombinedUserStore(IReadOnlyList<IUserStore> stores) : IUserStore
 {
@@ -13,25 +16,41 @@ public sealed class CombinedUserStore(IReadOnlyList<IUserStore> stores) : IUserS
 
     public async ValueTask<bool> ContainsAsync(string userName, CancellationToken cancellationToken)
     {
+        AccountStoreUnavailableException? outage = null;
         foreach (var store in Stores)
         {
-            if (await store.ContainsAsync(userName, cancellationToken).ConfigureAwait(false))
+            try
             {
-                return true;
+                if (await store.ContainsAsync(userName, cancellationToken).ConfigureAwait(false))
+                {
+                    return true;
+                }
+            }
+            catch (AccountStoreUnavailableException e)
+            {
+                outage ??= e;
             }
         }
-        return false;
+        return outage is null ? false : throw outage;
     }
 
     public async ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken)
     {
+        AccountStoreUnavailableException? outage = null;
         foreach (var store in Stores)
         {
-            if (await store.AuthenticateAsync(userName, password, cancellationToken).ConfigureAwait(false) is { } account)
+            try
             {
-                return account;
+                if (await store.AuthenticateAsync(userName, password, cancellationToken).ConfigureAwait(false) is { } account)
+                {
+                    return account;
+                }
+            }
+            catch (AccountStoreUnavailableException e)
+            {
+                outage ??= e;
             }
         }
-        return null;
+        return outage is null ? null : throw outage;
     }
 }
