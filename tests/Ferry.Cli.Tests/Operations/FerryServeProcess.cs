@@ -135,6 +135,24 @@ internal sealed partial class FerryServeProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until stdout holds <paramref name="text"/>: lines written after the "listening" one
+    /// (which ends <see cref="StartAsync"/>) may still be on their way through the pipe.
+    /// </summary>
+    public async Task<string> WaitForStdoutAsync(string text, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (!Stdout.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"ferry serve never wrote \"{text}\"\nstdout: {Stdout}\nstderr: {Stderr}");
+            }
+            await Task.Delay(20);
+        }
+        return Stdout;
+    }
+
     public async Task SignalAsync(string signal)
     {
         using var kill = Process.Start(new ProcessStartInfo("kill", [$"-{signal}", _process.Id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;

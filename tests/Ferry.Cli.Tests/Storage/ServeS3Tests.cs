@@ -42,7 +42,7 @@ public sealed class ServeS3Tests(SwiftS3Fixture swift)
         await swift.PutAsync(prefix + "/pub/existing.bin", existing);
         await using var server = await FerryServeProcess.StartAsync(null,
             [.. Storage(prefix), "--s3-part-size", "5242880", "--s3-parts-in-flight", "2", "--user", "alice:secret"], Credentials());
-        Assert.Contains($"ferry serving s3://{swift.Bucket}/{prefix} at {swift.Endpoint}", server.Stdout, StringComparison.Ordinal);
+        await server.WaitForStdoutAsync($"ferry serving s3://{swift.Bucket}/{prefix} at {swift.Endpoint}");
 
         await using var client = new FtpClient(new FtpClientOptions());
         await client.ConnectAsync("127.0.0.1", server.Port);
