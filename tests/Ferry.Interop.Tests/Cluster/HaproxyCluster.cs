@@ -33,8 +33,8 @@ public sealed class HaproxyCluster : IAsyncDisposable
 
     public string Work { get; }
     public string Root => Path.Combine(Work, "root");
-    public FerryNode NodeA { get; }
-    public FerryNode NodeB { get; }
+    public FerryNode NodeA { get; private set; }
+    public FerryNode NodeB { get; private set; }
 
     /// <summary>The balancer's control port (on <see cref="BalancerAddress"/>).</summary>
     public int Port { get; }
@@ -54,17 +54,27 @@ public sealed class HaproxyCluster : IAsyncDisposable
 
     public static string ConfigFile => Path.Combine(RepoPaths.Root, "docs", "haproxy-two-nodes.cfg");
 
-    public static async Task<HaproxyCluster> StartAsync(string work)
+    /// <summary>Both nodes serve <see cref="Root"/> to alice:secret.</summary>
+    public static Task<HaproxyCluster> StartAsync(string work)
+    {
+        Directory.CreateDirectory(Path.Combine(work, "root"));
+        return StartAsync(work, new NodeSettings(["--root", Path.Combine(work, "root"), "--user", "alice:secret"]));
+    }
+
+    /// <summary>
+    /// Both nodes with <paramref name="settings"/> (what they serve, their accounts) on top of the
+    /// balancer's options every node of the cluster takes.
+    /// </summary>
+    public static async Task<HaproxyCluster> StartAsync(string work, NodeSettings settings)
     {
         var haproxy = Peers.Require("haproxy", "haproxy");
-        Directory.CreateDirectory(Path.Combine(work, "root"));
         var rangeA = FreeRange(10);
         var rangeB = FreeRange(10, avoid: rangeA);
-        var a = await FerryNode.StartAsync("a", work, rangeA);
+        var a = await FerryNode.StartAsync("a", work, rangeA, settings);
         FerryNode? b = null;
         try
         {
-            b = await FerryNode.StartAsync("b", work, rangeB);
+            b = await FerryNode.StartAsync("b", work, rangeB, settings);
             var port = FreePort();
             var psi = new ProcessStartInfo(haproxy)
             {
@@ -103,6 +113,26 @@ public sealed class HaproxyCluster : IAsyncDisposable
             }
             throw;
         }
+    }
+
+    /// <summary>
+    /// Starts a node again after it died (<see cref="FerryNode.Kill"/>), on its control port and
+    /// passive range, so the balancer's configuration still names it; its health check finds it up.
+    /// </summary>
+    public async Task<FerryNode> RestartAsync(FerryNode node)
+    {
+        Assert.True(node.HasExited, $"node {node.Name} is still running");
+        var restarted = await FerryNode.StartAsync(node.Name, Work, node.Passive, node.Settings, node.Port);
+        await node.DisposeAsync();
+        if (ReferenceEquals(node, NodeA))
+        {
+            NodeA = restarted;
+        }
+        else
+        {
+            NodeB = restarted;
+        }
+        return restarted;
     }
 
     private void Append(string? line)
@@ -214,14 +244,18 @@ public sealed partial class FerryNode : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource<int> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private FerryNode(string name, Process process, string transferLog)
+    private FerryNode(string name, Process process, string transferLog, (int Min, int Max) passive, NodeSettings settings)
     {
         Name = name;
         _process = process;
         TransferLog = transferLog;
+        Passive = passive;
+        Settings = settings;
     }
 
     public string Name { get; }
+    public (int Min, int Max) Passive { get; }
+    public NodeSettings Settings { get; }
     public int Port { get; private set; }
     public string TransferLog { get; }
     public bool HasExited => _process.HasExited;
@@ -242,12 +276,15 @@ public sealed partial class FerryNode : IAsyncDisposable
     public string[] Transfers => File.Exists(TransferLog) ? File.ReadAllLines(TransferLog) : [];
 
     /// <summary>How many logins the node has logged so far.</summary>
-    public int Logins => Regex.Count(Log, "Login: user alice");
+    public int Logins => LoginsOf("alice");
+
+    /// <summary>How many logins of <paramref name="user"/> the node has logged so far.</summary>
+    public int LoginsOf(string user) => Regex.Count(Log, $"Login: user {Regex.Escape(user)} ");
 
     [GeneratedRegex(@"^ferry listening on 127\.0\.0\.1:(\d+)$")]
     private static partial Regex ListeningLine();
 
-    public static async Task<FerryNode> StartAsync(string name, string work, (int Min, int Max) passive)
+    public static async Task<FerryNode> StartAsync(string name, string work, (int Min, int Max) passive, NodeSettings settings, int port = 0)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -256,18 +293,23 @@ public sealed partial class FerryNode : IAsyncDisposable
             UseShellExecute = false,
         };
         var transferLog = Path.Combine(work, $"xferlog-{name}");
-        foreach (var a in new[]
-        {
-            FerryProcessServer.LocateFerryDll(), "serve", "--root", Path.Combine(work, "root"), "--address", "127.0.0.1", "--port", "0",
-            "--user", "alice:secret", "--passive-ports", $"{passive.Min}-{passive.Max}", "--passive-address", HaproxyCluster.BalancerAddress.ToString(),
+        string[] arguments =
+        [
+            FerryProcessServer.LocateFerryDll(), "serve", "--address", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture),
+            .. settings.Arguments, "--passive-ports", $"{passive.Min}-{passive.Max}", "--passive-address", HaproxyCluster.BalancerAddress.ToString(),
             "--proxy-protocol", "--proxy-trusted", "127.0.0.1", "--proxy-protocol-data", "--transfer-log", transferLog,
             "--shutdown-timeout", "60",
-        })
+        ];
+        foreach (var a in arguments)
         {
             psi.ArgumentList.Add(a);
         }
+        foreach (var (key, value) in settings.Environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[key] = value;
+        }
         var process = Process.Start(DefaultSignals.Apply(psi))!;
-        var node = new FerryNode(name, process, transferLog);
+        var node = new FerryNode(name, process, transferLog, passive, settings);
         process.OutputDataReceived += (_, e) => node.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
         process.EnableRaisingEvents = true;
@@ -307,6 +349,13 @@ public sealed partial class FerryNode : IAsyncDisposable
     {
         using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
         await kill.WaitForExitAsync();
+    }
+
+    /// <summary>kill -9: the node dies with its sessions, nothing of it runs on.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
     }
 
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
@@ -356,3 +405,9 @@ public sealed partial class FerryNode : IAsyncDisposable
         _process.Dispose();
     }
 }
+
+/// <summary>
+/// What each node serves and to whom (e.g. `--root DIR --user alice:secret`, or `--storage s3://…
+/// --accounts postgres://…`), and the environment it needs (S3 credentials, the database password).
+/// </summary>
+public sealed record NodeSettings(IReadOnlyList<string> Arguments, IReadOnlyDictionary<string, string>? Environment = null);

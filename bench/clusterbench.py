@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Measurements of bench/cluster.sh (issue 17 and issue 18's 1,000-session figure).
+
+  logins     --host H --port P --user U --password W --seconds S --clients N
+             N processes, each a loop of connect, USER, PASS, QUIT for S seconds: logins per second.
+  small      --host H --port P --user U --password W --files F --sessions N
+             N sessions at once, each RETRs its share of F small files (/small/NNNN.bin, SHA-256
+             checked against --data): files per second.
+  large      --host H --port P --user U --password W --name NAME --data DIR
+             one RETR of /NAME (SHA-256 checked), then one STOR of it as /NAME.up: MiB/s each.
+  admin      --host H --port P --user U --password W --sessions N --admin-port A --token T --pid PID
+             opens N logged-in FTP sessions from 127.0.0.x addresses, then times GET /api/sessions,
+             reads /api/events (Server-Sent Events) and samples the server's RSS and CPU time.
+Prints one JSON object on standard output.
+"""
+import argparse, asyncio, ftplib, hashlib, json, multiprocessing, os, socket, statistics, sys, time, urllib.request
+
+
+def login_loop(host, port, user, password, seconds, out):
+    n, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        f = ftplib.FTP()
+        f.connect(host, port, timeout=30)
+        f.login(user, password)
+        f.quit()
+        n += 1
+    out.put(n)
+
+
+def logins(a):
+    q = multiprocessing.Queue()
+    ps = [multiprocessing.Process(target=login_loop, args=(a.host, a.port, a.user, a.password, a.seconds, q)) for _ in range(a.clients)]
+    start = time.monotonic()
+    for p in ps:
+        p.start()
+    total = sum(q.get() for _ in ps)
+    for p in ps:
+        p.join()
+    elapsed = time.monotonic() - start
+    return {"logins": total, "seconds": elapsed, "per_second": total / elapsed, "clients": a.clients}
+
+
+def expected_small(data, i):
+    with open(os.path.join(data, "small", f"{i:04d}.bin"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def small_worker(host, port, user, password, names, data, out):
+    f = ftplib.FTP()
+    f.connect(host, port, timeout=60)
+    f.login(user, password)
+    ok = True
+    for i in names:
+        h = hashlib.sha256()
+        f.retrbinary(f"RETR /small/{i:04d}.bin", h.update, blocksize=65536)
+        ok = ok and h.hexdigest() == expected_small(data, i)
+    f.quit()
+    out.put(ok)
+
+
+def small(a):
+    q = multiprocessing.Queue()
+    shares = [list(range(s, a.files, a.sessions)) for s in range(a.sessions)]
+    ps = [multiprocessing.Process(target=small_worker, args=(a.host, a.port, a.user, a.password, names, a.data, q)) for names in shares]
+    start = time.monotonic()
+    for p in ps:
+        p.start()
+    ok = all(q.get() for _ in ps)
+    for p in ps:
+        p.join()
+    elapsed = time.monotonic() - start
+    return {"files": a.files, "sessions": a.sessions, "seconds": elapsed, "per_second": a.files / elapsed, "ok": ok}
+
+
+def large(a):
+    path = os.path.join(a.data, a.name)
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        want = hashlib.file_digest(f, "sha256").hexdigest()
+    f = ftplib.FTP()
+    f.connect(a.host, a.port, timeout=60)
+    f.login(a.user, a.password)
+    h = hashlib.sha256()
+    start = time.monotonic()
+    f.retrbinary(f"RETR /{a.name}", h.update, blocksize=1 << 20)
+    retr = time.monotonic() - start
+    with open(path, "rb") as src:
+        start = time.monotonic()
+        f.storbinary(f"STOR /{a.name}.up", src, blocksize=1 << 20)
+        stor = time.monotonic() - start
+    f.quit()
+    with open(os.path.join(a.root, a.name + ".up"), "rb") as up:
+        stored = hashlib.file_digest(up, "sha256").hexdigest()
+    mib = size / (1 << 20)
+    return {"mib": mib, "retr_seconds": retr, "retr_mib_s": mib / retr, "stor_seconds": stor, "stor_mib_s": mib / stor,
+            "ok": h.hexdigest() == want and stored == want}
+
+
+def proc_stat(pid):
+    """(RSS in KiB, user+system CPU seconds) of a process, from /proc."""
+    rss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return rss, (int(fields[11]) + int(fields[12])) / ticks
+
+
+async def open_session(host, port, user, password, source, sem):
+    async with sem:
+        reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
+
+        async def reply():
+            while True:
+                line = (await reader.readline()).decode()
+                if len(line) > 3 and line[3] == " ":
+                    return line
+
+        assert (await reply()).startswith("220")
+        writer.write(f"USER {user}\r\n".encode())
+        assert (await reply()).startswith("331")
+        writer.write(f"PASS {password}\r\n".encode())
+        line = await reply()
+        assert line.startswith("230"), line
+        return reader, writer
+
+
+def api(a, path):
+    req = urllib.request.Request(f"http://127.0.0.1:{a.admin_port}{path}", headers={"Authorization": f"Bearer {a.token}"})
+    start = time.monotonic()
+    with urllib.request.urlopen(req, timeout=30) as r:
+        body = r.read()
+    return time.monotonic() - start, body
+
+
+def read_events(a, count):
+    """Reads `count` SSE events: their sizes in bytes and the times between them."""
+    req = urllib.request.Request(f"http://127.0.0.1:{a.admin_port}/api/events", headers={"Authorization": f"Bearer {a.token}"})
+    sizes, times = [], []
+    with urllib.request.urlopen(req, timeout=30) as r:
+        size = 0
+        while len(sizes) < count:
+            line = r.readline()
+            if not line:
+                break
+            size += len(line)
+            if line in (b"\n", b"\r\n") and size > 2:
+                sizes.append(size)
+                times.append(time.monotonic())
+                size = 0
+    return sizes, [b - a_ for a_, b in zip(times, times[1:])]
+
+
+async def admin(a):
+    result = {"sessions": a.sessions}
+    result["rss_idle_kib"], _ = proc_stat(a.pid)
+    _, empty = api(a, "/api/sessions")
+    sem = asyncio.Semaphore(50)
+    start = time.monotonic()
+    conns = await asyncio.gather(*(open_session(a.host, a.port, a.user, a.password, f"127.0.0.{10 + i % 200}", sem) for i in range(a.sessions)))
+    result["open_seconds"] = time.monotonic() - start
+    await asyncio.sleep(3)  # the registry of sessions and the console's snapshot settle
+    result["rss_sessions_kib"], _ = proc_stat(a.pid)
+    times = []
+    body = b""
+    for _ in range(a.reps):
+        t, body = await asyncio.to_thread(api, a, "/api/sessions")
+        times.append(t)
+    listed = json.loads(body)
+    result["api_sessions_listed"] = len(listed) if isinstance(listed, list) else len(listed.get("sessions", []))
+    result["api_sessions_bytes"] = len(body)
+    result["api_sessions_ms"] = {"median": statistics.median(times) * 1000, "max": max(times) * 1000, "min": min(times) * 1000}
+    # CPU of the server over 10 s with nobody reading the console, then with one SSE reader.
+    _, cpu0 = proc_stat(a.pid)
+    await asyncio.sleep(10)
+    _, cpu1 = proc_stat(a.pid)
+    sizes, gaps = await asyncio.to_thread(read_events, a, 11)
+    _, cpu2 = proc_stat(a.pid)
+    rss_sse, _ = proc_stat(a.pid)
+    span = sum(gaps) if gaps else 1
+    result["cpu_idle_per_s"] = (cpu1 - cpu0) / 10
+    result["cpu_with_sse_per_s"] = (cpu2 - cpu1) / span
+    result["sse_event_bytes"] = statistics.median(sizes) if sizes else 0
+    result["sse_gap_s"] = statistics.median(gaps) if gaps else 0
+    result["rss_sse_kib"] = rss_sse
+    for _, w in conns:
+        w.close()
+    return result
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("what", choices=["logins", "small", "large", "admin"])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--user", default="bench")
+    p.add_argument("--password", default="bench")
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--files", type=int, default=500)
+    p.add_argument("--sessions", type=int, default=4)
+    p.add_argument("--data")
+    p.add_argument("--root")
+    p.add_argument("--name", default="large.bin")
+    p.add_argument("--admin-port", type=int)
+    p.add_argument("--token")
+    p.add_argument("--pid", type=int)
+    p.add_argument("--reps", type=int, default=20)
+    a = p.parse_args()
+    if a.what == "admin":
+        r = asyncio.run(admin(a))
+    else:
+        r = {"logins": logins, "small": small, "large": large}[a.what](a)
+    json.dump(r, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
