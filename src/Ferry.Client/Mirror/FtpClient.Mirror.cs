@@ -381,6 +381,7 @@ public sealed partial class FtpClient
         var complete = true;
         foreach (var job in uploaded.OrderBy(j => j.RelativePath, StringComparer.Ordinal))
         {
+            var finalDeleted = false;
             try
             {
                 var byDelete = await WithRetryAsync("Rename of " + job.Temporary, async (_, token) =>
@@ -402,6 +403,7 @@ public sealed partial class FtpClient
                         {
                             throw ex; // Nothing to replace: the refusal was about something else.
                         }
+                        finalDeleted = true;
                         await RenameAsync(job.RemotePath, job.FinalRemotePath!, token).ConfigureAwait(false);
                         return true;
                     }
@@ -418,7 +420,12 @@ public sealed partial class FtpClient
             {
                 tally.Failed(job.RelativePath, ex, progress);
                 complete = false;
-                await RemoveTemporaryAsync(job.RemotePath, job.Temporary!, state, tally, progress, ct).ConfigureAwait(false);
+                if (!finalDeleted)
+                {
+                    await RemoveTemporaryAsync(job.RemotePath, job.Temporary!, state, tally, progress, ct).ConfigureAwait(false);
+                }
+                // Else the old file is gone and the temporary holds the only copy: it stays (the next
+                // run removes it once it has sent the file again).
             }
         }
         return complete;
