@@ -236,6 +236,27 @@ public sealed class MirrorDeployTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_a_state_file_delete_keeps_excluded_entries_as_with_a_listing()
+    {
+        WriteSite(4);
+        Write(Source, "logs/a.log", 10);
+        Write(Source, "notes.tmp", 10);
+        var first = await DeployAsync(new MirrorOptions { StateFile = StateFile, StateTarget = "ftp://test/www" });
+        Assert.True(first.Succeeded, Failures(first));
+        Directory.Delete(Path.Combine(Source, "logs"), recursive: true);
+        File.Delete(Path.Combine(Source, "notes.tmp"));
+        File.Delete(Path.Combine(Source, "pages/f00.bin"));
+
+        var result = await DeployAsync(new MirrorOptions { StateFile = StateFile, StateTarget = "ftp://test/www", DeleteExtraneous = true, Exclude = ["logs/", "*.tmp"] });
+
+        Assert.True(result.Succeeded, Failures(result));
+        Assert.Equal(1, result.Deleted); // pages/f00.bin only
+        Assert.True(File.Exists(Path.Combine(Target, "logs/a.log")));
+        Assert.True(File.Exists(Path.Combine(Target, "notes.tmp")));
+        Assert.False(File.Exists(Path.Combine(Target, "pages/f00.bin")));
+    }
+
+    [Fact]
     public async Task A_state_file_for_another_target_is_refused_before_anything_is_sent()
     {
         WriteSite(2);

@@ -179,9 +179,11 @@ public sealed partial class FtpClient
         RemoteTree? remote;
         if (state is { Existed: true })
         {
-            // The state stands in for the listing: no LIST or MLSD at all.
-            remote = new RemoteTree([.. state.Directories.Order(StringComparer.Ordinal)],
-                state.Files.ToDictionary(f => f.Key, f => new RemoteItem(new FileEntry(f.Key, FileEntryKind.File, f.Value.Size, f.Value.LastWriteTimeUtc), TimeSpan.Zero), StringComparer.Ordinal),
+            // The state stands in for the listing: no LIST or MLSD at all. Excluded entries are left
+            // out as a listing's would be, so that --delete keeps them.
+            remote = new RemoteTree([.. state.Directories.Where(d => !ExcludedWithParents(filter, d, true)).Order(StringComparer.Ordinal)],
+                state.Files.Where(f => !ExcludedWithParents(filter, f.Key, false)).ToDictionary(
+                    f => f.Key, f => new RemoteItem(new FileEntry(f.Key, FileEntryKind.File, f.Value.Size, f.Value.LastWriteTimeUtc), TimeSpan.Zero), StringComparer.Ordinal),
                 true, true);
         }
         else
@@ -358,6 +360,19 @@ public sealed partial class FtpClient
             await state.CompactAsync(ct).ConfigureAwait(false);
         }
         return tally.Result();
+    }
+
+    /// <summary>Whether <paramref name="relative"/> or one of its parent directories is excluded (a walk does not enter an excluded directory).</summary>
+    private static bool ExcludedWithParents(MirrorFilter filter, string relative, bool isDirectory)
+    {
+        for (var slash = relative.IndexOf('/'); slash > 0; slash = relative.IndexOf('/', slash + 1))
+        {
+            if (filter.Excludes(relative[..slash], true))
+            {
+                return true;
+            }
+        }
+        return filter.Excludes(relative, isDirectory);
     }
 
     /// <summary>
