@@ -26,7 +26,7 @@ public sealed partial class FtpClient
             _selectedHash = algorithm;
             // §3.1: "213 SHA-256 0-49 169cd22282da7f147cb491e559e9dd filename"
             var reply = await ExpectAsync("HASH " + path, Ferry.Protocol.ReplyCode.FileStatus, ct).ConfigureAwait(false);
-            return FindHex(reply.Lines[0], length)
+            return FindHex(reply, length)
                 ?? throw new FtpProtocolException($"Cannot find a {FtpFeatures.HashName(algorithm)} value in the HASH reply: {reply}", reply: reply);
         }
         var command = FtpFeatures.XCommand(algorithm);
@@ -38,7 +38,7 @@ public sealed partial class FtpClient
             {
                 throw new FtpCommandException(command, reply);
             }
-            return FindHex(reply.Lines[0], length)
+            return FindHex(reply, length)
                 ?? throw new FtpProtocolException($"Cannot find a {FtpFeatures.HashName(algorithm)} value in the {command} reply: {reply}", reply: reply);
         }
         throw new NotSupportedException($"The server offers no {FtpFeatures.HashName(algorithm)} (neither HASH nor {command} in FEAT).");
@@ -88,6 +88,22 @@ public sealed partial class FtpClient
         FtpHashAlgorithm.Md5 => 32,
         _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null),
     };
+
+    /// <summary>
+    /// The hash in a reply, looked for from the last line up: ProFTPD's mod_digest answers in two
+    /// lines, "213-Computing SHA-256 digest" and then "213 SHA-256 0-6 hex name".
+    /// </summary>
+    private static string? FindHex(Ferry.Protocol.FtpReply reply, int length)
+    {
+        for (var i = reply.Lines.Count - 1; i >= 0; i--)
+        {
+            if (FindHex(reply.Lines[i], length) is { } hex)
+            {
+                return hex;
+            }
+        }
+        return null;
+    }
 
     private static string? FindHex(string text, int length)
     {

@@ -15,6 +15,7 @@
 #     --pasv-min A --pasv-max B   passive port range (default: any ephemeral port)
 #     --max-clients N     connection limit, total and per IP (default 500: benchmarks open many)
 #     --state DIR         where config, logs and pid files go (default: a new mktemp -d); kept on exit
+#     --digest            proftpd only: load mod_digest (HASH, XSHA256 and the other X-hashes in FEAT)
 #
 # Needs root. DIR is made world-readable (a+rX, the anonymous session runs as `ftp`), and with --user it
 # is chowned to `ferrypeer`, the uid the named account runs as. The server's own logs are in the
@@ -35,7 +36,7 @@ esac
 name=$1
 shift
 port="" root="" user="" pass="" cert="" key="" tls_required=0 implicit=0 pasv_min="" pasv_max=""
-max_clients=500 state=""
+max_clients=500 state="" digest=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) port=$2; shift 2 ;;
@@ -48,6 +49,7 @@ while [ $# -gt 0 ]; do
     --pasv-max) pasv_max=$2; shift 2 ;;
     --max-clients) max_clients=$2; shift 2 ;;
     --state) state=$2; shift 2 ;;
+    --digest) digest=1; shift ;;
     -h | --help) usage ;;
     *) die "unknown option '$1'" ;;
   esac
@@ -63,6 +65,7 @@ if [ -n "$cert" ]; then
   cert=$(readlink -f "$cert") key=$(readlink -f "$key")
 fi
 if [ "$implicit" -eq 1 ] && [ -z "$cert" ]; then die "--implicit needs --tls CERT KEY"; fi
+if [ "$digest" -eq 1 ] && [ "$name" != proftpd ]; then die "--digest is for proftpd (mod_digest)"; fi
 if { [ -n "$pasv_min" ] && [ -z "$pasv_max" ]; } || { [ -z "$pasv_min" ] && [ -n "$pasv_max" ]; }; then
   die "--pasv-min and --pasv-max go together"
 fi
@@ -265,6 +268,11 @@ LoadModule mod_tls.c
   ${options:+TLSOptions $options}
 </IfModule>
 EOF
+  fi
+  if [ "$digest" -eq 1 ]; then
+    # DigestCache off: with the cache on, a file rewritten with the same size and time was answered
+    # with its old hash (seen with ProFTPD 1.3.8).
+    printf 'LoadModule mod_digest.c\n<IfModule mod_digest.c>\n  DigestEngine on\n  DigestCache off\n</IfModule>\n' >>"$conf"
   fi
   exec "$home/usr/sbin/proftpd" -n -c "$conf"
 }

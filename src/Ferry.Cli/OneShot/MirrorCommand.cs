@@ -34,6 +34,10 @@ internal static class MirrorCommand
         new Option<bool>("--size-only") { Description = "a target of the same size is up to date, whatever its time" },
         new Option<string>("--max-delete") { HelpName = "N", Description = "with --delete: if more than N would go, delete nothing, transfer nothing, exit 6" },
         new Option<bool>("--json") { Description = "print a JSON summary on stdout instead of lines" },
+        // Issue 21, deploy safety.
+        new Option<bool>("--checksum", "-c") { Description = "compare same-size files by SHA-256 (server HASH or XSHA256), not by time" },
+        new Option<bool>("--atomic") { Description = "with --upload: send changed files under temporary names, rename them into place once all arrived, delete last" },
+        new Option<string>("--state") { HelpName = "FILE", Description = "with --upload: compare with FILE (what was deployed) instead of listing the server; resumes an interrupted run" },
     ];
 
     public static async Task<int> RunAsync(ParseResult parse, CommonOptions common, List<string> positional, OneShotConsole console, CancellationToken ct)
@@ -81,6 +85,17 @@ internal static class MirrorCommand
             }
         }
         var json = parse.GetValue<bool>("--json");
+        var checksum = parse.GetValue<bool>("--checksum");
+        var atomic = parse.GetValue<bool>("--atomic");
+        var stateFile = parse.GetValue<string>("--state");
+        if ((atomic || stateFile is not null) && !upload)
+        {
+            throw new OneShotException(ExitCode.Usage, $"{(atomic ? "--atomic" : "--state")} is for --upload");
+        }
+        if (checksum && (parse.GetValue<bool>("--size-only") || parse.GetValue<bool>("--only-newer")))
+        {
+            throw new OneShotException(ExitCode.Usage, "--checksum compares by hash: give it without --size-only and --only-newer");
+        }
         var options = new MirrorOptions
         {
             DeleteExtraneous = parse.GetValue<bool>("--delete"),
@@ -91,6 +106,10 @@ internal static class MirrorCommand
             OnlyNewer = parse.GetValue<bool>("--only-newer"),
             SizeOnly = parse.GetValue<bool>("--size-only"),
             MaxDelete = maxDelete,
+            Checksum = checksum,
+            Atomic = atomic,
+            StateFile = stateFile,
+            StateTarget = url.WithPath(url.Path.TrimEnd('/')).ToString(),
         };
 
         await using var client = await RemoteConnection.OpenAsync(url, common, console, ct);
@@ -125,6 +144,15 @@ internal static class MirrorCommand
             // A glob that cannot be read (checked before any command is sent).
             throw new OneShotException(ExitCode.Usage, ex.Message, ex);
         }
+        catch (MirrorChecksumUnsupportedException ex)
+        {
+            await OneShotCommand.QuitQuietlyAsync(client, ct);
+            throw new OneShotException(ExitCode.RemoteError, ex.Message + ": nothing was transferred", ex);
+        }
+        catch (MirrorStateException ex)
+        {
+            throw new OneShotException(ExitCode.LocalError, "--state: " + ex.Message, ex);
+        }
         catch (MirrorDeleteLimitException ex)
         {
             await OneShotCommand.QuitQuietlyAsync(client, ct);
@@ -147,6 +175,12 @@ internal static class MirrorCommand
         {
             var deleted = options.DeleteExtraneous ? string.Create(CultureInfo.InvariantCulture, $", {result.Deleted} deleted") : string.Empty;
             var excluded = result.Excluded > 0 ? string.Create(CultureInfo.InvariantCulture, $", {result.Excluded} excluded") : string.Empty;
+            if (options.Atomic && !options.DryRun)
+            {
+                excluded += result.RolledBack
+                    ? string.Create(CultureInfo.InvariantCulture, $", nothing renamed into place (an upload failed; {result.TemporariesRemoved} temporaries removed)")
+                    : string.Create(CultureInfo.InvariantCulture, $", {result.Renamed} renamed into place");
+            }
             console.Output.WriteLine(options.DryRun
                 ? string.Create(CultureInfo.InvariantCulture,
                     $"mirror (dry run, nothing changed): {result.FilesTransferred} to transfer ({result.BytesTransferred} bytes), {result.FilesSkipped} up to date, {result.Deleted} to delete{excluded}")
@@ -182,6 +216,10 @@ internal static class MirrorCommand
             writer.WriteNumber("directoriesCreated", result.DirectoriesCreated);
             writer.WriteNumber("bytes", result.BytesTransferred);
             writer.WriteNumber("failed", result.Failures.Count);
+            writer.WriteNumber("renamed", result.Renamed);
+            writer.WriteNumber("replacedByDelete", result.ReplacedByDelete);
+            writer.WriteNumber("temporariesRemoved", result.TemporariesRemoved);
+            writer.WriteBoolean("rolledBack", result.RolledBack);
             writer.WriteStartArray("errors");
             foreach (var failure in result.Failures)
             {
@@ -271,6 +309,12 @@ internal static class MirrorCommand
                         break;
                     case MirrorAction.Deleted:
                         Line("delete", "delete", value.RelativePath);
+                        break;
+                    case MirrorAction.Renamed:
+                        Line("rename", "rename into place", value.RelativePath);
+                        break;
+                    case MirrorAction.TemporaryRemoved:
+                        Line("remove-temporary", "remove temporary", value.RelativePath);
                         break;
                     case MirrorAction.Failed:
                         EndBar();

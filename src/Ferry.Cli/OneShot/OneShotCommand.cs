@@ -39,7 +39,13 @@ internal static class OneShotCommand
 
             Copies the remote directory tree at URL into the local directory DIR (created if
             needed), or with --upload the local tree DIR to URL. Files whose size and time
-            already agree are skipped.
+            already agree are skipped (with --checksum: whose SHA-256 agrees).
+
+            Deploying a site: ferry mirror --upload --atomic --delete --state deploy.state DIR URL
+            uploads changed files under temporary names (ferry-tmp-*), renames them into place
+            once all arrived and deletes last, so a failed run leaves the old site whole; the
+            state file replaces the remote listing (changes made on the server by others are
+            then not seen) and lets an interrupted run resume.
             """,
     };
 

@@ -24,9 +24,17 @@ public sealed partial class FtpClient
         ArgumentException.ThrowIfNullOrEmpty(localDirectory);
         options ??= MirrorOptions.Default;
         options.Validate();
+        if (options.Atomic || options.StateFile is not null)
+        {
+            throw new ArgumentException("Atomic and StateFile are for uploads.", nameof(options));
+        }
         var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
         var filter = MirrorFilter.From(options);
         var tally = new MirrorTally(options.DryRun);
+        if (options.Checksum)
+        {
+            await RequireSha256Async(ct).ConfigureAwait(false); // Before anything changes.
+        }
         var remote = await WalkRemoteAsync(remoteRoot, tally, progress, filter, isSource: true, ct).ConfigureAwait(false)
             ?? throw new DirectoryNotFoundException($"The remote directory {remoteRoot} does not exist.");
         var local = LocalFiles.DirectoryExists(localDirectory) ? WalkLocal(localDirectory, filter, null, null) : new LocalTree([], []);
@@ -92,7 +100,10 @@ public sealed partial class FtpClient
             }
             var path = LocalPath(localDirectory, relative);
             var mine = local.Files.TryGetValue(relative, out var status) ? status : (LocalStatus?)null;
-            if (!NeedsTransfer(options, item.Entry.Size, item.Entry.LastModified, mine?.Length, mine?.LastWriteTimeUtc ?? default, item.Precision))
+            var needed = options.Checksum
+                ? mine is not { } have || have.Length != item.Entry.Size || !await SameHashAsync(Join(remoteRoot, relative), path, ct).ConfigureAwait(false)
+                : NeedsTransfer(options, item.Entry.Size, item.Entry.LastModified, mine?.Length, mine?.LastWriteTimeUtc ?? default, item.Precision);
+            if (!needed)
             {
                 tally.Skipped(relative, progress);
             }
@@ -124,7 +135,9 @@ public sealed partial class FtpClient
     /// <paramref name="localDirectory"/>: the mirror image of <see cref="MirrorDownloadAsync"/>
     /// (MKD for missing directories, uploads resumable and retried as in
     /// <see cref="UploadFileAsync"/>, MFMT to keep times, DELE/RMD for extraneous entries). The
-    /// remote directory is created if it does not exist.
+    /// remote directory is created if it does not exist. With <see cref="MirrorOptions.Atomic"/>
+    /// uploads go to temporaries renamed into place at the end; with
+    /// <see cref="MirrorOptions.StateFile"/> the state stands in for the remote listing.
     /// </summary>
     public async Task<MirrorResult> MirrorUploadAsync(
         string localDirectory, string remoteDirectory, MirrorOptions? options = null, IProgress<MirrorProgress>? progress = null, CancellationToken ct = default)
@@ -140,51 +153,85 @@ public sealed partial class FtpClient
         var remoteRoot = await AbsoluteRemotePathAsync(remoteDirectory, ct).ConfigureAwait(false);
         var filter = MirrorFilter.From(options);
         var tally = new MirrorTally(options.DryRun);
-        var local = WalkLocal(localDirectory, filter, tally, progress);
-        var remote = await WalkRemoteAsync(remoteRoot, tally, progress, filter, isSource: false, ct).ConfigureAwait(false);
-        if (remote is null)
+        var state = options.StateFile is { } stateFile ? await MirrorState.LoadAsync(stateFile, options.StateTarget, ct).ConfigureAwait(false) : null;
+        try
         {
-            if (!options.DryRun)
+            return await MirrorUploadCoreAsync(localDirectory, remoteRoot, options, filter, tally, state, progress, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (state is not null)
             {
-                await MakeDirectoriesAsync(remoteRoot, ct).ConfigureAwait(false);
+                await state.DisposeAsync().ConfigureAwait(false);
             }
-            remote = new RemoteTree([], [], true, true);
+        }
+    }
+
+    private async Task<MirrorResult> MirrorUploadCoreAsync(
+        string localDirectory, string remoteRoot, MirrorOptions options, MirrorFilter filter, MirrorTally tally, MirrorState? state,
+        IProgress<MirrorProgress>? progress, CancellationToken ct)
+    {
+        if (options.Checksum && state is not { Existed: true })
+        {
+            await RequireSha256Async(ct).ConfigureAwait(false); // Before anything changes.
+        }
+        var local = WalkLocal(localDirectory, filter, tally, progress);
+        RemoteTree? remote;
+        if (state is { Existed: true })
+        {
+            // The state stands in for the listing: no LIST or MLSD at all. Excluded entries are left
+            // out as a listing's would be, so that --delete keeps them.
+            remote = new RemoteTree([.. state.Directories.Where(d => !ExcludedWithParents(filter, d, true)).Order(StringComparer.Ordinal)],
+                state.Files.Where(f => !ExcludedWithParents(filter, f.Key, false)).ToDictionary(
+                    f => f.Key, f => new RemoteItem(new FileEntry(f.Key, FileEntryKind.File, f.Value.Size, f.Value.LastWriteTimeUtc), TimeSpan.Zero), StringComparer.Ordinal),
+                true, true);
+        }
+        else
+        {
+            remote = await WalkRemoteAsync(remoteRoot, tally, progress, filter, isSource: false, ct).ConfigureAwait(false);
+            if (remote is null)
+            {
+                if (!options.DryRun)
+                {
+                    await MakeDirectoriesAsync(remoteRoot, ct).ConfigureAwait(false);
+                }
+                remote = new RemoteTree([], [], true, true);
+            }
+        }
+        if (options.Atomic)
+        {
+            await RemoveLeftoverTemporariesAsync(remoteRoot, remote, local, state, tally, progress, options.DryRun, ct).ConfigureAwait(false);
         }
 
+        var extraneous = options.DeleteExtraneous
+            ? Extraneous(remote.Directories, remote.Files.Keys, local.Directories, local.Files.Keys)
+            : [];
         if (options.DeleteExtraneous)
         {
-            var extraneous = Extraneous(remote.Directories, remote.Files.Keys, local.Directories, local.Files.Keys);
             CheckDeleteLimit(extraneous, remote.Directories.Concat(remote.Files.Keys), options);
-            foreach (var (relative, isDirectory) in extraneous)
-            {
-                try
-                {
-                    if (options.DryRun)
-                    {
-                        // Reported below, not done.
-                    }
-                    else if (isDirectory)
-                    {
-                        await WithRetryAsync("Deletion of " + relative, (_, token) => DeleteTreeAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await WithRetryAsync("Deletion of " + relative, async (_, token) =>
-                        {
-                            await DeleteFileAsync(Join(remoteRoot, relative), token).ConfigureAwait(false);
-                            return 0;
-                        }, ct).ConfigureAwait(false);
-                    }
-                    tally.Deleted(relative, progress);
-                }
-                catch (FtpCommandException ex)
-                {
-                    tally.Failed(relative, ex, progress);
-                }
-            }
-            if (!options.DryRun)
+        }
+        // Atomic: deletions wait for the renames, except where a file becomes a directory or the
+        // reverse: the new one cannot be made while the old one is there.
+        var deleteNow = options.Atomic
+            ? extraneous.Where(e => local.Directories.Contains(e.Relative) || local.Files.ContainsKey(e.Relative)).ToList()
+            : extraneous;
+        if (deleteNow.Count > 0)
+        {
+            await DeleteRemoteAsync(remoteRoot, deleteNow, state, tally, progress, options.DryRun, ct).ConfigureAwait(false);
+            if (!options.DryRun && state is not { Existed: true })
             {
                 remote = await WalkRemoteAsync(remoteRoot, null, null, filter, isSource: false, ct).ConfigureAwait(false) ?? new RemoteTree([], [], true, true);
+            }
+            else if (!options.DryRun)
+            {
+                foreach (var (relative, _) in deleteNow)
+                {
+                    remote.Directories.RemoveAll(d => d == relative || d.StartsWith(relative + "/", StringComparison.Ordinal));
+                    foreach (var inside in remote.Files.Keys.Where(f => f == relative || f.StartsWith(relative + "/", StringComparison.Ordinal)).ToArray())
+                    {
+                        remote.Files.Remove(inside);
+                    }
+                }
             }
         }
 
@@ -195,28 +242,71 @@ public sealed partial class FtpClient
             {
                 if (!options.DryRun)
                 {
-                    await WithRetryAsync("MKD " + relative, (_, token) => MakeDirectoryAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
+                    try
+                    {
+                        await WithRetryAsync("MKD " + relative, (_, token) => MakeDirectoryAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
+                    }
+                    catch (FtpCommandException ex) when (state is { Existed: true } && ex.Reply.IsPermanentFailure)
+                    {
+                        // Not in the state, but it may exist (made by hand): the uploads into it say
+                        // whether it really is missing.
+                    }
+                    if (state is not null)
+                    {
+                        await state.RecordDirectoryAsync(relative, ct).ConfigureAwait(false);
+                    }
                 }
                 tally.DirectoryCreated(relative, progress);
+            }
+            else if (state is { Existed: false } && !options.DryRun)
+            {
+                await state.RecordDirectoryAsync(relative, ct).ConfigureAwait(false);
             }
         }
 
         var jobs = new List<MirrorJob>();
         foreach (var (relative, file) in local.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
         {
-            var theirs = remote.Files.TryGetValue(relative, out var item) && item.Entry.Kind == FileEntryKind.File ? item : null;
-            if (!NeedsTransfer(options, file.Length, new DateTimeOffset(DateTime.SpecifyKind(file.LastWriteTimeUtc, DateTimeKind.Utc)),
-                theirs?.Entry.Size, theirs?.Entry.LastModified ?? default, theirs?.Precision ?? TimeSpan.FromSeconds(1)))
+            var localPath = LocalPath(localDirectory, relative);
+            var remotePath = Join(remoteRoot, relative);
+            string? localSha = null;
+            bool needed;
+            if (state is { Existed: true })
+            {
+                (needed, localSha) = await NeedsUploadByStateAsync(state, relative, file, localPath, options.Checksum, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var theirs = remote.Files.TryGetValue(relative, out var item) && item.Entry.Kind == FileEntryKind.File ? item : null;
+                needed = options.Checksum
+                    ? theirs is null || theirs.Entry.Size != file.Length || !await SameHashAsync(remotePath, localPath, ct).ConfigureAwait(false)
+                    : NeedsTransfer(options, file.Length, new DateTimeOffset(DateTime.SpecifyKind(file.LastWriteTimeUtc, DateTimeKind.Utc)),
+                        theirs?.Entry.Size, theirs?.Entry.LastModified ?? default, theirs?.Precision ?? TimeSpan.FromSeconds(1));
+            }
+            if (!needed)
             {
                 tally.Skipped(relative, progress);
+                if (state is not null && !options.DryRun && !state.Matches(relative, file.Length, file.LastWriteTimeUtc))
+                {
+                    // First run with a new state file, or a file only touched: record what is there.
+                    localSha ??= await HashLocalFileAsync(localPath, FtpHashAlgorithm.Sha256, ct).ConfigureAwait(false);
+                    await state.RecordFileAsync(relative, file.Length, file.LastWriteTimeUtc, localSha, ct).ConfigureAwait(false);
+                }
             }
             else if (options.DryRun)
             {
                 tally.Transferred(relative, file.Length, progress);
             }
+            else if (options.Atomic)
+            {
+                var slash = relative.LastIndexOf('/');
+                var temporary = relative[..(slash + 1)] + MirrorOptions.TemporaryPrefix
+                    + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)) + "-" + relative[(slash + 1)..];
+                jobs.Add(new MirrorJob(relative, Join(remoteRoot, temporary), localPath, null, temporary, remotePath, file));
+            }
             else
             {
-                jobs.Add(new MirrorJob(relative, Join(remoteRoot, relative), LocalPath(localDirectory, relative), null));
+                jobs.Add(new MirrorJob(relative, remotePath, localPath, null, null, null, file));
             }
         }
 
@@ -227,19 +317,281 @@ public sealed partial class FtpClient
         var fileOptions = FileOptions(options);
         var features = await GetCapabilitiesAsync(ct).ConfigureAwait(false);
         var setTimes = options.PreserveTime ? 1 : 0;
+        var uploaded = new ConcurrentQueue<MirrorJob>();
         await RunTransfersAsync(jobs, options.Parallelism, tally, progress,
             async (client, job, fileProgress, token) =>
             {
+                // Hashed before the upload: what the state records is what was read for it.
+                var sha = state is null ? null : await HashLocalFileAsync(job.LocalPath, FtpHashAlgorithm.Sha256, token).ConfigureAwait(false);
+                if (state is not null && job.Temporary is { } temporary)
+                {
+                    await state.RecordTemporaryAsync(temporary, token).ConfigureAwait(false);
+                }
+                uploaded.Enqueue(job); // Before the upload: a failed one may have left a partial temporary.
                 var result = await client.UploadFileAsync(job.LocalPath, job.RemotePath,
                     fileOptions with { PreserveTime = Volatile.Read(ref setTimes) == 1 }, fileProgress, token).ConfigureAwait(false);
                 if (fileOptions.PreserveTime && !result.TimePreserved && !features.SetModificationTime)
                 {
                     Volatile.Write(ref setTimes, 0);
                 }
+                if (state is not null && job.Temporary is null)
+                {
+                    await state.RecordFileAsync(job.RelativePath, job.Local!.Value.Length, job.Local.Value.LastWriteTimeUtc, sha!, token).ConfigureAwait(false);
+                }
                 return result;
             },
             ct).ConfigureAwait(false);
+
+        var committed = true;
+        if (options.Atomic && !options.DryRun)
+        {
+            committed = await CommitAtomicAsync(remoteRoot, [.. uploaded], state, tally, progress, ct).ConfigureAwait(false);
+        }
+        if (committed && options.Atomic)
+        {
+            var rest = extraneous.Except(deleteNow).ToList();
+            if (rest.Count > 0)
+            {
+                await DeleteRemoteAsync(remoteRoot, rest, state, tally, progress, options.DryRun, ct).ConfigureAwait(false);
+            }
+        }
+        if (state is not null && !options.DryRun)
+        {
+            await state.CompactAsync(ct).ConfigureAwait(false);
+        }
         return tally.Result();
+    }
+
+    /// <summary>Whether <paramref name="relative"/> or one of its parent directories is excluded (a walk does not enter an excluded directory).</summary>
+    private static bool ExcludedWithParents(MirrorFilter filter, string relative, bool isDirectory)
+    {
+        for (var slash = relative.IndexOf('/'); slash > 0; slash = relative.IndexOf('/', slash + 1))
+        {
+            if (filter.Excludes(relative[..slash], true))
+            {
+                return true;
+            }
+        }
+        return filter.Excludes(relative, isDirectory);
+    }
+
+    /// <summary>
+    /// The second half of an atomic upload: when every upload succeeded, renames each temporary into
+    /// place (RNFR/RNTO, or DELE then RNTO where the server will not rename over a file); otherwise
+    /// removes the temporaries and renames nothing. False when anything was left undone, so that
+    /// deletions wait for a run that completes.
+    /// </summary>
+    private async Task<bool> CommitAtomicAsync(
+        string remoteRoot, MirrorJob[] uploaded, MirrorState? state, MirrorTally tally, IProgress<MirrorProgress>? progress, CancellationToken ct)
+    {
+        if (tally.FailureCount > 0)
+        {
+            tally.RollBack();
+            foreach (var job in uploaded)
+            {
+                await RemoveTemporaryAsync(job.RemotePath, job.Temporary!, state, tally, progress, ct).ConfigureAwait(false);
+            }
+            return false;
+        }
+        var complete = true;
+        foreach (var job in uploaded.OrderBy(j => j.RelativePath, StringComparer.Ordinal))
+        {
+            var finalDeleted = false;
+            try
+            {
+                var byDelete = await WithRetryAsync("Rename of " + job.Temporary, async (_, token) =>
+                {
+                    try
+                    {
+                        await RenameAsync(job.RemotePath, job.FinalRemotePath!, token).ConfigureAwait(false);
+                        return false;
+                    }
+                    catch (FtpCommandException ex) when (ex.Command == "RNTO" && ex.Reply.IsPermanentFailure)
+                    {
+                        // Some servers will not rename over an existing file: remove it, then rename.
+                        // For that moment the file is missing (documented).
+                        try
+                        {
+                            await DeleteFileAsync(job.FinalRemotePath!, token).ConfigureAwait(false);
+                        }
+                        catch (FtpCommandException)
+                        {
+                            throw ex; // Nothing to replace: the refusal was about something else.
+                        }
+                        finalDeleted = true;
+                        await RenameAsync(job.RemotePath, job.FinalRemotePath!, token).ConfigureAwait(false);
+                        return true;
+                    }
+                }, ct).ConfigureAwait(false);
+                tally.Renamed(job.RelativePath, byDelete, progress);
+                if (state is not null)
+                {
+                    await state.RecordFileAsync(job.RelativePath, job.Local!.Value.Length, job.Local.Value.LastWriteTimeUtc,
+                        await HashLocalFileAsync(job.LocalPath, FtpHashAlgorithm.Sha256, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+                    await state.ForgetTemporaryAsync(job.Temporary!, ct).ConfigureAwait(false);
+                }
+            }
+            catch (FtpCommandException ex)
+            {
+                tally.Failed(job.RelativePath, ex, progress);
+                complete = false;
+                if (!finalDeleted)
+                {
+                    await RemoveTemporaryAsync(job.RemotePath, job.Temporary!, state, tally, progress, ct).ConfigureAwait(false);
+                }
+                // Else the old file is gone and the temporary holds the only copy: it stays (the next
+                // run removes it once it has sent the file again).
+            }
+        }
+        return complete;
+    }
+
+    /// <summary>
+    /// Removes what an atomic run killed half-way left: temporaries seen in the listing (their name
+    /// starts with <see cref="MirrorOptions.TemporaryPrefix"/>) and those the state file recorded.
+    /// They are taken out of <paramref name="remote"/> so that they count neither as files nor for --delete.
+    /// A local file of such a name is a file like any other.
+    /// </summary>
+    private async Task RemoveLeftoverTemporariesAsync(
+        string remoteRoot, RemoteTree remote, LocalTree local, MirrorState? state, MirrorTally tally, IProgress<MirrorProgress>? progress, bool dryRun, CancellationToken ct)
+    {
+        var leftovers = remote.Files.Keys
+            .Where(k => k[(k.LastIndexOf('/') + 1)..].StartsWith(MirrorOptions.TemporaryPrefix, StringComparison.Ordinal) && !local.Files.ContainsKey(k))
+            .ToList();
+        foreach (var relative in leftovers)
+        {
+            remote.Files.Remove(relative);
+        }
+        if (state is not null)
+        {
+            leftovers.AddRange(state.Temporaries.Where(t => !leftovers.Contains(t)));
+        }
+        foreach (var relative in leftovers.Order(StringComparer.Ordinal))
+        {
+            if (dryRun)
+            {
+                tally.TemporaryRemoved(relative, progress);
+            }
+            else
+            {
+                await RemoveTemporaryAsync(Join(remoteRoot, relative), relative, state, tally, progress, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>DELE of a temporary, best effort: one that is already gone (550) or cannot be removed is only not counted.</summary>
+    private async Task RemoveTemporaryAsync(
+        string remotePath, string relative, MirrorState? state, MirrorTally tally, IProgress<MirrorProgress>? progress, CancellationToken ct)
+    {
+        try
+        {
+            await WithRetryAsync("Deletion of " + relative, async (_, token) =>
+            {
+                await DeleteFileAsync(remotePath, token).ConfigureAwait(false);
+                return 0;
+            }, ct).ConfigureAwait(false);
+            tally.TemporaryRemoved(relative, progress);
+        }
+        catch (FtpCommandException)
+        {
+            // Never uploaded (the failure came first), or removed already.
+        }
+        if (state is not null)
+        {
+            await state.ForgetTemporaryAsync(relative, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>DELE or a recursive delete of each extraneous remote entry, the state forgetting it.</summary>
+    private async Task DeleteRemoteAsync(
+        string remoteRoot, List<(string Relative, bool IsDirectory)> entries, MirrorState? state, MirrorTally tally, IProgress<MirrorProgress>? progress, bool dryRun, CancellationToken ct)
+    {
+        foreach (var (relative, isDirectory) in entries)
+        {
+            try
+            {
+                if (dryRun)
+                {
+                    // Reported below, not done.
+                }
+                else if (isDirectory)
+                {
+                    await WithRetryAsync("Deletion of " + relative, (_, token) => DeleteTreeAsync(Join(remoteRoot, relative), token), ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await WithRetryAsync("Deletion of " + relative, async (_, token) =>
+                    {
+                        await DeleteFileAsync(Join(remoteRoot, relative), token).ConfigureAwait(false);
+                        return 0;
+                    }, ct).ConfigureAwait(false);
+                }
+                tally.Deleted(relative, progress);
+            }
+            catch (FtpCommandException ex) when (state is { Existed: true } && ex.Code == ReplyCode.FileUnavailable)
+            {
+                // The state said it was there; someone removed it already.
+                tally.Deleted(relative, progress);
+            }
+            catch (FtpCommandException ex)
+            {
+                tally.Failed(relative, ex, progress);
+                continue;
+            }
+            if (state is not null && !dryRun)
+            {
+                await (isDirectory ? state.ForgetDirectoryAsync(relative, ct) : state.ForgetFileAsync(relative, ct)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// With a state file: whether a local file differs from what was deployed. Same size and time:
+    /// no (nothing read); same size, another time: the SHA-256 decides (a touched file is not sent
+    /// again); with <paramref name="checksum"/> the SHA-256 always decides. Returns the hash when computed.
+    /// </summary>
+    private static async Task<(bool Needed, string? Sha)> NeedsUploadByStateAsync(
+        MirrorState state, string relative, LocalStatus file, string localPath, bool checksum, CancellationToken ct)
+    {
+        if (!state.Files.TryGetValue(relative, out var record) || record.Size != file.Length)
+        {
+            return (true, null);
+        }
+        if (!checksum && record.LastWriteTimeUtc == file.LastWriteTimeUtc)
+        {
+            return (false, null);
+        }
+        var sha = await HashLocalFileAsync(localPath, FtpHashAlgorithm.Sha256, ct).ConfigureAwait(false);
+        return (!string.Equals(sha, record.Sha256, StringComparison.Ordinal), sha);
+    }
+
+    /// <summary>Raises <see cref="MirrorChecksumUnsupportedException"/> unless the server hashes with SHA-256 (HASH or XSHA256).</summary>
+    private async Task RequireSha256Async(CancellationToken ct)
+    {
+        var features = await GetCapabilitiesAsync(ct).ConfigureAwait(false);
+        if (!features.CanHash(FtpHashAlgorithm.Sha256))
+        {
+            throw new MirrorChecksumUnsupportedException(_port is 21 or 0 ? _host ?? "?" : $"{_host}:{_port}");
+        }
+    }
+
+    /// <summary>
+    /// Whether the server's SHA-256 of <paramref name="remotePath"/> equals the local file's. A hash
+    /// the server refuses (a file too large for it, say) counts as different: the file is sent again.
+    /// </summary>
+    private async Task<bool> SameHashAsync(string remotePath, string localPath, CancellationToken ct)
+    {
+        string remote;
+        try
+        {
+            remote = await WithRetryAsync("Hash of " + remotePath, (_, token) => GetHashAsync(remotePath, FtpHashAlgorithm.Sha256, token), ct).ConfigureAwait(false);
+        }
+        catch (FtpCommandException)
+        {
+            return false;
+        }
+        var local = await HashLocalFileAsync(localPath, FtpHashAlgorithm.Sha256, ct).ConfigureAwait(false);
+        return string.Equals(remote, local, StringComparison.Ordinal);
     }
 
     /// <summary>Deletes a remote directory and everything in it (DELE for files and links, RMD bottom-up).</summary>
@@ -396,7 +748,11 @@ public sealed partial class FtpClient
 
     private sealed record LocalTree(HashSet<string> Directories, Dictionary<string, LocalStatus> Files);
 
-    private sealed record MirrorJob(string RelativePath, string RemotePath, string LocalPath, RemoteItem? Remote);
+    /// <param name="Temporary">Atomic uploads: the temporary's path relative to the mirrored directory (<paramref name="RemotePath"/> is its absolute path).</param>
+    /// <param name="FinalRemotePath">Atomic uploads: where the temporary is renamed to.</param>
+    /// <param name="Local">Uploads: the local file's size and time as walked (what a state file records).</param>
+    private sealed record MirrorJob(
+        string RelativePath, string RemotePath, string LocalPath, RemoteItem? Remote, string? Temporary = null, string? FinalRemotePath = null, LocalStatus? Local = null);
 
     /// <summary>
     /// The remote tree under <paramref name="root"/>, breadth first; null if listing the root is
@@ -700,6 +1056,40 @@ public sealed partial class FtpClient
             progress?.Report(new MirrorProgress(relative, MirrorAction.Failed));
         }
 
-        public MirrorResult Result() => new(_transferred, _skipped, _created, _deleted, Interlocked.Read(ref _bytes), [.. _failures]) { UnsafeNames = [.. _unsafe], Excluded = _excluded, DryRun = dryRun };
+        private int _renamed;
+        private int _replacedByDelete;
+        private int _temporariesRemoved;
+        private bool _rolledBack;
+
+        public int FailureCount => _failures.Count;
+
+        public void Renamed(string relative, bool byDelete, IProgress<MirrorProgress>? progress)
+        {
+            Interlocked.Increment(ref _renamed);
+            if (byDelete)
+            {
+                Interlocked.Increment(ref _replacedByDelete);
+            }
+            progress?.Report(new MirrorProgress(relative, MirrorAction.Renamed));
+        }
+
+        public void TemporaryRemoved(string relative, IProgress<MirrorProgress>? progress)
+        {
+            Interlocked.Increment(ref _temporariesRemoved);
+            progress?.Report(new MirrorProgress(relative, MirrorAction.TemporaryRemoved));
+        }
+
+        public void RollBack() => _rolledBack = true;
+
+        public MirrorResult Result() => new(_transferred, _skipped, _created, _deleted, Interlocked.Read(ref _bytes), [.. _failures])
+        {
+            UnsafeNames = [.. _unsafe],
+            Excluded = _excluded,
+            DryRun = dryRun,
+            Renamed = _renamed,
+            ReplacedByDelete = _replacedByDelete,
+            TemporariesRemoved = _temporariesRemoved,
+            RolledBack = _rolledBack,
+        };
     }
 }

@@ -60,8 +60,54 @@ public sealed record MirrorOptions
     /// </summary>
     public int? MaxDelete { get; init; }
 
+    /// <summary>
+    /// Compare files by SHA-256 instead of time (rsync <c>--checksum</c>): a target of another size
+    /// is replaced; one of the same size is hashed on both sides (HASH, draft-bryan-ftpext-hash, or
+    /// XSHA256 on the server) and replaced when the hashes differ, whatever the times say. A server
+    /// that offers neither raises <see cref="MirrorChecksumUnsupportedException"/> before anything
+    /// changed. With <see cref="StateFile"/> the server is not asked: the state's hash is the target's.
+    /// </summary>
+    public bool Checksum { get; init; }
+
+    /// <summary>
+    /// Uploads only: send changed files under temporary names (<see cref="TemporaryPrefix"/>, a
+    /// random part and the name, in the same directory) and, once every upload succeeded, rename
+    /// each into place (RNFR/RNTO; DELE then RNTO where the server refuses to replace a file), then
+    /// delete extraneous files last. An upload that fails leaves every old file as it was: the
+    /// temporaries are removed and nothing is renamed or deleted. Temporaries a killed run left are
+    /// removed by the next atomic run.
+    /// </summary>
+    public bool Atomic { get; init; }
+
+    /// <summary>
+    /// Uploads only: a state file (JSON lines) recording size, time and SHA-256 of each file deployed.
+    /// When it exists the remote tree is not listed: local files are compared with the state, and
+    /// the state is appended to after each file, so an interrupted run resumes where it stopped.
+    /// Changes made on the server by others are not seen. When it does not exist yet the remote tree
+    /// is listed once, as without it, and the state written.
+    /// </summary>
+    public string? StateFile { get; init; }
+
+    /// <summary>
+    /// A string recorded in a new <see cref="StateFile"/> naming the target (the URL without
+    /// password); a state file that names another target is refused, so one site's state cannot
+    /// decide what is sent to another.
+    /// </summary>
+    public string? StateTarget { get; init; }
+
+    /// <summary>
+    /// How the names of <see cref="Atomic"/> temporaries begin. Not a dot name: Ferry, vsftpd,
+    /// Pure-FTPd and ProFTPD leave dot names out of listings, and the next run must see what a
+    /// killed one left in order to remove it.
+    /// </summary>
+    public const string TemporaryPrefix = "ferry-tmp-";
+
     internal void Validate()
     {
+        if (Checksum && (SizeOnly || OnlyNewer))
+        {
+            throw new ArgumentException("Checksum compares by hash: it cannot be combined with SizeOnly or OnlyNewer.", nameof(Checksum));
+        }
         if (MaxDelete is { } max)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(max, nameof(MaxDelete));
@@ -106,6 +152,12 @@ public enum MirrorAction
     /// is the directory listed, '/', and the name as the server sent it, for a warning.
     /// </summary>
     UnsafeNameSkipped,
+
+    /// <summary><see cref="MirrorOptions.Atomic"/>: the file's temporary was renamed into place.</summary>
+    Renamed,
+
+    /// <summary><see cref="MirrorOptions.Atomic"/>: a temporary was removed (<see cref="MirrorProgress.RelativePath"/> is its own path).</summary>
+    TemporaryRemoved,
 }
 
 /// <summary>
@@ -136,7 +188,32 @@ public sealed record MirrorResult(
 
     /// <summary>Listed names skipped as unsafe (<see cref="MirrorAction.UnsafeNameSkipped"/>), as reported there.</summary>
     public IReadOnlyList<string> UnsafeNames { get; init; } = [];
+
+    /// <summary><see cref="MirrorOptions.Atomic"/>: uploads renamed into place (those replaced by DELE then RNTO included).</summary>
+    public int Renamed { get; init; }
+
+    /// <summary><see cref="MirrorOptions.Atomic"/>: renames done as DELE then RNTO, the server having refused RNTO over an existing file.</summary>
+    public int ReplacedByDelete { get; init; }
+
+    /// <summary><see cref="MirrorOptions.Atomic"/>: temporaries removed (of this run after a failure, or left by a killed run).</summary>
+    public int TemporariesRemoved { get; init; }
+
+    /// <summary><see cref="MirrorOptions.Atomic"/>: an upload failed, so nothing was renamed into place or deleted.</summary>
+    public bool RolledBack { get; init; }
 }
+
+/// <summary>
+/// <see cref="MirrorOptions.Checksum"/> was asked of a server that offers neither HASH with SHA-256
+/// nor XSHA256; the mirror changed nothing.
+/// </summary>
+public sealed class MirrorChecksumUnsupportedException(string server)
+    : NotSupportedException($"server {server} offers neither HASH nor XSHA256; --checksum needs one")
+{
+    public string Server { get; } = server;
+}
+
+/// <summary>A <see cref="MirrorOptions.StateFile"/> that cannot be used (unreadable, or recorded for another target).</summary>
+public sealed class MirrorStateException(string message, Exception? inner = null) : InvalidOperationException(message, inner);
 
 /// <summary>
 /// A mirror would have deleted more than <see cref="MirrorOptions.MaxDelete"/> entries; it

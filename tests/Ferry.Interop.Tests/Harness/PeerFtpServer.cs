@@ -36,6 +36,9 @@ public sealed record PeerFtpServerOptions
 
     /// <summary>Connection limit, total and per IP; null: run-peer.sh's default (500).</summary>
     public int? MaxClients { get; init; }
+
+    /// <summary>ProFTPD only: load mod_digest, for HASH and XSHA256 (run-peer.sh --digest).</summary>
+    public bool Digest { get; init; }
 }
 
 /// <summary>
@@ -208,6 +211,10 @@ public sealed class PeerFtpServer : ITestFtpServer
         if (options.MaxClients is { } max)
         {
             arguments.AddRange(["--max-clients", max.ToString(CultureInfo.InvariantCulture)]);
+        }
+        if (options.Digest)
+        {
+            arguments.Add("--digest");
         }
 
         // setsid execs in place (a child of the test host is no group leader), so the process id is
