@@ -120,6 +120,20 @@ public sealed class SegmentsAndCopyCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Help_of_copy_and_get_documents_fxp_and_segments()
+    {
+        var copy = await RunAsync("copy", "--help");
+        Assert.Equal(0, copy.ExitCode);
+        Assert.Contains("Usage: ferry copy [options] SRC_URL DST_URL", copy.Output, StringComparison.Ordinal);
+        Assert.Contains("--no-fxp", copy.Output, StringComparison.Ordinal);
+        Assert.Contains("Exit codes:", copy.Output, StringComparison.Ordinal);
+        var get = await RunAsync("get", "--help");
+        Assert.Contains("--segments N", get.Output, StringComparison.Ordinal);
+        Assert.Contains(".ferry-segments", get.Output, StringComparison.Ordinal);
+        Assert.Contains("copy SRC_URL DST_URL", Program.Usage, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Copy_of_a_directory_says_there_is_no_recursive_copy()
     {
         var run = await RunAsync("copy", _ftp.Url("pub/"), _ftp.Url("other/"));
