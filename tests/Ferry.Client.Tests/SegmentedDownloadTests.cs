@@ -73,6 +73,19 @@ public sealed class SegmentedDownloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_empty_file_is_downloaded_as_an_empty_file()
+    {
+        WriteRemote("empty.bin", 0);
+        var local = Path.Combine(_local, "empty.bin");
+        await File.WriteAllBytesAsync(local, new byte[10]);
+        await using var client = await ConnectAsync();
+        var result = await client.DownloadSegmentedAsync("empty.bin", local);
+        Assert.Equal(0, new FileInfo(local).Length);
+        Assert.Equal((0L, 0L), (result.Length, result.BytesTransferred));
+        Assert.False(File.Exists(local + ".ferry-segments"));
+    }
+
+    [Fact]
     public async Task A_cancelled_segmented_download_is_resumed_from_its_side_file_by_a_rerun()
     {
         var content = WriteRemote("resume.bin", 8 * 1024 * 1024 + 7);
