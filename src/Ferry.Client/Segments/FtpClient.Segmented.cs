@@ -243,12 +243,20 @@ public sealed partial class FtpClient
                     }
                     return;
                 }
-                catch (Exception ex) when (n < policy.MaxAttempts && IsRetryable(ex) && !ct.IsCancellationRequested)
+                catch (Exception ex) when (n < policy.MaxAttempts && (IsRetryable(ex) || IsUnresumedTls(ex)) && !ct.IsCancellationRequested)
                 {
                     await Task.Delay(policy.DelayBefore(n + 1), ct).ConfigureAwait(false);
                 }
             }
         }
+
+        /// <summary>
+        /// 522 (RFC 4217 §10.2 servers that insist on session reuse): the data connection did not
+        /// resume a TLS session. Parallel connections to one server share .NET's session cache, and
+        /// a TLS 1.3 ticket is used once, so a sibling may have taken the ticket; the next attempt
+        /// finds a fresh one.
+        /// </summary>
+        private static bool IsUnresumedTls(Exception ex) => ex is FtpCommandException { Code: 522 };
 
         /// <summary>Rewrites the side file, at most every <see cref="SegmentStateInterval"/> unless forced.</summary>
         public async Task SaveAsync(bool force, CancellationToken ct)
