@@ -31,6 +31,7 @@ public static class Program
         OneShotCommand.Create("get", OneShotConsole.FromProcess),
         OneShotCommand.Create("put", OneShotConsole.FromProcess),
         OneShotCommand.Create("mirror", OneShotConsole.FromProcess),
+        OneShotCommand.Create("copy", OneShotConsole.FromProcess),
         UserCommand.Create(() => new UserCommand.UserConsole(Console.In, Console.Out, Console.Error, Console.IsInputRedirected ? null : UserCommand.ReadHidden)),
         Admin.AdminCommand.Create(() => new UserCommand.UserConsole(Console.In, Console.Out, Console.Error, Console.IsInputRedirected ? null : UserCommand.ReadHidden)),
         new Command("help") { Hidden = true, Action = new HelpAction() });
@@ -76,12 +77,14 @@ public static class Program
               shell [HOST [PORT]]
                                the interactive FTP console (ferry shell --help)
               ls URL           list a remote directory (ferry ls --help)
-              get URL [-o PATH] [--continue]
-                               download a file
+              get URL [-o PATH] [--continue] [--segments N]
+                               download a file (over N connections with --segments)
               put PATH URL [--continue]
                                upload a file
               mirror URL DIR | mirror --upload DIR URL
                                copy a directory tree down or up
+              copy SRC_URL DST_URL [--fxp | --no-fxp]
+                               copy a file server to server (FXP, else streamed)
               user add|remove|list|passwd|import
                                manage the accounts of serve: a users file or PostgreSQL (ferry user --help)
               admin add|remove|list|token|revoke

@@ -13,6 +13,13 @@ public sealed partial class FtpClient
     /// <summary>Sends a command and returns its first reply, whatever the code.</summary>
     private async Task<FtpReply> CommandAsync(string commandLine, CancellationToken ct)
     {
+        await SendCommandAsync(commandLine, ct).ConfigureAwait(false);
+        return await ReadReplyAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends a command without reading its reply (FXP reads the two servers' replies out of order).</summary>
+    private async Task SendCommandAsync(string commandLine, CancellationToken ct)
+    {
         // A CR or LF would end the line early and let an argument inject a second command.
         if (commandLine.AsSpan().IndexOfAny('\r', '\n') >= 0)
         {
@@ -35,7 +42,6 @@ public sealed partial class FtpClient
             await CloseAsync().ConfigureAwait(false);
             throw;
         }
-        return await ReadReplyAsync(ct).ConfigureAwait(false);
     }
 
     private async Task<FtpReply> ExpectAsync(string commandLine, int code, CancellationToken ct)

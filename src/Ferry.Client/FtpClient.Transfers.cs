@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Ferry.Client.Control;
 using Ferry.Client.DataChannels;
 using Ferry.Client.Logging;
@@ -23,7 +24,8 @@ public sealed partial class FtpClient
     /// As above, with REST <paramref name="restartAt"/> (RFC 3659 §5) sent when it is not zero. REST
     /// goes after EPSV/PASV/EPRT/PORT, straight before the transfer command, as RFC 959 §4.1.3 asks.
     /// </summary>
-    private async Task<T> TransferAsync<T>(string command, long restartAt, Func<Stream, CancellationToken, Task<T>> move, CancellationToken ct)
+    private async Task<T> TransferAsync<T>(
+        string command, long restartAt, Func<Stream, CancellationToken, Task<T>> move, CancellationToken ct, StrongBox<bool>? stoppedEarly = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(restartAt);
         var verb = Verb(command);
@@ -80,7 +82,7 @@ public sealed partial class FtpClient
             T result;
             try
             {
-                result = await MoveDataAsync(verb, data, move, replyTask, transferCts).ConfigureAwait(false);
+                result = await MoveDataAsync(verb, data, move, replyTask, transferCts, stoppedEarly).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not FtpException)
             {
@@ -100,7 +102,10 @@ public sealed partial class FtpClient
             }
 
             var reply = await AwaitFinalReplyAsync(replyTask, transferCts, ct).ConfigureAwait(false);
-            if (!reply.IsCompletion)
+            // A ranged read closed the data connection before EOF on purpose: the server, whose
+            // writes then fail, reports the transfer cut short (426, or 450/451 on some servers).
+            var cutShort = stoppedEarly is { Value: true } && reply.Code is 426 or 450 or 451;
+            if (!reply.IsCompletion && !cutShort)
             {
                 throw new FtpCommandException(verb, reply);
             }
@@ -110,10 +115,13 @@ public sealed partial class FtpClient
 
     /// <summary>
     /// Moves the data to EOF. The data stream is closed on return, which for an upload is the
-    /// end-of-file mark (RFC 959 §3.3). A negative reply that arrives first aborts the move.
+    /// end-of-file mark (RFC 959 §3.3). A negative reply that arrives first aborts the move. A
+    /// move that sets <paramref name="stoppedEarly"/> stopped reading before EOF on purpose (a
+    /// ranged download): the connection is then closed as it is, unread bytes and all.
     /// </summary>
     private async Task<T> MoveDataAsync<T>(
-        string verb, Stream data, Func<Stream, CancellationToken, Task<T>> move, Task<FtpReply> replyTask, CancellationTokenSource transferCts)
+        string verb, Stream data, Func<Stream, CancellationToken, Task<T>> move, Task<FtpReply> replyTask, CancellationTokenSource transferCts,
+        StrongBox<bool>? stoppedEarly)
     {
         await using (data.ConfigureAwait(false))
         {
@@ -123,7 +131,7 @@ public sealed partial class FtpClient
             {
                 // Data first, or an early 226 (the rest of the data is still in flight): read to EOF.
                 var result = await moveTask.ConfigureAwait(false);
-                if (data is System.Net.Security.SslStream tls)
+                if (data is System.Net.Security.SslStream tls && stoppedEarly is not { Value: true })
                 {
                     // close_notify: for an upload the only proof of a complete file (RFC 8446 §6.1);
                     // and OpenSSL forgets a session whose connection ends without one, after which

@@ -58,6 +58,21 @@ public sealed class FtpsClientTests : IAsyncLifetime
             Tls = new FtpTlsOptions { Mode = mode, TrustedFingerprint = fingerprint ?? (skip ? null : Fingerprint), SkipCertificateValidation = skip, Protocols = protocols },
         });
 
+    [Fact]
+    public async Task A_segmented_download_over_prot_p_cuts_its_tls_ranges_short_and_is_byte_exact()
+    {
+        // Each range ends with the client closing a TLS data connection mid-file (no close_notify):
+        // the server's 426 is that range's end, and the next PROT P connection still resumes.
+        var local = Path.Combine(_root, "segmented.bin");
+        await using var client = Client(FtpTlsMode.Explicit);
+        await client.ConnectAsync("127.0.0.1", _server.LocalEndPoint.Port);
+        await client.LoginAsync("alice", "wonderland");
+        var result = await client.DownloadSegmentedAsync("data.bin", local, new SegmentedDownloadOptions { Segments = 3 });
+        Assert.Equal((3, 3), (result.Segments, result.Connections));
+        Assert.Equal(Sha(await File.ReadAllBytesAsync(Path.Combine(_root, "data.bin"))), Sha(await File.ReadAllBytesAsync(local)));
+        Assert.Equal(3 * 1024 * 1024 + 17, await client.GetSizeAsync("data.bin"));
+    }
+
     [Theory]
     [InlineData(FtpDataConnectionMode.Passive, System.Security.Authentication.SslProtocols.Tls12)]
     [InlineData(FtpDataConnectionMode.Passive, System.Security.Authentication.SslProtocols.Tls13)]

@@ -10,7 +10,7 @@ using Ferry.Client;
 namespace Ferry.Cli.OneShot;
 
 /// <summary>
-/// <c>ferry ls|get|put|mirror</c>: one FTP operation on a URL, then QUIT. Failures print
+/// <c>ferry ls|get|put|mirror|copy</c>: one FTP operation on a URL, then QUIT. Failures print
 /// "ferry VERB: …" on standard error and end with an <see cref="ExitCode"/>.
 /// </summary>
 internal static class OneShotCommand
@@ -24,15 +24,19 @@ internal static class OneShotCommand
             Lists the directory (or file) at URL, e.g. ftp://user:pass@host:2121/pub/.
             """,
         ["get"] = """
-            Usage: ferry get [options] URL [-o PATH] [--continue]
+            Usage: ferry get [options] URL [-o PATH] [--continue] [--segments N]
 
-            Downloads the file at URL.
+            Downloads the file at URL. With --segments N the file is fetched over N connections
+            at once (REST + RETR of a byte range each, like lftp's pget -n); an interrupted run
+            leaves PATH.ferry-segments beside the partial file, and the same command again fetches
+            only the missing ranges. Servers without SIZE or REST STREAM get one connection.
             """,
         ["put"] = """
             Usage: ferry put [options] PATH URL [--continue]
 
             Uploads the local file PATH to URL (a URL ending in / keeps the local file name).
             """,
+        ["copy"] = CopyCommand.Synopsis,
         ["mirror"] = """
             Usage: ferry mirror [options] URL DIR
                    ferry mirror --upload [options] DIR URL
@@ -61,9 +65,11 @@ internal static class OneShotCommand
                 Description = "where to save it: a file, a directory, or - for standard output (default: the URL's file name in the current directory)",
             },
             new Option<bool>("--continue", "-c") { Description = "resume: keep an existing local file and fetch only the rest (REST)" },
+            SegmentedGetCommand.CreateOption(),
         ],
         "put" => [new Option<bool>("--continue", "-c") { Description = "resume: append the part the server does not have yet (SIZE, REST)" }],
         "mirror" => MirrorCommand.CreateOptions(),
+        "copy" => CopyCommand.CreateOptions(),
         _ => throw new ArgumentOutOfRangeException(nameof(verb)),
     };
 
@@ -110,6 +116,7 @@ internal static class OneShotCommand
                 "get" => await GetAsync(parse, common, positional, console, ct),
                 "put" => await PutAsync(parse, common, positional, console, ct),
                 "mirror" => await MirrorCommand.RunAsync(parse, common, positional, console, ct),
+                "copy" => await CopyCommand.RunAsync(parse, common, positional, console, ct),
                 _ => throw new ArgumentOutOfRangeException(nameof(verb)),
             };
         }
@@ -211,6 +218,14 @@ internal static class OneShotCommand
         }
         var output = parse.GetValue<string>("--output");
         var resume = parse.GetValue<bool>("--continue");
+        if (SegmentedGetCommand.Segments(parse) is { } segments)
+        {
+            if (output == "-")
+            {
+                throw new OneShotException(ExitCode.Usage, "--segments writes into a file; it cannot write to standard output");
+            }
+            return await SegmentedGetCommand.RunAsync(url, LocalTarget(url, output), segments, resume, common, console, ct);
+        }
         await using var client = await RemoteConnection.OpenAsync(url, common, console, ct);
         if (output == "-")
         {
@@ -220,9 +235,7 @@ internal static class OneShotCommand
             await QuitQuietlyAsync(client, ct);
             return ExitCode.Success;
         }
-        var local = output is null ? url.FileName
-            : Directory.Exists(output) || output.EndsWith('/') ? Path.Combine(output, url.FileName)
-            : output;
+        var local = LocalTarget(url, output);
         var size = await FileTransfers.RemoteSizeAsync(client, url.Path, ct);
         var have = resume && File.Exists(local) ? new FileInfo(local).Length : 0;
         if (resume && size is not null && have == size)
@@ -254,6 +267,12 @@ internal static class OneShotCommand
         await QuitQuietlyAsync(client, ct);
         return ExitCode.Success;
     }
+
+    /// <summary>Where get saves: -o PATH, a file of the URL's name in -o DIR, or in the current directory.</summary>
+    private static string LocalTarget(FtpUrl url, string? output) =>
+        output is null ? url.FileName
+            : Directory.Exists(output) || output.EndsWith('/') ? Path.Combine(output, url.FileName)
+            : output;
 
     private static async Task<int> PutAsync(ParseResult parse, CommonOptions common, List<string> positional, OneShotConsole console, CancellationToken ct)
     {
@@ -322,7 +341,8 @@ internal sealed class TransferMeter(OneShotConsole console, CommonOptions option
         }
     }
 
-    public void Summary(string what, TransferResult result)
+    /// <param name="how">Said in the parentheses after the rate, e.g. "4 segments over 4 connections"; null for nothing.</param>
+    public void Summary(string what, TransferResult result, string? how = null)
     {
         if (options.NoProgress)
         {
@@ -331,6 +351,6 @@ internal sealed class TransferMeter(OneShotConsole console, CommonOptions option
         var seconds = Math.Max(_clock.Elapsed.TotalSeconds, 0.0001);
         var resumed = result.Offset > 0 ? string.Create(CultureInfo.InvariantCulture, $", resumed at {result.Offset}") : string.Empty;
         console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{what}: {result.Bytes} bytes in {_clock.Elapsed.TotalSeconds:0.00} s ({ByteSize.Format((long)(result.Bytes / seconds))}/s{resumed})"));
+            $"{what}: {result.Bytes} bytes in {_clock.Elapsed.TotalSeconds:0.00} s ({ByteSize.Format((long)(result.Bytes / seconds))}/s{resumed}{(how is null ? "" : ", " + how)})"));
     }
 }

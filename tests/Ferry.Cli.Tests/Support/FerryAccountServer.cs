@@ -38,13 +38,14 @@ public sealed class FerryAccountServer : IAsyncDisposable
     public string Url(string path = "", bool withCredentials = true) =>
         $"ftp://{(withCredentials ? $"{User}:{Password}@" : string.Empty)}127.0.0.1:{PortText}/{path}";
 
-    public static async Task<FerryAccountServer> StartAsync(string address = "127.0.0.1")
+    /// <param name="allowFxp">Server-to-server transfers for bob (<see cref="FtpServerOptions.AllowFxp"/>).</param>
+    public static async Task<FerryAccountServer> StartAsync(string address = "127.0.0.1", bool allowFxp = false)
     {
         var root = Directory.CreateTempSubdirectory("ferry-cli-root-").FullName;
         var local = Directory.CreateTempSubdirectory("ferry-cli-local-").FullName;
         var users = new StaticUserStore().Add(User, Password);
         var server = new FtpServer(
-            new FtpServerOptions { Address = address, Port = 0, FailedLoginDelay = TimeSpan.Zero },
+            new FtpServerOptions { Address = address, Port = 0, FailedLoginDelay = TimeSpan.Zero, AllowFxp = allowFxp },
             new LocalFileSystem(root),
             users);
         await server.StartAsync();
