@@ -46,8 +46,13 @@ public sealed class S3VirtualFolderTests(SwiftS3Fixture swift)
             await control.ExpectAsync("REST 1", 350);
             await control.ExpectAsync("STOR /bucket/up.bin", 554);
         }
-        await control.ExpectAsync("REST 1", 350);
-        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR local.bin", [4])).Final.Code);
+        using (var socket = await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("REST 1", 350);
+            await control.ExpectAsync("STOR local.bin", 150);
+            await DataClient.SendAndCloseAsync(socket, [4]);
+            Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        }
         Assert.Equal([1, 4], await File.ReadAllBytesAsync(server.PathOf("ohome/local.bin")));
 
         await control.ExpectAsync("RNFR /bucket/up.bin", 350);
