@@ -39,13 +39,19 @@ public sealed class VirtualFolderTests : IDisposable
         ],
     };
 
+    /// <summary>A read-only account with one writable folder: the folder's rights reach further than the account's.</summary>
+    private UserAccount Wendy => new("wendy", "/", Permissions.ReadOnly)
+    {
+        Folders = [new VirtualFolder("/upload", _drop, Permissions.All)],
+    };
+
     /// <summary>A server whose accounts get their folders mounted as <c>ferry serve</c> mounts them.</summary>
     private async Task<TestServer> StartAsync(IQuotaUsageStore? usage = null)
     {
         IFileSystem? own = null;
         var stores = new ConcurrentDictionary<string, IFileSystem>(StringComparer.Ordinal);
         var server = await TestServer.StartAsync(
-            users: new StaticUserStore().AddAccount(Vera, "pw"),
+            users: new StaticUserStore().AddAccount(Vera, "pw").AddAccount(Wendy, "pw"),
             wrapFileSystem: fs => own = fs,
             quotaUsage: usage,
             fileSystemForUser: user => MountedFileSystem.ForAccount(user, own!, f => stores.GetOrAdd(f.Source, s => new LocalFileSystem(s))));
@@ -124,6 +130,34 @@ public sealed class VirtualFolderTests : IDisposable
         await control.ExpectAsync("CWD /", 250);
         Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR mine.bin", [1, 2, 3])).Final.Code);
         await control.ExpectAsync("MKD mydir", 257);
+    }
+
+    [Fact]
+    public async Task A_writable_folder_of_a_read_only_account_takes_writes_that_the_rest_of_its_tree_refuses()
+    {
+        await using var server = await StartAsync();
+        await using var control = await server.LoginAsync("wendy", "pw");
+        await control.ExpectAsync("TYPE I", 200);
+        var content = TestServer.RandomBytes(64_001, seed: 7);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /upload/in.bin", content)).Final.Code);
+        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(await File.ReadAllBytesAsync(Path.Combine(_drop, "in.bin"))));
+        await control.ExpectAsync("MKD /upload/dir", 257);
+        await control.ExpectAsync("RNFR /upload/in.bin", 350);
+        await control.ExpectAsync("RNTO /upload/dir/in.bin", 250);
+        await control.ExpectAsync("DELE /upload/dir/in.bin", 250);
+
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /out.bin", 550);
+        }
+        await control.ExpectAsync("MKD /outdir", 550);
+        await control.ExpectAsync("DELE /readme.txt", 550);
+        await control.ExpectAsync("RNFR /readme.txt", 550);
+        Assert.False(File.Exists(server.PathOf("out.bin")));
+        Assert.True(File.Exists(server.PathOf("readme.txt")));
+        var (data, final) = await DataClient.PassiveAsync(control, "RETR /readme.txt");
+        Assert.Equal(226, final.Code);
+        Assert.Equal(TestServer.Sha256(TestServer.ReadmeText), TestServer.Sha256(data));
     }
 
     [Fact]
