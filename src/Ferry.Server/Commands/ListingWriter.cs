@@ -50,7 +50,7 @@ internal sealed class ListingWriter : IDisposable
         var rights = session.RightsAt(target.ClientPath);
         _filePerm = MachineListing.Perm(rights, target.Entry with { Kind = FileEntryKind.File });
         _directoryPerm = MachineListing.Perm(rights, target.Entry with { Kind = FileEntryKind.Directory });
-        if (target.Entry.IsDirectory)
+        if (target.Entry.IsDirectory && session.HasFolders)
         {
             foreach (var (name, folder) in session.FoldersIn(target.ClientPath))
             {

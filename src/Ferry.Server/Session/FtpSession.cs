@@ -173,6 +173,9 @@ internal sealed class FtpSession
         return null;
     }
 
+    /// <summary>Whether the account has virtual folders (paths may differ in rights and quota).</summary>
+    public bool HasFolders => _folders.Length > 0;
+
     /// <summary>The folders mounted directly in a client directory, by the name they have there.</summary>
     public IEnumerable<(string Name, VirtualFolder Folder)> FoldersIn(VirtualPath clientDirectory)
     {
