@@ -154,18 +154,25 @@ internal static class ServeCommand
         // credentials, one per location, made (and swept) at the first login.
         var s3Template = settings.ToObjectStorageTemplate();
         var buckets = new System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<S3FileSystem>>(StringComparer.Ordinal);
+        S3FileSystem BucketAt(string location) => buckets.GetOrAdd(location, location => new Lazy<S3FileSystem>(() =>
+        {
+            var userOptions = s3Template.At(location);
+            var store = new S3FileSystem(S3ClientFactory.Create(userOptions), userOptions);
+            StartPendingUploadSweep(store, log, sweeps.Token);
+            return store;
+        })).Value;
+        IFileSystem? OwnStore(UserAccount user) => user.Root is { } root
+            ? S3StorageOptions.IsLocation(root)
+                ? BucketAt(root)
+                : roots.GetOrAdd((root, user.FollowSymlinksOutsideRoot), key => new LocalFileSystem(key.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = key.Follow }))
+            : user.FollowSymlinksOutsideRoot && objectStorage is null ? following.Value : null;
+        // Virtual folders (issue 20): each source one store (a jailed host directory, or a bucket
+        // location like a per-user root), shared by every account that mounts it.
+        IFileSystem FolderStore(VirtualFolder folder) => folder.IsBucket
+            ? BucketAt(folder.Source)
+            : roots.GetOrAdd((folder.Source, false), key => new LocalFileSystem(key.Root, fileSystemOptions));
         await using var server = new FtpServer(options, fileSystem, users, loggerFactory,
-            user => user.Root is { } root
-                ? S3StorageOptions.IsLocation(root)
-                    ? buckets.GetOrAdd(root, location => new Lazy<S3FileSystem>(() =>
-                    {
-                        var userOptions = s3Template.At(location);
-                        var store = new S3FileSystem(S3ClientFactory.Create(userOptions), userOptions);
-                        StartPendingUploadSweep(store, log, sweeps.Token);
-                        return store;
-                    })).Value
-                    : roots.GetOrAdd((root, user.FollowSymlinksOutsideRoot), key => new LocalFileSystem(key.Root, fileSystemOptions with { FollowSymlinksOutsideRoot = key.Follow }))
-                : user.FollowSymlinksOutsideRoot && objectStorage is null ? following.Value : null,
+            user => user.Folders.Count == 0 ? OwnStore(user) : MountedFileSystem.ForAccount(user, OwnStore(user) ?? fileSystem, FolderStore),
             quotaUsage);
         if (logSink is not null)
         {

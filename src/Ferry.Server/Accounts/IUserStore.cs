@@ -34,6 +34,12 @@ public sealed record UserAccount(string Name, string Home, Permissions Permissio
     /// picks at login (<c>ferry serve</c> does).
     /// </summary>
     public string? Root { get; init; }
+
+    /// <summary>
+    /// Virtual folders mounted into this account's tree, each with its own rights and quota (the users
+    /// file's <c>folders</c>); empty for none. The host honours them through the store it picks at login.
+    /// </summary>
+    public IReadOnlyList<VirtualFolder> Folders { get; init; } = [];
 }
 
 /// <summary>

@@ -13,22 +13,27 @@ internal sealed class QuotaLedger(IQuotaUsageStore store)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _measuring = new(StringComparer.Ordinal);
 
-    public async ValueTask<QuotaUsage> GetAsync(UserAccount user, IFileSystem fileSystem, VirtualPath home, CancellationToken cancellationToken)
+    /// <summary>
+    /// The usage recorded under <paramref name="key"/> (an account's name, or a virtual folder's
+    /// <see cref="VirtualFolder.QuotaKey"/>); without a record, <paramref name="home"/> is walked,
+    /// leaving out the directories in <paramref name="skip"/> (the account's folders, counted apart).
+    /// </summary>
+    public async ValueTask<QuotaUsage> GetAsync(string key, IFileSystem fileSystem, VirtualPath home, IReadOnlySet<VirtualPath> skip, CancellationToken cancellationToken)
     {
-        if (await store.GetAsync(user.Name, cancellationToken).ConfigureAwait(false) is { } recorded)
+        if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } recorded)
         {
             return recorded;
         }
-        var gate = _measuring.GetOrAdd(user.Name, _ => new SemaphoreSlim(1, 1));
+        var gate = _measuring.GetOrAdd(key, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (await store.GetAsync(user.Name, cancellationToken).ConfigureAwait(false) is { } measuredMeanwhile)
+            if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } measuredMeanwhile)
             {
                 return measuredMeanwhile;
             }
-            var measured = await MeasureAsync(fileSystem, home, cancellationToken).ConfigureAwait(false);
-            await store.SetAsync(user.Name, measured, cancellationToken).ConfigureAwait(false);
+            var measured = await MeasureAsync(fileSystem, home, skip, cancellationToken).ConfigureAwait(false);
+            await store.SetAsync(key, measured, cancellationToken).ConfigureAwait(false);
             return measured;
         }
         finally
@@ -40,12 +45,12 @@ internal sealed class QuotaLedger(IQuotaUsageStore store)
     /// <summary>The store's shared reservations; null when it has none.</summary>
     public IQuotaReservations? Reservations => store.Reservations;
 
-    /// <summary>Adds what an upload left (or a DELE freed) to the user's recorded usage.</summary>
-    public ValueTask AddAsync(UserAccount user, long bytes, long files, CancellationToken cancellationToken) =>
-        bytes == 0 && files == 0 ? ValueTask.CompletedTask : store.AddAsync(user.Name, bytes, files, cancellationToken);
+    /// <summary>Adds what an upload left (or a DELE freed) to the usage recorded under <paramref name="key"/>.</summary>
+    public ValueTask AddAsync(string key, long bytes, long files, CancellationToken cancellationToken) =>
+        bytes == 0 && files == 0 ? ValueTask.CompletedTask : store.AddAsync(key, bytes, files, cancellationToken);
 
-    /// <summary>Walks a home (links not followed) and counts its files and their bytes.</summary>
-    public static async ValueTask<QuotaUsage> MeasureAsync(IFileSystem fileSystem, VirtualPath home, CancellationToken cancellationToken)
+    /// <summary>Walks a home (links not followed, the directories in <paramref name="skip"/> left out) and counts its files and their bytes.</summary>
+    public static async ValueTask<QuotaUsage> MeasureAsync(IFileSystem fileSystem, VirtualPath home, IReadOnlySet<VirtualPath> skip, CancellationToken cancellationToken)
     {
         long bytes = 0, files = 0;
         var pending = new Stack<VirtualPath>();
@@ -57,7 +62,10 @@ internal sealed class QuotaLedger(IQuotaUsageStore store)
                 // Links are not followed: what they point at is not stored by this user here.
                 if (entry.IsDirectory)
                 {
-                    pending.Push(directory.Combine(entry.Name));
+                    if (directory.Combine(entry.Name) is var child && !skip.Contains(child))
+                    {
+                        pending.Push(child);
+                    }
                 }
                 else if (entry.Kind == Ferry.Protocol.FileEntryKind.File)
                 {

@@ -44,6 +44,16 @@ public sealed class StaticUserStore(int loginCacheSize = VerifiedCredentialsCach
         return this;
     }
 
+    /// <summary>Adds (or replaces) an account as given (virtual folders and all).</summary>
+    public StaticUserStore AddAccount(UserAccount account, string password)
+    {
+        ArgumentNullException.ThrowIfNull(account);
+        ArgumentNullException.ThrowIfNull(password);
+        _users[account.Name] = Entry.Create(account, password);
+        LoginCache?.Forget(account.Name);
+        return this;
+    }
+
     public ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userName);

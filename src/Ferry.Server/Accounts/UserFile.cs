@@ -14,10 +14,14 @@ public sealed record UserFileEntry(string Name, PasswordHash Password, string Ho
     /// <summary>A disabled account is kept in the file but cannot log in (<c>"disabled": true</c>).</summary>
     public bool Disabled { get; init; }
 
+    /// <summary>Virtual folders mounted into the account's tree (<c>folders</c>); empty for none.</summary>
+    public IReadOnlyList<VirtualFolder> Folders { get; init; } = [];
+
     public UserAccount ToAccount() => new(Name, Home, Permissions)
     {
         Quota = QuotaBytes is null && QuotaFiles is null ? null : new UserQuota(QuotaBytes, QuotaFiles),
         Root = Root,
+        Folders = Folders,
     };
 }
 
@@ -45,7 +49,9 @@ public static class UserFile
         ("mkdir", Permissions.MakeDirectory),
     ];
 
-    private static readonly string[] Fields = ["name", "password", "home", "permissions", "quota-bytes", "quota-files", "root", "disabled"];
+    private static readonly string[] Fields = ["name", "password", "home", "permissions", "quota-bytes", "quota-files", "root", "disabled",
+        // Virtual folders (issue 20).
+        "folders"];
 
     /// <summary>Reads and validates a users file. A missing file is an error unless <paramref name="missingIsEmpty"/>.</summary>
     public static IReadOnlyList<UserFileEntry> Load(string path, bool missingIsEmpty = false)
@@ -201,7 +207,7 @@ public static class UserFile
         {
             throw new UserFileException($"{where}: field 'root': '{root}' is not an absolute host directory such as /srv/ftp/alice, or s3://BUCKET[/PREFIX].");
         }
-        return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root, Disabled = Flag(element, "disabled", where) };
+        return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root, Disabled = Flag(element, "disabled", where), Folders = ParseFolders(element, where) };
     }
 
     /// <summary>Null when the name is acceptable; otherwise why not.</summary>
@@ -322,6 +328,7 @@ public static class UserFile
         {
             writer.WriteBoolean("disabled", true);
         }
+        WriteFolders(writer, entry.Folders);
         writer.WriteEndObject();
     }
 
@@ -335,6 +342,193 @@ public static class UserFile
         {
             // Best effort: a stray temporary file is harmless.
         }
+    }
+
+    // --- virtual folders (issue 20) ------------------------------------------------------------------
+
+    /// <summary>
+    /// The <c>folders</c> list: each item <c>{ "path", "source", "permissions", "quota-bytes"?, "quota-files"? }</c>.
+    /// Refused, naming the account and the field: a path that is not absolute, holds "..", is "/" or
+    /// overlaps another folder's; a source that is neither an absolute host directory that exists nor a
+    /// valid <c>s3://BUCKET[/PREFIX]</c>; missing or unknown permissions; a negative quota.
+    /// </summary>
+    private static IReadOnlyList<VirtualFolder> ParseFolders(JsonElement element, string where)
+    {
+        if (!element.TryGetProperty("folders", out var list) || list.ValueKind == JsonValueKind.Null)
+        {
+            return [];
+        }
+        if (list.ValueKind != JsonValueKind.Array)
+        {
+            throw new UserFileException($"{where}: field 'folders' must be a list of objects.");
+        }
+        var folders = new List<VirtualFolder>();
+        var index = 0;
+        foreach (var item in list.EnumerateArray())
+        {
+            var field = $"folders[{index++.ToString(CultureInfo.InvariantCulture)}]";
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                throw new UserFileException($"{where}: field '{field}' must be an object with 'path', 'source' and 'permissions'.");
+            }
+            foreach (var property in item.EnumerateObject())
+            {
+                if (Array.IndexOf(FolderFields, property.Name) < 0)
+                {
+                    throw new UserFileException($"{where}: field '{field}': unknown field '{property.Name}' (known: {string.Join(", ", FolderFields)}).");
+                }
+            }
+            var pathText = String(item, "path", $"{where}: field '{field}'") ?? throw new UserFileException($"{where}: field '{field}.path' is missing.");
+            var path = FolderPath(pathText, out var pathError) ?? throw new UserFileException($"{where}: field '{field}.path': '{pathText}' {pathError}");
+            var source = String(item, "source", $"{where}: field '{field}'") ?? throw new UserFileException($"{where}: field '{field}.source' is missing.");
+            source = FolderSource(source, out var sourceError) ?? throw new UserFileException($"{where}: field '{field}.source': '{source}' {sourceError}");
+            if (!item.TryGetProperty("permissions", out var rights))
+            {
+                throw new UserFileException($"{where}: field '{field}.permissions' is missing (e.g. [\"list\", \"read\"] for a read-only folder).");
+            }
+            var permissions = FolderPermissions(rights, out var permissionError)
+                ?? throw new UserFileException($"{where}: field '{field}.permissions': {permissionError}");
+            var bytes = FolderQuota(item, "quota-bytes", field, where);
+            var files = FolderQuota(item, "quota-files", field, where);
+            var folder = new VirtualFolder(path, source, permissions) { Quota = bytes is null && files is null ? null : new UserQuota(bytes, files) };
+            foreach (var other in folders)
+            {
+                // One folder inside another would leave the inner one's rights and quota ambiguous.
+                if (folder.MountPath.IsWithin(other.MountPath) || other.MountPath.IsWithin(folder.MountPath))
+                {
+                    throw new UserFileException($"{where}: field '{field}.path': '{path}' overlaps the folder at '{other.Path}'.");
+                }
+            }
+            folders.Add(folder);
+        }
+        return folders;
+    }
+
+    private static readonly string[] FolderFields = ["path", "source", "permissions", "quota-bytes", "quota-files"];
+
+    /// <summary>A folder's mount path, normalized; null with why not (it must stay inside the account's tree).</summary>
+    private static string? FolderPath(string text, out string? error)
+    {
+        error = null;
+        if (!text.StartsWith('/'))
+        {
+            error = "is not an absolute path such as /shared.";
+            return null;
+        }
+        if (text.Split('/').Contains(".."))
+        {
+            error = "escapes the account's root ('..' is not allowed).";
+            return null;
+        }
+        if (!VirtualPath.TryResolve(VirtualPath.Root, text, out var path))
+        {
+            error = "is not a valid path (NUL or backslash).";
+            return null;
+        }
+        if (path.Value.IsRoot)
+        {
+            error = "is the root: a folder is mounted below it (use 'root' for a whole store).";
+            return null;
+        }
+        return path.Value.Value;
+    }
+
+    /// <summary>A folder's source: an existing absolute host directory (as given, without a trailing separator) or a bucket location.</summary>
+    private static string? FolderSource(string source, out string? error)
+    {
+        error = null;
+        if (Ferry.Server.ObjectStorage.S3StorageOptions.IsLocation(source))
+        {
+            try
+            {
+                _ = new Ferry.Server.ObjectStorage.S3StorageOptions { Bucket = "bucket" }.At(source);
+                return source;
+            }
+            catch (ArgumentException e)
+            {
+                error = "is not a valid bucket location: " + e.Message[..(e.Message.LastIndexOf(" (Parameter", StringComparison.Ordinal) is var end and > 0 ? end : e.Message.Length)];
+                return null;
+            }
+        }
+        if (!Path.IsPathFullyQualified(source))
+        {
+            error = "is not an absolute host directory such as /srv/shared, or s3://BUCKET[/PREFIX].";
+            return null;
+        }
+        if (!Directory.Exists(source))
+        {
+            error = "does not exist (or is not a directory).";
+            return null;
+        }
+        return source.Length > 1 ? Path.TrimEndingDirectorySeparator(source) : source;
+    }
+
+    /// <summary>A folder's rights: a list of names or one comma-separated string, as the account's.</summary>
+    private static Permissions? FolderPermissions(JsonElement value, out string? error)
+    {
+        error = null;
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return ParsePermissions(value.GetString()!, out error);
+        }
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            error = "must be a list of names (list, read, write, delete, rename, mkdir, all).";
+            return null;
+        }
+        var result = Permissions.None;
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || ParsePermissions(item.GetString()!, out error) is not { } one)
+            {
+                error ??= "every item must be a string.";
+                return null;
+            }
+            result |= one;
+        }
+        return result;
+    }
+
+    private static long? FolderQuota(JsonElement item, string name, string field, string where)
+    {
+        if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number) && number >= 0
+            ? number
+            : throw new UserFileException($"{where}: field '{field}.{name}' must be a whole number ≥ 0.");
+    }
+
+    private static void WriteFolders(Utf8JsonWriter writer, IReadOnlyList<VirtualFolder> folders)
+    {
+        if (folders.Count == 0)
+        {
+            return;
+        }
+        writer.WriteStartArray("folders");
+        foreach (var folder in folders)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("path", folder.Path);
+            writer.WriteString("source", folder.Source);
+            writer.WriteStartArray("permissions");
+            foreach (var name in FormatPermissions(folder.Permissions))
+            {
+                writer.WriteStringValue(name);
+            }
+            writer.WriteEndArray();
+            if (folder.Quota?.Bytes is { } bytes)
+            {
+                writer.WriteNumber("quota-bytes", bytes);
+            }
+            if (folder.Quota?.Files is { } files)
+            {
+                writer.WriteNumber("quota-files", files);
+            }
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
     }
 
     private static string? String(JsonElement element, string field, string where)

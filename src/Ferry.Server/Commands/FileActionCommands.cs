@@ -31,12 +31,13 @@ internal static class FileActionCommands
             return refusal;
         }
         var storePath = session.ToStorePath(path);
-        var quota = await session.GetQuotaAsync(cancellationToken).ConfigureAwait(false);
+        // The account's quota, or the virtual folder's the file is in.
+        var quota = await session.GetQuotaAsync(path, cancellationToken).ConfigureAwait(false);
         var entry = quota is null ? null : await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
         await session.FileSystem.DeleteFileAsync(storePath, cancellationToken).ConfigureAwait(false);
-        if (quota is not null && entry is { IsFile: true })
+        if (quota is { Key: var key } && entry is { IsFile: true })
         {
-            await session.Server.Quotas.AddAsync(session.User!, -entry.Size, -1, CancellationToken.None).ConfigureAwait(false);
+            await session.Server.Quotas.AddAsync(key, -entry.Size, -1, CancellationToken.None).ConfigureAwait(false);
         }
         session.PublishEvent(Events.FtpEventKind.Delete, "DELE", storePath);
         return FileDeleted;
@@ -85,7 +86,7 @@ internal static class FileActionCommands
         {
             return Replies.NoSuchFile;
         }
-        if (entry.IsDirectory && !session.FileSystem.Capabilities.HasFlag(StoreCapabilities.RenameDirectories))
+        if (entry.IsDirectory && !session.FileSystem.CapabilitiesAt(session.ToStorePath(path)).HasFlag(StoreCapabilities.RenameDirectories))
         {
             // Refused at RNFR, so the client never sends an RNTO that cannot succeed.
             return DirectoryRenameUnsupported;
@@ -141,11 +142,16 @@ internal static class FileActionCommands
             return BadTime;
         }
         var pathArgument = argument[(space + 1)..];
-        if (!session.TryResolve(pathArgument, out var path))
+        if (session.Resolve(pathArgument, out var path) is { } refusal)
         {
-            return Replies.InvalidPath;
+            return refusal;
         }
         var storePath = session.ToStorePath(path);
+        if (!session.FileSystem.CapabilitiesAt(storePath).HasFlag(StoreCapabilities.SetTimes))
+        {
+            // The verb table asked the whole tree; this part of it (a virtual folder on a bucket) cannot.
+            return Replies.NotSupportedByStore("MFMT");
+        }
         var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {
@@ -207,9 +213,9 @@ internal static class FileActionCommands
 
     private static async ValueTask<(FileEntry? Entry, FtpReply? Refusal)> GetFileAsync(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.TryResolve(argument, out var path))
+        if (session.Resolve(argument, out var path) is { } refusal)
         {
-            return (null, Replies.InvalidPath);
+            return (null, refusal);
         }
         var entry = await session.FileSystem.GetEntryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
         if (entry is null)

@@ -106,7 +106,8 @@ internal static class InformationCommands
         }
         // RFC 959 §4.1.3: STAT with a path is a listing sent over the control connection. Its right is
         // checked here, not in the verb table: STAT without a path needs none.
-        if (!session.Can(Permissions.List))
+        // Somewhere (the account or a virtual folder); the listing's own path is checked where it resolves.
+        if (!session.HasAnyOf(Permissions.List))
         {
             return Replies.PermissionDenied;
         }
@@ -132,9 +133,9 @@ internal static class InformationCommands
     /// <summary>MLST: one entry's facts on the control connection (RFC 3659 §7.2: "250-", one space, facts, path, "250 End").</summary>
     public static async ValueTask<FtpReply?> MachineList(FtpSession session, string argument, CancellationToken cancellationToken)
     {
-        if (!session.TryResolve(argument.Length == 0 ? "." : argument, out var path))
+        if (session.Resolve(argument.Length == 0 ? "." : argument, out var path) is { } refusal)
         {
-            return Replies.InvalidPath;
+            return refusal;
         }
         var storePath = session.ToStorePath(path);
         var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
@@ -143,7 +144,7 @@ internal static class InformationCommands
             return Replies.NoSuchFile;
         }
         // The entry is named by its full (client-visible) path in MLST.
-        var line = MachineListing.FormatLine(session, entry with { Name = path.Value }, storePath);
+        var line = MachineListing.FormatLine(session, entry with { Name = path.Value }, storePath, session.RightsAt(path));
         return new FtpReply(ReplyCode.FileActionOkay, [$"Listing {path.Value}", line, "End"]);
     }
 

@@ -33,6 +33,7 @@ internal sealed class ListingWriter : IDisposable
     private readonly MlsxFacts _facts;
     private readonly string _filePerm;
     private readonly string _directoryPerm;
+    private readonly Dictionary<string, string>? _mountPerms;
     private readonly byte[] _directoryUtf8;
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     private int _filled;
@@ -44,9 +45,18 @@ internal sealed class ListingWriter : IDisposable
         _target = target;
         _now = now;
         _facts = session.MlsxFacts;
-        // The perm fact depends on the user and the entry's kind only: two strings per listing.
-        _filePerm = MachineListing.Perm(session, target.Entry with { Kind = FileEntryKind.File });
-        _directoryPerm = MachineListing.Perm(session, target.Entry with { Kind = FileEntryKind.Directory });
+        // The perm fact depends on the user's rights in the directory and the entry's kind only: two
+        // strings per listing, and one per virtual folder mounted in it (the folder's rights).
+        var rights = session.RightsAt(target.ClientPath);
+        _filePerm = MachineListing.Perm(rights, target.Entry with { Kind = FileEntryKind.File });
+        _directoryPerm = MachineListing.Perm(rights, target.Entry with { Kind = FileEntryKind.Directory });
+        if (target.Entry.IsDirectory && session.HasFolders)
+        {
+            foreach (var (name, folder) in session.FoldersIn(target.ClientPath))
+            {
+                (_mountPerms ??= new(StringComparer.Ordinal))[name] = MachineListing.Perm(folder.Permissions, target.Entry with { Kind = FileEntryKind.Directory });
+            }
+        }
         _directoryUtf8 = LosslessUtf8.GetBytes(target.StorePath.Value);
     }
 
@@ -83,10 +93,15 @@ internal sealed class ListingWriter : IDisposable
         _buffer = [];
     }
 
+    private string PermOf(FileEntry entry) =>
+        !entry.IsDirectory ? _filePerm
+        : _mountPerms is not null && _mountPerms.TryGetValue(entry.Name, out var perm) ? perm
+        : _directoryPerm;
+
     private int MaxLineBytes(FileEntry entry) => _style switch
     {
         ListingStyle.Names => LosslessUtf8.GetMaxByteCount(_target.NameOf(entry).Length),
-        ListingStyle.Machine => MlsxFormatter.MaxLineBytes(entry, _directoryPerm, UniquePlaceholder, null),
+        ListingStyle.Machine => MlsxFormatter.MaxLineBytes(entry, PermOf(entry), UniquePlaceholder, null),
         _ => UnixListingFormatter.MaxLineBytes(entry),
     };
 
@@ -101,7 +116,7 @@ internal sealed class ListingWriter : IDisposable
             case ListingStyle.Machine:
                 Span<char> unique = stackalloc char[MachineListing.UniqueLength];
                 MachineListing.WriteUnique(_directoryUtf8, entry.Name, unique, entry.Version);
-                MlsxFormatter.TryFormat(destination, entry, entry.IsDirectory ? _directoryPerm : _filePerm, unique, null, _facts, out written);
+                MlsxFormatter.TryFormat(destination, entry, PermOf(entry), unique, null, _facts, out written);
                 break;
             default:
                 UnixListingFormatter.TryFormat(destination, entry, _now, out written);

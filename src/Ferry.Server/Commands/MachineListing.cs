@@ -18,34 +18,37 @@ internal static class MachineListing
         ("type", MlsxFacts.Type), ("size", MlsxFacts.Size), ("modify", MlsxFacts.Modify), ("perm", MlsxFacts.Perm), ("unique", MlsxFacts.Unique),
     ];
 
-    public static string FormatLine(FtpSession session, FileEntry entry, VirtualPath storePath)
+    /// <summary>MLST's line for an entry; <paramref name="rights"/> are the user's where it lies (the account's, or a virtual folder's).</summary>
+    public static string FormatLine(FtpSession session, FileEntry entry, VirtualPath storePath, Permissions rights)
     {
         var builder = new StringBuilder(96);
-        MlsxFormatter.Append(builder, entry, Perm(session, entry), Unique(storePath, entry.Version), type: null, session.MlsxFacts);
+        MlsxFormatter.Append(builder, entry, Perm(rights, entry), Unique(storePath, entry.Version), type: null, session.MlsxFacts);
         return builder.ToString();
     }
 
-    /// <summary>RFC 3659 §7.5.5: what this user may do with the entry.</summary>
-    internal static string Perm(FtpSession session, FileEntry entry)
+    /// <summary>RFC 3659 §7.5.5: what a user with <paramref name="rights"/> may do with the entry.</summary>
+    internal static string Perm(Permissions rights, FileEntry entry)
     {
         var p = new StringBuilder(8);
         if (entry.IsDirectory)
         {
-            Add(p, 'e', session.Can(Permissions.List) || session.Can(Permissions.Read));
-            Add(p, 'l', session.Can(Permissions.List));
-            Add(p, 'c', session.Can(Permissions.Write));
-            Add(p, 'm', session.Can(Permissions.MakeDirectory));
-            Add(p, 'p', session.Can(Permissions.Delete));
+            Add(p, 'e', Has(rights, Permissions.List) || Has(rights, Permissions.Read));
+            Add(p, 'l', Has(rights, Permissions.List));
+            Add(p, 'c', Has(rights, Permissions.Write));
+            Add(p, 'm', Has(rights, Permissions.MakeDirectory));
+            Add(p, 'p', Has(rights, Permissions.Delete));
         }
         else
         {
-            Add(p, 'r', session.Can(Permissions.Read));
-            Add(p, 'a', session.Can(Permissions.Write));
-            Add(p, 'w', session.Can(Permissions.Write));
+            Add(p, 'r', Has(rights, Permissions.Read));
+            Add(p, 'a', Has(rights, Permissions.Write));
+            Add(p, 'w', Has(rights, Permissions.Write));
         }
-        Add(p, 'd', session.Can(Permissions.Delete));
-        Add(p, 'f', session.Can(Permissions.Rename));
+        Add(p, 'd', Has(rights, Permissions.Delete));
+        Add(p, 'f', Has(rights, Permissions.Rename));
         return p.ToString();
+
+        static bool Has(Permissions rights, Permissions one) => (rights & one) == one;
 
         static void Add(StringBuilder b, char c, bool allowed)
         {

@@ -37,6 +37,11 @@ internal static class NavigationCommands
 
     private static async ValueTask<FtpReply?> ChangeToAsync(FtpSession session, VirtualPath path, CancellationToken cancellationToken)
     {
+        if (!session.HasAnyOfAt(path, Permissions.List | Permissions.Read))
+        {
+            // Into a virtual folder whose rights hold neither (the verb table checked the account's).
+            return Replies.PermissionDenied;
+        }
         var entry = await session.FileSystem.GetEntryAsync(session.ToStorePath(path), cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {

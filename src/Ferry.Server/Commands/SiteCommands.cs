@@ -49,13 +49,22 @@ internal static class SiteCommands
         {
             return NoUnixModes;
         }
-        if (session.User is not { IsAnonymous: false } || !session.Can(Permissions.Write))
+        if (session.User is not { IsAnonymous: false } || !session.HasAnyOf(Permissions.Write))
         {
             return Replies.PermissionDenied;
         }
         if (!session.TryResolve(parts[1], out var path))
         {
             return Replies.InvalidPath;
+        }
+        // Write where the mode changes: a virtual folder's rights inside it.
+        if (!session.CanAt(path, Permissions.Write))
+        {
+            return Replies.PermissionDenied;
+        }
+        if (!session.FileSystem.CapabilitiesAt(session.ToStorePath(path)).HasFlag(StoreCapabilities.UnixModes))
+        {
+            return NoUnixModes;
         }
         try
         {

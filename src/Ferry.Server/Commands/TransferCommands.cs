@@ -64,14 +64,19 @@ internal static class TransferCommands
     {
         // Not the verb table's column: without Write an account may still create a new file in the
         // anonymous upload directory, which only the path decides.
-        var anonymous = !session.Can(Permissions.Write);
-        if (anonymous && session.Options.AnonymousUploadDirectory is null)
+        if (!session.HasAnyOf(Permissions.Write) && session.Options.AnonymousUploadDirectory is null)
         {
             return Replies.PermissionDenied;
         }
         if (!session.TryResolve(argument, out var path))
         {
             return Replies.InvalidPath;
+        }
+        // Write where the file goes: a read-only virtual folder refuses it whatever the account may.
+        var anonymous = !session.CanAt(path, Permissions.Write);
+        if (anonymous && session.Options.AnonymousUploadDirectory is null)
+        {
+            return Replies.PermissionDenied;
         }
         var storePath = session.ToStorePath(path);
         var offset = session.RestartOffset;
@@ -94,13 +99,13 @@ internal static class TransferCommands
         {
             return RestartBeyondEnd;
         }
-        if (offset > 0 && RefuseOffsetWrite(session.FileSystem.Capabilities, offset, existing!.Size) is { } unsupported)
+        if (offset > 0 && RefuseOffsetWrite(session.FileSystem.CapabilitiesAt(storePath), offset, existing!.Size) is { } unsupported)
         {
             return unsupported;
         }
         var plan = new UploadPlan("STOR", storePath, existing, offset, OpeningUpload(session, path.Name), Replies.TransferComplete) { MayReplace = !anonymous };
         var mode = offset > 0 ? FileWriteMode.Overwrite : anonymous ? FileWriteMode.CreateNew : FileWriteMode.Create;
-        return await StartUploadAsync(session, plan, mode, offset, atomic: session.Options.AtomicUploads && offset == 0, cancellationToken).ConfigureAwait(false);
+        return await StartUploadAsync(session, path, plan, mode, offset, atomic: session.Options.AtomicUploads && offset == 0, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -114,9 +119,14 @@ internal static class TransferCommands
             return refusal;
         }
         var storePath = session.ToStorePath(path);
+        if (!session.FileSystem.CapabilitiesAt(storePath).HasFlag(StoreCapabilities.Append))
+        {
+            // The verb table asked the whole tree; this part of it (a virtual folder on a bucket) cannot.
+            return Replies.NotSupportedByStore("APPE");
+        }
         var existing = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
         var plan = new UploadPlan("APPE", storePath, existing, existing is { IsFile: true } ? existing.Size : 0, OpeningUpload(session, path.Name), Replies.TransferComplete);
-        return await StartUploadAsync(session, plan, FileWriteMode.Append, 0, atomic: false, cancellationToken).ConfigureAwait(false);
+        return await StartUploadAsync(session, path, plan, FileWriteMode.Append, 0, atomic: false, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -126,8 +136,8 @@ internal static class TransferCommands
     public static async ValueTask<FtpReply?> StoreUnique(FtpSession session, string argument, CancellationToken cancellationToken)
     {
         // Not the verb table's column: without Write an account may still create a new file in the
-        // anonymous upload directory, which only the path decides.
-        var anonymous = !session.Can(Permissions.Write);
+        // anonymous upload directory, which only the path decides (and a virtual folder's rights).
+        var anonymous = !session.CanAt(session.WorkingDirectory, Permissions.Write);
         if (anonymous && session.Options.AnonymousUploadDirectory is null)
         {
             return Replies.PermissionDenied;
@@ -153,7 +163,7 @@ internal static class TransferCommands
             { MayReplace = false };
             try
             {
-                return await StartUploadAsync(session, plan, FileWriteMode.CreateNew, 0, session.Options.AtomicUploads, cancellationToken).ConfigureAwait(false);
+                return await StartUploadAsync(session, path, plan, FileWriteMode.CreateNew, 0, session.Options.AtomicUploads, cancellationToken).ConfigureAwait(false);
             }
             catch (FileSystemException e) when (e.Error == FileSystemError.AlreadyExists)
             {
@@ -197,12 +207,13 @@ internal static class TransferCommands
     /// Checks the quota (552 before 150), then begins the upload in the store (which fails here, before
     /// 150, when the file cannot be written) and starts the transfer.
     /// </summary>
-    private static async ValueTask<FtpReply?> StartUploadAsync(FtpSession session, UploadPlan plan, FileWriteMode mode, long offset, bool atomic, CancellationToken cancellationToken)
+    private static async ValueTask<FtpReply?> StartUploadAsync(FtpSession session, VirtualPath path, UploadPlan plan, FileWriteMode mode, long offset, bool atomic, CancellationToken cancellationToken)
     {
-        var quota = await session.GetQuotaAsync(cancellationToken).ConfigureAwait(false);
+        // The account's quota, or the virtual folder's the file goes into.
+        var quota = await session.GetQuotaAsync(path, cancellationToken).ConfigureAwait(false);
         long? limit = null;
         QuotaReservation? reservation = null;
-        if (quota is ({ } q, { } usage))
+        if (quota is ({ } q, { } usage, { } key))
         {
             // A pending upload (not stored) was never counted: it counts as a new file of what it keeps.
             var existingFile = plan.Existing is { IsFile: true, IsStored: true };
@@ -223,7 +234,7 @@ internal static class TransferCommands
                 // step is also reserved against the record itself (what the upload frees counted).
                 if (session.Server.Quotas.Reservations is { } shared)
                 {
-                    reservation = new QuotaReservation(shared, session.User!.Name, maxBytes + (existingFile ? plan.Existing!.Size : 0) - plan.Kept);
+                    reservation = new QuotaReservation(shared, key, maxBytes + (existingFile ? plan.Existing!.Size : 0) - plan.Kept);
                 }
             }
         }
@@ -317,7 +328,7 @@ internal static class TransferCommands
                 bytes -= plan.Reservation?.Reserved ?? 0;
                 try
                 {
-                    await session.Server.Quotas.AddAsync(session.User!, bytes, files, CancellationToken.None).ConfigureAwait(false);
+                    await session.Server.Quotas.AddAsync(plan.Quota.Value.Key, bytes, files, CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (AccountStoreUnavailableException)
                 {
@@ -414,7 +425,8 @@ internal sealed record UploadPlan(string Verb, VirtualPath Target, FileEntry? Ex
 
     public bool Atomic { get; init; }
 
-    public (UserQuota Quota, QuotaUsage Usage)? Quota { get; init; }
+    /// <summary>The quota the upload counts against, its usage at the start and the usage record's key (account or virtual folder).</summary>
+    public (UserQuota Quota, QuotaUsage Usage, string Key)? Quota { get; init; }
 
     /// <summary>The upload's reservations on a shared usage record; null without one.</summary>
     internal QuotaReservation? Reservation { get; init; }
@@ -472,6 +484,11 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
         if (!session.TryResolve(directoryPart.Length == 0 ? "." : directoryPart, out var path))
         {
             return (null, Replies.InvalidPath);
+        }
+        if (!session.HasAnyOfAt(path, Permissions.List))
+        {
+            // Listing inside a virtual folder takes the folder's List right.
+            return (null, Replies.PermissionDenied);
         }
         var storePath = session.ToStorePath(path);
         var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);

@@ -16,6 +16,13 @@ public interface IFileSystem
     /// </summary>
     StoreCapabilities Capabilities => StoreCapabilities.All;
 
+    /// <summary>
+    /// What the store can do at <paramref name="path"/>: <see cref="Capabilities"/>, except in a store
+    /// made of several (<see cref="MountedFileSystem"/>: a bucket mounted in a host directory), whose
+    /// <see cref="Capabilities"/> is what some part can do and this what the part holding the path can.
+    /// </summary>
+    StoreCapabilities CapabilitiesAt(VirtualPath path) => Capabilities;
+
     /// <summary>The entry at <paramref name="path"/>, or null when nothing is there.</summary>
     ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken);
 
@@ -113,6 +120,11 @@ public enum FileSystemError
     /// name no host path.
     /// </summary>
     LimitExceeded,
+    /// <summary>
+    /// The operation would move an entry from one store to another (RNFR/RNTO across a virtual
+    /// folder's mount point, like rename(2)'s EXDEV): 553.
+    /// </summary>
+    CrossStore,
 }
 
 public sealed class FileSystemException : IOException

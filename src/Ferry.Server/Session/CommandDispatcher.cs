@@ -171,6 +171,8 @@ internal sealed class CommandDispatcher
             {
                 return Replies.PermissionDenied;
             }
+            // Checked again at the handler's path (FtpSession.Resolve), where a virtual folder's rights apply.
+            session.VerbNeeds = spec.Needs;
             return await spec.Handler(session, command.Argument, token).ConfigureAwait(false);
         }
         catch (FileSystemException e)

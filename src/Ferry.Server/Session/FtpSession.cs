@@ -132,6 +132,8 @@ internal sealed class FtpSession
         AnonymousIdentity = user.IsAnonymous ? anonymousIdentity : null;
         FileSystem = _server.FileSystemFor(user);
         _home = VirtualPath.Parse(user.Home);
+        _folders = [.. user.Folders.Select(f => (f.MountPath, f)).OrderByDescending(f => f.MountPath.Value.Length)];
+        _folderRights = user.Folders.Aggregate(Permissions.None, (rights, f) => rights | f.Permissions);
         WorkingDirectory = VirtualPath.Root;
         PendingUser = null;
         LogScope.User = user.Name;
@@ -143,7 +145,58 @@ internal sealed class FtpSession
     /// The verb table's right column: the account holds one of the rights in <paramref name="rights"/>
     /// (SIZE and CWD need List or Read); <see cref="Permissions.None"/> needs nothing.
     /// </summary>
-    public bool HasAnyOf(Permissions rights) => rights == Permissions.None || (User is not null && (User.Permissions & rights) != 0);
+    public bool HasAnyOf(Permissions rights) => rights == Permissions.None || (User is not null && ((User.Permissions | _folderRights) & rights) != 0);
+
+    // --- virtual folders (issue 20): rights and quota by path ------------------------------------------
+
+    // The account's folders, longest mount path first (client paths), and every right one of them gives.
+    private (VirtualPath MountPath, VirtualFolder Folder)[] _folders = [];
+    private Permissions _folderRights;
+    private static readonly HashSet<VirtualPath> NoMountPoints = [];
+
+    /// <summary>
+    /// The right the running verb needs (the verb table's column, set by the dispatcher): checked
+    /// again by <see cref="Resolve"/> at the resolved path, where a virtual folder's rights apply.
+    /// </summary>
+    public Permissions VerbNeeds { get; set; }
+
+    /// <summary>The virtual folder holding a client path (the mount point included); null outside every folder.</summary>
+    public VirtualFolder? FolderAt(VirtualPath clientPath)
+    {
+        foreach (var (mountPath, folder) in _folders)
+        {
+            if (clientPath.IsWithin(mountPath))
+            {
+                return folder;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Whether the account has virtual folders (paths may differ in rights and quota).</summary>
+    public bool HasFolders => _folders.Length > 0;
+
+    /// <summary>The folders mounted directly in a client directory, by the name they have there.</summary>
+    public IEnumerable<(string Name, VirtualFolder Folder)> FoldersIn(VirtualPath clientDirectory)
+    {
+        foreach (var (mountPath, folder) in _folders)
+        {
+            if (mountPath.Parent == clientDirectory)
+            {
+                yield return (mountPath.Name, folder);
+            }
+        }
+    }
+
+    /// <summary>The rights at a client path: a virtual folder's inside it, the account's elsewhere.</summary>
+    public Permissions RightsAt(VirtualPath clientPath) =>
+        User is null ? Permissions.None : _folders.Length == 0 ? User.Permissions : FolderAt(clientPath)?.Permissions ?? User.Permissions;
+
+    /// <summary>Every right of <paramref name="permission"/> at a client path.</summary>
+    public bool CanAt(VirtualPath clientPath, Permissions permission) => (RightsAt(clientPath) & permission) == permission;
+
+    /// <summary>One of <paramref name="rights"/> at a client path (<see cref="Permissions.None"/> needs nothing).</summary>
+    public bool HasAnyOfAt(VirtualPath clientPath, Permissions rights) => rights == Permissions.None || (RightsAt(clientPath) & rights) != 0;
 
     /// <summary>
     /// Whether an anonymous user may create a file at <paramref name="storePath"/>: only inside the
@@ -155,14 +208,29 @@ internal sealed class FtpSession
         && VirtualPath.TryResolve(VirtualPath.Root, directory, out var root)
         && !storePath.IsRoot && storePath.Parent.IsWithin(root.Value);
 
-    /// <summary>The user's quota and recorded usage (measured once when none is recorded); null when the user has no quota.</summary>
-    public async ValueTask<(UserQuota Quota, QuotaUsage Usage)?> GetQuotaAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The quota a change at <paramref name="clientPath"/> counts against, its recorded usage (measured
+    /// once when none is recorded) and the usage record's key: a virtual folder's inside it (keyed by its
+    /// source), the account's elsewhere (whose walk leaves the folders out); null when that one has no quota.
+    /// </summary>
+    public async ValueTask<(UserQuota Quota, QuotaUsage Usage, string Key)?> GetQuotaAsync(VirtualPath clientPath, CancellationToken cancellationToken)
     {
-        if (User?.Quota is not { IsEmpty: false } quota)
+        if (User is null)
         {
             return null;
         }
-        return (quota, await _server.Quotas.GetAsync(User, FileSystem, _home, cancellationToken).ConfigureAwait(false));
+        if (_folders.Length > 0 && FolderAt(clientPath) is { } folder)
+        {
+            return folder.Quota is { IsEmpty: false } folderQuota
+                ? (folderQuota, await _server.Quotas.GetAsync(folder.QuotaKey, FileSystem, ToStorePath(folder.MountPath), NoMountPoints, cancellationToken).ConfigureAwait(false), folder.QuotaKey)
+                : null;
+        }
+        if (User.Quota is not { IsEmpty: false } quota)
+        {
+            return null;
+        }
+        var mountPoints = _folders.Length == 0 ? NoMountPoints : _folders.Select(f => ToStorePath(f.MountPath)).ToHashSet();
+        return (quota, await _server.Quotas.GetAsync(User.Name, FileSystem, _home, mountPoints, cancellationToken).ConfigureAwait(false), User.Name);
     }
 
     /// <summary>
@@ -183,9 +251,11 @@ internal sealed class FtpSession
 
     /// <summary>
     /// The preamble of a path command whose right the dispatcher checked (the verb table's column):
-    /// null when the argument resolves; otherwise the 550 to answer.
+    /// null when the argument resolves; otherwise the 550 to answer. The right is checked again at the
+    /// path (<see cref="VerbNeeds"/>), where a virtual folder's rights apply instead of the account's.
     /// </summary>
-    public FtpReply? Resolve(string argument, out VirtualPath path) => TryResolve(argument, out path) ? null : Replies.InvalidPath;
+    public FtpReply? Resolve(string argument, out VirtualPath path) =>
+        !TryResolve(argument, out path) ? Replies.InvalidPath : HasAnyOfAt(path, VerbNeeds) ? null : Replies.PermissionDenied;
 
     /// <summary>The path in the store for a client-visible path (the user's home prepended).</summary>
     public VirtualPath ToStorePath(VirtualPath clientPath) =>

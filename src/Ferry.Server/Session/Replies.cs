@@ -44,6 +44,7 @@ internal static class Replies
         FileSystemError.QuotaExceeded => QuotaExceeded,
         FileSystemError.Busy => FileBusy,
         FileSystemError.LimitExceeded => new FtpReply(ReplyCode.FileUnavailable, e.Message),
+        FileSystemError.CrossStore => new FtpReply(ReplyCode.FileNameNotAllowed, "Cannot rename across a folder's mount point (another store)."),
         _ => new FtpReply(ReplyCode.ActionAbortedLocalError, "Local error in processing."),
     };
 }
