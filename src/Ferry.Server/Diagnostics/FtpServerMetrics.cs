@@ -30,7 +30,7 @@ public sealed class FtpServerMetrics : IDisposable
         Meter = new Meter(MeterName, typeof(FtpServerMetrics).Assembly.GetName().Version?.ToString());
         Sessions = Meter.CreateCounter<long>("ferry.sessions", "{session}", "Control connections accepted");
         ActiveSessions = Meter.CreateUpDownCounter<long>("ferry.sessions.active", "{session}", "Control connections open now");
-        Logins = Meter.CreateCounter<long>("ferry.logins", "{login}", "Logins, by result (ok, failed)");
+        Logins = Meter.CreateCounter<long>("ferry.logins", "{login}", "Logins, by result (ok, failed, limited: refused by a session limit)");
         Bans = Meter.CreateCounter<long>("ferry.bans", "{ban}", "Addresses banned by the defender");
         Transfers = Meter.CreateCounter<long>("ferry.transfers", "{transfer}", "File transfers, by direction (upload, download) and result (completed, failed)");
         BytesReceived = Meter.CreateCounter<long>("ferry.bytes.received", "By", "File data received (uploads)");
