@@ -33,6 +33,14 @@ public sealed record AccountPolicy
     /// <summary>Sessions of the account at once from one client address; null: the server's default; 0: no limit.</summary>
     public int? MaxSessionsPerAddress { get; init; }
 
+    /// <summary>Equal rules: the network lists compared item by item, not as list objects.</summary>
+    public bool Equals(AccountPolicy? other) =>
+        other is not null && Disabled == other.Disabled && Expires == other.Expires
+        && MaxSessions == other.MaxSessions && MaxSessionsPerAddress == other.MaxSessionsPerAddress
+        && AllowFrom.SequenceEqual(other.AllowFrom) && DenyFrom.SequenceEqual(other.DenyFrom);
+
+    public override int GetHashCode() => HashCode.Combine(Disabled, Expires, MaxSessions, MaxSessionsPerAddress, AllowFrom.Count, DenyFrom.Count);
+
     /// <summary>No rule at all: the account is handed out without a policy (the server's defaults apply).</summary>
     public bool IsEmpty => !Disabled && Expires is null && AllowFrom.Count == 0 && DenyFrom.Count == 0 && MaxSessions is null && MaxSessionsPerAddress is null;
 
