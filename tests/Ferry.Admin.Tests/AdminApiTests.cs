@@ -144,8 +144,14 @@ public sealed partial class AdminApiTests
         var client = f.TokenClient();
         var created = await client.PostAsJsonAsync("/api/users", new
         {
-            name = "carol", password = "carol-pw", permissions = "list,read", maxSessions = 2, maxSessionsPerAddress = 1,
-            allowFrom = new[] { "127.0.0.0/8", "2001:db8::/32" }, denyFrom = new[] { "127.0.0.9" }, expires = "2020-01-31",
+            name = "carol",
+            password = "carol-pw",
+            permissions = "list,read",
+            maxSessions = 2,
+            maxSessionsPerAddress = 1,
+            allowFrom = new[] { "127.0.0.0/8", "2001:db8::/32" },
+            denyFrom = new[] { "127.0.0.9" },
+            expires = "2020-01-31",
         });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var carol = (await client.GetFromJsonAsync<JsonElement>("/api/users")).EnumerateArray().Single(u => u.GetProperty("name").GetString() == "carol");

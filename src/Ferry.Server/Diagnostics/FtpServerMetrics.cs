@@ -17,7 +17,7 @@ public sealed class FtpServerMetrics : IDisposable
     /// </summary>
     public static readonly IReadOnlyDictionary<string, (string Name, string[] Values)[]> Tags = new Dictionary<string, (string, string[])[]>
     {
-        ["ferry.logins"] = [("result", ["ok", "failed"])],
+        ["ferry.logins"] = [("result", ["ok", "failed", "limited"])],
         ["ferry.transfers"] = [("direction", ["upload", "download"]), ("result", ["completed", "failed"])],
         ["ferry.transfer.duration"] = [("direction", ["upload", "download"])],
         ["ferry.command.duration"] = [("command", [])],
