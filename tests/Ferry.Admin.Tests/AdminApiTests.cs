@@ -138,6 +138,70 @@ public sealed partial class AdminApiTests
     }
 
     [Fact]
+    public async Task The_user_view_shows_the_account_policy_and_whether_the_account_expired()
+    {
+        await using var f = await AdminFixture.StartAsync();
+        var client = f.TokenClient();
+        var created = await client.PostAsJsonAsync("/api/users", new
+        {
+            name = "carol",
+            password = "carol-pw",
+            permissions = "list,read",
+            maxSessions = 2,
+            maxSessionsPerAddress = 1,
+            allowFrom = new[] { "127.0.0.0/8", "2001:db8::/32" },
+            denyFrom = new[] { "127.0.0.9" },
+            expires = "2020-01-31",
+        });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var carol = (await client.GetFromJsonAsync<JsonElement>("/api/users")).EnumerateArray().Single(u => u.GetProperty("name").GetString() == "carol");
+        Assert.Equal(2, carol.GetProperty("maxSessions").GetInt32());
+        Assert.Equal(1, carol.GetProperty("maxSessionsPerAddress").GetInt32());
+        Assert.Equal(["127.0.0.0/8", "2001:db8::/32"], carol.GetProperty("allowFrom").EnumerateArray().Select(n => n.GetString()));
+        Assert.Equal(["127.0.0.9"], carol.GetProperty("denyFrom").EnumerateArray().Select(n => n.GetString()));
+        Assert.Equal("2020-01-31", carol.GetProperty("expires").GetString());
+        Assert.True(carol.GetProperty("expired").GetBoolean());
+        Assert.False(carol.GetProperty("disabled").GetBoolean());
+        Assert.Contains("\"expires\": \"2020-01-31\"", await File.ReadAllTextAsync(f.UsersFile), StringComparison.Ordinal);
+        // Expired: refused like a wrong password.
+        await using (var refused = await FtpDialogue.ConnectAsync(f.Server.LocalEndPoint))
+        {
+            Assert.StartsWith("331", await refused.CommandAsync("USER carol"));
+            Assert.StartsWith("530", await refused.CommandAsync("PASS carol-pw"));
+        }
+        // A PUT replaces the policy: the expiry left out is gone, and carol logs in.
+        var edited = await client.PutAsJsonAsync("/api/users/carol", new { home = "/", permissions = "list,read", maxSessions = 2, allowFrom = new[] { "127.0.0.0/8" } });
+        Assert.Equal(HttpStatusCode.OK, edited.StatusCode);
+        carol = await edited.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(JsonValueKind.Null, carol.GetProperty("expires").ValueKind);
+        Assert.False(carol.GetProperty("expired").GetBoolean());
+        Assert.Empty(carol.GetProperty("denyFrom").EnumerateArray());
+        await (await FtpDialogue.LogInAsync(f.Server.LocalEndPoint, "carol", "carol-pw")).DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData("allowFrom", "user 'carol': allow-from: '10.0.0.0/33'")]
+    [InlineData("denyFrom", "user 'carol': deny-from: 'nowhere' is not an address")]
+    [InlineData("expires", "user 'carol': expires: 'soon' is not an ISO 8601 date")]
+    [InlineData("maxSessions", "user 'carol': maxSessions: must be a whole number ≥ 0")]
+    public async Task Bad_policy_values_are_refused_with_400_naming_the_account_and_the_field(string field, string message)
+    {
+        await using var f = await AdminFixture.StartAsync();
+        var client = f.TokenClient();
+        object body = field switch
+        {
+            "allowFrom" => new { name = "carol", password = "pw", allowFrom = new[] { "10.0.0.0/33" } },
+            "denyFrom" => new { name = "carol", password = "pw", denyFrom = new[] { "nowhere" } },
+            "expires" => new { name = "carol", password = "pw", expires = "soon" },
+            _ => new { name = "carol", password = "pw", maxSessions = -1 },
+        };
+        var response = await client.PostAsJsonAsync("/api/users", body);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(message, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("carol", await File.ReadAllTextAsync(f.UsersFile), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_user_name_with_script_comes_back_as_escaped_json_text()
     {
         await using var f = await AdminFixture.StartAsync();

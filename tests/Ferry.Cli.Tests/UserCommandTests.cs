@@ -128,6 +128,70 @@ public sealed class UserCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Add_takes_the_account_policy_options()
+    {
+        var (code, _, error) = await RunAsync("pw\n", "add", "carol", "--users", _path, "--max-sessions", "2", "--max-sessions-per-address", "1",
+            "--allow-from", "192.0.2.0/24,2001:db8::/32", "--deny-from", "192.0.2.7", "--expires", "2030-01-31", "--disable");
+        Assert.True(code == 0, error);
+        var carol = Assert.Single(UserFile.Load(_path));
+        Assert.Equal((2, 1), (carol.MaxSessions, carol.MaxSessionsPerAddress));
+        Assert.Equal(["192.0.2.0/24", "2001:db8::/32"], carol.AllowFrom.Select(AccountPolicy.FormatNetwork));
+        Assert.Equal(["192.0.2.7"], carol.DenyFrom.Select(AccountPolicy.FormatNetwork));
+        Assert.Equal(new DateTimeOffset(2030, 1, 31, 0, 0, 0, TimeSpan.Zero), carol.Expires);
+        Assert.True(carol.Disabled);
+        var (_, output, _) = await RunAsync("", "list", "--users", _path);
+        Assert.Equal("carol\t/\tlist,read\tmax-sessions=2\tmax-sessions-per-address=1\tallow-from=192.0.2.0/24,2001:db8::/32\tdeny-from=192.0.2.7\texpires=2030-01-31\tdisabled\n",
+            output.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task Edit_changes_the_options_given_and_keeps_the_others()
+    {
+        Assert.Equal(0, (await RunAsync("old\n", "add", "carol", "--users", _path, "--home", "/c", "--permissions", "all", "--quota-bytes", "100", "--max-sessions", "2", "--disable")).Code);
+        var (code, _, error) = await RunAsync("", "edit", "carol", "--users", _path, "--enable", "--allow-from", "127.0.0.0/8", "--expires", "2030-06-01T12:00:00+02:00", "--quota-files", "7");
+        Assert.True(code == 0, error);
+        var carol = Assert.Single(UserFile.Load(_path));
+        Assert.False(carol.Disabled);
+        Assert.Equal(("/c", Permissions.All, 100L, 7L, 2), (carol.Home, carol.Permissions, carol.QuotaBytes, carol.QuotaFiles, carol.MaxSessions));
+        Assert.Equal(new DateTimeOffset(2030, 6, 1, 10, 0, 0, TimeSpan.Zero), carol.Expires);
+        Assert.NotNull(await new FileUserStore(_path).AuthenticateAsync("carol", "old", CancellationToken.None));
+
+        (code, _, error) = await RunAsync("new\n", "edit", "carol", "--users", _path, "--password", "--expires", "never", "--allow-from", "none",
+            "--max-sessions", "default", "--quota-bytes", "none", "--home", "/d", "--permissions", "list");
+        Assert.True(code == 0, error);
+        carol = Assert.Single(UserFile.Load(_path));
+        Assert.Equal(("/d", Permissions.List, (long?)null, 7L, (int?)null, (DateTimeOffset?)null), (carol.Home, carol.Permissions, carol.QuotaBytes, carol.QuotaFiles, carol.MaxSessions, carol.Expires));
+        Assert.Empty(carol.AllowFrom);
+        var store = new FileUserStore(_path);
+        Assert.Null(await store.AuthenticateAsync("carol", "old", CancellationToken.None));
+        Assert.NotNull(await store.AuthenticateAsync("carol", "new", CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData(2, "--max-sessions: '-1' is not a whole number", "add", "x", "--max-sessions", "-1")]
+    [InlineData(2, "--allow-from: '10.0.0.0/33'", "add", "x", "--allow-from", "10.0.0.0/33")]
+    [InlineData(2, "--deny-from: 'nowhere' is not an address", "add", "x", "--deny-from", "nowhere")]
+    [InlineData(2, "--expires: 'tomorrow' is not an ISO 8601 date", "add", "x", "--expires", "tomorrow")]
+    [InlineData(2, "unknown option '--enable'", "add", "x", "--enable")]
+    [InlineData(2, "nothing to change", "edit", "x")]
+    [InlineData(2, "--disable and --enable contradict", "edit", "x", "--disable", "--enable")]
+    [InlineData(2, "--quota-files: 'many' is not a whole number ≥ 0 or 'none'", "edit", "x", "--quota-files", "many")]
+    [InlineData(1, "no user 'ghost'", "edit", "ghost", "--disable")]
+    public async Task Bad_policy_options_and_edits_exit_non_zero_with_a_clear_message(int expected, string message, params string[] args)
+    {
+        await File.WriteAllTextAsync(_path, "[]");
+        if (args[0] == "edit" && args[1] == "x")
+        {
+            Assert.Equal(0, (await RunAsync("pw\n", "add", "x", "--users", _path)).Code);
+        }
+        var before = await File.ReadAllTextAsync(_path);
+        var (code, _, error) = await RunAsync("pw\n", [.. args, "--users", _path]);
+        Assert.Equal(expected, code);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+        Assert.Equal(before, await File.ReadAllTextAsync(_path));
+    }
+
+    [Fact]
     public async Task A_bad_users_file_is_reported_not_overwritten()
     {
         File.WriteAllText(_path, "[ broken");

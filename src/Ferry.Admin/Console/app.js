@@ -170,16 +170,33 @@ function renderUsers() {
   const rows = state.users.filter(u => !q || u.name.toLowerCase().includes(q) || u.home.toLowerCase().includes(q)).map(u =>
     el('tr', { 'data-user': u.name },
       el('td', { class: 'user' }, u.name), el('td', {}, u.home), el('td', {}, u.permissions.join(', ')),
-      el('td', {}, u.quotaBytes ?? '—'), el('td', {}, u.quotaFiles ?? '—'), el('td', {}, u.disabled ? 'disabled' : 'active'),
+      el('td', {}, u.quotaBytes ?? '—'), el('td', {}, u.quotaFiles ?? '—'), el('td', {}, u.disabled ? 'disabled' : u.expired ? 'expired' : 'active'),
+      el('td', { class: 'policy' }, policyText(u)),
       el('td', { class: 'actions' },
         el('button', { type: 'button', 'aria-label': 'Edit ' + u.name, onclick: () => editUser(u) }, 'Edit'),
         el('button', { type: 'button', 'aria-label': (u.disabled ? 'Enable ' : 'Disable ') + u.name, onclick: () => toggleUser(u) }, u.disabled ? 'Enable' : 'Disable'),
         el('button', { type: 'button', class: 'danger', 'aria-label': 'Delete ' + u.name, onclick: () => deleteUser(u) }, 'Delete'))));
-  replaceRows($('#users'), rows, 'No users.', 7);
+  replaceRows($('#users'), rows, 'No users.', 8);
+}
+
+// The account policy in one short line: session limits, networks, expiry (issue 20).
+function policyText(u) {
+  const parts = [];
+  if (u.maxSessions != null) parts.push('sessions ≤ ' + (u.maxSessions === 0 ? '∞' : u.maxSessions));
+  if (u.maxSessionsPerAddress != null) parts.push('per address ≤ ' + (u.maxSessionsPerAddress === 0 ? '∞' : u.maxSessionsPerAddress));
+  if (u.allowFrom && u.allowFrom.length) parts.push('from ' + u.allowFrom.join(', '));
+  if (u.denyFrom && u.denyFrom.length) parts.push('not from ' + u.denyFrom.join(', '));
+  if (u.expires) parts.push((u.expired ? 'expired ' : 'expires ') + u.expires);
+  return parts.length ? parts.join('; ') : '—';
+}
+
+function networks(text) {
+  return text.split(',').map(t => t.trim()).filter(t => t);
 }
 
 function userBody(u, password) {
-  return { name: u.name, password: password || null, home: u.home, permissions: u.permissions.join(','), quotaBytes: u.quotaBytes ?? null, quotaFiles: u.quotaFiles ?? null, disabled: !!u.disabled };
+  return { name: u.name, password: password || null, home: u.home, permissions: u.permissions.join(','), quotaBytes: u.quotaBytes ?? null, quotaFiles: u.quotaFiles ?? null, disabled: !!u.disabled,
+    maxSessions: u.maxSessions ?? null, maxSessionsPerAddress: u.maxSessionsPerAddress ?? null, allowFrom: u.allowFrom || [], denyFrom: u.denyFrom || [], expires: u.expires ?? null };
 }
 
 function editUser(u) {
@@ -193,6 +210,11 @@ function editUser(u) {
   for (const box of document.querySelectorAll('#user-form input[name=right]')) box.checked = all || u.permissions.includes(box.value);
   $('#user-quota-bytes').value = u.quotaBytes ?? '';
   $('#user-quota-files').value = u.quotaFiles ?? '';
+  $('#user-max-sessions').value = u.maxSessions ?? '';
+  $('#user-max-sessions-per-address').value = u.maxSessionsPerAddress ?? '';
+  $('#user-allow-from').value = (u.allowFrom || []).join(', ');
+  $('#user-deny-from').value = (u.denyFrom || []).join(', ');
+  $('#user-expires').value = u.expires ?? '';
   $('#user-disabled').checked = !!u.disabled;
   $('#user-save').textContent = 'Save changes';
   $('#user-name').focus();
@@ -231,6 +253,8 @@ async function saveUser(event) {
     name: $('#user-name').value.trim(), password: $('#user-password').value || null, home: $('#user-home').value.trim() || '/',
     permissions: rights.join(','), quotaBytes: number($('#user-quota-bytes')), quotaFiles: number($('#user-quota-files')),
     disabled: $('#user-disabled').checked,
+    maxSessions: number($('#user-max-sessions')), maxSessionsPerAddress: number($('#user-max-sessions-per-address')),
+    allowFrom: networks($('#user-allow-from').value), denyFrom: networks($('#user-deny-from').value), expires: $('#user-expires').value.trim() || null,
   };
   try {
     if (state.editing) { await api('PUT', '/api/users/' + encodeURIComponent(state.editing), body); notice('Saved ' + body.name + '.'); }

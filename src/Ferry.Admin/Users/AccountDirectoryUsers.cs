@@ -33,7 +33,7 @@ public sealed class AccountDirectoryUsers(IAccountDirectory directory, string de
         {
             throw new UserDirectoryException("a new account needs a password.");
         }
-        var entry = Apply(new UserFileEntry(name, PasswordHash.Create(user.Password), "/", Permissions.List | Permissions.Read), user);
+        var entry = Apply(name, new UserFileEntry(name, PasswordHash.Create(user.Password), "/", Permissions.List | Permissions.Read), user);
         var added = await EditAsync(token => directory.AddAsync(entry, token), cancellationToken).ConfigureAwait(false);
         return added ? View(entry) : throw new UserDirectoryException($"user '{name}' exists already.", conflict: true);
     }
@@ -47,7 +47,7 @@ public sealed class AccountDirectoryUsers(IAccountDirectory directory, string de
             {
                 return false;
             }
-            updated = Apply(current, change);
+            updated = Apply(name, current, change);
             return await directory.UpdateAsync(updated, token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         return updated is null ? null : View(updated);
@@ -75,7 +75,7 @@ public sealed class AccountDirectoryUsers(IAccountDirectory directory, string de
         }
     }
 
-    private static UserFileEntry Apply(UserFileEntry entry, AdminUserChange change)
+    private static UserFileEntry Apply(string name, UserFileEntry entry, AdminUserChange change)
     {
         var home = change.Home is null ? entry.Home : UserFile.NormalizeHome(change.Home) ?? throw new UserDirectoryException($"home: '{change.Home}' is not an absolute virtual path such as /pub.");
         var permissions = change.Permissions is null ? entry.Permissions
@@ -84,6 +84,7 @@ public sealed class AccountDirectoryUsers(IAccountDirectory directory, string de
         {
             throw new UserDirectoryException("quotas are whole numbers ≥ 0.");
         }
+        CheckLimits(name, change);
         return entry with
         {
             Password = string.IsNullOrEmpty(change.Password) ? entry.Password : PasswordHash.Create(change.Password),
@@ -92,9 +93,44 @@ public sealed class AccountDirectoryUsers(IAccountDirectory directory, string de
             QuotaBytes = change.QuotaBytes,
             QuotaFiles = change.QuotaFiles,
             Disabled = change.Disabled,
+            MaxSessions = change.MaxSessions,
+            MaxSessionsPerAddress = change.MaxSessionsPerAddress,
+            AllowFrom = Networks(name, "allow-from", change.AllowFrom),
+            DenyFrom = Networks(name, "deny-from", change.DenyFrom),
+            Expires = Expiry(name, change.Expires),
         };
     }
 
+    // --- account policy (issue 20, limits): checked as the users file checks it, naming the account and the field ---
+
+    private static IReadOnlyList<System.Net.IPNetwork> Networks(string name, string field, IReadOnlyList<string>? items)
+    {
+        var networks = new List<System.Net.IPNetwork>();
+        foreach (var item in items ?? [])
+        {
+            networks.AddRange(AccountPolicy.ParseNetworks(item, out var error) ?? throw new UserDirectoryException($"user '{name}': {field}: {error}"));
+        }
+        return networks.Count == 0 ? [] : networks;
+    }
+
+    private static DateTimeOffset? Expiry(string name, string? text) =>
+        string.IsNullOrWhiteSpace(text) || text == "never" ? null
+            : AccountPolicy.ParseExpiry(text, out var error) ?? throw new UserDirectoryException($"user '{name}': expires: {error}");
+
+    private static void CheckLimits(string name, AdminUserChange change)
+    {
+        if (change.MaxSessions is < 0)
+        {
+            throw new UserDirectoryException($"user '{name}': maxSessions: must be a whole number ≥ 0 (0: no limit).");
+        }
+        if (change.MaxSessionsPerAddress is < 0)
+        {
+            throw new UserDirectoryException($"user '{name}': maxSessionsPerAddress: must be a whole number ≥ 0 (0: no limit).");
+        }
+    }
+
     private static AdminUserView View(UserFileEntry e) =>
-        new(e.Name, e.Home, UserFile.FormatPermissions(e.Permissions), e.QuotaBytes, e.QuotaFiles, e.Disabled);
+        new(e.Name, e.Home, UserFile.FormatPermissions(e.Permissions), e.QuotaBytes, e.QuotaFiles, e.Disabled,
+            e.MaxSessions, e.MaxSessionsPerAddress, e.AllowFrom.Select(AccountPolicy.FormatNetwork).ToArray(), e.DenyFrom.Select(AccountPolicy.FormatNetwork).ToArray(),
+            e.Expires is { } expires ? AccountPolicy.FormatExpiry(expires) : null, e.Policy.IsExpired(DateTimeOffset.UtcNow));
 }

@@ -1,13 +1,22 @@
 namespace Ferry.Admin.Users;
 
-/// <summary>An account as the console shows it: never its password hash.</summary>
-public sealed record AdminUserView(string Name, string Home, IReadOnlyList<string> Permissions, long? QuotaBytes, long? QuotaFiles, bool Disabled);
+/// <summary>
+/// An account as the console shows it: never its password hash. The account policy (issue 20):
+/// session limits (null: the server's default), networks, the expiry (ISO 8601, UTC) and whether
+/// it has passed (<see cref="Expired"/>: such an account is refused like a disabled one).
+/// </summary>
+public sealed record AdminUserView(string Name, string Home, IReadOnlyList<string> Permissions, long? QuotaBytes, long? QuotaFiles, bool Disabled,
+    int? MaxSessions = null, int? MaxSessionsPerAddress = null, IReadOnlyList<string>? AllowFrom = null, IReadOnlyList<string>? DenyFrom = null,
+    string? Expires = null, bool Expired = false);
 
 /// <summary>
 /// What the console sets on an account. <see cref="Password"/> null keeps the current one (on an
-/// edit); the other fields replace what is there (a null quota removes it).
+/// edit); the other fields replace what is there (a null quota, session limit, network list or
+/// expiry removes it).
 /// </summary>
-public sealed record AdminUserChange(string? Password, string? Home, string? Permissions, long? QuotaBytes, long? QuotaFiles, bool Disabled);
+public sealed record AdminUserChange(string? Password, string? Home, string? Permissions, long? QuotaBytes, long? QuotaFiles, bool Disabled,
+    int? MaxSessions = null, int? MaxSessionsPerAddress = null, IReadOnlyList<string>? AllowFrom = null, IReadOnlyList<string>? DenyFrom = null,
+    string? Expires = null);
 
 /// <summary>A change the directory refuses: bad value (<see cref="Conflict"/> false) or a name taken (true).</summary>
 public sealed class UserDirectoryException(string message, bool conflict = false) : Exception(message)

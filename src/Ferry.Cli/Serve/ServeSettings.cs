@@ -63,6 +63,9 @@ internal sealed class ServeSettings
         ("max-line-length", "BYTES", "longest accepted command line (default 4096)"),
         ("max-connections", "N", "most control connections at once (default 2000)"),
         ("max-connections-per-ip", "N", "most control connections from one address (default 32)"),
+        // Account policy (issue 20, limits; docs/server.md "Account policy").
+        ("max-sessions-per-user", "N", "logged-in sessions of one named account at once on this node, then PASS gets 421 (the users file's max-sessions overrides it; default 0: no limit)"),
+        ("max-sessions-per-user-address", "N", "the same per account and client address (users file: max-sessions-per-address; default 0: no limit)"),
         ("max-listing-entries", "N", "most entries one listing sends, then 451 (default 100000)"),
         ("max-directory-depth", "N", "deepest directory MKD makes, in levels below the root, then 553 (default 256)"),
         ("max-commands-per-second", "N", "a session sending faster is slowed down; a ceiling far above real work (default 200000)"),
@@ -568,6 +571,9 @@ internal sealed class ServeSettings
             MaxConnections = Int("max-connections") ?? defaults.MaxConnections,
             MaxConnectionsPerAddress = Int("max-connections-per-ip") ?? defaults.MaxConnectionsPerAddress,
             LoginTimeout = Seconds("login-timeout") ?? defaults.LoginTimeout,
+            // Account policy (issue 20, limits).
+            MaxSessionsPerUser = Int("max-sessions-per-user") ?? defaults.MaxSessionsPerUser,
+            MaxSessionsPerUserAddress = Int("max-sessions-per-user-address") ?? defaults.MaxSessionsPerUserAddress,
             Defender = defaults.Defender with
             {
                 Enabled = !(Bool("no-defender") ?? false),

@@ -19,8 +19,8 @@ internal static class UserCommand
     /// <summary>Reads a password from the terminal without echo; null at end of input.</summary>
     internal delegate string? SecretPrompt(string prompt);
 
-    /// <summary>The manual page; its OPTIONS come from the options of `user add` (a superset of the others').</summary>
-    internal static readonly string Help = ManualPage.Replace("{0}", string.Join('\n', FerryCommandLine.OptionLines(OptionsOf("add"))), StringComparison.Ordinal);
+    /// <summary>The manual page; its OPTIONS are those of `user add` and `user edit` (together a superset of the others').</summary>
+    internal static readonly string Help = ManualPage.Replace("{0}", string.Join('\n', FerryCommandLine.OptionLines(OptionsOf("add").Concat(OptionsOf("edit")).DistinctBy(o => o.Name).ToArray())), StringComparison.Ordinal);
 
     private const string ManualPage = """
         NAME
@@ -28,7 +28,12 @@ internal static class UserCommand
 
         SYNOPSIS
             ferry user add NAME (--users FILE | --accounts URL) [--home /DIR] [--permissions list,read,...]
-                           [--quota-bytes N] [--quota-files N] [--password-stdin]
+                           [--quota-bytes N] [--quota-files N] [--password-stdin] [POLICY]
+            ferry user edit NAME (--users FILE | --accounts URL) [--password [--password-stdin]] [--home /DIR]
+                           [--permissions LIST] [--quota-bytes N|none] [--quota-files N|none] [POLICY]
+                POLICY: [--max-sessions N|default] [--max-sessions-per-address N|default]
+                        [--allow-from CIDR,...|none] [--deny-from CIDR,...|none] [--expires DATE|never]
+                        [--disable | --enable]
             ferry user passwd NAME (--users FILE | --accounts URL) [--password-stdin]
             ferry user remove NAME (--users FILE | --accounts URL)
             ferry user list (--users FILE | --accounts URL)
@@ -44,6 +49,13 @@ internal static class UserCommand
             on SIGHUP. A change in PostgreSQL counts at the next login on every node.
             'import' copies every account of a users file (hashes as they are) into PostgreSQL;
             accounts already there are left as they are and named.
+            'edit' changes the options given and keeps the others; --password asks for a new one.
+            The account policy (docs/server.md "Account policy"): --max-sessions caps the account's
+            logged-in sessions on a node (0: no limit, 'default': the server's
+            --max-sessions-per-user), --allow-from/--deny-from take networks (192.0.2.0/24,
+            2001:db8::/32, a bare address), --expires an ISO 8601 date (refused from 00:00 UTC that
+            day) or date and time (UTC without an offset). A disabled, expired or refused-network
+            login gets the same 530 as a wrong password; the server log says why.
 
         OPTIONS
         {0}
@@ -59,11 +71,12 @@ internal static class UserCommand
         EXAMPLES
             ferry user add alice --users /etc/ferry/users.json --home /alice --permissions list,read,write,mkdir
             ferry user list --users /etc/ferry/users.json
+            ferry user edit alice --users /etc/ferry/users.json --max-sessions 4 --allow-from 192.0.2.0/24 --expires 2027-06-30
             FERRY_ACCOUNTS_PASSWORD=... ferry user import --users /etc/ferry/users.json --accounts postgres://ferry@db/ferry
 
         """;
 
-    private static readonly string[] Verbs = ["add", "remove", "list", "passwd", "import"];
+    private static readonly string[] Verbs = ["add", "edit", "remove", "list", "passwd", "import"];
 
     /// <summary>The options of each subcommand; every one takes a value except --password-stdin.</summary>
     private static Option[] OptionsOf(string verb)
@@ -82,11 +95,112 @@ internal static class UserCommand
                 new Option<string>("--quota-bytes") { HelpName = "N", Description = "most bytes the account may store" },
                 new Option<string>("--quota-files") { HelpName = "N", Description = "most files the account may store" },
                 stdin,
+                .. PolicyOptions(edit: false),
+            ],
+            "edit" =>
+            [
+                users,
+                accounts,
+                new Option<bool>("--password") { Description = "ask for a new password (with --password-stdin: read it from standard input)" },
+                stdin,
+                new Option<string>("--home") { HelpName = "/DIR", Description = "the account's home" },
+                new Option<string>("--permissions") { HelpName = "LIST", Description = "list, read, write, delete, rename, mkdir, or all" },
+                new Option<string>("--quota-bytes") { HelpName = "N|none", Description = "most bytes the account may store; none: no limit" },
+                new Option<string>("--quota-files") { HelpName = "N|none", Description = "most files the account may store; none: no limit" },
+                .. PolicyOptions(edit: true),
             ],
             "passwd" => [users, accounts, stdin],
             _ => [users, accounts],
         };
     }
+
+    // --- account policy (issue 20, limits): the same options on add and edit ---
+
+    private static Option[] PolicyOptions(bool edit) =>
+    [
+        new Option<string>("--max-sessions") { HelpName = "N", Description = "most logged-in sessions of the account at once on a node (0: no limit; default: serve's --max-sessions-per-user)" },
+        new Option<string>("--max-sessions-per-address") { HelpName = "N", Description = "the same per client address (default: serve's --max-sessions-per-user-address)" },
+        new Option<string>("--allow-from") { HelpName = "CIDR,...", Description = "only these networks may log in (addresses or CIDR, IPv4 and IPv6; none: any)" },
+        new Option<string>("--deny-from") { HelpName = "CIDR,...", Description = "these networks may never log in (none: no such rule)" },
+        new Option<string>("--expires") { HelpName = "DATE", Description = "refuse logins from this ISO 8601 date (00:00 UTC) or date-time on (never: no expiry)" },
+        new Option<bool>("--disable") { Description = "keep the account but refuse its logins" },
+        .. edit ? new Option[] { new Option<bool>("--enable") { Description = "let a disabled account log in again" } } : [],
+    ];
+
+    /// <summary>
+    /// The policy options given on the command line applied to <paramref name="entry"/> (the others
+    /// keep their value); null with the message written when one is bad. 'default', 'none' and
+    /// 'never' take a field back out of the entry.
+    /// </summary>
+    private static UserFileEntry? ApplyPolicy(string verb, UserFileEntry entry, Dictionary<string, string> options, ParseResult parse, TextWriter error)
+    {
+        string? Bad(string option, string message)
+        {
+            error.WriteLine($"ferry user {verb}: --{option}: {message}");
+            return null;
+        }
+        foreach (var field in new[] { "max-sessions", "max-sessions-per-address" })
+        {
+            if (!options.TryGetValue(field, out var text))
+            {
+                continue;
+            }
+            int? limit = null;
+            if (text != "default")
+            {
+                if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+                {
+                    Bad(field, $"'{text}' is not a whole number ≥ 0 (0: no limit) or 'default'.");
+                    return null;
+                }
+                limit = number;
+            }
+            entry = field == "max-sessions" ? entry with { MaxSessions = limit } : entry with { MaxSessionsPerAddress = limit };
+        }
+        foreach (var field in new[] { "allow-from", "deny-from" })
+        {
+            if (!options.TryGetValue(field, out var text))
+            {
+                continue;
+            }
+            IReadOnlyList<System.Net.IPNetwork> networks = [];
+            if (text != "none")
+            {
+                var parsed = AccountPolicy.ParseNetworks(text, out var networkError);
+                if (parsed is null || parsed.Count == 0)
+                {
+                    Bad(field, networkError ?? "give at least one network, or 'none'.");
+                    return null;
+                }
+                networks = parsed;
+            }
+            entry = field == "allow-from" ? entry with { AllowFrom = networks } : entry with { DenyFrom = networks };
+        }
+        if (options.TryGetValue("expires", out var expiresText))
+        {
+            DateTimeOffset? expires = null;
+            if (expiresText != "never")
+            {
+                expires = AccountPolicy.ParseExpiry(expiresText, out var expiryError);
+                if (expires is null)
+                {
+                    Bad("expires", $"{expiryError} Or 'never'.");
+                    return null;
+                }
+            }
+            entry = entry with { Expires = expires };
+        }
+        var disable = parse.GetValue<bool>("--disable");
+        var enable = verb == "edit" && parse.GetValue<bool>("--enable");
+        if (disable && enable)
+        {
+            error.WriteLine($"ferry user {verb}: --disable and --enable contradict each other.");
+            return null;
+        }
+        return disable ? entry with { Disabled = true } : enable ? entry with { Disabled = false } : entry;
+    }
+
+    // --- end account policy ---
 
     private const string Names = "names";
 
@@ -172,7 +286,7 @@ internal static class UserCommand
                 options[option.Name[2..]] = value;
             }
         }
-        var passwordStdin = verb is "add" or "passwd" && parse.GetValue<bool>("--password-stdin");
+        var passwordStdin = verb is "add" or "passwd" or "edit" && parse.GetValue<bool>("--password-stdin");
         var place = verb == "import"
             ? options.ContainsKey("users") && options.ContainsKey("accounts") ? null : "--users FILE and --accounts URL are required (from the file, into the database)."
             : options.ContainsKey("users") == options.ContainsKey("accounts") ? "--users FILE is required (or --accounts URL, one of the two)." : null;
@@ -220,7 +334,8 @@ internal static class UserCommand
             }
             return verb switch
             {
-                "add" => await AddAsync(directory, where, name!, options, passwordStdin, input, error, terminal, cancellationToken).ConfigureAwait(false),
+                "add" => await AddAsync(directory, where, name!, options, parse, passwordStdin, input, error, terminal, cancellationToken).ConfigureAwait(false),
+                "edit" => await EditAsync(directory, where, name!, options, parse, passwordStdin, input, error, terminal, cancellationToken).ConfigureAwait(false),
                 "passwd" => await PasswdAsync(directory, where, name!, passwordStdin, input, error, terminal, cancellationToken).ConfigureAwait(false),
                 "remove" => await RemoveAsync(directory, where, name!, output, error, cancellationToken).ConfigureAwait(false),
                 "import" => await ImportAsync(options["users"], directory, where, output, error, cancellationToken).ConfigureAwait(false),
@@ -241,7 +356,7 @@ internal static class UserCommand
         }
     }
 
-    private static async Task<int> AddAsync(IAccountDirectory directory, string where, string name, Dictionary<string, string> options, bool passwordStdin,
+    private static async Task<int> AddAsync(IAccountDirectory directory, string where, string name, Dictionary<string, string> options, ParseResult parse, bool passwordStdin,
         TextReader input, TextWriter error, SecretPrompt? terminal, CancellationToken cancellationToken)
     {
         if (UserFile.ValidateName(name) is { } nameError)
@@ -264,6 +379,11 @@ internal static class UserCommand
         {
             return 2;
         }
+        // The hash is made after the checks; the policy is checked on a placeholder hash.
+        if (ApplyPolicy("add", new UserFileEntry(name, PasswordHash.Decoy(PasswordHash.MinIterations), home, permissions, quotaBytes, quotaFiles), options, parse, error) is not { } checkedEntry)
+        {
+            return 2;
+        }
         if (await directory.GetAsync(name, cancellationToken).ConfigureAwait(false) is not null)
         {
             error.WriteLine($"ferry user add: user '{name}' already exists in {where}; remove it first.");
@@ -274,12 +394,86 @@ internal static class UserCommand
         {
             return 1;
         }
-        if (!await directory.AddAsync(new UserFileEntry(name, PasswordHash.Create(password), home, permissions, quotaBytes, quotaFiles), cancellationToken).ConfigureAwait(false))
+        if (!await directory.AddAsync(checkedEntry with { Password = PasswordHash.Create(password) }, cancellationToken).ConfigureAwait(false))
         {
             error.WriteLine($"ferry user add: user '{name}' already exists in {where}; remove it first.");
             return 1;
         }
         error.WriteLine($"ferry user add: added '{name}' (home {home}, {string.Join(',', UserFile.FormatPermissions(permissions))}).");
+        return 0;
+    }
+
+    /// <summary>`ferry user edit`: the options given replace their fields; everything else is kept as it is.</summary>
+    private static async Task<int> EditAsync(IAccountDirectory directory, string where, string name, Dictionary<string, string> options, ParseResult parse, bool passwordStdin,
+        TextReader input, TextWriter error, SecretPrompt? terminal, CancellationToken cancellationToken)
+    {
+        var newPassword = parse.GetValue<bool>("--password");
+        var changes = options.Keys.Count(k => k is not ("users" or "accounts"))
+            + (newPassword ? 1 : 0) + (parse.GetValue<bool>("--disable") ? 1 : 0) + (parse.GetValue<bool>("--enable") ? 1 : 0);
+        if (changes == 0)
+        {
+            error.WriteLine("ferry user edit: nothing to change; give --password, --home, --permissions, a quota or a policy option. Run 'ferry user --help'.");
+            return 2;
+        }
+        if (passwordStdin && !newPassword)
+        {
+            error.WriteLine("ferry user edit: --password-stdin goes with --password.");
+            return 2;
+        }
+        if (await directory.GetAsync(name, cancellationToken).ConfigureAwait(false) is not { } entry)
+        {
+            error.WriteLine($"ferry user edit: no user '{name}' in {where}.");
+            return 1;
+        }
+        if (options.TryGetValue("home", out var homeText))
+        {
+            if (UserFile.NormalizeHome(homeText) is not { } home)
+            {
+                error.WriteLine($"ferry user edit: --home: '{homeText}' is not an absolute virtual path such as /pub.");
+                return 2;
+            }
+            entry = entry with { Home = home };
+        }
+        if (options.TryGetValue("permissions", out var permissionsText))
+        {
+            if (UserFile.ParsePermissions(permissionsText, out var permissionError) is not { } permissions)
+            {
+                error.WriteLine($"ferry user edit: --permissions: {permissionError}");
+                return 2;
+            }
+            entry = entry with { Permissions = permissions };
+        }
+        foreach (var quota in new[] { "quota-bytes", "quota-files" })
+        {
+            if (!options.TryGetValue(quota, out var text))
+            {
+                continue;
+            }
+            long? value = null;
+            if (text != "none" && !TryQuota(options, quota, out value, error, "edit"))
+            {
+                return 2;
+            }
+            entry = quota == "quota-bytes" ? entry with { QuotaBytes = value } : entry with { QuotaFiles = value };
+        }
+        if (ApplyPolicy("edit", entry, options, parse, error) is not { } changed)
+        {
+            return 2;
+        }
+        if (newPassword)
+        {
+            if (ReadPassword("edit", passwordStdin, input, error, terminal) is not { } password)
+            {
+                return 1;
+            }
+            changed = changed with { Password = PasswordHash.Create(password) };
+        }
+        if (!await directory.UpdateAsync(changed, cancellationToken).ConfigureAwait(false))
+        {
+            error.WriteLine($"ferry user edit: no user '{name}' in {where}.");
+            return 1;
+        }
+        error.WriteLine($"ferry user edit: changed '{name}'.");
         return 0;
     }
 
@@ -350,9 +544,39 @@ internal static class UserCommand
             {
                 line.Append(CultureInfo.InvariantCulture, $"\tquota-files={files}");
             }
+            AppendPolicy(line, entry);
             output.WriteLine(line.ToString());
         }
         return 0;
+    }
+
+    /// <summary>The account policy in `ferry user list`: only the fields set.</summary>
+    private static void AppendPolicy(StringBuilder line, UserFileEntry entry)
+    {
+        if (entry.MaxSessions is { } sessions)
+        {
+            line.Append(CultureInfo.InvariantCulture, $"\tmax-sessions={sessions}");
+        }
+        if (entry.MaxSessionsPerAddress is { } perAddress)
+        {
+            line.Append(CultureInfo.InvariantCulture, $"\tmax-sessions-per-address={perAddress}");
+        }
+        if (entry.AllowFrom.Count > 0)
+        {
+            line.Append("\tallow-from=").AppendJoin(',', entry.AllowFrom.Select(AccountPolicy.FormatNetwork));
+        }
+        if (entry.DenyFrom.Count > 0)
+        {
+            line.Append("\tdeny-from=").AppendJoin(',', entry.DenyFrom.Select(AccountPolicy.FormatNetwork));
+        }
+        if (entry.Expires is { } expires)
+        {
+            line.Append(expires <= DateTimeOffset.UtcNow ? "\texpired=" : "\texpires=").Append(AccountPolicy.FormatExpiry(expires));
+        }
+        if (entry.Disabled)
+        {
+            line.Append("\tdisabled");
+        }
     }
 
     private static string? ReadPassword(string verb, bool passwordStdin, TextReader input, TextWriter error, SecretPrompt? terminal)
@@ -380,7 +604,7 @@ internal static class UserCommand
         return password;
     }
 
-    private static bool TryQuota(Dictionary<string, string> options, string name, out long? value, TextWriter error)
+    private static bool TryQuota(Dictionary<string, string> options, string name, out long? value, TextWriter error, string verb = "add")
     {
         value = null;
         if (!options.TryGetValue(name, out var text))
@@ -392,7 +616,7 @@ internal static class UserCommand
             value = number;
             return true;
         }
-        error.WriteLine($"ferry user add: --{name}: '{text}' is not a whole number ≥ 0.");
+        error.WriteLine($"ferry user {verb}: --{name}: '{text}' is not a whole number ≥ 0{(verb == "edit" ? " or 'none'" : "")}.");
         return false;
     }
 

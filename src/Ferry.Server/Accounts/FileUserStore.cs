@@ -54,7 +54,7 @@ public sealed class FileUserStore : IUserStore
         var snapshot = _snapshot;
         var known = snapshot.Users.TryGetValue(userName, out var entry);
         var tag = LoginCache?.Tag(userName, password);
-        if (known && !entry!.Disabled && tag is not null && LoginCache!.Matches(userName, entry.Password, tag))
+        if (known && tag is not null && LoginCache!.Matches(userName, entry!.Password, tag))
         {
             return ValueTask.FromResult<UserAccount?>(entry.ToAccount());
         }
@@ -64,8 +64,9 @@ public sealed class FileUserStore : IUserStore
         {
             LoginCache!.Remember(userName, entry!.Password, tag);
         }
-        // A disabled account is refused after the full verify, so the refusal takes as long as any other.
-        return ValueTask.FromResult(known && match && !entry!.Disabled ? entry.ToAccount() : null);
+        // A disabled account is handed out too (its policy says so): the session refuses it after
+        // this same work, as a wrong password, and logs why.
+        return ValueTask.FromResult(known && match ? entry!.ToAccount() : null);
     }
 
     private sealed record Snapshot(IReadOnlyDictionary<string, UserFileEntry> Users, PasswordHash Decoy)

@@ -40,6 +40,13 @@ public sealed record UserAccount(string Name, string Home, Permissions Permissio
     /// file's <c>folders</c>); empty for none. The host honours them through the store it picks at login.
     /// </summary>
     public IReadOnlyList<VirtualFolder> Folders { get; init; } = [];
+
+    /// <summary>
+    /// Disabled flag, expiry, networks and session limits (issue 20); null: none, the server's
+    /// defaults apply. A store returns a disabled or expired account like any other when the
+    /// password is right: the session refuses it, with the same reply and delay as a wrong password.
+    /// </summary>
+    public AccountPolicy? Policy { get; init; }
 }
 
 /// <summary>
@@ -57,7 +64,11 @@ public sealed record UserQuota(long? Bytes, long? Files)
 /// </summary>
 public interface IUserStore
 {
-    /// <summary>The account when the password is right; null otherwise.</summary>
+    /// <summary>
+    /// The account when the password is right; null otherwise. A disabled or expired account is
+    /// returned too, its <see cref="UserAccount.Policy"/> saying so: the session refuses it after
+    /// the same work, and logs why.
+    /// </summary>
     ValueTask<UserAccount?> AuthenticateAsync(string userName, string password, CancellationToken cancellationToken);
 
     /// <summary>

@@ -17,11 +17,42 @@ public sealed record UserFileEntry(string Name, PasswordHash Password, string Ho
     /// <summary>Virtual folders mounted into the account's tree (<c>folders</c>); empty for none.</summary>
     public IReadOnlyList<VirtualFolder> Folders { get; init; } = [];
 
+    // --- account policy (issue 20, limits): max-sessions, max-sessions-per-address, allow-from, deny-from, expires ---
+
+    /// <summary>Sessions at once (<c>max-sessions</c>); null: the server's default; 0: no limit.</summary>
+    public int? MaxSessions { get; init; }
+
+    /// <summary>Sessions at once from one address (<c>max-sessions-per-address</c>); null: the server's default; 0: no limit.</summary>
+    public int? MaxSessionsPerAddress { get; init; }
+
+    /// <summary>Networks allowed to log in (<c>allow-from</c>); empty: every network not denied.</summary>
+    public IReadOnlyList<System.Net.IPNetwork> AllowFrom { get; init; } = [];
+
+    /// <summary>Networks refused (<c>deny-from</c>).</summary>
+    public IReadOnlyList<System.Net.IPNetwork> DenyFrom { get; init; } = [];
+
+    /// <summary>From this instant the account is refused (<c>expires</c>); null: never.</summary>
+    public DateTimeOffset? Expires { get; init; }
+
+    /// <summary>The rules the session applies at login (<see cref="AccountPolicy"/>).</summary>
+    public AccountPolicy Policy => new()
+    {
+        Disabled = Disabled,
+        Expires = Expires,
+        AllowFrom = AllowFrom,
+        DenyFrom = DenyFrom,
+        MaxSessions = MaxSessions,
+        MaxSessionsPerAddress = MaxSessionsPerAddress,
+    };
+
+    // --- end account policy ---
+
     public UserAccount ToAccount() => new(Name, Home, Permissions)
     {
         Quota = QuotaBytes is null && QuotaFiles is null ? null : new UserQuota(QuotaBytes, QuotaFiles),
         Root = Root,
         Folders = Folders,
+        Policy = Policy is { IsEmpty: false } policy ? policy : null,
     };
 }
 
@@ -49,7 +80,10 @@ public static class UserFile
         ("mkdir", Permissions.MakeDirectory),
     ];
 
-    private static readonly string[] Fields = ["name", "password", "home", "permissions", "quota-bytes", "quota-files", "root", "disabled",
+    // Account policy (issue 20, limits); declared first, static fields initialize in text order.
+    private static readonly string[] PolicyFields = ["max-sessions", "max-sessions-per-address", "allow-from", "deny-from", "expires"];
+
+    private static readonly string[] Fields = ["name", "password", "home", "permissions", "quota-bytes", "quota-files", "root", "disabled", .. PolicyFields,
         // Virtual folders (issue 20).
         "folders"];
 
@@ -207,7 +241,8 @@ public static class UserFile
         {
             throw new UserFileException($"{where}: field 'root': '{root}' is not an absolute host directory such as /srv/ftp/alice, or s3://BUCKET[/PREFIX].");
         }
-        return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root, Disabled = Flag(element, "disabled", where), Folders = ParseFolders(element, where) };
+        var entry = new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root, Disabled = Flag(element, "disabled", where), Folders = ParseFolders(element, where) };
+        return ParsePolicy(element, where, entry);
     }
 
     /// <summary>Null when the name is acceptable; otherwise why not.</summary>
@@ -329,6 +364,7 @@ public static class UserFile
             writer.WriteBoolean("disabled", true);
         }
         WriteFolders(writer, entry.Folders);
+        WritePolicy(writer, entry);
         writer.WriteEndObject();
     }
 
@@ -560,5 +596,93 @@ public static class UserFile
         return value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number) && number >= 0
             ? number
             : throw new UserFileException($"{where}: field '{field}' must be a whole number ≥ 0.");
+    }
+
+    // --- account policy (issue 20, limits) ---
+
+    private static UserFileEntry ParsePolicy(JsonElement element, string where, UserFileEntry entry) => entry with
+    {
+        MaxSessions = SessionLimit(element, "max-sessions", where),
+        MaxSessionsPerAddress = SessionLimit(element, "max-sessions-per-address", where),
+        AllowFrom = Networks(element, "allow-from", where),
+        DenyFrom = Networks(element, "deny-from", where),
+        Expires = Expiry(element, "expires", where),
+    };
+
+    private static void WritePolicy(Utf8JsonWriter writer, UserFileEntry entry)
+    {
+        if (entry.MaxSessions is { } sessions)
+        {
+            writer.WriteNumber("max-sessions", sessions);
+        }
+        if (entry.MaxSessionsPerAddress is { } perAddress)
+        {
+            writer.WriteNumber("max-sessions-per-address", perAddress);
+        }
+        foreach (var (field, networks) in new[] { ("allow-from", entry.AllowFrom), ("deny-from", entry.DenyFrom) })
+        {
+            if (networks.Count > 0)
+            {
+                writer.WriteStartArray(field);
+                foreach (var network in networks)
+                {
+                    writer.WriteStringValue(AccountPolicy.FormatNetwork(network));
+                }
+                writer.WriteEndArray();
+            }
+        }
+        if (entry.Expires is { } expires)
+        {
+            writer.WriteString("expires", AccountPolicy.FormatExpiry(expires));
+        }
+    }
+
+    private static int? SessionLimit(JsonElement element, string field, string where)
+    {
+        if (!element.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var number) && number >= 0
+            ? number
+            : throw new UserFileException($"{where}: field '{field}' must be a whole number ≥ 0 (0: no limit).");
+    }
+
+    /// <summary>A list of networks: a JSON array of strings, or one string of comma-separated networks.</summary>
+    private static IReadOnlyList<System.Net.IPNetwork> Networks(JsonElement element, string field, string where)
+    {
+        if (!element.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return [];
+        }
+        var items = value.ValueKind switch
+        {
+            JsonValueKind.String => [value.GetString()!],
+            JsonValueKind.Array => value.EnumerateArray().Select(item => item.ValueKind == JsonValueKind.String
+                ? item.GetString()!
+                : throw new UserFileException($"{where}: field '{field}': every item must be a string such as \"192.0.2.0/24\".")).ToArray(),
+            _ => throw new UserFileException($"{where}: field '{field}' must be a list of networks such as [\"192.0.2.0/24\", \"2001:db8::/32\"]."),
+        };
+        var networks = new List<System.Net.IPNetwork>();
+        foreach (var item in items)
+        {
+            networks.AddRange(AccountPolicy.ParseNetworks(item, out var error) ?? throw new UserFileException($"{where}: field '{field}': {error}"));
+        }
+        // An empty list stays the shared empty one, so entries without networks compare equal.
+        return networks.Count == 0 ? [] : networks;
+    }
+
+    private static DateTimeOffset? Expiry(JsonElement element, string field, string where)
+    {
+        if (element.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        var text = String(element, field, where);
+        if (text is null)
+        {
+            return null;
+        }
+        return AccountPolicy.ParseExpiry(text, out var error) ?? throw new UserFileException($"{where}: field '{field}': {error}");
     }
 }

@@ -52,7 +52,7 @@ public sealed class PostgresAccountStore : IUserStore, IAccountDirectory
         ArgumentNullException.ThrowIfNull(password);
         var entry = await ReadAsync(userName, cancellationToken).ConfigureAwait(false);
         var tag = LoginCache?.Tag(userName, password);
-        if (entry is { Disabled: false } && tag is not null && LoginCache!.Matches(userName, entry.Password, tag))
+        if (entry is not null && tag is not null && LoginCache!.Matches(userName, entry.Password, tag))
         {
             return entry.ToAccount();
         }
@@ -62,8 +62,9 @@ public sealed class PostgresAccountStore : IUserStore, IAccountDirectory
         {
             LoginCache!.Remember(userName, entry.Password, tag);
         }
-        // A disabled account (the admin console's switch) fails like a wrong password, after the same work.
-        return entry is { Disabled: false } && match ? entry.ToAccount() : null;
+        // A disabled account (the admin console's switch) is handed out with its policy: the session
+        // refuses it like a wrong password, after the same work, and logs why.
+        return entry is not null && match ? entry.ToAccount() : null;
     }
 
     public ValueTask<IReadOnlyList<UserFileEntry>> ListAsync(CancellationToken cancellationToken) =>

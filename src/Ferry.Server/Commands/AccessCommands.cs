@@ -63,13 +63,24 @@ internal static class AccessCommands
             account = checkedAccount;
         }
 
+        // Disabled, expired, or from a network the account refuses: the password was right, but
+        // the client gets the same 530 after the same delay as a wrong one, and the same defender
+        // score (no disclosure); only the server log says why.
+        var reason = account is { IsAnonymous: false, Policy: { } policy }
+            ? policy.Refusal(session.RemoteEndPoint.Address, DateTimeOffset.UtcNow)
+            : null;
+        if (reason is not null)
+        {
+            account = null;
+        }
+
         if (account is null)
         {
             session.FailedLogins++;
             // One score whether the name exists or not: a different one would let the ban tell
             // which names exist (the client sees 331 and 530 either way).
             session.Server.Defender.Report(session.RemoteEndPoint.Address, Security.DefenderEvent.FailedLogin);
-            ServerLog.LoginFailed(session.Log, name, session.RemoteEndPoint, session.FailedLogins);
+            ServerLog.LoginFailed(session.Log, name, session.RemoteEndPoint, reason ?? "unknown user or wrong password", session.FailedLogins);
             session.Server.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("result", "failed"));
             if (session.Options.FailedLoginDelay > TimeSpan.Zero)
             {
@@ -81,6 +92,12 @@ internal static class AccessCommands
                 return TooManyFailures;
             }
             return LoginIncorrect;
+        }
+
+        if (!account.IsAnonymous && TakeSessionSlot(session, account) is { } tooMany)
+        {
+            session.Close();
+            return tooMany;
         }
 
         var email = account.IsAnonymous ? argument : null;
@@ -103,6 +120,35 @@ internal static class AccessCommands
         }
         lines.Add("Login successful.");
         return new FtpReply(ReplyCode.UserLoggedIn, lines);
+    }
+
+    /// <summary>
+    /// The account's session limits (its own, else the server's defaults; 0: none): takes a slot,
+    /// or answers the 421 that closes the connection (as vsftpd and ProFTPD do). Not a failed
+    /// login: the password was right, so the defender does not score it.
+    /// </summary>
+    private static FtpReply? TakeSessionSlot(FtpSession session, UserAccount account)
+    {
+        var maxSessions = account.Policy?.MaxSessions ?? session.Options.MaxSessionsPerUser;
+        var maxPerAddress = account.Policy?.MaxSessionsPerAddress ?? session.Options.MaxSessionsPerUserAddress;
+        if (maxSessions == 0 && maxPerAddress == 0)
+        {
+            return null;
+        }
+        var slot = session.Server.AccountSessions.TryOpen(account.Name, session.RemoteEndPoint.Address, maxSessions, maxPerAddress, out var refusedBy);
+        if (slot is not null)
+        {
+            session.AccountSlot = slot;
+            return null;
+        }
+        var perAddress = refusedBy == AccountSessions.Limit.AccountAddress;
+        var limit = perAddress ? maxPerAddress : maxSessions;
+        ServerLog.LoginOverSessionLimit(session.Log, account.Name, session.RemoteEndPoint, limit,
+            perAddress ? "sessions of the account from this address" : "sessions of the account");
+        session.Server.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("result", "limited"));
+        return new FtpReply(ReplyCode.ServiceNotAvailable, perAddress
+            ? $"Too many sessions for user {account.Name} from your address (limit {limit}); try again later."
+            : $"Too many sessions for user {account.Name} (limit {limit}); try again later.");
     }
 
     private static readonly FtpReply AddressBanned = new(ReplyCode.ServiceNotAvailable, "Too many failures from your address: closing control connection.");

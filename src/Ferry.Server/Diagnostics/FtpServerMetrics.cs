@@ -17,7 +17,7 @@ public sealed class FtpServerMetrics : IDisposable
     /// </summary>
     public static readonly IReadOnlyDictionary<string, (string Name, string[] Values)[]> Tags = new Dictionary<string, (string, string[])[]>
     {
-        ["ferry.logins"] = [("result", ["ok", "failed"])],
+        ["ferry.logins"] = [("result", ["ok", "failed", "limited"])],
         ["ferry.transfers"] = [("direction", ["upload", "download"]), ("result", ["completed", "failed"])],
         ["ferry.transfer.duration"] = [("direction", ["upload", "download"])],
         ["ferry.command.duration"] = [("command", [])],
@@ -30,7 +30,7 @@ public sealed class FtpServerMetrics : IDisposable
         Meter = new Meter(MeterName, typeof(FtpServerMetrics).Assembly.GetName().Version?.ToString());
         Sessions = Meter.CreateCounter<long>("ferry.sessions", "{session}", "Control connections accepted");
         ActiveSessions = Meter.CreateUpDownCounter<long>("ferry.sessions.active", "{session}", "Control connections open now");
-        Logins = Meter.CreateCounter<long>("ferry.logins", "{login}", "Logins, by result (ok, failed)");
+        Logins = Meter.CreateCounter<long>("ferry.logins", "{login}", "Logins, by result (ok, failed, limited: refused by a session limit)");
         Bans = Meter.CreateCounter<long>("ferry.bans", "{ban}", "Addresses banned by the defender");
         Transfers = Meter.CreateCounter<long>("ferry.transfers", "{transfer}", "File transfers, by direction (upload, download) and result (completed, failed)");
         BytesReceived = Meter.CreateCounter<long>("ferry.bytes.received", "By", "File data received (uploads)");

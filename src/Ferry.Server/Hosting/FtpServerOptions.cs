@@ -91,6 +91,20 @@ public sealed record FtpServerOptions
     /// <summary>Most control connections from one address; more are told 421 and closed.</summary>
     public int MaxConnectionsPerAddress { get; init; } = 32;
 
+    // --- account policy (issue 20, limits) ---
+
+    /// <summary>
+    /// Default for accounts without <c>max-sessions</c>: logged-in sessions of one named account at
+    /// once on this node; a further PASS is answered 421 and the connection closed. 0: no limit.
+    /// Anonymous logins are not counted (one shared name for everybody).
+    /// </summary>
+    public int MaxSessionsPerUser { get; init; }
+
+    /// <summary>Default for accounts without <c>max-sessions-per-address</c>: the same, per client address. 0: no limit.</summary>
+    public int MaxSessionsPerUserAddress { get; init; }
+
+    // --- end account policy ---
+
     /// <summary>A session that has not logged in after this long is told 421 and closed.</summary>
     public TimeSpan LoginTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -218,6 +232,10 @@ public sealed record FtpServerOptions
         if (MaxDirectoryDepth is < 1 or > 4096)
         {
             throw new ArgumentException($"max-directory-depth: {MaxDirectoryDepth} must be between 1 and 4096.");
+        }
+        if (MaxSessionsPerUser < 0 || MaxSessionsPerUserAddress < 0)
+        {
+            throw new ArgumentException("max-sessions-per-user and max-sessions-per-user-address must be ≥ 0 (0: no limit).");
         }
         if (LoginTimeout <= TimeSpan.Zero || MaxProtocolViolations < 1)
         {

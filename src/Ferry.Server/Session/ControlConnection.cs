@@ -113,6 +113,8 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         {
             await StopTransferAsync().ConfigureAwait(false);
             await _session.SetDataChannelAsync(null).ConfigureAwait(false);
+            // The account's session slot is free for its next login.
+            _session.AccountSlot?.Dispose();
             ServerLog.SessionEnded(Log, (DateTimeOffset.UtcNow - _session.ConnectedAt).TotalSeconds);
         }
     }

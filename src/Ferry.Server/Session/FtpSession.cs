@@ -139,6 +139,9 @@ internal sealed class FtpSession
         LogScope.User = user.Name;
     }
 
+    /// <summary>The account's session slot (<see cref="AccountSessions"/>), held from login to the end of the session.</summary>
+    public IDisposable? AccountSlot { get; set; }
+
     public bool Can(Permissions permission) => User is not null && (User.Permissions & permission) == permission;
 
     /// <summary>

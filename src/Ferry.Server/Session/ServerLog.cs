@@ -27,8 +27,8 @@ internal static partial class ServerLog
     [LoggerMessage(7, LogLevel.Information, "Login: user {User} (anonymous: {Anonymous}, password/e-mail: {AnonymousPassword}) from {Remote}")]
     public static partial void LoginSucceeded(ILogger logger, string user, bool anonymous, string? anonymousPassword, IPEndPoint remote);
 
-    [LoggerMessage(8, LogLevel.Warning, "Failed login for user {User} from {Remote} ({Failures} so far)")]
-    public static partial void LoginFailed(ILogger logger, string user, IPEndPoint remote, int failures);
+    [LoggerMessage(8, LogLevel.Warning, "Failed login for user {User} from {Remote}: {Reason} ({Failures} so far)")]
+    public static partial void LoginFailed(ILogger logger, string user, IPEndPoint remote, string reason, int failures);
 
     [LoggerMessage(9, LogLevel.Information, "Idle for {Seconds} s: closing")]
     public static partial void IdleTimeout(ILogger logger, double seconds);
@@ -139,4 +139,9 @@ internal static partial class ServerLog
 
     [LoggerMessage(244, LogLevel.Information, "Data connection served although its TLS session is not a resumed one ({Reason}, client {Software}): --tls-session-reuse preferred")]
     public static partial void DataTlsNotResumedServed(ILogger logger, string reason, string software);
+
+    // --- account policy (issue 20, limits): 260-269 ---
+
+    [LoggerMessage(260, LogLevel.Warning, "Login refused for user {User} from {Remote}: session limit, {Limit} {Scope} already (421)")]
+    public static partial void LoginOverSessionLimit(ILogger logger, string user, IPEndPoint remote, int limit, string scope);
 }

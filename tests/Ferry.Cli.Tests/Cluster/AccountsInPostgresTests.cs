@@ -53,6 +53,21 @@ public sealed class AccountsInPostgresTests(PostgresFixture postgres) : IDisposa
     }
 
     [Fact]
+    public async Task User_edit_changes_the_account_policy_in_the_database()
+    {
+        var url = await postgres.NewDatabaseAsync();
+        Assert.Equal(0, (await UserAsync("pw\n", "add", "carol", "--accounts", url, "--max-sessions", "2", "--deny-from", "192.0.2.0/24")).Code);
+        var edit = await UserAsync("", "edit", "carol", "--accounts", url, "--max-sessions-per-address", "1", "--expires", "2030-01-31", "--disable");
+        Assert.True(edit.Code == 0, edit.Error);
+        Assert.Equal("carol\t/\tlist,read\tmax-sessions=2\tmax-sessions-per-address=1\tdeny-from=192.0.2.0/24\texpires=2030-01-31\tdisabled\n",
+            (await UserAsync("", "list", "--accounts", url)).Output);
+        edit = await UserAsync("n3w\n", "edit", "carol", "--accounts", url, "--enable", "--deny-from", "none", "--password", "--password-stdin");
+        Assert.True(edit.Code == 0, edit.Error);
+        Assert.Equal("carol\t/\tlist,read\tmax-sessions=2\tmax-sessions-per-address=1\texpires=2030-01-31\n", (await UserAsync("", "list", "--accounts", url)).Output);
+        Assert.Equal(1, (await UserAsync("", "edit", "ghost", "--accounts", url, "--disable")).Code);
+    }
+
+    [Fact]
     public async Task Import_copies_a_users_file_with_its_hashes_and_leaves_existing_accounts()
     {
         var file = Path.Combine(_dir, "users.json");

@@ -83,6 +83,42 @@ public sealed class PostgresAccountStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Account_policy_fields_keep_their_values_through_the_database()
+    {
+        var url = await postgres.NewDatabaseAsync();
+        await using var database = await ClusterTestDatabase.OpenAsync(postgres, url);
+        var store = new PostgresAccountStore(database);
+        var carol = Entry("carol", "secret") with
+        {
+            MaxSessions = 3,
+            MaxSessionsPerAddress = 1,
+            AllowFrom = AccountPolicy.ParseNetworks("192.0.2.0/24, 2001:db8::/32, 127.0.0.1", out _)!,
+            DenyFrom = AccountPolicy.ParseNetworks("192.0.2.128/25", out _)!,
+            Expires = new DateTimeOffset(2027, 1, 31, 17, 30, 0, TimeSpan.Zero),
+            Disabled = true,
+        };
+        Assert.True(await store.AddAsync(carol, CancellationToken.None));
+        var read = await store.GetAsync("carol", CancellationToken.None);
+        Assert.NotNull(read);
+        Assert.Equal(UserFile.FormatEntry(carol), UserFile.FormatEntry(read));
+        Assert.Equal(3, read.MaxSessions);
+        Assert.Equal(1, read.MaxSessionsPerAddress);
+        Assert.Equal(carol.AllowFrom, read.AllowFrom);
+        Assert.Equal(carol.DenyFrom, read.DenyFrom);
+        Assert.Equal(carol.Expires, read.Expires);
+        // The login side hands the account out with its policy; the session refuses it (disabled).
+        var account = await store.AuthenticateAsync("carol", "secret", CancellationToken.None);
+        Assert.NotNull(account);
+        Assert.Equal(carol.Policy, account.Policy);
+        Assert.Equal("account disabled", account.Policy!.Refusal(System.Net.IPAddress.Loopback, DateTimeOffset.UtcNow));
+        Assert.True(await store.UpdateAsync(read with { Disabled = false, Expires = null, AllowFrom = [] }, CancellationToken.None));
+        var updated = await store.GetAsync("carol", CancellationToken.None);
+        Assert.Null(updated!.Expires);
+        Assert.Empty(updated.AllowFrom);
+        Assert.Equal(3, updated.MaxSessions);
+    }
+
+    [Fact]
     public async Task Settings_are_stored_under_the_users_file_field_names()
     {
         var url = await postgres.NewDatabaseAsync();
