@@ -75,6 +75,9 @@ internal sealed class ServerContext(
     /// <summary>Storage used by each user with a quota, kept by the account side's usage store.</summary>
     public QuotaLedger Quotas { get; } = new(quotaUsage ?? new InMemoryQuotaUsageStore());
 
+    /// <summary>The bandwidth buckets of accounts and of the whole server (issue 20).</summary>
+    public Throttling.BandwidthLimits Bandwidth { get; } = new(options);
+
     public void RaiseLogin(LoginEventArgs e) => onLogin(e);
 
     /// <summary>The store for an account: the host's choice (e.g. one that follows outside links), else the server's.</summary>
