@@ -8,10 +8,25 @@ namespace Ferry.Server.Throttling;
 /// <see cref="DataChannels.DataTransfer"/> and the listing writer use them; the synchronous ones
 /// would have to block a thread to wait and are refused.
 /// </summary>
-internal sealed class ThrottledStream(Stream inner, TransferThrottle throttle) : Stream
+internal sealed class ThrottledStream : Stream
 {
-    public override bool CanRead => inner.CanRead;
-    public override bool CanWrite => inner.CanWrite;
+    private static long _started;
+
+    private readonly Stream _inner;
+    private readonly TransferThrottle _throttle;
+
+    public ThrottledStream(Stream inner, TransferThrottle throttle)
+    {
+        _inner = inner;
+        _throttle = throttle;
+        Interlocked.Increment(ref _started);
+    }
+
+    /// <summary>Data connections throttled since the process began (tests check which path a transfer took).</summary>
+    internal static long Started => Volatile.Read(ref _started);
+
+    public override bool CanRead => _inner.CanRead;
+    public override bool CanWrite => _inner.CanWrite;
     public override bool CanSeek => false;
     public override long Length => throw new NotSupportedException();
 
@@ -23,12 +38,12 @@ internal sealed class ThrottledStream(Stream inner, TransferThrottle throttle) :
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var chunk = throttle.ChunkSize;
+        var chunk = _throttle.ChunkSize;
         while (!buffer.IsEmpty)
         {
             var piece = buffer[..Math.Min(buffer.Length, chunk)];
-            await throttle.WaitAsync(piece.Length, cancellationToken).ConfigureAwait(false);
-            await inner.WriteAsync(piece, cancellationToken).ConfigureAwait(false);
+            await _throttle.WaitAsync(piece.Length, cancellationToken).ConfigureAwait(false);
+            await _inner.WriteAsync(piece, cancellationToken).ConfigureAwait(false);
             buffer = buffer[piece.Length..];
         }
     }
@@ -38,10 +53,10 @@ internal sealed class ThrottledStream(Stream inner, TransferThrottle throttle) :
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await inner.ReadAsync(buffer[..Math.Min(buffer.Length, throttle.ChunkSize)], cancellationToken).ConfigureAwait(false);
+        var read = await _inner.ReadAsync(buffer[..Math.Min(buffer.Length, _throttle.ChunkSize)], cancellationToken).ConfigureAwait(false);
         if (read > 0)
         {
-            await throttle.WaitAsync(read, cancellationToken).ConfigureAwait(false);
+            await _throttle.WaitAsync(read, cancellationToken).ConfigureAwait(false);
         }
         return read;
     }
@@ -49,9 +64,9 @@ internal sealed class ThrottledStream(Stream inner, TransferThrottle throttle) :
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
 
-    public override void Flush() => inner.Flush();
+    public override void Flush() => _inner.Flush();
 
     public override int Read(byte[] buffer, int offset, int count) =>
         throw new NotSupportedException("A throttled data connection is read asynchronously.");
@@ -63,13 +78,13 @@ internal sealed class ThrottledStream(Stream inner, TransferThrottle throttle) :
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
-    public override ValueTask DisposeAsync() => inner.DisposeAsync();
+    public override ValueTask DisposeAsync() => _inner.DisposeAsync();
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            inner.Dispose();
+            _inner.Dispose();
         }
         base.Dispose(disposing);
     }

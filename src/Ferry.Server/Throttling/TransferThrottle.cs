@@ -11,8 +11,6 @@ internal sealed class TransferThrottle
     /// <summary>A debt shorter than this is not waited for now: it carries over to the next charge (timers are coarser).</summary>
     private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(1);
 
-    private static long _started;
-
     private readonly TokenBucket[] _buckets;
     private readonly TimeProvider _clock;
 
@@ -21,11 +19,7 @@ internal sealed class TransferThrottle
         ArgumentOutOfRangeException.ThrowIfZero(buckets.Count);
         _buckets = [.. buckets];
         _clock = clock ?? TimeProvider.System;
-        Interlocked.Increment(ref _started);
     }
-
-    /// <summary>Throttled transfers started since the process began (tests check which path a transfer took).</summary>
-    internal static long Started => Volatile.Read(ref _started);
 
     /// <summary>
     /// The most bytes moved between two charges: the smallest burst of the buckets, so that no
