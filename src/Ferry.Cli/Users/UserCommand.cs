@@ -28,7 +28,8 @@ internal static class UserCommand
 
         SYNOPSIS
             ferry user add NAME (--users FILE | --accounts URL) [--home /DIR] [--permissions list,read,...]
-                           [--quota-bytes N] [--quota-files N] [--password-stdin]
+                           [--quota-bytes N] [--quota-files N] [--upload-rate RATE] [--download-rate RATE]
+                           [--password-stdin]
             ferry user passwd NAME (--users FILE | --accounts URL) [--password-stdin]
             ferry user remove NAME (--users FILE | --accounts URL)
             ferry user list (--users FILE | --accounts URL)
@@ -81,6 +82,9 @@ internal static class UserCommand
                 new Option<string>("--permissions") { HelpName = "LIST", Description = "list, read, write, delete, rename, mkdir, or all (default: list,read)" },
                 new Option<string>("--quota-bytes") { HelpName = "N", Description = "most bytes the account may store" },
                 new Option<string>("--quota-files") { HelpName = "N", Description = "most files the account may store" },
+                // Bandwidth limits (issue 20).
+                new Option<string>("--upload-rate") { HelpName = "RATE", Description = "upload limit of the account, all its sessions together: bytes/s with K, M or G (powers of 1024), e.g. 4M; 0 for none (default: the server's per-session --upload-rate)" },
+                new Option<string>("--download-rate") { HelpName = "RATE", Description = "download limit of the account, as --upload-rate" },
                 stdin,
             ],
             "passwd" => [users, accounts, stdin],
@@ -264,6 +268,10 @@ internal static class UserCommand
         {
             return 2;
         }
+        if (!TryRate(options, "upload-rate", out var uploadRate, error) || !TryRate(options, "download-rate", out var downloadRate, error))
+        {
+            return 2;
+        }
         if (await directory.GetAsync(name, cancellationToken).ConfigureAwait(false) is not null)
         {
             error.WriteLine($"ferry user add: user '{name}' already exists in {where}; remove it first.");
@@ -274,7 +282,7 @@ internal static class UserCommand
         {
             return 1;
         }
-        if (!await directory.AddAsync(new UserFileEntry(name, PasswordHash.Create(password), home, permissions, quotaBytes, quotaFiles), cancellationToken).ConfigureAwait(false))
+        if (!await directory.AddAsync(new UserFileEntry(name, PasswordHash.Create(password), home, permissions, quotaBytes, quotaFiles) { UploadRate = uploadRate, DownloadRate = downloadRate }, cancellationToken).ConfigureAwait(false))
         {
             error.WriteLine($"ferry user add: user '{name}' already exists in {where}; remove it first.");
             return 1;
@@ -350,6 +358,14 @@ internal static class UserCommand
             {
                 line.Append(CultureInfo.InvariantCulture, $"\tquota-files={files}");
             }
+            if (entry.UploadRate is { } upload)
+            {
+                line.Append(CultureInfo.InvariantCulture, $"\tupload-rate={Ferry.Server.Throttling.ByteRate.Format(upload)}");
+            }
+            if (entry.DownloadRate is { } download)
+            {
+                line.Append(CultureInfo.InvariantCulture, $"\tdownload-rate={Ferry.Server.Throttling.ByteRate.Format(download)}");
+            }
             output.WriteLine(line.ToString());
         }
         return 0;
@@ -393,6 +409,23 @@ internal static class UserCommand
             return true;
         }
         error.WriteLine($"ferry user add: --{name}: '{text}' is not a whole number ≥ 0.");
+        return false;
+    }
+
+    /// <summary>A bandwidth limit of <c>user add</c> (issue 20): "4M", "512K", a number of bytes/s.</summary>
+    private static bool TryRate(Dictionary<string, string> options, string name, out long? value, TextWriter error)
+    {
+        value = null;
+        if (!options.TryGetValue(name, out var text))
+        {
+            return true;
+        }
+        if (Ferry.Server.Throttling.ByteRate.TryParse(text, out var rate))
+        {
+            value = rate;
+            return true;
+        }
+        error.WriteLine($"ferry user add: --{name}: '{text}' is not a rate; give {Ferry.Server.Throttling.ByteRate.Syntax}.");
         return false;
     }
 
