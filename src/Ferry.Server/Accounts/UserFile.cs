@@ -211,8 +211,16 @@ public static class UserFile
         {
             throw new UserFileException($"{where}: field 'root': '{root}' is not an absolute host directory such as /srv/ftp/alice, or s3://BUCKET[/PREFIX].");
         }
-        return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root, Disabled = Flag(element, "disabled", where) }
-            with { UploadRate = Rate(element, "upload-rate", where), DownloadRate = Rate(element, "download-rate", where) };
+        // Bandwidth limits (issue 20).
+        var uploadRate = Rate(element, "upload-rate", where);
+        var downloadRate = Rate(element, "download-rate", where);
+        return new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where))
+        {
+            Root = root,
+            Disabled = Flag(element, "disabled", where),
+            UploadRate = uploadRate,
+            DownloadRate = downloadRate,
+        };
     }
 
     /// <summary>Null when the name is acceptable; otherwise why not.</summary>
