@@ -94,6 +94,24 @@ public sealed class ServeSettingsTests : IDisposable
     }
 
     [Fact]
+    public void Bandwidth_limits_take_k_m_g_suffixes_from_the_command_line_and_json_and_bad_ones_are_refused()
+    {
+        var options = ServeSettings.Load(["--root", _dir, "--upload-rate", "512K", "--download-rate", "4M", "--total-download-rate", "1G"], Env()).ToServerOptions();
+        Assert.Equal((512 * 1024L, 4 * 1024 * 1024L, 1024 * 1024 * 1024L), (options.UploadRate!.Value, options.DownloadRate!.Value, options.TotalDownloadRate!.Value));
+        Assert.Null(options.TotalUploadRate);
+        var config = Path.Combine(_dir, "rates.json");
+        File.WriteAllText(config, """{ "total-upload-rate": "10M", "download-rate": 1000 }""");
+        var fromJson = ServeSettings.Load(["--root", _dir, "--config", config], Env()).ToServerOptions();
+        Assert.Equal((10 * 1024 * 1024L, 1000L), (fromJson.TotalUploadRate!.Value, fromJson.DownloadRate!.Value));
+        foreach (var (option, value) in new[] { ("--upload-rate", "fast"), ("--download-rate", "4MB"), ("--total-upload-rate", "1.2.3"), ("--total-download-rate", "x") })
+        {
+            var e = Assert.Throws<ArgumentException>(() => ServeSettings.Load(["--root", _dir, option, value], Env()).ToServerOptions());
+            Assert.StartsWith(option[2..] + ":", e.Message, StringComparison.Ordinal);
+        }
+        Assert.StartsWith("download-rate:", Assert.Throws<ArgumentException>(() => new Ferry.Server.Hosting.FtpServerOptions { DownloadRate = -1 }.Validate()).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_listing_cache_is_on_unless_turned_off_on_the_command_line_in_json_or_by_environment()
     {
         Assert.True(ServeSettings.Load(["--root", _dir], Env()).ToFileSystemOptions().ListingCache);

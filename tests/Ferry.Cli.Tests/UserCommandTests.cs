@@ -39,6 +39,21 @@ public sealed class UserCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Add_stores_the_accounts_bandwidth_limits_and_list_shows_them()
+    {
+        var (code, _, error) = await RunAsync("pw\n", "add", "erin", "--users", _path, "--upload-rate", "512K", "--download-rate", "4M");
+        Assert.True(code == 0, error);
+        var erin = await new FileUserStore(_path).AuthenticateAsync("erin", "pw", CancellationToken.None);
+        Assert.Equal((512 * 1024L, 4 * 1024 * 1024L), (erin!.UploadRate!.Value, erin.DownloadRate!.Value));
+        var (listed, output, _) = await RunAsync("", "list", "--users", _path);
+        Assert.Equal(0, listed);
+        Assert.Contains("upload-rate=512K\tdownload-rate=4M", output, StringComparison.Ordinal);
+        var (bad, _, refused) = await RunAsync("pw\n", "add", "frank", "--users", _path, "--download-rate", "fast");
+        Assert.Equal(2, bad);
+        Assert.Contains("--download-rate: 'fast'", refused, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task On_a_terminal_the_password_is_asked_twice_and_must_match()
     {
         var answers = new Queue<string>(["one", "two"]);

@@ -74,6 +74,11 @@ internal sealed class ServeSettings
         ("sendfile", "on|off", "TYPE I downloads without TLS go from the page cache to the socket with sendfile(2) (default on)"),
         ("listing-cache", "on|off", "Linux: keep listings of unchanged directories, dropped on inotify events; off on network file systems by itself (default on)"),
         ("transfer-buffer", "BYTES", "buffer of each copying transfer (uploads, TLS, TYPE A, sendfile off), two per transfer (default 262144)"),
+        // Bandwidth limits (issue 20, docs/server.md "Bandwidth").
+        ("upload-rate", "RATE", "upload limit of each session, in bytes/s with an optional K, M or G suffix (powers of 1024), e.g. 4M; an account's own upload-rate in the users file replaces it and is shared by the account's sessions (default: none)"),
+        ("download-rate", "RATE", "download limit of each session (listings included), as --upload-rate (default: none)"),
+        ("total-upload-rate", "RATE", "upload limit of the whole server, all sessions together (default: none)"),
+        ("total-download-rate", "RATE", "download limit of the whole server, all sessions together (default: none)"),
         ("no-defender", null, "turn off the per-address ban list"),
         ("ban-threshold", "SCORE", "ban an address at this score (default 15; failed login 2, over the per-address limit 3, foreign protocol 5)"),
         ("ban-time", "SECONDS", "first ban length, doubled for each further ban (default 900)"),
@@ -593,6 +598,11 @@ internal sealed class ServeSettings
             AnonymousUploadDirectory = this["anonymous-upload-dir"] ?? defaults.AnonymousUploadDirectory,
             Tls = ToTlsOptions(),
             ProxyProtocol = ToProxyProtocolOptions(),
+            // Bandwidth limits (issue 20).
+            UploadRate = Rate("upload-rate"),
+            DownloadRate = Rate("download-rate"),
+            TotalUploadRate = Rate("total-upload-rate"),
+            TotalDownloadRate = Rate("total-download-rate"),
         };
         options.Validate();
         _ = ToFileSystemOptions(); // refuses a bad listing-cache value here too (--check-config)
@@ -817,6 +827,14 @@ internal sealed class ServeSettings
             ? value
             : throw new ArgumentException($"{name}: '{text}' is not a whole number.");
     }
+
+    /// <summary>A bandwidth limit (issue 20): "4M", "512K", a number of bytes/s; null when not given.</summary>
+    private long? Rate(string name) => this[name] switch
+    {
+        null => null,
+        var text when Ferry.Server.Throttling.ByteRate.TryParse(text, out var rate) => rate,
+        var text => throw new ArgumentException($"{name}: '{text}' is not a rate; give {Ferry.Server.Throttling.ByteRate.Syntax}."),
+    };
 
     /// <summary>An on/off setting (on, off, true, false, yes, no); null when not given.</summary>
     private bool? OnOff(string key) => this[key]?.ToLowerInvariant() switch

@@ -28,7 +28,8 @@ internal static class UserCommand
 
         SYNOPSIS
             ferry user add NAME (--users FILE | --accounts URL) [--home /DIR] [--permissions list,read,...]
-                           [--quota-bytes N] [--quota-files N] [--password-stdin] [POLICY]
+                           [--quota-bytes N] [--quota-files N] [--upload-rate RATE] [--download-rate RATE]
+                           [--password-stdin] [POLICY]
             ferry user edit NAME (--users FILE | --accounts URL) [--password [--password-stdin]] [--home /DIR]
                            [--permissions LIST] [--quota-bytes N|none] [--quota-files N|none] [POLICY]
                 POLICY: [--max-sessions N|default] [--max-sessions-per-address N|default]
@@ -94,6 +95,9 @@ internal static class UserCommand
                 new Option<string>("--permissions") { HelpName = "LIST", Description = "list, read, write, delete, rename, mkdir, or all (default: list,read)" },
                 new Option<string>("--quota-bytes") { HelpName = "N", Description = "most bytes the account may store" },
                 new Option<string>("--quota-files") { HelpName = "N", Description = "most files the account may store" },
+                // Bandwidth limits (issue 20).
+                new Option<string>("--upload-rate") { HelpName = "RATE", Description = "upload limit of the account, all its sessions together: bytes/s with K, M or G (powers of 1024), e.g. 4M; 0 for none (default: the server's per-session --upload-rate)" },
+                new Option<string>("--download-rate") { HelpName = "RATE", Description = "download limit of the account, as --upload-rate" },
                 stdin,
                 .. PolicyOptions(edit: false),
             ],
@@ -379,6 +383,10 @@ internal static class UserCommand
         {
             return 2;
         }
+        if (!TryRate(options, "upload-rate", out var uploadRate, error) || !TryRate(options, "download-rate", out var downloadRate, error))
+        {
+            return 2;
+        }
         // The hash is made after the checks; the policy is checked on a placeholder hash.
         if (ApplyPolicy("add", new UserFileEntry(name, PasswordHash.Decoy(PasswordHash.MinIterations), home, permissions, quotaBytes, quotaFiles), options, parse, error) is not { } checkedEntry)
         {
@@ -394,7 +402,7 @@ internal static class UserCommand
         {
             return 1;
         }
-        if (!await directory.AddAsync(checkedEntry with { Password = PasswordHash.Create(password) }, cancellationToken).ConfigureAwait(false))
+        if (!await directory.AddAsync(checkedEntry with { Password = PasswordHash.Create(password), UploadRate = uploadRate, DownloadRate = downloadRate }, cancellationToken).ConfigureAwait(false))
         {
             error.WriteLine($"ferry user add: user '{name}' already exists in {where}; remove it first.");
             return 1;
@@ -544,6 +552,14 @@ internal static class UserCommand
             {
                 line.Append(CultureInfo.InvariantCulture, $"\tquota-files={files}");
             }
+            if (entry.UploadRate is { } upload)
+            {
+                line.Append(CultureInfo.InvariantCulture, $"\tupload-rate={Ferry.Server.Throttling.ByteRate.Format(upload)}");
+            }
+            if (entry.DownloadRate is { } download)
+            {
+                line.Append(CultureInfo.InvariantCulture, $"\tdownload-rate={Ferry.Server.Throttling.ByteRate.Format(download)}");
+            }
             AppendPolicy(line, entry);
             output.WriteLine(line.ToString());
         }
@@ -617,6 +633,23 @@ internal static class UserCommand
             return true;
         }
         error.WriteLine($"ferry user {verb}: --{name}: '{text}' is not a whole number ≥ 0{(verb == "edit" ? " or 'none'" : "")}.");
+        return false;
+    }
+
+    /// <summary>A bandwidth limit of <c>user add</c> (issue 20): "4M", "512K", a number of bytes/s.</summary>
+    private static bool TryRate(Dictionary<string, string> options, string name, out long? value, TextWriter error)
+    {
+        value = null;
+        if (!options.TryGetValue(name, out var text))
+        {
+            return true;
+        }
+        if (Ferry.Server.Throttling.ByteRate.TryParse(text, out var rate))
+        {
+            value = rate;
+            return true;
+        }
+        error.WriteLine($"ferry user add: --{name}: '{text}' is not a rate; give {Ferry.Server.Throttling.ByteRate.Syntax}.");
         return false;
     }
 

@@ -47,6 +47,16 @@ public sealed record UserAccount(string Name, string Home, Permissions Permissio
     /// password is right: the session refuses it, with the same reply and delay as a wrong password.
     /// </summary>
     public AccountPolicy? Policy { get; init; }
+
+    // Bandwidth limits (issue 20).
+    /// <summary>
+    /// Upload limit in bytes per second shared by all this account's sessions on a node; null: the
+    /// server's per-session default; 0: no limit.
+    /// </summary>
+    public long? UploadRate { get; init; }
+
+    /// <summary>Download limit in bytes per second (listings included), as <see cref="UploadRate"/>.</summary>
+    public long? DownloadRate { get; init; }
 }
 
 /// <summary>

@@ -47,12 +47,21 @@ public sealed record UserFileEntry(string Name, PasswordHash Password, string Ho
 
     // --- end account policy ---
 
+    // Bandwidth limits (issue 20): bytes per second for all the account's sessions; null: the server's default, 0: none.
+    /// <summary><c>upload-rate</c>: the account's upload limit in bytes per second.</summary>
+    public long? UploadRate { get; init; }
+
+    /// <summary><c>download-rate</c>: the account's download limit in bytes per second.</summary>
+    public long? DownloadRate { get; init; }
+
     public UserAccount ToAccount() => new(Name, Home, Permissions)
     {
         Quota = QuotaBytes is null && QuotaFiles is null ? null : new UserQuota(QuotaBytes, QuotaFiles),
         Root = Root,
         Folders = Folders,
         Policy = Policy is { IsEmpty: false } policy ? policy : null,
+        UploadRate = UploadRate,
+        DownloadRate = DownloadRate,
     };
 }
 
@@ -64,7 +73,8 @@ public sealed class UserFileException(string message, Exception? inner = null) :
 /// <c>password</c> (a PHC hash string, never plain text), <c>home</c> (virtual path, default "/"),
 /// <c>permissions</c> (list, read, write, delete, rename, mkdir, or "all") and optional
 /// <c>quota-bytes</c> and <c>quota-files</c>, and an optional <c>root</c>: an absolute host directory
-/// that is this account's store instead of the server's root (its <c>home</c> is then a path in it).
+/// that is this account's store instead of the server's root (its <c>home</c> is then a path in it),
+/// and optional <c>upload-rate</c> and <c>download-rate</c> (bytes per second, "4M" or a number).
 /// Reading validates every field; writing is atomic
 /// (a temporary file renamed over the old one) and leaves the file readable by its owner only.
 /// </summary>
@@ -84,6 +94,8 @@ public static class UserFile
     private static readonly string[] PolicyFields = ["max-sessions", "max-sessions-per-address", "allow-from", "deny-from", "expires"];
 
     private static readonly string[] Fields = ["name", "password", "home", "permissions", "quota-bytes", "quota-files", "root", "disabled", .. PolicyFields,
+        // Bandwidth limits (issue 20).
+        "upload-rate", "download-rate",
         // Virtual folders (issue 20).
         "folders"];
 
@@ -241,7 +253,17 @@ public static class UserFile
         {
             throw new UserFileException($"{where}: field 'root': '{root}' is not an absolute host directory such as /srv/ftp/alice, or s3://BUCKET[/PREFIX].");
         }
-        var entry = new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where)) { Root = root, Disabled = Flag(element, "disabled", where), Folders = ParseFolders(element, where) };
+        // Bandwidth limits (issue 20).
+        var uploadRate = Rate(element, "upload-rate", where);
+        var downloadRate = Rate(element, "download-rate", where);
+        var entry = new UserFileEntry(name, password, home, permissions, Quota(element, "quota-bytes", where), Quota(element, "quota-files", where))
+        {
+            Root = root,
+            Disabled = Flag(element, "disabled", where),
+            Folders = ParseFolders(element, where),
+            UploadRate = uploadRate,
+            DownloadRate = downloadRate,
+        };
         return ParsePolicy(element, where, entry);
     }
 
@@ -365,6 +387,15 @@ public static class UserFile
         }
         WriteFolders(writer, entry.Folders);
         WritePolicy(writer, entry);
+        // Bandwidth limits (issue 20).
+        if (entry.UploadRate is { } upload)
+        {
+            writer.WriteString("upload-rate", Throttling.ByteRate.Format(upload));
+        }
+        if (entry.DownloadRate is { } download)
+        {
+            writer.WriteString("download-rate", Throttling.ByteRate.Format(download));
+        }
         writer.WriteEndObject();
     }
 
@@ -585,6 +616,24 @@ public static class UserFile
         return value.ValueKind is JsonValueKind.True or JsonValueKind.False
             ? value.GetBoolean()
             : throw new UserFileException($"{where}: field '{field}' must be true or false.");
+    }
+
+    /// <summary>A bandwidth limit (issue 20): "4M", "512K" or a whole number of bytes per second.</summary>
+    private static long? Rate(JsonElement element, string field, string where)
+    {
+        if (!element.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        var text = value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString(),
+            JsonValueKind.Number => value.GetRawText(),
+            _ => null,
+        };
+        return Throttling.ByteRate.TryParse(text, out var rate)
+            ? rate
+            : throw new UserFileException($"{where}: field '{field}': {(text is null ? "not a string or number" : $"'{text}' is not a rate")}; give {Throttling.ByteRate.Syntax}.");
     }
 
     private static long? Quota(JsonElement element, string field, string where)

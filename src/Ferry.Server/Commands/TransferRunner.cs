@@ -91,6 +91,11 @@ internal static class TransferRunner
                 }
                 await using (connection.ConfigureAwait(false))
                 {
+                    // Bandwidth limits (issue 20): none applies, no throttle and every fast path stays.
+                    if (session.Server.Bandwidth.For(session.User, session.Bandwidth, job.Upload) is { } throttle)
+                    {
+                        connection.Limit(throttle);
+                    }
                     result = await job.CopyAsync(session, connection, token).ConfigureAwait(false);
                 }
             }

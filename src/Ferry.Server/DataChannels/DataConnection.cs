@@ -22,9 +22,23 @@ internal sealed class DataConnection : IAsyncDisposable
         _transport = transport;
     }
 
-    public Stream Stream { get; }
+    public Stream Stream { get; private set; }
 
     public bool IsTls => _tls is not null;
+
+    /// <summary>
+    /// A bandwidth limit applies (issue 20): every byte goes through <see cref="Stream"/>, which
+    /// waits for the buckets, so the paths that bypass it (sendfile, the blocking copy threads)
+    /// are not taken.
+    /// </summary>
+    public bool IsThrottled { get; private set; }
+
+    /// <summary>Holds everything sent and received from now on to <paramref name="throttle"/>.</summary>
+    public void Limit(Throttling.TransferThrottle throttle)
+    {
+        Stream = new Throttling.ThrottledStream(Stream, throttle);
+        IsThrottled = true;
+    }
 
     /// <summary>The TCP socket: for sendfile (plaintext only) and for how much input is waiting.</summary>
     public Socket Socket => _socket;

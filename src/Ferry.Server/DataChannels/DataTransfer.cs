@@ -37,7 +37,8 @@ internal static class DataTransfer
         // Zero-copy only without TLS: under PROT P every byte goes through the SslStream.
         // Socket sendfile (SendPacketsElement) takes only a FileStream opened for asynchronous use;
         // the store says whether its stream is a host file's (IHostFileStream).
-        if (!ascii && zeroCopy && !data.IsTls && HostFileStreams.HostFileOf(source) is { IsAsync: true } file)
+        // A bandwidth limit needs every byte to pass through the throttled stream: no sendfile.
+        if (!ascii && zeroCopy && !data.IsTls && !data.IsThrottled && HostFileStreams.HostFileOf(source) is { IsAsync: true } file)
         {
             return await SendFileAsync(file, data.Socket, stallTimeout, sent, cancellationToken).ConfigureAwait(false);
         }
@@ -448,7 +449,7 @@ internal static class DataTransfer
         // A plaintext upload into a host file is blocking recv(2) on a thread of its own from the
         // first byte when one is free (the socket never enters .NET's epoll set); otherwise it
         // starts here and tries again once BlockingSocket.MinimumLength has arrived.
-        var blocking = BlockingSocket.IsSupported && !data.IsTls && IsHostFile(destination);
+        var blocking = BlockingSocket.IsSupported && !data.IsTls && !data.IsThrottled && IsHostFile(destination);
         if (blocking && await BlockingReceive.TryReceiveAsync(data.Socket, destination, 0, stallTimeout, written, cancellationToken).ConfigureAwait(false) is { } whole)
         {
             return whole;

@@ -185,6 +185,19 @@ public sealed record FtpServerOptions
     /// </summary>
     public Net.ProxyProtocolOptions? ProxyProtocol { get; init; }
 
+    // Bandwidth limits (issue 20): bytes per second; null or 0 for none (docs/server.md, "Bandwidth").
+    /// <summary>Upload limit of each session whose account has no rate of its own.</summary>
+    public long? UploadRate { get; init; }
+
+    /// <summary>Download limit (listings included) of each session whose account has no rate of its own.</summary>
+    public long? DownloadRate { get; init; }
+
+    /// <summary>Upload limit of the whole server, all sessions together.</summary>
+    public long? TotalUploadRate { get; init; }
+
+    /// <summary>Download limit of the whole server, all sessions together.</summary>
+    public long? TotalDownloadRate { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {
@@ -252,6 +265,13 @@ public sealed record FtpServerOptions
         if (TransferBufferSize is < 4096 or > 16 * 1024 * 1024)
         {
             throw new ArgumentException("transfer-buffer: must be between 4096 and 16777216 bytes.");
+        }
+        foreach (var (name, rate) in new[] { ("upload-rate", UploadRate), ("download-rate", DownloadRate), ("total-upload-rate", TotalUploadRate), ("total-download-rate", TotalDownloadRate) })
+        {
+            if (rate < 0)
+            {
+                throw new ArgumentException($"{name}: {rate} is negative; give {Throttling.ByteRate.Syntax}.");
+            }
         }
     }
 }

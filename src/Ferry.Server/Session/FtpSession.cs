@@ -67,6 +67,9 @@ internal sealed class FtpSession
     public int FailedLogins { get; set; }
     public bool IsLoggedIn => User is not null;
 
+    /// <summary>This session's own bandwidth buckets (the server's per-session default rates).</summary>
+    internal Throttling.SessionBuckets Bandwidth { get; } = new();
+
     // Navigation: client-visible paths are relative to the user's home, which is a jail of its own.
     public VirtualPath WorkingDirectory { get; set; } = VirtualPath.Root;
     private VirtualPath _home = VirtualPath.Root;

@@ -78,6 +78,9 @@ internal sealed class ServerContext(
     /// <summary>Logged-in sessions per account and address, for the session limits (issue 20).</summary>
     public AccountSessions AccountSessions { get; } = new();
 
+    /// <summary>The bandwidth buckets of accounts and of the whole server (issue 20).</summary>
+    public Throttling.BandwidthLimits Bandwidth { get; } = new(options);
+
     public void RaiseLogin(LoginEventArgs e) => onLogin(e);
 
     /// <summary>The store for an account: the host's choice (e.g. one that follows outside links), else the server's.</summary>

@@ -55,6 +55,7 @@ public sealed class PostgresAccountStoreTests(PostgresFixture postgres)
         await using var database = await ClusterTestDatabase.OpenAsync(postgres, url);
         var store = new PostgresAccountStore(database);
         var alice = Entry("alice", "wonderland", "/alice", Permissions.List | Permissions.Read | Permissions.Write) with { QuotaBytes = 1000, QuotaFiles = 3, Root = "/srv/ftp/alice" };
+        alice = alice with { UploadRate = 4 * 1024 * 1024, DownloadRate = 0 }; // bandwidth (issue 20)
         Assert.True(await store.AddAsync(alice, CancellationToken.None));
         Assert.False(await store.AddAsync(Entry("alice", "other"), CancellationToken.None));
         Assert.True(await store.AddAsync(Entry("bob", "builder", "/pub", Permissions.ReadOnly), CancellationToken.None));
@@ -72,6 +73,7 @@ public sealed class PostgresAccountStoreTests(PostgresFixture postgres)
         Assert.Equal(Permissions.List | Permissions.Read | Permissions.Write, account.Permissions);
         Assert.Equal(new UserQuota(1000, 3), account.Quota);
         Assert.Equal("/srv/ftp/alice", account.Root);
+        Assert.Equal((4 * 1024 * 1024, 0), (account.UploadRate, account.DownloadRate));
         Assert.Null(await store.AuthenticateAsync("alice", "wrong", CancellationToken.None));
         Assert.Null(await store.AuthenticateAsync("carol", "wonderland", CancellationToken.None));
 
