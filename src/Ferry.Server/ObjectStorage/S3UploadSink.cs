@@ -254,19 +254,25 @@ internal sealed class S3UploadSink : IUploadSink
         _finished = true;
         ReturnBuffer();
         _lifetime.Dispose();
+        _store.Committed(_path);
         await ForgetPendingAsync().ConfigureAwait(false);
     }
 
     /// <summary>
     /// After a commit: the object is whole, so a pending upload of the same name (the one this upload
-    /// resumed, or an older interrupted one it replaced) is forgotten and its parts aborted. One GET
-    /// of the manifest per commit; a failure here only leaves work for the expiry sweep.
+    /// resumed, or an older interrupted one it replaced) is forgotten and its parts aborted. Looked
+    /// up only when the store may hold one (<see cref="IPendingUploads.MayHoldAsync"/>: with manifests
+    /// in the bucket, one LIST of them now and then, not a GET per commit); a failure here only
+    /// leaves work for the expiry sweep.
     /// </summary>
     private async ValueTask ForgetPendingAsync()
     {
         try
         {
-            var pending = _resumed ?? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            var pending = _resumed
+                ?? (await _pending.MayHoldAsync(_key, CancellationToken.None).ConfigureAwait(false)
+                    ? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false)
+                    : null);
             if (pending is null)
             {
                 return;
