@@ -54,7 +54,11 @@ public sealed class S3FileSystem : IFileSystem
         Time = time ?? TimeProvider.System;
         PendingUploads = pendingUploads ?? new BucketPendingUploads(s3, options.Bucket, _rootPrefix, options.LookupCacheTime, Time);
         _knownDirectories = new KnownDirectories(options.LookupCacheTime, Time);
+        PartBuffers = new PartBuffers(options.UploadPartSize, options.UploadPartsInFlight + 1);
     }
+
+    /// <summary>The buffers of this store's multipart uploads (see <see cref="ObjectStorage.PartBuffers"/>).</summary>
+    internal PartBuffers PartBuffers { get; }
 
     /// <summary>Directories seen to exist lately: the parent check of an upload, MKD or rename skips its lookup.</summary>
     private readonly KnownDirectories _knownDirectories;
