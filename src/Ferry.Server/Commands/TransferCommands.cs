@@ -85,7 +85,12 @@ internal static class TransferCommands
         {
             return Replies.PermissionDenied;
         }
-        var existing = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        // A plain STOR (from 0, may replace) needs to know only whether a directory is there, and a
+        // stored file's size under a quota: a store may answer that with fewer requests (an object
+        // store: one LIST instead of HEAD, LIST and a pending-upload lookup).
+        var existing = offset == 0 && !anonymous
+            ? await session.FileSystem.GetUploadTargetAsync(storePath, withSize: session.User?.Quota is { IsEmpty: false }, cancellationToken).ConfigureAwait(false)
+            : await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
         if (existing is { IsDirectory: true })
         {
             return IsADirectory;

@@ -26,6 +26,17 @@ public interface IFileSystem
     /// <summary>The entry at <paramref name="path"/>, or null when nothing is there.</summary>
     ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// What a plain upload (STOR from offset 0 that may replace a file) must know of its target before
+    /// 150: whether a directory is there (refused) and, when <paramref name="withSize"/>, a stored
+    /// file and its size (quota accounting). Any other answer (null, a file, an entry without size)
+    /// means "no directory". A store may answer with fewer requests than <see cref="GetEntryAsync"/>
+    /// (an object store skips its pending-upload lookup, and the HEAD when no size is asked for);
+    /// the default is <see cref="GetEntryAsync"/>.
+    /// </summary>
+    ValueTask<FileEntry?> GetUploadTargetAsync(VirtualPath path, bool withSize, CancellationToken cancellationToken) =>
+        GetEntryAsync(path, cancellationToken);
+
     /// <summary>Streams the entries of a directory (not "." and ".."), in no promised order.</summary>
     IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, CancellationToken cancellationToken);
 

@@ -42,6 +42,14 @@ public interface IPendingUploads
 
     /// <summary>Every pending upload recorded (for the expiry sweep).</summary>
     IAsyncEnumerable<PendingUpload> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// False when no pending upload of <paramref name="key"/> is recorded, as far as a cheap check
+    /// can tell (it may be a little stale about other processes' uploads); true when there may be
+    /// one, which <see cref="FindAsync"/> then says. A fresh upload's commit asks this before it
+    /// looks for a pending upload to replace. The default always says true.
+    /// </summary>
+    ValueTask<bool> MayHoldAsync(string key, CancellationToken cancellationToken) => ValueTask.FromResult(true);
 }
 
 /// <summary>
@@ -51,12 +59,30 @@ public interface IPendingUploads
 /// reserved: <see cref="S3FileSystem"/> never lists it and refuses it as a path segment, so no
 /// client can read, overwrite or delete a manifest.
 /// </summary>
-public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string rootPrefix) : IPendingUploads
+/// <remarks>
+/// <see cref="MayHoldAsync"/> answers from an index of the manifests' names, made by one LIST of
+/// the folder and trusted for <c>indexLifetime</c> (zero: no index, every answer is "maybe"): a
+/// store that holds no pending upload pays one LIST now and then, not a GET per commit. A save in
+/// this process drops the index at once; one by another process is seen when the index expires.
+/// </remarks>
+public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string rootPrefix, TimeSpan indexLifetime = default, TimeProvider? time = null) : IPendingUploads
 {
     /// <summary>The reserved folder name under a store's root.</summary>
     public const string Folder = ".ferry-uploads";
 
+    /// <summary>Manifests one index holds (one LIST page); with more, every answer is "maybe".</summary>
+    private const int IndexLimit = 1000;
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    /// <summary>The manifest keys as of <see cref="ManifestIndex.Taken"/> (null Keys: too many to hold), or null.</summary>
+    private volatile ManifestIndex? _index;
+
+    private readonly Lock _indexGate = new();
+
+    private sealed record ManifestIndex(Task<HashSet<string>?> Keys, long Taken);
 
     private string FolderPrefix => rootPrefix + Folder + "/";
 
@@ -112,9 +138,48 @@ public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string roo
         }
     }
 
+    public async ValueTask<bool> MayHoldAsync(string key, CancellationToken cancellationToken)
+    {
+        if (indexLifetime <= TimeSpan.Zero)
+        {
+            return true;
+        }
+        ManifestIndex index;
+        lock (_indexGate)
+        {
+            // One LIST for every caller that finds the index stale at the same time; a failed one
+            // is not kept (the next caller lists again).
+            index = _index is { } current && _time.GetElapsedTime(current.Taken) < indexLifetime && !current.Keys.IsFaulted
+                ? current
+                : _index = new ManifestIndex(ListManifestKeysAsync(), _time.GetTimestamp());
+        }
+        HashSet<string>? keys;
+        try
+        {
+            keys = await index.Keys.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
+        {
+            return true;
+        }
+        return keys is null || keys.Contains(ManifestKey(key));
+    }
+
+    /// <summary>The manifest keys of this folder, or null when they fill more than one page.</summary>
+    private async Task<HashSet<string>?> ListManifestKeysAsync()
+    {
+        // Not a caller's token: the listing is shared by the callers that wait for it.
+        var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = FolderPrefix, MaxKeys = IndexLimit }, CancellationToken.None)
+            .ConfigureAwait(false);
+        return page.IsTruncated == true ? null : (page.S3Objects ?? []).Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+    }
+
     public async ValueTask SaveAsync(PendingUpload upload, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(upload);
+        // Dropped before the manifest exists, so no index made from now on can miss it; an index
+        // listed while this runs is dropped again after.
+        _index = null;
         await s3.PutObjectAsync(new PutObjectRequest
         {
             BucketName = bucket,
@@ -122,6 +187,7 @@ public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string roo
             ContentBody = JsonSerializer.Serialize(upload, Json),
             ContentType = "application/json",
         }, cancellationToken).ConfigureAwait(false);
+        _index = null;
     }
 
     public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken) =>

@@ -51,9 +51,17 @@ public sealed class S3FileSystem : IFileSystem
         _s3 = s3;
         _options = options;
         _rootPrefix = options.Prefix.Length == 0 ? "" : options.Prefix + "/";
-        PendingUploads = pendingUploads ?? new BucketPendingUploads(s3, options.Bucket, _rootPrefix);
         Time = time ?? TimeProvider.System;
+        PendingUploads = pendingUploads ?? new BucketPendingUploads(s3, options.Bucket, _rootPrefix, options.LookupCacheTime, Time);
+        _knownDirectories = new KnownDirectories(options.LookupCacheTime, Time);
+        PartBuffers = new PartBuffers(options.UploadPartSize, options.UploadPartsInFlight + 1);
     }
+
+    /// <summary>The buffers of this store's multipart uploads (see <see cref="ObjectStorage.PartBuffers"/>).</summary>
+    internal PartBuffers PartBuffers { get; }
+
+    /// <summary>Directories seen to exist lately: the parent check of an upload, MKD or rename skips its lookup.</summary>
+    private readonly KnownDirectories _knownDirectories;
 
     public S3StorageOptions Options => _options;
 
@@ -178,17 +186,18 @@ public sealed class S3FileSystem : IFileSystem
         if (path.IsRoot)
         {
             // The bucket (or prefix) is the root: it exists even when empty.
-            return new FileEntry("", FileEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) { Permissions = DirectoryMode };
+            return DirectoryEntry(path);
         }
         var key = KeyOf(path);
         var file = await HeadAsync(key, path, cancellationToken).ConfigureAwait(false);
         if (file is not null)
         {
-            return new FileEntry(path.Name, FileEntryKind.File, file.ContentLength, LastModifiedOf(file.LastModified)) { Version = file.ETag?.Trim('"') };
+            return FileEntryOf(path, file);
         }
         if (await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false))
         {
-            return new FileEntry(path.Name, FileEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) { Permissions = DirectoryMode };
+            _knownDirectories.Seen(key + "/");
+            return DirectoryEntry(path);
         }
         // No object yet, but an interrupted upload kept for resuming: a file of the bytes kept, so
         // SIZE answers what REST must say (curl -C -, lftp reput). A finished object always wins.
@@ -196,6 +205,42 @@ public sealed class S3FileSystem : IFileSystem
             ? new FileEntry(path.Name, FileEntryKind.File, pending.Kept, pending.Interrupted) { IsStored = false }
             : null;
     }
+
+    /// <summary>
+    /// A plain upload's view of its target (see <see cref="IFileSystem.GetUploadTargetAsync"/>): one
+    /// LIST of the directory prefix, plus a HEAD when the size is asked for or a directory is there
+    /// (an object and a prefix of the same name can both exist; the object wins, as in
+    /// <see cref="GetEntryAsync"/>). No pending-upload lookup: a plain upload replaces a pending
+    /// upload whatever it keeps, which the commit takes care of.
+    /// </summary>
+    public async ValueTask<FileEntry?> GetUploadTargetAsync(VirtualPath path, bool withSize, CancellationToken cancellationToken)
+    {
+        if (path.IsRoot)
+        {
+            return DirectoryEntry(path);
+        }
+        var key = KeyOf(path);
+        if (withSize && await HeadAsync(key, path, cancellationToken).ConfigureAwait(false) is { } file)
+        {
+            return FileEntryOf(path, file);
+        }
+        if (!await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+        if (!withSize && await HeadAsync(key, path, cancellationToken).ConfigureAwait(false) is { } shadowing)
+        {
+            return FileEntryOf(path, shadowing);
+        }
+        _knownDirectories.Seen(key + "/");
+        return DirectoryEntry(path);
+    }
+
+    private static FileEntry DirectoryEntry(VirtualPath path) =>
+        new(path.IsRoot ? "" : path.Name, FileEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) { Permissions = DirectoryMode };
+
+    private static FileEntry FileEntryOf(VirtualPath path, GetObjectMetadataResponse file) =>
+        new(path.Name, FileEntryKind.File, file.ContentLength, LastModifiedOf(file.LastModified)) { Version = file.ETag?.Trim('"') };
 
     private async ValueTask<PendingUpload?> FindPendingAsync(string key, VirtualPath path, CancellationToken cancellationToken)
     {
@@ -249,6 +294,10 @@ public sealed class S3FileSystem : IFileSystem
                     throw await HeadAsync(KeyOf(directory), directory, cancellationToken).ConfigureAwait(false) is not null
                         ? new FileSystemException(FileSystemError.NotADirectory, $"{directory} is not a directory.")
                         : new FileSystemException(FileSystemError.NotFound, $"{directory} does not exist.");
+                }
+                if (first && !directory.IsRoot)
+                {
+                    _knownDirectories.Seen(prefix);
                 }
                 first = false;
                 foreach (var common in prefixes)
@@ -578,6 +627,15 @@ public sealed class S3FileSystem : IFileSystem
         }
     }
 
+    /// <summary>An object was committed at <paramref name="path"/>: its directory exists (S3 makes every prefix of a key exist).</summary>
+    internal void Committed(VirtualPath path)
+    {
+        if (!path.Parent.IsRoot)
+        {
+            _knownDirectories.Seen(PrefixOf(path.Parent));
+        }
+    }
+
     /// <summary>True when a finished object holds <paramref name="key"/>.</summary>
     internal async ValueTask<bool> ObjectExistsAsync(string key, VirtualPath path, CancellationToken cancellationToken) =>
         await HeadAsync(key, path, cancellationToken).ConfigureAwait(false) is not null;
@@ -689,6 +747,7 @@ public sealed class S3FileSystem : IFileSystem
         // S3 has no create-if-absent that every store honours: two MKD racing both succeed, harmlessly
         // (one marker). The zero-byte "dir/" marker is what makes an empty directory exist.
         await PutMarkerAsync(KeyOf(path) + "/", path, cancellationToken).ConfigureAwait(false);
+        _knownDirectories.Seen(PrefixOf(path));
     }
 
     public async ValueTask DeleteDirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
@@ -724,6 +783,8 @@ public sealed class S3FileSystem : IFileSystem
         {
             throw new FileSystemException(FileSystemError.DirectoryNotEmpty, $"{path} is not empty.");
         }
+        // Forgotten before the marker goes: a write racing the RMD in this process looks again.
+        _knownDirectories.Forget(prefix);
         await DeleteKeyAsync(prefix, path, cancellationToken).ConfigureAwait(false);
         await KeepDirectoryAsync(path.Parent, cancellationToken).ConfigureAwait(false);
     }
@@ -793,6 +854,9 @@ public sealed class S3FileSystem : IFileSystem
         var fromPrefix = PrefixOf(from);
         var toPrefix = PrefixOf(to);
         var keys = await KeysUnderAsync(fromPrefix, from, cancellationToken).ConfigureAwait(false);
+        // The source and every directory below it go away (or stay, if the copy fails: then they are
+        // looked up again, which costs a request and nothing else).
+        _knownDirectories.ForgetUnder(fromPrefix);
         var copied = new System.Collections.Concurrent.ConcurrentBag<string>();
         try
         {
@@ -831,6 +895,8 @@ public sealed class S3FileSystem : IFileSystem
             throw;
         }
         await DeleteKeysAsync([.. keys.Select(k => k.Key)], from, cancellationToken).ConfigureAwait(false);
+        // Again: a lookup in this process that ran during the copy may have seen the source.
+        _knownDirectories.ForgetUnder(fromPrefix);
     }
 
     /// <summary>Every object under <paramref name="prefix"/> (recursively), refusing more than the rename cap.</summary>
@@ -883,8 +949,19 @@ public sealed class S3FileSystem : IFileSystem
         return page.KeyCount > 0 || (page.S3Objects?.Count ?? 0) > 0;
     }
 
+    /// <summary>
+    /// The parent check of a write (upload, MKD, rename target): a directory seen to exist within
+    /// <see cref="S3StorageOptions.LookupCacheTime"/> (the working directory a CWD just checked, the
+    /// directory of the previous upload) is trusted without a request. What this risks is small: a
+    /// directory removed meanwhile by another Ferry process comes back with the object written into
+    /// it, as S3 makes any key's prefixes exist.
+    /// </summary>
     private async ValueTask RequireDirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
     {
+        if (path.IsRoot || _knownDirectories.Exists(PrefixOf(path)))
+        {
+            return;
+        }
         var entry = await GetEntryAsync(path, cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {

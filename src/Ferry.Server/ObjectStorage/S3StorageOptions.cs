@@ -73,6 +73,14 @@ public sealed partial record S3StorageOptions
     /// </summary>
     public TimeSpan PendingUploadExpiry { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// How long what a lookup found is trusted without asking the store again: a directory seen to
+    /// exist (the parent check of an upload, MKD or rename) and the list of pending uploads (whether
+    /// a fresh upload replaces one). Several Ferry processes on one bucket see each other's changes
+    /// to these within this time at worst (docs/storage.md, "Requests per operation"). Zero: asked every time.
+    /// </summary>
+    public TimeSpan LookupCacheTime { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>True when <paramref name="location"/> names a bucket (s3://…) rather than a host directory.</summary>
     public static bool IsLocation(string location) => location.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);
 
@@ -137,6 +145,10 @@ public sealed partial record S3StorageOptions
         if (PendingUploadExpiry < TimeSpan.FromMinutes(1))
         {
             throw new ArgumentException($"S3 pending upload expiry {PendingUploadExpiry}: at least one minute.", nameof(PendingUploadExpiry));
+        }
+        if (LookupCacheTime < TimeSpan.Zero || LookupCacheTime > TimeSpan.FromMinutes(10))
+        {
+            throw new ArgumentException($"S3 lookup cache time {LookupCacheTime}: zero to ten minutes.", nameof(LookupCacheTime));
         }
         if (UploadPartsInFlight is < 1 or > 64)
         {

@@ -17,9 +17,10 @@ namespace Ferry.Server.ObjectStorage;
 /// expires; any other abort aborts the multipart upload, so no part stays stored and billed.
 /// </summary>
 /// <remarks>
-/// Memory: the part being filled plus the parts in flight, each at most
-/// <see cref="S3StorageOptions.UploadPartSize"/> bytes, from <see cref="ArrayPool{T}.Shared"/>. A small
-/// upload's buffer grows by doubling, so many small uploads do not each hold a whole part.
+/// Memory: the part being filled plus the parts in flight, each <see cref="S3StorageOptions.UploadPartSize"/>
+/// bytes from the store's <see cref="PartBuffers"/>, sent from that buffer (no copy). A small upload's
+/// buffer grows by doubling in <see cref="ArrayPool{T}.Shared"/> up to a part, so many small uploads
+/// do not each hold a whole part.
 /// </remarks>
 internal sealed class S3UploadSink : IUploadSink
 {
@@ -49,7 +50,11 @@ internal sealed class S3UploadSink : IUploadSink
     private readonly PendingUpload? _resumed;
 
     private byte[]? _buffer;
+
+    /// <summary>True when <see cref="_buffer"/> is one of the store's part buffers (else the shared pool's).</summary>
+    private bool _bufferIsPart;
     private int _filled;
+    private readonly PartBuffers _parts;
     private string? _uploadId;
     private int _nextPart = 1;
     private bool _failed;
@@ -72,6 +77,7 @@ internal sealed class S3UploadSink : IUploadSink
         _partsInFlight = store.Options.UploadPartsInFlight;
         _pending = store.PendingUploads;
         _time = store.Time;
+        _parts = store.PartBuffers;
         Stream = new PartStream(this);
         if (start is not null)
         {
@@ -138,13 +144,15 @@ internal sealed class S3UploadSink : IUploadSink
             return;
         }
         var size = _uploadId is not null ? _partSize : Math.Min(_partSize, Math.Max(needed, Math.Max(InitialBuffer, (_buffer?.Length ?? 0) * 2)));
-        var larger = ArrayPool<byte>.Shared.Rent(size);
+        var isPart = size == _partSize;
+        var larger = isPart ? _parts.Rent() : ArrayPool<byte>.Shared.Rent(size);
         if (_buffer is not null)
         {
             _buffer.AsSpan(0, _filled).CopyTo(larger);
-            ArrayPool<byte>.Shared.Return(_buffer);
+            Release(_buffer, _bufferIsPart);
         }
         _buffer = larger;
+        _bufferIsPart = isPart;
     }
 
     /// <summary>Hands the filled buffer to an UploadPart, after waiting for a free slot.</summary>
@@ -169,13 +177,14 @@ internal sealed class S3UploadSink : IUploadSink
             _stored.Add(await done.ConfigureAwait(false));
         }
         var buffer = _buffer!;
+        var isPart = _bufferIsPart;
         var length = _filled;
         var number = _nextPart++;
         _buffer = null;
         _filled = 0;
         // On the pool: the SDK hashes the payload for the signature before sending, which overlaps
         // with the next part arriving from the data connection.
-        _inFlight.Add(Task.Run(() => UploadPartAsync(number, buffer, length), CancellationToken.None));
+        _inFlight.Add(Task.Run(() => UploadPartAsync(number, buffer, isPart, length), CancellationToken.None));
     }
 
     private async Task<string> CreateAsync(CancellationToken cancellationToken)
@@ -193,7 +202,7 @@ internal sealed class S3UploadSink : IUploadSink
     }
 
     /// <summary>Sends one part and gives its buffer back to the pool, whatever happens.</summary>
-    private async Task<PendingPart> UploadPartAsync(int number, byte[] buffer, int length)
+    private async Task<PendingPart> UploadPartAsync(int number, byte[] buffer, bool isPart, int length)
     {
         try
         {
@@ -214,6 +223,18 @@ internal sealed class S3UploadSink : IUploadSink
             throw S3FileSystem.Translate(e, $"store part {number} of", _path);
         }
         finally
+        {
+            Release(buffer, isPart);
+        }
+    }
+
+    private void Release(byte[] buffer, bool isPart)
+    {
+        if (isPart)
+        {
+            _parts.Return(buffer);
+        }
+        else
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
@@ -254,19 +275,25 @@ internal sealed class S3UploadSink : IUploadSink
         _finished = true;
         ReturnBuffer();
         _lifetime.Dispose();
+        _store.Committed(_path);
         await ForgetPendingAsync().ConfigureAwait(false);
     }
 
     /// <summary>
     /// After a commit: the object is whole, so a pending upload of the same name (the one this upload
-    /// resumed, or an older interrupted one it replaced) is forgotten and its parts aborted. One GET
-    /// of the manifest per commit; a failure here only leaves work for the expiry sweep.
+    /// resumed, or an older interrupted one it replaced) is forgotten and its parts aborted. Looked
+    /// up only when the store may hold one (<see cref="IPendingUploads.MayHoldAsync"/>: with manifests
+    /// in the bucket, one LIST of them now and then, not a GET per commit); a failure here only
+    /// leaves work for the expiry sweep.
     /// </summary>
     private async ValueTask ForgetPendingAsync()
     {
         try
         {
-            var pending = _resumed ?? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            var pending = _resumed
+                ?? (await _pending.MayHoldAsync(_key, CancellationToken.None).ConfigureAwait(false)
+                    ? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false)
+                    : null);
             if (pending is null)
             {
                 return;
@@ -448,7 +475,7 @@ internal sealed class S3UploadSink : IUploadSink
     {
         if (_buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            Release(_buffer, _bufferIsPart);
             _buffer = null;
             _filled = 0;
         }

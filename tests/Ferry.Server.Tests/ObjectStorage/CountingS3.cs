@@ -24,6 +24,12 @@ public class CountingS3 : DispatchProxy
 
     public int Calls(string method) => _calls.TryGetValue(method, out var n) ? n : 0;
 
+    /// <summary>Every call so far, whatever its method: the requests made of the store.</summary>
+    public int Total => _calls.Values.Sum();
+
+    /// <summary>The calls so far by method, for a failure message.</summary>
+    public string Summary => string.Join(", ", _calls.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} {c.Value}"));
+
     /// <summary>
     /// Awaited before a call reaches the store, with the method name and the call's number (1 for
     /// the first call of that method): a test holds a request back, e.g. a listing's last page.

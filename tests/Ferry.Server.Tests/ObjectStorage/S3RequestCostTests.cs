@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Amazon.Runtime;
+using Amazon.S3.Model;
+using Ferry.Server.FileSystem;
+using Ferry.Server.ObjectStorage;
+using Ferry.Server.Tests.Support;
+
+namespace Ferry.Server.Tests.ObjectStorage;
+
+/// <summary>
+/// What a command costs in S3 requests (each one a round trip and, on a paid store, a charge),
+/// counted on a real store (Swift's s3api on loopback), and that the lookups saved stay correct:
+/// directories removed here or elsewhere, pending uploads kept by another server.
+/// </summary>
+[Collection(SwiftS3Collection.Name)]
+public sealed class S3RequestCostTests(SwiftS3Fixture swift)
+{
+    private const int MiB = 1024 * 1024;
+    private const int Part = S3StorageOptions.MinUploadPartSize;
+
+    private static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes));
+
+    private (S3FileSystem Store, CountingS3 Counter) CountedStore(string prefix, TimeProvider? time = null)
+    {
+        var options = swift.Options(prefix) with { UploadPartSize = Part, UploadPartsInFlight = 2 };
+        var (client, counter) = CountingS3.Wrap(S3ClientFactory.Create(options, new BasicAWSCredentials(SwiftS3Fixture.AccessKey, SwiftS3Fixture.SecretKey)));
+        return (new S3FileSystem(client, options, time: time), counter);
+    }
+
+    [Fact]
+    public async Task A_small_stor_costs_at_most_two_requests_once_its_directory_is_known()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-stor");
+        var (store, counter) = CountedStore(prefix, new ManualTime());
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        await control.ExpectAsync("MKD /up", 257);
+        // The first upload into the directory may look at the pending uploads once.
+        var first = TestServer.RandomBytes(4096, seed: 280);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /up/first.bin", first)).Final.Code);
+
+        var files = Enumerable.Range(0, 8).Select(i => TestServer.RandomBytes(4096, seed: 281 + i)).ToList();
+        var before = counter.Total;
+        for (var i = 0; i < files.Count; i++)
+        {
+            // New names by absolute path, then one replaced: the bench's loop, and an overwrite.
+            Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, $"STOR /up/s{i}.bin", files[i])).Final.Code);
+        }
+        var replacement = TestServer.RandomBytes(4096, seed: 290);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /up/s0.bin", replacement)).Final.Code);
+        var requests = counter.Total - before;
+        Assert.True(requests <= 2 * (files.Count + 1), $"{requests} requests for {files.Count + 1} small STORs: {counter.Summary}");
+        Assert.Equal(files.Count + 2, counter.Calls("PutObjectAsync") - 1); // + first.bin, - the MKD marker
+
+        Assert.Equal(Sha256(replacement), Sha256((await swift.GetAsync(prefix + "/up/s0.bin"))!));
+        for (var i = 1; i < files.Count; i++)
+        {
+            Assert.Equal(Sha256(files[i]), Sha256((await swift.GetAsync($"{prefix}/up/s{i}.bin"))!));
+        }
+    }
+
+    [Fact]
+    public async Task A_retr_costs_a_head_and_a_get()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-retr");
+        var content = TestServer.RandomBytes(4096, seed: 291);
+        await swift.PutAsync(prefix + "/d/f.bin", content);
+        var (store, counter) = CountedStore(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        var before = counter.Total;
+        var (data, done) = await DataClient.PassiveAsync(control, "RETR /d/f.bin");
+        Assert.Equal(226, done.Code);
+        Assert.Equal(Sha256(content), Sha256(data));
+        Assert.True(counter.Total - before <= 2, counter.Summary);
+        Assert.Equal(1, counter.Calls("GetObjectAsync"));
+    }
+
+    [Fact]
+    public async Task Stor_into_a_directory_removed_by_rmd_here_is_refused_at_once()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-rmd");
+        var (store, _) = CountedStore(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        await control.ExpectAsync("MKD /d", 257);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/a.bin", [1, 2, 3])).Final.Code);
+        await control.ExpectAsync("DELE /d/a.bin", 250);
+        await control.ExpectAsync("RMD /d", 250);
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /d/b.bin", 550);
+        }
+        // And after a directory rename, the old name is gone at once too.
+        await control.ExpectAsync("MKD /e", 257);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /e/a.bin", [4, 5, 6])).Final.Code);
+        await control.ExpectAsync("RNFR /e", 350);
+        await control.ExpectAsync("RNTO /f", 250);
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /e/b.bin", 550);
+        }
+        Assert.Equal([prefix + "/f/", prefix + "/f/a.bin"], (await swift.KeysAsync(prefix + "/")).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_directory_removed_by_another_process_is_trusted_no_longer_than_the_lookup_cache_time()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-gone");
+        var clock = new ManualTime();
+        var (store, _) = CountedStore(prefix, clock);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        await control.ExpectAsync("MKD /d", 257);
+        // Another process removes it (here: the store's own client, behind this server's back).
+        await swift.Client.DeleteObjectAsync(swift.Bucket, prefix + "/d/");
+        clock.Advance(store.Options.LookupCacheTime + TimeSpan.FromMilliseconds(1));
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /d/b.bin", 550);
+        }
+        Assert.Empty(await swift.KeysAsync(prefix + "/"));
+    }
+
+    [Fact]
+    public async Task A_fresh_stor_replaces_a_pending_upload_another_server_kept_once_the_lookup_cache_time_passed()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-pending");
+        var clock = new ManualTime();
+        var (mine, counter) = CountedStore(prefix, clock);
+        var (other, _) = CountedStore(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => mine);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        // This server has looked at the pending uploads (none) before the other one keeps one.
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR warm.bin", [1])).Final.Code);
+
+        var path = VirtualPath.Parse("/x.bin");
+        var sink = await other.BeginUploadAsync(path, new UploadOptions(FileWriteMode.Create, 0), CancellationToken.None);
+        // A whole part and one byte more: the part is sent, the byte dropped when it is kept.
+        await sink.Stream.WriteAsync(TestServer.RandomBytes(Part + 1, seed: 292));
+        await sink.AbortAsync(UploadAbort.KeepReceived, CancellationToken.None);
+        var kept = await other.PendingUploads.FindAsync(other.KeyOf(path), CancellationToken.None);
+        Assert.NotNull(kept);
+        Assert.Equal($"213 {Part}", (await control.ExpectAsync("SIZE x.bin", 213)).ToString());
+
+        clock.Advance(mine.Options.LookupCacheTime + TimeSpan.FromMilliseconds(1));
+        var fresh = TestServer.RandomBytes(3000, seed: 293);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR x.bin", fresh)).Final.Code);
+        Assert.Equal(Sha256(fresh), Sha256((await swift.GetAsync(prefix + "/x.bin"))!));
+        Assert.Null(await other.PendingUploads.FindAsync(other.KeyOf(path), CancellationToken.None));
+        var uploads = await swift.Client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = swift.Bucket, Prefix = prefix + "/" });
+        Assert.Empty(uploads.MultipartUploads ?? []);
+        Assert.True(counter.Calls("AbortMultipartUploadAsync") >= 1, counter.Summary);
+        await control.ExpectAsync("DELE x.bin", 250);
+        await control.ExpectAsync("SIZE x.bin", 550);
+    }
+
+    /// <summary>
+    /// The system's wall clock with a monotonic timestamp that stands still until a test moves it:
+    /// cache expiry without waiting, and none while a loaded machine runs the test slowly.
+    /// </summary>
+    private sealed class ManualTime : TimeProvider
+    {
+        private long _now = Stopwatch.GetTimestamp();
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _now, (long)(by.TotalSeconds * Stopwatch.Frequency));
+
+        public override long TimestampFrequency => Stopwatch.Frequency;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _now);
+    }
+}
