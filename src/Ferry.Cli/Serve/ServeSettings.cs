@@ -34,7 +34,7 @@ internal sealed class ServeSettings
         // Resumable uploads on S3 (issue #16).
         ("s3-pending-expiry", "SECONDS", "S3: an interrupted upload stays resumable (its parts stored and billed) this long after its last interruption, then it is aborted (60 to 31536000; default 86400)"),
         // Uploads of a node that died (kill -9) on S3 (issue #16).
-        ("s3-stale-upload", "SECONDS", "S3: a running upload whose manifest was not updated this long counts as interrupted (its Ferry died) and may be resumed from any Ferry on the bucket; before, a resume is refused with 450 (default 60)"),
+        ("s3-stale-upload", "SECONDS", "S3: a running upload whose manifest was not updated this long counts as interrupted (its Ferry died) and may be resumed from any Ferry on the bucket; before, it is a running upload (no SIZE, APPE gets 450) (default 60)"),
         ("address", "ADDR", "address to listen on (default :: = all IPv6 and IPv4 addresses)"),
         ("port", "N", "control port (default 2121; 21 needs privileges)"),
         ("banner", "TEXT", "text of the 220 greeting"),

@@ -401,8 +401,9 @@ public sealed class S3FileSystem : IFileSystem
             if (IsHeld(pending))
             {
                 // Another session (here or on another node) is uploading it now: continuing the same
-                // multipart upload twice would mix their parts. 450: it is resumable once that one is
-                // interrupted, or its process is seen dead (StaleUploadAfter).
+                // multipart upload twice would mix their parts. 450 (APPE; REST + STOR stops before,
+                // at 554, since SIZE shows no stored bytes): resumable once that one is interrupted,
+                // or its process is seen dead (StaleUploadAfter).
                 throw new FileSystemException(FileSystemError.Busy, $"{path} is being uploaded by another session.");
             }
             if (offset is { } at && at != pending.Kept)

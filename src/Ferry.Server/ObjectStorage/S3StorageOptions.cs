@@ -70,7 +70,8 @@ public sealed partial record S3StorageOptions
     /// <summary>
     /// How old the manifest of a running multipart upload may grow before the upload counts as
     /// interrupted (its process died): then SIZE reports its kept bytes and REST + STOR or APPE
-    /// continue it from any Ferry on the bucket; before, such a resume is refused (450). The running
+    /// continue it from any Ferry on the bucket; before, it is a running upload (no SIZE; APPE and
+    /// DELE get 450, REST + STOR 554 as for any name with no stored bytes). The running
     /// upload rewrites its manifest after each part and at least every third of this time while data
     /// flows; a client that stalls longer is cut by the transfer's stall timeout.
     /// </summary>
