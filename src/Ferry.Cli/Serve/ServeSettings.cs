@@ -33,6 +33,8 @@ internal sealed class ServeSettings
         ("s3-parts-in-flight", "N", "S3 uploads: parts sent at once per upload; memory per upload is (N + 1) × part size, rounded up to a power of two (1 to 64; default 4)"),
         // Resumable uploads on S3 (issue #16).
         ("s3-pending-expiry", "SECONDS", "S3: an interrupted upload stays resumable (its parts stored and billed) this long after its last interruption, then it is aborted (60 to 31536000; default 86400)"),
+        // Uploads of a node that died (kill -9) on S3 (issue #16).
+        ("s3-stale-upload", "SECONDS", "S3: a running upload whose manifest was not updated this long counts as interrupted (its Ferry died) and may be resumed from any Ferry on the bucket; before, it is a running upload (no SIZE, APPE gets 450) (default 60)"),
         ("address", "ADDR", "address to listen on (default :: = all IPv6 and IPv4 addresses)"),
         ("port", "N", "control port (default 2121; 21 needs privileges)"),
         ("banner", "TEXT", "text of the 220 greeting"),
@@ -376,6 +378,7 @@ internal sealed class ServeSettings
             UploadPartSize = Int("s3-part-size") ?? defaults.UploadPartSize,
             UploadPartsInFlight = Int("s3-parts-in-flight") ?? defaults.UploadPartsInFlight,
             PendingUploadExpiry = PendingExpiry() ?? defaults.PendingUploadExpiry,
+            StaleUploadAfter = Seconds("s3-stale-upload") ?? defaults.StaleUploadAfter,
         };
         CheckObjectStorage(template.Validate);
         return template;
@@ -428,6 +431,7 @@ internal sealed class ServeSettings
                 "UploadPartSize" => "s3-part-size",
                 "UploadPartsInFlight" => "s3-parts-in-flight",
                 "PendingUploadExpiry" => "s3-pending-expiry",
+                "StaleUploadAfter" => "s3-stale-upload",
                 _ => "storage",
             };
             // ArgumentException appends "(Parameter '…')" to Message; the key names it here.

@@ -17,11 +17,22 @@ public sealed record PendingPart(int Number, string ETag, long Size);
 /// stored so far (whole parts, numbered from 1 without gaps), and when it was last interrupted,
 /// from which its expiry counts.
 /// </summary>
-public sealed record PendingUpload(string Key, string UploadId, IReadOnlyList<PendingPart> Parts, DateTimeOffset Interrupted)
+/// <remarks>
+/// <paramref name="Active"/>: the manifest of a multipart upload still running, written by the Ferry
+/// process carrying it when the upload begins and again after each part it stores and at least every
+/// third of <see cref="S3StorageOptions.StaleUploadAfter"/> (<paramref name="Updated"/>, also kept in
+/// <paramref name="Interrupted"/> so that the expiry counts from its last sign of life). While it is
+/// fresh no other session resumes it; once stale, its process died (kill -9, crash, lost host) and
+/// it is an interrupted upload like any other.
+/// </remarks>
+public sealed record PendingUpload(string Key, string UploadId, IReadOnlyList<PendingPart> Parts, DateTimeOffset Interrupted, bool Active = false, DateTimeOffset? Updated = null)
 {
     /// <summary>The bytes kept: what SIZE reports and the only REST offset that continues it.</summary>
     [JsonIgnore]
     public long Kept => Parts.Sum(p => p.Size);
+
+    /// <summary>True while a live Ferry process carries this upload: active, and updated within <paramref name="staleAfter"/>.</summary>
+    public bool IsHeld(DateTimeOffset now, TimeSpan staleAfter) => Active && now - (Updated ?? Interrupted) < staleAfter;
 }
 
 /// <summary>

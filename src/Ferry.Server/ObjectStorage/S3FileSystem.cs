@@ -200,8 +200,9 @@ public sealed class S3FileSystem : IFileSystem
             return DirectoryEntry(path);
         }
         // No object yet, but an interrupted upload kept for resuming: a file of the bytes kept, so
-        // SIZE answers what REST must say (curl -C -, lftp reput). A finished object always wins.
-        return await FindPendingAsync(key, path, cancellationToken).ConfigureAwait(false) is { } pending
+        // SIZE answers what REST must say (curl -C -, lftp reput). A finished object always wins;
+        // an upload a live process still carries is not there yet, as on any running upload.
+        return await FindPendingAsync(key, path, cancellationToken).ConfigureAwait(false) is { } pending && !IsHeld(pending)
             ? new FileEntry(path.Name, FileEntryKind.File, pending.Kept, pending.Interrupted) { IsStored = false }
             : null;
     }
@@ -241,6 +242,9 @@ public sealed class S3FileSystem : IFileSystem
 
     private static FileEntry FileEntryOf(VirtualPath path, GetObjectMetadataResponse file) =>
         new(path.Name, FileEntryKind.File, file.ContentLength, LastModifiedOf(file.LastModified)) { Version = file.ETag?.Trim('"') };
+
+    /// <summary>True when a live Ferry process still carries <paramref name="pending"/> (its manifest is active and fresh).</summary>
+    internal bool IsHeld(PendingUpload pending) => pending.IsHeld(Time.GetUtcNow(), _options.StaleUploadAfter);
 
     private async ValueTask<PendingUpload?> FindPendingAsync(string key, VirtualPath path, CancellationToken cancellationToken)
     {
@@ -443,6 +447,14 @@ public sealed class S3FileSystem : IFileSystem
         }
         if (await FindPendingAsync(key, path, cancellationToken).ConfigureAwait(false) is { } pending)
         {
+            if (IsHeld(pending))
+            {
+                // Another session (here or on another node) is uploading it now: continuing the same
+                // multipart upload twice would mix their parts. 450 (APPE; REST + STOR stops before,
+                // at 554, since SIZE shows no stored bytes): resumable once that one is interrupted,
+                // or its process is seen dead (StaleUploadAfter).
+                throw new FileSystemException(FileSystemError.Busy, $"{path} is being uploaded by another session.");
+            }
             if (offset is { } at && at != pending.Kept)
             {
                 throw new FileSystemException(FileSystemError.LimitExceeded, $"This interrupted upload continues only where its stored parts end: REST {pending.Kept}, or REST 0 and the whole file.");
@@ -798,6 +810,11 @@ public sealed class S3FileSystem : IFileSystem
         {
             if (await FindPendingAsync(key, path, cancellationToken).ConfigureAwait(false) is { } pending)
             {
+                if (IsHeld(pending))
+                {
+                    // A running upload is not given up under the session that carries it.
+                    throw new FileSystemException(FileSystemError.Busy, $"{path} is being uploaded by another session.");
+                }
                 // DELE of an interrupted upload gives it up: its parts are aborted, nothing stays billed.
                 await AbortMultipartAsync(key, pending.UploadId, cancellationToken).ConfigureAwait(false);
                 await PendingUploads.RemoveAsync(key, cancellationToken).ConfigureAwait(false);

@@ -66,6 +66,17 @@ public sealed partial record S3StorageOptions
     /// </summary>
     public int UploadPartsInFlight { get; init; } = 4;
 
+    // Uploads carried by a process that died (issue #16, kill -9 of a node).
+    /// <summary>
+    /// How old the manifest of a running multipart upload may grow before the upload counts as
+    /// interrupted (its process died): then SIZE reports its kept bytes and REST + STOR or APPE
+    /// continue it from any Ferry on the bucket; before, it is a running upload (no SIZE; APPE and
+    /// DELE get 450, REST + STOR 554 as for any name with no stored bytes). The running
+    /// upload rewrites its manifest after each part and at least every third of this time while data
+    /// flows; a client that stalls longer is cut by the transfer's stall timeout.
+    /// </summary>
+    public TimeSpan StaleUploadAfter { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>
     /// How long an interrupted upload stays resumable (its parts stored and billed) after its last
     /// interruption; then the expiry sweep aborts it. Also the age past which a multipart upload no
@@ -153,6 +164,10 @@ public sealed partial record S3StorageOptions
         if (UploadPartsInFlight is < 1 or > 64)
         {
             throw new ArgumentException($"S3 upload parts in flight {UploadPartsInFlight}: 1 to 64.", nameof(UploadPartsInFlight));
+        }
+        if (StaleUploadAfter < TimeSpan.FromSeconds(1) || StaleUploadAfter >= PendingUploadExpiry)
+        {
+            throw new ArgumentException($"S3 stale upload time {StaleUploadAfter}: at least one second and less than the pending upload expiry.", nameof(StaleUploadAfter));
         }
     }
 

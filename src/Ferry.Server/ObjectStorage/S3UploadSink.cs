@@ -49,6 +49,23 @@ internal sealed class S3UploadSink : IUploadSink
     /// <summary>The pending upload this one continues (its manifest goes at commit), or null.</summary>
     private readonly PendingUpload? _resumed;
 
+    // The active manifest of a running multipart upload, so that another node resumes it if this
+    // process dies (kill -9) before an orderly interruption could record it (docs/storage.md).
+    /// <summary>When this upload last wrote its active manifest (UTC ticks; 0: none written). Read by writes, set by part tasks.</summary>
+    private long _announced;
+
+    /// <summary>Serializes the manifest writes of the writer and of the part tasks.</summary>
+    private readonly SemaphoreSlim _manifestGate = new(1, 1);
+
+    /// <summary>The parts stored as the active manifest says them; under <see cref="_manifestGate"/>.</summary>
+    private readonly List<PendingPart> _confirmed = [];
+
+    /// <summary>
+    /// An older interrupted upload of this name whose manifest the active one replaced: aborted
+    /// when this upload commits or is kept (as before), given its manifest back when it is not.
+    /// </summary>
+    private PendingUpload? _superseded;
+
     private byte[]? _buffer;
 
     /// <summary>True when <see cref="_buffer"/> is one of the store's part buffers (else the shared pool's).</summary>
@@ -83,6 +100,7 @@ internal sealed class S3UploadSink : IUploadSink
         {
             _uploadId = start.UploadId;
             _stored.AddRange(start.Parts);
+            _confirmed.AddRange(start.Parts);
             _nextPart = start.Parts.Count + 1;
             _resumed = start.Resumed;
             if (start.Prefix is { Length: > 0 } prefix)
@@ -114,6 +132,12 @@ internal sealed class S3UploadSink : IUploadSink
         }
         try
         {
+            if (Interlocked.Read(ref _announced) is > 0 and var announced
+                && _time.GetUtcNow().UtcTicks - announced >= (_store.Options.StaleUploadAfter / 3).Ticks)
+            {
+                // A slow transfer: its manifest stays fresh between parts.
+                await AnnounceAsync(null, cancellationToken).ConfigureAwait(false);
+            }
             while (!data.IsEmpty)
             {
                 if (_filled == _partSize)
@@ -169,6 +193,10 @@ internal sealed class S3UploadSink : IUploadSink
             // without our knowing its id, and abort could not remove it. ABOR waits for this one call.
             _uploadId = await CreateAsync(_lifetime.Token).ConfigureAwait(false);
         }
+        if (Interlocked.Read(ref _announced) == 0)
+        {
+            await AnnounceAsync(null, cancellationToken).ConfigureAwait(false);
+        }
         while (_inFlight.Count >= _partsInFlight)
         {
             var done = await Task.WhenAny(_inFlight).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -185,6 +213,88 @@ internal sealed class S3UploadSink : IUploadSink
         // On the pool: the SDK hashes the payload for the signature before sending, which overlaps
         // with the next part arriving from the data connection.
         _inFlight.Add(Task.Run(() => UploadPartAsync(number, buffer, isPart, length), CancellationToken.None));
+    }
+
+    /// <summary>
+    /// Writes this running upload's active manifest: its whole parts so far (with
+    /// <paramref name="stored"/>, the part just stored: each part task calls this before it ends,
+    /// so the manifest lists every part stored even while the client stalls) and now as its last sign
+    /// of life. The first one reads the manifest it replaces (one GET per multipart upload): an older
+    /// interrupted upload of the name is remembered in <see cref="_superseded"/>; one that a live
+    /// process carries is left alone, as two concurrent uploads of one name always were (the last
+    /// writer's manifest wins). A store failure here does not fail the upload: only a death of this
+    /// process would then lose the resume.
+    /// </summary>
+    private async ValueTask AnnounceAsync(PendingPart? stored, CancellationToken cancellationToken)
+    {
+        await _manifestGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (stored is not null)
+            {
+                _confirmed.Add(stored);
+            }
+            var now = _time.GetUtcNow();
+            if (Interlocked.Read(ref _announced) == 0 && _resumed is null
+                && await _pending.FindAsync(_key, cancellationToken).ConfigureAwait(false) is { } previous
+                && previous.UploadId != _uploadId && !_store.IsHeld(previous))
+            {
+                _superseded = previous;
+            }
+            await _pending.SaveAsync(new PendingUpload(_key, _uploadId!, WholeParts(_confirmed), now, Active: true, Updated: now), cancellationToken).ConfigureAwait(false);
+            Interlocked.Exchange(ref _announced, now.UtcTicks);
+        }
+        catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
+        {
+            // Tried again at the next part or heartbeat.
+        }
+        finally
+        {
+            _manifestGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// This upload ends without being kept: its active manifest goes, or gives way to
+    /// <paramref name="restore"/> (the manifest that was there before), so nothing names aborted parts.
+    /// </summary>
+    private async ValueTask WithdrawAsync(PendingUpload? restore)
+    {
+        if (Interlocked.Read(ref _announced) == 0)
+        {
+            return;
+        }
+        try
+        {
+            if (restore is not null)
+            {
+                await _pending.SaveAsync(restore, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await _pending.RemoveAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
+        {
+            // Left for the expiry sweep; a resume of it fails and starts again (NoSuchUpload).
+        }
+    }
+
+    /// <summary>The stored parts numbered 1..n without a gap, each at least S3's part minimum: what a resume can continue.</summary>
+    private static List<PendingPart> WholeParts(IEnumerable<PendingPart> stored)
+    {
+        var whole = new List<PendingPart>();
+        foreach (var part in stored.OrderBy(p => p.Number))
+        {
+            // A short part (the last one, sent by a commit that then failed) could not be followed by more.
+            if (part.Number != whole.Count + 1 || part.Size < S3StorageOptions.MinUploadPartSize)
+            {
+                break;
+            }
+            whole.Add(part);
+        }
+        return whole;
     }
 
     private async Task<string> CreateAsync(CancellationToken cancellationToken)
@@ -216,7 +326,9 @@ internal sealed class S3UploadSink : IUploadSink
                 PartSize = length,
                 InputStream = body,
             }, _lifetime.Token).ConfigureAwait(false);
-            return new PendingPart(number, response.ETag, length);
+            var part = new PendingPart(number, response.ETag, length);
+            await AnnounceAsync(part, _lifetime.Token).ConfigureAwait(false);
+            return part;
         }
         catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
         {
@@ -294,8 +406,13 @@ internal sealed class S3UploadSink : IUploadSink
                 ?? (await _pending.MayHoldAsync(_key, CancellationToken.None).ConfigureAwait(false)
                     ? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false)
                     : null);
-            if (pending is null)
+            if (_superseded is { } older && older.UploadId != pending?.UploadId)
             {
+                await _store.AbortMultipartAsync(_key, older.UploadId, CancellationToken.None).ConfigureAwait(false);
+            }
+            if (pending is null || (pending.UploadId != _uploadId && _store.IsHeld(pending)))
+            {
+                // None, or another session's running upload of this name: not this commit's to end.
                 return;
             }
             await _pending.RemoveAsync(_key, CancellationToken.None).ConfigureAwait(false);
@@ -373,6 +490,7 @@ internal sealed class S3UploadSink : IUploadSink
         {
             // Rolled back (past a quota): the pending upload stays as it was before this attempt; the
             // parts sent now are past its manifest and are replaced by the next attempt's.
+            await WithdrawAsync(_resumed).ConfigureAwait(false);
             return;
         }
         if (_uploadId is { } uploadId)
@@ -387,6 +505,7 @@ internal sealed class S3UploadSink : IUploadSink
                 // rule (AbortIncompleteMultipartUpload) removes them; see docs/storage.md.
             }
         }
+        await WithdrawAsync(_superseded).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -437,25 +556,17 @@ internal sealed class S3UploadSink : IUploadSink
         }
         _inFlight.Clear();
         ReturnBuffer();
-        var whole = new List<PendingPart>();
-        foreach (var part in _stored.OrderBy(p => p.Number))
-        {
-            // A short part (the last one, sent by a commit that then failed) could not be followed by more.
-            if (part.Number != whole.Count + 1 || part.Size < S3StorageOptions.MinUploadPartSize)
-            {
-                break;
-            }
-            whole.Add(part);
-        }
+        var whole = WholeParts(_stored);
         if (whole.Count == 0)
         {
             return false;
         }
         try
         {
-            var previous = _resumed ?? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            // Its own active manifest is usually what the lookup finds: the upload it replaced is _superseded.
+            var previous = _superseded ?? _resumed ?? await _pending.FindAsync(_key, CancellationToken.None).ConfigureAwait(false);
             await _pending.SaveAsync(new PendingUpload(_key, _uploadId!, whole, _time.GetUtcNow()), CancellationToken.None).ConfigureAwait(false);
-            if (previous is not null && previous.UploadId != _uploadId)
+            if (previous is not null && previous.UploadId != _uploadId && !_store.IsHeld(previous))
             {
                 // An older interrupted upload of this name, replaced by this one: nothing of it may stay billed.
                 await _store.AbortMultipartAsync(_key, previous.UploadId, CancellationToken.None).ConfigureAwait(false);

@@ -1,14 +1,17 @@
+using System.Security.Cryptography;
 using Amazon.S3.Model;
 using Ferry.Cli.Tests.Operations;
 using Ferry.Client;
+using Ferry.Server.ObjectStorage;
 using Ferry.Server.Tests.Support;
 
 namespace Ferry.Cli.Tests.Storage;
 
 /// <summary>
 /// `kill -9` of a `ferry serve --storage s3://...` process in the middle of a multipart upload: the
-/// object was never committed, so neither the bucket nor another Ferry on it shows a partial object.
-/// (Finding and resuming the pending upload is the resumable-upload work of issue #16, tested there.)
+/// object was never committed, so neither the bucket nor another Ferry on it shows a partial object;
+/// the dead process's manifest (written when the multipart upload began and after each part) lets
+/// another Ferry resume the upload once it is stale (<c>--s3-stale-upload</c>), byte-exact.
 /// </summary>
 [Collection(SwiftS3Collection.Name)]
 public sealed class ServeS3KillTests(SwiftS3Fixture swift)
@@ -28,10 +31,9 @@ public sealed class ServeS3KillTests(SwiftS3Fixture swift)
         ["--storage", $"s3://{swift.Bucket}/{prefix}", "--s3-endpoint", swift.Endpoint.ToString(), "--s3-region", SwiftS3Fixture.Region,
          "--s3-path-style", "--s3-part-size", "5242880", "--s3-parts-in-flight", "2", "--user", "alice:secret"];
 
-    /// <summary>Seeded bytes up to <paramref name="stallAt"/>, then a read that never returns (until cancelled).</summary>
-    private sealed class StallingSource(long stallAt) : Stream
+    /// <summary><paramref name="content"/> up to <paramref name="stallAt"/>, then a read that never returns (until cancelled).</summary>
+    private sealed class StallingSource(byte[] content, long stallAt) : Stream
     {
-        private readonly Random _random = new(9);
         private long _position;
 
         public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -44,7 +46,7 @@ public sealed class ServeS3KillTests(SwiftS3Fixture swift)
                 await Task.Delay(Timeout.Infinite, cancellationToken);
             }
             var count = (int)Math.Min(buffer.Length, stallAt - _position);
-            _random.NextBytes(buffer.Span[..count]);
+            content.AsSpan((int)_position, count).CopyTo(buffer.Span);
             _position += count;
             return count;
         }
@@ -74,12 +76,15 @@ public sealed class ServeS3KillTests(SwiftS3Fixture swift)
     }
 
     [Fact]
-    public async Task Kill_9_of_ferry_serve_mid_multipart_upload_leaves_no_partial_object_visible()
+    public async Task Kill_9_of_ferry_serve_mid_multipart_upload_leaves_no_partial_object_visible_and_another_ferry_resumes_it_byte_exact()
     {
         var prefix = SwiftS3Fixture.NewPrefix("kill9");
         var key = prefix + "/up.bin";
+        var content = new byte[27 * MiB + 12345];
+        new Random(9).NextBytes(content);
+        var manifests = new BucketPendingUploads(swift.Client, swift.Bucket, prefix + "/");
         using var stop = new CancellationTokenSource();
-        var source = new StallingSource(23 * MiB);
+        var source = new StallingSource(content, 23 * MiB);
         Task upload;
         await using (var first = await FerryServeProcess.StartAsync(null, Arguments(prefix), Credentials()))
         {
@@ -91,6 +96,8 @@ public sealed class ServeS3KillTests(SwiftS3Fixture swift)
             await source.Stalled.Task.WaitAsync(TimeSpan.FromMinutes(2));
             // Parts are stored: the process dies in the middle of a multipart upload, not before it.
             await FerryServeProcess.EventuallyAsync(async () => await StoredPartsAsync(key) >= 2, "two parts stored");
+            // ... and named by its manifest, written by the process itself as each part was stored.
+            await FerryServeProcess.EventuallyAsync(async () => await manifests.FindAsync(key, CancellationToken.None) is { Active: true, Parts.Count: >= 2 }, "two parts in the active manifest");
 
             await first.SignalAsync("KILL");
             Assert.Equal(128 + 9, await first.WaitForExitAsync(TimeSpan.FromSeconds(30)));
@@ -100,7 +107,8 @@ public sealed class ServeS3KillTests(SwiftS3Fixture swift)
         }
 
         Assert.Null(await swift.GetAsync(key));
-        await using var second = await FerryServeProcess.StartAsync(null, Arguments(prefix), Credentials());
+        // Another Ferry on the bucket that counts a manifest not updated for 1 s as its process's death.
+        await using var second = await FerryServeProcess.StartAsync(null, [.. Arguments(prefix), "--s3-stale-upload", "1"], Credentials());
         await using var other = new FtpClient(new FtpClientOptions());
         await other.ConnectAsync("127.0.0.1", second.Port);
         await other.LoginAsync("alice", "secret");
@@ -110,5 +118,21 @@ public sealed class ServeS3KillTests(SwiftS3Fixture swift)
         var retr = await Assert.ThrowsAsync<FtpCommandException>(() => other.DownloadAsync("/up.bin", back));
         Assert.Equal(550, retr.Code);
         Assert.Equal(0, back.Length);
+
+        // SIZE reports the whole parts the dead process stored (once its manifest is stale), and the
+        // client sends only the rest (APPE, as curl -C - does).
+        long kept = 0;
+        await FerryServeProcess.EventuallyAsync(async () => (kept = await other.TryGetSizeAsync("/up.bin") ?? 0) > 0, "SIZE of the dead process's upload");
+        Assert.True(kept >= 2 * 5 * MiB && kept % (5 * MiB) == 0 && kept <= 23 * MiB, $"kept {kept} bytes");
+        using (var rest = new MemoryStream(content) { Position = kept })
+        {
+            await other.UploadAsync(rest, "/up.bin", FtpUploadMode.Append, null);
+        }
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(content)), Convert.ToHexString(SHA256.HashData((await swift.GetAsync(key))!)));
+        Assert.Equal(content.Length, await other.GetSizeAsync("/up.bin"));
+        // Nothing left behind: no manifest, no multipart upload of the key.
+        Assert.Empty(await swift.KeysAsync(prefix + "/" + BucketPendingUploads.Folder + "/"));
+        var uploads = await swift.Client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = swift.Bucket, Prefix = key });
+        Assert.DoesNotContain(uploads.MultipartUploads ?? [], u => u.Key == key);
     }
 }
