@@ -24,11 +24,8 @@ public sealed class S3ResumeTests(SwiftS3Fixture swift)
     private static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes));
 
     /// <summary>A store over <paramref name="prefix"/> with 5 MiB parts and its own client: one per "process".</summary>
-    private S3FileSystem Store(string prefix, TimeProvider? time = null)
-    {
-        var options = swift.Options(prefix) with { UploadPartSize = Part, UploadPartsInFlight = 2 };
-        return new S3FileSystem(S3ClientFactory.Create(options, new BasicAWSCredentials(SwiftS3Fixture.AccessKey, SwiftS3Fixture.SecretKey)), options, time: time);
-    }
+    private S3FileSystem Store(string prefix, TimeProvider? time = null) =>
+        swift.FileSystem(prefix, o => o with { UploadPartSize = Part, UploadPartsInFlight = 2 }, time);
 
     private async Task<List<MultipartUpload>> PendingUploadsAsync(string prefix)
     {

@@ -76,12 +76,15 @@ public sealed class SwiftS3Fixture : IAsyncLifetime
         PathStyle = true,
     };
 
-    /// <summary>An <see cref="S3FileSystem"/> over <paramref name="prefix"/>, with its own client.</summary>
-    public S3FileSystem FileSystem(string prefix, Func<S3StorageOptions, S3StorageOptions>? configure = null)
+    /// <summary>
+    /// An <see cref="S3FileSystem"/> over <paramref name="prefix"/>, with its own client (one per
+    /// "process"), on <paramref name="time"/>'s clock when given.
+    /// </summary>
+    public S3FileSystem FileSystem(string prefix, Func<S3StorageOptions, S3StorageOptions>? configure = null, TimeProvider? time = null)
     {
         var options = Options(prefix);
         options = configure?.Invoke(options) ?? options;
-        return new S3FileSystem(S3ClientFactory.Create(options, new BasicAWSCredentials(AccessKey, SecretKey)), options);
+        return new S3FileSystem(S3ClientFactory.Create(options, new BasicAWSCredentials(AccessKey, SecretKey)), options, time: time);
     }
 
     /// <summary>A prefix no other test uses.</summary>
