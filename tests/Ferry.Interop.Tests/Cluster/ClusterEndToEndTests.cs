@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using Amazon.S3.Model;
+using System.Text.Json;
 using Ferry.Interop.Tests.Harness;
 using Ferry.Server.Tests.Support;
 using Xunit.Abstractions;
@@ -175,16 +175,17 @@ public sealed class ClusterEndToEndTests(SwiftS3Fixture swift, ClusterEndToEndFi
         var content = await LocalFileAsync("big.bin", 100 * MiB, 174);
         var local = Path.Combine(Work, "big.bin");
 
-        // About 6 s at 16 MiB/s: time to see parts stored, then kill the node in the middle.
+        // About 6 s at 16 MiB/s: time to see parts stored and named by the upload's active manifest
+        // (what another node resumes from; written just after each part), then kill the node.
         var upload = Curl(Client, "--limit-rate", "16M", "-T", local, $"{url}/big.bin");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (await StoredPartsAsync(key) < 2)
+        while (await ManifestPartsAsync(key) < 2)
         {
             if (upload.IsCompleted)
             {
-                Assert.Fail("the upload ended before two parts were stored: " + await upload);
+                Assert.Fail("the upload ended before its manifest named two parts: " + await upload);
             }
-            Assert.True(DateTime.UtcNow < deadline, "no two parts stored within 60 s");
+            Assert.True(DateTime.UtcNow < deadline, "no manifest naming two parts within 60 s");
             await Task.Delay(100);
         }
         var carrier = cluster.NodeA.LoginsOf("dave") == 1 ? cluster.NodeA : cluster.NodeB;
@@ -197,21 +198,34 @@ public sealed class ClusterEndToEndTests(SwiftS3Fixture swift, ClusterEndToEndFi
 
         try
         {
-            // curl -C -: SIZE, then APPE from what the other node reports (STOR of all when it reports
-            // none). A node killed mid-upload wrote no manifest (it is written when an upload is
-            // interrupted, by the node that carries it), so the other node reports none: the upload
-            // starts again from 0 and the dead node's parts are left to the expiry sweep (docs/cluster.md).
+            // The nodes run with --s3-stale-upload 1: the dead node's multipart upload (its manifest
+            // is rewritten after every stored part) is a dead one's once a second has passed since its
+            // last rewrite, and any node then resumes it. curl -C -: SIZE, then APPE from there.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var stored = await ManifestPartsAsync(key);
             var resumed = await Curl(Client, "-v", "-C", "-", "-T", local, $"{url}/big.bin");
             Assert.True(resumed.ExitCode == 0, resumed + cluster.HaproxyLog);
             Assert.True(survivor.LoginsOf("dave") >= 1, $"the resume did not land on node {survivor.Name}");
-            output.WriteLine("curl -C - through the balancer after kill -9: " + string.Join(" | ", resumed.Stderr.Split('\n')
+            var trace = resumed.Stderr.Split('\n')
                 .Where(l => l.StartsWith("> SIZE", StringComparison.Ordinal) || l.StartsWith("> APPE", StringComparison.Ordinal) || l.StartsWith("> STOR", StringComparison.Ordinal)
-                    || l.StartsWith("< 213", StringComparison.Ordinal) || l.StartsWith("< 550", StringComparison.Ordinal) || l.StartsWith("< 226", StringComparison.Ordinal))));
-            var stored = await swift.GetAsync(key);
-            Assert.NotNull(stored);
-            Assert.Equal(Sha256(content), Sha256(stored));
+                    || l.StartsWith("< 213", StringComparison.Ordinal) || l.StartsWith("< 550", StringComparison.Ordinal) || l.StartsWith("< 226", StringComparison.Ordinal))
+                .Select(l => l.TrimEnd('\r')).ToList();
+            output.WriteLine($"the dead node's manifest named {stored} parts; curl -C - through the balancer: " + string.Join(" | ", trace));
+
+            // The survivor reported the dead node's whole parts and curl sent only the rest.
+            var size = trace.FirstOrDefault(l => l.StartsWith("< 213 ", StringComparison.Ordinal));
+            Assert.True(size is not null, "no SIZE answer 213 after the kill: " + string.Join(" | ", trace));
+            var resumedFrom = long.Parse(size["< 213 ".Length..], CultureInfo.InvariantCulture);
+            Assert.True(resumedFrom == stored * 8L * MiB, $"SIZE reported {resumedFrom}: not the {stored} whole 8 MiB parts of the dead node's manifest");
+            Assert.Contains(trace, l => l.StartsWith("> APPE", StringComparison.Ordinal));
+            Assert.DoesNotContain(trace, l => l.StartsWith("> STOR", StringComparison.Ordinal));
+
+            var downloaded = await swift.GetAsync(key);
+            Assert.NotNull(downloaded);
+            Assert.Equal(Sha256(content), Sha256(downloaded));
+            // The dead node's multipart upload was the one completed: nothing orphaned, no manifest.
             Assert.Empty(await swift.KeysAsync(fixture.Prefix + "/.ferry-uploads/"));
-            output.WriteLine($"multipart uploads of the key left in the bucket: {await UploadsAsync(key)}");
+            Assert.Empty(await swift.MultipartUploadsAsync(key));
         }
         finally
         {
@@ -220,19 +234,21 @@ public sealed class ClusterEndToEndTests(SwiftS3Fixture swift, ClusterEndToEndFi
         }
     }
 
-    private async Task<int> UploadsAsync(string key) =>
-        ((await swift.Client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = swift.Bucket, Prefix = key })).MultipartUploads ?? []).Count(u => u.Key == key);
-
-    private async Task<int> StoredPartsAsync(string key)
+    /// <summary>How many parts the manifest of <paramref name="key"/>'s upload in the bucket names (0: none yet).</summary>
+    private async Task<int> ManifestPartsAsync(string key)
     {
-        var uploads = await swift.Client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = swift.Bucket, Prefix = key });
-        var parts = 0;
-        foreach (var upload in (uploads.MultipartUploads ?? []).Where(u => u.Key == key))
+        foreach (var name in await swift.KeysAsync(fixture.Prefix + "/.ferry-uploads/"))
         {
-            var listed = await swift.Client.ListPartsAsync(new ListPartsRequest { BucketName = swift.Bucket, Key = key, UploadId = upload.UploadId });
-            parts += listed.Parts?.Count ?? 0;
+            if (await swift.GetAsync(name) is { } json)
+            {
+                using var manifest = JsonDocument.Parse(json);
+                if (manifest.RootElement.GetProperty("key").GetString() == key)
+                {
+                    return manifest.RootElement.GetProperty("parts").GetArrayLength();
+                }
+            }
         }
-        return parts;
+        return 0;
     }
 }
 
@@ -279,6 +295,9 @@ public sealed class ClusterEndToEndFixture : IAsyncLifetime
                 [
                     "--storage", $"s3://{swift.Bucket}/{Prefix}", "--s3-endpoint", swift.Endpoint.ToString(), "--s3-region", SwiftS3Fixture.Region, "--s3-path-style",
                     "--accounts", AccountsUrl, "--no-anonymous", "--ban-threshold", "6",
+                    // A node killed mid-upload leaves a manifest that is resumable elsewhere after 1 s
+                    // (60 s by default), so the kill -9 test can show a partial resume.
+                    "--s3-stale-upload", "1",
                 ], Environment()));
             }
             return _cluster;

@@ -130,6 +130,25 @@ public sealed class SwiftS3Fixture : IAsyncLifetime
         }
     }
 
+    /// <summary>The multipart uploads in progress (not completed, not aborted) of exactly <paramref name="key"/>.</summary>
+    public async Task<List<MultipartUpload>> MultipartUploadsAsync(string key)
+    {
+        var listed = await Client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = Bucket, Prefix = key });
+        return [.. (listed.MultipartUploads ?? []).Where(u => u.Key == key)];
+    }
+
+    /// <summary>The parts stored so far by every multipart upload in progress of <paramref name="key"/>.</summary>
+    public async Task<int> StoredPartsAsync(string key)
+    {
+        var parts = 0;
+        foreach (var upload in await MultipartUploadsAsync(key))
+        {
+            var listed = await Client.ListPartsAsync(new ListPartsRequest { BucketName = Bucket, Key = key, UploadId = upload.UploadId });
+            parts += listed.Parts?.Count ?? 0;
+        }
+        return parts;
+    }
+
     /// <summary>kill -9 of Swift's proxy: every S3 request fails until <see cref="StartProxyAsync"/>; stored data is kept.</summary>
     public Task KillProxyAsync() => ProxyScriptAsync("kill-proxy", _directory!);
 
