@@ -5,8 +5,9 @@
 #
 # 1. logins: named-account logins per second on one node (4 ftplib processes: connect, USER,
 #    PASS, QUIT in a loop), accounts from a users file vs from PostgreSQL (--accounts postgres://).
-# 2. transfers: many small RETRs (500 x 64 KiB, 4 sessions) and one large RETR + STOR (512 MiB),
-#    straight to one node vs through HAProxy (docs/haproxy-two-nodes.cfg, send-proxy-v2) to two
+# 2. transfers: short sessions per second (4 ftplib processes: connect, login, RETR 4 KiB, QUIT),
+#    many small RETRs (500 x 64 KiB, 4 sessions) and one large RETR + STOR (512 MiB), straight to
+#    one node vs through HAProxy (docs/haproxy-two-nodes.cfg, send-proxy-v2) to one node vs to two
 #    nodes sharing the root; SHA-256 checked.
 # 3. admin: one node with --admin-port and 1,000 logged-in FTP sessions: time of GET /api/sessions,
 #    the Server-Sent Events page update (bytes per event, the server's CPU per second with one
@@ -99,34 +100,51 @@ if want logins; then
   bash tests/peers/postgres.sh stop "$pg_dir"; pg_dir=""
 fi
 
-# --- 2. transfers: direct vs HAProxy + 2 nodes ---------------------------------------------------
+# --- 2. transfers: direct vs HAProxy + 1 node vs HAProxy + 2 nodes -------------------------------
 if want transfers; then
   "$python" -c 'import random, sys, os
 r = random.Random(17)
 root = sys.argv[1]
 for i in range(500):
     open(os.path.join(root, "small", "%04d.bin" % i), "wb").write(r.randbytes(65536))
+open(os.path.join(root, "tiny.bin"), "wb").write(r.randbytes(4096))
 with open(os.path.join(root, "large.bin"), "wb") as f:
     for _ in range(512):
         f.write(r.randbytes(1 << 20))' "$work/root"
+  # transfer_set NAME HOST PORT: short sessions, many small RETRs, one large RETR + STOR
+  transfer_set() {
+    record "sessions-$1" "$(bench sessions --host "$2" --port "$3" --seconds "$seconds" --clients 4 --data "$work/root")"
+    record "small-$1" "$(bench small --host "$2" --port "$3" --files 500 --sessions 4 --data "$work/root")"
+    record "large-$1" "$(bench large --host "$2" --port "$3" --data "$work/root" --root "$work/root")"
+  }
   port=$(free_port)
   serve direct "$port" --root "$work/root" --users "$users" --no-anonymous --passive-ports 40000-40019
-  record small-direct "$(bench small --port "$port" --files 500 --sessions 4 --data "$work/root")"
-  record large-direct "$(bench large --port "$port" --data "$work/root" --root "$work/root")"
+  transfer_set direct 127.0.0.1 "$port"
   stop "$served"
 
-  a=$(free_port); b=$(free_port); lb=$(free_port)
+  # balance NODE_A_PORT NODE_B_PORT: HAProxy with the shipped configuration in front of them; with
+  # one node both of its servers are that node (its passive ports 40000-40009; node_b's frontend
+  # range is then bound but never advertised).
+  balance() {
+    lb=$(free_port)
+    LB_ADDRESS=127.0.0.10 LB_CONTROL_PORT=$lb NODE_A=127.0.0.1 NODE_B=127.0.0.1 NODE_A_CONTROL_PORT=$1 NODE_B_CONTROL_PORT=$2 \
+      NODE_A_PASSIVE=40000-40009 NODE_B_PASSIVE=40010-40019 haproxy -f docs/haproxy-two-nodes.cfg -db >"$work/haproxy.log" 2>&1 &
+    pid_lb=$!
+    pids+=("$pid_lb")
+    wait_port 127.0.0.10 "$lb" "$pid_lb" "$work/haproxy.log"
+    sleep 1 # the first health checks mark the servers up
+  }
+  a=$(free_port); b=$(free_port)
   node_args=(--root "$work/root" --users "$users" --no-anonymous --proxy-protocol --proxy-trusted 127.0.0.1 --proxy-protocol-data --passive-address 127.0.0.10)
   serve node-a "$a" "${node_args[@]}" --passive-ports 40000-40009; pid_a=$served
+  balance "$a" "$a"
+  transfer_set haproxy-1 127.0.0.10 "$lb"
+  stop "$pid_lb"
+
   serve node-b "$b" "${node_args[@]}" --passive-ports 40010-40019; pid_b=$served
-  LB_ADDRESS=127.0.0.10 LB_CONTROL_PORT=$lb NODE_A=127.0.0.1 NODE_B=127.0.0.1 NODE_A_CONTROL_PORT=$a NODE_B_CONTROL_PORT=$b \
-    NODE_A_PASSIVE=40000-40009 NODE_B_PASSIVE=40010-40019 haproxy -f docs/haproxy-two-nodes.cfg -db >"$work/haproxy.log" 2>&1 &
-  pids+=($!)
-  wait_port 127.0.0.10 "$lb" $! "$work/haproxy.log"
-  sleep 1
-  record small-haproxy "$(bench small --host 127.0.0.10 --port "$lb" --files 500 --sessions 4 --data "$work/root")"
-  record large-haproxy "$(bench large --host 127.0.0.10 --port "$lb" --data "$work/root" --root "$work/root")"
-  stop "$pid_a"; stop "$pid_b"
+  balance "$a" "$b"
+  transfer_set haproxy 127.0.0.10 "$lb"
+  stop "$pid_lb"; stop "$pid_a"; stop "$pid_b"
 fi
 
 # --- 3. admin console with N sessions ------------------------------------------------------------

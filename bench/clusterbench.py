@@ -3,6 +3,9 @@
 
   logins     --host H --port P --user U --password W --seconds S --clients N
              N processes, each a loop of connect, USER, PASS, QUIT for S seconds: logins per second.
+  sessions   --host H --port P --user U --password W --seconds S --clients N --data DIR
+             N processes, each a loop of connect, USER, PASS, RETR /tiny.bin (4 KiB, passive, SHA-256
+             checked), QUIT for S seconds: short sessions per second.
   small      --host H --port P --user U --password W --files F --sessions N
              N sessions at once, each RETRs its share of F small files (/small/NNNN.bin, SHA-256
              checked against --data): files per second.
@@ -40,14 +43,51 @@ def logins(a):
     return {"logins": total, "seconds": elapsed, "per_second": total / elapsed, "clients": a.clients}
 
 
+def session_loop(host, port, user, password, seconds, want, source, out):
+    n, ok, end = 0, True, time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            f = ftplib.FTP()
+            f.connect(host, port, timeout=30, source_address=(source, 0))
+            f.login(user, password)
+            h = hashlib.sha256()
+            f.retrbinary("RETR /tiny.bin", h.update)
+            f.quit()
+            ok = ok and h.hexdigest() == want
+            n += 1
+    except Exception as e:  # a failed session fails the run ("ok": false), it does not hang it
+        print(f"session from {source}: {e!r}", file=sys.stderr)
+        ok = False
+    out.put((n, ok))
+
+
+def sessions(a):
+    with open(os.path.join(a.data, "tiny.bin"), "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    q = multiprocessing.Queue()
+    # Each client from its own loopback address (control and data), as distinct clients would be:
+    # a server's per-address share of its passive range (a quarter) is then not what is measured.
+    ps = [multiprocessing.Process(target=session_loop, args=(a.host, a.port, a.user, a.password, a.seconds, want, f"127.0.0.{20 + i}", q))
+          for i in range(a.clients)]
+    start = time.monotonic()
+    for p in ps:
+        p.start()
+    done = [q.get() for _ in ps]
+    for p in ps:
+        p.join()
+    elapsed = time.monotonic() - start
+    total = sum(n for n, _ in done)
+    return {"sessions": total, "seconds": elapsed, "per_second": total / elapsed, "clients": a.clients, "ok": all(ok for _, ok in done)}
+
+
 def expected_small(data, i):
     with open(os.path.join(data, "small", f"{i:04d}.bin"), "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def small_worker(host, port, user, password, names, data, out):
+def small_worker(host, port, user, password, names, data, source, out):
     f = ftplib.FTP()
-    f.connect(host, port, timeout=60)
+    f.connect(host, port, timeout=60, source_address=(source, 0))
     f.login(user, password)
     ok = True
     for i in names:
@@ -61,7 +101,8 @@ def small_worker(host, port, user, password, names, data, out):
 def small(a):
     q = multiprocessing.Queue()
     shares = [list(range(s, a.files, a.sessions)) for s in range(a.sessions)]
-    ps = [multiprocessing.Process(target=small_worker, args=(a.host, a.port, a.user, a.password, names, a.data, q)) for names in shares]
+    ps = [multiprocessing.Process(target=small_worker, args=(a.host, a.port, a.user, a.password, names, a.data, f"127.0.0.{20 + s}", q))
+          for s, names in enumerate(shares)]
     start = time.monotonic()
     for p in ps:
         p.start()
@@ -193,7 +234,7 @@ async def admin(a):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["logins", "small", "large", "admin"])
+    p.add_argument("what", choices=["logins", "sessions", "small", "large", "admin"])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--user", default="bench")
@@ -213,7 +254,7 @@ def main():
     if a.what == "admin":
         r = asyncio.run(admin(a))
     else:
-        r = {"logins": logins, "small": small, "large": large}[a.what](a)
+        r = {"logins": logins, "sessions": sessions, "small": small, "large": large}[a.what](a)
     json.dump(r, sys.stdout)
     print()
 
