@@ -337,9 +337,13 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         _transfer = RunTransferAsync(transfer, cts);
     }
 
+    // No Task.Yield first: the transfer runs on the command loop's thread until its first await
+    // that does not complete at once, and the loop goes on reading from there. A small RETR or a
+    // short listing whose data connection is already queued (ftplib connects before it sends RETR)
+    // completes inline, 150 to 226, with no hand-off to another thread-pool worker: that hop, and the
+    // worker's spinning after it, was a quarter of the server's wake-ups per file (docs/benchmarks.md).
     private async Task RunTransferAsync(Func<CancellationToken, ValueTask<FtpReply>> transfer, CancellationTokenSource cts)
     {
-        await Task.Yield();
         FtpReply reply;
         try
         {
