@@ -17,6 +17,7 @@ public static class Program
     {
         // Nothing touches Console before a command runs: `serve` must reset inherited ignored
         // signals before .NET's console sets up its signal handling (SignalDispositions).
+        OneShotRuntime.Configure(args);
         var root = CreateRoot();
         return await FerryCommandLine.InvokeAsync(root, args, null, null, CancellationToken.None);
     }
