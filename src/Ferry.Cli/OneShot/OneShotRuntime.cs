@@ -8,9 +8,12 @@ internal static class OneShotRuntime
 {
     private static readonly HashSet<string> Commands = new(StringComparer.Ordinal) { "ls", "get", "put", "mirror", "copy" };
 
+    /// <summary>Whether the command line runs a client command (the settings are for those only).</summary>
+    public static bool AppliesTo(string[] args) => args.Length > 0 && Commands.Contains(args[0]);
+
     public static void Configure(string[] args)
     {
-        if (args.Length == 0 || !Commands.Contains(args[0]))
+        if (!AppliesTo(args))
         {
             return;
         }
