@@ -7,20 +7,23 @@
 # run and a table of ratios (lftp's time / ferry's: above 1.0x ferry is faster).
 #
 #   bench/mirror.sh [REPS]        (default 1; needs root, lftp, python3-pyftpdlib, tests/peers/install.sh)
-#   FERRY_BIN=/path/to/ferry bench/mirror.sh   time that binary instead of building src/Ferry.Cli
+#   FERRY_BIN=/path/to/ferry bench/mirror.sh   time that binary instead of a ReadyToRun publish of src/Ferry.Cli
 #   SERVERS="ferry vsftpd" bench/mirror.sh      a subset
 # bench/mirror-1001.sh is the older, Ferry-and-pyftpdlib-only variant with repetitions and no-op runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 reps=${1:-1}
 servers=${SERVERS:-ferry vsftpd pure-ftpd proftpd pyftpdlib}
-if [ -z "${FERRY_BIN:-}" ]; then
-  dotnet build src/Ferry.Cli -c Release -v quiet -nologo >/dev/null
-  FERRY_BIN=$PWD/src/Ferry.Cli/bin/Release/net10.0/ferry
-fi
-ferry=$FERRY_BIN
 work=/dev/shm/ferry-mirror-bench
 rm -rf "$work"; mkdir -p "$work/out"
+if [ -z "${FERRY_BIN:-}" ]; then
+  # ReadyToRun, as packaging/publish.sh ships it: a mirror is a short process, and JIT-compiling
+  # Ferry's own code took about a quarter of its CPU time in a plain `dotnet build` (docs/benchmarks.md).
+  dotnet publish src/Ferry.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    -p:PackAsTool=false -v quiet -nologo -o "$work/ferry-r2r" >/dev/null
+  FERRY_BIN=$work/ferry-r2r/ferry
+fi
+ferry=$FERRY_BIN
 python3 - "$work/local-src" <<'PY'
 import os, random, sys
 os.makedirs(sys.argv[1])

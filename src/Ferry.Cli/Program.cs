@@ -17,6 +17,7 @@ public static class Program
     {
         // Nothing touches Console before a command runs: `serve` must reset inherited ignored
         // signals before .NET's console sets up its signal handling (SignalDispositions).
+        OneShotRuntime.Configure(args);
         var root = CreateRoot();
         return await FerryCommandLine.InvokeAsync(root, args, null, null, CancellationToken.None);
     }
@@ -84,7 +85,7 @@ public static class Program
               mirror URL DIR | mirror --upload DIR URL
                                copy a directory tree down or up
               copy SRC_URL DST_URL [--fxp | --no-fxp]
-                               copy a file server to server (FXP, else streamed)
+                               copy a file (or a tree: SRC_URL ending in /) server to server
               user add|remove|list|passwd|import
                                manage the accounts of serve: a users file or PostgreSQL (ferry user --help)
               admin add|remove|list|token|revoke

@@ -133,11 +133,36 @@ public sealed class SegmentsAndCopyCommandTests : IAsyncLifetime
         Assert.Contains("copy SRC_URL DST_URL", Program.Usage, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Copy_of_a_directory_says_there_is_no_recursive_copy()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Copy_of_a_directory_url_copies_the_whole_tree_between_two_servers(bool allowFxp)
     {
-        var run = await RunAsync("copy", _ftp.Url("pub/"), _ftp.Url("other/"));
-        Assert.Equal(2, run.ExitCode);
-        Assert.Contains("no recursive copy", run.Error, StringComparison.Ordinal);
+        await using var source = await FerryAccountServer.StartAsync("127.0.0.1", allowFxp: allowFxp);
+        await using var destination = await FerryAccountServer.StartAsync("127.0.0.2", allowFxp: true);
+        string[] files = ["index.html", "css/site.css", "img/a/logo.png", "img/a/b/empty.bin", "img/photo.jpg"];
+        var shas = files.ToDictionary(f => f, f => FerryAccountServer.WriteRandomFile(
+            Path.Combine(source.Root, "site", f.Replace('/', Path.DirectorySeparatorChar)), f.EndsWith("empty.bin", StringComparison.Ordinal) ? 0 : 50_000 + f.Length));
+        Directory.CreateDirectory(Path.Combine(source.Root, "site", "no-files"));
+
+        var run = await RunAsync("copy", source.Url("site/"), $"ftp://bob:secret@127.0.0.2:{destination.PortText}/deploy/www");
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        foreach (var (file, sha) in shas)
+        {
+            Assert.Equal(sha, FerryAccountServer.Sha256(Path.Combine(destination.Root, "deploy", "www", file.Replace('/', Path.DirectorySeparatorChar))));
+        }
+        Assert.True(Directory.Exists(Path.Combine(destination.Root, "deploy", "www", "no-files")));
+        var line = Assert.Single(run.Lines);
+        Assert.Contains(": 5 files, 5 directories, ", line, StringComparison.Ordinal);
+        Assert.EndsWith(allowFxp ? "(5 by FXP, 0 streamed through this machine)" : "(0 by FXP, 5 streamed through this machine)", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Copy_of_a_missing_directory_fails_with_exit_1()
+    {
+        var run = await RunAsync("copy", _ftp.Url("nothing-here/"), _ftp.Url("other/"));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("nothing-here does not exist", run.Error, StringComparison.Ordinal);
     }
 }

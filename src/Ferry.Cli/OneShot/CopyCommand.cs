@@ -6,7 +6,7 @@ using Ferry.Client;
 namespace Ferry.Cli.OneShot;
 
 /// <summary>
-/// <c>ferry copy SRC_URL DST_URL</c>: one file from one server to another with
+/// <c>ferry copy SRC_URL DST_URL</c>: one file (or, for a SRC_URL ending in /, a tree) from one server to another with
 /// <see cref="FtpClient.CopyBetweenServersAsync"/>: FXP when both servers allow it, else streamed
 /// through this machine without a temporary file. Says which way it went.
 /// </summary>
@@ -20,7 +20,8 @@ internal static class CopyCommand
         connects to it (PORT), and no byte passes through this machine. When a server refuses (most
         do unless configured: Ferry's --allow-fxp, for named accounts), the file is streamed from
         one data connection into the other, with no temporary file. The summary says which way it
-        went. One file only: directories are not copied (no recursive copy).
+        went. A SRC_URL ending in / copies the whole tree into DST_URL (a directory, made when
+        missing), file by file the same way.
         """;
 
     public static Option[] CreateOptions() =>
@@ -43,9 +44,10 @@ internal static class CopyCommand
         }
         var from = OneShotCommand.ParseUrl(positional[0]);
         var to = OneShotCommand.ParseUrl(positional[1]);
+        var options = new ServerCopyOptions { Fxp = forceFxp ? FxpPolicy.Always : noFxp ? FxpPolicy.Never : FxpPolicy.Auto };
         if (from.IsDirectory)
         {
-            throw new OneShotException(ExitCode.Usage, $"{from} names a directory; ferry copy copies one file (there is no recursive copy)");
+            return await CopyTreeAsync(from, to, options, common, console, ct);
         }
         if (to.IsDirectory)
         {
@@ -54,7 +56,6 @@ internal static class CopyCommand
 
         await using var source = await RemoteConnection.OpenAsync(from, common, console, ct);
         await using var destination = await RemoteConnection.OpenAsync(to, common, console, ct);
-        var options = new ServerCopyOptions { Fxp = forceFxp ? FxpPolicy.Always : noFxp ? FxpPolicy.Never : FxpPolicy.Auto };
         var size = await FileTransfers.RemoteSizeAsync(source, from.Path, ct);
         var meter = new TransferMeter(console, common, from.FileName, size, 0);
         ServerCopyResult? copied = null;
@@ -81,5 +82,36 @@ internal static class CopyCommand
         await OneShotCommand.QuitQuietlyAsync(source, ct);
         await OneShotCommand.QuitQuietlyAsync(destination, ct);
         return ExitCode.Success;
+    }
+
+    /// <summary>A SRC_URL ending in /: the whole tree, into DST_URL as a directory (made when missing).</summary>
+    private static async Task<int> CopyTreeAsync(FtpUrl from, FtpUrl to, ServerCopyOptions options, CommonOptions common, OneShotConsole console, CancellationToken ct)
+    {
+        await using var source = await RemoteConnection.OpenAsync(from, common, console, ct);
+        await using var destination = await RemoteConnection.OpenAsync(to, common, console, ct);
+        ServerTreeCopyResult copied;
+        try
+        {
+            copied = await FtpClient.CopyTreeBetweenServersAsync(source, from.Path, destination, to.Path, options, null, ct);
+        }
+        catch (FtpFxpRefusedException ex)
+        {
+            throw new OneShotException(ExitCode.RemoteError, $"{ex.Message} (--fxp was given; without it the files would be streamed)", ex);
+        }
+        catch (DirectoryNotFoundException ex)
+        {
+            throw new OneShotException(ExitCode.RemoteError, ex.Message, ex);
+        }
+        var tree = copied.Tree;
+        foreach (var failure in tree.Failures)
+        {
+            console.Error.WriteLine($"ferry copy: {failure.RelativePath}: {failure.Error.Message}");
+        }
+        console.Output.WriteLine($"{from} -> {to}: {tree.FilesTransferred} files, {tree.DirectoriesCreated} directories, "
+            + $"{tree.BytesTransferred} bytes ({copied.ByFxp} by FXP, {copied.Streamed} streamed through this machine"
+            + (tree.Failures.Count > 0 ? $", {tree.Failures.Count} failed)" : ")"));
+        await OneShotCommand.QuitQuietlyAsync(source, ct);
+        await OneShotCommand.QuitQuietlyAsync(destination, ct);
+        return tree.Failures.Count > 0 ? ExitCode.RemoteError : ExitCode.Success;
     }
 }

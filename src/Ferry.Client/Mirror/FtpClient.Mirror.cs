@@ -932,7 +932,9 @@ public sealed partial class FtpClient
 
     /// <summary>
     /// Transfers the jobs over this connection and up to <paramref name="parallelism"/> - 1 more.
-    /// A server that refuses the extra connections (a per-address limit) leaves fewer workers.
+    /// This connection starts at once; the others connect and log in at the same time, each
+    /// taking jobs as soon as it is ready (lftp's way: no worker waits for another's login). A
+    /// server that refuses the extra connections (a per-address limit) leaves fewer workers.
     /// </summary>
     private async Task RunTransfersAsync(
         List<MirrorJob> jobs, int parallelism, MirrorTally tally, IProgress<MirrorProgress>? progress,
@@ -943,26 +945,24 @@ public sealed partial class FtpClient
             return;
         }
         var queue = new ConcurrentQueue<MirrorJob>(jobs);
-        var clients = new List<FtpClient> { this };
+        var workers = new List<Task<FtpClient?>> { WorkAsync(Task.FromResult<FtpClient?>(this)) };
+        for (var i = 1; i < Math.Min(parallelism, jobs.Count); i++)
+        {
+            workers.Add(WorkAsync(ConnectExtraAsync()));
+        }
         try
         {
-            for (var i = 1; i < Math.Min(parallelism, jobs.Count); i++)
-            {
-                try
-                {
-                    clients.Add(await ConnectAnotherAsync(ct).ConfigureAwait(false));
-                }
-                catch (FtpException)
-                {
-                    break;
-                }
-            }
-            await Task.WhenAll(clients.Select(WorkAsync)).ConfigureAwait(false);
+            await Task.WhenAll(workers).ConfigureAwait(false);
         }
         finally
         {
-            foreach (var other in clients.Skip(1))
+            // Every worker has ended here (WhenAll waits for all, failed or not).
+            foreach (var worker in workers.Skip(1))
             {
+                if (!worker.IsCompletedSuccessfully || worker.Result is not { } other)
+                {
+                    continue; // Never connected, or cleaned up after its own failure.
+                }
                 try
                 {
                     await other.QuitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -974,9 +974,42 @@ public sealed partial class FtpClient
             }
         }
 
-        async Task WorkAsync(FtpClient client)
+        async Task<FtpClient?> ConnectExtraAsync()
+        {
+            try
+            {
+                return await ConnectAnotherAsync(ct).ConfigureAwait(false);
+            }
+            catch (FtpException)
+            {
+                return null; // One worker fewer.
+            }
+        }
+
+        // Returns the connection it worked on (null when it never connected), for the clean-up.
+        async Task<FtpClient?> WorkAsync(Task<FtpClient?> connecting)
         {
             await Task.Yield();
+            var client = await connecting.ConfigureAwait(false);
+            if (client is null)
+            {
+                return null;
+            }
+            try
+            {
+                await DrainQueueAsync(client).ConfigureAwait(false);
+            }
+            catch when (client != this)
+            {
+                // Cancelled: the clean-up above only sees connections whose worker returned.
+                await client.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+            return client;
+        }
+
+        async Task DrainQueueAsync(FtpClient client)
+        {
             while (queue.TryDequeue(out var job))
             {
                 ct.ThrowIfCancellationRequested();
