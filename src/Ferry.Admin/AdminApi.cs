@@ -119,6 +119,7 @@ internal static class AdminApi
         return views;
     }
 
+    /// <summary>One session as the API shows it (also run on a made-up session by the warm-up).</summary>
     internal static SessionView View(SessionSnapshot s, DateTimeOffset now, Dictionary<long, (long Bytes, DateTimeOffset At)>? previous)
     {
         TransferView? transfer = null;

@@ -58,8 +58,17 @@ public sealed class MonitoringTests
             {
                 log.Publish(upload);
                 log.Publish(upload with { Kind = FtpEventKind.Login });
-                log.Publish(upload with { Kind = FtpEventKind.Download, User = "anonymous", IsAnonymous = true, AnonymousIdentity = "guest@example.org",
-                    Time = time.AddMinutes(1), Path = "/pub/a.iso", Bytes = 42, Completed = false });
+                log.Publish(upload with
+                {
+                    Kind = FtpEventKind.Download,
+                    User = "anonymous",
+                    IsAnonymous = true,
+                    AnonymousIdentity = "guest@example.org",
+                    Time = time.AddMinutes(1),
+                    Path = "/pub/a.iso",
+                    Bytes = 42,
+                    Completed = false,
+                });
             }
 
             var history = new TransferHistory(10);
