@@ -11,7 +11,8 @@
 #    nodes sharing the root; SHA-256 checked.
 # 3. admin: one node with --admin-port and 1,000 logged-in FTP sessions: time of GET /api/sessions,
 #    the Server-Sent Events page update (bytes per event, the server's CPU per second with one
-#    reader against none), RSS before and with the sessions.
+#    reader against none), RSS before and with the sessions. bench/admin.sh runs this part alone,
+#    two builds interleaved (the first request since the start, the event stream's bytes per second).
 # All on one machine: the clients, HAProxy, PostgreSQL and every node share its cores, so two nodes
 # cannot add CPU here; the figures say what the balancer and the database cost, not how a cluster
 # scales. Data on tmpfs (/dev/shm). Writes bench/results/cluster.json and prints a table; the

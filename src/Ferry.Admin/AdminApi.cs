@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Claims;
-using System.Text.Json;
 using Ferry.Admin.Monitoring;
 using Ferry.Admin.Users;
 using Ferry.Server.Hosting;
@@ -82,7 +81,8 @@ internal static class AdminApi
         api.MapPost("/users", CreateUser).WithTags("users").WithSummary("Adds an account.");
         api.MapPut("/users/{name}", UpdateUser).WithTags("users").WithSummary("Changes an account's home, rights, quotas, disabled flag, account policy (session limits, networks, expiry) and (when given) password.");
         api.MapDelete("/users/{name}", DeleteUser).WithTags("users").WithSummary("Removes an account.");
-        api.MapGet("/events", EventStream).WithTags("sessions").WithSummary("Server-Sent Events: the sessions and the throughput, every second.").ExcludeFromDescription();
+        api.MapGet("/events", DashboardEvents.StreamAsync).WithTags("sessions")
+            .WithSummary("Server-Sent Events: a snapshot of the sessions, then every second what changed, and the throughput.").ExcludeFromDescription();
     }
 
     private static StatusView Status(AdminHost host, Defender defender)
@@ -93,29 +93,51 @@ internal static class AdminApi
             SettingsRedaction.Redact(host.Settings));
     }
 
+    /// <summary>
+    /// The sessions now. With <paramref name="previous"/> (an event stream's memory of each
+    /// transfer's bytes at its last event) the rate is over the last interval, so a stalled
+    /// transfer shows 0 at once; without, it is the mean since the transfer started.
+    /// </summary>
     internal static IReadOnlyList<SessionView> Sessions(FtpServer server, Dictionary<long, (long Bytes, DateTimeOffset At)>? previous)
     {
         var now = DateTimeOffset.UtcNow;
-        return server.GetSessions().Select(s =>
+        var snapshots = server.GetSessions();
+        var views = new SessionView[snapshots.Count];
+        for (var i = 0; i < views.Length; i++)
         {
-            TransferView? transfer = null;
-            if (s.Transfer is { } t)
+            views[i] = View(snapshots[i], now, previous);
+        }
+        if (previous is not null && previous.Count > 0)
+        {
+            // Transfers that ended (or sessions that left) are forgotten.
+            var running = new HashSet<long>(views.Where(v => v.Transfer is not null).Select(v => v.Id));
+            foreach (var gone in previous.Keys.Where(id => !running.Contains(id)).ToArray())
             {
-                var rate = t.BytesPerSecond(now);
-                if (previous is not null)
-                {
-                    // The event stream shows the rate over the last interval, so a stalled transfer shows 0 at once.
-                    if (previous.TryGetValue(s.Id, out var last) && last.Bytes <= t.Bytes && now > last.At)
-                    {
-                        rate = (t.Bytes - last.Bytes) / (now - last.At).TotalSeconds;
-                    }
-                    previous[s.Id] = (t.Bytes, now);
-                }
-                transfer = new TransferView(t.Verb, t.Path, t.Upload ? "upload" : "download", t.Bytes, t.Size,
-                    t.Size is > 0 ? Math.Round(100.0 * t.Bytes / t.Size.Value, 1) : null, Math.Round(rate), t.Started);
+                previous.Remove(gone);
             }
-            return new SessionView(s.Id, s.User, s.RemoteEndPoint.Address.ToString(), s.RemoteEndPoint.Port, s.ConnectedAt, s.Tls, s.LastCommand, s.LastCommandAt, transfer);
-        }).ToArray();
+        }
+        return views;
+    }
+
+    /// <summary>One session as the API shows it (also run on a made-up session by the warm-up).</summary>
+    internal static SessionView View(SessionSnapshot s, DateTimeOffset now, Dictionary<long, (long Bytes, DateTimeOffset At)>? previous)
+    {
+        TransferView? transfer = null;
+        if (s.Transfer is { } t)
+        {
+            var rate = t.BytesPerSecond(now);
+            if (previous is not null)
+            {
+                if (previous.TryGetValue(s.Id, out var last) && last.Bytes <= t.Bytes && now > last.At)
+                {
+                    rate = (t.Bytes - last.Bytes) / (now - last.At).TotalSeconds;
+                }
+                previous[s.Id] = (t.Bytes, now);
+            }
+            transfer = new TransferView(t.Verb, t.Path, t.Upload ? "upload" : "download", t.Bytes, t.Size,
+                t.Size is > 0 ? Math.Round(100.0 * t.Bytes / t.Size.Value, 1) : null, Math.Round(rate), t.Started);
+        }
+        return new SessionView(s.Id, s.User, s.RemoteEndPoint.Address.ToString(), s.RemoteEndPoint.Port, s.ConnectedAt, s.Tls, s.LastCommand, s.LastCommandAt, transfer);
     }
 
     private static async Task<IResult> Kick(long id, HttpContext context, AdminHost host, AdminAudit audit)
@@ -244,39 +266,4 @@ internal static class AdminApi
 
     private static IResult NoDirectory() =>
         Results.Json(new ApiError("no account directory: start ferry serve with --users FILE."), statusCode: StatusCodes.Status404NotFound);
-
-    /// <summary>
-    /// Server-Sent Events: every second an "update" event with the sessions (rates over the last
-    /// second) and the latest throughput point. Ends when the client goes or the console stops.
-    /// </summary>
-    private static async Task EventStream(HttpContext context, AdminHost host, ThroughputRecorder throughput, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime)
-    {
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-store";
-        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        var previous = new Dictionary<long, (long, DateTimeOffset)>();
-        var json = new JsonSerializerOptions(JsonSerializerDefaults.Web) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.Default };
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
-        try
-        {
-            do
-            {
-                var sessions = Sessions(host.Server, previous);
-                foreach (var gone in previous.Keys.Except(sessions.Where(s => s.Transfer is not null).Select(s => s.Id)).ToArray())
-                {
-                    previous.Remove(gone);
-                }
-                var points = throughput.LastHour();
-                var update = new { time = DateTimeOffset.UtcNow, draining = host.Server.IsDraining, sessions, throughput = points.Count > 0 ? points[^1] : null };
-                await context.Response.WriteAsync("event: update\ndata: " + JsonSerializer.Serialize(update, json) + "\n\n", stop.Token).ConfigureAwait(false);
-                await context.Response.Body.FlushAsync(stop.Token).ConfigureAwait(false);
-            }
-            while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false));
-        }
-        catch (OperationCanceledException)
-        {
-            // The page was closed, or the console stops.
-        }
-    }
 }

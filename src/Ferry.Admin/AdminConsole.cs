@@ -31,13 +31,24 @@ public sealed class AdminConsole : IAsyncDisposable
     private const string AdminScheme = "Admin";
 
     private readonly WebApplication _app;
+    private readonly ILogger _logger;
+    private readonly string _boundAddress;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _sampler;
+    private Task? _warmUp;
 
-    private AdminConsole(WebApplication app) => _app = app;
+    private AdminConsole(WebApplication app, ILogger logger, string boundAddress)
+    {
+        _app = app;
+        _logger = logger;
+        _boundAddress = boundAddress;
+    }
 
     /// <summary>Where the console answers, once started (e.g. http://127.0.0.1:8021/).</summary>
     public Uri Address { get; private set; } = new("http://localhost/");
+
+    /// <summary>The warm-up started by <see cref="StartAsync(CancellationToken)"/> (tests await it).</summary>
+    internal Task WarmUp => _warmUp ?? Task.CompletedTask;
 
     /// <summary>The application (tests use its <c>GetTestServer()</c> when built with <paramref name="configure"/>).</summary>
     internal WebApplication App => _app;
@@ -107,6 +118,8 @@ public sealed class AdminConsole : IAsyncDisposable
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase;
             // <, >, &, ' as \u escapes: a name such as "<script>" is never markup in any response.
             o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.Default;
+            // Generated at build time for the frequent answers (sessions, events): no reflection on first use.
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminJsonContext.Default);
         });
         services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
         {
@@ -139,7 +152,7 @@ public sealed class AdminConsole : IAsyncDisposable
         app.UseAuthorization();
         AdminApi.Map(app);
         ConsolePages.Map(app);
-        return new AdminConsole(app);
+        return new AdminConsole(app, loggerFactory.CreateLogger("Ferry.Admin"), options.Address);
     }
 
     /// <summary>Builds and starts the console on Kestrel.</summary>
@@ -156,11 +169,15 @@ public sealed class AdminConsole : IAsyncDisposable
     {
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         var addresses = _app.Services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses;
+        Uri? listening = null;
         if (addresses?.FirstOrDefault() is { } first)
         {
             Address = new Uri(first.Replace("[::]", "localhost", StringComparison.Ordinal) + "/");
+            listening = AdminWarmUp.LoopbackAddress(Address, _boundAddress);
         }
         _sampler = SampleAsync(_app.Services.GetRequiredService<ThroughputRecorder>(), _stopping.Token);
+        // Off the request path: the first request would otherwise pay for the JIT and first uses.
+        _warmUp = Task.Run(() => AdminWarmUp.RunAsync(_app, listening, _logger, _stopping.Token), CancellationToken.None);
     }
 
     private static async Task SampleAsync(ThroughputRecorder recorder, CancellationToken stopping)
@@ -185,6 +202,10 @@ public sealed class AdminConsole : IAsyncDisposable
         if (_sampler is not null)
         {
             await _sampler.ConfigureAwait(false);
+        }
+        if (_warmUp is not null)
+        {
+            await _warmUp.ConfigureAwait(false);
         }
         using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
         {

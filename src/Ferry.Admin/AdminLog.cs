@@ -19,4 +19,10 @@ internal static partial class AdminLog
 
     [LoggerMessage(305, LogLevel.Information, "admin console listening on {Url}")]
     public static partial void Listening(ILogger logger, string url);
+
+    [LoggerMessage(320, LogLevel.Debug, "admin console warmed up in {Milliseconds:F0} ms")]
+    public static partial void WarmedUp(ILogger logger, double milliseconds);
+
+    [LoggerMessage(321, LogLevel.Warning, "admin console warm-up failed (the first request will be slower)")]
+    public static partial void WarmUpFailed(ILogger logger, Exception exception);
 }

@@ -3,6 +3,7 @@ using Ferry.Admin.Monitoring;
 using Ferry.Server.Events;
 using Ferry.Server.Hosting;
 using Ferry.Server.Security;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ferry.Admin.Tests;
 
@@ -30,6 +31,83 @@ public sealed class MonitoringTests
         Assert.Single(history.Recent("/F", 10));
         Assert.Empty(history.Recent("nothing", 10));
     }
+
+    /// <summary>
+    /// The transfer log as ferry serve writes it (its own writer), in either format: the history
+    /// after a restart shows its transfers, newest first, with what the format keeps.
+    /// </summary>
+    [Theory]
+    [InlineData(TransferLogFormat.Xferlog, "/in_coming/report.pdf", 3.0)]
+    [InlineData(TransferLogFormat.Json, "/in coming/report.pdf", 2.2)]
+    public async Task History_is_seeded_from_the_transfer_log_in_its_configured_format(TransferLogFormat format, string path, double seconds)
+    {
+        var dir = Directory.CreateTempSubdirectory("ferry-admin-seed-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "transfers.log");
+            var time = new DateTimeOffset(2026, 3, 5, 14, 7, 9, TimeSpan.Zero);
+            var upload = new FtpEvent(FtpEventKind.Upload, 7, new IPEndPoint(IPAddress.Parse("192.0.2.10"), 40000), "alice", false)
+            {
+                Time = time,
+                Path = "/in coming/report.pdf",
+                Bytes = 123456,
+                Duration = TimeSpan.FromSeconds(2.2),
+                Command = "STOR",
+            };
+            await using (var log = new TransferLog(file, format, NullLogger.Instance))
+            {
+                log.Publish(upload);
+                log.Publish(upload with { Kind = FtpEventKind.Login });
+                log.Publish(upload with
+                {
+                    Kind = FtpEventKind.Download,
+                    User = "anonymous",
+                    IsAnonymous = true,
+                    AnonymousIdentity = "guest@example.org",
+                    Time = time.AddMinutes(1),
+                    Path = "/pub/a.iso",
+                    Bytes = 42,
+                    Completed = false,
+                });
+            }
+
+            var history = new TransferHistory(10);
+            history.Seed(file, format);
+            var records = history.Recent(null, 10);
+            Assert.Equal(2, records.Count);
+            Assert.Equal(new TransferRecord(time.AddMinutes(1), "anonymous", "192.0.2.10", "download", "/pub/a.iso", 42, format == TransferLogFormat.Json ? 2.2 : 3.0, false), records[0]);
+            Assert.Equal(new TransferRecord(time, "alice", "192.0.2.10", "upload", path, 123456, seconds, true), records[1]);
+
+            // The other format configured than the one written: nothing is made up from the lines.
+            var wrong = new TransferHistory(10);
+            wrong.Seed(file, format == TransferLogFormat.Json ? TransferLogFormat.Xferlog : TransferLogFormat.Json);
+            Assert.Empty(wrong.Recent(null, 10));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    // Another server's line with a space in the name (vsftpd writes names as they are).
+    [InlineData("Thu Mar  5 14:07:09 2026 1 192.0.2.10 5 /a b.txt b _ o r bob ftp 0 * c", "/a b.txt", true)]
+    // wu-ftpd's lines have no completion status: complete.
+    [InlineData("Thu Mar  5 14:07:09 2026 1 192.0.2.10 5 /a.txt b _ o r bob ftp 0 *", "/a.txt", true)]
+    [InlineData("Thu Mar  5 14:07:09 2026 1 192.0.2.10 5 /a.txt b _ o r bob ftp 0 * i", "/a.txt", false)]
+    public void Xferlog_lines_of_other_servers_are_read_too(string line, string path, bool completed)
+    {
+        var record = TransferHistory.FromXferlog(line);
+        Assert.Equal(new TransferRecord(new DateTimeOffset(2026, 3, 5, 14, 7, 9, TimeSpan.Zero), "bob", "192.0.2.10", "download", path, 5, 1, completed), record);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("{\"event\":\"upload\"}")]
+    [InlineData("Thu Mar  5 14:07:09 2026 1 192.0.2.10 5 /a.txt b _ d r bob ftp 0 * c")] // ProFTPD's delete line
+    [InlineData("Thu Mar  5 14:07:09 2026 1 192.0.2.10 many /a.txt b _ o r bob ftp 0 * c")]
+    [InlineData("Thu Mar  5 14:07:09 2026 1 192.0.2.10 5 b _ o r bob ftp 0 * c")] // no name
+    public void Lines_that_are_not_xferlog_transfers_are_skipped(string line) => Assert.Null(TransferHistory.FromXferlog(line));
 
     [Fact]
     public void An_operator_ban_is_listed_refused_and_lifted()

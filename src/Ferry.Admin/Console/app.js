@@ -87,26 +87,85 @@ async function load(view) {
 }
 
 // --- dashboard: sessions over Server-Sent Events ------------------------------------------------
-function renderSessions(sessions) {
-  $('#sum-sessions').textContent = String(sessions.length);
-  const rows = sessions.map(s => {
-    const t = s.transfer;
-    let transfer = '';
-    if (t) {
-      const progress = t.size ? el('progress', { max: t.size, value: t.bytes, 'aria-label': 'Progress of ' + t.path }) : null;
-      transfer = el('div', { class: 'transfer' },
-        el('span', { class: 'direction' }, t.direction === 'upload' ? 'up ' : 'down '),
-        el('span', { class: 'path' }, t.path), progress,
-        el('span', { class: 'progress-text' }, bytes(t.bytes) + (t.size ? ' of ' + bytes(t.size) + ' (' + t.percent + ' %)' : '')));
-    }
-    const kick = el('button', { type: 'button', class: 'danger', 'aria-label': 'Kick session ' + s.id + ' (' + (s.user || 'not logged in') + ')',
-      onclick: () => kickSession(s.id) }, 'Kick');
-    return el('tr', { 'data-session': s.id },
-      el('td', {}, s.id), el('td', { class: 'user' }, s.user || '—'), el('td', {}, s.address + ':' + s.port),
-      el('td', {}, ago(s.connectedAt)), el('td', { class: 'command' }, s.command || ''), el('td', {}, transfer),
-      el('td', { class: 'rate' }, t ? bytes(t.bytesPerSecond) + '/s' : ''), el('td', {}, kick));
-  });
-  replaceRows($('#sessions'), rows, 'No sessions.', 8);
+// The stream opens with a snapshot of every session, then each second sends only the sessions
+// added, changed and removed since. The page keeps one row per session and touches only those.
+const live = new Map(); // session id -> { session, row }
+
+function sessionCells(s) {
+  const t = s.transfer;
+  let transfer = '';
+  if (t) {
+    const progress = t.size ? el('progress', { max: t.size, value: t.bytes, 'aria-label': 'Progress of ' + t.path }) : null;
+    transfer = el('div', { class: 'transfer' },
+      el('span', { class: 'direction' }, t.direction === 'upload' ? 'up ' : 'down '),
+      el('span', { class: 'path' }, t.path), progress,
+      el('span', { class: 'progress-text' }, bytes(t.bytes) + (t.size ? ' of ' + bytes(t.size) + ' (' + t.percent + ' %)' : '')));
+  }
+  return [el('td', {}, s.id), el('td', { class: 'user' }, s.user || '—'), el('td', {}, s.address + ':' + s.port),
+    el('td', { class: 'connected' }, ago(s.connectedAt)), el('td', { class: 'command' }, s.command || ''), el('td', {}, transfer),
+    el('td', { class: 'rate' }, t ? bytes(t.bytesPerSecond) + '/s' : '')];
+}
+
+function kickLabel(s) { return 'Kick session ' + s.id + ' (' + (s.user || 'not logged in') + ')'; }
+
+function sessionRow(s) {
+  const kick = el('button', { type: 'button', class: 'danger', 'aria-label': kickLabel(s), onclick: () => kickSession(s.id) }, 'Kick');
+  return el('tr', { 'data-session': s.id }, ...sessionCells(s), el('td', {}, kick));
+}
+
+// A changed session: its cells are rebuilt, its Kick button kept (focus stays where it was).
+function updateRow(entry, s) {
+  const kickCell = entry.row.lastElementChild;
+  kickCell.firstElementChild.setAttribute('aria-label', kickLabel(s));
+  entry.row.replaceChildren(...sessionCells(s), kickCell);
+  entry.session = s;
+}
+
+// Rows in id order; called when sessions come or go.
+function placeRows() {
+  const rows = [...live.values()].sort((a, b) => a.session.id - b.session.id).map(e => e.row);
+  if (rows.length) $('#sessions').tBodies[0].replaceChildren(...rows);
+  else replaceRows($('#sessions'), [], 'No sessions.', 8);
+}
+
+function refreshConnected() {
+  $('#sum-sessions').textContent = String(live.size);
+  for (const entry of live.values()) {
+    const cell = entry.row.querySelector('td.connected');
+    const text = ago(entry.session.connectedAt);
+    if (cell.textContent !== text) cell.textContent = text;
+  }
+}
+
+function applySnapshot(sessions) {
+  live.clear();
+  for (const s of sessions) live.set(s.id, { session: s, row: sessionRow(s) });
+  placeRows();
+  refreshConnected();
+}
+
+function applyUpdate(update) {
+  let moved = false;
+  for (const s of update.added.concat(update.changed)) {
+    const entry = live.get(s.id);
+    if (entry) updateRow(entry, s);
+    else { live.set(s.id, { session: s, row: sessionRow(s) }); moved = true; }
+  }
+  for (const id of update.removed) {
+    const entry = live.get(id);
+    if (entry) { entry.row.remove(); live.delete(id); moved = true; }
+  }
+  if (moved) placeRows();
+  refreshConnected();
+}
+
+function applyStatus(update) {
+  $('#sum-state').textContent = update.draining ? 'draining' : 'running';
+  if (update.throughput) {
+    const last = state.points[state.points.length - 1];
+    if (!last || last.time !== update.throughput.time) { state.points.push(update.throughput); drawChart(); }
+    $('#sum-rate').textContent = bytes(update.throughput.bytesPerSecond) + '/s';
+  }
 }
 
 async function kickSession(id) {
@@ -119,15 +178,16 @@ function startEvents() {
   const source = new EventSource('/api/events');
   source.addEventListener('open', () => { $('#sum-live').textContent = 'on'; });
   source.addEventListener('error', () => { $('#sum-live').textContent = 'reconnecting…'; });
+  // Every (re)connection starts with a snapshot, so nothing missed while away is kept.
+  source.addEventListener('snapshot', event => {
+    const snapshot = JSON.parse(event.data);
+    applySnapshot(snapshot.sessions);
+    applyStatus(snapshot);
+  });
   source.addEventListener('update', event => {
     const update = JSON.parse(event.data);
-    renderSessions(update.sessions);
-    $('#sum-state').textContent = update.draining ? 'draining' : 'running';
-    if (update.throughput) {
-      const last = state.points[state.points.length - 1];
-      if (!last || last.time !== update.throughput.time) { state.points.push(update.throughput); drawChart(); }
-      $('#sum-rate').textContent = bytes(update.throughput.bytesPerSecond) + '/s';
-    }
+    applyUpdate(update);
+    applyStatus(update);
   });
 }
 

@@ -19,6 +19,7 @@ public sealed class ThroughputRecorder
     private readonly Dictionary<long, long> _seen = [];
     private readonly Queue<ThroughputPoint> _points = new();
     private readonly Lock _lock = new();
+    private ThroughputPoint? _latest;
     private long _pending;
     private DateTimeOffset _last = DateTimeOffset.UtcNow;
 
@@ -57,11 +58,24 @@ public sealed class ThroughputRecorder
             _last = now;
             var point = new ThroughputPoint(now, moved, moved / seconds);
             _points.Enqueue(point);
+            _latest = point;
             while (_points.Count > Capacity)
             {
                 _points.Dequeue();
             }
             return point;
+        }
+    }
+
+    /// <summary>The newest point (null before the first sample).</summary>
+    public ThroughputPoint? Latest
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _latest;
+            }
         }
     }
 

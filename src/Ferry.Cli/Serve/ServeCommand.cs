@@ -244,9 +244,9 @@ internal static class ServeCommand
         {
             // The console's transfer history is an event sink, so it is added before the start.
             var history = new Ferry.Admin.Monitoring.TransferHistory(adminOptions.RecentTransfers);
-            if (operations.TransferLog is { } logPath && operations.TransferLogFormat == TransferLogFormat.Json)
+            if (operations.TransferLog is { } logPath)
             {
-                history.Seed(logPath);
+                history.Seed(logPath, operations.TransferLogFormat);
             }
             server.AddEventSink(history);
             // The console edits the accounts the server logs in with: the shared database when there
