@@ -1095,7 +1095,7 @@ public sealed class S3FileSystem : IFileSystem
     {
         try
         {
-            await _s3.PutObjectAsync(new PutObjectRequest
+            await _s3.PutObjectAsync(new ImmediatePutObjectRequest
             {
                 BucketName = _options.Bucket,
                 Key = key,

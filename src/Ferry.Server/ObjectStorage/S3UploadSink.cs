@@ -432,7 +432,11 @@ internal sealed class S3UploadSink : IUploadSink
         try
         {
             using var body = _buffer is null ? new MemoryStream([], writable: false) : new MemoryStream(_buffer, 0, _filled, writable: false);
-            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = _key, InputStream = body }, cancellationToken).ConfigureAwait(false);
+            var request = ImmediatePutObjectRequest.For(_filled);
+            request.BucketName = _bucket;
+            request.Key = _key;
+            request.InputStream = body;
+            await _s3.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
         {
