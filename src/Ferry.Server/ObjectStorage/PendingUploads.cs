@@ -192,7 +192,7 @@ public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string roo
         // listed while this runs is dropped again after.
         _index = null;
         // A manifest is a few hundred bytes: no 100-continue handshake.
-        await s3.PutObjectAsync(new ImmediatePutObjectRequest
+        await s3.PutObjectAsync(new Immediate.PutObjectRequest
         {
             BucketName = bucket,
             Key = ManifestKey(upload.Key),

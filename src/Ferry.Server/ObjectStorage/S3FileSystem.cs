@@ -1095,7 +1095,7 @@ public sealed class S3FileSystem : IFileSystem
     {
         try
         {
-            await _s3.PutObjectAsync(new ImmediatePutObjectRequest
+            await _s3.PutObjectAsync(new Immediate.PutObjectRequest
             {
                 BucketName = _options.Bucket,
                 Key = key,

@@ -444,7 +444,7 @@ internal sealed class S3UploadSink : IUploadSink
         try
         {
             using var body = _buffer is null ? new MemoryStream([], writable: false) : new MemoryStream(_buffer, 0, _filled, writable: false);
-            var request = ImmediatePutObjectRequest.For(_filled);
+            var request = Immediate.PutObjectRequest.For(_filled);
             request.BucketName = _bucket;
             request.Key = _key;
             request.InputStream = body;

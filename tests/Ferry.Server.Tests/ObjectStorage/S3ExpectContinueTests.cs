@@ -17,7 +17,7 @@ public sealed class S3ExpectContinueTests
     [Theory]
     [InlineData(4096, false)]
     [InlineData(0, false)]
-    [InlineData(ImmediatePutObjectRequest.Threshold, true)]
+    [InlineData(Ferry.Server.ObjectStorage.Immediate.PutObjectRequest.Threshold, true)]
     public async Task A_put_waits_for_100_continue_only_from_the_threshold_up(long length, bool expectContinue)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -30,13 +30,15 @@ public sealed class S3ExpectContinueTests
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         var store = ServeOnePutAsync(listener, timeout.Token);
-        var request = ImmediatePutObjectRequest.For(length);
+        var request = Ferry.Server.ObjectStorage.Immediate.PutObjectRequest.For(length);
         request.BucketName = "bucket";
         request.Key = "k.bin";
         request.InputStream = new MemoryStream(content);
         await client.PutObjectAsync(request, timeout.Token);
         var (headers, body) = await store;
 
+        // The bucket and key are in the path: the SDK finds them by the request type's name.
+        Assert.StartsWith("PUT /bucket/k.bin ", headers, StringComparison.Ordinal);
         Assert.Equal(expectContinue, headers.Contains("\r\nexpect: 100-continue", StringComparison.OrdinalIgnoreCase));
         Assert.Equal(Convert.ToHexString(SHA256.HashData(content)), Convert.ToHexString(SHA256.HashData(body)));
     }
