@@ -2,6 +2,7 @@
 # Ferry serving an S3 bucket against a direct S3 client on the same store, in the same run.
 #
 #   bench/s3.sh [--reps N] [--only SCENARIO,...] [--no-doc] [--part-size BYTES] [--parts-in-flight N]
+#               [--compare FERRY_DLL]
 #
 # The store is OpenStack Swift with s3api on loopback (tests/peers/s3-swift.sh: the one the tests
 # use), so its own speed is part of both columns: what is compared is the cost Ferry adds between an
@@ -13,6 +14,10 @@
 # During the 1 GiB STOR the server's RSS is sampled every 20 ms: the target is a growth of at most
 # parts in flight x part size + 32 MiB.
 #
+# --compare starts a second Ferry from another build's ferry.dll (e.g. the last release, built in a
+# git archive elsewhere) on the same bucket: the small-file scenarios then run direct, Ferry, the
+# other build, in turn, and the table gains a column for it.
+#
 # Installs what it needs (python3-boto3, Swift through tests/peers/s3-swift.sh install), builds Ferry
 # in Release, makes a 1 GiB file from a seeded PRNG on tmpfs (/dev/shm), starts Swift and Ferry on
 # free 127.0.0.1 ports, runs bench/s3bench.py, writes bench/results/s3.json and the "Object storage"
@@ -22,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DEBIAN_FRONTEND=noninteractive
 
-reps=3 only="" doc=1 part=$((8 * 1024 * 1024)) inflight=4
+reps=3 only="" doc=1 compare="" part=$((8 * 1024 * 1024)) inflight=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) reps=$2; shift ;;
@@ -30,6 +35,7 @@ while [ $# -gt 0 ]; do
     --no-doc) doc=0 ;;
     --part-size) part=$2; shift ;;
     --parts-in-flight) inflight=$2; shift ;;
+    --compare) compare=$2; shift ;;
     *) echo "s3.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -76,9 +82,10 @@ for _ in range(200):
         for t in held: t.close()'
 }
 swift_dir=$(mktemp -d /tmp/ferry-bench-swift.XXXXXX)
-ferry_pid=""
+ferry_pid="" ferry_b_pid=""
 cleanup() {
   [ -n "$ferry_pid" ] && { kill -TERM "$ferry_pid" 2>/dev/null || true; wait "$ferry_pid" 2>/dev/null || true; }
+  [ -n "$ferry_b_pid" ] && { kill -TERM "$ferry_b_pid" 2>/dev/null || true; wait "$ferry_b_pid" 2>/dev/null || true; }
   bash tests/peers/s3-swift.sh stop "$swift_dir"
 }
 trap cleanup EXIT
@@ -95,25 +102,40 @@ s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_a
                   aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}))
 s3.create_bucket(Bucket=sys.argv[2])' "$endpoint" "$bucket"
 
-ftp_port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true \
-  AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent \
-  dotnet "$ferry" serve --storage "s3://$bucket" --s3-endpoint "$endpoint" --s3-region us-east-1 --s3-path-style \
-  --s3-part-size "$part" --s3-parts-in-flight "$inflight" --address 127.0.0.1 --port "$ftp_port" --user bench:bench \
-  >"$out/s3-ferry.log" 2>&1 &
+free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+start_ferry() { # start_ferry DLL PORT LOG: starts it in the background (its pid in $!)
+  AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true \
+    AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent \
+    dotnet "$1" serve --storage "s3://$bucket" --s3-endpoint "$endpoint" --s3-region us-east-1 --s3-path-style \
+    --s3-part-size "$part" --s3-parts-in-flight "$inflight" --address 127.0.0.1 --port "$2" --user bench:bench \
+    >"$3" 2>&1 &
+}
+wait_ferry() { # wait_ferry PID PORT LOG
+  for i in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
+    kill -0 "$1" 2>/dev/null || { cat "$3" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+ftp_port=$(free_port)
+start_ferry "$ferry" "$ftp_port" "$out/s3-ferry.log"
 ferry_pid=$!
-for i in $(seq 200); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$ftp_port") 2>/dev/null && break
-  kill -0 "$ferry_pid" 2>/dev/null || { cat "$out/s3-ferry.log" >&2; exit 1; }
-  sleep 0.1
-done
+wait_ferry "$ferry_pid" "$ftp_port" "$out/s3-ferry.log"
+compareflag=()
+if [ -n "$compare" ]; then
+  ftp_port_b=$(free_port)
+  start_ferry "$compare" "$ftp_port_b" "$out/s3-ferry-b.log"
+  ferry_b_pid=$!
+  wait_ferry "$ferry_b_pid" "$ftp_port_b" "$out/s3-ferry-b.log"
+  compareflag=(--ftp-port-b "$ftp_port_b" --ferry-pid-b "$ferry_b_pid")
+fi
 
 # --- run ---------------------------------------------------------------------------------------
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 onlyflag=()
 [ -n "$only" ] && onlyflag=(--only "$only")
 "$python" bench/s3bench.py --endpoint "$endpoint" --bucket "$bucket" --ftp-port "$ftp_port" --ferry-pid "$ferry_pid" \
-  --data "$data" --reps "$reps" --part-size "$part" --parts-in-flight "$inflight" "${onlyflag[@]}" --out "$out/s3.json"
+  --store-pids "$(cat "$swift_dir"/pid/* | paste -sd,)" --data "$data" --reps "$reps" --part-size "$part" --parts-in-flight "$inflight" "${onlyflag[@]}" "${compareflag[@]}" --out "$out/s3.json"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report ------------------------------------------------------------------------------------
@@ -139,6 +161,24 @@ for name, clients in r["scenarios"].items():
     else:
         dv, fv = 1000 / med(d, "seconds"), 1000 / med(f, "seconds")
         print(f"| {name} | {dv:.0f} files/s | {fv:.0f} files/s | {fv / dv:.2f}× | {ok} |")
+        if "ferry-b" in clients:
+            b = clients["ferry-b"]
+            bv = 1000 / med(b, "seconds")
+            okb = "SHA-256 / count ok" if all(x["ok"] for x in b) else "**FAILED**"
+            print(f"| {name}, compared build (--compare) | {dv:.0f} files/s | {bv:.0f} files/s | {bv / dv:.2f}× | {okb} |")
+cpu = [(n, c) for n, c in r["scenarios"].items() if n.endswith("-1000") and "client_cpu_ms" in c["direct"][0]]
+if cpu:
+    # CPU time per file: what a loaded machine stretches much less than wall-clock time.
+    print("\nCPU time per file (medians, ms; load-insensitive where wall-clock time is not):\n")
+    print("| Scenario | Direct: benchmark client | Direct: store (Swift) | Ferry: ftplib | Ferry: server | Ferry: store (Swift) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    per = lambda runs, k: med(runs, k) / runs[0]["files"]
+    for name, c in cpu:
+        d = c["direct"]
+        for label in (x for x in ("ferry", "ferry-b") if x in c):
+            f = c[label]
+            print(f"| {name}{', compared build' if label == 'ferry-b' else ''} | {per(d, 'client_cpu_ms'):.2f} | {per(d, 'store_cpu_ms'):.2f} "
+                  f"| {per(f, 'client_cpu_ms'):.2f} | {per(f, 'server_cpu_ms'):.2f} | {per(f, 'store_cpu_ms'):.2f} |")
 stor = r["scenarios"].get("stor-1g", {}).get("ferry", [])
 if stor:
     growth = max(x["rss_growth_kib"] for x in stor) / 1024

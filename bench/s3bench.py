@@ -12,6 +12,11 @@ Scenarios, each run REPS times interleaved (direct, ferry, direct, ferry...), me
   list-10k  a directory of 10,000 objects: direct = ListObjectsV2 pages with delimiter '/'; ferry =
             LIST; time to the first byte (first page) and to the end
 Every 1 GiB transfer is checked with SHA-256 against the source file, outside the timed part.
+With --ftp-port-b, a second Ferry (another build, bench/s3.sh --compare) runs right after the first
+in the small-file scenarios ("ferry-b"): an interleaved A/B of two builds on the same store.
+Each run also records the CPU time (ms) it took, which a loaded machine stretches far less than
+wall-clock time: the benchmark client's own (client_cpu_ms), Ferry's (server_cpu_ms, from
+/proc/PID/stat) and the store's (store_cpu_ms: the Swift and memcached processes given by --store-pids).
 """
 import argparse
 import concurrent.futures
@@ -42,6 +47,9 @@ def parse():
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--part-size", type=int, default=8 * MIB)
     p.add_argument("--parts-in-flight", type=int, default=4)
+    p.add_argument("--ftp-port-b", type=int, help="a second Ferry (another build) run after the first in the small-file scenarios")
+    p.add_argument("--ferry-pid-b", type=int)
+    p.add_argument("--store-pids", default="", help="comma-separated pids of the store's processes (CPU time)")
     p.add_argument("--only", default="")
     p.add_argument("--out", required=True)
     return p.parse_args()
@@ -92,6 +100,38 @@ class RssSampler:
         self.thread.join()
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(pids):
+    """User + system CPU time of the processes, in ms (fields 14 and 15 of /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total * 1000 / CLK_TCK
+
+
+class CpuMeter:
+    """CPU ms spent by this client, by Ferry and by the store between enter and exit."""
+
+    def __init__(self, server_pid, store_pids):
+        self.server, self.store = [server_pid], store_pids
+
+    def __enter__(self):
+        self.t0 = (time.process_time(), cpu_ms(self.server), cpu_ms(self.store))
+        return self
+
+    def __exit__(self, *exc):
+        c, f, s = self.t0
+        self.values = {"client_cpu_ms": (time.process_time() - c) * 1000,
+                       "server_cpu_ms": cpu_ms(self.server) - f, "store_cpu_ms": cpu_ms(self.store) - s}
+
+
 def count_keys(s3, bucket, prefix):
     """Objects under prefix whose body is 4 KiB or a zero-byte marker: what a 1,000-file upload left."""
     n = 0
@@ -117,6 +157,10 @@ def main():
     big_sha = sha256_file(big)
     small = os.urandom(4096)
     results = {"scenarios": {}, "rss": {}, "part_size": a.part_size, "parts_in_flight": a.parts_in_flight}
+    store_pids = [int(p) for p in a.store_pids.split(",") if p]
+    ferries = [("ferry", a.ftp_port, a.ferry_pid)]
+    if a.ftp_port_b:
+        ferries.append(("ferry-b", a.ftp_port_b, a.ferry_pid_b))
 
     def record(scenario, client, **values):
         results["scenarios"].setdefault(scenario, {}).setdefault(client, []).append(values)
@@ -177,32 +221,42 @@ def main():
             record("stor-1g", "ferry", seconds=seconds, bytes=GIB, ok=back.hexdigest() == big_sha,
                    rss_start_kib=rss.start, rss_peak_kib=rss.peak, rss_growth_kib=rss.peak - rss.start)
         if want("retr-1000"):
-            t = time.perf_counter()
-            ok = all(s3.get_object(Bucket=a.bucket, Key=f"fixture/small/s{i:04d}")["Body"].read() == small for i in range(1000))
-            record("retr-1000", "direct", seconds=time.perf_counter() - t, files=1000, ok=ok)
-            f = ftp(a.ftp_port)
-            t = time.perf_counter()
-            got = []
-            for i in range(1000):
-                buf = io.BytesIO()
-                f.retrbinary(f"RETR /fixture/small/s{i:04d}", buf.write)
-                got.append(buf.getvalue() == small)
-            record("retr-1000", "ferry", seconds=time.perf_counter() - t, files=1000, ok=all(got))
-            f.quit()
+            with CpuMeter(a.ferry_pid, store_pids) as cpu:
+                t = time.perf_counter()
+                ok = all(s3.get_object(Bucket=a.bucket, Key=f"fixture/small/s{i:04d}")["Body"].read() == small for i in range(1000))
+                seconds = time.perf_counter() - t
+            record("retr-1000", "direct", seconds=seconds, files=1000, ok=ok, **cpu.values)
+            for label, port, pid in ferries:
+                f = ftp(port)
+                got = []
+                with CpuMeter(pid, store_pids) as cpu:
+                    t = time.perf_counter()
+                    for i in range(1000):
+                        buf = io.BytesIO()
+                        f.retrbinary(f"RETR /fixture/small/s{i:04d}", buf.write)
+                        got.append(buf.getvalue() == small)
+                    seconds = time.perf_counter() - t
+                record("retr-1000", label, seconds=seconds, files=1000, ok=all(got), **cpu.values)
+                f.quit()
         if want("stor-1000"):
-            t = time.perf_counter()
-            for i in range(1000):
-                s3.put_object(Bucket=a.bucket, Key=f"up/small-direct-{rep}/s{i:04d}", Body=small)
-            record("stor-1000", "direct", seconds=time.perf_counter() - t, files=1000,
-                   ok=count_keys(s3, a.bucket, f"up/small-direct-{rep}/") == 1000)
-            f = ftp(a.ftp_port)
-            f.mkd(f"/up/small-ferry-{rep}")
-            t = time.perf_counter()
-            for i in range(1000):
-                f.storbinary(f"STOR /up/small-ferry-{rep}/s{i:04d}", io.BytesIO(small))
-            record("stor-1000", "ferry", seconds=time.perf_counter() - t, files=1000,
-                   ok=count_keys(s3, a.bucket, f"up/small-ferry-{rep}/") == 1000 + 1)  # + the MKD marker
-            f.quit()
+            with CpuMeter(a.ferry_pid, store_pids) as cpu:
+                t = time.perf_counter()
+                for i in range(1000):
+                    s3.put_object(Bucket=a.bucket, Key=f"up/small-direct-{rep}/s{i:04d}", Body=small)
+                seconds = time.perf_counter() - t
+            record("stor-1000", "direct", seconds=seconds, files=1000,
+                   ok=count_keys(s3, a.bucket, f"up/small-direct-{rep}/") == 1000, **cpu.values)
+            for label, port, pid in ferries:
+                f = ftp(port)
+                f.mkd(f"/up/small-{label}-{rep}")
+                with CpuMeter(pid, store_pids) as cpu:
+                    t = time.perf_counter()
+                    for i in range(1000):
+                        f.storbinary(f"STOR /up/small-{label}-{rep}/s{i:04d}", io.BytesIO(small))
+                    seconds = time.perf_counter() - t
+                record("stor-1000", label, seconds=seconds, files=1000,
+                       ok=count_keys(s3, a.bucket, f"up/small-{label}-{rep}/") == 1000 + 1, **cpu.values)  # + the MKD marker
+                f.quit()
         if want("list-10k"):
             t = time.perf_counter()
             first, names, token = None, 0, None

@@ -30,7 +30,9 @@ internal static class TransferCommands
             return refusal;
         }
         var storePath = session.ToStorePath(path);
-        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
+        var offset = session.RestartOffset;
+        // One step, so an object store answers with one GET (no HEAD before it).
+        var (entry, source) = await session.FileSystem.BeginReadAsync(storePath, offset, cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {
             return Replies.NoSuchFile;
@@ -39,12 +41,11 @@ internal static class TransferCommands
         {
             return Replies.NotPlainFile;
         }
-        var offset = session.RestartOffset;
-        if (offset > entry.Size)
+        if (source is null)
         {
+            // A file the offset lies beyond (nothing was opened).
             return RestartBeyondEnd;
         }
-        var source = await session.FileSystem.OpenReadAsync(storePath, offset, cancellationToken).ConfigureAwait(false);
         var ascii = session.TransferType == TransferType.Ascii;
         var opening = new FtpReply(ReplyCode.FileStatusOkay,
             offset == 0

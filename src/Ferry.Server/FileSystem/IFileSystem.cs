@@ -44,6 +44,16 @@ public interface IFileSystem
     ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken);
 
     /// <summary>
+    /// What RETR needs in one step: the entry at <paramref name="path"/> (null when nothing is there)
+    /// and, when it is a file that reaches <paramref name="offset"/>, its content from there. A store
+    /// whose read answers the entry's facts itself (an object store's GET carries size and time)
+    /// overrides this to make one request where a lookup and an open make two; the default is
+    /// <see cref="GetEntryAsync"/> then <see cref="OpenReadAsync"/>.
+    /// </summary>
+    ValueTask<FileRead> BeginReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken) =>
+        FileRead.ByLookupAsync(this, path, offset, cancellationToken);
+
+    /// <summary>
     /// Opens a file for writing. <see cref="FileWriteMode.Create"/> creates or truncates;
     /// <see cref="FileWriteMode.CreateNew"/> fails with <see cref="FileSystemError.AlreadyExists"/>;
     /// <see cref="FileWriteMode.Append"/> appends; <see cref="FileWriteMode.Overwrite"/> keeps the file
@@ -97,6 +107,26 @@ public interface IFileSystem
             await DeleteFileAsync(to, cancellationToken).ConfigureAwait(false);
         }
         await RenameAsync(from, to, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>
+/// What <see cref="IFileSystem.BeginReadAsync"/> found: <see cref="Entry"/> null when nothing is at the
+/// path; <see cref="Body"/> the content from the offset, or null when the entry is not a file or the
+/// offset lies beyond its end (nothing was opened). The caller owns (and disposes) the body.
+/// </summary>
+public readonly record struct FileRead(FileEntry? Entry, Stream? Body)
+{
+    /// <summary>The default of <see cref="IFileSystem.BeginReadAsync"/>: a lookup, then an open.</summary>
+    public static async ValueTask<FileRead> ByLookupAsync(IFileSystem store, VirtualPath path, long offset, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var entry = await store.GetEntryAsync(path, cancellationToken).ConfigureAwait(false);
+        if (entry is not { IsFile: true } || offset > entry.Size)
+        {
+            return new FileRead(entry, null);
+        }
+        return new FileRead(entry, await store.OpenReadAsync(path, offset, cancellationToken).ConfigureAwait(false));
     }
 }
 

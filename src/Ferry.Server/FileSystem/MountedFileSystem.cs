@@ -210,6 +210,18 @@ public sealed class MountedFileSystem : IFileSystem
         return store.OpenReadAsync(inner, offset, cancellationToken);
     }
 
+    public ValueTask<FileRead> BeginReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken)
+    {
+        var (store, inner, mount) = Route(path);
+        if ((mount is not null && inner.IsRoot) || (mount is null && LeadsToMount(path)))
+        {
+            // A mount point, or a directory because a mount lies below it: what this tree makes of it.
+            return FileRead.ByLookupAsync(this, path, offset, cancellationToken);
+        }
+        // The part's own one-step read (one GET on a bucket); the entry's name is the path's last segment either way.
+        return store.BeginReadAsync(inner, offset, cancellationToken);
+    }
+
     public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken)
     {
         ThrowIfDirectory(path);

@@ -191,7 +191,8 @@ public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string roo
         // Dropped before the manifest exists, so no index made from now on can miss it; an index
         // listed while this runs is dropped again after.
         _index = null;
-        await s3.PutObjectAsync(new PutObjectRequest
+        // A manifest is a few hundred bytes: no 100-continue handshake.
+        await s3.PutObjectAsync(new Immediate.PutObjectRequest
         {
             BucketName = bucket,
             Key = ManifestKey(upload.Key),

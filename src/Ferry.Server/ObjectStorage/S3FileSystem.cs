@@ -355,16 +355,99 @@ public sealed class S3FileSystem : IFileSystem
 
     // ----- reading ------------------------------------------------------------------------------
 
-    public async ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken)
+    private GetObjectRequest ReadRequest(string key, long offset)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var key = KeyOf(path);
         var request = new GetObjectRequest { BucketName = _options.Bucket, Key = key };
         if (offset > 0)
         {
             // REST n: a ranged GET from byte n to the end (RFC 9110 §14.1.2 open-ended range).
             request.ByteRange = new ByteRange($"bytes={offset}-");
         }
+        return request;
+    }
+
+    /// <summary>
+    /// RETR (and REST + RETR) in one request: the GET's own length, Content-Range, time and ETag make
+    /// the entry, so no HEAD goes before it. Only a GET that finds nothing looks further (one LIST: a
+    /// directory of that name is "not a plain file"; an interrupted upload has no stored object to
+    /// read, as a local partial file would not be listed either), and a range at or past the end
+    /// one HEAD (the size decides between nothing to send and "beyond the end").
+    /// </summary>
+    public async ValueTask<FileRead> BeginReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (path.IsRoot)
+        {
+            return new FileRead(DirectoryEntry(path), null);
+        }
+        var key = KeyOf(path);
+        GetObjectResponse response;
+        try
+        {
+            response = await _s3.GetObjectAsync(ReadRequest(key, offset), cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            // NoSuchKey (a missing bucket fails the LIST too, and is reported as before).
+            if (await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false))
+            {
+                _knownDirectories.Seen(key + "/");
+                return new FileRead(DirectoryEntry(path), null);
+            }
+            return default;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+        {
+            var entry = await GetEntryAsync(path, cancellationToken).ConfigureAwait(false);
+            // At the end: nothing to send, as lseek(2) to EOF on a local file; beyond it: refused.
+            return new FileRead(entry, entry is { IsFile: true, IsStored: true } && offset <= entry.Size ? Stream.Null : null);
+        }
+        catch (Exception e) when (IsServiceFailure(e))
+        {
+            throw Translate(e, "read", path);
+        }
+        try
+        {
+            var entry = new FileEntry(path.Name, FileEntryKind.File, TotalSizeOf(response, offset), LastModifiedOf(response.LastModified))
+            {
+                Version = response.ETag?.Trim('"'),
+            };
+            return new FileRead(entry, new ObjectReadStream(response));
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The whole object's size from a GET from <paramref name="offset"/>: a ranged answer (206) says it
+    /// after the '/' of its Content-Range (RFC 9110 §14.4), a whole one (200) in its length.
+    /// </summary>
+    internal static long TotalSizeOf(GetObjectResponse response, long offset)
+    {
+        if (offset == 0)
+        {
+            return response.ContentLength;
+        }
+        if (response.HttpStatusCode != HttpStatusCode.PartialContent)
+        {
+            // The store ignored the range and sends from byte 0: sending that after REST would be wrong data.
+            throw new FileSystemException(FileSystemError.IOError, "Object storage ignored the byte range of a restarted download.");
+        }
+        var range = response.ContentRange;
+        var slash = range?.LastIndexOf('/') ?? -1;
+        return slash >= 0 && long.TryParse(range.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var total)
+            ? total
+            : offset + response.ContentLength;
+    }
+
+    public async ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var key = KeyOf(path);
+        var request = ReadRequest(key, offset);
         try
         {
             var response = await _s3.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
@@ -1012,7 +1095,7 @@ public sealed class S3FileSystem : IFileSystem
     {
         try
         {
-            await _s3.PutObjectAsync(new PutObjectRequest
+            await _s3.PutObjectAsync(new Immediate.PutObjectRequest
             {
                 BucketName = _options.Bucket,
                 Key = key,

@@ -19,16 +19,24 @@ namespace Ferry.Server.ObjectStorage;
 /// <remarks>
 /// Memory: the part being filled plus the parts in flight, each <see cref="S3StorageOptions.UploadPartSize"/>
 /// bytes from the store's <see cref="PartBuffers"/>, sent from that buffer (no copy). A small upload's
-/// buffer grows by doubling in <see cref="ArrayPool{T}.Shared"/> up to a part, so many small uploads
-/// do not each hold a whole part.
+/// buffer grows by doubling in <see cref="ArrayPool{T}.Shared"/> up to 1 MiB, then takes a part
+/// buffer, so many small uploads do not each hold a whole part.
 /// </remarks>
 internal sealed class S3UploadSink : IUploadSink
 {
     /// <summary>S3's most parts in one multipart upload.</summary>
     internal const int MaxParts = 10_000;
 
-    /// <summary>The first buffer of an upload; it doubles up to a part.</summary>
+    /// <summary>The first buffer of an upload; it doubles up to <see cref="LargestGrowingBuffer"/>, then becomes a part.</summary>
     private const int InitialBuffer = 64 * 1024;
+
+    /// <summary>
+    /// The largest buffer taken from <see cref="ArrayPool{T}.Shared"/> while an upload's size is not
+    /// known; past it, a part buffer. The shared pool keeps what it is given back for good: doubling
+    /// on up to a part would leave 64 KiB + ... + 4 MiB there (8 MiB of RSS with 8 MiB parts) after
+    /// the first large upload, where this leaves 2 MiB.
+    /// </summary>
+    private const int LargestGrowingBuffer = 1024 * 1024;
 
     private readonly S3FileSystem _store;
     private readonly IAmazonS3 _s3;
@@ -168,6 +176,10 @@ internal sealed class S3UploadSink : IUploadSink
             return;
         }
         var size = _uploadId is not null ? _partSize : Math.Min(_partSize, Math.Max(needed, Math.Max(InitialBuffer, (_buffer?.Length ?? 0) * 2)));
+        if (size > LargestGrowingBuffer)
+        {
+            size = _partSize;
+        }
         var isPart = size == _partSize;
         var larger = isPart ? _parts.Rent() : ArrayPool<byte>.Shared.Rent(size);
         if (_buffer is not null)
@@ -432,7 +444,11 @@ internal sealed class S3UploadSink : IUploadSink
         try
         {
             using var body = _buffer is null ? new MemoryStream([], writable: false) : new MemoryStream(_buffer, 0, _filled, writable: false);
-            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = _key, InputStream = body }, cancellationToken).ConfigureAwait(false);
+            var request = Immediate.PutObjectRequest.For(_filled);
+            request.BucketName = _bucket;
+            request.Key = _key;
+            request.InputStream = body;
+            await _s3.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (S3FileSystem.IsServiceFailure(e))
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using Amazon.Runtime;
 using Amazon.S3.Model;
+using Ferry.Protocol;
 using Ferry.Server.FileSystem;
 using Ferry.Server.ObjectStorage;
 using Ferry.Server.Tests.Support;
@@ -77,6 +78,66 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
         Assert.Equal(Sha256(content), Sha256(data));
         Assert.True(counter.Total - before <= 2, counter.Summary);
         Assert.Equal(1, counter.Calls("GetObjectAsync"));
+    }
+
+    [Fact]
+    public async Task A_retr_and_a_rest_retr_cost_one_get_each_and_report_the_whole_size()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-get");
+        var content = TestServer.RandomBytes(3 * MiB + 5, seed: 294);
+        await swift.PutAsync(prefix + "/d/f.bin", content);
+        await swift.PutAsync(prefix + "/d/empty.bin", []);
+        var (store, counter) = CountedStore(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+
+        async Task<(byte[] Data, FtpReply Opening, FtpReply Final, int Requests)> RetrAsync(string command)
+        {
+            using var socket = await DataClient.ConnectPassiveAsync(control);
+            var before = counter.Total;
+            await control.SendLineAsync(command);
+            var opening = await control.ReadReplyAsync();
+            Assert.Equal(150, opening.Code);
+            var data = await DataClient.ReadToEndAsync(socket);
+            var final = await control.ReadReplyAsync();
+            return (data, opening, final, counter.Total - before);
+        }
+
+        var whole = await RetrAsync("RETR /d/f.bin");
+        Assert.Equal(226, whole.Final.Code);
+        Assert.Equal(Sha256(content), Sha256(whole.Data));
+        Assert.Equal(1, whole.Requests);
+        Assert.Contains($"({content.Length} bytes)", whole.Opening.Message, StringComparison.Ordinal);
+
+        const int offset = 1048577;
+        await control.ExpectAsync($"REST {offset}", 350);
+        var rest = await RetrAsync("RETR /d/f.bin");
+        Assert.Equal(226, rest.Final.Code);
+        Assert.Equal(Sha256(content[offset..]), Sha256(rest.Data));
+        Assert.Equal(1, rest.Requests);
+        // The size of the object, from the ranged GET's Content-Range, not the length of the range.
+        Assert.Contains($"({content.Length} bytes, from offset {offset})", rest.Opening.Message, StringComparison.Ordinal);
+        Assert.Equal(2, counter.Calls("GetObjectAsync"));
+        Assert.Equal(0, counter.Calls("GetObjectMetadataAsync"));
+
+        var empty = await RetrAsync("RETR /d/empty.bin");
+        Assert.Equal(226, empty.Final.Code);
+        Assert.Empty(empty.Data);
+        Assert.Equal(1, empty.Requests);
+
+        // REST at the end reads nothing; beyond it is refused, before any 150, as on a local file.
+        await control.ExpectAsync($"REST {content.Length}", 350);
+        var atEnd = await RetrAsync("RETR /d/f.bin");
+        Assert.Equal(226, atEnd.Final.Code);
+        Assert.Empty(atEnd.Data);
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync($"REST {content.Length + 1}", 350);
+            await control.ExpectAsync("RETR /d/f.bin", 554);
+            await control.ExpectAsync("RETR /d", 550);
+            await control.ExpectAsync("RETR /d/missing.bin", 550);
+        }
     }
 
     [Fact]
