@@ -58,7 +58,10 @@ public sealed class SharedAccountsTests(PostgresFixture postgres)
         // Rates and folders round-trip through the shared table (issue 20).
         var withRates = await client.PutAsJsonAsync("/api/users/carol", new
         {
-            home = "/", permissions = "list,read", uploadRate = "1M", downloadRate = "0",
+            home = "/",
+            permissions = "list,read",
+            uploadRate = "1M",
+            downloadRate = "0",
             folders = new[] { new { path = "/tmp", source = Path.GetTempPath(), permissions = "list,read", quotaFiles = 3 } },
         });
         Assert.Equal(HttpStatusCode.OK, withRates.StatusCode);
