@@ -3,7 +3,13 @@
 # loopback, every scenario interleaved across the servers, N repetitions, medians and ratios.
 #
 #   bench/run.sh [--quick] [--reps N] [--only SCENARIO,...] [--servers ferry,ferry-tuned,pyftpdlib,...]
-#                [--no-doc] [--pasv-range A-B|any]
+#                [--no-doc] [--pasv-range A-B|any] [--ferry-dll NAME=PATH]...
+#
+# --ferry-dll NAME=PATH adds a server NAME (list it in --servers) that is `ferry serve` at its defaults,
+# run from another build's ferry.dll: two builds of Ferry compared in one interleaved run, e.g.
+#   --servers ferry-before,ferry-after --ferry-dll ferry-before=/tmp/a/ferry.dll --ferry-dll ferry-after=/tmp/b/ferry.dll
+# (with --no-doc: the report's ratios are against `ferry`). FERRY_BENCH_PORT (default 2300) and
+# FERRY_BENCH_IPERF_PORT (default 5299) move the servers' and iperf3's ports off another run's.
 #
 # Ferry runs as users run it: `ferry` is `ferry serve` with its defaults (log level information, the
 # defender on, the default connection and command-rate limits), as every peer runs with its own.
@@ -36,6 +42,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DEBIAN_FRONTEND=noninteractive
 
+declare -A ferry_dlls=()
 quick=0 reps="" only="" servers="ferry,ferry-tuned,pyftpdlib,vsftpd,pure-ftpd,proftpd" doc=1 pasv="10000-30999"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,6 +52,7 @@ while [ $# -gt 0 ]; do
     --servers) servers=$2; shift ;;
     --no-doc) doc=0 ;;
     --pasv-range) pasv=$2; shift ;;
+    --ferry-dll) ferry_dlls[${2%%=*}]=${2#*=}; shift ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -125,6 +133,14 @@ start_server() { # start_server NAME PORT LOG TLS(1|0): in the background, leade
     tls_py=("$tls_cert" "$tls_key")
     tls_peer=(--tls "$tls_cert" "$tls_key")
   fi
+  if [ -n "${ferry_dlls[$1]:-}" ]; then
+    # Another build of Ferry (--ferry-dll), at the defaults as `ferry` below.
+    setsid dotnet "${ferry_dlls[$1]}" serve --root "$data" --address 127.0.0.1 --port "$2" --user bench:bench \
+      "${tls_ferry[@]}" "${pasv_ferry[@]}" >"$3" 2>&1 &
+    pids+=($!)
+    names+=("$1")
+    return
+  fi
   case "$1" in
     ferry)
       # Ferry at its defaults (log level, defender, limits), as users run it. FTPS with the default
@@ -150,7 +166,7 @@ start_server() { # start_server NAME PORT LOG TLS(1|0): in the background, leade
 
 targets=()
 rm -f "$out"/*.tls-failed.log
-port=2300
+port=${FERRY_BENCH_PORT:-2300}
 for name in ${servers//,/ }; do
   port=$((port + 1))
   log="$out/$name.log"
@@ -172,15 +188,17 @@ for name in ${servers//,/ }; do
   # The C servers fork a process per session: 10,000 of them would not fit in memory. Ferry at its
   # defaults accepts 2,000 connections (--max-connections): it holds 1,900 (the report says so).
   case "$name" in vsftpd | pure-ftpd | proftpd) idle=1000 ;; ferry) idle=1900 ;; esac
+  [ -n "${ferry_dlls[$name]:-}" ] && idle=1900
   [ "$quick" -eq 1 ] && idle=1000
   targets+=(--target "$name:$port:${pids[-1]}:$idle$flags")
 done
 
+iperf_port=${FERRY_BENCH_IPERF_PORT:-5299}
 # --- baseline: iperf3 over loopback, one stream --------------------------------------------------
-iperf3 -s -1 -p 5299 >/dev/null 2>&1 &
+iperf3 -s -1 -p "$iperf_port" >/dev/null 2>&1 &
 iperf_pid=$!
 sleep 0.5
-iperf_gbps=$(iperf3 -c 127.0.0.1 -p 5299 -t 5 -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/8e9)')
+iperf_gbps=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t 5 -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/8e9)')
 wait "$iperf_pid" || true
 echo "run.sh: iperf3 loopback ${iperf_gbps} GB/s"
 # The same with the receiver writing what it gets into a file on the data's file system
@@ -188,10 +206,10 @@ echo "run.sh: iperf3 loopback ${iperf_gbps} GB/s"
 # reach at best, since the target "85% of iperf3" counts no file at all.
 iperf_file_runs=()
 for _ in 1 2 3; do
-  iperf3 -s -1 -p 5299 -F "$data/.iperf3-sink" >/dev/null 2>&1 &
+  iperf3 -s -1 -p "$iperf_port" -F "$data/.iperf3-sink" >/dev/null 2>&1 &
   iperf_pid=$!
   sleep 0.5
-  iperf_file_runs+=("$(iperf3 -c 127.0.0.1 -p 5299 -n 1G -l 1M -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/8e9)')")
+  iperf_file_runs+=("$(iperf3 -c 127.0.0.1 -p "$iperf_port" -n 1G -l 1M -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/8e9)')")
   wait "$iperf_pid" || true
   rm -f "$data/.iperf3-sink"
 done

@@ -25,7 +25,8 @@ public sealed record BanRequest(string Address, double? Seconds);
 
 /// <summary>POST /api/users and PUT /api/users/{name} (a PUT replaces every field but the password: one left out is removed).</summary>
 public sealed record UserRequest(string? Name, string? Password, string? Home, string? Permissions, long? QuotaBytes, long? QuotaFiles, bool Disabled,
-    int? MaxSessions = null, int? MaxSessionsPerAddress = null, IReadOnlyList<string>? AllowFrom = null, IReadOnlyList<string>? DenyFrom = null, string? Expires = null);
+    int? MaxSessions = null, int? MaxSessionsPerAddress = null, IReadOnlyList<string>? AllowFrom = null, IReadOnlyList<string>? DenyFrom = null, string? Expires = null,
+    string? UploadRate = null, string? DownloadRate = null, IReadOnlyList<AdminFolder>? Folders = null);
 
 /// <summary>GET /api/status: no secret ever (hashes, tokens, database passwords are masked).</summary>
 public sealed record StatusView(string Version, DateTimeOffset StartedAt, double UptimeSeconds, bool Draining, int Sessions, int Bans, string Accounts, IReadOnlyList<KeyValuePair<string, string>> Settings);
@@ -79,7 +80,7 @@ internal static class AdminApi
         api.MapGet("/throughput", (ThroughputRecorder recorder) => recorder.LastHour()).WithTags("transfers").WithSummary("Bytes per second over the last hour, a point every 5 s.");
         api.MapGet("/users", ListUsers).WithTags("users").WithSummary("The accounts (never their password hashes).");
         api.MapPost("/users", CreateUser).WithTags("users").WithSummary("Adds an account.");
-        api.MapPut("/users/{name}", UpdateUser).WithTags("users").WithSummary("Changes an account's home, rights, quotas, disabled flag, account policy (session limits, networks, expiry) and (when given) password.");
+        api.MapPut("/users/{name}", UpdateUser).WithTags("users").WithSummary("Changes an account's home, rights, quotas, disabled flag, account policy (session limits, networks, expiry), rates, folders and (when given) password.");
         api.MapDelete("/users/{name}", DeleteUser).WithTags("users").WithSummary("Removes an account.");
         api.MapGet("/events", DashboardEvents.StreamAsync).WithTags("sessions")
             .WithSummary("Server-Sent Events: a snapshot of the sessions, then every second what changed, and the throughput.").ExcludeFromDescription();
@@ -262,7 +263,7 @@ internal static class AdminApi
     private static string RouteName(string name) => name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
 
     private static AdminUserChange Change(UserRequest r) => new(r.Password, r.Home, r.Permissions, r.QuotaBytes, r.QuotaFiles, r.Disabled,
-        r.MaxSessions, r.MaxSessionsPerAddress, r.AllowFrom, r.DenyFrom, r.Expires);
+        r.MaxSessions, r.MaxSessionsPerAddress, r.AllowFrom, r.DenyFrom, r.Expires, r.UploadRate, r.DownloadRate, r.Folders);
 
     private static IResult NoDirectory() =>
         Results.Json(new ApiError("no account directory: start ferry serve with --users FILE."), statusCode: StatusCodes.Status404NotFound);

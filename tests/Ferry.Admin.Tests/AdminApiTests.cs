@@ -202,6 +202,84 @@ public sealed partial class AdminApiTests
     }
 
     [Fact]
+    public async Task Rates_and_folders_set_through_the_api_reach_the_users_file_and_the_server_and_a_put_without_them_removes_them()
+    {
+        var shared = Directory.CreateTempSubdirectory("ferry-admin-shared-").FullName;
+        try
+        {
+            await using var f = await AdminFixture.StartAsync();
+            var client = f.TokenClient();
+            var created = await client.PostAsJsonAsync("/api/users", new
+            {
+                name = "dora",
+                password = "dora-pw",
+                permissions = "list,read,write",
+                uploadRate = "512K",
+                downloadRate = "4194304",
+                folders = new[] { new { path = "/shared/", source = shared + "/", permissions = "list,read", quotaBytes = 5000 } },
+            });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var dora = await created.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("512K", dora.GetProperty("uploadRate").GetString());
+            Assert.Equal("4M", dora.GetProperty("downloadRate").GetString());
+            var folder = Assert.Single(dora.GetProperty("folders").EnumerateArray());
+            // Normalized as the users file normalizes it.
+            Assert.Equal(("/shared", shared, "list,read", 5000L), (folder.GetProperty("path").GetString(), folder.GetProperty("source").GetString(),
+                folder.GetProperty("permissions").GetString(), folder.GetProperty("quotaBytes").GetInt64()));
+            var file = await File.ReadAllTextAsync(f.UsersFile);
+            Assert.Contains("\"upload-rate\": \"512K\"", file, StringComparison.Ordinal);
+            Assert.Contains("\"download-rate\": \"4M\"", file, StringComparison.Ordinal);
+            Assert.Contains("\"folders\"", file, StringComparison.Ordinal);
+            // The account as a server reads it from the users file: limits and the folder.
+            var account = await new Ferry.Server.Accounts.FileUserStore(f.UsersFile).AuthenticateAsync("dora", "dora-pw", CancellationToken.None);
+            Assert.Equal((512 * 1024L, 4 * 1024 * 1024L), (account!.UploadRate!.Value, account.DownloadRate!.Value));
+            Assert.Equal(new Ferry.Server.Accounts.VirtualFolder("/shared", shared, Ferry.Server.Accounts.Permissions.List | Ferry.Server.Accounts.Permissions.Read)
+            {
+                Quota = new Ferry.Server.Accounts.UserQuota(5000, null),
+            }, Assert.Single(account.Folders));
+
+            var edited = await client.PutAsJsonAsync("/api/users/dora", new { home = "/", permissions = "list,read" });
+            Assert.Equal(HttpStatusCode.OK, edited.StatusCode);
+            dora = await edited.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(JsonValueKind.Null, dora.GetProperty("uploadRate").ValueKind);
+            Assert.Equal(JsonValueKind.Null, dora.GetProperty("downloadRate").ValueKind);
+            Assert.Empty(dora.GetProperty("folders").EnumerateArray());
+            Assert.DoesNotContain("folders", await File.ReadAllTextAsync(f.UsersFile), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(shared, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("uploadRate", "user 'carol': uploadRate: '-5' is not a rate; give bytes per second")]
+    [InlineData("downloadRate", "user 'carol': downloadRate: 'fast' is not a rate")]
+    [InlineData("missing", "user 'carol': field 'folders[0].source': '/no/such/dir' does not exist")]
+    [InlineData("escaping", "user 'carol': field 'folders[0].path': '/../up' escapes the account's root")]
+    [InlineData("overlapping", "user 'carol': field 'folders[1].path': '/a/b' overlaps the folder at '/a'")]
+    [InlineData("rights", "user 'carol': folders[0].permissions:")]
+    public async Task Bad_rates_and_folders_are_refused_with_400_naming_the_account_and_the_field(string field, string message)
+    {
+        await using var f = await AdminFixture.StartAsync();
+        var client = f.TokenClient();
+        var tmp = Path.GetTempPath();
+        object body = field switch
+        {
+            "uploadRate" => new { name = "carol", password = "pw", uploadRate = "-5" },
+            "downloadRate" => new { name = "carol", password = "pw", downloadRate = "fast" },
+            "missing" => new { name = "carol", password = "pw", folders = new[] { new { path = "/x", source = "/no/such/dir", permissions = "list" } } },
+            "escaping" => new { name = "carol", password = "pw", folders = new[] { new { path = "/../up", source = tmp, permissions = "list" } } },
+            "overlapping" => new { name = "carol", password = "pw", folders = new[] { new { path = "/a", source = tmp, permissions = "list" }, new { path = "/a/b", source = tmp, permissions = "list" } } },
+            _ => new { name = "carol", password = "pw", folders = new[] { new { path = "/a", source = tmp, permissions = "everything" } } },
+        };
+        var response = await client.PostAsJsonAsync("/api/users", body);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(message, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("carol", await File.ReadAllTextAsync(f.UsersFile), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_user_name_with_script_comes_back_as_escaped_json_text()
     {
         await using var f = await AdminFixture.StartAsync();

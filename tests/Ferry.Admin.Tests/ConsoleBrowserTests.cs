@@ -167,6 +167,48 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserTests.Browser browser) : I
     }
 
     [Fact]
+    public async Task Rates_and_a_folder_set_in_the_user_form_are_shown_kept_on_disable_and_the_folder_serves_its_files()
+    {
+        var (page, _) = await LogInAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "Users" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#users tbody tr", new() { HasText = "bob" })).ToBeVisibleAsync();
+        await page.GetByLabel("Name", new() { Exact = true }).FillAsync("fay");
+        await page.GetByLabel("Password").FillAsync("fay-pw");
+        await page.GetByLabel("Upload rate").FillAsync("1M");
+        await page.GetByLabel("Download rate").FillAsync("0");
+        var shared = Path.Combine(Served.Directory, "shared-fay");
+        Directory.CreateDirectory(shared);
+        await File.WriteAllTextAsync(Path.Combine(shared, "note.txt"), "from the shared folder\n");
+        await page.GetByLabel("Virtual folders").FillAsync($"/shared={shared}:list,read:100000");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create user" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#notice")).ToHaveTextAsync("Created fay.");
+        var policy = page.Locator("#users tbody tr[data-user=fay] td").Nth(6);
+        await Assertions.Expect(policy).ToHaveTextAsync("upload ≤ 1M/s; download ≤ ∞; folders /shared");
+
+        // The folder is mounted for fay (byte-exact through it).
+        var copy = Path.Combine(Served.Directory, "note-fay.txt");
+        var (code, log) = await ServedConsole.CurlAsync("-sS", $"ftp://fay:fay-pw@127.0.0.1:{Served.FtpPort}/shared/note.txt", "-o", copy);
+        Assert.True(code == 0, log);
+        Assert.Equal(SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(shared, "note.txt"))), SHA256.HashData(await File.ReadAllBytesAsync(copy)));
+
+        // Disable (a PUT of every field) keeps them; the edit form shows them in its own spelling.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Disable fay" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#users tbody tr[data-user=fay] td").Nth(5)).ToHaveTextAsync("disabled");
+        await Assertions.Expect(policy).ToHaveTextAsync("upload ≤ 1M/s; download ≤ ∞; folders /shared");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Edit fay" }).ClickAsync();
+        await Assertions.Expect(page.GetByLabel("Virtual folders")).ToHaveValueAsync($"/shared={shared}:list,read:100000");
+        await Assertions.Expect(page.GetByLabel("Upload rate")).ToHaveValueAsync("1M");
+
+        // A folder outside the rules is refused with the users file's message.
+        await page.GetByLabel("Virtual folders").FillAsync("/shared=/no/such/dir:list,read");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#notice")).ToContainTextAsync("field 'folders[0].source': '/no/such/dir' does not exist");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete fay" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#users tbody tr[data-user=fay]")).ToHaveCountAsync(0);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task Banning_an_address_in_the_browser_refuses_it_until_unbanned()
     {
         var (page, _) = await LogInAsync();

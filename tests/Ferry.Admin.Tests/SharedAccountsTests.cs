@@ -55,6 +55,23 @@ public sealed class SharedAccountsTests(PostgresFixture postgres)
             Assert.StartsWith("530", await refused.CommandAsync("PASS carol-pw"));
         }
 
+        // Rates and folders round-trip through the shared table (issue 20).
+        var withRates = await client.PutAsJsonAsync("/api/users/carol", new
+        {
+            home = "/",
+            permissions = "list,read",
+            uploadRate = "1M",
+            downloadRate = "0",
+            folders = new[] { new { path = "/tmp", source = Path.GetTempPath(), permissions = "list,read", quotaFiles = 3 } },
+        });
+        Assert.Equal(HttpStatusCode.OK, withRates.StatusCode);
+        var stored = (await storeB.GetAsync("carol", CancellationToken.None))!;
+        Assert.Equal((1024 * 1024L, 0L), (stored.UploadRate!.Value, stored.DownloadRate!.Value));
+        Assert.Equal(("/tmp", Path.TrimEndingDirectorySeparator(Path.GetTempPath()), (long?)3), (stored.Folders.Single().Path, stored.Folders.Single().Source, stored.Folders.Single().Quota!.Files));
+        var listedB = (await otherNode.TokenClient().GetFromJsonAsync<JsonElement>("/api/users")).EnumerateArray().Single(u => u.GetProperty("name").GetString() == "carol");
+        Assert.Equal("1M", listedB.GetProperty("uploadRate").GetString());
+        Assert.Equal("/tmp", listedB.GetProperty("folders")[0].GetProperty("path").GetString());
+
         Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync("/api/users/carol")).StatusCode);
         Assert.Null(await storeB.GetAsync("carol", CancellationToken.None));
         Assert.Contains(consoleA.Audit, l => l.Contains("audit: admin alice from 127.0.0.1: delete user carol", StringComparison.Ordinal));

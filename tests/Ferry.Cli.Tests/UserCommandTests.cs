@@ -182,6 +182,68 @@ public sealed class UserCommandTests : IDisposable
         Assert.NotNull(await store.AuthenticateAsync("carol", "new", CancellationToken.None));
     }
 
+    [Fact]
+    public async Task Edit_sets_the_rates_and_folders_keeps_them_when_not_given_and_takes_them_back_out()
+    {
+        var shared = Directory.CreateTempSubdirectory("ferry-shared-").FullName;
+        try
+        {
+            Assert.Equal(0, (await RunAsync("pw\n", "add", "erin", "--users", _path)).Code);
+            var (code, _, error) = await RunAsync("", "edit", "erin", "--users", _path, "--upload-rate", "1M", "--download-rate", "0",
+                "--folder", $"/shared/={shared}/:list,read:5000:7", "--folder", "/drop=s3://bucket/drop:list,write");
+            Assert.True(code == 0, error);
+            var erin = Assert.Single(UserFile.Load(_path));
+            Assert.Equal((1024 * 1024L, 0L), (erin.UploadRate!.Value, erin.DownloadRate!.Value));
+            Assert.Equal(2, erin.Folders.Count);
+            // Normalized as the users file normalizes them.
+            Assert.Equal(new VirtualFolder("/shared", shared, Permissions.List | Permissions.Read) { Quota = new UserQuota(5000, 7) }, erin.Folders[0]);
+            Assert.Equal(new VirtualFolder("/drop", "s3://bucket/drop", Permissions.List | Permissions.Write), erin.Folders[1]);
+            var (_, listed, _) = await RunAsync("", "list", "--users", _path);
+            Assert.Contains($"upload-rate=1M\tdownload-rate=0\tfolder=/shared={shared}:list,read:5000:7\tfolder=/drop=s3://bucket/drop:list,write", listed, StringComparison.Ordinal);
+
+            // Another change keeps them; the server sees them.
+            Assert.Equal(0, (await RunAsync("", "edit", "erin", "--users", _path, "--max-sessions", "3")).Code);
+            var account = await new FileUserStore(_path).AuthenticateAsync("erin", "pw", CancellationToken.None);
+            Assert.Equal((1024 * 1024L, 0L, 2), (account!.UploadRate!.Value, account.DownloadRate!.Value, account.Folders.Count));
+
+            (code, _, error) = await RunAsync("", "edit", "erin", "--users", _path, "--upload-rate", "default", "--folder", "none");
+            Assert.True(code == 0, error);
+            erin = Assert.Single(UserFile.Load(_path));
+            Assert.Equal(((long?)null, (long?)0, 0, 3), (erin.UploadRate, erin.DownloadRate, erin.Folders.Count, erin.MaxSessions));
+        }
+        finally
+        {
+            Directory.Delete(shared, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--upload-rate: '-5' is not a rate; give bytes per second", "--upload-rate", "-5")]
+    [InlineData("--download-rate: 'fast' is not a rate", "--download-rate", "fast")]
+    [InlineData("--folder: '/shared' is not PATH=SOURCE:RIGHTS", "--folder", "/shared")]
+    [InlineData("--folder: '/shared=/tmp:lots' has bad rights", "--folder", "/shared=/tmp:lots")]
+    [InlineData("user 'x': field 'folders[0].source': '/no/such/dir' does not exist", "--folder", "/shared=/no/such/dir:list,read")]
+    [InlineData("user 'x': field 'folders[0].path': '/../up' escapes the account's root", "--folder", "/../up=/tmp:list")]
+    [InlineData("user 'x': field 'folders[0].path': 'shared' is not an absolute path", "--folder", "shared=/tmp:list")]
+    [InlineData("user 'x': field 'folders[1].path': '/a/b' overlaps the folder at '/a'", "--folder", "/a=/tmp:list", "--folder", "/a/b=/tmp:list")]
+    public async Task Bad_rates_and_folders_are_refused_as_the_users_file_refuses_them(string message, params string[] options)
+    {
+        foreach (var verb in new[] { "add", "edit" })
+        {
+            await File.WriteAllTextAsync(_path, "[]");
+            if (verb == "edit")
+            {
+                Assert.Equal(0, (await RunAsync("pw\n", "add", "x", "--users", _path)).Code);
+            }
+            var before = await File.ReadAllTextAsync(_path);
+            var (code, _, error) = await RunAsync("pw\n", [verb, "x", "--users", _path, .. options]);
+            Assert.Equal(2, code);
+            Assert.Contains($"ferry user {verb}: ", error, StringComparison.Ordinal);
+            Assert.Contains(message, error, StringComparison.Ordinal);
+            Assert.Equal(before, await File.ReadAllTextAsync(_path));
+        }
+    }
+
     [Theory]
     [InlineData(2, "--max-sessions: '-1' is not a whole number", "add", "x", "--max-sessions", "-1")]
     [InlineData(2, "--allow-from: '10.0.0.0/33'", "add", "x", "--allow-from", "10.0.0.0/33")]

@@ -247,6 +247,9 @@ function policyText(u) {
   if (u.allowFrom && u.allowFrom.length) parts.push('from ' + u.allowFrom.join(', '));
   if (u.denyFrom && u.denyFrom.length) parts.push('not from ' + u.denyFrom.join(', '));
   if (u.expires) parts.push((u.expired ? 'expired ' : 'expires ') + u.expires);
+  if (u.uploadRate != null) parts.push('upload ≤ ' + (u.uploadRate === '0' ? '∞' : u.uploadRate + '/s'));
+  if (u.downloadRate != null) parts.push('download ≤ ' + (u.downloadRate === '0' ? '∞' : u.downloadRate + '/s'));
+  if (u.folders && u.folders.length) parts.push('folders ' + u.folders.map(f => f.path).join(', '));
   return parts.length ? parts.join('; ') : '—';
 }
 
@@ -254,9 +257,33 @@ function networks(text) {
   return text.split(',').map(t => t.trim()).filter(t => t);
 }
 
+// Virtual folders in the form's spelling (that of `ferry user --folder`), one a line.
+function folderLine(f) {
+  let line = f.path + '=' + f.source + ':' + f.permissions;
+  if (f.quotaBytes != null || f.quotaFiles != null) line += ':' + (f.quotaBytes ?? '');
+  if (f.quotaFiles != null) line += ':' + f.quotaFiles;
+  return line;
+}
+
+// Read from the right, as a bucket source (s3://...) holds a colon: the last part that is not a
+// number is the rights, up to two numbers after it the quotas. A line that does not fit is sent
+// as it is for the server to refuse with its message.
+function parseFolders(text) {
+  return text.split('\n').map(l => l.trim()).filter(l => l).map(line => {
+    const eq = line.indexOf('=');
+    const parts = line.slice(eq + 1).split(':');
+    let rights = parts.length - 1;
+    while (rights > 0 && (parts[rights] === '' || /^\d+$/.test(parts[rights]))) rights--;
+    const quota = i => (i < parts.length && parts[i] !== '' ? Number(parts[i]) : null);
+    if (eq <= 0 || rights < 1) return { path: line, source: '', permissions: '' };
+    return { path: line.slice(0, eq), source: parts.slice(0, rights).join(':'), permissions: parts[rights], quotaBytes: quota(rights + 1), quotaFiles: quota(rights + 2) };
+  });
+}
+
 function userBody(u, password) {
   return { name: u.name, password: password || null, home: u.home, permissions: u.permissions.join(','), quotaBytes: u.quotaBytes ?? null, quotaFiles: u.quotaFiles ?? null, disabled: !!u.disabled,
-    maxSessions: u.maxSessions ?? null, maxSessionsPerAddress: u.maxSessionsPerAddress ?? null, allowFrom: u.allowFrom || [], denyFrom: u.denyFrom || [], expires: u.expires ?? null };
+    maxSessions: u.maxSessions ?? null, maxSessionsPerAddress: u.maxSessionsPerAddress ?? null, allowFrom: u.allowFrom || [], denyFrom: u.denyFrom || [], expires: u.expires ?? null,
+    uploadRate: u.uploadRate ?? null, downloadRate: u.downloadRate ?? null, folders: u.folders || [] };
 }
 
 function editUser(u) {
@@ -275,6 +302,9 @@ function editUser(u) {
   $('#user-allow-from').value = (u.allowFrom || []).join(', ');
   $('#user-deny-from').value = (u.denyFrom || []).join(', ');
   $('#user-expires').value = u.expires ?? '';
+  $('#user-upload-rate').value = u.uploadRate ?? '';
+  $('#user-download-rate').value = u.downloadRate ?? '';
+  $('#user-folders').value = (u.folders || []).map(folderLine).join('\n');
   $('#user-disabled').checked = !!u.disabled;
   $('#user-save').textContent = 'Save changes';
   $('#user-name').focus();
@@ -315,6 +345,8 @@ async function saveUser(event) {
     disabled: $('#user-disabled').checked,
     maxSessions: number($('#user-max-sessions')), maxSessionsPerAddress: number($('#user-max-sessions-per-address')),
     allowFrom: networks($('#user-allow-from').value), denyFrom: networks($('#user-deny-from').value), expires: $('#user-expires').value.trim() || null,
+    uploadRate: $('#user-upload-rate').value.trim() || null, downloadRate: $('#user-download-rate').value.trim() || null,
+    folders: parseFolders($('#user-folders').value),
   };
   try {
     if (state.editing) { await api('PUT', '/api/users/' + encodeURIComponent(state.editing), body); notice('Saved ' + body.name + '.'); }

@@ -85,7 +85,7 @@ public sealed class AccountDirectoryUsers(IAccountDirectory directory, string de
             throw new UserDirectoryException("quotas are whole numbers ≥ 0.");
         }
         CheckLimits(name, change);
-        return entry with
+        var changed = entry with
         {
             Password = string.IsNullOrEmpty(change.Password) ? entry.Password : PasswordHash.Create(change.Password),
             Home = home,
@@ -98,7 +98,52 @@ public sealed class AccountDirectoryUsers(IAccountDirectory directory, string de
             AllowFrom = Networks(name, "allow-from", change.AllowFrom),
             DenyFrom = Networks(name, "deny-from", change.DenyFrom),
             Expires = Expiry(name, change.Expires),
+            UploadRate = Rate(name, "uploadRate", change.UploadRate),
+            DownloadRate = Rate(name, "downloadRate", change.DownloadRate),
+            Folders = Folders(name, change.Folders),
         };
+        // Every field as the users file checks it (a folder that escapes the root, overlaps
+        // another or names a missing directory), so the server never refuses what was saved.
+        const string where = "account";
+        try
+        {
+            return UserFile.Check(changed, where);
+        }
+        catch (UserFileException e)
+        {
+            throw new UserDirectoryException(e.Message.StartsWith(where + ": ", StringComparison.Ordinal) ? e.Message[(where.Length + 2)..] : e.Message);
+        }
+    }
+
+    // --- bandwidth limits and virtual folders (issue 20) ---
+
+    private static long? Rate(string name, string field, string? text) =>
+        string.IsNullOrWhiteSpace(text) ? null
+            : Ferry.Server.Throttling.ByteRate.TryParse(text, out var rate) ? rate
+            : throw new UserDirectoryException($"user '{name}': {field}: '{text}' is not a rate; give {Ferry.Server.Throttling.ByteRate.Syntax}.");
+
+    private static IReadOnlyList<VirtualFolder> Folders(string name, IReadOnlyList<AdminFolder>? folders)
+    {
+        var result = new List<VirtualFolder>();
+        for (var i = 0; i < (folders?.Count ?? 0); i++)
+        {
+            var folder = folders![i];
+            if (folder is null || string.IsNullOrWhiteSpace(folder.Path) || string.IsNullOrWhiteSpace(folder.Source))
+            {
+                throw new UserDirectoryException($"user '{name}': folders[{i}]: needs a path and a source.");
+            }
+            var permissions = UserFile.ParsePermissions(folder.Permissions ?? "", out var error)
+                ?? throw new UserDirectoryException($"user '{name}': folders[{i}].permissions: {error}");
+            if (folder.QuotaBytes is < 0 || folder.QuotaFiles is < 0)
+            {
+                throw new UserDirectoryException($"user '{name}': folders[{i}]: quotas are whole numbers ≥ 0.");
+            }
+            result.Add(new VirtualFolder(folder.Path, folder.Source, permissions)
+            {
+                Quota = folder.QuotaBytes is null && folder.QuotaFiles is null ? null : new UserQuota(folder.QuotaBytes, folder.QuotaFiles),
+            });
+        }
+        return result;
     }
 
     // --- account policy (issue 20, limits): checked as the users file checks it, naming the account and the field ---
@@ -132,5 +177,8 @@ public sealed class AccountDirectoryUsers(IAccountDirectory directory, string de
     private static AdminUserView View(UserFileEntry e) =>
         new(e.Name, e.Home, UserFile.FormatPermissions(e.Permissions), e.QuotaBytes, e.QuotaFiles, e.Disabled,
             e.MaxSessions, e.MaxSessionsPerAddress, e.AllowFrom.Select(AccountPolicy.FormatNetwork).ToArray(), e.DenyFrom.Select(AccountPolicy.FormatNetwork).ToArray(),
-            e.Expires is { } expires ? AccountPolicy.FormatExpiry(expires) : null, e.Policy.IsExpired(DateTimeOffset.UtcNow));
+            e.Expires is { } expires ? AccountPolicy.FormatExpiry(expires) : null, e.Policy.IsExpired(DateTimeOffset.UtcNow),
+            e.UploadRate is { } upload ? Ferry.Server.Throttling.ByteRate.Format(upload) : null,
+            e.DownloadRate is { } download ? Ferry.Server.Throttling.ByteRate.Format(download) : null,
+            e.Folders.Select(f => new AdminFolder(f.Path, f.Source, string.Join(',', UserFile.FormatPermissions(f.Permissions)), f.Quota?.Bytes, f.Quota?.Files)).ToArray());
 }

@@ -24,9 +24,18 @@ internal sealed class MetricsEndpoint : IDisposable
     private readonly ConcurrentDictionary<Instrument, Collector> _collectors = new();
     private readonly ConcurrentDictionary<ChildKey, object> _children = new();
     private readonly MetricServer _server;
+    private readonly FtpServerMetrics _metrics;
+    // Taken to create a child with a user label and to drop an evicted account's children: a
+    // child is never created for an account after its eviction has been handled.
+    private readonly Lock _userGate = new();
 
     public MetricsEndpoint(FtpServerMetrics metrics, string address, int port)
     {
+        _metrics = metrics;
+        if (metrics.UserLabels is { } users)
+        {
+            users.Evicted += RemoveUser;
+        }
         var registry = Metrics.NewCustomRegistry();
         DotNetStats.Register(registry);
         _factory = Metrics.WithCustomRegistry(registry);
@@ -73,19 +82,38 @@ internal sealed class MetricsEndpoint : IDisposable
         // Every call site passes its tags in the order FtpServerMetrics.Tags lists them. The child of
         // each label combination is looked up by a key of the label strings (no array): a command's
         // duration is recorded without allocating once its verb has been seen.
-        if (tags.Length > 2)
+        if (tags.Length > 3)
         {
             RecordUncached(instrument, value, tags);
             return;
         }
-        var key = new ChildKey(instrument, tags.Length, Label(tags, 0), Label(tags, 1));
+        var key = new ChildKey(instrument, tags.Length, Label(tags, 0), Label(tags, 1), Label(tags, 2));
         if (!_children.TryGetValue(key, out var child))
         {
             if (!_collectors.TryGetValue(instrument, out var collector))
             {
                 return;
             }
-            child = _children.GetOrAdd(key, Child(collector, Labels(tags)));
+            if (tags.Length > 0 && tags[^1].Key == "user" && _metrics.UserLabels is { } users)
+            {
+                lock (_userGate)
+                {
+                    var labels = Labels(tags);
+                    if (!users.IsCurrent(labels[^1]))
+                    {
+                        // Evicted between the server's choice of the label and this first record
+                        // of it: counted under "other", as everything after the eviction is.
+                        labels[^1] = UserLabels.Other;
+                        Observe(Child(collector, labels), value);
+                        return;
+                    }
+                    child = _children.GetOrAdd(key, Child(collector, labels));
+                }
+            }
+            else
+            {
+                child = _children.GetOrAdd(key, Child(collector, Labels(tags)));
+            }
         }
         Observe(child, value);
     }
@@ -135,14 +163,67 @@ internal sealed class MetricsEndpoint : IDisposable
         }
     }
 
-    /// <summary>An instrument and up to two label values (what every Ferry instrument has).</summary>
-    private readonly record struct ChildKey(Instrument Instrument, int Count, string First, string Second);
+    /// <summary>
+    /// --metrics-user-label top:N: an account left the top N; its series go, so the exported series
+    /// stay bounded (a scrape no longer shows them; its later traffic counts under "other").
+    /// </summary>
+    private void RemoveUser(string user)
+    {
+        lock (_userGate)
+        {
+            foreach (var key in _children.Keys)
+            {
+                if (key.Count > 0 && key.Last == user && _metrics.Tags.GetValueOrDefault(key.Instrument.Name) is { Length: > 0 } tags && tags[^1].Name == "user")
+                {
+                    _children.TryRemove(key, out _);
+                }
+            }
+            foreach (var (instrument, collector) in _collectors)
+            {
+                if (_metrics.Tags.GetValueOrDefault(instrument.Name) is { Length: > 0 } tags && tags[^1].Name == "user")
+                {
+                    RemoveChildren(collector, user);
+                }
+            }
+        }
+    }
+
+    private static void RemoveChildren(Collector collector, string user)
+    {
+        switch (collector)
+        {
+            case Counter counter:
+                foreach (var labels in counter.GetAllLabelValues().Where(l => l.Length > 0 && l[^1] == user).ToList())
+                {
+                    counter.RemoveLabelled(labels);
+                }
+                break;
+            case Gauge gauge:
+                foreach (var labels in gauge.GetAllLabelValues().Where(l => l.Length > 0 && l[^1] == user).ToList())
+                {
+                    gauge.RemoveLabelled(labels);
+                }
+                break;
+            case Histogram histogram:
+                foreach (var labels in histogram.GetAllLabelValues().Where(l => l.Length > 0 && l[^1] == user).ToList())
+                {
+                    histogram.RemoveLabelled(labels);
+                }
+                break;
+        }
+    }
+
+    /// <summary>An instrument and up to three label values (what every Ferry instrument has).</summary>
+    private readonly record struct ChildKey(Instrument Instrument, int Count, string First, string Second, string Third)
+    {
+        public string Last => Count switch { 1 => First, 2 => Second, _ => Third };
+    }
 
     private Collector Create(Instrument instrument)
     {
         var name = PrometheusName(instrument);
         var help = instrument.Description ?? instrument.Name;
-        var tags = FtpServerMetrics.Tags.GetValueOrDefault(instrument.Name) ?? [];
+        var tags = _metrics.Tags.GetValueOrDefault(instrument.Name) ?? [];
         var labelNames = tags.Select(t => t.Name).ToArray();
         Collector collector = instrument switch
         {
@@ -181,6 +262,10 @@ internal sealed class MetricsEndpoint : IDisposable
 
     public void Dispose()
     {
+        if (_metrics.UserLabels is { } users)
+        {
+            users.Evicted -= RemoveUser;
+        }
         _server.Dispose();
         _listener.Dispose();
     }

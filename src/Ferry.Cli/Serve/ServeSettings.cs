@@ -108,6 +108,8 @@ internal sealed class ServeSettings
         ("transfer-log-format", "FORMAT", "xferlog (the wu-ftpd/vsftpd format log analysers read) or json (default xferlog)"),
         ("metrics-port", "N", "serve Prometheus metrics on http://ADDR:N/metrics (default: off)"),
         ("metrics-address", "ADDR", "address of the metrics endpoint (default 127.0.0.1; + or * for all)"),
+        // Per-account metrics label (issue 20).
+        ("metrics-user-label", "off|top:N", "label transfers, bytes and logins with the account: the N busiest accounts by name, the rest \"other\", anonymous \"anonymous\" (default off)"),
         ("hook-command", "PROGRAM", "run PROGRAM for each event (event as FERRY_EVENT_* variables and JSON on stdin)"),
         ("hook-url", "URL", "POST each event as JSON to URL"),
         ("hook-events", "LIST", "events that run the hooks: login,upload,download,delete,rename (default all)"),
@@ -607,6 +609,8 @@ internal sealed class ServeSettings
             DownloadRate = Rate("download-rate"),
             TotalUploadRate = Rate("total-upload-rate"),
             TotalDownloadRate = Rate("total-download-rate"),
+            // Per-account metrics label (issue 20).
+            MetricsUserLabelTop = MetricsUserLabel(),
         };
         options.Validate();
         _ = ToFileSystemOptions(); // refuses a bad listing-cache value here too (--check-config)
@@ -839,6 +843,20 @@ internal sealed class ServeSettings
         var text when Ferry.Server.Throttling.ByteRate.TryParse(text, out var rate) => rate,
         var text => throw new ArgumentException($"{name}: '{text}' is not a rate; give {Ferry.Server.Throttling.ByteRate.Syntax}."),
     };
+
+    /// <summary>--metrics-user-label: off (0) or top:N (N).</summary>
+    private int MetricsUserLabel()
+    {
+        var text = this["metrics-user-label"];
+        if (text is null || text.Equals("off", StringComparison.OrdinalIgnoreCase))
+        {
+            return 0;
+        }
+        return text.StartsWith("top:", StringComparison.OrdinalIgnoreCase)
+            && int.TryParse(text.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out var top) && top >= 1
+            ? top
+            : throw new ArgumentException($"metrics-user-label: '{text}' is not 'off' or 'top:N' (N ≥ 1, e.g. top:20).");
+    }
 
     /// <summary>An on/off setting (on, off, true, false, yes, no); null when not given.</summary>
     private bool? OnOff(string key) => this[key]?.ToLowerInvariant() switch

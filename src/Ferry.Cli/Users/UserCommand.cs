@@ -29,9 +29,11 @@ internal static class UserCommand
         SYNOPSIS
             ferry user add NAME (--users FILE | --accounts URL) [--home /DIR] [--permissions list,read,...]
                            [--quota-bytes N] [--quota-files N] [--upload-rate RATE] [--download-rate RATE]
-                           [--password-stdin] [POLICY]
+                           [--folder PATH=SOURCE:RIGHTS[:QUOTA-BYTES[:QUOTA-FILES]]]... [--password-stdin] [POLICY]
             ferry user edit NAME (--users FILE | --accounts URL) [--password [--password-stdin]] [--home /DIR]
-                           [--permissions LIST] [--quota-bytes N|none] [--quota-files N|none] [POLICY]
+                           [--permissions LIST] [--quota-bytes N|none] [--quota-files N|none]
+                           [--upload-rate RATE|default] [--download-rate RATE|default]
+                           [--folder PATH=SOURCE:RIGHTS[:QUOTA-BYTES[:QUOTA-FILES]]... | --folder none] [POLICY]
                 POLICY: [--max-sessions N|default] [--max-sessions-per-address N|default]
                         [--allow-from CIDR,...|none] [--deny-from CIDR,...|none] [--expires DATE|never]
                         [--disable | --enable]
@@ -57,6 +59,12 @@ internal static class UserCommand
             2001:db8::/32, a bare address), --expires an ISO 8601 date (refused from 00:00 UTC that
             day) or date and time (UTC without an offset). A disabled, expired or refused-network
             login gets the same 530 as a wrong password; the server log says why.
+            --upload-rate/--download-rate limit all the account's sessions together ('default': the
+            server's per-session --upload-rate/--download-rate; 0: no limit). --folder mounts a
+            virtual folder (docs/server.md "Virtual folders"): PATH in the account's tree, SOURCE an
+            existing host directory or s3://BUCKET[/PREFIX], RIGHTS as --permissions, optional
+            quotas; repeat it for more. On 'edit' the folders given replace the account's list
+            ('--folder none' removes them all). Every value is checked as the users file checks it.
 
         OPTIONS
         {0}
@@ -73,6 +81,7 @@ internal static class UserCommand
             ferry user add alice --users /etc/ferry/users.json --home /alice --permissions list,read,write,mkdir
             ferry user list --users /etc/ferry/users.json
             ferry user edit alice --users /etc/ferry/users.json --max-sessions 4 --allow-from 192.0.2.0/24 --expires 2027-06-30
+            ferry user edit alice --users /etc/ferry/users.json --download-rate 4M --folder /shared=/srv/shared:list,read
             FERRY_ACCOUNTS_PASSWORD=... ferry user import --users /etc/ferry/users.json --accounts postgres://ferry@db/ferry
 
         """;
@@ -98,6 +107,7 @@ internal static class UserCommand
                 // Bandwidth limits (issue 20).
                 new Option<string>("--upload-rate") { HelpName = "RATE", Description = "upload limit of the account, all its sessions together: bytes/s with K, M or G (powers of 1024), e.g. 4M; 0 for none (default: the server's per-session --upload-rate)" },
                 new Option<string>("--download-rate") { HelpName = "RATE", Description = "download limit of the account, as --upload-rate" },
+                FolderOption(),
                 stdin,
                 .. PolicyOptions(edit: false),
             ],
@@ -111,10 +121,113 @@ internal static class UserCommand
                 new Option<string>("--permissions") { HelpName = "LIST", Description = "list, read, write, delete, rename, mkdir, or all" },
                 new Option<string>("--quota-bytes") { HelpName = "N|none", Description = "most bytes the account may store; none: no limit" },
                 new Option<string>("--quota-files") { HelpName = "N|none", Description = "most files the account may store; none: no limit" },
+                // Bandwidth limits and virtual folders (issue 20).
+                new Option<string>("--upload-rate") { HelpName = "RATE|default", Description = "upload limit of the account, all its sessions together (0: none; default: the server's per-session --upload-rate)" },
+                new Option<string>("--download-rate") { HelpName = "RATE|default", Description = "download limit of the account, as --upload-rate" },
+                FolderOption(),
                 .. PolicyOptions(edit: true),
             ],
             "passwd" => [users, accounts, stdin],
             _ => [users, accounts],
+        };
+    }
+
+    // --- bandwidth limits and virtual folders (issue 20): the same options on add and edit ---
+
+    private static Option FolderOption() => new Option<string[]>("--folder")
+    {
+        HelpName = "PATH=SOURCE:RIGHTS[:QUOTA-BYTES[:QUOTA-FILES]]",
+        Description = "mount a virtual folder: PATH in the account's tree (e.g. /shared), SOURCE a host directory or s3://BUCKET[/PREFIX], RIGHTS as --permissions; repeatable (edit: replaces the list; none: no folders)",
+        Arity = ArgumentArity.OneOrMore,
+    };
+
+    /// <summary>
+    /// --upload-rate, --download-rate and --folder applied to <paramref name="entry"/>, then the whole
+    /// entry checked as the users file checks it (negative or bad rates, a folder that escapes the
+    /// root, overlaps another or names a missing directory); null with the message written when bad.
+    /// </summary>
+    private static UserFileEntry? ApplyRatesAndFolders(string verb, UserFileEntry entry, Dictionary<string, string> options, ParseResult parse, TextWriter error)
+    {
+        foreach (var field in new[] { "upload-rate", "download-rate" })
+        {
+            if (!options.TryGetValue(field, out var text))
+            {
+                continue;
+            }
+            long? rate = null;
+            if (!(verb == "edit" && text == "default"))
+            {
+                if (!Ferry.Server.Throttling.ByteRate.TryParse(text, out var parsed))
+                {
+                    error.WriteLine($"ferry user {verb}: --{field}: '{text}' is not a rate; give {Ferry.Server.Throttling.ByteRate.Syntax}{(verb == "edit" ? "; or 'default'" : "")}.");
+                    return null;
+                }
+                rate = parsed;
+            }
+            entry = field == "upload-rate" ? entry with { UploadRate = rate } : entry with { DownloadRate = rate };
+        }
+        if (parse.GetValue<string[]>("--folder") is { Length: > 0 } specs)
+        {
+            var folders = new List<VirtualFolder>();
+            if (!(specs is ["none"]))
+            {
+                foreach (var spec in specs)
+                {
+                    if (ParseFolder(spec, out var folderError) is not { } folder)
+                    {
+                        error.WriteLine($"ferry user {verb}: --folder: '{spec}' {folderError}");
+                        return null;
+                    }
+                    folders.Add(folder);
+                }
+            }
+            entry = entry with { Folders = folders };
+        }
+        try
+        {
+            return UserFile.Check(entry, $"ferry user {verb}");
+        }
+        catch (UserFileException e)
+        {
+            error.WriteLine(e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// PATH=SOURCE:RIGHTS[:QUOTA-BYTES[:QUOTA-FILES]]. Read from the right, as a bucket location
+    /// (s3://...) holds a colon: the last part that is not a number (or empty) is RIGHTS, up to two
+    /// after it the quotas (an empty one: none), everything before it SOURCE. The path and source
+    /// are checked later, with the rest of the entry.
+    /// </summary>
+    internal static VirtualFolder? ParseFolder(string spec, out string? error)
+    {
+        error = null;
+        var equals = spec.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0)
+        {
+            error = "is not PATH=SOURCE:RIGHTS, e.g. /shared=/srv/shared:list,read.";
+            return null;
+        }
+        var parts = spec[(equals + 1)..].Split(':');
+        var rights = Array.FindLastIndex(parts, p => p.Length > 0 && !p.All(char.IsAsciiDigit));
+        if (rights < 1 || parts.Length - rights - 1 > 2)
+        {
+            error = "is not PATH=SOURCE:RIGHTS[:QUOTA-BYTES[:QUOTA-FILES]], e.g. /shared=/srv/shared:list,read:1000000000.";
+            return null;
+        }
+        if (UserFile.ParsePermissions(parts[rights], out var permissionError) is not { } permissions)
+        {
+            error = $"has bad rights: {permissionError}";
+            return null;
+        }
+        long? Quota(int index) =>
+            index < parts.Length && parts[index].Length > 0 && long.TryParse(parts[index], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+        var bytes = Quota(rights + 1);
+        var files = Quota(rights + 2);
+        return new VirtualFolder(spec[..equals], string.Join(':', parts[..rights]), permissions)
+        {
+            Quota = bytes is null && files is null ? null : new UserQuota(bytes, files),
         };
     }
 
@@ -383,12 +496,9 @@ internal static class UserCommand
         {
             return 2;
         }
-        if (!TryRate(options, "upload-rate", out var uploadRate, error) || !TryRate(options, "download-rate", out var downloadRate, error))
-        {
-            return 2;
-        }
         // The hash is made after the checks; the policy is checked on a placeholder hash.
-        if (ApplyPolicy("add", new UserFileEntry(name, PasswordHash.Decoy(PasswordHash.MinIterations), home, permissions, quotaBytes, quotaFiles), options, parse, error) is not { } checkedEntry)
+        if (ApplyPolicy("add", new UserFileEntry(name, PasswordHash.Decoy(PasswordHash.MinIterations), home, permissions, quotaBytes, quotaFiles), options, parse, error) is not { } withPolicy
+            || ApplyRatesAndFolders("add", withPolicy, options, parse, error) is not { } checkedEntry)
         {
             return 2;
         }
@@ -402,7 +512,7 @@ internal static class UserCommand
         {
             return 1;
         }
-        if (!await directory.AddAsync(checkedEntry with { Password = PasswordHash.Create(password), UploadRate = uploadRate, DownloadRate = downloadRate }, cancellationToken).ConfigureAwait(false))
+        if (!await directory.AddAsync(checkedEntry with { Password = PasswordHash.Create(password) }, cancellationToken).ConfigureAwait(false))
         {
             error.WriteLine($"ferry user add: user '{name}' already exists in {where}; remove it first.");
             return 1;
@@ -417,10 +527,11 @@ internal static class UserCommand
     {
         var newPassword = parse.GetValue<bool>("--password");
         var changes = options.Keys.Count(k => k is not ("users" or "accounts"))
-            + (newPassword ? 1 : 0) + (parse.GetValue<bool>("--disable") ? 1 : 0) + (parse.GetValue<bool>("--enable") ? 1 : 0);
+            + (newPassword ? 1 : 0) + (parse.GetValue<bool>("--disable") ? 1 : 0) + (parse.GetValue<bool>("--enable") ? 1 : 0)
+            + (parse.GetValue<string[]>("--folder") is { Length: > 0 } ? 1 : 0);
         if (changes == 0)
         {
-            error.WriteLine("ferry user edit: nothing to change; give --password, --home, --permissions, a quota or a policy option. Run 'ferry user --help'.");
+            error.WriteLine("ferry user edit: nothing to change; give --password, --home, --permissions, a quota, a rate, --folder or a policy option. Run 'ferry user --help'.");
             return 2;
         }
         if (passwordStdin && !newPassword)
@@ -464,7 +575,8 @@ internal static class UserCommand
             }
             entry = quota == "quota-bytes" ? entry with { QuotaBytes = value } : entry with { QuotaFiles = value };
         }
-        if (ApplyPolicy("edit", entry, options, parse, error) is not { } changed)
+        if (ApplyPolicy("edit", entry, options, parse, error) is not { } withPolicy
+            || ApplyRatesAndFolders("edit", withPolicy, options, parse, error) is not { } changed)
         {
             return 2;
         }
@@ -560,6 +672,19 @@ internal static class UserCommand
             {
                 line.Append(CultureInfo.InvariantCulture, $"\tdownload-rate={Ferry.Server.Throttling.ByteRate.Format(download)}");
             }
+            foreach (var folder in entry.Folders)
+            {
+                // The spelling --folder takes.
+                line.Append(CultureInfo.InvariantCulture, $"\tfolder={folder.Path}={folder.Source}:{string.Join(',', UserFile.FormatPermissions(folder.Permissions))}");
+                if (folder.Quota is { } quota)
+                {
+                    line.Append(CultureInfo.InvariantCulture, $":{quota.Bytes}");
+                    if (quota.Files is { } folderFiles)
+                    {
+                        line.Append(CultureInfo.InvariantCulture, $":{folderFiles}");
+                    }
+                }
+            }
             AppendPolicy(line, entry);
             output.WriteLine(line.ToString());
         }
@@ -633,23 +758,6 @@ internal static class UserCommand
             return true;
         }
         error.WriteLine($"ferry user {verb}: --{name}: '{text}' is not a whole number ≥ 0{(verb == "edit" ? " or 'none'" : "")}.");
-        return false;
-    }
-
-    /// <summary>A bandwidth limit of <c>user add</c> (issue 20): "4M", "512K", a number of bytes/s.</summary>
-    private static bool TryRate(Dictionary<string, string> options, string name, out long? value, TextWriter error)
-    {
-        value = null;
-        if (!options.TryGetValue(name, out var text))
-        {
-            return true;
-        }
-        if (Ferry.Server.Throttling.ByteRate.TryParse(text, out var rate))
-        {
-            value = rate;
-            return true;
-        }
-        error.WriteLine($"ferry user add: --{name}: '{text}' is not a rate; give {Ferry.Server.Throttling.ByteRate.Syntax}.");
         return false;
     }
 

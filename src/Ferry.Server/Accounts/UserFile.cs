@@ -170,6 +170,24 @@ public static class UserFile
         }
     }
 
+    /// <summary>
+    /// <paramref name="entry"/> as the users file would read it back: every field validated (and
+    /// normalized: folder paths, sources) as at load, so <c>ferry user</c> and the admin API refuse
+    /// what a server would refuse. Throws <see cref="UserFileException"/> starting with
+    /// <paramref name="where"/> and naming the account and the field.
+    /// </summary>
+    public static UserFileEntry Check(UserFileEntry entry, string where)
+    {
+        foreach (var (field, rate) in new[] { ("upload-rate", entry.UploadRate), ("download-rate", entry.DownloadRate) })
+        {
+            if (rate < 0)
+            {
+                throw new UserFileException($"{where}: user '{entry.Name}': field '{field}': {rate} is negative; give {Throttling.ByteRate.Syntax}.");
+            }
+        }
+        return ParseEntry(FormatEntry(entry), where) with { Password = entry.Password };
+    }
+
     /// <summary>One entry as its users-file JSON object (the form <see cref="ParseEntry(string, string)"/> reads).</summary>
     public static string FormatEntry(UserFileEntry entry)
     {

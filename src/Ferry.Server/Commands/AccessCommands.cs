@@ -81,7 +81,7 @@ internal static class AccessCommands
             // which names exist (the client sees 331 and 530 either way).
             session.Server.Defender.Report(session.RemoteEndPoint.Address, Security.DefenderEvent.FailedLogin);
             ServerLog.LoginFailed(session.Log, name, session.RemoteEndPoint, reason ?? "unknown user or wrong password", session.FailedLogins);
-            session.Server.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("result", "failed"));
+            session.Server.Metrics.RecordLogin("failed", null, anonymous: false);
             if (session.Options.FailedLoginDelay > TimeSpan.Zero)
             {
                 await Task.Delay(session.Options.FailedLoginDelay, cancellationToken).ConfigureAwait(false);
@@ -107,7 +107,7 @@ internal static class AccessCommands
             // Anyone can log in anonymously: only a named account vouches for the address.
             session.Server.Defender.RecordLogin(session.RemoteEndPoint.Address);
         }
-        session.Server.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("result", "ok"));
+        session.Server.Metrics.RecordLogin("ok", account.Name, account.IsAnonymous);
         session.PublishEvent(Events.FtpEventKind.Login, "PASS");
         ServerLog.LoginSucceeded(session.Log, account.Name, account.IsAnonymous, email, session.RemoteEndPoint);
         session.Server.RaiseLogin(new LoginEventArgs(session.Id, session.RemoteEndPoint, account.Name, account.IsAnonymous, email));
@@ -145,7 +145,7 @@ internal static class AccessCommands
         var limit = perAddress ? maxPerAddress : maxSessions;
         ServerLog.LoginOverSessionLimit(session.Log, account.Name, session.RemoteEndPoint, limit,
             perAddress ? "sessions of the account from this address" : "sessions of the account");
-        session.Server.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("result", "limited"));
+        session.Server.Metrics.RecordLogin("limited", account.Name, anonymous: false);
         return new FtpReply(ReplyCode.ServiceNotAvailable, perAddress
             ? $"Too many sessions for user {account.Name} from your address (limit {limit}); try again later."
             : $"Too many sessions for user {account.Name} (limit {limit}); try again later.");

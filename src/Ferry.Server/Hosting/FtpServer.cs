@@ -65,7 +65,7 @@ public sealed class FtpServer : IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("Ferry.Server");
         Defender = new Defender(options.Defender);
-        Metrics = new Diagnostics.FtpServerMetrics();
+        Metrics = new Diagnostics.FtpServerMetrics(options.MetricsUserLabelTop);
         Defender.AddressBanned += (_, ban) =>
         {
             Metrics.Bans.Add(1);

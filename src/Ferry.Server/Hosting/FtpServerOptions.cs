@@ -198,6 +198,16 @@ public sealed record FtpServerOptions
     /// <summary>Download limit of the whole server, all sessions together.</summary>
     public long? TotalDownloadRate { get; init; }
 
+    // Per-account metrics label (issue 20): off unless asked for, and bounded (docs/operations.md, "Metrics").
+    /// <summary>
+    /// 0: the metrics carry no <c>user</c> label; N: the N accounts with the most traffic get their
+    /// own value, the others "other", anonymous sessions "anonymous" (--metrics-user-label top:N).
+    /// </summary>
+    public int MetricsUserLabelTop { get; init; }
+
+    /// <summary>The largest N of --metrics-user-label top:N.</summary>
+    public const int MaxMetricsUserLabelTop = 1000;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {
@@ -265,6 +275,10 @@ public sealed record FtpServerOptions
         if (TransferBufferSize is < 4096 or > 16 * 1024 * 1024)
         {
             throw new ArgumentException("transfer-buffer: must be between 4096 and 16777216 bytes.");
+        }
+        if (MetricsUserLabelTop is < 0 or > MaxMetricsUserLabelTop)
+        {
+            throw new ArgumentException($"metrics-user-label: top:{MetricsUserLabelTop} must be between top:1 and top:{MaxMetricsUserLabelTop} (or off).");
         }
         foreach (var (name, rate) in new[] { ("upload-rate", UploadRate), ("download-rate", DownloadRate), ("total-upload-rate", TotalUploadRate), ("total-download-rate", TotalDownloadRate) })
         {

@@ -274,11 +274,7 @@ internal sealed class FtpSession
     public void ReportTransfer(string verb, VirtualPath storePath, bool upload, bool ascii, long bytes, TimeSpan elapsed, bool completed, string outcome)
     {
         ServerLog.Transfer(Log, verb, storePath.Value, bytes, elapsed.TotalSeconds, outcome);
-        var metrics = _server.Metrics;
-        var direction = new KeyValuePair<string, object?>("direction", upload ? "upload" : "download");
-        metrics.Transfers.Add(1, direction, new KeyValuePair<string, object?>("result", completed ? "completed" : "failed"));
-        (upload ? metrics.BytesReceived : metrics.BytesSent).Add(bytes);
-        metrics.TransferDuration.Record(elapsed.TotalSeconds, direction);
+        _server.Metrics.RecordTransfer(upload, completed, bytes, elapsed, User?.Name ?? "-", User?.IsAnonymous ?? false);
         _server.Publish(NewEvent(upload ? Events.FtpEventKind.Upload : Events.FtpEventKind.Download, verb) with
         {
             Path = storePath.Value,

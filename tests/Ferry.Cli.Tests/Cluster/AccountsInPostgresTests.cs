@@ -68,6 +68,24 @@ public sealed class AccountsInPostgresTests(PostgresFixture postgres) : IDisposa
     }
 
     [Fact]
+    public async Task User_edit_sets_and_clears_the_rates_and_folders_in_the_database()
+    {
+        var url = await postgres.NewDatabaseAsync();
+        var shared = Path.Combine(_dir, "shared");
+        Directory.CreateDirectory(shared);
+        Assert.Equal(0, (await UserAsync("pw\n", "add", "dora", "--accounts", url, "--download-rate", "2M")).Code);
+        var edit = await UserAsync("", "edit", "dora", "--accounts", url, "--upload-rate", "512K", "--folder", $"/shared={shared}:list,read:1000");
+        Assert.True(edit.Code == 0, edit.Error);
+        Assert.Equal($"dora\t/\tlist,read\tupload-rate=512K\tdownload-rate=2M\tfolder=/shared={shared}:list,read:1000\n", (await UserAsync("", "list", "--accounts", url)).Output);
+        var refused = await UserAsync("", "edit", "dora", "--accounts", url, "--folder", "/x=/no/such/dir:list");
+        Assert.Equal(2, refused.Code);
+        Assert.Contains("field 'folders[0].source': '/no/such/dir' does not exist", refused.Error, StringComparison.Ordinal);
+        edit = await UserAsync("", "edit", "dora", "--accounts", url, "--download-rate", "default", "--folder", "none");
+        Assert.True(edit.Code == 0, edit.Error);
+        Assert.Equal("dora\t/\tlist,read\tupload-rate=512K\n", (await UserAsync("", "list", "--accounts", url)).Output);
+    }
+
+    [Fact]
     public async Task Import_copies_a_users_file_with_its_hashes_and_leaves_existing_accounts()
     {
         var file = Path.Combine(_dir, "users.json");

@@ -102,6 +102,89 @@ public sealed partial class ServeObservabilityTests : IDisposable
         Assert.True(samples["process_cpu_seconds_total"] > 0);
     }
 
+    /// <summary>Logs in as USER, uploads <paramref name="content"/> as NAME (SHA-256 of the download checked), quits.</summary>
+    private static async Task UploadAsAsync(int port, string user, string password, string name, byte[] content)
+    {
+        await using var client = new FtpClient(new FtpClientOptions());
+        await client.ConnectAsync("127.0.0.1", port);
+        await client.LoginAsync(user, password);
+        await client.SetTransferTypeAsync(FtpTransferType.Binary);
+        using (var source = new MemoryStream(content))
+        {
+            await client.UploadAsync(source, name);
+        }
+        using var back = new MemoryStream();
+        await client.DownloadAsync(name, back);
+        Assert.Equal(SHA256.HashData(content), SHA256.HashData(back.ToArray()));
+        await client.QuitAsync();
+    }
+
+    private static IEnumerable<string> UserLabelValues(Dictionary<string, double> samples) =>
+        samples.Keys.Select(k => UserLabel().Match(k)).Where(m => m.Success).Select(m => m.Groups[1].Value).Distinct();
+
+    [GeneratedRegex("user=\"([^\"]*)\"")]
+    private static partial Regex UserLabel();
+
+    [Fact]
+    public async Task Metrics_user_label_top_1_names_the_busiest_account_and_counts_the_rest_as_other()
+    {
+        var metricsPort = FerryServeProcess.FreePort();
+        await using var server = await FerryServeProcess.StartAsync(_root, ["--user", "bob:secret", "--user", "carol:pw", "--user", "dave:pw",
+            "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture), "--metrics-user-label", "top:1"]);
+        await FerryServeProcess.EventuallyAsync(
+            () => Task.FromResult(server.Stdout.Contains($"ferry metrics on http://127.0.0.1:{metricsPort}/metrics", StringComparison.Ordinal)),
+            "the metrics endpoint announced");
+        using var http = new HttpClient();
+        async Task<Dictionary<string, double>> ScrapeAsync() => ParsePrometheus(await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics")));
+
+        // Before any login: the values known up front are there at zero, no account's name.
+        var samples = await ScrapeAsync();
+        Assert.Equal(0, samples["ferry_bytes_received_total{user=\"other\"}"]);
+        Assert.Equal(0, samples["ferry_logins_total{result=\"ok\",user=\"anonymous\"}"]);
+
+        // bob is first and busiest: his own value; carol and dave (less traffic) are "other".
+        var bob = RandomNumberGenerator.GetBytes(200_000);
+        await UploadAsAsync(server.Port, "bob", "secret", "bob.bin", bob);
+        var carol = RandomNumberGenerator.GetBytes(1_000);
+        await UploadAsAsync(server.Port, "carol", "pw", "carol.bin", carol);
+        var dave = RandomNumberGenerator.GetBytes(2_000);
+        await UploadAsAsync(server.Port, "dave", "pw", "dave.bin", dave);
+        await using (var anonymous = new FtpClient(new FtpClientOptions()))
+        {
+            await anonymous.ConnectAsync("127.0.0.1", server.Port);
+            await anonymous.LoginAsync("anonymous", "guest@example.com");
+            await anonymous.SetTransferTypeAsync(FtpTransferType.Binary);
+            using var back = new MemoryStream();
+            await anonymous.DownloadAsync("carol.bin", back);
+            Assert.Equal(SHA256.HashData(carol), SHA256.HashData(back.ToArray()));
+            await anonymous.QuitAsync();
+        }
+        await FerryServeProcess.EventuallyAsync(async () =>
+        {
+            samples = await ScrapeAsync();
+            return samples.GetValueOrDefault("ferry_bytes_sent_total{user=\"anonymous\"}") == carol.Length;
+        }, "the anonymous download counted");
+        Assert.Equal(bob.Length, samples["ferry_bytes_received_total{user=\"bob\"}"]);
+        Assert.Equal(carol.Length + dave.Length, samples["ferry_bytes_received_total{user=\"other\"}"]);
+        Assert.Equal(1, samples["ferry_transfers_total{direction=\"upload\",result=\"completed\",user=\"bob\"}"]);
+        Assert.Equal(2, samples["ferry_transfers_total{direction=\"upload\",result=\"completed\",user=\"other\"}"]);
+        Assert.Equal(1, samples["ferry_logins_total{result=\"ok\",user=\"bob\"}"]);
+        Assert.Equal(2, samples["ferry_logins_total{result=\"ok\",user=\"other\"}"]);
+        Assert.Equal(1, samples["ferry_logins_total{result=\"ok\",user=\"anonymous\"}"]);
+        Assert.Equal(["anonymous", "bob", "other"], UserLabelValues(samples).Order(StringComparer.Ordinal));
+
+        // carol overtakes bob: she takes the one named value and bob's series go (the bound holds).
+        var carolBig = RandomNumberGenerator.GetBytes(300_000);
+        await UploadAsAsync(server.Port, "carol", "pw", "carol-big.bin", carolBig);
+        await FerryServeProcess.EventuallyAsync(async () =>
+        {
+            samples = await ScrapeAsync();
+            return samples.ContainsKey("ferry_bytes_sent_total{user=\"carol\"}");
+        }, "carol's download counted under her name");
+        Assert.Equal(["anonymous", "carol", "other"], UserLabelValues(samples).Order(StringComparer.Ordinal));
+        Assert.Equal(carolBig.Length, samples["ferry_bytes_sent_total{user=\"carol\"}"]);
+    }
+
     [Fact]
     public async Task Transfer_log_has_one_xferlog_line_per_transfer_with_the_standard_fields()
     {
