@@ -10,7 +10,7 @@ namespace Ferry.Server.DataChannels;
 /// decryption in between. The asynchronous loop it replaces read one TLS record (16 KiB) per
 /// <c>ReadAsync</c> and handed every file write to the thread pool (.NET has no asynchronous file
 /// I/O on Linux), whose workers then spun in <c>sched_yield</c> between writes on the cores the
-/// decryption and the sender need: ~96,000 context switches and ~140,000 yields per GiB
+/// decryption and the sender need: ~278,000 yields and ~96,000 context switches per GiB
 /// (docs/benchmarks.md, issue 22 item 5).
 /// </summary>
 internal static class BlockingTlsReceive
