@@ -154,6 +154,37 @@ public sealed class FtpsTests
         Assert.Equal(TestServer.Sha256(whole), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("whole.bin"))));
     }
 
+    [Theory]
+    [InlineData(SslProtocols.Tls12)]
+    [InlineData(SslProtocols.Tls13)]
+    public async Task A_tls_upload_past_16_MiB_arrives_intact_through_the_blocking_thread(SslProtocols protocol)
+    {
+        // On Linux a PROT P upload into a host file is read on a blocking thread (BlockingTlsReceive):
+        // past 16 MiB it gathers 4 MiB per file write; the end is the client's close_notify.
+        await using var server = await TestServer.StartAsync(WithTls());
+        await using var client = await FtpsTestClient.LoginProtectedAsync(server.EndPoint, protocols: protocol);
+        await client.ExpectAsync("TYPE I", 200);
+        var before = Ferry.Server.DataChannels.BlockingSocket.Started;
+        var upload = TestServer.RandomBytes((21 * 1024 * 1024) + 13, seed: 23);
+        Assert.Equal(226, (await client.UploadAsync("STOR big.bin", upload, protocols: protocol)).Code);
+        Assert.Equal(TestServer.Sha256(upload), TestServer.Sha256(await File.ReadAllBytesAsync(server.PathOf("big.bin"))));
+        await client.ExpectAsync("NOOP", 200);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.True(Ferry.Server.DataChannels.BlockingSocket.Started > before, "the TLS upload did not take the blocking path");
+        }
+    }
+
+    [Fact]
+    public async Task A_tls_upload_cut_without_close_notify_past_16_MiB_is_a_failed_upload()
+    {
+        await using var server = await TestServer.StartAsync(WithTls());
+        await using var client = await FtpsTestClient.LoginProtectedAsync(server.EndPoint);
+        await client.ExpectAsync("TYPE I", 200);
+        var final = await client.UploadAsync("STOR cut.bin", TestServer.RandomBytes((17 * 1024 * 1024) + 5, seed: 29), truncate: true);
+        Assert.True(final.Code == 426, final.ToString());
+    }
+
     [Fact]
     public async Task A_protected_data_connection_from_another_address_is_not_taken()
     {

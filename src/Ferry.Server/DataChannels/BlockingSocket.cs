@@ -173,6 +173,13 @@ internal static class BlockingSocket
         return flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) >= 0;
     }
 
+    /// <summary>Sets O_NONBLOCK again on <paramref name="fd"/>, for a socket .NET goes on using asynchronously.</summary>
+    public static bool SetNonBlocking(int fd)
+    {
+        var flags = fcntl(fd, F_GETFL, 0);
+        return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) >= 0;
+    }
+
     /// <summary>
     /// SO_RCVLOWAT: readiness (epoll, a blocked recv) only once <paramref name="bytes"/> are queued.
     /// Best effort: where it fails the socket stays readable at every arrival, which is only slower.

@@ -47,6 +47,9 @@ internal sealed class DataConnection : IAsyncDisposable
     public (System.Security.Authentication.SslProtocols Protocol, TlsCipherSuite Cipher)? TlsParameters =>
         _tls is null ? null : (_tls.SslProtocol, _tls.NegotiatedCipherSuite);
 
+    /// <summary>The stream under the TLS one (null: plaintext): a blocking upload reads the socket through it.</summary>
+    internal TlsTransportStream? TlsTransport => _transport;
+
     /// <summary>Whether the TLS handshake resumed a session (null: plaintext, or not seen).</summary>
     public bool? Resumed => _transport?.Resumed;
 

@@ -450,6 +450,13 @@ internal static class DataTransfer
         // first byte when one is free (the socket never enters .NET's epoll set); otherwise it
         // starts here and tries again once BlockingSocket.MinimumLength has arrived.
         var blocking = BlockingSocket.IsSupported && !data.IsTls && !data.IsThrottled && IsHostFile(destination);
+        // Under TLS the same, with the decryption on that thread (BlockingTlsReceive); when every
+        // thread is taken it stays asynchronous to the end.
+        if (BlockingSocket.IsSupported && data.IsTls && !data.IsThrottled && IsHostFile(destination)
+            && await BlockingTlsReceive.TryReceiveAsync(data, destination, stallTimeout, written, cancellationToken).ConfigureAwait(false) is { } tls)
+        {
+            return tls;
+        }
         if (blocking && await BlockingReceive.TryReceiveAsync(data.Socket, destination, 0, stallTimeout, written, cancellationToken).ConfigureAwait(false) is { } whole)
         {
             return whole;

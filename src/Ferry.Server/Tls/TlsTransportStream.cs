@@ -122,18 +122,65 @@ internal sealed class TlsTransportStream(Stream inner) : Stream
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override int Read(byte[] buffer, int offset, int count)
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    // SslStream's synchronous reads come here (Stream's default would copy through a rented array).
+    public override int Read(Span<byte> buffer)
     {
         if (RenegotiationRequested)
         {
             throw new TlsRenegotiationException();
         }
-        var read = inner.Read(buffer, offset, count);
-        if (read == 0 && count > 0)
+        var read = _descriptor >= 0 ? ReceiveDirectly(buffer) : inner.Read(buffer);
+        if (read == 0 && buffer.Length > 0)
         {
             SawTransportEof = true;
         }
-        return Inspect(buffer.AsSpan(offset, read));
+        return Inspect(buffer[..read]);
+    }
+
+    // --- blocking reads for a TLS upload on a thread of its own (DataChannels.BlockingTlsReceive) ----------
+
+    // The socket's descriptor while a blocking upload reads through this stream; -1 otherwise.
+    private int _descriptor = -1;
+
+    /// <summary>
+    /// From now until the result is disposed, synchronous reads are <c>recv(2)</c> on
+    /// <paramref name="descriptor"/>, which the caller has switched to blocking mode with the stall
+    /// timeout as SO_RCVTIMEO (<see cref="DataChannels.BlockingSocket"/>). .NET's own synchronous
+    /// read of a socket it once used asynchronously would wait for readiness through its epoll
+    /// thread, the hand-off this path exists to avoid, and with no stall timeout.
+    /// </summary>
+    internal DirectReads ReadDirectly(int descriptor)
+    {
+        _descriptor = descriptor;
+        return new DirectReads(this);
+    }
+
+    internal readonly struct DirectReads(TlsTransportStream stream) : IDisposable
+    {
+        public void Dispose() => stream._descriptor = -1;
+    }
+
+    private unsafe int ReceiveDirectly(Span<byte> buffer)
+    {
+        fixed (byte* start = buffer)
+        {
+            while (true)
+            {
+                var read = Platform.Libc.recv(_descriptor, start, (nuint)buffer.Length, 0);
+                if (read >= 0)
+                {
+                    return (int)read;
+                }
+                var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                if (errno != Platform.Errno.EINTR)
+                {
+                    // EAGAIN: nothing came for the stall timeout (SO_RCVTIMEO); anything else: a reset.
+                    throw new IOException(errno == Platform.Errno.EAGAIN ? "The data connection stalled." : $"recv failed (errno {errno}).");
+                }
+            }
+        }
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
