@@ -25,21 +25,7 @@ public sealed partial class ServeObservabilityTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>Logs in as bob (full rights), uploads <paramref name="content"/> as NAME, downloads it back (SHA-256 checked), quits.</summary>
-    private static async Task UploadAndDownloadAsync(int port, string name, byte[] content)
-    {
-        await using var client = new FtpClient(new FtpClientOptions());
-        await client.ConnectAsync("127.0.0.1", port);
-        await client.LoginAsync("bob", "secret");
-        await client.SetTransferTypeAsync(FtpTransferType.Binary);
-        using (var source = new MemoryStream(content))
-        {
-            await client.UploadAsync(source, name);
-        }
-        using var back = new MemoryStream();
-        await client.DownloadAsync(name, back);
-        Assert.Equal(SHA256.HashData(content), SHA256.HashData(back.ToArray()));
-        await client.QuitAsync();
-    }
+    private static Task UploadAndDownloadAsync(int port, string name, byte[] content) => UploadAsAsync(port, "bob", "secret", name, content);
 
     private static async Task FailedLoginAsync(int port)
     {
