@@ -4,6 +4,8 @@
 #   server-gc    the same with DOTNET_gcServer=1
 #   no-pgo       the same with DOTNET_TieredPGO=0
 #   inline       the same with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (continuations on the epoll thread)
+#   no-spin      the same with DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 (idle pool workers sleep at
+#                once instead of spinning for work; what the one-shot client commands run with)
 #   copy         jit with --sendfile off: plaintext downloads copied through two buffers, not sendfile(2)
 #   no-cache     jit with --listing-cache off: every listing stats every entry
 #   r2r          framework-dependent ReadyToRun publish (dotnet publish -p:PublishReadyToRun=true)
@@ -82,6 +84,7 @@ for variant in ${variants//,/ }; do
     server-gc) envs=(DOTNET_gcServer=1) ;;
     no-pgo) envs=(DOTNET_TieredPGO=0) ;;
     inline) envs=(DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1) ;;
+    no-spin) envs=(DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0) ;;
     copy) extra=(--sendfile off) ;;
     no-cache) extra=(--listing-cache off) ;;
     r2r) cmd=(dotnet "$out/ferry-r2r/ferry.dll") ;;
