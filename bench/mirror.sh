@@ -7,7 +7,7 @@
 # run and a table of ratios (lftp's time / ferry's: above 1.0x ferry is faster).
 #
 #   bench/mirror.sh [REPS]        (default 1; needs root, lftp, python3-pyftpdlib, tests/peers/install.sh)
-#   FERRY_BIN=/path/to/ferry bench/mirror.sh   time that binary instead of a ReadyToRun publish of src/Ferry.Cli
+#   FERRY_BIN=/path/to/ferry bench/mirror.sh   time that binary instead of what packaging/publish.sh ships
 #   SERVERS="ferry vsftpd" bench/mirror.sh      a subset
 # bench/mirror-1001.sh is the older, Ferry-and-pyftpdlib-only variant with repetitions and no-op runs.
 set -euo pipefail
@@ -17,11 +17,11 @@ servers=${SERVERS:-ferry vsftpd pure-ftpd proftpd pyftpdlib}
 work=/dev/shm/ferry-mirror-bench
 rm -rf "$work"; mkdir -p "$work/out"
 if [ -z "${FERRY_BIN:-}" ]; then
-  # ReadyToRun, as packaging/publish.sh ships it: a mirror is a short process, and JIT-compiling
-  # Ferry's own code took about a quarter of its CPU time in a plain `dotnet build` (docs/benchmarks.md).
-  dotnet publish src/Ferry.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
-    -p:PackAsTool=false -v quiet -nologo -o "$work/ferry-r2r" >/dev/null
-  FERRY_BIN=$work/ferry-r2r/ferry
+  # The executable users get (self-contained single file, ReadyToRun): start-up and JIT are part of
+  # a mirror's cost, and they depend on how the binary is published (docs/benchmarks.md).
+  packaging/publish.sh --no-pack linux-x64 >/dev/null
+  mkdir -p "$work/ferry-shipped"; cp artifacts/publish/linux-x64/ferry "$work/ferry-shipped/"
+  FERRY_BIN=$work/ferry-shipped/ferry
 fi
 ferry=$FERRY_BIN
 python3 - "$work/local-src" <<'PY'

@@ -8,6 +8,7 @@
 # --ferry-dll NAME=PATH adds a server NAME (list it in --servers) that is `ferry serve` at its defaults,
 # run from another build's ferry.dll: two builds of Ferry compared in one interleaved run, e.g.
 #   --servers ferry-before,ferry-after --ferry-dll ferry-before=/tmp/a/ferry.dll --ferry-dll ferry-after=/tmp/b/ferry.dll
+# A PATH that does not end in .dll is run as it is (a published executable: single-file, native AOT).
 # (with --no-doc: the report's ratios are against `ferry`). FERRY_BENCH_PORT (default 2300) and
 # FERRY_BENCH_IPERF_PORT (default 5299) move the servers' and iperf3's ports off another run's.
 #
@@ -135,7 +136,8 @@ start_server() { # start_server NAME PORT LOG TLS(1|0): in the background, leade
   fi
   if [ -n "${ferry_dlls[$1]:-}" ]; then
     # Another build of Ferry (--ferry-dll), at the defaults as `ferry` below.
-    setsid dotnet "${ferry_dlls[$1]}" serve --root "$data" --address 127.0.0.1 --port "$2" --user bench:bench \
+    local host=(dotnet); [[ ${ferry_dlls[$1]} == *.dll ]] || host=()
+    setsid "${host[@]}" "${ferry_dlls[$1]}" serve --root "$data" --address 127.0.0.1 --port "$2" --user bench:bench \
       "${tls_ferry[@]}" "${pasv_ferry[@]}" >"$3" 2>&1 &
     pids+=($!)
     names+=("$1")

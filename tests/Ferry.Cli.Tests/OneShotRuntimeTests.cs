@@ -27,8 +27,30 @@ public sealed class OneShotRuntimeTests
     [Fact]
     public void A_client_command_turns_off_the_thread_pool_spin()
     {
-        OneShotRuntime.Configure(["mirror", "ftp://127.0.0.1/src", "dir"]);
+        OneShotRuntime.Configure(["mirror", "ftp://127.0.0.1/src", "dir"], (_, _) => { });
 
         Assert.Equal(0, AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit"));
+    }
+
+    [Fact]
+    public void A_client_command_runs_socket_completions_inline()
+    {
+        var set = new Dictionary<string, string>();
+
+        OneShotRuntime.Configure(["get", "ftp://127.0.0.1/a", "a"], (name, value) => set[name] = value);
+
+        Assert.Equal("1", set["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"]);
+    }
+
+    [Theory]
+    [InlineData("serve")]
+    [InlineData("shell")]
+    public void The_server_and_the_console_keep_socket_completions_on_the_thread_pool(string command)
+    {
+        var set = new Dictionary<string, string>();
+
+        OneShotRuntime.Configure([command], (name, value) => set[name] = value);
+
+        Assert.Empty(set);
     }
 }

@@ -27,12 +27,6 @@ internal sealed class SegmentStateFile
 {
     public const string Suffix = ".ferry-segments";
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        WriteIndented = true,
-    };
-
     /// <summary>Held while a segment's progress changes and while the file is serialized (not serialized itself).</summary>
     internal readonly Lock Sync = new();
 
@@ -79,7 +73,7 @@ internal sealed class SegmentStateFile
             var file = LocalFiles.Open(path, FileMode.Open, FileAccess.Read, 4096);
             await using (file.ConfigureAwait(false))
             {
-                var state = await JsonSerializer.DeserializeAsync<SegmentStateFile>(file, Json, ct).ConfigureAwait(false);
+                var state = await JsonSerializer.DeserializeAsync(file, SegmentStateJson.Default.SegmentStateFile, ct).ConfigureAwait(false);
                 return state is { Version: 1 } && state.IsConsistent() ? state : null;
             }
         }
@@ -95,7 +89,7 @@ internal sealed class SegmentStateFile
         byte[] bytes;
         lock (Sync)
         {
-            bytes = JsonSerializer.SerializeToUtf8Bytes(this, Json);
+            bytes = JsonSerializer.SerializeToUtf8Bytes(this, SegmentStateJson.Default.SegmentStateFile);
         }
         var exact = LocalFiles.IsExact(path);
         var target = exact ? path : path + ".tmp";
@@ -128,3 +122,11 @@ internal sealed class SegmentStateFile
         return Segments[^1].End == Size;
     }
 }
+
+/// <summary>
+/// The side file's serialization, generated at build time (camelCase, indented, as before): no
+/// reflection, which a trimmed or native AOT build of `ferry` does not have (docs/benchmarks.md, Mirror).
+/// </summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[JsonSerializable(typeof(SegmentStateFile))]
+internal sealed partial class SegmentStateJson : JsonSerializerContext;
