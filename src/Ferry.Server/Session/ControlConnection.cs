@@ -79,6 +79,8 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             // and strips "IAC DM" instead of losing the DM and eating the next byte of "ABOR".
             _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.OutOfBandInline, true);
             ServerLog.SessionStarted(Log, RemoteEndPoint);
+            Interlocked.Increment(ref _server.ActiveControlConnections);
+            _counted = true;
             if (!_implicitTls)
             {
                 // Implicit FTPS: after its handshake (StartTlsAsync).
@@ -120,6 +122,10 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             // The end of a session (transfer stop, TLS close, the server's bookkeeping) runs on a
             // worker, and the socket's last events go to the pool as before.
             PreferInlineCompletions(false);
+            if (_counted)
+            {
+                Interlocked.Decrement(ref _server.ActiveControlConnections);
+            }
             await ThreadPoolHop.Instance;
             await StopTransferAsync().ConfigureAwait(false);
             await _session.SetDataChannelAsync(null).ConfigureAwait(false);
@@ -188,6 +194,11 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
                     return false;
                 }
                 idle.CancelAfter(limit);
+                if (_inlineWanted)
+                {
+                    // Per read: the engine reads the flag per event, so the next command follows the load.
+                    ApplyInline(Volatile.Read(ref _server.ActiveControlConnections) <= ServerContext.InlineSessionLimit);
+                }
                 ReadResult result;
                 try
                 {
@@ -519,10 +530,25 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// </summary>
     private void PreferInlineCompletions(bool inline)
     {
-        if (!InlineCompletions.TrySet(_socket, inline) && inline && !InlineCompletions.IsAvailable
-            && Interlocked.Exchange(ref s_inlineUnavailableLogged, 1) == 0)
+        _inlineWanted = inline;
+        if (inline && !InlineCompletions.IsAvailable && Interlocked.Exchange(ref s_inlineUnavailableLogged, 1) == 0)
         {
             ServerLog.InlineCompletionsUnavailable(Log);
+        }
+        ApplyInline(inline && Volatile.Read(ref _server.ActiveControlConnections) <= ServerContext.InlineSessionLimit);
+    }
+
+    // Wanted: the session's phase allows it (not during a handshake, not after the end); applied:
+    // what the socket has now (also limited by the number of sessions, ServerContext.InlineSessionLimit).
+    private bool _inlineWanted;
+    private bool _inlineApplied;
+    private bool _counted;
+
+    private void ApplyInline(bool inline)
+    {
+        if (inline != _inlineApplied && InlineCompletions.TrySet(_socket, inline))
+        {
+            _inlineApplied = inline;
         }
     }
 
