@@ -34,6 +34,12 @@ internal enum ArgumentRule
 /// handler decides because it depends on more than the verb (STOR for anonymous uploads, STAT with a path).
 /// </param>
 /// <param name="StoreNeeds">What the session's store must be able to do: without it the verb is answered 502 and left out of FEAT and HELP.</param>
+/// <param name="Inline">
+/// The handler never blocks (no file system, no password hash, no TLS, no store request, no
+/// cancellation of a transfer): it may run on the socket engine's event thread, where the control
+/// connection's read completes (<see cref="Net.InlineCompletions"/>). Every other verb first moves to
+/// a thread-pool worker (<see cref="Net.ThreadPoolHop"/>), as a slow one would stall every session.
+/// </param>
 internal sealed record CommandSpec(
     string Verb,
     CommandHandler? Handler,
@@ -44,4 +50,5 @@ internal sealed record CommandSpec(
     bool NeedsDataChannel = false,
     string? Feature = null,
     Permissions Needs = Permissions.None,
-    FileSystem.StoreCapabilities StoreNeeds = FileSystem.StoreCapabilities.None);
+    FileSystem.StoreCapabilities StoreNeeds = FileSystem.StoreCapabilities.None,
+    bool Inline = false);

@@ -7,7 +7,9 @@ namespace Ferry.Server.Commands;
 
 /// <summary>
 /// The single place that says which verbs exist, whether they need a login, take an argument, may
-/// run during a transfer, need a data channel, which right they need, and what they add to FEAT.
+/// run during a transfer, need a data channel, which right they need, what they add to FEAT, and
+/// whether their handler is cheap enough to run on the socket engine's thread (Inline: parameters
+/// and replies from memory; PASV/EPSV/PORT/EPRT only make or note a socket, which never blocks).
 /// The allowed command sequences are the second table here. The handler named in a row lives in
 /// Commands/&lt;its class&gt;.cs; docs/server.md lists verb → file, checked by a test.
 /// </summary>
@@ -16,18 +18,18 @@ internal static class VerbTable
     private static readonly CommandSpec[] Specs =
     [
         // Access control (RFC 959 §4.1.1)
-        new("USER", AccessCommands.User, "USER <name>", BeforeLogin: true, Argument: ArgumentRule.Required),
+        new("USER", AccessCommands.User, "USER <name>", BeforeLogin: true, Argument: ArgumentRule.Required, Inline: true),
         new("PASS", AccessCommands.Pass, "PASS <password>", BeforeLogin: true),
-        new("QUIT", AccessCommands.Quit, "QUIT", BeforeLogin: true, Argument: ArgumentRule.None, DuringTransfer: true),
-        new("ACCT", AccessCommands.Account, "ACCT <account>", Argument: ArgumentRule.Required),
+        new("QUIT", AccessCommands.Quit, "QUIT", BeforeLogin: true, Argument: ArgumentRule.None, DuringTransfer: true, Inline: true),
+        new("ACCT", AccessCommands.Account, "ACCT <account>", Argument: ArgumentRule.Required, Inline: true),
         new("REIN", null, "REIN"),
         new("SMNT", null, "SMNT <path>"),
         // FTPS (RFC 2228, RFC 4217): allowed before login; FEAT lists them only when TLS is configured.
         new("AUTH", TlsCommands.Auth, "AUTH TLS", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "AUTH TLS"),
-        new("PBSZ", TlsCommands.ProtectionBufferSize, "PBSZ 0", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "PBSZ"),
-        new("PROT", TlsCommands.Protection, "PROT C|P", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "PROT"),
-        new("CCC", TlsCommands.ClearCommandChannel, "CCC", Argument: ArgumentRule.None),
-        new("HOST", SiteCommands.Host, "HOST <name>", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "HOST"),
+        new("PBSZ", TlsCommands.ProtectionBufferSize, "PBSZ 0", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "PBSZ", Inline: true),
+        new("PROT", TlsCommands.Protection, "PROT C|P", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "PROT", Inline: true),
+        new("CCC", TlsCommands.ClearCommandChannel, "CCC", Argument: ArgumentRule.None, Inline: true),
+        new("HOST", SiteCommands.Host, "HOST <name>", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "HOST", Inline: true),
         new("MLST", InformationCommands.MachineList, "MLST [path]", Feature: "MLST", Needs: Permissions.List),
         new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true, Needs: Permissions.List),
 
@@ -37,17 +39,17 @@ internal static class VerbTable
         new("XCWD", NavigationCommands.ChangeDirectory, "XCWD <path>", Argument: ArgumentRule.Required, Needs: Permissions.List | Permissions.Read),
         new("CDUP", NavigationCommands.ChangeToParent, "CDUP", Argument: ArgumentRule.None, Needs: Permissions.List | Permissions.Read),
         new("XCUP", NavigationCommands.ChangeToParent, "XCUP", Argument: ArgumentRule.None, Needs: Permissions.List | Permissions.Read),
-        new("PWD", NavigationCommands.PrintDirectory, "PWD", Argument: ArgumentRule.None),
-        new("XPWD", NavigationCommands.PrintDirectory, "XPWD", Argument: ArgumentRule.None),
+        new("PWD", NavigationCommands.PrintDirectory, "PWD", Argument: ArgumentRule.None, Inline: true),
+        new("XPWD", NavigationCommands.PrintDirectory, "XPWD", Argument: ArgumentRule.None, Inline: true),
 
         // Transfer parameters (RFC 959 §4.1.2, RFC 2428)
-        new("PORT", TransferParameterCommands.Port, "PORT h1,h2,h3,h4,p1,p2", Argument: ArgumentRule.Required),
-        new("EPRT", TransferParameterCommands.Eprt, "EPRT |proto|addr|port|", Argument: ArgumentRule.Required, Feature: "EPRT"),
-        new("PASV", TransferParameterCommands.Pasv, "PASV", Argument: ArgumentRule.None),
-        new("EPSV", TransferParameterCommands.Epsv, "EPSV [1|2|ALL]", Feature: "EPSV"),
-        new("TYPE", TransferParameterCommands.Type, "TYPE A|I|L 8", Argument: ArgumentRule.Required),
-        new("MODE", TransferParameterCommands.Mode, "MODE S", Argument: ArgumentRule.Required),
-        new("STRU", TransferParameterCommands.Structure, "STRU F", Argument: ArgumentRule.Required),
+        new("PORT", TransferParameterCommands.Port, "PORT h1,h2,h3,h4,p1,p2", Argument: ArgumentRule.Required, Inline: true),
+        new("EPRT", TransferParameterCommands.Eprt, "EPRT |proto|addr|port|", Argument: ArgumentRule.Required, Feature: "EPRT", Inline: true),
+        new("PASV", TransferParameterCommands.Pasv, "PASV", Argument: ArgumentRule.None, Inline: true),
+        new("EPSV", TransferParameterCommands.Epsv, "EPSV [1|2|ALL]", Feature: "EPSV", Inline: true),
+        new("TYPE", TransferParameterCommands.Type, "TYPE A|I|L 8", Argument: ArgumentRule.Required, Inline: true),
+        new("MODE", TransferParameterCommands.Mode, "MODE S", Argument: ArgumentRule.Required, Inline: true),
+        new("STRU", TransferParameterCommands.Structure, "STRU F", Argument: ArgumentRule.Required, Inline: true),
 
         // Transfers (RFC 959 §4.1.3). STOR and STOU need Write, except that an anonymous account
         // may create new files in the upload directory: their handlers decide (TransferCommands).
@@ -58,10 +60,10 @@ internal static class VerbTable
         new("STOR", TransferCommands.Store, "STOR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
         new("STOU", TransferCommands.StoreUnique, "STOU", NeedsDataChannel: true),
         new("APPE", TransferCommands.Append, "APPE <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true, Needs: Permissions.Write, StoreNeeds: StoreCapabilities.Append),
-        new("REST", TransferCommands.Restart, "REST <offset>", Argument: ArgumentRule.Required, Feature: "REST STREAM"),
+        new("REST", TransferCommands.Restart, "REST <offset>", Argument: ArgumentRule.Required, Feature: "REST STREAM", Inline: true),
 
         // File actions (RFC 959 §4.1.3, RFC 3659, draft-somers-ftp-mfxx)
-        new("ALLO", FileActionCommands.Allocate, "ALLO <size>"),
+        new("ALLO", FileActionCommands.Allocate, "ALLO <size>", Inline: true),
         new("RNFR", FileActionCommands.RenameFrom, "RNFR <path>", Argument: ArgumentRule.Required, Needs: Permissions.Rename),
         new("RNTO", FileActionCommands.RenameTo, "RNTO <path>", Argument: ArgumentRule.Required, Needs: Permissions.Rename),
         new("DELE", FileActionCommands.Delete, "DELE <path>", Argument: ArgumentRule.Required, Needs: Permissions.Delete),
@@ -78,13 +80,13 @@ internal static class VerbTable
         new("SITE", SiteCommands.Site, "SITE HELP | SITE CHMOD <mode> <path>", Argument: ArgumentRule.Required),
 
         // Information and options
-        new("SYST", InformationCommands.System, "SYST", BeforeLogin: true, Argument: ArgumentRule.None),
+        new("SYST", InformationCommands.System, "SYST", BeforeLogin: true, Argument: ArgumentRule.None, Inline: true),
         // CLNT (FileZilla, lftp, FluentFTP send it; no RFC): the client software, kept for diagnostics.
-        new("CLNT", InformationCommands.Client, "CLNT <client software>", BeforeLogin: true, Argument: ArgumentRule.Required),
-        new("NOOP", InformationCommands.NoOperation, "NOOP", BeforeLogin: true, DuringTransfer: true),
-        new("FEAT", InformationCommands.Features, "FEAT", BeforeLogin: true, Argument: ArgumentRule.None),
-        new("OPTS", InformationCommands.Options, "OPTS UTF8 ON", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "UTF8"),
-        new("HELP", InformationCommands.Help, "HELP [verb]", BeforeLogin: true),
+        new("CLNT", InformationCommands.Client, "CLNT <client software>", BeforeLogin: true, Argument: ArgumentRule.Required, Inline: true),
+        new("NOOP", InformationCommands.NoOperation, "NOOP", BeforeLogin: true, DuringTransfer: true, Inline: true),
+        new("FEAT", InformationCommands.Features, "FEAT", BeforeLogin: true, Argument: ArgumentRule.None, Inline: true),
+        new("OPTS", InformationCommands.Options, "OPTS UTF8 ON", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "UTF8", Inline: true),
+        new("HELP", InformationCommands.Help, "HELP [verb]", BeforeLogin: true, Inline: true),
         // STAT needs List only with a path (a listing); without one it is the session's status.
         new("STAT", InformationCommands.Status, "STAT [path]", DuringTransfer: true),
     ];

@@ -15,6 +15,7 @@ internal readonly record struct LinuxEntryStatus(ushort Mode, uint LinkCount, lo
 
     public bool IsDirectory => (Mode & TypeMask) == DirectoryType;
     public bool IsSymbolicLink => (Mode & TypeMask) == LinkType;
+    public bool IsRegularFile => (Mode & TypeMask) == 0x8000; // S_IFREG
 
     /// <summary>The permission and special bits (07777), which <see cref="UnixFileMode"/> numbers alike.</summary>
     public UnixFileMode Permissions => (UnixFileMode)(Mode & 0xFFF);

@@ -99,10 +99,23 @@ internal static partial class LinuxFiles
         {
             throw ToException(Marshal.GetLastPInvokeError(), path);
         }
+        return Adopt(fd, path, fileMode, access, share, bufferSize, clearNonBlocking: true);
+    }
+
+    /// <summary>
+    /// A descriptor opened with O_NONBLOCK made into the FileStream <see cref="OpenFile"/> returns:
+    /// the advisory lock FileShare stands for, the truncation of FileMode.Create, the position of
+    /// FileMode.Append. Owns <paramref name="fd"/> (closed when this throws).
+    /// </summary>
+    private static FileStream Adopt(int fd, string path, FileMode fileMode, FileAccess access, FileShare share, int bufferSize, bool clearNonBlocking)
+    {
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
-            _ = fcntl(fd, F_SETFL, 0); // O_NONBLOCK off again
+            if (clearNonBlocking)
+            {
+                _ = fcntl(fd, F_SETFL, 0); // O_NONBLOCK off again
+            }
             var lockOperation = share == FileShare.None ? LOCK_EX : LOCK_SH;
             if (flock(fd, lockOperation | LOCK_NB) != 0 && Marshal.GetLastPInvokeError() == EAGAIN)
             {
@@ -125,6 +138,66 @@ internal static partial class LinuxFiles
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>What <see cref="TryOpenForReadBeneath"/> found.</summary>
+    public enum OpenBeneathResult
+    {
+        /// <summary>Something is there: its status, and the stream when it is a file that reaches the offset.</summary>
+        Opened,
+
+        /// <summary>Nothing is there (ENOENT with no symbolic link on the way).</summary>
+        NotFound,
+
+        /// <summary>The kernel's walk could not answer (a link on the way, ENOTDIR, EACCES, a socket...): ask the long way.</summary>
+        Unresolved,
+    }
+
+    /// <summary>
+    /// RETR's open in one walk of the kernel: <paramref name="storePath"/> ("/"-rooted) opened
+    /// read-only beneath the jail's root with no symbolic link anywhere on the way, the last
+    /// component included (openat2 with <see cref="LinuxJail.NoSymlinks"/>: no "..", no absolute
+    /// link, no magic link, so no race can lead it out), then its status from the descriptor
+    /// (statx AT_EMPTY_PATH). A file that reaches <paramref name="offset"/> becomes the stream
+    /// <see cref="OpenFile"/> would return (shared lock, O_NONBLOCK cleared unless it is a regular
+    /// file, where it changes nothing); a directory, or a file the offset lies beyond, is closed again.
+    /// </summary>
+    public static unsafe OpenBeneathResult TryOpenForReadBeneath(LinuxJail jail, string storePath, long offset, out LinuxEntryStatus status, out FileStream? stream)
+    {
+        status = default;
+        stream = null;
+        var relative = ToNative(storePath.AsSpan(1));
+        int fd;
+        fixed (byte* p = relative)
+        {
+            do
+            {
+                // O_NONBLOCK: a FIFO must not hang the open.
+                fd = jail.OpenBeneath(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK, LinuxJail.NoSymlinks);
+            }
+            while (fd < 0 && Marshal.GetLastPInvokeError() == EINTR);
+        }
+        if (fd < 0)
+        {
+            return Marshal.GetLastPInvokeError() == ENOENT ? OpenBeneathResult.NotFound : OpenBeneathResult.Unresolved;
+        }
+        byte empty = 0;
+        if (!LinuxDirectory.TryStatAt(fd, &empty, AT_EMPTY_PATH, out status))
+        {
+            _ = close(fd);
+            return OpenBeneathResult.Unresolved;
+        }
+        if (status.IsDirectory || offset > status.Size)
+        {
+            _ = close(fd);
+            return OpenBeneathResult.Opened;
+        }
+        stream = Adopt(fd, storePath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, clearNonBlocking: !status.IsRegularFile);
+        if (offset > 0)
+        {
+            stream.Position = offset;
+        }
+        return OpenBeneathResult.Opened;
     }
 
     /// <summary>

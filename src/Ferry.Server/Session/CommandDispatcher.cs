@@ -173,6 +173,12 @@ internal sealed class CommandDispatcher
             }
             // Checked again at the handler's path (FtpSession.Resolve), where a virtual folder's rights apply.
             session.VerbNeeds = spec.Needs;
+            if (!spec.Inline)
+            {
+                // Off the socket engine's thread (where the command's read may have completed, see
+                // ControlConnection) before a handler that may block; free on a pool worker.
+                await Net.ThreadPoolHop.Instance;
+            }
             return await spec.Handler(session, command.Argument, token).ConfigureAwait(false);
         }
         catch (FileSystemException e)

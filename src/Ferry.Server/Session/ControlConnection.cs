@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using Ferry.Protocol;
+using Ferry.Server.Net;
 using Ferry.Server.Tls;
 using Microsoft.Extensions.Logging;
 
@@ -78,6 +79,13 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             // and strips "IAC DM" instead of losing the DM and eating the next byte of "ABOR".
             _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.OutOfBandInline, true);
             ServerLog.SessionStarted(Log, RemoteEndPoint);
+            Interlocked.Increment(ref _server.ActiveControlConnections);
+            _counted = true;
+            if (!_implicitTls)
+            {
+                // Implicit FTPS: after its handshake (StartTlsAsync).
+                PreferInlineCompletions(true);
+            }
             if (_session.Balancer is { } balancer)
             {
                 ServerLog.ProxiedSession(Log, RemoteEndPoint, balancer);
@@ -111,6 +119,14 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         }
         finally
         {
+            // The end of a session (transfer stop, TLS close, the server's bookkeeping) runs on a
+            // worker, and the socket's last events go to the pool as before.
+            PreferInlineCompletions(false);
+            if (_counted)
+            {
+                Interlocked.Decrement(ref _server.ActiveControlConnections);
+            }
+            await ThreadPoolHop.Instance;
             await StopTransferAsync().ConfigureAwait(false);
             await _session.SetDataChannelAsync(null).ConfigureAwait(false);
             // The account's session slot is free for its next login.
@@ -127,6 +143,10 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     {
         _upgradePending = false;
         var options = _server.Tls!.ServerOptions;
+        // The handshake's key exchange and certificate work must not run on the socket engine's
+        // thread: its reads complete on the pool, and it starts on a worker.
+        PreferInlineCompletions(false);
+        await ThreadPoolHop.Instance;
         try
         {
             var (tls, transport) = await ServerTlsHandshake.AuthenticateAsync(_network, options, Options.Tls!.HandshakeTimeout, token).ConfigureAwait(false);
@@ -135,6 +155,8 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             _stream = tls;
             _session.OnControlTlsStarted(options);
             ServerLog.ControlTlsStarted(Log, tls.SslProtocol, tls.NegotiatedCipherSuite);
+            // Decrypting a command line is a few microseconds of AES: cheap enough for the event thread.
+            PreferInlineCompletions(true);
             return true;
         }
         catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or TimeoutException or SocketException)
@@ -172,6 +194,11 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
                     return false;
                 }
                 idle.CancelAfter(limit);
+                if (_inlineWanted)
+                {
+                    // Per read: the engine reads the flag per event, so the next command follows the load.
+                    ApplyInline(Volatile.Read(ref _server.ActiveControlConnections) <= ServerContext.InlineSessionLimit);
+                }
                 ReadResult result;
                 try
                 {
@@ -457,15 +484,72 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         // Encoded once per reply object: a fixed reply (Replies, cached ones) costs nothing to send.
         var bytes = reply.WireBytes;
         await _writeLock.WaitAsync(token).ConfigureAwait(false);
+        var waited = false;
         try
         {
-            await _stream.WriteAsync(bytes, token).ConfigureAwait(false);
+            var write = _stream.WriteAsync(bytes, token);
+            waited = !write.IsCompleted;
+            await write.ConfigureAwait(false);
         }
         finally
         {
             _writeLock.Release();
         }
         ServerLog.Reply(Log, reply.Code, reply.Lines[^1]);
+        if (waited)
+        {
+            // A full send buffer (a client that does not read its replies): the write completed on
+            // the socket engine's thread, and the caller may go on with blocking work (a transfer
+            // after its 150). Rare, so the hop costs nothing in the common case.
+            await ThreadPoolHop.Instance;
+        }
+    }
+
+    // Logged once per process when the runtime has no per-socket switch (InlineCompletions).
+    private static int s_inlineUnavailableLogged;
+
+    /// <summary>
+    /// Inline completions for the control socket (<see cref="InlineCompletions"/>): its reads then
+    /// complete on the socket engine's event thread, and the command loop goes on there, with no
+    /// hand-off to a worker per command. What may run on that thread, and why it never blocks:
+    /// <list type="bullet">
+    /// <item>the read loop (<see cref="ReadCommandsAsync"/>): the pipe over the socket (or over TLS,
+    /// whose decryption of a command is cheap; off during a handshake), the line reader, the parser,
+    /// the idle clock and timer, the rate throttle (its delay is a timer: the wait resumes on the pool);</item>
+    /// <item>the dispatcher's checks and the handlers of the verbs the verb table marks Inline
+    /// (parameters, replies from memory, PASV/EPSV's listener and PORT's target); every other verb
+    /// hops to a worker first (<see cref="CommandDispatcher"/>), and so does a reply write that had
+    /// to wait (<see cref="SendAsync"/>);</item>
+    /// <item>log lines: <c>ferry serve</c>'s sink formats into a buffer and never waits (a host's own
+    /// logger that blocks would block here too); metrics are in-memory counters;</item>
+    /// <item>a pending read's cancellation (idle timer, kick, stop) is not: the runtime queues it to the
+    /// pool. Nor are data connections, listeners and every other socket: only a socket with the
+    /// flag has its events handled inline, so transfers run as before.</item>
+    /// </list>
+    /// The flag is off during a TLS handshake and from the end of the session on.
+    /// </summary>
+    private void PreferInlineCompletions(bool inline)
+    {
+        _inlineWanted = inline;
+        if (inline && !InlineCompletions.IsAvailable && Interlocked.Exchange(ref s_inlineUnavailableLogged, 1) == 0)
+        {
+            ServerLog.InlineCompletionsUnavailable(Log);
+        }
+        ApplyInline(inline && Volatile.Read(ref _server.ActiveControlConnections) <= ServerContext.InlineSessionLimit);
+    }
+
+    // Wanted: the session's phase allows it (not during a handshake, not after the end); applied:
+    // what the socket has now (also limited by the number of sessions, ServerContext.InlineSessionLimit).
+    private bool _inlineWanted;
+    private bool _inlineApplied;
+    private bool _counted;
+
+    private void ApplyInline(bool inline)
+    {
+        if (inline != _inlineApplied && InlineCompletions.TrySet(_socket, inline))
+        {
+            _inlineApplied = inline;
+        }
     }
 
     private async ValueTask TrySendAsync(FtpReply reply)

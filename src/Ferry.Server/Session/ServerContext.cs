@@ -78,6 +78,18 @@ internal sealed class ServerContext(
     /// <summary>Logged-in sessions per account and address, for the session limits (issue 20).</summary>
     public AccountSessions AccountSessions { get; } = new();
 
+    /// <summary>
+    /// Control connections running now (ControlConnection counts itself in and out): their reads
+    /// complete inline on the socket engine's thread only while there are at most as many as cores.
+    /// With 64 concurrent short sessions inline completions cost each session ~50% more CPU and
+    /// the server up to two thirds of its sessions per second (docs/benchmarks.md, "Per-operation latency");
+    /// the gain is in the few-session case (one session: half the context switches per command).
+    /// </summary>
+    internal int ActiveControlConnections;
+
+    /// <summary>Above this many control connections, none completes inline.</summary>
+    internal static int InlineSessionLimit { get; } = Environment.ProcessorCount;
+
     /// <summary>The bandwidth buckets of accounts and of the whole server (issue 20).</summary>
     public Throttling.BandwidthLimits Bandwidth { get; } = new(options);
 

@@ -140,6 +140,11 @@ internal static partial class ServerLog
     [LoggerMessage(244, LogLevel.Information, "Data connection served although its TLS session is not a resumed one ({Reason}, client {Software}): --tls-session-reuse preferred")]
     public static partial void DataTlsNotResumedServed(ILogger logger, string reason, string software);
 
+    // --- per-operation latency (issue 22 items 2 and 6): 390-399 ---
+
+    [LoggerMessage(390, LogLevel.Debug, "This runtime has no per-socket inline completions (Socket.PreferInlineCompletions): every command is handed to the thread pool")]
+    public static partial void InlineCompletionsUnavailable(ILogger logger);
+
     // --- account policy (issue 20, limits): 260-269 ---
 
     [LoggerMessage(260, LogLevel.Warning, "Login refused for user {User} from {Remote}: session limit, {Limit} {Scope} already (421)")]

@@ -275,6 +275,58 @@ public sealed class LocalFileSystemTests : IDisposable
     }
 
     [Fact]
+    public async Task Begin_read_in_one_open_agrees_with_a_lookup_then_an_open_for_every_kind_of_entry()
+    {
+        // In the kernel's jail BeginReadAsync opens beneath the root and describes the descriptor;
+        // wherever that walk cannot answer it takes the lookup path. Both must say the same.
+        Assert.Equal(OperatingSystem.IsLinux(), _fs.IsKernelJailed);
+        Write("plain.txt", "0123456789");
+        Write("sub/inner.txt", "inner");
+        Write("ünïcødé файл.txt", "utf-8 name");
+        File.CreateSymbolicLink(Host("inside-link"), "plain.txt");
+        File.CreateSymbolicLink(Host("outside-link"), Path.Combine(_outside, "secret.txt"));
+        File.CreateSymbolicLink(Host("dir-link"), "sub");
+        File.CreateSymbolicLink(Host("dangling"), "nothing-here");
+        File.SetLastWriteTimeUtc(Host("plain.txt"), new DateTime(2021, 3, 4, 5, 6, 7, 890, DateTimeKind.Utc));
+
+        foreach (var (path, offset) in new[]
+        {
+            ("/plain.txt", 0L), ("/plain.txt", 4L), ("/plain.txt", 10L), ("/plain.txt", 11L), ("/sub/inner.txt", 0L),
+            ("/ünïcødé файл.txt", 0L), ("/sub", 0L), ("/missing", 0L), ("/sub/missing/deeper", 0L), ("/plain.txt/below", 0L),
+            ("/inside-link", 2L), ("/outside-link", 0L), ("/dir-link/inner.txt", 0L), ("/dangling", 0L),
+        })
+        {
+            var fast = await _fs.BeginReadAsync(P(path), offset, None);
+            var slow = await FileRead.ByLookupAsync(_fs, P(path), offset, None);
+            await using (fast.Body)
+            await using (slow.Body)
+            {
+                Assert.True((fast.Entry is null) == (slow.Entry is null), $"{path}: {fast.Entry} against {slow.Entry}");
+                if (slow.Entry is { } expected)
+                {
+                    var entry = fast.Entry!;
+                    Assert.Equal((expected.Name, expected.Kind, expected.Size, expected.LastModified, expected.Permissions, expected.LinkCount),
+                        (entry.Name, entry.Kind, entry.Size, entry.LastModified, entry.Permissions, entry.LinkCount));
+                }
+                Assert.True((fast.Body is null) == (slow.Body is null), $"{path} at {offset}: a body on one side only");
+                if (slow.Body is not null)
+                {
+                    Assert.Equal(Convert.ToHexString(await SHA256.HashDataAsync(slow.Body)), Convert.ToHexString(await SHA256.HashDataAsync(fast.Body!)));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Begin_read_refuses_a_file_being_written_as_busy_like_an_open()
+    {
+        Write("locked.bin", "data");
+        await using var writer = await _fs.OpenWriteAsync(P("/locked.bin"), FileWriteMode.Overwrite, 4, None);
+        var e = await Assert.ThrowsAsync<FileSystemException>(async () => await _fs.BeginReadAsync(P("/locked.bin"), 0, None));
+        Assert.Equal(FileSystemError.Busy, e.Error);
+    }
+
+    [Fact]
     public async Task List_agrees_with_get_entry_for_every_kind_of_entry()
     {
         // On Linux ListAsync reads the directory with readdir + statx (LinuxDirectory) while
