@@ -271,7 +271,7 @@ public sealed class FtpServer : IAsyncDisposable
         }
     }
 
-    /// <summary>After a drain or a stop began: every session's read is woken to see it.</summary>
+    /// <summary>After a drain began: every session's read is woken to see it.</summary>
     private void WakeSessions()
     {
         foreach (var (_, connection) in _connectionsById)
@@ -530,10 +530,15 @@ public sealed class FtpServer : IAsyncDisposable
         try
         {
             // A direct session keeps the socket's own endpoint (as it always has); a relayed one gets the header's.
-            var session = new ControlConnection(id, socket, context, _stopping.Token, implicitTls, balancer is null ? null : client, balancer);
+            var session = new ControlConnection(id, socket, context, implicitTls, balancer is null ? null : client, balancer);
             await using (session.ConfigureAwait(false))
             {
                 _connectionsById[id] = session;
+                // A stop that began before the line above walked the sessions without this one.
+                if (_stopping.IsCancellationRequested)
+                {
+                    session.Stop();
+                }
                 try
                 {
                     await session.RunAsync().ConfigureAwait(false);
@@ -597,7 +602,10 @@ public sealed class FtpServer : IAsyncDisposable
             }
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
-        WakeSessions();
+        foreach (var (_, connection) in _connectionsById)
+        {
+            connection.Stop();
+        }
         await sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
         _heartbeat?.Dispose();
         if (_sharedPassivePorts is not null)

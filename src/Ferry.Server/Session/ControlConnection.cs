@@ -41,7 +41,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
 
     /// <param name="client">The client's address when a PROXY header named it; null: the socket's peer.</param>
     /// <param name="balancer">The balancer that relayed the connection (PROXY protocol); null for a direct one.</param>
-    public ControlConnection(long id, Socket socket, ServerContext server, CancellationToken serverStopping, bool implicitTls = false,
+    public ControlConnection(long id, Socket socket, ServerContext server, bool implicitTls = false,
         IPEndPoint? client = null, IPEndPoint? balancer = null)
     {
         _socket = socket;
@@ -50,7 +50,9 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         _network = new NetworkStream(socket, ownsSocket: false);
         _stream = _network;
         _lines = new ControlLineReader(server.Options.MaxLineLength);
-        _sessionCts = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
+        // Not linked to the server's stop (a callback node per session in the server's source):
+        // the server's stop cancels it by walking its sessions (Stop).
+        _sessionCts = new CancellationTokenSource();
         _session = new FtpSession(id, client ?? (IPEndPoint)socket.RemoteEndPoint!, (IPEndPoint)socket.LocalEndPoint!, server, this)
         {
             Balancer = balancer,
@@ -317,6 +319,20 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         {
             Wake();
         }
+    }
+
+    /// <summary>The server's hard stop: the session's work (a transfer, a command) is cancelled and its read woken.</summary>
+    public void Stop()
+    {
+        try
+        {
+            _sessionCts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The session has ended and been disposed meanwhile.
+        }
+        Wake();
     }
 
     /// <summary>
