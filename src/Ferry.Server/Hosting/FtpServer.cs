@@ -40,6 +40,8 @@ public sealed class FtpServer : IAsyncDisposable
     private Task? _implicitAcceptLoop;
     private Task? _leftoverSweep;
     private long _nextSessionId;
+    private ITimer? _heartbeat;
+    private int _beating;
     private readonly IQuotaUsageStore _quotaUsage;
 
     /// <param name="fileSystemForUser">
@@ -189,6 +191,8 @@ public sealed class FtpServer : IAsyncDisposable
         {
             _implicitAcceptLoop = AcceptLoopAsync(_implicitListener, context, implicitTls: true);
         }
+        var beat = HeartbeatInterval(_options);
+        _heartbeat = TimeProvider.System.CreateTimer(static server => ((FtpServer)server!).Heartbeat(), this, beat, beat);
         if (_options.AtomicUploads)
         {
             _leftoverSweep = SweepUploadLeftoversAsync(_stopping.Token);
@@ -231,6 +235,48 @@ public sealed class FtpServer : IAsyncDisposable
                     return;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// How often the heartbeat walks the sessions: once a second (a timeout fires up to a second
+    /// late, as vsftpd's and Kestrel's do), a quarter of the shortest timeout when that is shorter.
+    /// </summary>
+    internal static TimeSpan HeartbeatInterval(FtpServerOptions options) =>
+        TimeSpan.FromTicks(Math.Clamp(Math.Min(options.IdleTimeout.Ticks, options.LoginTimeout.Ticks) / 4,
+            TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
+
+    /// <summary>
+    /// One timer for the whole server (Kestrel's heartbeat): each session past its idle or login
+    /// deadline has its read woken, and answers 421. A beat costs a clock read per session and no
+    /// allocation beyond the enumerator; a beat that outlasts the interval is not overlapped.
+    /// </summary>
+    private void Heartbeat()
+    {
+        if (Interlocked.Exchange(ref _beating, 1) != 0)
+        {
+            return;
+        }
+        try
+        {
+            // The dictionary's enumerator takes no lock and copies nothing (its Values would do both).
+            foreach (var (_, connection) in _connectionsById)
+            {
+                connection.OnHeartbeat();
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _beating, 0);
+        }
+    }
+
+    /// <summary>After a drain began: every session's read is woken to see it.</summary>
+    private void WakeSessions()
+    {
+        foreach (var (_, connection) in _connectionsById)
+        {
+            connection.Wake();
         }
     }
 
@@ -484,10 +530,15 @@ public sealed class FtpServer : IAsyncDisposable
         try
         {
             // A direct session keeps the socket's own endpoint (as it always has); a relayed one gets the header's.
-            var session = new ControlConnection(id, socket, context, _stopping.Token, implicitTls, balancer is null ? null : client, balancer);
+            var session = new ControlConnection(id, socket, context, implicitTls, balancer is null ? null : client, balancer);
             await using (session.ConfigureAwait(false))
             {
                 _connectionsById[id] = session;
+                // A stop that began before the line above walked the sessions without this one.
+                if (_stopping.IsCancellationRequested)
+                {
+                    session.Stop();
+                }
                 try
                 {
                     await session.RunAsync().ConfigureAwait(false);
@@ -527,6 +578,7 @@ public sealed class FtpServer : IAsyncDisposable
             return;
         }
         await _draining.CancelAsync().ConfigureAwait(false);
+        WakeSessions();
         _listener.Dispose();
         _implicitListener?.Dispose();
         if (_acceptLoop is not null)
@@ -550,7 +602,12 @@ public sealed class FtpServer : IAsyncDisposable
             }
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (var (_, connection) in _connectionsById)
+        {
+            connection.Stop();
+        }
         await sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _heartbeat?.Dispose();
         if (_sharedPassivePorts is not null)
         {
             await _sharedPassivePorts.DisposeAsync().ConfigureAwait(false);
@@ -569,6 +626,7 @@ public sealed class FtpServer : IAsyncDisposable
             // Also when a cancelled StopAsync returned before closing them.
             await _sharedPassivePorts.DisposeAsync().ConfigureAwait(false);
         }
+        _heartbeat?.Dispose();
         Tls?.Dispose();
         _stopping.Dispose();
         _draining.Dispose();

@@ -21,8 +21,9 @@ internal enum ThrottleReason
 /// </summary>
 internal sealed class CommandThrottle(int commandsPerSecond, int errorRepliesPerSecond, TimeProvider? time = null)
 {
-    private readonly CommandRateLimiter _all = new(commandsPerSecond, time);
-    private readonly CommandRateLimiter _errors = new(errorRepliesPerSecond, time);
+    // Mutable structs: never readonly (a readonly field would hand Take a copy).
+    private CommandRateLimiter _all = new(commandsPerSecond, time);
+    private CommandRateLimiter _errors = new(errorRepliesPerSecond, time);
     private TimeSpan _penalty;
 
     /// <summary>Commands this session was made to wait for (for tests and diagnostics).</summary>

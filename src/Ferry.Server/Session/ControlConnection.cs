@@ -42,7 +42,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
 
     /// <param name="client">The client's address when a PROXY header named it; null: the socket's peer.</param>
     /// <param name="balancer">The balancer that relayed the connection (PROXY protocol); null for a direct one.</param>
-    public ControlConnection(long id, Socket socket, ServerContext server, CancellationToken serverStopping, bool implicitTls = false,
+    public ControlConnection(long id, Socket socket, ServerContext server, bool implicitTls = false,
         IPEndPoint? client = null, IPEndPoint? balancer = null)
     {
         _socket = socket;
@@ -51,7 +51,9 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         _network = new NetworkStream(socket, ownsSocket: false);
         _stream = _network;
         _lines = new ControlLineReader(server.Options.MaxLineLength);
-        _sessionCts = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
+        // Not linked to the server's stop (a callback node per session in the server's source):
+        // the server's stop cancels it by walking its sessions (Stop).
+        _sessionCts = new CancellationTokenSource();
         _session = new FtpSession(id, client ?? (IPEndPoint)socket.RemoteEndPoint!, (IPEndPoint)socket.LocalEndPoint!, server, this)
         {
             Balancer = balancer,
@@ -78,6 +80,9 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             // Telnet Synch (RFC 854) sends DM as TCP urgent data; inline it so the line reader sees
             // and strips "IAC DM" instead of losing the DM and eating the next byte of "ABOR".
             _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.OutOfBandInline, true);
+            // Synchronous sends return WouldBlock instead of waiting (SendNow); asynchronous I/O is
+            // unaffected. TLS puts it back: SslStream's transport may use synchronous calls.
+            _socket.Blocking = false;
             ServerLog.SessionStarted(Log, RemoteEndPoint);
             Interlocked.Increment(ref _server.ActiveControlConnections);
             _counted = true;
@@ -142,6 +147,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     private async ValueTask<bool> StartTlsAsync(CancellationToken token)
     {
         _upgradePending = false;
+        _socket.Blocking = true;
         var options = _server.Tls!.ServerOptions;
         // The handshake's key exchange and certificate work must not run on the socket engine's
         // thread: its reads complete on the pool, and it starts on a worker.
@@ -167,33 +173,38 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         }
     }
 
+    // One options object for every session (zero-byte reads: an idle session holds no read buffer,
+    // as Kestrel's connections do).
+    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 2048, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true);
+
+    // The read loop's reader while it runs: what Wake cancels.
+    private PipeReader? _reader;
+
     /// <summary>
     /// Reads and runs command lines until the connection ends (false) or AUTH TLS was accepted (true).
     /// </summary>
     private async Task<bool> ReadCommandsAsync(CancellationToken token)
     {
-        // Zero-byte reads: an idle session holds no read buffer (Kestrel does the same).
-        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 2048, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
-        var idle = CancellationTokenSource.CreateLinkedTokenSource(token, _server.Draining);
+        var reader = PipeReader.Create(_stream, ReaderOptions);
+        // A full fence: a stop or drain begun before this line is seen by the checks below; one
+        // begun after it finds the reader and wakes the read (FtpServer wakes every session).
+        Interlocked.Exchange(ref _reader, reader);
         try
         {
             while (!_closing)
             {
-                if (idle.IsCancellationRequested)
-                {
-                    // The timer fired but the session was not idle (a transfer ran, or ended less
-                    // than an idle timeout ago): the next read waits on a fresh token. A cancelled
-                    // one would make every read throw at once, a loop spinning a core.
-                    idle.Dispose();
-                    idle = CancellationTokenSource.CreateLinkedTokenSource(token, _server.Draining);
-                }
-                var limit = TimeLeftBeforeTimeout();
-                if (limit <= TimeSpan.Zero)
+                // A stop or a kick: the same exception a cancelled read used to throw.
+                token.ThrowIfCancellationRequested();
+                if (TimeLeftBeforeTimeout() <= TimeSpan.Zero)
                 {
                     await SendTimeoutAsync(token).ConfigureAwait(false);
                     return false;
                 }
-                idle.CancelAfter(limit);
+                if (_server.Draining.IsCancellationRequested)
+                {
+                    await DrainAsync().ConfigureAwait(false);
+                    return false;
+                }
                 if (_inlineWanted)
                 {
                     // Per read: the engine reads the flag per event, so the next command follows the load.
@@ -202,17 +213,10 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
                 ReadResult result;
                 try
                 {
-                    result = await reader.ReadAsync(idle.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!token.IsCancellationRequested)
-                {
-                    if (_server.Draining.IsCancellationRequested)
-                    {
-                        await DrainAsync().ConfigureAwait(false);
-                        return false;
-                    }
-                    // The timer fired: the top of the loop asks again how idle the session really is.
-                    continue;
+                    // No token and no timer per session: the server's heartbeat wakes this read
+                    // (Wake) once the session is past its idle or login deadline, as a stop, a
+                    // drain and a kick do; an idle session holds no cancellation source.
+                    result = await reader.ReadAsync().ConfigureAwait(false);
                 }
                 catch (Exception) when (_tlsTransport is { RenegotiationRequested: true })
                 {
@@ -222,6 +226,14 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
                     _server.Defender.Report(RemoteEndPoint.Address, Security.DefenderEvent.ProtocolViolation);
                     return false;
                 }
+                if (result.IsCanceled)
+                {
+                    // Woken: the top of the loop asks why (a deadline, a drain, a stop, or a wake
+                    // that came while a command ran and is stale now). Whatever was read is
+                    // left unexamined, so the next read returns it at once.
+                    reader.AdvanceTo(result.Buffer.Start);
+                    continue;
+                }
                 MarkActivity();
                 if (_dispatcher.CommandsSeen == 0 && LooksLikeTlsHandshake(result.Buffer))
                 {
@@ -230,7 +242,6 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
                     await _dispatcher.RejectForeignProtocolAsync("TLS handshake without AUTH TLS", token).ConfigureAwait(false);
                     return false;
                 }
-                idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 var buffer = result.Buffer;
                 var consumed = buffer.Start;
                 var examined = buffer.End;
@@ -293,7 +304,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         }
         finally
         {
-            idle.Dispose();
+            Interlocked.Exchange(ref _reader, null);
             await reader.CompleteAsync().ConfigureAwait(false);
         }
     }
@@ -306,9 +317,9 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// <summary>
     /// How long the next read may wait for a command. The idle clock is paused while a transfer runs
     /// (vsftpd keeps data_connection_timeout and idle_session_timeout apart: a transfer has its own
-    /// stall timeout): the read is then woken once per idle timeout only to look again. After the
-    /// transfer the clock runs from the moment it ended. Before login the login deadline, counted
-    /// from the connection, applies too.
+    /// stall timeout): the heartbeat then leaves the read alone. After the transfer the clock runs
+    /// from the moment it ended. Before login the login deadline, counted from the connection,
+    /// applies too.
     /// </summary>
     private TimeSpan TimeLeftBeforeTimeout()
     {
@@ -320,6 +331,51 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             left = _session.LoginTimeLeft;
         }
         return left;
+    }
+
+    /// <summary>
+    /// The server's heartbeat (<see cref="Hosting.FtpServer"/>, once a second; more often when a
+    /// timeout is shorter than four seconds): wakes the read of a session past its idle or login
+    /// deadline, which then says 421 and closes. Kestrel's heartbeat does the same for its
+    /// connections: one timer for the server instead of a timer and two linked cancellation
+    /// sources per session. A timeout fires up to one beat late.
+    /// </summary>
+    public void OnHeartbeat()
+    {
+        if (TimeLeftBeforeTimeout() <= TimeSpan.Zero)
+        {
+            Wake();
+        }
+    }
+
+    /// <summary>The server's hard stop: the session's work (a transfer, a command) is cancelled and its read woken.</summary>
+    public void Stop()
+    {
+        try
+        {
+            _sessionCts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The session has ended and been disposed meanwhile.
+        }
+        Wake();
+    }
+
+    /// <summary>
+    /// Wakes the pending read (or the next one, when a command is running): the read loop then
+    /// looks at the deadlines, the drain and the stop. Safe from any thread, at any time.
+    /// </summary>
+    public void Wake()
+    {
+        try
+        {
+            Volatile.Read(ref _reader)?.CancelPendingRead();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The reader was completed between the read above and the cancel: nothing to wake.
+        }
     }
 
     private async ValueTask SendTimeoutAsync(CancellationToken token)
@@ -477,6 +533,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
             // The peer is gone already; the close below is all there is to do.
         }
         await _sessionCts.CancelAsync().ConfigureAwait(false);
+        Wake();
     }
 
     public async ValueTask SendAsync(FtpReply reply, CancellationToken token)
@@ -487,9 +544,13 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         var waited = false;
         try
         {
-            var write = _stream.WriteAsync(bytes, token);
-            waited = !write.IsCompleted;
-            await write.ConfigureAwait(false);
+            var sent = ReferenceEquals(_stream, _network) ? SendNow(bytes.Span) : 0;
+            if (sent < bytes.Length)
+            {
+                var write = _stream.WriteAsync(bytes[sent..], token);
+                waited = !write.IsCompleted;
+                await write.ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -550,6 +611,24 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         {
             _inlineApplied = inline;
         }
+    }
+
+    /// <summary>
+    /// A plaintext reply goes out with one non-blocking send(2) while the socket buffer has room
+    /// (always, for a client that reads its replies): the bytes sent, the rest for the stream's
+    /// asynchronous write. An asynchronous send makes the socket keep a SocketAsyncEventArgs for
+    /// good (~300 bytes that every idle session held after its last reply).
+    /// </summary>
+    private int SendNow(ReadOnlySpan<byte> bytes)
+    {
+        var sent = _socket.Send(bytes, SocketFlags.None, out var error);
+        return error switch
+        {
+            SocketError.Success => sent,
+            SocketError.WouldBlock => 0,
+            // As NetworkStream reports it, so every catch of a lost peer sees the same exception.
+            _ => throw new IOException($"Unable to write data to the transport connection: {error}.", new SocketException((int)error)),
+        };
     }
 
     private async ValueTask TrySendAsync(FtpReply reply)

@@ -67,8 +67,9 @@ internal sealed class FtpSession
     public int FailedLogins { get; set; }
     public bool IsLoggedIn => User is not null;
 
-    /// <summary>This session's own bandwidth buckets (the server's per-session default rates).</summary>
-    internal Throttling.SessionBuckets Bandwidth { get; } = new();
+    /// <summary>This session's own bandwidth buckets (the server's per-session default rates), made at its first transfer.</summary>
+    internal Throttling.SessionBuckets Bandwidth => _bandwidth ??= new();
+    private Throttling.SessionBuckets? _bandwidth;
 
     // Navigation: client-visible paths are relative to the user's home, which is a jail of its own.
     public VirtualPath WorkingDirectory { get; set; } = VirtualPath.Root;

@@ -25,9 +25,14 @@ public sealed class ControlConnection : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
-    public static async Task<ControlConnection> OpenAsync(IPEndPoint server, IPAddress? bindTo = null)
+    /// <param name="receiveBufferSize">SO_RCVBUF set before the connect (a small one makes the server's sends wait); null: the default.</param>
+    public static async Task<ControlConnection> OpenAsync(IPEndPoint server, IPAddress? bindTo = null, int? receiveBufferSize = null)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferSize is { } size)
+        {
+            socket.ReceiveBufferSize = size;
+        }
         if (bindTo is not null)
         {
             socket.Bind(new IPEndPoint(bindTo, 0));
