@@ -55,7 +55,7 @@ public sealed class S3FileSystem : IFileSystem
         PendingUploads = pendingUploads ?? new BucketPendingUploads(s3, options.Bucket, _rootPrefix, options.LookupCacheTime, Time);
         _knownDirectories = new KnownDirectories(options.LookupCacheTime, Time);
         _subdirectories = new Subdirectories(options.LookupCacheTime, Time);
-        PartBuffers = new PartBuffers(options.UploadPartSize, options.UploadPartsInFlight + 1);
+        PartBuffers = new PartBuffers(options.UploadPartSize, Math.Max(options.UploadPartsInFlight, 2));
     }
 
     /// <summary>The buffers of this store's multipart uploads (see <see cref="ObjectStorage.PartBuffers"/>).</summary>
