@@ -30,7 +30,7 @@ internal sealed class ServeSettings
         ("s3-region", "REGION", "S3 region, signed into every request (default us-east-1)"),
         ("s3-path-style", null, "S3 path-style addressing (http://host/bucket/key), for stores without a DNS name per bucket"),
         ("s3-part-size", "BYTES", "S3 uploads: bytes per multipart part, and the largest upload sent as one PutObject (5242880 to 1073741824; default 8388608)"),
-        ("s3-parts-in-flight", "N", "S3 uploads: parts sent at once per upload; memory per upload is (N + 1) × part size, rounded up to a power of two (1 to 64; default 4)"),
+        ("s3-parts-in-flight", "N", "S3 uploads: parts in memory at once per upload, sending or filling; memory per upload is N × part size, 2 × with N = 1 (1 to 64; default 4)"),
         // Resumable uploads on S3 (issue #16).
         ("s3-pending-expiry", "SECONDS", "S3: an interrupted upload stays resumable (its parts stored and billed) this long after its last interruption, then it is aborted (60 to 31536000; default 86400)"),
         // Uploads of a node that died (kill -9) on S3 (issue #16).

@@ -54,7 +54,8 @@ public sealed class S3FileSystem : IFileSystem
         Time = time ?? TimeProvider.System;
         PendingUploads = pendingUploads ?? new BucketPendingUploads(s3, options.Bucket, _rootPrefix, options.LookupCacheTime, Time);
         _knownDirectories = new KnownDirectories(options.LookupCacheTime, Time);
-        PartBuffers = new PartBuffers(options.UploadPartSize, options.UploadPartsInFlight + 1);
+        _subdirectories = new Subdirectories(options.LookupCacheTime, Time);
+        PartBuffers = new PartBuffers(options.UploadPartSize, Math.Max(options.UploadPartsInFlight, 2));
     }
 
     /// <summary>The buffers of this store's multipart uploads (see <see cref="ObjectStorage.PartBuffers"/>).</summary>
@@ -62,6 +63,9 @@ public sealed class S3FileSystem : IFileSystem
 
     /// <summary>Directories seen to exist lately: the parent check of an upload, MKD or rename skips its lookup.</summary>
     private readonly KnownDirectories _knownDirectories;
+
+    /// <summary>Subdirectory names of directories listed lately: a plain upload's "is the target a directory?" skips its lookup.</summary>
+    private readonly Subdirectories _subdirectories;
 
     public S3StorageOptions Options => _options;
 
@@ -208,9 +212,13 @@ public sealed class S3FileSystem : IFileSystem
     }
 
     /// <summary>
-    /// A plain upload's view of its target (see <see cref="IFileSystem.GetUploadTargetAsync"/>): one
-    /// LIST of the directory prefix, plus a HEAD when the size is asked for or a directory is there
-    /// (an object and a prefix of the same name can both exist; the object wins, as in
+    /// A plain upload's view of its target (see <see cref="IFileSystem.GetUploadTargetAsync"/>):
+    /// whether a directory has its name, from the snapshot of its directory's subdirectories
+    /// (<see cref="Subdirectories"/>: one delimiter LIST of the directory, trusted for
+    /// <see cref="S3StorageOptions.LookupCacheTime"/>, so a run of uploads into one directory makes
+    /// no request here after the first) or, when the directory lists more than one page or the cache
+    /// is off, one LIST of the name's prefix; plus a HEAD when the size is asked for or a directory
+    /// is there (an object and a prefix of the same name can both exist; the object wins, as in
     /// <see cref="GetEntryAsync"/>). No pending-upload lookup: a plain upload replaces a pending
     /// upload whatever it keeps, which the commit takes care of.
     /// </summary>
@@ -225,7 +233,9 @@ public sealed class S3FileSystem : IFileSystem
         {
             return FileEntryOf(path, file);
         }
-        if (!await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false))
+        var isDirectory = await IsSubdirectoryAsync(path, cancellationToken).ConfigureAwait(false)
+            ?? await DirectoryExistsAsync(key + "/", path, cancellationToken).ConfigureAwait(false);
+        if (!isDirectory)
         {
             return null;
         }
@@ -236,6 +246,50 @@ public sealed class S3FileSystem : IFileSystem
         _knownDirectories.Seen(key + "/");
         return DirectoryEntry(path);
     }
+
+    /// <summary>
+    /// Whether <paramref name="path"/> is a directory, as the snapshot of its parent's subdirectories
+    /// says (taken now with one delimiter LIST when there is none), or null when no snapshot can say
+    /// (the cache is off, the parent lists more than one page): then the name is looked up.
+    /// </summary>
+    private async ValueTask<bool?> IsSubdirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
+    {
+        if (!_subdirectories.Enabled)
+        {
+            return null;
+        }
+        var parent = PrefixOf(path.Parent);
+        var name = path.Name;
+        switch (_subdirectories.Lookup(parent, name))
+        {
+            case Subdirectories.Answer.Directory:
+                return true;
+            case Subdirectories.Answer.NotDirectory:
+                return false;
+            case Subdirectories.Answer.TooLarge:
+                return null;
+        }
+        var generation = _subdirectories.Generation;
+        var page = await ListPageAsync(new ListObjectsV2Request
+        {
+            BucketName = _options.Bucket,
+            Prefix = parent,
+            Delimiter = "/",
+            MaxKeys = _options.ListPageSize,
+        }, path.Parent, cancellationToken).ConfigureAwait(false);
+        if (page.IsTruncated == true)
+        {
+            _subdirectories.Offer(parent, null, generation);
+            return null;
+        }
+        var names = SubdirectoryNames(parent, page);
+        _subdirectories.Offer(parent, names, generation);
+        return names.Contains(name);
+    }
+
+    /// <summary>The names of the common prefixes of a delimiter listing of <paramref name="prefix"/> (raw: what a key below would hold).</summary>
+    private static HashSet<string> SubdirectoryNames(string prefix, ListObjectsV2Response page) =>
+        (page.CommonPrefixes ?? []).Where(p => p.Length > prefix.Length + 1).Select(p => p[prefix.Length..^1]).ToHashSet(StringComparer.Ordinal);
 
     private static FileEntry DirectoryEntry(VirtualPath path) =>
         new(path.IsRoot ? "" : path.Name, FileEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) { Permissions = DirectoryMode };
@@ -269,6 +323,7 @@ public sealed class S3FileSystem : IFileSystem
             Delimiter = "/",
             MaxKeys = _options.ListPageSize,
         };
+        var generation = _subdirectories.Generation;
         var next = ListPageAsync(request, directory, pages.Token);
         var first = true;
         try
@@ -302,6 +357,12 @@ public sealed class S3FileSystem : IFileSystem
                 if (first && !directory.IsRoot)
                 {
                     _knownDirectories.Seen(prefix);
+                }
+                if (first && next is null && page.IsTruncated != true)
+                {
+                    // The whole directory in one page: its subdirectories are known for the uploads
+                    // that often follow a listing (a mirror), at no extra request.
+                    _subdirectories.Offer(prefix, SubdirectoryNames(prefix, page), generation);
                 }
                 first = false;
                 foreach (var common in prefixes)
@@ -728,6 +789,7 @@ public sealed class S3FileSystem : IFileSystem
         if (!path.Parent.IsRoot)
         {
             _knownDirectories.Seen(PrefixOf(path.Parent));
+            _subdirectories.Seen(PrefixOf(path.Parent.Parent), path.Parent.Name);
         }
     }
 
@@ -843,6 +905,7 @@ public sealed class S3FileSystem : IFileSystem
         // (one marker). The zero-byte "dir/" marker is what makes an empty directory exist.
         await PutMarkerAsync(KeyOf(path) + "/", path, cancellationToken).ConfigureAwait(false);
         _knownDirectories.Seen(PrefixOf(path));
+        _subdirectories.Made(PrefixOf(path.Parent), path.Name);
     }
 
     public async ValueTask DeleteDirectoryAsync(VirtualPath path, CancellationToken cancellationToken)
@@ -880,7 +943,9 @@ public sealed class S3FileSystem : IFileSystem
         }
         // Forgotten before the marker goes: a write racing the RMD in this process looks again.
         _knownDirectories.Forget(prefix);
+        _subdirectories.Changing(prefix);
         await DeleteKeyAsync(prefix, path, cancellationToken).ConfigureAwait(false);
+        _subdirectories.Removed(PrefixOf(path.Parent), path.Name);
         await KeepDirectoryAsync(path.Parent, cancellationToken).ConfigureAwait(false);
     }
 
@@ -957,6 +1022,8 @@ public sealed class S3FileSystem : IFileSystem
         // The source and every directory below it go away (or stay, if the copy fails: then they are
         // looked up again, which costs a request and nothing else).
         _knownDirectories.ForgetUnder(fromPrefix);
+        // Until it is done either name may be a directory or not: both parents are listed again.
+        _subdirectories.Changing(fromPrefix, PrefixOf(from.Parent), PrefixOf(to.Parent));
         var copied = new System.Collections.Concurrent.ConcurrentBag<string>();
         try
         {
@@ -981,6 +1048,8 @@ public sealed class S3FileSystem : IFileSystem
         }
         catch
         {
+            // A listing during the copy may have seen the target that is removed now.
+            _subdirectories.Changing(fromPrefix, PrefixOf(from.Parent), PrefixOf(to.Parent));
             // Undo the half-made target; the source was not touched. Not cancellable: the caller's
             // token may be the reason we are here, and leaving copies behind would double the tree.
             try
@@ -997,6 +1066,9 @@ public sealed class S3FileSystem : IFileSystem
         await DeleteKeysAsync([.. keys.Select(k => k.Key)], from, cancellationToken).ConfigureAwait(false);
         // Again: a lookup in this process that ran during the copy may have seen the source.
         _knownDirectories.ForgetUnder(fromPrefix);
+        _subdirectories.Changing(fromPrefix);
+        _subdirectories.Removed(PrefixOf(from.Parent), from.Name);
+        _subdirectories.Made(PrefixOf(to.Parent), to.Name);
     }
 
     /// <summary>Every object under <paramref name="prefix"/> (recursively), refusing more than the rename cap.</summary>

@@ -61,8 +61,9 @@ public sealed partial record S3StorageOptions
     public int UploadPartSize { get; init; } = 8 * 1024 * 1024;
 
     /// <summary>
-    /// UploadPart requests running at once per upload while the next part fills. Memory per upload is
-    /// at most (this + 1) buffers of <see cref="UploadPartSize"/> (rounded up to a power of two by the pool).
+    /// Part buffers per upload, the one filling counted among them (at least two): at most this many
+    /// UploadPart requests at once, one fewer while the next part fills. Memory per upload is at most
+    /// this many buffers of <see cref="UploadPartSize"/> (two with 1).
     /// </summary>
     public int UploadPartsInFlight { get; init; } = 4;
 

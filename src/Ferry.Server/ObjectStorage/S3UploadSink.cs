@@ -17,8 +17,9 @@ namespace Ferry.Server.ObjectStorage;
 /// expires; any other abort aborts the multipart upload, so no part stays stored and billed.
 /// </summary>
 /// <remarks>
-/// Memory: the part being filled plus the parts in flight, each <see cref="S3StorageOptions.UploadPartSize"/>
-/// bytes from the store's <see cref="PartBuffers"/>, sent from that buffer (no copy). A small upload's
+/// Memory: at most <see cref="S3StorageOptions.UploadPartsInFlight"/> parts (at least two), the part
+/// being filled counted among them, each <see cref="S3StorageOptions.UploadPartSize"/> bytes from the
+/// store's <see cref="PartBuffers"/>, sent from that buffer (no copy). A small upload's
 /// buffer grows by doubling in <see cref="ArrayPool{T}.Shared"/> up to 1 MiB, then takes a part
 /// buffer, so many small uploads do not each hold a whole part.
 /// </remarks>
@@ -209,13 +210,7 @@ internal sealed class S3UploadSink : IUploadSink
         {
             await AnnounceAsync(null, cancellationToken).ConfigureAwait(false);
         }
-        while (_inFlight.Count >= _partsInFlight)
-        {
-            var done = await Task.WhenAny(_inFlight).WaitAsync(cancellationToken).ConfigureAwait(false);
-            _inFlight.Remove(done);
-            // A failed part fails the upload here, at the next write (451).
-            _stored.Add(await done.ConfigureAwait(false));
-        }
+        await CompletePartsAsync(_partsInFlight, cancellationToken).ConfigureAwait(false);
         var buffer = _buffer!;
         var isPart = _bufferIsPart;
         var length = _filled;
@@ -225,6 +220,22 @@ internal sealed class S3UploadSink : IUploadSink
         // On the pool: the SDK hashes the payload for the signature before sending, which overlaps
         // with the next part arriving from the data connection.
         _inFlight.Add(Task.Run(() => UploadPartAsync(number, buffer, isPart, length), CancellationToken.None));
+        // The part being filled counts within the parts in flight: the next one is taken only when
+        // fewer are sending, so an upload holds at most parts in flight x part size (docs/storage.md);
+        // with one part in flight, still one sending while the next fills.
+        await CompletePartsAsync(Math.Max(_partsInFlight, 2), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until fewer than <paramref name="limit"/> parts are sending.</summary>
+    private async ValueTask CompletePartsAsync(int limit, CancellationToken cancellationToken)
+    {
+        while (_inFlight.Count >= limit)
+        {
+            var done = await Task.WhenAny(_inFlight).WaitAsync(cancellationToken).ConfigureAwait(false);
+            _inFlight.Remove(done);
+            // A failed part fails the upload here, at the next write (451).
+            _stored.Add(await done.ConfigureAwait(false));
+        }
     }
 
     /// <summary>

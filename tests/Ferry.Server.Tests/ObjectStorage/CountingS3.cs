@@ -27,6 +27,18 @@ public class CountingS3 : DispatchProxy
     /// <summary>Every call so far, whatever its method: the requests made of the store.</summary>
     public int Total => _calls.Values.Sum();
 
+    /// <summary>The calls so far by method: <see cref="Since"/> tells what was called after it.</summary>
+    public Dictionary<string, int> Snapshot() => new(_calls, StringComparer.Ordinal);
+
+    /// <summary>The calls made since <paramref name="snapshot"/>, by method (methods not called left out).</summary>
+    public Dictionary<string, int> Since(Dictionary<string, int> snapshot) =>
+        _calls.Select(c => (c.Key, Count: c.Value - snapshot.GetValueOrDefault(c.Key))).Where(c => c.Count > 0)
+            .ToDictionary(c => c.Key, c => c.Count, StringComparer.Ordinal);
+
+    /// <summary>Calls by method, for a failure message.</summary>
+    public static string Format(Dictionary<string, int> calls) =>
+        calls.Count == 0 ? "none" : string.Join(", ", calls.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} {c.Value}"));
+
     /// <summary>The calls so far by method, for a failure message.</summary>
     public string Summary => string.Join(", ", _calls.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} {c.Value}"));
 

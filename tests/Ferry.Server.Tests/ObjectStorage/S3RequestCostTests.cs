@@ -22,9 +22,13 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
 
     private static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes));
 
-    private (S3FileSystem Store, CountingS3 Counter) CountedStore(string prefix, TimeProvider? time = null)
+    private (S3FileSystem Store, CountingS3 Counter) CountedStore(string prefix, TimeProvider? time = null, TimeSpan? lookupCache = null)
     {
         var options = swift.Options(prefix) with { UploadPartSize = Part, UploadPartsInFlight = 2 };
+        if (lookupCache is { } cache)
+        {
+            options = options with { LookupCacheTime = cache };
+        }
         var (client, counter) = CountingS3.Wrap(S3ClientFactory.Create(options, new BasicAWSCredentials(SwiftS3Fixture.AccessKey, SwiftS3Fixture.SecretKey)));
         return (new S3FileSystem(client, options, time: time), counter);
     }
@@ -59,6 +63,196 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
         for (var i = 1; i < files.Count; i++)
         {
             Assert.Equal(Sha256(files[i]), Sha256((await swift.GetAsync($"{prefix}/up/s{i}.bin"))!));
+        }
+    }
+
+    [Fact]
+    public async Task A_run_of_stors_into_one_directory_costs_one_put_a_file()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-run");
+        var (store, counter) = CountedStore(prefix, new ManualTime());
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        await control.ExpectAsync("MKD /up", 257);
+        await control.ExpectAsync("MKD /up/sub", 257);
+        // The first upload into the directory looks at it (and at the pending uploads) once.
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /up/first.bin", [1])).Final.Code);
+
+        var files = Enumerable.Range(0, 10).Select(i => TestServer.RandomBytes(4096, seed: 300 + i)).ToList();
+        var before = counter.Snapshot();
+        for (var i = 0; i < files.Count; i++)
+        {
+            Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, $"STOR /up/s{i}.bin", files[i])).Final.Code);
+        }
+        var made = counter.Since(before);
+        Assert.True(made.Count == 1 && made.GetValueOrDefault("PutObjectAsync") == files.Count, $"{files.Count} STORs made: {CountingS3.Format(made)}");
+        for (var i = 0; i < files.Count; i++)
+        {
+            Assert.Equal(Sha256(files[i]), Sha256((await swift.GetAsync($"{prefix}/up/s{i}.bin"))!));
+        }
+        // The directory in it is still no file's name, and nothing was written there.
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /up/sub", 550);
+        }
+        Assert.Null(await swift.GetAsync(prefix + "/up/sub"));
+    }
+
+    [Fact]
+    public async Task Stor_onto_a_directory_is_refused_before_150_whether_its_directory_was_listed_or_not()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-ontodir");
+        // Made by another client: nothing of it is known to the server yet.
+        await swift.PutAsync(prefix + "/d/made/", []);
+        await swift.PutAsync(prefix + "/d/implicit/f.bin", [7]);
+        var (store, counter) = CountedStore(prefix, new ManualTime());
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            // Fresh: the first upload into /d lists it.
+            await control.ExpectAsync("STOR /d/made", 550);
+        }
+        var before = counter.Snapshot();
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            // Known from that listing: refused with no request but the HEAD that looks for an object of the same name.
+            await control.ExpectAsync("STOR /d/implicit", 550);
+        }
+        Assert.Equal(0, counter.Since(before).GetValueOrDefault("ListObjectsV2Async"));
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/new.bin", [1, 2])).Final.Code);
+        // This server's own MKD, RMD and directory rename change what it knows at once.
+        await control.ExpectAsync("MKD /d/mine", 257);
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /d/mine", 550);
+        }
+        await control.ExpectAsync("RNFR /d/mine", 350);
+        await control.ExpectAsync("RNTO /d/moved", 250);
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /d/moved", 550);
+        }
+        await control.ExpectAsync("RMD /d/moved", 250);
+        var content = TestServer.RandomBytes(4096, seed: 310);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/mine", content)).Final.Code);
+        Assert.Equal(Sha256(content), Sha256((await swift.GetAsync(prefix + "/d/mine"))!));
+        Assert.Equal(
+            [prefix + "/d/implicit/f.bin", prefix + "/d/made/", prefix + "/d/mine", prefix + "/d/new.bin"],
+            (await swift.KeysAsync(prefix + "/")).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// Documented behaviour (docs/storage.md, "Several servers on one bucket"): a name that another
+    /// process made a directory after this one listed its parent is not seen as one until the lookup
+    /// cache time has passed, so a STOR onto it within that time is stored beside the directory, as
+    /// could already happen between the check and the PUT; after it, the STOR is refused again.
+    /// </summary>
+    [Fact]
+    public async Task A_directory_another_process_made_is_seen_by_a_stor_once_the_lookup_cache_time_passed()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-othermkd");
+        var clock = new ManualTime();
+        var (mine, _) = CountedStore(prefix, clock);
+        var (other, _) = CountedStore(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => mine);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        await control.ExpectAsync("MKD /d", 257);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/a.bin", [1])).Final.Code);
+
+        await other.CreateDirectoryAsync(VirtualPath.Parse("/d/x"), CancellationToken.None);
+        await other.CreateDirectoryAsync(VirtualPath.Parse("/d/y"), CancellationToken.None);
+        // Within the cache time: the object is stored beside the directory of the same name; both
+        // stay (the directory listing shows the object, the directory is still there for CWD).
+        var beside = TestServer.RandomBytes(100, seed: 311);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/x", beside)).Final.Code);
+        Assert.Equal(Sha256(beside), Sha256((await swift.GetAsync(prefix + "/d/x"))!));
+        Assert.Contains(prefix + "/d/x/", await swift.KeysAsync(prefix + "/d/"));
+
+        clock.Advance(mine.Options.LookupCacheTime + TimeSpan.FromMilliseconds(1));
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /d/y", 550);
+        }
+        Assert.Null(await swift.GetAsync(prefix + "/d/y"));
+    }
+
+    [Fact]
+    public async Task With_no_lookup_cache_every_stor_looks_its_name_up_and_sees_another_process_directory_at_once()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-nocache");
+        var (mine, counter) = CountedStore(prefix, lookupCache: TimeSpan.Zero);
+        var (other, _) = CountedStore(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => mine);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        await control.ExpectAsync("MKD /d", 257);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/a.bin", [1])).Final.Code);
+        var before = counter.Snapshot();
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/b.bin", [2])).Final.Code);
+        var made = counter.Since(before);
+        // The name's LIST, the parent's lookup (HEAD, LIST, the pending-upload GET), the manifests' LIST, the PUT.
+        Assert.True(made.GetValueOrDefault("ListObjectsV2Async") >= 1 && made.GetValueOrDefault("PutObjectAsync") == 1, CountingS3.Format(made));
+
+        await other.CreateDirectoryAsync(VirtualPath.Parse("/d/x"), CancellationToken.None);
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /d/x", 550);
+        }
+        Assert.Null(await swift.GetAsync(prefix + "/d/x"));
+    }
+
+    [Fact]
+    public async Task A_directory_listed_in_one_page_needs_no_lookup_for_the_uploads_that_follow()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-listed");
+        await swift.PutAsync(prefix + "/d/sub/", []);
+        await swift.PutAsync(prefix + "/d/f.bin", [1]);
+        var (store, counter) = CountedStore(prefix, new ManualTime());
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        // Elsewhere: the first commit's look at the pending uploads is not counted below.
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /warm.bin", [1])).Final.Code);
+        var (listing, done) = await DataClient.PassiveAsync(control, "NLST /d");
+        Assert.Equal(226, done.Code);
+        Assert.Equal(["f.bin", "sub"], System.Text.Encoding.UTF8.GetString(listing).Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('/')[^1]).Order(StringComparer.Ordinal));
+        var before = counter.Snapshot();
+        var content = TestServer.RandomBytes(4096, seed: 312);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/g.bin", content)).Final.Code);
+        Assert.Equal(0, counter.Since(before).GetValueOrDefault("ListObjectsV2Async"));
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /d/sub", 550);
+        }
+        Assert.Equal(Sha256(content), Sha256((await swift.GetAsync(prefix + "/d/g.bin"))!));
+    }
+
+    [Fact]
+    public async Task A_directory_of_more_than_one_page_looks_each_upload_name_up()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("cost-large");
+        var options = swift.Options(prefix) with { ListPageSize = 2 };
+        var (client, counter) = CountingS3.Wrap(S3ClientFactory.Create(options, new BasicAWSCredentials(SwiftS3Fixture.AccessKey, SwiftS3Fixture.SecretKey)));
+        var store = new S3FileSystem(client, options, time: new ManualTime());
+        foreach (var name in new[] { "a", "b", "c" })
+        {
+            await swift.PutAsync($"{prefix}/d/{name}.bin", [1]);
+        }
+        await swift.PutAsync(prefix + "/d/sub/", []);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/first.bin", [1])).Final.Code);
+        var before = counter.Snapshot();
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/second.bin", [2])).Final.Code);
+        Assert.Equal(1, counter.Since(before).GetValueOrDefault("ListObjectsV2Async"));
+        using (await DataClient.ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync("STOR /d/sub", 550);
         }
     }
 

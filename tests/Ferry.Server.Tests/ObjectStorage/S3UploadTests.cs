@@ -85,6 +85,26 @@ public sealed class S3UploadTests(SwiftS3Fixture swift)
         Assert.InRange(calls.MostAtOnce("UploadPartAsync"), 1, 2);
     }
 
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(3, 3)]
+    public async Task A_multipart_upload_holds_no_more_part_buffers_than_parts_in_flight_the_one_filling_included(int partsInFlight, int buffers)
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("buffers");
+        var (store, calls) = CountedStore(prefix, partsInFlight);
+        // Every part is held back a moment, so the client's data waits for a free buffer.
+        calls.Gate = (method, _) => method == "UploadPartAsync" ? Task.Delay(50) : Task.CompletedTask;
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
+        await using var control = await server.LoginWriterAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        var content = TestServer.RandomBytes(31 * MiB, seed: 31);
+        Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR held.bin", content)).Final.Code);
+        Assert.Equal(Sha256(content), Sha256((await swift.GetAsync(prefix + "/held.bin"))!));
+        Assert.Equal(7, calls.Calls("UploadPartAsync"));
+        Assert.Equal(buffers, store.PartBuffers.MostOut);
+        Assert.InRange(calls.MostAtOnce("UploadPartAsync"), 1, partsInFlight);
+    }
+
     [Fact]
     public async Task Stor_replaces_an_object_and_a_reader_sees_the_old_one_until_the_upload_commits()
     {
