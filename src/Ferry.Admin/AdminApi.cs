@@ -61,7 +61,7 @@ internal static class AdminApi
             }
             catch (Ferry.Server.Accounts.AccountStoreUnavailableException e)
             {
-                return Results.Json(new ApiError(e.Message), statusCode: StatusCodes.Status503ServiceUnavailable);
+                return Results.Json(new ApiError(e.Message), AdminJsonContext.Default.ApiError, statusCode: StatusCodes.Status503ServiceUnavailable);
             }
         });
         api.MapGet("/session", (HttpContext c, IAntiforgery antiforgery) => new SessionInfo(
@@ -266,5 +266,5 @@ internal static class AdminApi
         r.MaxSessions, r.MaxSessionsPerAddress, r.AllowFrom, r.DenyFrom, r.Expires, r.UploadRate, r.DownloadRate, r.Folders);
 
     private static IResult NoDirectory() =>
-        Results.Json(new ApiError("no account directory: start ferry serve with --users FILE."), statusCode: StatusCodes.Status404NotFound);
+        Results.Json(new ApiError("no account directory: start ferry serve with --users FILE."), AdminJsonContext.Default.ApiError, statusCode: StatusCodes.Status404NotFound);
 }

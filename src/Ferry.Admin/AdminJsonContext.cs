@@ -1,14 +1,15 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ferry.Admin.Monitoring;
+using Ferry.Admin.Users;
 
 namespace Ferry.Admin;
 
 /// <summary>
-/// Serialization code generated at build time for what the console sends often (sessions, the
-/// event stream, bans, transfers, throughput, status): the first answer after start does not pay
-/// for reflection over these types and the emitted accessors. First in the resolver chain; a
-/// type not listed here (the user payloads) still falls back to reflection.
+/// Serialization code generated at build time for every type the console reads or writes: the
+/// first answer after start does not pay for reflection, and the `ferry` executable published
+/// with Native AOT (where System.Text.Json has no reflection fallback) serializes them all. An
+/// endpoint's JSON type, declared or at run time (an array behind an IReadOnlyList), belongs here.
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(IReadOnlyList<SessionView>))]
@@ -16,11 +17,18 @@ namespace Ferry.Admin;
 [JsonSerializable(typeof(DashboardSnapshot))]
 [JsonSerializable(typeof(DashboardUpdate))]
 [JsonSerializable(typeof(IReadOnlyList<BanView>))]
+[JsonSerializable(typeof(BanView[]))]
 [JsonSerializable(typeof(BanView))]
 [JsonSerializable(typeof(BanRequest))]
 [JsonSerializable(typeof(IReadOnlyList<TransferRecord>))]
+[JsonSerializable(typeof(TransferRecord[]))]
 [JsonSerializable(typeof(IReadOnlyList<ThroughputPoint>))]
+[JsonSerializable(typeof(ThroughputPoint[]))]
 [JsonSerializable(typeof(StatusView))]
 [JsonSerializable(typeof(SessionInfo))]
 [JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(UserRequest))]
+[JsonSerializable(typeof(AdminUserView))]
+[JsonSerializable(typeof(IReadOnlyList<AdminUserView>))]
+[JsonSerializable(typeof(AdminUserView[]))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;

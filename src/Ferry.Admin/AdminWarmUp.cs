@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Ferry.Admin.Accounts;
 using Ferry.Server.Hosting;
 using Microsoft.AspNetCore.Authentication;
@@ -48,14 +49,14 @@ internal static class AdminWarmUp
             var sink = new System.Buffers.ArrayBufferWriter<byte>();
             using (var writer = new Utf8JsonWriter(sink, new JsonWriterOptions { Encoder = json.Encoder }))
             {
-                JsonSerializer.Serialize(writer, (IReadOnlyList<SessionView>)sessions, json);
+                JsonSerializer.Serialize(writer, (IReadOnlyList<SessionView>)sessions, (JsonTypeInfo<IReadOnlyList<SessionView>>)json.GetTypeInfo(typeof(IReadOnlyList<SessionView>)));
                 writer.Reset();
                 var deltas = new SessionDeltas();
                 deltas.Reset(sessions);
                 var (added, changed, removed) = deltas.Next(sessions[1..]);
-                JsonSerializer.Serialize(writer, new DashboardSnapshot(now, false, sessions, null), json);
+                JsonSerializer.Serialize(writer, new DashboardSnapshot(now, false, sessions, null), (JsonTypeInfo<DashboardSnapshot>)json.GetTypeInfo(typeof(DashboardSnapshot)));
                 writer.Reset();
-                JsonSerializer.Serialize(writer, new DashboardUpdate(now, false, added, changed, removed, null), json);
+                JsonSerializer.Serialize(writer, new DashboardUpdate(now, false, added, changed, removed, null), (JsonTypeInfo<DashboardUpdate>)json.GetTypeInfo(typeof(DashboardUpdate)));
             }
 
             // GET /api/sessions's own delegate (its parameter binding, its JSON result), in process.

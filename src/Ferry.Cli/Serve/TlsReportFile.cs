@@ -11,7 +11,6 @@ namespace Ferry.Cli.Serve;
 /// </summary>
 internal sealed class TlsReportFile : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
     private static readonly TimeSpan Coalesce = TimeSpan.FromSeconds(1);
 
     private readonly DataTlsJournal _journal;
@@ -77,7 +76,7 @@ internal sealed class TlsReportFile : IAsyncDisposable
     private void Write()
     {
         var temporary = Path + ".tmp";
-        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(_journal.Recent(), Json));
+        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(_journal.Recent(), DataTlsReportJson.Default.IReadOnlyListDataTlsEvent));
         File.Move(temporary, Path, overwrite: true);
     }
 
@@ -85,7 +84,7 @@ internal sealed class TlsReportFile : IAsyncDisposable
     public static async Task<IReadOnlyList<DataTlsEvent>> ReadAsync(string path, CancellationToken cancellationToken)
     {
         await using var file = File.OpenRead(path);
-        return await JsonSerializer.DeserializeAsync<List<DataTlsEvent>>(file, Json, cancellationToken).ConfigureAwait(false)
+        return await JsonSerializer.DeserializeAsync(file, DataTlsReportJson.Default.ListDataTlsEvent, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidDataException("empty report");
     }
 

@@ -36,6 +36,14 @@ public sealed record PendingUpload(string Key, string UploadId, IReadOnlyList<Pe
 }
 
 /// <summary>
+/// A manifest's JSON (web defaults: camelCase), generated at build time so that the Native AOT
+/// `ferry` reads and writes it without reflection.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(PendingUpload))]
+internal sealed partial class PendingUploadJson : JsonSerializerContext;
+
+/// <summary>
 /// Where pending uploads are recorded so that every Ferry process on the bucket finds them. The
 /// bucket itself by default (<see cref="BucketPendingUploads"/>); a cluster may keep them in its
 /// shared database instead.
@@ -83,8 +91,6 @@ public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string roo
 
     /// <summary>Manifests one index holds (one LIST page); with more, every answer is "maybe".</summary>
     private const int IndexLimit = 1000;
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
@@ -136,7 +142,7 @@ public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string roo
         try
         {
             using var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = manifestKey }, cancellationToken).ConfigureAwait(false);
-            return await JsonSerializer.DeserializeAsync<PendingUpload>(response.ResponseStream, Json, cancellationToken).ConfigureAwait(false);
+            return await JsonSerializer.DeserializeAsync(response.ResponseStream, PendingUploadJson.Default.PendingUpload, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
@@ -196,7 +202,7 @@ public sealed class BucketPendingUploads(IAmazonS3 s3, string bucket, string roo
         {
             BucketName = bucket,
             Key = ManifestKey(upload.Key),
-            ContentBody = JsonSerializer.Serialize(upload, Json),
+            ContentBody = JsonSerializer.Serialize(upload, PendingUploadJson.Default.PendingUpload),
             ContentType = "application/json",
         }, cancellationToken).ConfigureAwait(false);
         _index = null;

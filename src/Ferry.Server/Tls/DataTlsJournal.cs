@@ -32,6 +32,15 @@ internal sealed class AddressJsonConverter : JsonConverter<IPAddress>
 }
 
 /// <summary>
+/// The --tls-report file's JSON (default names, indented), generated at build time so that the
+/// Native AOT `ferry` writes and reads it without reflection.
+/// </summary>
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(IReadOnlyList<DataTlsEvent>))]
+[JsonSerializable(typeof(List<DataTlsEvent>))]
+public sealed partial class DataTlsReportJson : JsonSerializerContext;
+
+/// <summary>
 /// The most recent data connections that did not resume a TLS session (a bounded ring, oldest
 /// dropped first), for <c>ferry serve --explain-tls</c>: which client software fails the reuse rule,
 /// and why. Thread-safe; one per server.
