@@ -90,6 +90,11 @@ for rep in $(seq 1 "$reps"); do
       pyftpdlib) ;;
       *) echo "first-seconds.sh: unknown variant $variant" >&2; exit 2 ;;
     esac
+    # Every variant makes ~30,000 short sessions, each with a data connection: wait for the loopback
+    # ports they left in TIME_WAIT (60 s) to drain, or the next server's PASV binds and the clients'
+    # connects fail with EADDRINUSE (the server run after them then counts no session at all).
+    waited=0
+    while [ "$(ss -Htan state time-wait | wc -l)" -gt 1000 ] && [ "$waited" -lt 75 ]; do sleep 1; waited=$((waited + 1)); done
     log="$out/first-seconds-$variant.log"
     if [ "$variant" = pyftpdlib ]; then
       setsid /usr/bin/python3 bench/pyftpd.py "$port" "$root" bench bench >"$log" 2>&1 &
