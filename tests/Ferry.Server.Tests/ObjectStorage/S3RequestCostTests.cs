@@ -92,10 +92,7 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
             Assert.Equal(Sha256(files[i]), Sha256((await swift.GetAsync($"{prefix}/up/s{i}.bin"))!));
         }
         // The directory in it is still no file's name, and nothing was written there.
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /up/sub", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /up/sub", 550);
         Assert.Null(await swift.GetAsync(prefix + "/up/sub"));
     }
 
@@ -110,31 +107,19 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
         await using var server = await TestServer.StartAsync(wrapFileSystem: _ => store);
         await using var control = await server.LoginWriterAsync();
         await control.ExpectAsync("TYPE I", 200);
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            // Fresh: the first upload into /d lists it.
-            await control.ExpectAsync("STOR /d/made", 550);
-        }
+        // Fresh: the first upload into /d lists it.
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/made", 550);
         var before = counter.Snapshot();
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            // Known from that listing: refused with no request but the HEAD that looks for an object of the same name.
-            await control.ExpectAsync("STOR /d/implicit", 550);
-        }
+        // Known from that listing: refused with no request but the HEAD that looks for an object of the same name.
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/implicit", 550);
         Assert.Equal(0, counter.Since(before).GetValueOrDefault("ListObjectsV2Async"));
         Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/new.bin", [1, 2])).Final.Code);
         // This server's own MKD, RMD and directory rename change what it knows at once.
         await control.ExpectAsync("MKD /d/mine", 257);
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /d/mine", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/mine", 550);
         await control.ExpectAsync("RNFR /d/mine", 350);
         await control.ExpectAsync("RNTO /d/moved", 250);
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /d/moved", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/moved", 550);
         await control.ExpectAsync("RMD /d/moved", 250);
         var content = TestServer.RandomBytes(4096, seed: 310);
         Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/mine", content)).Final.Code);
@@ -173,10 +158,7 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
         Assert.Contains(prefix + "/d/x/", await swift.KeysAsync(prefix + "/d/"));
 
         clock.Advance(mine.Options.LookupCacheTime + TimeSpan.FromMilliseconds(1));
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /d/y", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/y", 550);
         Assert.Null(await swift.GetAsync(prefix + "/d/y"));
     }
 
@@ -198,10 +180,7 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
         Assert.True(made.GetValueOrDefault("ListObjectsV2Async") >= 1 && made.GetValueOrDefault("PutObjectAsync") == 1, CountingS3.Format(made));
 
         await other.CreateDirectoryAsync(VirtualPath.Parse("/d/x"), CancellationToken.None);
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /d/x", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/x", 550);
         Assert.Null(await swift.GetAsync(prefix + "/d/x"));
     }
 
@@ -224,10 +203,7 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
         var content = TestServer.RandomBytes(4096, seed: 312);
         Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/g.bin", content)).Final.Code);
         Assert.Equal(0, counter.Since(before).GetValueOrDefault("ListObjectsV2Async"));
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /d/sub", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/sub", 550);
         Assert.Equal(Sha256(content), Sha256((await swift.GetAsync(prefix + "/d/g.bin"))!));
     }
 
@@ -250,10 +226,7 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
         var before = counter.Snapshot();
         Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/second.bin", [2])).Final.Code);
         Assert.Equal(1, counter.Since(before).GetValueOrDefault("ListObjectsV2Async"));
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /d/sub", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/sub", 550);
     }
 
     [Fact]
@@ -346,19 +319,13 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
         Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /d/a.bin", [1, 2, 3])).Final.Code);
         await control.ExpectAsync("DELE /d/a.bin", 250);
         await control.ExpectAsync("RMD /d", 250);
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /d/b.bin", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/b.bin", 550);
         // And after a directory rename, the old name is gone at once too.
         await control.ExpectAsync("MKD /e", 257);
         Assert.Equal(226, (await DataClient.UploadPassiveAsync(control, "STOR /e/a.bin", [4, 5, 6])).Final.Code);
         await control.ExpectAsync("RNFR /e", 350);
         await control.ExpectAsync("RNTO /f", 250);
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /e/b.bin", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /e/b.bin", 550);
         Assert.Equal([prefix + "/f/", prefix + "/f/a.bin"], (await swift.KeysAsync(prefix + "/")).Order(StringComparer.Ordinal));
     }
 
@@ -375,10 +342,7 @@ public sealed class S3RequestCostTests(SwiftS3Fixture swift)
         // Another process removes it (here: the store's own client, behind this server's back).
         await swift.Client.DeleteObjectAsync(swift.Bucket, prefix + "/d/");
         clock.Advance(store.Options.LookupCacheTime + TimeSpan.FromMilliseconds(1));
-        using (await DataClient.ConnectPassiveAsync(control))
-        {
-            await control.ExpectAsync("STOR /d/b.bin", 550);
-        }
+        await DataClient.RefusedBeforeDataAsync(control, "STOR /d/b.bin", 550);
         Assert.Empty(await swift.KeysAsync(prefix + "/"));
     }
 

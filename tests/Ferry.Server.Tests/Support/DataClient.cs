@@ -52,6 +52,18 @@ public static class DataClient
         return socket;
     }
 
+    /// <summary>
+    /// PASV, a connection, then <paramref name="command"/>, which must be answered
+    /// <paramref name="code"/> with no 150 before it: a transfer refused before any data.
+    /// </summary>
+    public static async Task RefusedBeforeDataAsync(ControlConnection control, string command, int code)
+    {
+        using (await ConnectPassiveAsync(control))
+        {
+            await control.ExpectAsync(command, code);
+        }
+    }
+
     /// <summary>PASV, then STOR/APPE/STOU; sends <paramref name="data"/> and closes cleanly. Returns the 150 and the final reply.</summary>
     public static async Task<(FtpReply Preliminary, FtpReply Final)> UploadPassiveAsync(ControlConnection control, string command, byte[] data, bool extended = false)
     {
