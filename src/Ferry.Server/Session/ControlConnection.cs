@@ -205,11 +205,8 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
                     await DrainAsync().ConfigureAwait(false);
                     return false;
                 }
-                if (_inlineWanted)
-                {
-                    // Per read: the engine reads the flag per event, so the next command follows the load.
-                    ApplyInline(Volatile.Read(ref _server.ActiveControlConnections) <= ServerContext.InlineSessionLimit);
-                }
+                // Per read: the engine reads the flag per event, so the next command follows the load.
+                ApplyInline(_inlineWanted && UnderInlineSessionLimit);
                 ReadResult result;
                 try
                 {
@@ -576,16 +573,17 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// <list type="bullet">
     /// <item>the read loop (<see cref="ReadCommandsAsync"/>): the pipe over the socket (or over TLS,
     /// whose decryption of a command is cheap; off during a handshake), the line reader, the parser,
-    /// the idle clock and timer, the rate throttle (its delay is a timer: the wait resumes on the pool);</item>
+    /// the idle clock, the rate throttle (its delay is a timer: the wait resumes on the pool);</item>
     /// <item>the dispatcher's checks and the handlers of the verbs the verb table marks Inline
     /// (parameters, replies from memory, PASV/EPSV's listener and PORT's target); every other verb
     /// hops to a worker first (<see cref="CommandDispatcher"/>), and so does a reply write that had
     /// to wait (<see cref="SendAsync"/>);</item>
     /// <item>log lines: <c>ferry serve</c>'s sink formats into a buffer and never waits (a host's own
     /// logger that blocks would block here too); metrics are in-memory counters;</item>
-    /// <item>a pending read's cancellation (idle timer, kick, stop) is not: the runtime queues it to the
-    /// pool. Nor are data connections, listeners and every other socket: only a socket with the
-    /// flag has its events handled inline, so transfers run as before.</item>
+    /// <item>the wake of a pending read (the heartbeat, a drain, a kick, a stop) may resume the loop on
+    /// either thread: what follows is the loop's checks and at most a 421, which never block.</item>
+    /// <item>not data connections, listeners or any other socket: only a socket with the flag has
+    /// its events handled inline, so transfers run as before.</item>
     /// </list>
     /// The flag is off during a TLS handshake and from the end of the session on.
     /// </summary>
@@ -596,8 +594,10 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         {
             ServerLog.InlineCompletionsUnavailable(Log);
         }
-        ApplyInline(inline && Volatile.Read(ref _server.ActiveControlConnections) <= ServerContext.InlineSessionLimit);
+        ApplyInline(inline && UnderInlineSessionLimit);
     }
+
+    private bool UnderInlineSessionLimit => Volatile.Read(ref _server.ActiveControlConnections) <= ServerContext.InlineSessionLimit;
 
     // Wanted: the session's phase allows it (not during a handshake, not after the end); applied:
     // what the socket has now (also limited by the number of sessions, ServerContext.InlineSessionLimit).
