@@ -93,6 +93,12 @@ for trx in "$results"/*.trx; do
   skipped=$((skipped + total - executed))
 done
 
+# Name every failed test last, so the tail of a CI log says which ones failed.
+for trx in "$results"/*.trx; do
+  grep -o '<UnitTestResult [^>]*outcome="\(Failed\|Error\|Timeout\|Aborted\)"[^>]*>' "$trx" \
+    | sed -n 's/.*testName="\([^"]*\)".*/test.sh: FAILED \1/p' | sed 's/&quot;/"/g; s/&amp;/\&/g' || true
+done
+
 project_count=$(printf '%s\n' $projects | grep -c . || true)
 status=0
 if [ "$test_status" -ne 0 ]; then
