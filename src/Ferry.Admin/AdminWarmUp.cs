@@ -17,7 +17,8 @@ namespace Ferry.Admin;
 
 /// <summary>
 /// Runs once in the background after the console starts, so that the first real request does not
-/// pay for what every first use costs: compiling each endpoint's request delegate, JIT-compiling
+/// pay for what every first use costs: building the endpoints (their request delegates come from the
+/// request-delegate generator at compile time; reading the routes still creates them), JIT-compiling
 /// the session mapping and its serialization, Kestrel's first connection and the middleware, the
 /// authentication handlers. Nothing here answers a client or changes state: the delegate of
 /// GET /api/sessions is called in process with a made-up context (no authentication: it is never
@@ -32,7 +33,7 @@ internal static class AdminWarmUp
         try
         {
             var services = app.Services;
-            // Every endpoint's delegate is built from its lambda when the routes are first read.
+            // The endpoints (and their generated request delegates) are created when the routes are first read.
             var endpoints = services.GetRequiredService<EndpointDataSource>().Endpoints;
 
             // The mapping and the serializer, on made-up sessions with and without a transfer (at
