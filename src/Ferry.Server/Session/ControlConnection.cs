@@ -12,7 +12,8 @@ namespace Ferry.Server.Session;
 
 /// <summary>
 /// One control connection: the socket and its stream, the TLS upgrade (AUTH TLS, or implicit FTPS
-/// from the first byte), the read loop over a pipe with the I/O-free <see cref="ControlLineReader"/>,
+/// from the first byte), the read loop (over <see cref="ControlSocketReader"/> in plaintext, a pipe
+/// over TLS) with the I/O-free <see cref="ControlLineReader"/>,
 /// the idle and login timeouts, foreign-protocol detection, the serialized reply writer, the
 /// transfer that runs beside the command loop, and the close. Each complete line goes to the
 /// <see cref="CommandDispatcher"/>; the session's state lives in <see cref="FtpSession"/>.
@@ -173,8 +174,8 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         }
     }
 
-    // One options object for every session (zero-byte reads: an idle session holds no read buffer,
-    // as Kestrel's connections do).
+    // The TLS reader's options, one object for every session (zero-byte reads: an idle session
+    // holds no read buffer, as Kestrel's connections do).
     private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 2048, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true);
 
     // The read loop's reader while it runs: what Wake cancels.
@@ -185,7 +186,11 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// </summary>
     private async Task<bool> ReadCommandsAsync(CancellationToken token)
     {
-        var reader = PipeReader.Create(_stream, ReaderOptions);
+        // Plaintext: the socket's own reader (ControlSocketReader: what an idle session holds is one
+        // zero-byte receive). TLS: a pipe over SslStream, which needs a buffer of its own anyway.
+        PipeReader reader = _tls is null
+            ? new ControlSocketReader(_socket, Options.MaxLineLength)
+            : PipeReader.Create(_stream, ReaderOptions);
         // A full fence: a stop or drain begun before this line is seen by the checks below; one
         // begun after it finds the reader and wakes the read (FtpServer wakes every session).
         Interlocked.Exchange(ref _reader, reader);
@@ -571,7 +576,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// complete on the socket engine's event thread, and the command loop goes on there, with no
     /// hand-off to a worker per command. What may run on that thread, and why it never blocks:
     /// <list type="bullet">
-    /// <item>the read loop (<see cref="ReadCommandsAsync"/>): the pipe over the socket (or over TLS,
+    /// <item>the read loop (<see cref="ReadCommandsAsync"/>): the socket's reader (or the pipe over TLS,
     /// whose decryption of a command is cheap; off during a handshake), the line reader, the parser,
     /// the idle clock, the rate throttle (its delay is a timer: the wait resumes on the pool);</item>
     /// <item>the dispatcher's checks and the handlers of the verbs the verb table marks Inline
