@@ -387,7 +387,12 @@ public sealed class FtpServer : IAsyncDisposable, ISessionHost
                 continue;
             }
             var id = Interlocked.Increment(ref _nextSessionId);
-            _sessions[id] = RunSessionAsync(id, socket, peer, null, context, implicitTls);
+            var session = RunSessionAsync(id, socket, peer, null, context, implicitTls);
+            if (!session.IsCompleted)
+            {
+                // A session that already ended (its connection could not be made) has removed itself.
+                _sessions[id] = session;
+            }
         }
     }
 
