@@ -16,7 +16,7 @@ namespace Ferry.Server.Hosting;
 /// The FTP server: a listening socket and one <see cref="ControlConnection"/> per accepted connection,
 /// each an async task (no thread per session).
 /// </summary>
-public sealed class FtpServer : IAsyncDisposable
+public sealed class FtpServer : IAsyncDisposable, ISessionHost
 {
     private readonly FtpServerOptions _options;
     private readonly IFileSystem _fileSystem;
@@ -387,7 +387,12 @@ public sealed class FtpServer : IAsyncDisposable
                 continue;
             }
             var id = Interlocked.Increment(ref _nextSessionId);
-            _sessions[id] = RunSessionAsync(id, socket, peer, null, context, implicitTls);
+            var session = RunSessionAsync(id, socket, peer, null, context, implicitTls);
+            if (!session.IsCompleted)
+            {
+                // A session that already ended (its connection could not be made) has removed itself.
+                _sessions[id] = session;
+            }
         }
     }
 
@@ -521,45 +526,50 @@ public sealed class FtpServer : IAsyncDisposable
 
     /// <param name="client">The client's address: the socket's peer, or the source of its PROXY header.</param>
     /// <param name="balancer">The balancer that relayed the connection (its PROXY header read); null for a direct one.</param>
-    private async Task RunSessionAsync(long id, Socket socket, IPEndPoint client, IPEndPoint? balancer, ServerContext context, bool implicitTls)
+    /// <remarks>
+    /// No async frame here: the session's task is <see cref="ControlConnection.RunAsync"/>'s, which
+    /// calls back (<see cref="ISessionHost"/>) for the server's bookkeeping. A frame here awaiting
+    /// it was ~200 bytes that every idle session held (docs/benchmarks.md, idle sessions).
+    /// </remarks>
+    private Task RunSessionAsync(long id, Socket socket, IPEndPoint client, IPEndPoint? balancer, ServerContext context, bool implicitTls)
     {
-        await Task.Yield();
-        var address = client.Address;
         Metrics.Sessions.Add(1);
         Metrics.ActiveSessions.Add(1);
+        ControlConnection session;
         try
         {
             // A direct session keeps the socket's own endpoint (as it always has); a relayed one gets the header's.
-            var session = new ControlConnection(id, socket, context, implicitTls, balancer is null ? null : client, balancer);
-            await using (session.ConfigureAwait(false))
-            {
-                _connectionsById[id] = session;
-                // A stop that began before the line above walked the sessions without this one.
-                if (_stopping.IsCancellationRequested)
-                {
-                    session.Stop();
-                }
-                try
-                {
-                    await session.RunAsync().ConfigureAwait(false);
-                }
-                finally
-                {
-                    _connectionsById.TryRemove(id, out _);
-                }
-            }
+            session = new ControlConnection(id, socket, context, implicitTls, balancer is null ? null : client, balancer);
         }
         catch (Exception e)
         {
             ServerLog.HandlerFailed(_logger, "session", e);
             socket.Dispose();
+            EndSession(id, client.Address);
+            return Task.CompletedTask;
         }
-        finally
+        return session.RunAsync(this);
+    }
+
+    void ISessionHost.Register(ControlConnection session)
+    {
+        _connectionsById[session.Id] = session;
+        // A stop that began before the line above walked the sessions without this one.
+        if (_stopping.IsCancellationRequested)
         {
-            Metrics.ActiveSessions.Add(-1);
-            Release(address);
-            _sessions.TryRemove(id, out _);
+            session.Stop();
         }
+    }
+
+    void ISessionHost.Unregister(ControlConnection session) => _connectionsById.TryRemove(session.Id, out _);
+
+    void ISessionHost.Ended(ControlConnection session) => EndSession(session.Id, Normalize(session.RemoteEndPoint).Address);
+
+    private void EndSession(long id, IPAddress address)
+    {
+        Metrics.ActiveSessions.Add(-1);
+        Release(address);
+        _sessions.TryRemove(id, out _);
     }
 
     /// <summary>Stops at once: no more connections, running transfers aborted (426), every session told 421.</summary>

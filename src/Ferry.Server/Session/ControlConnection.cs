@@ -12,7 +12,8 @@ namespace Ferry.Server.Session;
 
 /// <summary>
 /// One control connection: the socket and its stream, the TLS upgrade (AUTH TLS, or implicit FTPS
-/// from the first byte), the read loop over a pipe with the I/O-free <see cref="ControlLineReader"/>,
+/// from the first byte), the read loop (over <see cref="ControlSocketReader"/> in plaintext, a pipe
+/// over TLS) with the I/O-free <see cref="ControlLineReader"/>,
 /// the idle and login timeouts, foreign-protocol detection, the serialized reply writer, the
 /// transfer that runs beside the command loop, and the close. Each complete line goes to the
 /// <see cref="CommandDispatcher"/>; the session's state lives in <see cref="FtpSession"/>.
@@ -63,80 +64,245 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
 
     private ILogger Log => _session.Log;
     private Hosting.FtpServerOptions Options => _server.Options;
-    private IPEndPoint RemoteEndPoint => _session.RemoteEndPoint;
     private bool IsLoggedIn => _session.IsLoggedIn;
 
     public bool IsTransferRunning => _transfer is { IsCompleted: false };
 
     public void RequestTlsUpgrade() => _upgradePending = true;
 
-    public async Task RunAsync()
+    /// <summary>The session's id (the server's key for it).</summary>
+    public long Id => _session.Id;
+
+    /// <summary>The client's address (<see cref="FtpSession.RemoteEndPoint"/>).</summary>
+    public IPEndPoint RemoteEndPoint => _session.RemoteEndPoint;
+
+    /// <summary>
+    /// The whole session, in one async frame (what an idle session holds): off the accept loop,
+    /// registered with the server, the banner, the command loop, the close, and the server's
+    /// bookkeeping after it. The server's own frame around this one, and the command loop's own
+    /// method, were two more frames per idle session (docs/benchmarks.md, idle sessions).
+    /// </summary>
+    public async Task RunAsync(ISessionHost host)
     {
-        using var scope = Log.BeginScope(_session.LogScope);
-        var token = _sessionCts.Token;
+        // Off the accept loop: the session starts on a worker.
+        await Task.Yield();
         try
         {
-            _socket.NoDelay = true;
-            // Telnet Synch (RFC 854) sends DM as TCP urgent data; inline it so the line reader sees
-            // and strips "IAC DM" instead of losing the DM and eating the next byte of "ABOR".
-            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.OutOfBandInline, true);
-            // Synchronous sends return WouldBlock instead of waiting (SendNow); asynchronous I/O is
-            // unaffected. TLS puts it back: SslStream's transport may use synchronous calls.
-            _socket.Blocking = false;
-            ServerLog.SessionStarted(Log, RemoteEndPoint);
-            Interlocked.Increment(ref _server.ActiveControlConnections);
-            _counted = true;
-            if (!_implicitTls)
+            await using (this.ConfigureAwait(false))
             {
-                // Implicit FTPS: after its handshake (StartTlsAsync).
-                PreferInlineCompletions(true);
-            }
-            if (_session.Balancer is { } balancer)
-            {
-                ServerLog.ProxiedSession(Log, RemoteEndPoint, balancer);
-            }
-            // Implicit FTPS: TLS from the first byte, the banner comes encrypted.
-            if (_implicitTls && !await StartTlsAsync(token).ConfigureAwait(false))
-            {
-                return;
-            }
-            await SendAsync(new FtpReply(ReplyCode.ServiceReady, Options.Banner), token).ConfigureAwait(false);
-            while (await ReadCommandsAsync(token).ConfigureAwait(false))
-            {
-                // AUTH TLS: the plaintext reader is gone with whatever it held; read on over TLS.
-                if (!await StartTlsAsync(token).ConfigureAwait(false))
+                host.Register(this);
+                try
                 {
-                    return;
+                    using var scope = Log.BeginScope(_session.LogScope);
+                    var token = _sessionCts.Token;
+                    try
+                    {
+                        _socket.NoDelay = true;
+                        // Telnet Synch (RFC 854) sends DM as TCP urgent data; inline it so the line reader sees
+                        // and strips "IAC DM" instead of losing the DM and eating the next byte of "ABOR".
+                        _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.OutOfBandInline, true);
+                        // Synchronous sends return WouldBlock instead of waiting (SendNow); asynchronous I/O is
+                        // unaffected. TLS puts it back: SslStream's transport may use synchronous calls.
+                        _socket.Blocking = false;
+                        ServerLog.SessionStarted(Log, RemoteEndPoint);
+                        Interlocked.Increment(ref _server.ActiveControlConnections);
+                        _counted = true;
+                        if (!_implicitTls)
+                        {
+                            // Implicit FTPS: after its handshake (StartTlsAsync).
+                            PreferInlineCompletions(true);
+                        }
+                        if (_session.Balancer is { } balancer)
+                        {
+                            ServerLog.ProxiedSession(Log, RemoteEndPoint, balancer);
+                        }
+                        // Implicit FTPS: TLS from the first byte, the banner comes encrypted.
+                        if (_implicitTls && !await StartTlsAsync(token).ConfigureAwait(false))
+                        {
+                            return;
+                        }
+                        await SendAsync(new FtpReply(ReplyCode.ServiceReady, Options.Banner), token).ConfigureAwait(false);
+                        // The read loop runs in this frame (a method of its own was one more async frame that
+                        // every idle session held). It reads and runs command lines until the connection ends,
+                        // or until AUTH TLS was accepted: then TLS starts and the loop reads on over it.
+                        while (true)
+                        {
+                            // Plaintext: the socket's own reader (ControlSocketReader: what an idle session holds is one
+                            // zero-byte receive). TLS: a pipe over SslStream, which needs a buffer of its own anyway.
+                            PipeReader reader = _tls is null
+                                ? new ControlSocketReader(_socket, Options.MaxLineLength)
+                                : PipeReader.Create(_stream, ReaderOptions);
+                            // A full fence: a stop or drain begun before this line is seen by the checks below; one
+                            // begun after it finds the reader and wakes the read (FtpServer wakes every session).
+                            Interlocked.Exchange(ref _reader, reader);
+                            try
+                            {
+                                while (!_closing)
+                                {
+                                    // A stop or a kick: the same exception a cancelled read used to throw.
+                                    token.ThrowIfCancellationRequested();
+                                    if (TimeLeftBeforeTimeout() <= TimeSpan.Zero)
+                                    {
+                                        await SendTimeoutAsync(token).ConfigureAwait(false);
+                                        return;
+                                    }
+                                    if (_server.Draining.IsCancellationRequested)
+                                    {
+                                        await DrainAsync().ConfigureAwait(false);
+                                        return;
+                                    }
+                                    // Per read: the engine reads the flag per event, so the next command follows the load.
+                                    ApplyInline(_inlineWanted && UnderInlineSessionLimit);
+                                    ReadResult result;
+                                    try
+                                    {
+                                        // No token and no timer per session: the server's heartbeat wakes this read
+                                        // (Wake) once the session is past its idle or login deadline, as a stop, a
+                                        // drain and a kick do; an idle session holds no cancellation source.
+                                        result = await reader.ReadAsync().ConfigureAwait(false);
+                                    }
+                                    catch (Exception) when (_tlsTransport is { RenegotiationRequested: true })
+                                    {
+                                        // A TLS 1.2 renegotiation: refused before OpenSSL saw it, and scored like any
+                                        // other foreign protocol (there is no FTP reason to renegotiate).
+                                        ServerLog.TlsRenegotiationRefused(Log);
+                                        _server.Defender.Report(RemoteEndPoint.Address, Security.DefenderEvent.ProtocolViolation);
+                                        return;
+                                    }
+                                    if (result.IsCanceled)
+                                    {
+                                        // Woken: the top of the loop asks why (a deadline, a drain, a stop, or a wake
+                                        // that came while a command ran and is stale now). Whatever was read is
+                                        // left unexamined, so the next read returns it at once.
+                                        reader.AdvanceTo(result.Buffer.Start);
+                                        continue;
+                                    }
+                                    MarkActivity();
+                                    if (_dispatcher.CommandsSeen == 0 && LooksLikeTlsHandshake(result.Buffer))
+                                    {
+                                        // A TLS ClientHello on the plaintext port (RFC 4217 wants AUTH TLS first).
+                                        reader.AdvanceTo(result.Buffer.End);
+                                        await _dispatcher.RejectForeignProtocolAsync("TLS handshake without AUTH TLS", token).ConfigureAwait(false);
+                                        return;
+                                    }
+                                    var buffer = result.Buffer;
+                                    var consumed = buffer.Start;
+                                    var examined = buffer.End;
+                                    try
+                                    {
+                                        while (!_closing)
+                                        {
+                                            var status = _lines.TryReadLineBytes(buffer, out var line, out var lineConsumed, out var lineExamined);
+                                            var advanced = !lineConsumed.Equals(buffer.Start);
+                                            consumed = lineConsumed;
+                                            examined = lineExamined;
+                                            if (status == LineReadStatus.NeedMoreData)
+                                            {
+                                                if (!advanced)
+                                                {
+                                                    break;
+                                                }
+                                                buffer = buffer.Slice(lineConsumed);
+                                                continue;
+                                            }
+                                            buffer = buffer.Slice(lineConsumed);
+                                            if (status == LineReadStatus.LineTooLong)
+                                            {
+                                                await SendAsync(new FtpReply(ReplyCode.SyntaxError, $"Command line too long (limit {Options.MaxLineLength} bytes)."), token).ConfigureAwait(false);
+                                                continue;
+                                            }
+                                            await _dispatcher.ExecuteAsync(_dispatcher.Parse(line), token).ConfigureAwait(false);
+                                            // The idle clock runs from the reply, not from the command: a command that ran
+                                            // longer than the idle timeout (a directory rename on object storage copies
+                                            // every object) would otherwise be followed at once by "421 Timeout".
+                                            MarkActivity();
+                                            if (_upgradePending)
+                                            {
+                                                // CVE-2011-0411 class: plaintext sent behind AUTH TLS (in the same packet)
+                                                // must never run as if it had come over TLS. Drop it with the reader.
+                                                if (buffer.Length > 0)
+                                                {
+                                                    ServerLog.PlaintextAfterAuthDiscarded(Log, buffer.Length);
+                                                }
+                                                consumed = buffer.End;
+                                                examined = buffer.End;
+                                                break;
+                                            }
+                                        }
+                                    }
+                                    finally
+                                    {
+                                        reader.AdvanceTo(consumed, examined);
+                                    }
+                                    if (_upgradePending)
+                                    {
+                                        break;
+                                    }
+                                    if (result.IsCompleted)
+                                    {
+                                        return;
+                                    }
+                                }
+                                if (!_upgradePending)
+                                {
+                                    return;
+                                }
+                            }
+                            finally
+                            {
+                                Interlocked.Exchange(ref _reader, null);
+                                await reader.CompleteAsync().ConfigureAwait(false);
+                            }
+                            // AUTH TLS: the plaintext reader is gone with whatever it held; read on over TLS.
+                            if (!await StartTlsAsync(token).ConfigureAwait(false))
+                            {
+                                return;
+                            }
+                        }
+                    }
+                    catch (OperationCanceledException) when (_server.Stopping.IsCancellationRequested)
+                    {
+                        await TrySendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Server shutting down.")).ConfigureAwait(false);
+                    }
+                    catch (Exception) when (_kicked)
+                    {
+                        // Closed by the administration: the 421 went out before the cancel.
+                    }
+                    catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+                    {
+                        ServerLog.SessionConnectionLost(Log, e.Message);
+                    }
+                    finally
+                    {
+                        // The end of a session (transfer stop, TLS close, the server's bookkeeping) runs on a
+                        // worker, and the socket's last events go to the pool as before.
+                        PreferInlineCompletions(false);
+                        if (_counted)
+                        {
+                            Interlocked.Decrement(ref _server.ActiveControlConnections);
+                        }
+                        await ThreadPoolHop.Instance;
+                        await StopTransferAsync().ConfigureAwait(false);
+                        await _session.SetDataChannelAsync(null).ConfigureAwait(false);
+                        // The account's session slot is free for its next login.
+                        _session.AccountSlot?.Dispose();
+                        ServerLog.SessionEnded(Log, (DateTimeOffset.UtcNow - _session.ConnectedAt).TotalSeconds);
+                    }
+                }
+                finally
+                {
+                    host.Unregister(this);
                 }
             }
         }
-        catch (OperationCanceledException) when (_server.Stopping.IsCancellationRequested)
+        catch (Exception e)
         {
-            await TrySendAsync(new FtpReply(ReplyCode.ServiceNotAvailable, "Server shutting down.")).ConfigureAwait(false);
-        }
-        catch (Exception) when (_kicked)
-        {
-            // Closed by the administration: the 421 went out before the cancel.
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
-        {
-            ServerLog.SessionConnectionLost(Log, e.Message);
+            ServerLog.HandlerFailed(Log, "session", e);
+            _socket.Dispose();
         }
         finally
         {
-            // The end of a session (transfer stop, TLS close, the server's bookkeeping) runs on a
-            // worker, and the socket's last events go to the pool as before.
-            PreferInlineCompletions(false);
-            if (_counted)
-            {
-                Interlocked.Decrement(ref _server.ActiveControlConnections);
-            }
-            await ThreadPoolHop.Instance;
-            await StopTransferAsync().ConfigureAwait(false);
-            await _session.SetDataChannelAsync(null).ConfigureAwait(false);
-            // The account's session slot is free for its next login.
-            _session.AccountSlot?.Dispose();
-            ServerLog.SessionEnded(Log, (DateTimeOffset.UtcNow - _session.ConnectedAt).TotalSeconds);
+            host.Ended(this);
         }
     }
 
@@ -173,138 +339,12 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         }
     }
 
-    // One options object for every session (zero-byte reads: an idle session holds no read buffer,
-    // as Kestrel's connections do).
+    // The TLS reader's options, one object for every session (zero-byte reads: an idle session
+    // holds no read buffer, as Kestrel's connections do).
     private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 2048, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true);
 
     // The read loop's reader while it runs: what Wake cancels.
     private PipeReader? _reader;
-
-    /// <summary>
-    /// Reads and runs command lines until the connection ends (false) or AUTH TLS was accepted (true).
-    /// </summary>
-    private async Task<bool> ReadCommandsAsync(CancellationToken token)
-    {
-        var reader = PipeReader.Create(_stream, ReaderOptions);
-        // A full fence: a stop or drain begun before this line is seen by the checks below; one
-        // begun after it finds the reader and wakes the read (FtpServer wakes every session).
-        Interlocked.Exchange(ref _reader, reader);
-        try
-        {
-            while (!_closing)
-            {
-                // A stop or a kick: the same exception a cancelled read used to throw.
-                token.ThrowIfCancellationRequested();
-                if (TimeLeftBeforeTimeout() <= TimeSpan.Zero)
-                {
-                    await SendTimeoutAsync(token).ConfigureAwait(false);
-                    return false;
-                }
-                if (_server.Draining.IsCancellationRequested)
-                {
-                    await DrainAsync().ConfigureAwait(false);
-                    return false;
-                }
-                // Per read: the engine reads the flag per event, so the next command follows the load.
-                ApplyInline(_inlineWanted && UnderInlineSessionLimit);
-                ReadResult result;
-                try
-                {
-                    // No token and no timer per session: the server's heartbeat wakes this read
-                    // (Wake) once the session is past its idle or login deadline, as a stop, a
-                    // drain and a kick do; an idle session holds no cancellation source.
-                    result = await reader.ReadAsync().ConfigureAwait(false);
-                }
-                catch (Exception) when (_tlsTransport is { RenegotiationRequested: true })
-                {
-                    // A TLS 1.2 renegotiation: refused before OpenSSL saw it, and scored like any
-                    // other foreign protocol (there is no FTP reason to renegotiate).
-                    ServerLog.TlsRenegotiationRefused(Log);
-                    _server.Defender.Report(RemoteEndPoint.Address, Security.DefenderEvent.ProtocolViolation);
-                    return false;
-                }
-                if (result.IsCanceled)
-                {
-                    // Woken: the top of the loop asks why (a deadline, a drain, a stop, or a wake
-                    // that came while a command ran and is stale now). Whatever was read is
-                    // left unexamined, so the next read returns it at once.
-                    reader.AdvanceTo(result.Buffer.Start);
-                    continue;
-                }
-                MarkActivity();
-                if (_dispatcher.CommandsSeen == 0 && LooksLikeTlsHandshake(result.Buffer))
-                {
-                    // A TLS ClientHello on the plaintext port (RFC 4217 wants AUTH TLS first).
-                    reader.AdvanceTo(result.Buffer.End);
-                    await _dispatcher.RejectForeignProtocolAsync("TLS handshake without AUTH TLS", token).ConfigureAwait(false);
-                    return false;
-                }
-                var buffer = result.Buffer;
-                var consumed = buffer.Start;
-                var examined = buffer.End;
-                try
-                {
-                    while (!_closing)
-                    {
-                        var status = _lines.TryReadLineBytes(buffer, out var line, out var lineConsumed, out var lineExamined);
-                        var advanced = !lineConsumed.Equals(buffer.Start);
-                        consumed = lineConsumed;
-                        examined = lineExamined;
-                        if (status == LineReadStatus.NeedMoreData)
-                        {
-                            if (!advanced)
-                            {
-                                break;
-                            }
-                            buffer = buffer.Slice(lineConsumed);
-                            continue;
-                        }
-                        buffer = buffer.Slice(lineConsumed);
-                        if (status == LineReadStatus.LineTooLong)
-                        {
-                            await SendAsync(new FtpReply(ReplyCode.SyntaxError, $"Command line too long (limit {Options.MaxLineLength} bytes)."), token).ConfigureAwait(false);
-                            continue;
-                        }
-                        await _dispatcher.ExecuteAsync(_dispatcher.Parse(line), token).ConfigureAwait(false);
-                        // The idle clock runs from the reply, not from the command: a command that ran
-                        // longer than the idle timeout (a directory rename on object storage copies
-                        // every object) would otherwise be followed at once by "421 Timeout".
-                        MarkActivity();
-                        if (_upgradePending)
-                        {
-                            // CVE-2011-0411 class: plaintext sent behind AUTH TLS (in the same packet)
-                            // must never run as if it had come over TLS. Drop it with the reader.
-                            if (buffer.Length > 0)
-                            {
-                                ServerLog.PlaintextAfterAuthDiscarded(Log, buffer.Length);
-                            }
-                            consumed = buffer.End;
-                            examined = buffer.End;
-                            break;
-                        }
-                    }
-                }
-                finally
-                {
-                    reader.AdvanceTo(consumed, examined);
-                }
-                if (_upgradePending)
-                {
-                    return true;
-                }
-                if (result.IsCompleted)
-                {
-                    return false;
-                }
-            }
-            return false;
-        }
-        finally
-        {
-            Interlocked.Exchange(ref _reader, null);
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
-    }
 
     // Environment.TickCount64 of the last command read or answered, or transfer ended: the idle clock's start.
     private long _lastActivity = Environment.TickCount64;
@@ -571,7 +611,7 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// complete on the socket engine's event thread, and the command loop goes on there, with no
     /// hand-off to a worker per command. What may run on that thread, and why it never blocks:
     /// <list type="bullet">
-    /// <item>the read loop (<see cref="ReadCommandsAsync"/>): the pipe over the socket (or over TLS,
+    /// <item>the read loop (<see cref="RunAsync"/>): the socket's reader (or the pipe over TLS,
     /// whose decryption of a command is cheap; off during a handshake), the line reader, the parser,
     /// the idle clock, the rate throttle (its delay is a timer: the wait resumes on the pool);</item>
     /// <item>the dispatcher's checks and the handlers of the verbs the verb table marks Inline
