@@ -17,8 +17,9 @@ servers=${SERVERS:-ferry vsftpd pure-ftpd proftpd pyftpdlib}
 work=/dev/shm/ferry-mirror-bench
 rm -rf "$work"; mkdir -p "$work/out"
 if [ -z "${FERRY_BIN:-}" ]; then
-  # The executable users get (self-contained single file, ReadyToRun): start-up and JIT are part of
-  # a mirror's cost, and they depend on how the binary is published (docs/benchmarks.md).
+  # The executable users get (self-contained, Native AOT since session 13): start-up and code
+  # generation are part of a mirror's cost, and they depend on how the binary is published
+  # (docs/benchmarks.md).
   packaging/publish.sh --no-pack linux-x64 >/dev/null
   mkdir -p "$work/ferry-shipped"; cp artifacts/publish/linux-x64/ferry "$work/ferry-shipped/"
   FERRY_BIN=$work/ferry-shipped/ferry

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using Ferry.Cli.Tests.Operations;
 
 namespace Ferry.Cli.Tests;
 
@@ -17,11 +18,9 @@ public sealed class RunAsTests
             File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
         }
         await File.WriteAllTextAsync(Path.Combine(root, "x.txt"), "hi");
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "ferry.dll"), "serve", "--root", root, "--address", "127.0.0.1", "--port", "0", "--run-as", "nobody"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var start = FerryExecutable.StartInfo(["serve", "--root", root, "--address", "127.0.0.1", "--port", "0", "--run-as", "nobody"]);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         using var process = Process.Start(start)!;
         var stderr = new StringBuilder();
         process.ErrorDataReceived += (_, e) => stderr.AppendLine(e.Data);
@@ -57,11 +56,9 @@ public sealed class RunAsTests
     [Fact]
     public async Task Run_as_an_unknown_user_fails_to_start()
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "ferry.dll"), "serve", "--root", Path.GetTempPath(), "--address", "127.0.0.1", "--port", "0", "--run-as", "no-such-user-ferry"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var start = FerryExecutable.StartInfo(["serve", "--root", Path.GetTempPath(), "--address", "127.0.0.1", "--port", "0", "--run-as", "no-such-user-ferry"]);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         using var process = Process.Start(start)!;
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var stderr = await process.StandardError.ReadToEndAsync(cts.Token);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Ferry.Cli.Tests.Operations;
 using Ferry.Cli.Tests.Support;
 
 namespace Ferry.Cli.Tests;
@@ -34,13 +35,7 @@ public sealed class ShellTerminalTests : IAsyncLifetime
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Pty", "drive.py"));
         start.ArgumentList.Add(stepsFile);
         start.ArgumentList.Add("--");
-        start.ArgumentList.Add(Environment.ProcessPath!.EndsWith("dotnet", StringComparison.Ordinal) ? Environment.ProcessPath! : "dotnet");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ferry.dll"));
-        start.ArgumentList.Add("shell");
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
+        FerryExecutable.AppendCommandLine(start.ArgumentList, ["shell", .. args]);
         start.Environment["NETRC"] = Path.Combine(_ftp.Local, "no-netrc");
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();

@@ -109,7 +109,7 @@ public sealed class ClientByteNamePeerTests : IDisposable
     private async Task GetAsync(PeerFtpServer server, string remote)
     {
         var url = $"ftp://{User}:{Uri.EscapeDataString(Password)}@{server.Host}:{server.Port}/latin1/caf%E9.txt";
-        var result = await PeerProcess.RunAsync("dotnet", [FerryProcessServer.LocateFerryDll(), "get", url, "-o", _work + "/"], _work);
+        var result = await FerryProcessServer.RunCommandAsync(["get", url, "-o", _work + "/"], _work);
         Assert.True(result.ExitCode == 0, result + "\n" + server.Log);
         var cafe = (await TreeAsync(remote)).Split(' ').Single(e => e.StartsWith("b'caf\\xe9.txt'=", StringComparison.Ordinal));
         Assert.Equal(cafe, await TreeAsync(_work));

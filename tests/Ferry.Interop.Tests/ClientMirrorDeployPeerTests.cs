@@ -52,12 +52,10 @@ public sealed class ClientMirrorDeployPeerTests : IDisposable
 
     private static ProcessStartInfo Ferry(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(FerryProcessServer.LocateFerryDll());
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
+        var psi = FerryProcessServer.StartInfo(args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
         return psi;
     }
 

@@ -89,7 +89,7 @@ public abstract class DataTlsPolicyInteropTests(TlsReportFixture fixture) : Peer
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
         {
-            var result = await PeerProcess.RunAsync("dotnet", [FerryProcessServer.LocateFerryDll(), "serve", "--tls-report", Tls.ReportFile, "--explain-tls"], Work);
+            var result = await FerryProcessServer.RunCommandAsync(["serve", "--tls-report", Tls.ReportFile, "--explain-tls"], Work);
             AssertSucceeded(result);
             if (result.Stdout.Contains(expected, StringComparison.Ordinal))
             {

@@ -32,7 +32,7 @@ public sealed class SegmentsAndCopyPeerTests : IDisposable
     }
 
     private Task<PeerResult> FerryAsync(params string[] arguments) =>
-        PeerProcess.RunAsync("dotnet", [FerryProcessServer.LocateFerryDll(), .. arguments], _work,
+        FerryProcessServer.RunCommandAsync(arguments, _work,
             environment: new Dictionary<string, string> { ["NETRC"] = "/nonexistent/netrc" }, timeout: TimeSpan.FromMinutes(3));
 
     private static string VsftpdUrl(PeerFtpServer server, string path) =>

@@ -8,7 +8,8 @@ using System.Text.RegularExpressions;
 namespace Ferry.Cli.Tests.Operations;
 
 /// <summary>
-/// The real `ferry` binary (`dotnet ferry.dll serve ... --address 127.0.0.1 --port 0`), ready once
+/// The real `ferry` binary (`dotnet ferry.dll serve ... --address 127.0.0.1 --port 0`, or the
+/// executable FERRY_BIN names: <see cref="FerryExecutable"/>), ready once
 /// it prints "ferry listening on 127.0.0.1:PORT". Signals are sent with kill(1); dispose kills it.
 /// Started through env(1) with every signal at its default disposition (a test run under nohup or
 /// as a background job would otherwise hand SIGHUP/SIGINT down ignored), or with the signals named
@@ -56,7 +57,7 @@ internal sealed partial class FerryServeProcess : IAsyncDisposable
 
     public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string? ignoredSignals = null)
     {
-        // env(1) execs dotnet: same process id, so kill(1) and Kill() reach the server itself.
+        // env(1) execs ferry (or dotnet): same process id, so kill(1) and Kill() reach the server itself.
         var start = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
@@ -69,12 +70,7 @@ internal sealed partial class FerryServeProcess : IAsyncDisposable
         {
             start.ArgumentList.Add("--ignore-signal=" + ignoredSignals);
         }
-        start.ArgumentList.Add("dotnet");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ferry.dll"));
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
+        FerryExecutable.AppendCommandLine(start.ArgumentList, arguments);
         // Nothing from the test runner's environment may configure the server under test.
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("FERRY", StringComparison.OrdinalIgnoreCase) || k is "NOTIFY_SOCKET" or "JOURNAL_STREAM").ToList())
         {

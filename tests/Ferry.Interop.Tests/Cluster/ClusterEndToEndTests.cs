@@ -311,7 +311,7 @@ public sealed class ClusterEndToEndFixture : IAsyncLifetime
     /// <summary>`ferry user add NAME --accounts URL … --password-stdin`, the real command.</summary>
     public async Task AddUserAsync(string name, string password, params string[] options)
     {
-        var result = await PeerProcess.RunAsync("dotnet", [FerryProcessServer.LocateFerryDll(), "user", "add", name, "--accounts", AccountsUrl, .. options, "--password-stdin"],
+        var result = await FerryProcessServer.RunCommandAsync(["user", "add", name, "--accounts", AccountsUrl, .. options, "--password-stdin"],
             Work, stdin: password + "\n", environment: Environment());
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.DoesNotContain(PostgresFixture.Password, result.Stdout + result.Stderr, StringComparison.Ordinal);

@@ -286,24 +286,17 @@ public sealed partial class FerryNode : IAsyncDisposable
 
     public static async Task<FerryNode> StartAsync(string name, string work, (int Min, int Max) passive, NodeSettings settings, int port = 0)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         var transferLog = Path.Combine(work, $"xferlog-{name}");
-        string[] arguments =
+        var psi = FerryProcessServer.StartInfo(
         [
-            FerryProcessServer.LocateFerryDll(), "serve", "--address", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture),
+            "serve", "--address", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture),
             .. settings.Arguments, "--passive-ports", $"{passive.Min}-{passive.Max}", "--passive-address", HaproxyCluster.BalancerAddress.ToString(),
             "--proxy-protocol", "--proxy-trusted", "127.0.0.1", "--proxy-protocol-data", "--transfer-log", transferLog,
             "--shutdown-timeout", "60",
-        ];
-        foreach (var a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
+        ]);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
         foreach (var (key, value) in settings.Environment ?? new Dictionary<string, string>())
         {
             psi.Environment[key] = value;

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
+using Ferry.Cli.Tests.Operations;
 
 namespace Ferry.Interop.Tests.Harness;
 
 /// <summary>
-/// The real `ferry` executable: `dotnet ferry.dll serve --root DIR --address 127.0.0.1 --port 0`,
-/// ready once it prints `ferry listening on 127.0.0.1:PORT`; stopped with SIGTERM (then killed).
+/// The real `ferry` executable: `dotnet ferry.dll serve --root DIR --address 127.0.0.1 --port 0`
+/// (or the executable FERRY_BIN names, <see cref="FerryExecutable"/>), ready once it prints `ferry listening on 127.0.0.1:PORT`; stopped with SIGTERM (then killed).
 /// </summary>
 public sealed partial class FerryProcessServer : ITestFtpServer
 {
@@ -44,17 +45,10 @@ public sealed partial class FerryProcessServer : ITestFtpServer
 
     public static async Task<FerryProcessServer> StartAsync(string root, params string[] extraArguments)
     {
-        var dll = LocateFerryDll();
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { dll, "serve", "--root", root, "--address", "127.0.0.1", "--port", "0" }.Concat(extraArguments))
-        {
-            psi.ArgumentList.Add(a);
-        }
+        var psi = StartInfo(["serve", "--root", root, "--address", "127.0.0.1", "--port", "0", .. extraArguments]);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
         var process = Process.Start(DefaultSignals.Apply(psi))!;
         var server = new FerryProcessServer(process, root);
         process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
@@ -75,10 +69,20 @@ public sealed partial class FerryProcessServer : ITestFtpServer
         catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
         {
             await server.DisposeAsync();
-            Assert.Fail($"ferry did not print 'ferry listening on 127.0.0.1:PORT': {ex.Message}\n$ dotnet {string.Join(' ', psi.ArgumentList)}\n{server.Log}");
+            Assert.Fail($"ferry did not print 'ferry listening on 127.0.0.1:PORT': {ex.Message}\n$ {string.Join(' ', psi.ArgumentList)}\n{server.Log}");
         }
         return server;
     }
+
+    /// <summary>A start info for `ferry ARGUMENTS`: the FERRY_BIN executable, else `dotnet` with <see cref="LocateFerryDll"/>.</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments) => FerryExecutable.StartInfo(arguments, Dll());
+
+    /// <summary>Runs `ferry ARGUMENTS` to its end (the FERRY_BIN executable, else `dotnet ferry.dll`).</summary>
+    public static Task<PeerResult> RunCommandAsync(IEnumerable<string> arguments, string workingDirectory, string? stdin = null,
+        IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null) =>
+        PeerProcess.RunAsync(FerryExecutable.FileName, FerryExecutable.Arguments(arguments, Dll()), workingDirectory, stdin, environment, timeout);
+
+    private static string? Dll() => FerryExecutable.Published is null ? LocateFerryDll() : null;
 
     /// <summary>
     /// ferry.dll is copied next to the tests by the ProjectReference; FERRY_DLL overrides, and the
