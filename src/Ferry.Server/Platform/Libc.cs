@@ -82,6 +82,7 @@ internal static unsafe partial class Libc
     public const int SO_REUSEADDR = 2;
     public const int SO_ERROR = 4;
     public const int SO_RCVLOWAT = 18;
+    public const int MSG_NOSIGNAL = 0x4000;
     public const int SO_RCVTIMEO = 20;
     public const int SO_SNDTIMEO = 21;
     public const int IPPROTO_TCP = 6;
@@ -205,6 +206,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial nint recv(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint send(int fd, byte* buffer, nuint length, int flags);
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int epoll_create1(int flags);
