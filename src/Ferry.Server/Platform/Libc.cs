@@ -100,6 +100,19 @@ internal static unsafe partial class Libc
     public const uint EPOLLOUT = 0x004;
     public const uint EPOLLONESHOT = 1u << 30;
 
+    // poll(2)
+    public const short POLLIN = 0x001;
+    public const int MSG_DONTWAIT = 0x40;
+
+    /// <summary>struct pollfd.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
     // signal(7): what sa_handler holds
     public const nint SIG_DFL = 0;
     public const nint SIG_IGN = 1;
@@ -209,6 +222,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial nint send(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint count, int timeout);
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int epoll_create1(int flags);
