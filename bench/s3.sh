@@ -16,7 +16,7 @@
 #
 # --compare starts a second Ferry from another build's ferry.dll (e.g. the last release, built in a
 # git archive elsewhere) on the same bucket: the small-file scenarios then run direct, Ferry, the
-# other build, in turn, and the table gains a column for it.
+# other build, in turn, and the table gains a column for it; so does the 1 GiB RETR (with CPU time).
 #
 # Installs what it needs (python3-boto3, Swift through tests/peers/s3-swift.sh install), builds Ferry
 # in Release, makes a 1 GiB file from a seeded PRNG on tmpfs (/dev/shm), starts Swift and Ferry on
@@ -154,6 +154,11 @@ for name, clients in r["scenarios"].items():
     if name.endswith("-1g"):
         dv, fv = 1024 / med(d, "seconds"), 1024 / med(f, "seconds")
         print(f"| {name} | {dv:.0f} MiB/s | {fv:.0f} MiB/s | {fv / dv:.2f}× | {ok} |")
+        if "ferry-b" in clients:
+            b = clients["ferry-b"]
+            bv = 1024 / med(b, "seconds")
+            okb = "SHA-256 / count ok" if all(x["ok"] for x in b) else "**FAILED**"
+            print(f"| {name}, compared build (--compare) | {dv:.0f} MiB/s | {bv:.0f} MiB/s | {bv / dv:.2f}× | {okb} |")
     elif name == "list-10k":
         for k, label in (("first_byte", "time to first byte"), ("seconds", "total")):
             dv, fv = med(d, k) * 1000, med(f, k) * 1000
@@ -179,6 +184,12 @@ if cpu:
             f = c[label]
             print(f"| {name}{', compared build' if label == 'ferry-b' else ''} | {per(d, 'client_cpu_ms'):.2f} | {per(d, 'store_cpu_ms'):.2f} "
                   f"| {per(f, 'client_cpu_ms'):.2f} | {per(f, 'server_cpu_ms'):.2f} | {per(f, 'store_cpu_ms'):.2f} |")
+retr = r["scenarios"].get("retr-1g", {})
+if "server_cpu_ms" in retr.get("ferry", [{}])[0]:
+    # CPU seconds per GiB sent: the server's cost of the copy, which a loaded machine stretches far less.
+    cells = "; ".join(f"{'this build' if k == 'ferry' else 'compared build'} {med(retr[k], 'server_cpu_ms') / 1000:.2f} s "
+                      f"(store {med(retr[k], 'store_cpu_ms') / 1000:.2f} s)" for k in ("ferry", "ferry-b") if k in retr)
+    print(f"\nCPU time of the 1 GiB RETR (medians): Ferry {cells}.")
 stor = r["scenarios"].get("stor-1g", {}).get("ferry", [])
 if stor:
     growth = max(x["rss_growth_kib"] for x in stor) / 1024

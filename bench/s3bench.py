@@ -4,7 +4,8 @@
                [--part-size BYTES --parts-in-flight N] [--only SCENARIO,...]
 
 Scenarios, each run REPS times interleaved (direct, ferry, direct, ferry...), medians reported:
-  retr-1g   1 GiB download: direct = one streamed GetObject; ferry = RETR (ftplib, 1 MiB reads)
+  retr-1g   1 GiB download: direct = one streamed GetObject; ferry = RETR (ftplib, 64 KiB reads),
+            with Ferry's and the store's CPU time (and --compare's build after it)
   stor-1g   1 GiB upload: direct = boto3 upload_fileobj, multipart with Ferry's part size and parts in
             flight; ferry = STOR (ftplib, 1 MiB writes); the server's RSS is sampled every 20 ms
   retr-1000 1,000 x 4 KiB downloads, one client, one after the other (GetObject / RETR on one session)
@@ -190,18 +191,23 @@ def main():
                 h.update(chunk)
                 n += len(chunk)
             record("retr-1g", "direct", seconds=time.perf_counter() - t, bytes=n, ok=h.hexdigest() == big_sha)
-            f = ftp(a.ftp_port)
-            h, count = hashlib.sha256(), [0]
-            def take(chunk):
-                h.update(chunk)
-                count[0] += len(chunk)
-            t = time.perf_counter()
-            # 64 KiB, not 1 MiB: ftplib's retrbinary is one sock.recv(blocksize) per chunk, and a
-            # 1 MiB recv allocates 1 MiB and shrinks it to what arrived (~64 KiB on loopback): that
-            # costs the client ~4x (157 against 1,285 MiB/s from a local file, vsftpd alike).
-            f.retrbinary("RETR /fixture/1g.bin", take, blocksize=64 * 1024)
-            record("retr-1g", "ferry", seconds=time.perf_counter() - t, bytes=count[0], ok=h.hexdigest() == big_sha)
-            f.quit()
+            # With --compare the two builds take turns going first (a page cache or a store warmed by
+            # the one before favours neither).
+            for label, port, pid in (ferries if rep % 2 == 0 else ferries[::-1]):
+                f = ftp(port)
+                h, count = hashlib.sha256(), [0]
+                def take(chunk):
+                    h.update(chunk)
+                    count[0] += len(chunk)
+                with CpuMeter(pid, store_pids) as cpu:
+                    t = time.perf_counter()
+                    # 64 KiB, not 1 MiB: ftplib's retrbinary is one sock.recv(blocksize) per chunk, and a
+                    # 1 MiB recv allocates 1 MiB and shrinks it to what arrived (~64 KiB on loopback): that
+                    # costs the client ~4x (157 against 1,285 MiB/s from a local file, vsftpd alike).
+                    f.retrbinary("RETR /fixture/1g.bin", take, blocksize=64 * 1024)
+                    seconds = time.perf_counter() - t
+                record("retr-1g", label, seconds=seconds, bytes=count[0], ok=h.hexdigest() == big_sha, **cpu.values)
+                f.quit()
         if want("stor-1g"):
             t = time.perf_counter()
             with open(big, "rb") as src:

@@ -42,6 +42,14 @@ internal static class DataTransfer
         {
             return await SendFileAsync(file, data.Socket, stallTimeout, sent, cancellationToken).ConfigureAwait(false);
         }
+        // A store's stream whose reads block in the kernel (an object's HTTP body): a large plaintext
+        // download is copied on a dedicated thread, like sendfile above (BlockingStreamSend says why).
+        if (!ascii && !data.IsTls && !data.IsThrottled && BlockingSocket.IsSupported
+            && BlockingReadStreams.Of(source) is { Remaining: >= BlockingSocket.MinimumLength } blocking
+            && await BlockingStreamSend.TrySendAsync(source, blocking, data.Socket, bufferSize, stallTimeout, sent, cancellationToken).ConfigureAwait(false) is { } done)
+        {
+            return done;
+        }
         if (!ascii)
         {
             return await SendBinaryAsync(source, data, bufferSize, stallTimeout, sent, cancellationToken).ConfigureAwait(false);

@@ -28,6 +28,8 @@ public static class S3ClientFactory
             // Only where the protocol demands one (and Content-MD5 is then added below).
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+            // Connections whose synchronous reads sleep in the kernel (the blocking copy of a RETR).
+            HttpClientFactory = new StoreConnections(),
         };
         if (options.Endpoint is not null)
         {

@@ -1284,11 +1284,14 @@ public sealed class S3FileSystem : IFileSystem
 
     /// <summary>
     /// The body of a GET: reads straight from the HTTP response (no buffering beyond the socket's),
-    /// and disposing it releases the response and its connection.
+    /// and disposing it releases the response and its connection. Its synchronous reads are
+    /// SocketsHttpHandler's own (a <c>recv</c> on the connection, no task), so a large download may
+    /// take the blocking copy (<see cref="IBlockingReadStream"/>).
     /// </summary>
-    private sealed class ObjectReadStream(GetObjectResponse response) : Stream
+    private sealed class ObjectReadStream(GetObjectResponse response) : Stream, IBlockingReadStream
     {
         private readonly Stream _body = response.ResponseStream;
+        private long _read;
 
         public override bool CanRead => true;
         public override bool CanSeek => false;
@@ -1296,15 +1299,27 @@ public sealed class S3FileSystem : IFileSystem
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-        public override int Read(byte[] buffer, int offset, int count) => _body.Read(buffer, offset, count);
+        public long? Remaining => response.ContentLength - Volatile.Read(ref _read);
 
-        public override int Read(Span<byte> buffer) => _body.Read(buffer);
+        // Disposing the response closes its connection under a blocked read, as SocketsHttpHandler
+        // does itself when an asynchronous read is cancelled.
+        public void Abort() => response.Dispose();
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            _body.ReadAsync(buffer, offset, count, cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => Counted(_body.Read(buffer, offset, count));
 
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            _body.ReadAsync(buffer, cancellationToken);
+        public override int Read(Span<byte> buffer) => Counted(_body.Read(buffer));
+
+        public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Counted(await _body.ReadAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Counted(await _body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+        private int Counted(int read)
+        {
+            Volatile.Write(ref _read, _read + read);
+            return read;
+        }
 
         public override void Flush()
         {

@@ -82,6 +82,7 @@ internal static unsafe partial class Libc
     public const int SO_REUSEADDR = 2;
     public const int SO_ERROR = 4;
     public const int SO_RCVLOWAT = 18;
+    public const int MSG_NOSIGNAL = 0x4000;
     public const int SO_RCVTIMEO = 20;
     public const int SO_SNDTIMEO = 21;
     public const int IPPROTO_TCP = 6;
@@ -98,6 +99,19 @@ internal static unsafe partial class Libc
     public const int EPOLL_CTL_DEL = 2;
     public const uint EPOLLOUT = 0x004;
     public const uint EPOLLONESHOT = 1u << 30;
+
+    // poll(2)
+    public const short POLLIN = 0x001;
+    public const int MSG_DONTWAIT = 0x40;
+
+    /// <summary>struct pollfd.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
 
     // signal(7): what sa_handler holds
     public const nint SIG_DFL = 0;
@@ -205,6 +219,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial nint recv(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint send(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint count, int timeout);
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int epoll_create1(int flags);

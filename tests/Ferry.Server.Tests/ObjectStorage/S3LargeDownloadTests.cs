@@ -1,0 +1,76 @@
+using System.Net.Sockets;
+using Ferry.Protocol;
+using Ferry.Server.DataChannels;
+using Ferry.Server.Tests.Support;
+
+namespace Ferry.Server.Tests.ObjectStorage;
+
+/// <summary>
+/// Large plaintext downloads from a bucket go by the blocking copy (BlockingStreamSend: reads of the
+/// HTTP response and sends on a thread of their own): byte-exact, from an offset too, and ABOR still
+/// stops them.
+/// </summary>
+[Collection(SwiftS3Collection.Name)]
+public sealed class S3LargeDownloadTests(SwiftS3Fixture swift)
+{
+    // Past BlockingSocket.MinimumLength, so that the blocking copy is taken.
+    private const int Large = 24 * 1024 * 1024 + 5;
+
+    [Fact]
+    public async Task A_large_retr_from_a_bucket_takes_the_blocking_copy_and_is_byte_exact_whole_and_after_rest()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("large-retr");
+        var content = TestServer.RandomBytes(Large, seed: 161);
+        await swift.PutAsync(prefix + "/big.bin", content);
+        var fs = swift.FileSystem(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => fs);
+        await using var control = await server.LoginAsync();
+        await control.ExpectAsync("TYPE I", 200);
+
+        var before = BlockingSocket.Started;
+        var (whole, done) = await DataClient.PassiveAsync(control, "RETR /big.bin");
+        Assert.Equal(226, done.Code);
+        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(whole));
+        if (BlockingSocket.IsSupported)
+        {
+            Assert.True(BlockingSocket.Started > before, "the download did not take the blocking copy");
+        }
+
+        // REST: a ranged GET, still over BlockingSocket.MinimumLength from there.
+        const int offset = 3 * 1024 * 1024 + 7;
+        await control.ExpectAsync($"REST {offset}", 350);
+        var (rest, restDone) = await DataClient.PassiveAsync(control, "RETR /big.bin");
+        Assert.Equal(226, restDone.Code);
+        Assert.Equal(TestServer.Sha256(content[offset..]), TestServer.Sha256(rest));
+    }
+
+    [Fact]
+    public async Task Abor_during_a_large_retr_from_a_bucket_answers_426_then_226_and_the_session_goes_on()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("large-abor");
+        var content = TestServer.RandomBytes(Large, seed: 162);
+        await swift.PutAsync(prefix + "/big.bin", content);
+        var fs = swift.FileSystem(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => fs);
+        await using var control = await server.LoginAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        var pasv = await control.ExpectAsync("PASV", 227);
+        Assert.True(HostPort.TryParsePasvReply(pasv.Message, out var target));
+        using (var data = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 })
+        {
+            await data.ConnectAsync(target);
+            await control.SendLineAsync("RETR /big.bin");
+            Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+            // Read a little so the transfer is surely running, then stop reading: the copy blocks on send.
+            Assert.True(await data.ReceiveAsync(new byte[1024]) > 0);
+
+            await control.SendLineAsync("ABOR");
+            Assert.Equal(426, (await control.ReadReplyAsync()).Code);
+            Assert.Equal(226, (await control.ReadReplyAsync()).Code);
+        }
+        await control.ExpectAsync("NOOP", 200);
+        var (whole, done) = await DataClient.PassiveAsync(control, "RETR /big.bin");
+        Assert.Equal(226, done.Code);
+        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(whole));
+    }
+}
