@@ -31,8 +31,26 @@ internal static class TransferCommands
         }
         var storePath = session.ToStorePath(path);
         var offset = session.RestartOffset;
-        // One step, so an object store answers with one GET (no HEAD before it).
-        var (entry, source) = await session.FileSystem.BeginReadAsync(storePath, offset, cancellationToken).ConfigureAwait(false);
+        // RETR is Inline in the verb table: this may run on the socket engine's thread. A small file
+        // the store hands over from the kernel's caches (TryReadSmallNow) stays there, 150 to 226:
+        // nothing on that path waits (the accept of a queued connection, one send that the socket
+        // buffer takes, the shutdown and close; whatever has to wait continues on the pool), and the
+        // hand-off to a worker with its wake-up and spinning was most of a small RETR's cost
+        // (docs/benchmarks.md, "Per-operation latency"). Not under PROT P: the data connection's TLS
+        // handshake is CPU work for a worker. Everything else moves to a worker first, as every verb
+        // that may block does.
+        FileRead read;
+        if (!session.ProtectData && session.FileSystem.TryReadSmallNow(storePath, offset, DataTransfer.SmallFileLimit) is { } ready)
+        {
+            read = ready;
+        }
+        else
+        {
+            await Net.ThreadPoolHop.Instance;
+            // One step, so an object store answers with one GET (no HEAD before it).
+            read = await session.FileSystem.BeginReadAsync(storePath, offset, cancellationToken).ConfigureAwait(false);
+        }
+        var (entry, source) = read;
         if (entry is null)
         {
             return Replies.NoSuchFile;
@@ -263,7 +281,9 @@ internal static class TransferCommands
         public override async ValueTask<TransferResult> CopyAsync(FtpSession session, DataConnection connection, CancellationToken token)
         {
             var options = session.Options;
-            var (outcome, bytes) = await DataTransfer.SendAsync(source, connection, Ascii, options.ZeroCopySend, options.TransferBufferSize, options.StalledTransferTimeout, Progress, token).ConfigureAwait(false);
+            var (outcome, bytes) = source is FileContent content
+                ? await DataTransfer.SendContentAsync(content.Content, connection, Ascii, options.StalledTransferTimeout, Progress, token).ConfigureAwait(false)
+                : await DataTransfer.SendAsync(source, connection, Ascii, options.ZeroCopySend, options.TransferBufferSize, options.StalledTransferTimeout, Progress, token).ConfigureAwait(false);
             return new TransferResult(outcome, bytes);
         }
 

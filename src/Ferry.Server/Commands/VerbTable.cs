@@ -53,7 +53,9 @@ internal static class VerbTable
 
         // Transfers (RFC 959 §4.1.3). STOR and STOU need Write, except that an anonymous account
         // may create new files in the upload directory: their handlers decide (TransferCommands).
-        new("RETR", TransferCommands.Retrieve, "RETR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true, Needs: Permissions.Read),
+        // Inline: the handler moves to a worker itself unless the store hands a small file over from
+        // the kernel's caches (TransferCommands.Retrieve).
+        new("RETR", TransferCommands.Retrieve, "RETR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true, Needs: Permissions.Read, Inline: true),
         new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true, Needs: Permissions.List),
         new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true, Needs: Permissions.List),
         new("ABOR", TransferCommands.Abort, "ABOR", Argument: ArgumentRule.None, DuringTransfer: true),

@@ -225,13 +225,39 @@ internal sealed class PassiveDataChannel : DataChannel
             throw new TimeoutException($"The passive port was closed after {_unusedTimeout.TotalSeconds:0.#} s unused.");
         }
         _expiry?.Dispose();
-        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeoutCts.CancelAfter(timeout);
+        cancellationToken.ThrowIfCancellationRequested();
+        // The deadline is made only when an accept has to wait: most clients (ftplib, curl) connect
+        // before they send the transfer command, so the connection is queued already and the accept
+        // completes at once. A cancellation source with a timer per transfer woke .NET's timer thread
+        // twice per small file (set, then moved), a futex wake-up each (docs/benchmarks.md,
+        // "Per-operation latency"). A wait is ended by closing the listener, which fails the accept.
+        CancellationTokenSource? deadline = null;
+        CancellationTokenRegistration closeOnDeadline = default;
         try
         {
+            if (_sources is not null)
+            {
+                // Behind a balancer the PROXY header is read with the deadline's token.
+                (deadline, closeOnDeadline) = StartDeadline(timeout, cancellationToken);
+            }
             while (true)
             {
-                var socket = await _listener.AcceptAsync(timeoutCts.Token).ConfigureAwait(false);
+                var accepting = _listener.AcceptAsync(CancellationToken.None);
+                if (!accepting.IsCompleted && deadline is null)
+                {
+                    (deadline, closeOnDeadline) = StartDeadline(timeout, cancellationToken);
+                }
+                Socket socket;
+                try
+                {
+                    socket = await accepting.ConfigureAwait(false);
+                }
+                catch (Exception e) when ((e is SocketException or ObjectDisposedException) && deadline is { IsCancellationRequested: true })
+                {
+                    // The listener was closed by the deadline or the caller's cancellation.
+                    cancellationToken.ThrowIfCancellationRequested();
+                    throw new OperationCanceledException(deadline.Token);
+                }
                 var remote = (IPEndPoint)socket.RemoteEndPoint!;
                 // Behind a balancer, the client is the one its PROXY header names; a balancer that
                 // sends none on data connections relays for everyone (docs/cluster.md).
@@ -241,7 +267,7 @@ internal sealed class PassiveDataChannel : DataChannel
                     Net.DataConnectionPeer? peer;
                     try
                     {
-                        peer = await _sources.ResolveAsync(socket, timeoutCts.Token).ConfigureAwait(false);
+                        peer = await _sources.ResolveAsync(socket, deadline!.Token).ConfigureAwait(false);
                     }
                     catch
                     {
@@ -269,6 +295,19 @@ internal sealed class PassiveDataChannel : DataChannel
         {
             throw new TimeoutException($"No data connection came within {timeout.TotalSeconds:0} s.");
         }
+        finally
+        {
+            await closeOnDeadline.DisposeAsync().ConfigureAwait(false);
+            deadline?.Dispose();
+        }
+    }
+
+    /// <summary>The data timeout and the caller's cancellation, either of which closes the listener (ending a pending accept).</summary>
+    private (CancellationTokenSource Deadline, CancellationTokenRegistration CloseOnDeadline) StartDeadline(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        return (deadline, deadline.Token.UnsafeRegister(static listener => ((Socket)listener!).Dispose(), _listener));
     }
 
     public override string Describe() => $"passive, port {Port}";

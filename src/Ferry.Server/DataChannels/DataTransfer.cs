@@ -296,9 +296,64 @@ internal static class DataTransfer
 
     /// <summary>
     /// Files up to this size go in one read and one send (<see cref="SendSmallAsync"/>): cheaper than
-    /// setting up a sendfile, and no thread-pool hop when the socket buffer takes it at once.
+    /// setting up a sendfile, and no thread-pool hop when the socket buffer takes it at once. Also
+    /// the most RETR reads into memory on the socket engine's thread (<see cref="SendContentAsync"/>).
     /// </summary>
-    private const int SmallFileLimit = 64 * 1024;
+    internal const int SmallFileLimit = 64 * 1024;
+
+    /// <summary>
+    /// A file already in memory (<see cref="FileContent"/>: a small file read from the page cache):
+    /// one write (TYPE A: encoded first), then the end of the data, as <see cref="SendAsync"/> ends
+    /// it. The stall timeout is armed only when the write does not complete at once (a small file
+    /// fits the socket buffer of a client that reads), so the usual small transfer starts no timer;
+    /// a stall disposes the socket, which ends the pending write (426).
+    /// </summary>
+    public static async ValueTask<(TransferOutcome Outcome, long Bytes)> SendContentAsync(
+        ReadOnlyMemory<byte> content, DataConnection data, bool ascii, TimeSpan stallTimeout, WrittenBytes sent, CancellationToken cancellationToken)
+    {
+        byte[]? wire = null;
+        try
+        {
+            var chunk = content;
+            if (ascii && !content.IsEmpty)
+            {
+                wire = ArrayPool<byte>.Shared.Rent(AsciiEncoder.MaxEncodedLength(content.Length));
+                chunk = wire.AsMemory(0, new AsciiEncoder().Encode(content.Span, wire));
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                var writing = data.Stream.WriteAsync(chunk, cancellationToken);
+                if (!writing.IsCompleted)
+                {
+                    // The peer is not reading (or a bandwidth limit waits): now the stall timeout matters.
+                    using var stall = new CancellationTokenSource(stallTimeout);
+                    await using (stall.Token.UnsafeRegister(static s => ((Socket)s!).Dispose(), data.Socket).ConfigureAwait(false))
+                    {
+                        await writing.ConfigureAwait(false);
+                    }
+                }
+                else
+                {
+                    await writing.ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException
+                || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                return (TransferOutcome.NetworkFailed, 0);
+            }
+            sent.Add(chunk.Length);
+            return await CompleteAsync(data, chunk.Length).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (wire is not null)
+            {
+                ArrayPool<byte>.Shared.Return(wire);
+            }
+        }
+    }
 
     /// <summary>
     /// A small file (at most <see cref="SmallFileLimit"/> from <paramref name="offset"/>): one

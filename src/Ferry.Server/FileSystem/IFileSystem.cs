@@ -54,6 +54,17 @@ public interface IFileSystem
         FileRead.ByLookupAsync(this, path, offset, cancellationToken);
 
     /// <summary>
+    /// <see cref="BeginReadAsync"/> for a small file, answered at once with no call that may wait
+    /// (for a disk, a lock, a network): the entry and the whole content from <paramref name="offset"/>
+    /// in memory (<see cref="FileContent"/>, at most <paramref name="limit"/> bytes). Null when the
+    /// store cannot answer that way (the default) or not for this file (not in the kernel's caches,
+    /// larger, not a plain file, nothing there): the caller then uses <see cref="BeginReadAsync"/>,
+    /// which answers every case. The server asks it on the socket engine's thread, so that a small
+    /// RETR runs from the command to its 226 with no hand-off to a worker.
+    /// </summary>
+    FileRead? TryReadSmallNow(VirtualPath path, long offset, int limit) => null;
+
+    /// <summary>
     /// Opens a file for writing. <see cref="FileWriteMode.Create"/> creates or truncates;
     /// <see cref="FileWriteMode.CreateNew"/> fails with <see cref="FileSystemError.AlreadyExists"/>;
     /// <see cref="FileWriteMode.Append"/> appends; <see cref="FileWriteMode.Overwrite"/> keeps the file
@@ -127,6 +138,36 @@ public readonly record struct FileRead(FileEntry? Entry, Stream? Body)
             return new FileRead(entry, null);
         }
         return new FileRead(entry, await store.OpenReadAsync(path, offset, cancellationToken).ConfigureAwait(false));
+    }
+}
+
+/// <summary>
+/// A small file's content read into a pooled buffer (<see cref="IFileSystem.TryReadSmallNow"/>): a
+/// read-only stream over it, whose disposal hands the buffer back to the pool.
+/// </summary>
+public sealed class FileContent : MemoryStream
+{
+    private byte[]? _rented;
+
+    /// <param name="rented">Rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/>; owned by this stream from now on.</param>
+    /// <param name="length">How many bytes of it are the content.</param>
+    public FileContent(byte[] rented, int length)
+        : base(rented ?? throw new ArgumentNullException(nameof(rented)), 0, length, writable: false, publiclyVisible: false)
+    {
+        _rented = rented;
+        Content = rented.AsMemory(0, length);
+    }
+
+    /// <summary>The whole content (whatever has been read through the stream).</summary>
+    public ReadOnlyMemory<byte> Content { get; }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing && Interlocked.Exchange(ref _rented, null) is { } rented)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 }
 

@@ -201,6 +201,85 @@ internal static partial class LinuxFiles
     }
 
     /// <summary>
+    /// RETR of a small file on the socket engine's thread, with no call that may wait for a disk:
+    /// <paramref name="storePath"/> opened beneath the jail's root as <see cref="TryOpenForReadBeneath"/>
+    /// opens it, but only from the dentry cache (RESOLVE_CACHED), its status without a sync
+    /// (AT_STATX_DONT_SYNC), the shared lock a download takes (non-blocking: a writer holding the
+    /// file makes this false, and the usual open answers as before), and the whole rest of the file
+    /// from <paramref name="offset"/> read from the page cache (preadv2 RWF_NOWAIT) into a pooled
+    /// buffer; the descriptor is closed again. False whenever any step would wait or does not apply
+    /// (not a regular file, more than <paramref name="limit"/> bytes, the offset beyond the end, a
+    /// kernel without these flags): the caller then takes the usual read on a worker.
+    /// </summary>
+    public static unsafe bool TryReadCachedBeneath(LinuxJail jail, string storePath, long offset, int limit,
+        out LinuxEntryStatus status, out byte[]? content, out int length)
+    {
+        status = default;
+        content = null;
+        length = 0;
+        var relative = ToNative(storePath.AsSpan(1));
+        int fd;
+        fixed (byte* p = relative)
+        {
+            fd = jail.OpenBeneath(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK, LinuxJail.NoSymlinks | RESOLVE_CACHED);
+        }
+        if (fd < 0)
+        {
+            return false;
+        }
+        byte[]? buffer = null;
+        try
+        {
+            byte empty = 0;
+            if (!LinuxDirectory.TryStatAt(fd, &empty, AT_EMPTY_PATH | AT_STATX_DONT_SYNC, out status)
+                || !status.IsRegularFile || offset > status.Size || status.Size - offset > limit
+                || flock(fd, LOCK_SH | LOCK_NB) != 0)
+            {
+                return false;
+            }
+            var wanted = (int)(status.Size - offset);
+            buffer = ArrayPool<byte>.Shared.Rent(Math.Max(wanted, 1));
+            if (wanted > 0)
+            {
+                nint read;
+                fixed (byte* b = buffer)
+                {
+                    var vector = new IoVector { Base = b, Length = (nuint)wanted };
+                    read = preadv2(fd, &vector, 1, offset, RWF_NOWAIT);
+                    if (read < 0 && Marshal.GetLastPInvokeError() == EOPNOTSUPP && IsInMemory(fd))
+                    {
+                        // tmpfs takes no RWF_NOWAIT (Linux 6.18 still), but its pages are memory:
+                        // a read waits no more than a touch of the server's own heap would.
+                        read = preadv2(fd, &vector, 1, offset, 0);
+                    }
+                }
+                if (read != wanted)
+                {
+                    // EAGAIN (not all in the page cache), EOPNOTSUPP, or a file that shrank meanwhile.
+                    return false;
+                }
+            }
+            (content, length, buffer) = (buffer, wanted, null);
+            return true;
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            _ = close(fd);
+        }
+    }
+
+    /// <summary>Whether <paramref name="fd"/> is on tmpfs or ramfs (statfs(2) f_type), whose content is memory.</summary>
+    private static unsafe bool IsInMemory(int fd)
+    {
+        var buffer = stackalloc long[16]; // struct statfs (x86-64, arm64): f_type first, 120 bytes
+        return fstatfs(fd, buffer) == 0 && buffer[0] is 0x01021994 /* TMPFS_MAGIC */ or 0x858458F6 /* RAMFS_MAGIC */;
+    }
+
+    /// <summary>
     /// A handle made from a descriptor is synchronous to .NET, and an asynchronous FileStream
     /// (what socket sendfile, SendPacketsElement, insists on) cannot be made over it. On Unix the
     /// flag only says how .NET may use the descriptor (its asynchronous file I/O runs on the thread

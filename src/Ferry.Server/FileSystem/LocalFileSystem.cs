@@ -266,6 +266,21 @@ public sealed class LocalFileSystem : IFileSystem
         return read is { } done ? ValueTask.FromResult(done) : FileRead.ByLookupAsync(this, path, offset, cancellationToken);
     }
 
+    /// <summary>
+    /// In the kernel's jail only (<see cref="LinuxFiles.TryReadCachedBeneath"/>): the same walk as
+    /// <see cref="BeginReadAsync"/>'s, from the caches, and the content from the page cache. Any
+    /// failure is null, never an exception: <see cref="BeginReadAsync"/> then answers it.
+    /// </summary>
+    public FileRead? TryReadSmallNow(VirtualPath path, long offset, int limit)
+    {
+        if (_jail is null || path.IsRoot || offset < 0 || !LinuxFiles.IsAvailable || !HasValidSegments(path)
+            || !LinuxFiles.TryReadCachedBeneath(_jail, path.Value, offset, limit, out var status, out var content, out var length))
+        {
+            return null;
+        }
+        return new FileRead(DescribeResolved(path.Name, HostFiles.FromStatus(status)), new FileContent(content!, length));
+    }
+
     public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);

@@ -222,6 +222,13 @@ public sealed class MountedFileSystem : IFileSystem
         return store.BeginReadAsync(inner, offset, cancellationToken);
     }
 
+    public FileRead? TryReadSmallNow(VirtualPath path, long offset, int limit)
+    {
+        var (store, inner, mount) = Route(path);
+        // A mount point or a directory above one: BeginReadAsync says what it is.
+        return (mount is not null && inner.IsRoot) || (mount is null && LeadsToMount(path)) ? null : store.TryReadSmallNow(inner, offset, limit);
+    }
+
     public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken)
     {
         ThrowIfDirectory(path);

@@ -48,6 +48,11 @@ internal static unsafe partial class Libc
     public const ulong RESOLVE_NO_MAGICLINKS = 0x02;
     public const ulong RESOLVE_NO_SYMLINKS = 0x04;
     public const ulong RESOLVE_BENEATH = 0x08;
+    public const ulong RESOLVE_CACHED = 0x20; // Linux 5.12+: EAGAIN unless the whole walk is in the dentry cache
+
+    // statx(2) flags and preadv2(2) flags
+    public const int AT_STATX_DONT_SYNC = 0x4000;
+    public const int RWF_NOWAIT = 0x8; // EAGAIN unless the data is in the page cache
 
     // statx(2)
     public const uint STATX_TYPE = 0x1;
@@ -151,6 +156,17 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial nint read(int fd, byte* buffer, nuint count);
 
+    /// <summary>struct iovec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVector
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint preadv2(int fd, IoVector* vectors, int count, long offset, int flags);
+
     [LibraryImport(Library, SetLastError = true)]
     public static partial nint readlinkat(int directory, byte* path, byte* buffer, nuint size);
 
@@ -177,6 +193,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int statfs(string path, long* buffer);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int fstatfs(int fd, long* buffer);
 
     // Directories
     [LibraryImport(Library, SetLastError = true)]
