@@ -12,6 +12,8 @@
 #                 of waiting until no new method has been jitted for 100 ms, which start-up keeps extending)
 #   loops-opt     DOTNET_TC_QuickJitForLoops=0 (methods with loops are fully optimized at first call)
 #   no-spin       DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 (idle pool workers sleep instead of spinning)
+#   aot           the Native AOT executable packaging/publish.sh ships (FERRY_AOT=PATH, default
+#                 artifacts/publish/linux-x64/ferry): no JIT, so nothing to warm up
 #   pyftpdlib     bench/pyftpd.py with Debian's pyftpdlib
 # Ferry runs with --log-level warning and the limits raised, as in docs/benchmarks.md; --defaults runs it
 # with every default instead.
@@ -39,6 +41,8 @@ while [ $# -gt 0 ]; do
 done
 [ "$build" = 1 ] && dotnet build src/Ferry.Cli -c Release -v quiet -nologo
 ferry=src/Ferry.Cli/bin/Release/net10.0/ferry.dll
+# The `aot` variant: the Native AOT executable packaging/publish.sh ships (no JIT, no tiering).
+aot=${FERRY_AOT:-artifacts/publish/linux-x64/ferry}
 
 out=bench/results
 mkdir -p "$out"
@@ -87,6 +91,7 @@ for rep in $(seq 1 "$reps"); do
       no-delay) envs=(DOTNET_TC_CallCountingDelayMs=0) ;;
       loops-opt) envs=(DOTNET_TC_QuickJitForLoops=0) ;;
       no-spin) envs=(DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0) ;;
+      aot) [ -x "$aot" ] || { echo "first-seconds.sh: variant aot needs $aot (packaging/publish.sh --no-pack linux-x64, or FERRY_AOT=PATH)" >&2; exit 2; } ;;
       pyftpdlib) ;;
       *) echo "first-seconds.sh: unknown variant $variant" >&2; exit 2 ;;
     esac
@@ -98,6 +103,8 @@ for rep in $(seq 1 "$reps"); do
     log="$out/first-seconds-$variant.log"
     if [ "$variant" = pyftpdlib ]; then
       setsid /usr/bin/python3 bench/pyftpd.py "$port" "$root" bench bench >"$log" 2>&1 &
+    elif [ "$variant" = aot ]; then
+      setsid "$aot" serve --root "$root" --address 127.0.0.1 --port "$port" "${ferry_args[@]}" >"$log" 2>&1 &
     else
       env "${envs[@]}" setsid dotnet "$ferry" serve --root "$root" --address 127.0.0.1 --port "$port" "${ferry_args[@]}" >"$log" 2>&1 &
     fi
