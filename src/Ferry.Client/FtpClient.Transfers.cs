@@ -316,6 +316,12 @@ public sealed partial class FtpClient
                 await DrainPendingRepliesAsync(ct).ConfigureAwait(false);
                 _passiveOwed = false;
                 reply = await ReadReplyAsync(ct).ConfigureAwait(false);
+                if (reply.Code is not (ReplyCode.EnteringExtendedPassiveMode or ReplyCode.SyntaxError or ReplyCode.NotImplemented))
+                {
+                    // Refused while the previous transfer ended (a passive port or a limit still
+                    // busy): asked again now, as if it had not gone ahead.
+                    reply = await CommandAsync("EPSV", ct).ConfigureAwait(false);
+                }
             }
             else
             {
