@@ -27,6 +27,7 @@ public sealed partial class FtpClient
         }
         var control = Control;
         await DrainPendingRepliesAsync(ct).ConfigureAwait(false);
+        await DropPipelinedPassiveAsync(ct).ConfigureAwait(false);
         var shown = ProtocolLog.Redact(commandLine, _options.RedactPasswords);
         if (_log is not null)
         {
@@ -133,6 +134,7 @@ public sealed partial class FtpClient
         var control = _control;
         _control = null;
         _pendingReplies = 0;
+        _passiveOwed = false;
         IsAuthenticated = false;
         if (control is not null)
         {

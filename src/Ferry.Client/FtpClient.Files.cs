@@ -187,7 +187,7 @@ public sealed partial class FtpClient
         {
             try
             {
-                await SetModificationTimeAsync(remotePath, LocalFiles.GetLastWriteTimeUtc(localPath), ct).ConfigureAwait(false);
+                await SetUploadTimeAsync(remotePath, LocalFiles.GetLastWriteTimeUtc(localPath), ct).ConfigureAwait(false);
                 preserved = true;
             }
             catch (FtpCommandException)
@@ -197,6 +197,28 @@ public sealed partial class FtpClient
         }
         var verified = options.VerifyHash && binary ? await VerifyHashAsync(remotePath, localPath, ct).ConfigureAwait(false) : null;
         return new FileTransferResult(length, transferred, Math.Max(0, resumedFrom), attempts, preserved, verified);
+    }
+
+    /// <summary>
+    /// MFMT after an upload. When another transfer follows (a mirror), the next EPSV goes in the
+    /// same write, before MFMT's reply is read: the 226 is already in, so the server is done with
+    /// the file and both are ordinary commands. One round trip per file instead of two.
+    /// </summary>
+    private async Task SetUploadTimeAsync(string remotePath, DateTimeOffset time, CancellationToken ct)
+    {
+        if (!(await GetCapabilitiesAsync(ct).ConfigureAwait(false)).SetModificationTime || !CanPipelinePassive())
+        {
+            await SetModificationTimeAsync(remotePath, time, ct).ConfigureAwait(false);
+            return;
+        }
+        var stamp = time.UtcDateTime.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        await SendCommandAsync($"MFMT {stamp} {remotePath}", ct).ConfigureAwait(false);
+        await SendPipelinedPassiveAsync(ct).ConfigureAwait(false);
+        var reply = await ReadReplyAsync(ct).ConfigureAwait(false);
+        if (!reply.IsCompletion)
+        {
+            throw new FtpCommandException("MFMT", reply);
+        }
     }
 
     /// <summary>Compares the server's hash with the local file's; null when the server offers none.</summary>

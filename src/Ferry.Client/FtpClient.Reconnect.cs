@@ -39,6 +39,9 @@ public sealed partial class FtpClient
         {
             await other.ConnectAsync(host, _port, ct).ConfigureAwait(false);
             await RestoreSessionAsync(other, _credentials, TransferType, _workingDirectory, ct).ConfigureAwait(false);
+            // Same server, same login: what FEAT said here holds there, so the new connection
+            // does not ask again (one round trip fewer before its first transfer).
+            other._features ??= _features;
             return other;
         }
         catch

@@ -101,6 +101,14 @@ public sealed partial class FtpClient
                 throw new FtpConnectionException($"The data connection of {verb} failed: {ex.Message}", ex);
             }
 
+            if (verb == "RETR" && CanPipelinePassive())
+            {
+                // The server has closed the data connection (EOF): it is done with the file and about to
+                // send 226. The next transfer's EPSV goes now, so its 229 follows the 226 at once
+                // instead of a round trip later. Only after EOF: a server that reads commands while
+                // it sends (pyftpdlib) has by then queued its 226 before it reads this one.
+                await SendPipelinedPassiveAsync(ct).ConfigureAwait(false);
+            }
             var reply = await AwaitFinalReplyAsync(replyTask, transferCts, ct).ConfigureAwait(false);
             // A ranged read closed the data connection before EOF on purpose: the server, whose
             // writes then fail, reports the transfer cut short (426, or 450/451 on some servers).
@@ -244,6 +252,49 @@ public sealed partial class FtpClient
         }
     }
 
+    /// <summary>
+    /// Whether the next transfer's EPSV may be sent before the current exchange's reply is read:
+    /// a caller said another transfer follows (<see cref="TransferFollows"/>), this connection is
+    /// passive and its server already answered an EPSV with 229, and no reply is still owed.
+    /// </summary>
+    private bool CanPipelinePassive() =>
+        TransferFollows is { } follows && DataConnectionMode == FtpDataConnectionMode.Passive
+        && _epsvWorks && !_epsvUnsupported && !_passiveOwed && _pendingReplies == 0 && _control is not null && follows();
+
+    /// <summary>
+    /// Sends EPSV without reading its reply: the next passive transfer reads it (OpenPassiveAsync),
+    /// any other command reads and drops it first (SendCommandAsync), so replies stay in step with
+    /// commands. RFC 959 §4.2 lets the server answer commands in order only, which is all this needs.
+    /// </summary>
+    private async Task SendPipelinedPassiveAsync(CancellationToken ct)
+    {
+        if (_log is not null)
+        {
+            ProtocolLog.Command(_log, "EPSV");
+        }
+        CommandSent?.Invoke(this, new FtpCommandEventArgs("EPSV"));
+        try
+        {
+            await Control.SendAsync("EPSV", ct).ConfigureAwait(false);
+        }
+        catch (FtpConnectionException)
+        {
+            await CloseAsync().ConfigureAwait(false);
+            throw;
+        }
+        _passiveOwed = true;
+    }
+
+    /// <summary>Reads and drops the reply of an EPSV sent ahead that no transfer used (another command comes first).</summary>
+    private async Task DropPipelinedPassiveAsync(CancellationToken ct)
+    {
+        if (_passiveOwed)
+        {
+            _passiveOwed = false;
+            await ReadReplyAsync(ct).ConfigureAwait(false);
+        }
+    }
+
     private Task<DataChannel> OpenDataChannelAsync(CancellationToken ct) =>
         DataConnectionMode == FtpDataConnectionMode.Passive ? OpenPassiveAsync(ct) : OpenActiveAsync(ct);
 
@@ -258,7 +309,24 @@ public sealed partial class FtpClient
         FtpReply? reply = null;
         if (!_epsvUnsupported)
         {
-            reply = await CommandAsync("EPSV", ct).ConfigureAwait(false);
+            if (_passiveOwed)
+            {
+                // The EPSV went ahead with the previous transfer (SendPipelinedPassiveAsync); its reply
+                // comes after the replies of anything sent before it.
+                await DrainPendingRepliesAsync(ct).ConfigureAwait(false);
+                _passiveOwed = false;
+                reply = await ReadReplyAsync(ct).ConfigureAwait(false);
+                if (reply.Code is not (ReplyCode.EnteringExtendedPassiveMode or ReplyCode.SyntaxError or ReplyCode.NotImplemented))
+                {
+                    // Refused while the previous transfer ended (a passive port or a limit still
+                    // busy): asked again now, as if it had not gone ahead.
+                    reply = await CommandAsync("EPSV", ct).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                reply = await CommandAsync("EPSV", ct).ConfigureAwait(false);
+            }
             if (reply.Code is ReplyCode.SyntaxError or ReplyCode.NotImplemented
                 && control.RemoteEndPoint.AddressFamily == AddressFamily.InterNetwork)
             {
@@ -276,6 +344,7 @@ public sealed partial class FtpClient
                 throw new FtpProtocolException($"Cannot parse the EPSV reply: {reply}", reply: reply);
             }
             endPoint = new IPEndPoint(control.RemoteEndPoint.Address, port);
+            _epsvWorks = true;
         }
         else
         {

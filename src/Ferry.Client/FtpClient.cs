@@ -28,6 +28,12 @@ public sealed partial class FtpClient : IAsyncDisposable
     private bool _epsvUnsupported;
     private bool _eprtUnsupported;
 
+    /// <summary>This connection's server answered an EPSV with 229: from then on an EPSV may be sent ahead.</summary>
+    private bool _epsvWorks;
+
+    /// <summary>An EPSV was sent ahead and its reply is not read yet (see SendPipelinedPassiveAsync).</summary>
+    private bool _passiveOwed;
+
     public FtpClient(FtpClientOptions? options = null)
     {
         _options = options ?? new FtpClientOptions();
@@ -55,6 +61,13 @@ public sealed partial class FtpClient : IAsyncDisposable
     /// <summary>The representation type last set with <see cref="SetTransferTypeAsync"/>; null until then.</summary>
     public FtpTransferType? TransferType { get; private set; }
 
+    /// <summary>
+    /// Set by a caller that runs transfers back to back on this connection (the mirrors): asked at
+    /// the end of each passive transfer whether another follows, and if so the next EPSV is sent
+    /// before the current transfer's final reply is read (one round trip fewer per file).
+    /// </summary>
+    internal Func<bool>? TransferFollows { get; set; }
+
     /// <summary>The data connection mode; may be changed between commands.</summary>
     public FtpDataConnectionMode DataConnectionMode { get; set; }
 
@@ -78,6 +91,8 @@ public sealed partial class FtpClient : IAsyncDisposable
         _pendingReplies = 0;
         _epsvUnsupported = false;
         _eprtUnsupported = false;
+        _epsvWorks = false;
+        _passiveOwed = false;
         _features = null;
         _selectedHash = null;
         IsAuthenticated = false;

@@ -956,22 +956,23 @@ public sealed partial class FtpClient
         }
         finally
         {
-            // Every worker has ended here (WhenAll waits for all, failed or not).
-            foreach (var worker in workers.Skip(1))
+            // Every worker has ended here (WhenAll waits for all, failed or not). A worker that
+            // finished its share quit at once (below); these are the ones that did not get to.
+            await Task.WhenAll(workers.Skip(1)
+                .Where(w => w.IsCompletedSuccessfully && w.Result is not null)
+                .Select(w => QuitQuietlyAsync(w.Result!))).ConfigureAwait(false);
+        }
+
+        static async Task QuitQuietlyAsync(FtpClient other)
+        {
+            try
             {
-                if (!worker.IsCompletedSuccessfully || worker.Result is not { } other)
-                {
-                    continue; // Never connected, or cleaned up after its own failure.
-                }
-                try
-                {
-                    await other.QuitAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is FtpException or InvalidOperationException)
-                {
-                }
-                await other.DisposeAsync().ConfigureAwait(false);
+                await other.QuitAsync(CancellationToken.None).ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is FtpException or InvalidOperationException)
+            {
+            }
+            await other.DisposeAsync().ConfigureAwait(false);
         }
 
         async Task<FtpClient?> ConnectExtraAsync()
@@ -1005,13 +1006,31 @@ public sealed partial class FtpClient
                 await client.DisposeAsync().ConfigureAwait(false);
                 throw;
             }
+            finally
+            {
+                client.TransferFollows = null;
+            }
+            if (client != this)
+            {
+                // Nothing left to take: this connection quits now, while the others still transfer,
+                // rather than after the last file of all.
+                await QuitQuietlyAsync(client).ConfigureAwait(false);
+                return null;
+            }
             return client;
         }
 
         async Task DrainQueueAsync(FtpClient client)
         {
-            while (queue.TryDequeue(out var job))
+            // Asked at the end of each transfer: when this worker can take one more job, it takes it
+            // there and then, so the EPSV the client sends ahead for it is never wasted on a job
+            // another worker took in the meantime.
+            MirrorJob? next = null;
+            client.TransferFollows = () => next is not null || queue.TryDequeue(out next);
+            while (next is not null || queue.TryDequeue(out next))
             {
+                var job = next;
+                next = null;
                 ct.ThrowIfCancellationRequested();
                 progress?.Report(new MirrorProgress(job.RelativePath, MirrorAction.Transferring));
                 var fileProgress = progress is null ? null : new ForwardProgress(job.RelativePath, progress);
