@@ -125,8 +125,8 @@ public sealed class ServeSettingsTests : IDisposable
     [Fact]
     public void The_memory_trim_delay_comes_from_the_command_line_and_zero_turns_it_off()
     {
-        Assert.Equal(TimeSpan.FromSeconds(2), ServeSettings.Load(["--root", _dir], Env()).ToServerOptions().MemoryTrimDelay);
-        Assert.Equal(TimeSpan.FromSeconds(10), ServeSettings.Load(["--root", _dir, "--memory-trim-delay", "10"], Env()).ToServerOptions().MemoryTrimDelay);
+        Assert.Equal(TimeSpan.FromSeconds(10), ServeSettings.Load(["--root", _dir], Env()).ToServerOptions().MemoryTrimDelay);
+        Assert.Equal(TimeSpan.FromSeconds(30), ServeSettings.Load(["--root", _dir, "--memory-trim-delay", "30"], Env()).ToServerOptions().MemoryTrimDelay);
         Assert.Equal(TimeSpan.Zero, ServeSettings.Load(["--root", _dir, "--memory-trim-delay", "0"], Env()).ToServerOptions().MemoryTrimDelay);
     }
 

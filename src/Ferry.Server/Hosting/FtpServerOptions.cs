@@ -215,7 +215,7 @@ public sealed record FtpServerOptions
     /// transfer running for this long: one compacting full collection (a pause of ~50 ms at 10,000
     /// idle sessions) and glibc's free pages, once per quiet period. Zero turns it off.
     /// </summary>
-    public TimeSpan MemoryTrimDelay { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan MemoryTrimDelay { get; init; } = TimeSpan.FromSeconds(10);
     // End of idle-time memory trim.
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>

@@ -9,14 +9,16 @@ namespace Ferry.Server.Hosting;
 /// Gives back what a burst left behind once the server is quiet (<see cref="FtpServerOptions.MemoryTrimDelay"/>).
 /// A burst of logins grows the GC heap: the gen0 budget, and garbage promoted before it died. No
 /// collection runs while the sessions then idle, so that memory stays committed for as long as they
-/// do: at 10,000 idle sessions ~1.1 KiB each above the live objects, and ~0.6 KiB more in the C heap
+/// do: at 10,000 idle sessions ~1.1 KiB each above the live objects, and ~0.8 KiB more in the C heap
 /// (the JIT's scratch memory of the tier-1 compilations the burst set off, freed but kept by glibc).
 /// After <see cref="FtpServerOptions.MemoryTrimDelay"/> without an accepted connection, a command or a
 /// running transfer, and when the GC heap's committed bytes grew by <see cref="GrowthThreshold"/>
 /// since the last trim (or the start), one blocking, compacting, aggressive full collection (the
 /// only mode that also decommits the free regions) and <c>malloc_trim(0)</c> (glibc) run, once per
 /// quiet period. The pause is that of a full collection of the live heap: ~50 ms at 10,000 idle
-/// sessions (docs/benchmarks.md, "Idle sessions"); nobody is waiting then, by construction.
+/// sessions (docs/benchmarks.md, "Idle sessions"); nobody is waiting then, by construction. The
+/// next burst commits its heap again (page faults, a gen0 budget to regrow): the default delay,
+/// 10 s, keeps a bursty workload with shorter pauses from paying that after every pause.
 /// </summary>
 internal sealed class IdleMemoryTrim
 {

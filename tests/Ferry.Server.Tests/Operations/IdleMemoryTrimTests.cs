@@ -76,7 +76,7 @@ public sealed class IdleMemoryTrimTests
         {
             Assert.Null(server.Server.MemoryTrim);
         }
-        Assert.Equal(TimeSpan.FromSeconds(2), new FtpServerOptions().MemoryTrimDelay);
+        Assert.Equal(TimeSpan.FromSeconds(10), new FtpServerOptions().MemoryTrimDelay);
         var e = Assert.Throws<ArgumentException>(() => new FtpServerOptions { MemoryTrimDelay = TimeSpan.FromSeconds(-1) }.Validate());
         Assert.StartsWith("memory-trim-delay:", e.Message, StringComparison.Ordinal);
     }
