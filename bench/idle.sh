@@ -4,6 +4,9 @@
 # bench/idle-clients.py measures the server's PSS (/proc/PID/smaps_rollup) before and SETTLE seconds
 # after N anonymous sessions logged in, each from its own 127.0.x.y address. Ferry runs with its
 # defaults except --max-connections (the default 2,000 would refuse most of the sessions).
+# SETTLE is 15 s: an idle session is one that has been idle a while, and Ferry gives back what the
+# burst of logins left committed once it has been quiet for 10 s (--memory-trim-delay); pyftpdlib's
+# figure is the same at 2 s and 15 s (docs/benchmarks.md, "Idle sessions").
 # Writes bench/results/idle.jsonl (one line per measurement) and bench/results/idle.md (medians, the
 # ratio to pyftpdlib, the load average at each measurement).
 #
@@ -17,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-sessions=10000 reps=3 settle=2 build=1 pyftpdlib=1
+sessions=10000 reps=3 settle=15 build=1 pyftpdlib=1
 servers=("ferry=src/Ferry.Cli/bin/Release/net10.0/ferry.dll")
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -123,6 +123,14 @@ public sealed class ServeSettingsTests : IDisposable
     }
 
     [Fact]
+    public void The_memory_trim_delay_comes_from_the_command_line_and_zero_turns_it_off()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(10), ServeSettings.Load(["--root", _dir], Env()).ToServerOptions().MemoryTrimDelay);
+        Assert.Equal(TimeSpan.FromSeconds(30), ServeSettings.Load(["--root", _dir, "--memory-trim-delay", "30"], Env()).ToServerOptions().MemoryTrimDelay);
+        Assert.Equal(TimeSpan.Zero, ServeSettings.Load(["--root", _dir, "--memory-trim-delay", "0"], Env()).ToServerOptions().MemoryTrimDelay);
+    }
+
+    [Fact]
     public void Welcome_file_lines_become_the_login_message()
     {
         var welcome = Path.Combine(_dir, "welcome.txt");
@@ -147,6 +155,7 @@ public sealed class ServeSettingsTests : IDisposable
     [InlineData("--sendfile", "sometimes", "sendfile")]
     [InlineData("--transfer-buffer", "100", "transfer-buffer")]
     [InlineData("--listing-cache", "maybe", "listing-cache")]
+    [InlineData("--memory-trim-delay", "-1", "memory-trim-delay")]
     public void A_bad_value_is_refused_with_a_message_naming_the_option(string option, string value, string named)
     {
         var e = Assert.Throws<ArgumentException>(() => ServeSettings.Load([option, value, .. option == "--root" ? Array.Empty<string>() : ["--root", _dir]], Env()).ToServerOptions());

@@ -42,6 +42,10 @@ public sealed class FtpServer : IAsyncDisposable, ISessionHost
     private long _nextSessionId;
     private ITimer? _heartbeat;
     private int _beating;
+    // Idle-time memory trim (issue 22 item 8): null when MemoryTrimDelay is zero.
+    private IdleMemoryTrim? _memoryTrim;
+    // Environment.TickCount64 of the last accepted connection or ended session (the sessions keep their own).
+    private long _lastActivity = Environment.TickCount64;
     private readonly IQuotaUsageStore _quotaUsage;
 
     /// <param name="fileSystemForUser">
@@ -191,6 +195,10 @@ public sealed class FtpServer : IAsyncDisposable, ISessionHost
         {
             _implicitAcceptLoop = AcceptLoopAsync(_implicitListener, context, implicitTls: true);
         }
+        if (_options.MemoryTrimDelay > TimeSpan.Zero)
+        {
+            _memoryTrim = new IdleMemoryTrim(_options.MemoryTrimDelay, _logger, MemoryTrimGrowthThreshold);
+        }
         var beat = HeartbeatInterval(_options);
         _heartbeat = TimeProvider.System.CreateTimer(static server => ((FtpServer)server!).Heartbeat(), this, beat, beat);
         if (_options.AtomicUploads)
@@ -259,10 +267,18 @@ public sealed class FtpServer : IAsyncDisposable, ISessionHost
         }
         try
         {
+            var newest = Volatile.Read(ref _lastActivity);
+            var transferRunning = false;
             // The dictionary's enumerator takes no lock and copies nothing (its Values would do both).
             foreach (var (_, connection) in _connectionsById)
             {
                 connection.OnHeartbeat();
+                newest = Math.Max(newest, connection.LastActivity);
+                transferRunning |= connection.IsTransferRunning;
+            }
+            if (_memoryTrim is { } trim && trim.IsDue(Environment.TickCount64, newest, transferRunning, IdleMemoryTrim.CommittedBytes))
+            {
+                trim.Start(newest);
             }
         }
         finally
@@ -270,6 +286,12 @@ public sealed class FtpServer : IAsyncDisposable, ISessionHost
             Volatile.Write(ref _beating, 0);
         }
     }
+
+    /// <summary>The idle-time trim, once started (tests count its trims); null when <see cref="FtpServerOptions.MemoryTrimDelay"/> is zero.</summary>
+    internal IdleMemoryTrim? MemoryTrim => _memoryTrim;
+
+    /// <summary>The heap growth after which a quiet period trims (<see cref="IdleMemoryTrim.DefaultGrowthThreshold"/>); tests set their own before <see cref="StartAsync"/>.</summary>
+    internal long MemoryTrimGrowthThreshold { get; set; } = IdleMemoryTrim.DefaultGrowthThreshold;
 
     /// <summary>After a drain began: every session's read is woken to see it.</summary>
     private void WakeSessions()
@@ -357,6 +379,7 @@ public sealed class FtpServer : IAsyncDisposable, ISessionHost
                 ServerLog.AcceptFailed(_logger, e);
                 continue;
             }
+            Volatile.Write(ref _lastActivity, Environment.TickCount64);
             var peer = Normalize((IPEndPoint)socket.RemoteEndPoint!);
             if (_options.ProxyProtocol is { } proxy)
             {
@@ -567,6 +590,7 @@ public sealed class FtpServer : IAsyncDisposable, ISessionHost
 
     private void EndSession(long id, IPAddress address)
     {
+        Volatile.Write(ref _lastActivity, Environment.TickCount64);
         Metrics.ActiveSessions.Add(-1);
         Release(address);
         _sessions.TryRemove(id, out _);

@@ -208,6 +208,16 @@ public sealed record FtpServerOptions
     /// <summary>The largest N of --metrics-user-label top:N.</summary>
     public const int MaxMetricsUserLabelTop = 1000;
 
+    // Idle-time memory trim (issue 22 item 8; Hosting/IdleMemoryTrim).
+    /// <summary>
+    /// After a burst grew the heap (by 8 MiB or more since the last trim), the memory it left
+    /// committed is given back once the server has accepted no connection, run no command and had no
+    /// transfer running for this long: one compacting full collection (a pause of ~50 ms at 10,000
+    /// idle sessions) and glibc's free pages, once per quiet period. Zero turns it off.
+    /// </summary>
+    public TimeSpan MemoryTrimDelay { get; init; } = TimeSpan.FromSeconds(10);
+    // End of idle-time memory trim.
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {
@@ -279,6 +289,10 @@ public sealed record FtpServerOptions
         if (MetricsUserLabelTop is < 0 or > MaxMetricsUserLabelTop)
         {
             throw new ArgumentException($"metrics-user-label: top:{MetricsUserLabelTop} must be between top:1 and top:{MaxMetricsUserLabelTop} (or off).");
+        }
+        if (MemoryTrimDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentException("memory-trim-delay: must be ≥ 0 (0: off).");
         }
         foreach (var (name, rate) in new[] { ("upload-rate", UploadRate), ("download-rate", DownloadRate), ("total-upload-rate", TotalUploadRate), ("total-download-rate", TotalDownloadRate) })
         {

@@ -276,4 +276,8 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library)]
     public static partial uint geteuid();
+
+    // The C heap (glibc only: see LinuxCapabilities.HasMallocTrim)
+    [LibraryImport(Library)]
+    public static partial int malloc_trim(nuint pad);
 }

@@ -11,6 +11,7 @@ internal static class LinuxCapabilities
 {
     private static readonly Lazy<bool> Statx = new(ProbeStatx);
     private static readonly Lazy<bool> Openat2 = new(ProbeOpenat2);
+    private static readonly Lazy<bool> MallocTrim = new(ProbeMallocTrim);
 
     /// <summary>Linux (any architecture).</summary>
     public static bool IsLinux { get; } = OperatingSystem.IsLinux();
@@ -35,6 +36,15 @@ internal static class LinuxCapabilities
     /// seccomp filter): directory descriptors can keep paths beneath a root.
     /// </summary>
     public static bool HasOpenat2 => Openat2.Value;
+
+    /// <summary>
+    /// Linux with glibc's <c>malloc_trim</c> (musl has none): the idle-time trim can give the C heap's
+    /// free pages back (Hosting/IdleMemoryTrim).
+    /// </summary>
+    public static bool HasMallocTrim => MallocTrim.Value;
+
+    private static bool ProbeMallocTrim() =>
+        IsLinux && NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "malloc_trim", out _);
 
     private static bool ProbeStatx() =>
         IsLinux64 && NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "statx", out _);

@@ -351,6 +351,9 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
 
     private void MarkActivity() => Volatile.Write(ref _lastActivity, Environment.TickCount64);
 
+    /// <summary>When the session last read or answered a command, or ended a transfer (TickCount64): the server's idle-time trim.</summary>
+    public long LastActivity => Volatile.Read(ref _lastActivity);
+
     /// <summary>
     /// How long the next read may wait for a command. The idle clock is paused while a transfer runs
     /// (vsftpd keeps data_connection_timeout and idle_session_timeout apart: a transfer has its own

@@ -149,4 +149,9 @@ internal static partial class ServerLog
 
     [LoggerMessage(260, LogLevel.Warning, "Login refused for user {User} from {Remote}: session limit, {Limit} {Scope} already (421)")]
     public static partial void LoginOverSessionLimit(ILogger logger, string user, IPEndPoint remote, int limit, string scope);
+
+    // --- idle-time memory trim (issue 22 item 8): 470-479 ---
+
+    [LoggerMessage(470, LogLevel.Debug, "Memory trimmed after {QuietSeconds:0.0} s without activity: GC heap {BeforeMiB:0.0} -> {AfterMiB:0.0} MiB committed, pause {PauseMilliseconds:0.0} ms")]
+    public static partial void MemoryTrimmed(ILogger logger, double quietSeconds, double beforeMiB, double afterMiB, double pauseMilliseconds);
 }

@@ -50,6 +50,9 @@ public sealed class TestServer : IAsyncDisposable
             Port = 0,
             FailedLoginDelay = TimeSpan.Zero,
             DataConnectionTimeout = TimeSpan.FromSeconds(10),
+            // The trim's full collection is process-wide: the test servers of one test run share a
+            // heap, so it is off here and on in the tests of the trim (IdleMemoryTrimTests).
+            MemoryTrimDelay = TimeSpan.Zero,
         };
         options = configure?.Invoke(options) ?? options;
         var server = new FtpServer(options, wrapFileSystem?.Invoke(new LocalFileSystem(root)) ?? new LocalFileSystem(root), users ?? Users, loggerFactory, fileSystemForUser, quotaUsage);
