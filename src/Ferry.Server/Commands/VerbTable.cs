@@ -31,7 +31,7 @@ internal static class VerbTable
         new("CCC", TlsCommands.ClearCommandChannel, "CCC", Argument: ArgumentRule.None, Inline: true),
         new("HOST", SiteCommands.Host, "HOST <name>", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "HOST", Inline: true),
         new("MLST", InformationCommands.MachineList, "MLST [path]", Feature: "MLST", Needs: Permissions.List),
-        new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true, Needs: Permissions.List),
+        new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true, Needs: Permissions.List, Inline: true),
 
         // Navigation
         // RFC 3659 §6: TVFS, the tree of '/'-separated paths CWD and every path argument follow.
@@ -56,8 +56,10 @@ internal static class VerbTable
         // Inline: the handler moves to a worker itself unless the store hands a small file over from
         // the kernel's caches (TransferCommands.Retrieve).
         new("RETR", TransferCommands.Retrieve, "RETR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true, Needs: Permissions.Read, Inline: true),
-        new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true, Needs: Permissions.List),
-        new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true, Needs: Permissions.List),
+        // Inline as RETR: a short listing the store reads from the kernel's caches stays on this
+        // thread, every other one moves to a worker (TransferCommands.ListingAsync).
+        new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true, Needs: Permissions.List, Inline: true),
+        new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true, Needs: Permissions.List, Inline: true),
         new("ABOR", TransferCommands.Abort, "ABOR", Argument: ArgumentRule.None, DuringTransfer: true),
         new("STOR", TransferCommands.Store, "STOR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
         new("STOU", TransferCommands.StoreUnique, "STOU", NeedsDataChannel: true),
