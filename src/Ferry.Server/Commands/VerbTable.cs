@@ -9,7 +9,9 @@ namespace Ferry.Server.Commands;
 /// The single place that says which verbs exist, whether they need a login, take an argument, may
 /// run during a transfer, need a data channel, which right they need, what they add to FEAT, and
 /// whether their handler is cheap enough to run on the socket engine's thread (Inline: parameters
-/// and replies from memory; PASV/EPSV/PORT/EPRT only make or note a socket, which never blocks).
+/// and replies from memory; PASV/EPSV/PORT/EPRT only make or note a socket, which never blocks;
+/// RETR and LIST/NLST/MLSD stay only for what the store answers from the kernel's caches, and hop
+/// to a worker themselves otherwise).
 /// The allowed command sequences are the second table here. The handler named in a row lives in
 /// Commands/&lt;its class&gt;.cs; docs/server.md lists verb → file, checked by a test.
 /// </summary>

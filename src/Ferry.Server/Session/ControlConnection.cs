@@ -640,7 +640,8 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// whose decryption of a command is cheap; off during a handshake), the line reader, the parser,
     /// the idle clock, the rate throttle (its delay is a timer: the wait resumes on the pool);</item>
     /// <item>the dispatcher's checks and the handlers of the verbs the verb table marks Inline
-    /// (parameters, replies from memory, PASV/EPSV's listener and PORT's target); every other verb
+    /// (parameters, replies from memory, PASV/EPSV's listener and PORT's target, a small RETR or a
+    /// short listing the store answers from the kernel's caches); every other verb
     /// hops to a worker first (<see cref="CommandDispatcher"/>), and so does a reply write that had
     /// to wait (<see cref="SendAsync"/>);</item>
     /// <item>log lines: <c>ferry serve</c>'s sink formats into a buffer and never waits (a host's own
