@@ -22,6 +22,13 @@
 # --max-connections is 2,000; no setting is changed) and 10,000 against `ferry-tuned`. Leave
 # `ferry-tuned` out of --servers to save its share of the run.
 #
+# Scenarios (--only takes these names): idle-sessions, retr-1g, stor-1g, retr-1g-tls, stor-1g-tls,
+# retr-1000-small (one session: TYPE I, PASV, RETR of 1,000 4 KiB files in turn), sessions-c1/-c64/
+# -c1000/-c64-named, list-10k and mlsd-10k (one session listing a 10,000-entry directory),
+# list-short and nlst-short (one blocking session, as Python's ftplib's retrlines: TYPE A, PASV,
+# LIST or NLST of a 10-file directory, over and over for 10 s (3 s with --quick); listings/s: the
+# round trip of one client, issue 22 item 2), retr-1000x10m (1,000 concurrent 10 MiB downloads).
+#
 # Every server gets the same passive port range, 10000-30999 (below Linux's ephemeral range, so no
 # client connection holds one of its ports), unless --pasv-range says otherwise; `any` leaves each
 # server at its own default (any free port). Why: a passive listener on "any port" is bind(port 0),

@@ -182,6 +182,12 @@ internal static class Report
         {
             return ("≥ 2× best peer", Yes(ratio >= 2));
         }
+        if (scenario is "list-short" or "nlst-short")
+        {
+            // Issue 22 item 2: one client's round trips, where Pure-FTPd (a blocking process per
+            // session) is the fastest peer.
+            return ("≥ 1.0× best peer", Yes(ratio >= 1.0));
+        }
         return ("—", double.IsNaN(ratio) ? "—" : ratio >= 1 ? "ahead" : "behind");
     }
 

@@ -38,6 +38,8 @@ internal static class Scenarios
     public const string SmallDir = "small";
     public const string ListDir = "list10k";
     public const int ListEntries = 10_000;
+    public const string ShortListDir = "list10";
+    public const int ShortListEntries = 10;
     public const string File4K = "f4k.bin";
     public const string File10M = "f10m.bin";
     public const string UploadDir = "upload";
@@ -56,6 +58,8 @@ internal static class Scenarios
         new("sessions-c64-named", _ => true, (t, st, r, c) => SessionsAsync(t, st, r, 64, c, named: true)),
         new("list-10k", _ => true, (t, st, r, c) => ListingAsync(t, st, r, "LIST ", c)),
         new("mlsd-10k", t => t.HasMlsd, (t, st, r, c) => ListingAsync(t, st, r, "MLSD ", c)),
+        new("list-short", _ => true, (t, st, r, c) => ShortListingAsync(t, st, r, "LIST ", c)),
+        new("nlst-short", _ => true, (t, st, r, c) => ShortListingAsync(t, st, r, "NLST ", c)),
         new($"retr-{s.Downloads}x{s.DownloadMiB}m", _ => true, ConcurrentDownloadsAsync),
     ];
 
@@ -80,6 +84,11 @@ internal static class Scenarios
             {
                 File.WriteAllBytes(name, []);
             }
+        }
+        var shortList = Directory.CreateDirectory(Path.Combine(root, ShortListDir)).FullName;
+        for (var i = 0; i < ShortListEntries; i++)
+        {
+            WriteFile(Path.Combine(shortList, $"f{i:D2}.txt"), 100 * (i + 1), random);
         }
         var upload = Directory.CreateDirectory(Path.Combine(root, UploadDir));
         // Every server runs as some user; uploads must be possible for all of them.
@@ -277,6 +286,36 @@ internal static class Scenarios
         var name = verb == "LIST " ? "list-10k" : "mlsd-10k";
         // Roughly 10,000 lines: a listing that is much shorter did not list the directory.
         Check(bytes > ListEntries * 20, $"{name}: only {bytes} bytes");
+        return new(name, t.Name, rep, latencies.Count / seconds, "listings/s", true,
+            Percentile(latencies, 0.5), Percentile(latencies, 0.99), latencies.Count, 0, $"{bytes} bytes per listing");
+    }
+
+    /// <summary>
+    /// A short listing in one session, as Python's ftplib sends it (<c>retrlines("LIST dir")</c>):
+    /// TYPE A, PASV, connect, LIST of a 10-file directory, read to the end, 226, over and over for
+    /// the session duration. One blocking client: each round trip's latency is what is measured
+    /// (issue 22 item 2), not the server's throughput.
+    /// </summary>
+    private static async Task<Measurement> ShortListingAsync(Target t, Settings s, int rep, string verb, CancellationToken c)
+    {
+        await using var connection = await LoggedInAsync(t, s, c, blocking: true);
+        var buffer = new byte[64 * 1024];
+        var latencies = new List<double>(16 * 1024);
+        var deadline = Stopwatch.GetTimestamp() + (long)(s.SessionDuration.TotalSeconds * Stopwatch.Frequency);
+        var started = Stopwatch.GetTimestamp();
+        long bytes = 0;
+        while (Stopwatch.GetTimestamp() < deadline || latencies.Count < 3)
+        {
+            var one = Stopwatch.GetTimestamp();
+            await connection.CommandExpectAsync("TYPE A", null, 200, c);
+            bytes = await connection.ListAsync(verb, ShortListDir, buffer, c);
+            latencies.Add(Stopwatch.GetElapsedTime(one).TotalMilliseconds);
+        }
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        await connection.QuitAsync(c);
+        var name = verb == "LIST " ? "list-short" : "nlst-short";
+        // Ten lines of at least "f00.txt\r\n" (NLST; LIST adds the attributes): fewer listed nothing.
+        Check(bytes >= ShortListEntries * 9, $"{name}: only {bytes} bytes");
         return new(name, t.Name, rep, latencies.Count / seconds, "listings/s", true,
             Percentile(latencies, 0.5), Percentile(latencies, 0.99), latencies.Count, 0, $"{bytes} bytes per listing");
     }

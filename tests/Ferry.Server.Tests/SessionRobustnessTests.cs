@@ -105,29 +105,26 @@ public sealed class PeerFailureLoggingTests
     }
 
     /// <summary>A store whose lookups wait for the test: lets a command run after the client is gone.</summary>
-    private sealed class GatedFileSystem(IFileSystem inner) : IFileSystem
+    private sealed class GatedFileSystem(IFileSystem inner) : DelegatingFileSystem(inner)
     {
         public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public async ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken)
+        public override async ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken)
         {
             if (path.Value.EndsWith("gated.txt", StringComparison.Ordinal))
             {
                 Entered.TrySetResult();
                 await Gate.Task;
             }
-            return await inner.GetEntryAsync(path, cancellationToken);
+            return await Inner.GetEntryAsync(path, cancellationToken);
         }
 
-        public IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, CancellationToken cancellationToken) => inner.ListAsync(directory, cancellationToken);
-        public ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken) => inner.OpenReadAsync(path, offset, cancellationToken);
-        public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken) => inner.OpenWriteAsync(path, mode, offset, cancellationToken);
-        public ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.CreateDirectoryAsync(path, cancellationToken);
-        public ValueTask DeleteFileAsync(VirtualPath path, CancellationToken cancellationToken) => inner.DeleteFileAsync(path, cancellationToken);
-        public ValueTask DeleteDirectoryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.DeleteDirectoryAsync(path, cancellationToken);
-        public ValueTask RenameAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken) => inner.RenameAsync(from, to, cancellationToken);
-        public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken) => inner.SetLastModifiedAsync(path, time, cancellationToken);
+        // RETR's lookup goes through the gate above: no one-step read of the inner store past it.
+        public override ValueTask<FileRead> BeginReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken) =>
+            FileRead.ByLookupAsync(this, path, offset, cancellationToken);
+
+        public override FileRead? TryReadSmallNow(VirtualPath path, long offset, int limit) => null;
     }
 
     [Fact]

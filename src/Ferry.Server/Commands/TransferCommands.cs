@@ -387,14 +387,30 @@ internal static class TransferCommands
         return NoTransferToAbort;
     }
 
+    /// <summary>
+    /// The most entries a listing may have to be sent from the socket engine's thread: its lines
+    /// (~70 bytes each in LIST's long form) fit one write that a data socket's send buffer takes at once.
+    /// </summary>
+    internal const int ShortListingLimit = 128;
+
     private static async ValueTask<FtpReply?> ListingAsync(FtpSession session, string argument, ListingStyle style, CancellationToken cancellationToken)
     {
         // RFC 3659 §7.1: MLSD takes a plain path (no ls flags, no wildcards) naming a directory.
         var machine = style == ListingStyle.Machine;
-        var (target, error) = await ListingTarget.ResolveAsync(session, argument, cancellationToken, plainPath: machine).ConfigureAwait(false);
+        // LIST, NLST and MLSD are Inline in the verb table, as RETR is: a short listing the store
+        // answers from the kernel's caches (TryListSmallNow) is formatted and sent on this thread,
+        // 150 to 226, with nothing on the way that waits (the accept of a queued connection, one
+        // write the socket buffer takes, the shutdown). Not under PROT P (the data connection's TLS
+        // handshake is a worker's job). Every other listing moves to a worker first, as before.
+        var target = session.ProtectData ? null : ListingTarget.TryResolveNow(session, argument, machine, ShortListingLimit);
         if (target is null)
         {
-            return error;
+            await Net.ThreadPoolHop.Instance;
+            (target, var error) = await ListingTarget.ResolveAsync(session, argument, cancellationToken, plainPath: machine).ConfigureAwait(false);
+            if (target is null)
+            {
+                return error;
+            }
         }
         if (machine && !target.Entry.IsDirectory)
         {
@@ -488,11 +504,52 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
     /// </summary>
     public bool ShowDotFiles { get; init; }
 
+    /// <summary>The directory's entries already read (<see cref="TryResolveNow"/>); null: the store lists them.</summary>
+    public IReadOnlyList<FileEntry>? Entries { get; init; }
+
     private static readonly FtpReply WildcardOnlyLast = new(ReplyCode.FileUnavailable, "Wildcards are allowed in the last path segment only.");
 
     public static async ValueTask<(ListingTarget? Target, FtpReply? Error)> ResolveAsync(
         FtpSession session, string argument, CancellationToken cancellationToken, bool plainPath = false)
     {
+        if (Parse(session, argument, plainPath, out var parsed) is { } refusal)
+        {
+            return (null, refusal);
+        }
+        var entry = await session.FileSystem.GetEntryAsync(parsed.StorePath, cancellationToken).ConfigureAwait(false);
+        if (entry is null || (parsed.Filter is not null && !entry.IsDirectory))
+        {
+            return (null, Replies.NoSuchFile);
+        }
+        return (parsed.With(entry, null), null);
+    }
+
+    /// <summary>
+    /// <see cref="ResolveAsync"/> for a directory the store lists at once, with no call that may
+    /// wait (<see cref="IFileSystem.TryListSmallNow"/>, at most <paramref name="limit"/> entries):
+    /// the target with its entries read. Null for everything else, refusals included (a bad path, no
+    /// right, nothing there, a file): <see cref="ResolveAsync"/> on a worker answers those as always.
+    /// </summary>
+    public static ListingTarget? TryResolveNow(FtpSession session, string argument, bool plainPath, int limit)
+    {
+        if (Parse(session, argument, plainPath, out var parsed) is not null
+            || session.FileSystem.TryListSmallNow(parsed.StorePath, limit) is not { } listing)
+        {
+            return null;
+        }
+        return parsed.With(listing.Directory, listing.Entries);
+    }
+
+    /// <summary>What the argument names before the store is asked: no I/O.</summary>
+    private readonly record struct Parsed(VirtualPath Path, VirtualPath StorePath, GlobPattern? Filter, string Typed, bool ShowDotFiles)
+    {
+        public ListingTarget With(FileEntry entry, IReadOnlyList<FileEntry>? entries) =>
+            new(Path, StorePath, entry, Filter, Typed) { ShowDotFiles = ShowDotFiles, Entries = entries };
+    }
+
+    private static FtpReply? Parse(FtpSession session, string argument, bool plainPath, out Parsed parsed)
+    {
+        parsed = default;
         var all = false;
         var typed = plainPath ? argument : WithoutLsFlags(argument, out all);
         GlobPattern? filter = null;
@@ -504,28 +561,21 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
             directoryPart = slash < 0 ? "." : slash == 0 ? "/" : typed[..slash];
             if (GlobPattern.HasWildcards(directoryPart) || !GlobPattern.TryCreate(last, out filter))
             {
-                return (null, WildcardOnlyLast);
+                return WildcardOnlyLast;
             }
         }
         if (!session.TryResolve(directoryPart.Length == 0 ? "." : directoryPart, out var path))
         {
-            return (null, Replies.InvalidPath);
+            return Replies.InvalidPath;
         }
         if (!session.HasAnyOfAt(path, Permissions.List))
         {
             // Listing inside a virtual folder takes the folder's List right.
-            return (null, Replies.PermissionDenied);
+            return Replies.PermissionDenied;
         }
-        var storePath = session.ToStorePath(path);
-        var entry = await session.FileSystem.GetEntryAsync(storePath, cancellationToken).ConfigureAwait(false);
-        if (entry is null || (filter is not null && !entry.IsDirectory))
-        {
-            return (null, Replies.NoSuchFile);
-        }
-        return (new ListingTarget(path, storePath, entry, filter, typed)
-        {
-            ShowDotFiles = session.Options.ShowDotFiles || all || (filter?.ToString().StartsWith('.') ?? false),
-        }, null);
+        parsed = new Parsed(path, session.ToStorePath(path), filter, typed,
+            session.Options.ShowDotFiles || all || (filter?.ToString().StartsWith('.') ?? false));
+        return null;
     }
 
     /// <summary>
@@ -555,18 +605,31 @@ internal sealed record ListingTarget(VirtualPath ClientPath, VirtualPath StorePa
             yield return Entry;
             yield break;
         }
+        if (Entries is not null)
+        {
+            foreach (var child in Entries)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (IsListed(child))
+                {
+                    yield return child;
+                }
+            }
+            yield break;
+        }
         await foreach (var child in fileSystem.ListAsync(StorePath, cancellationToken).ConfigureAwait(false))
         {
-            if (UploadTemporaries.IsTemporary(child.Name) || (!ShowDotFiles && child.Name.StartsWith('.')))
-            {
-                continue; // upload temporaries never; dot files unless asked for
-            }
-            if (Filter is null || Filter.IsMatch(child.Name))
+            if (IsListed(child))
             {
                 yield return child;
             }
         }
     }
+
+    /// <summary>Upload temporaries never; dot files unless asked for; what the wildcard matches.</summary>
+    private bool IsListed(FileEntry child) =>
+        !UploadTemporaries.IsTemporary(child.Name) && (ShowDotFiles || !child.Name.StartsWith('.'))
+        && (Filter is null || Filter.IsMatch(child.Name));
 
     /// <summary>NLST names: bare names for a directory, the path as typed for a single file.</summary>
     public string NameOf(FileEntry item) => Entry.IsDirectory ? item.Name : AsTyped;

@@ -9,7 +9,9 @@ namespace Ferry.Server.Commands;
 /// The single place that says which verbs exist, whether they need a login, take an argument, may
 /// run during a transfer, need a data channel, which right they need, what they add to FEAT, and
 /// whether their handler is cheap enough to run on the socket engine's thread (Inline: parameters
-/// and replies from memory; PASV/EPSV/PORT/EPRT only make or note a socket, which never blocks).
+/// and replies from memory; PASV/EPSV/PORT/EPRT only make or note a socket, which never blocks;
+/// RETR and LIST/NLST/MLSD stay only for what the store answers from the kernel's caches, and hop
+/// to a worker themselves otherwise).
 /// The allowed command sequences are the second table here. The handler named in a row lives in
 /// Commands/&lt;its class&gt;.cs; docs/server.md lists verb → file, checked by a test.
 /// </summary>
@@ -31,7 +33,7 @@ internal static class VerbTable
         new("CCC", TlsCommands.ClearCommandChannel, "CCC", Argument: ArgumentRule.None, Inline: true),
         new("HOST", SiteCommands.Host, "HOST <name>", BeforeLogin: true, Argument: ArgumentRule.Required, Feature: "HOST", Inline: true),
         new("MLST", InformationCommands.MachineList, "MLST [path]", Feature: "MLST", Needs: Permissions.List),
-        new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true, Needs: Permissions.List),
+        new("MLSD", TransferCommands.MachineListDirectory, "MLSD [path]", NeedsDataChannel: true, Needs: Permissions.List, Inline: true),
 
         // Navigation
         // RFC 3659 §6: TVFS, the tree of '/'-separated paths CWD and every path argument follow.
@@ -56,8 +58,10 @@ internal static class VerbTable
         // Inline: the handler moves to a worker itself unless the store hands a small file over from
         // the kernel's caches (TransferCommands.Retrieve).
         new("RETR", TransferCommands.Retrieve, "RETR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true, Needs: Permissions.Read, Inline: true),
-        new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true, Needs: Permissions.List),
-        new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true, Needs: Permissions.List),
+        // Inline as RETR: a short listing the store reads from the kernel's caches stays on this
+        // thread, every other one moves to a worker (TransferCommands.ListingAsync).
+        new("LIST", TransferCommands.List, "LIST [-al] [path]", NeedsDataChannel: true, Needs: Permissions.List, Inline: true),
+        new("NLST", TransferCommands.NameList, "NLST [path]", NeedsDataChannel: true, Needs: Permissions.List, Inline: true),
         new("ABOR", TransferCommands.Abort, "ABOR", Argument: ArgumentRule.None, DuringTransfer: true),
         new("STOR", TransferCommands.Store, "STOR <path>", Argument: ArgumentRule.Required, NeedsDataChannel: true),
         new("STOU", TransferCommands.StoreUnique, "STOU", NeedsDataChannel: true),

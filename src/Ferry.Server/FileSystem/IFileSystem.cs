@@ -65,6 +65,18 @@ public interface IFileSystem
     FileRead? TryReadSmallNow(VirtualPath path, long offset, int limit) => null;
 
     /// <summary>
+    /// <see cref="ListAsync"/> for a small directory, answered at once with no call that may wait
+    /// (for a disk, a lock, a network): the directory's own entry and all its entries (at most
+    /// <paramref name="limit"/>). Null when the store cannot answer that way (the default) or not for
+    /// this path (not in the kernel's caches, more entries, not a directory, a symbolic link on the
+    /// way or among the entries, nothing there): the caller then uses <see cref="GetEntryAsync"/> and
+    /// <see cref="ListAsync"/>, which answer every case. The server asks it on the socket engine's
+    /// thread, so that a short LIST, NLST or MLSD runs from the command to its 226 with no hand-off
+    /// to a worker.
+    /// </summary>
+    DirectoryListing? TryListSmallNow(VirtualPath directory, int limit) => null;
+
+    /// <summary>
     /// Opens a file for writing. <see cref="FileWriteMode.Create"/> creates or truncates;
     /// <see cref="FileWriteMode.CreateNew"/> fails with <see cref="FileSystemError.AlreadyExists"/>;
     /// <see cref="FileWriteMode.Append"/> appends; <see cref="FileWriteMode.Overwrite"/> keeps the file
@@ -140,6 +152,9 @@ public readonly record struct FileRead(FileEntry? Entry, Stream? Body)
         return new FileRead(entry, await store.OpenReadAsync(path, offset, cancellationToken).ConfigureAwait(false));
     }
 }
+
+/// <summary>What <see cref="IFileSystem.TryListSmallNow"/> found: the directory's own entry and its entries, in no promised order.</summary>
+public sealed record DirectoryListing(FileEntry Directory, IReadOnlyList<FileEntry> Entries);
 
 /// <summary>
 /// A small file's content read into a pooled buffer (<see cref="IFileSystem.TryReadSmallNow"/>): a

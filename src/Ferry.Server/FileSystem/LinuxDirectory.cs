@@ -70,6 +70,75 @@ internal sealed class LinuxDirectory : IDisposable
     }
 
     /// <summary>
+    /// The directory at <paramref name="storePath"/> ("/"-rooted, relative to the jail's root) opened
+    /// only if the whole walk is in the kernel's dentry cache (<c>RESOLVE_CACHED</c>) with no
+    /// symbolic link on the way; null otherwise (not cached, a link, not a directory, nothing
+    /// there), and the caller takes the path that may wait (<see cref="Open(LinuxJail?, string)"/>).
+    /// Never blocks on a disk: for the server's socket engine thread (a short LIST inline).
+    /// </summary>
+    public static unsafe LinuxDirectory? TryOpenCached(LinuxJail jail, string storePath)
+    {
+        var relative = LinuxFiles.ToNative(storePath.Length <= 1 ? "." : storePath[1..]);
+        int fd;
+        fixed (byte* p = relative)
+        {
+            fd = jail.OpenBeneath(p, OpenReadOnlyDirectory | O_NONBLOCK, LinuxJail.NoSymlinks | RESOLVE_CACHED);
+        }
+        if (fd < 0)
+        {
+            return null;
+        }
+        var dir = fdopendir(fd);
+        if (dir == 0)
+        {
+            _ = close(fd);
+            return null;
+        }
+        return new LinuxDirectory(dir);
+    }
+
+    /// <summary>The open directory's own status (statx without a sync); false if it cannot be had.</summary>
+    public unsafe bool TryStatSelf(out LinuxEntryStatus status)
+    {
+        byte empty = 0;
+        return TryStatAt(Descriptor, &empty, AT_EMPTY_PATH | AT_STATX_DONT_SYNC, out status);
+    }
+
+    /// <summary>Whether the directory lives in memory (tmpfs, ramfs): reading it never waits for a disk.</summary>
+    public bool IsInMemory => LinuxFiles.IsInMemory(Descriptor);
+
+    /// <summary>
+    /// The status of the entry <paramref name="name"/> only if its dentry (and so its inode) is in
+    /// the kernel's caches: an <c>O_PATH</c> open with <c>RESOLVE_CACHED</c>, then statx of that
+    /// descriptor without a sync. False when it is not cached, is a symbolic link, or is gone.
+    /// </summary>
+    public unsafe bool TryStatCached(string name, out LinuxEntryStatus status)
+    {
+        status = default;
+        var buffer = stackalloc byte[256];
+        if (!LosslessUtf8.TryGetBytes(name, new Span<byte>(buffer, 255), out var bytes))
+        {
+            return false;
+        }
+        buffer[bytes] = 0;
+        var how = stackalloc ulong[3] { (ulong)(O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, LinuxJail.NoSymlinks | RESOLVE_CACHED };
+        var fd = (int)syscall(SYS_openat2, Descriptor, buffer, (nint)how, 24);
+        if (fd < 0)
+        {
+            return false;
+        }
+        try
+        {
+            byte empty = 0;
+            return TryStatAt(fd, &empty, AT_EMPTY_PATH | AT_STATX_DONT_SYNC, out status) && !status.IsSymbolicLink;
+        }
+        finally
+        {
+            _ = close(fd);
+        }
+    }
+
+    /// <summary>
     /// The next entry other than "." and "..", with its status; false at the end. An entry that
     /// vanished between readdir and statx (or that this process may not stat) is skipped, as
     /// <c>ls</c> would only complain about it.

@@ -273,7 +273,7 @@ internal static partial class LinuxFiles
     }
 
     /// <summary>Whether <paramref name="fd"/> is on tmpfs or ramfs (statfs(2) f_type), whose content is memory.</summary>
-    private static unsafe bool IsInMemory(int fd)
+    internal static unsafe bool IsInMemory(int fd)
     {
         var buffer = stackalloc long[16]; // struct statfs (x86-64, arm64): f_type first, 120 bytes
         return fstatfs(fd, buffer) == 0 && buffer[0] is 0x01021994 /* TMPFS_MAGIC */ or 0x858458F6 /* RAMFS_MAGIC */;

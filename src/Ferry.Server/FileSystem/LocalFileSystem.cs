@@ -281,6 +281,97 @@ public sealed class LocalFileSystem : IFileSystem
         return new FileRead(DescribeResolved(path.Name, HostFiles.FromStatus(status)), new FileContent(content!, length));
     }
 
+    /// <summary>
+    /// In the kernel's jail on Linux only: the directory opened from the dentry cache
+    /// (<see cref="LinuxDirectory.TryOpenCached"/>), then its entries as the <see cref="ListingCache"/>
+    /// kept them (an entry it does not keep, a subdirectory say, looked at only if its inode is
+    /// cached, <see cref="LinuxDirectory.TryStatCached"/>), or read from the directory itself where
+    /// that is memory (tmpfs: readdir and statx never wait there). Anything else (not cached, a
+    /// directory on a disk the cache has not read yet, a symbolic link, more than
+    /// <paramref name="limit"/> entries, any failure) is null, never an exception: the listing then
+    /// takes <see cref="ListAsync"/> on a worker, which answers it.
+    /// </summary>
+    public DirectoryListing? TryListSmallNow(VirtualPath directory, int limit)
+    {
+        if (_jail is null || !LinuxDirectory.IsAvailable || !HasValidSegments(directory))
+        {
+            return null;
+        }
+        using var reader = LinuxDirectory.TryOpenCached(_jail, directory.Value);
+        if (reader is null)
+        {
+            return null;
+        }
+        try
+        {
+            if (!reader.TryStatSelf(out var self) || !self.IsDirectory)
+            {
+                return null;
+            }
+            var cache = _cacheListings ? ListingCache.Shared : null;
+            var entries = cache?.TryGet(reader) is { } cached ? FromCache(reader, cached, limit) : ReadInMemory(reader, cache, limit);
+            return entries is null ? null : new DirectoryListing(DescribeResolved(directory.Name, HostFiles.FromStatus(self)), entries);
+        }
+        catch (Exception e) when (FileSystemErrors.TryTranslate(e, out _))
+        {
+            return null;
+        }
+
+        static List<FileEntry>? FromCache(LinuxDirectory reader, CachedName[] cached, int limit)
+        {
+            if (cached.Length > limit)
+            {
+                return null;
+            }
+            var entries = new List<FileEntry>(cached.Length);
+            foreach (var (name, entry) in cached)
+            {
+                if (entry is not null)
+                {
+                    entries.Add(entry);
+                }
+                else if (reader.TryStatCached(name, out var now))
+                {
+                    // A directory or a file with several links, as it is now (a link fails above).
+                    entries.Add(DescribeResolved(name, HostFiles.FromStatus(now)));
+                }
+                else
+                {
+                    return null;
+                }
+            }
+            return entries;
+        }
+
+        static List<FileEntry>? ReadInMemory(LinuxDirectory reader, ListingCache? cache, int limit)
+        {
+            if (!reader.IsInMemory)
+            {
+                return null;
+            }
+            // As ListNativeAsync reads it, and kept for the next listing the same way.
+            var reading = cache?.Begin(reader);
+            var names = reading is null ? null : new List<CachedName>();
+            var entries = new List<FileEntry>();
+            while (reader.TryRead(out var name, out var status))
+            {
+                if (status.IsSymbolicLink || entries.Count == limit)
+                {
+                    // A link's entry needs its target read the portable way; a long listing is no short one.
+                    return null;
+                }
+                var entry = DescribeResolved(name, HostFiles.FromStatus(status));
+                names?.Add(new CachedName(name, !status.IsDirectory && status.LinkCount == 1 ? entry : null));
+                entries.Add(entry);
+            }
+            if (reading is not null)
+            {
+                cache!.Complete(reading, names!);
+            }
+            return entries;
+        }
+    }
+
     public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);

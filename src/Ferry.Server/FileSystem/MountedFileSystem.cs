@@ -229,6 +229,13 @@ public sealed class MountedFileSystem : IFileSystem
         return (mount is not null && inner.IsRoot) || (mount is null && LeadsToMount(path)) ? null : store.TryReadSmallNow(inner, offset, limit);
     }
 
+    public DirectoryListing? TryListSmallNow(VirtualPath directory, int limit)
+    {
+        var (store, inner, mount) = Route(directory);
+        // A mount point or a directory above one: the listing shows the mounts, which ListAsync adds.
+        return (mount is not null && inner.IsRoot) || (mount is null && LeadsToMount(directory)) ? null : store.TryListSmallNow(inner, limit);
+    }
+
     public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken)
     {
         ThrowIfDirectory(path);

@@ -576,25 +576,50 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         Wake();
     }
 
-    public async ValueTask SendAsync(FtpReply reply, CancellationToken token)
+    public ValueTask SendAsync(FtpReply reply, CancellationToken token) => SendAsync(reply, Timeout.InfiniteTimeSpan, token);
+
+    /// <summary>
+    /// Sends <paramref name="reply"/>; gives up (<see cref="OperationCanceledException"/>) when it
+    /// has waited <paramref name="timeout"/> for the write lock or for the socket. The timer is
+    /// armed only once something waits: a reply the socket buffer takes at once (every reply to a
+    /// client that reads) makes none, where a timeout source per reply armed one for every 226.
+    /// </summary>
+    private async ValueTask SendAsync(FtpReply reply, TimeSpan timeout, CancellationToken token)
     {
         // Encoded once per reply object: a fixed reply (Replies, cached ones) costs nothing to send.
         var bytes = reply.WireBytes;
-        await _writeLock.WaitAsync(token).ConfigureAwait(false);
+        // SemaphoreSlim makes its timer only when the lock is held (another reply being written).
+        if (!await _writeLock.WaitAsync(timeout, token).ConfigureAwait(false))
+        {
+            throw new OperationCanceledException($"The reply could not be sent within {timeout.TotalSeconds} s.");
+        }
         var waited = false;
+        CancellationTokenSource? deadline = null;
         try
         {
             var sent = ReferenceEquals(_stream, _network) ? SendNow(bytes.Span) : 0;
             if (sent < bytes.Length)
             {
-                var write = _stream.WriteAsync(bytes[sent..], token);
+                var writeToken = token;
+                if (timeout != Timeout.InfiniteTimeSpan)
+                {
+                    // A source without a timer yet: it is armed below only if the write is pending.
+                    deadline = token.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(token) : new CancellationTokenSource();
+                    writeToken = deadline.Token;
+                }
+                var write = _stream.WriteAsync(bytes[sent..], writeToken);
                 waited = !write.IsCompleted;
+                if (waited)
+                {
+                    deadline?.CancelAfter(timeout);
+                }
                 await write.ConfigureAwait(false);
             }
         }
         finally
         {
             _writeLock.Release();
+            deadline?.Dispose();
         }
         ServerLog.Reply(Log, reply.Code, reply.Lines[^1]);
         if (waited)
@@ -618,7 +643,8 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
     /// whose decryption of a command is cheap; off during a handshake), the line reader, the parser,
     /// the idle clock, the rate throttle (its delay is a timer: the wait resumes on the pool);</item>
     /// <item>the dispatcher's checks and the handlers of the verbs the verb table marks Inline
-    /// (parameters, replies from memory, PASV/EPSV's listener and PORT's target); every other verb
+    /// (parameters, replies from memory, PASV/EPSV's listener and PORT's target, a small RETR or a
+    /// short listing the store answers from the kernel's caches); every other verb
     /// hops to a worker first (<see cref="CommandDispatcher"/>), and so does a reply write that had
     /// to wait (<see cref="SendAsync"/>);</item>
     /// <item>log lines: <c>ferry serve</c>'s sink formats into a buffer and never waits (a host's own
@@ -674,12 +700,19 @@ internal sealed class ControlConnection : ISessionConnection, IAsyncDisposable
         };
     }
 
+    /// <summary>How long a final reply (a transfer's 226 or 426, the 421 of a shutdown) may wait to be written.</summary>
+    internal static readonly TimeSpan FinalReplyTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A reply nothing waits on the answer to: given up after <see cref="FinalReplyTimeout"/> of
+    /// waiting (a client that stops reading must not hold the transfer's end or a shutdown), and
+    /// when the peer is gone.
+    /// </summary>
     private async ValueTask TrySendAsync(FtpReply reply)
     {
         try
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await SendAsync(reply, cts.Token).ConfigureAwait(false);
+            await SendAsync(reply, FinalReplyTimeout, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {

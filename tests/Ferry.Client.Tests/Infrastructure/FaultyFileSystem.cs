@@ -1,5 +1,6 @@
 using Ferry.Protocol;
 using Ferry.Server.FileSystem;
+using Ferry.Server.Tests.Support;
 
 namespace Ferry.Client.Tests;
 
@@ -8,7 +9,7 @@ namespace Ferry.Client.Tests;
 /// fails mid-deploy), and RNTO refused over an existing file (servers that will not replace).
 /// Everything else goes to <paramref name="inner"/>.
 /// </summary>
-internal sealed class FaultyFileSystem(IFileSystem inner) : IFileSystem
+internal sealed class FaultyFileSystem(IFileSystem inner) : DelegatingFileSystem(inner)
 {
     private int _uploads;
 
@@ -21,45 +22,22 @@ internal sealed class FaultyFileSystem(IFileSystem inner) : IFileSystem
     /// <summary>RNTO onto an existing file is refused, as some servers do.</summary>
     public bool RefuseRenameOverFile { get; set; }
 
-    public StoreCapabilities Capabilities => inner.Capabilities;
-
-    public ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.GetEntryAsync(path, cancellationToken);
-
-    public IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, CancellationToken cancellationToken) => inner.ListAsync(directory, cancellationToken);
-
-    public ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken) => inner.OpenReadAsync(path, offset, cancellationToken);
-
-    public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken) =>
-        inner.OpenWriteAsync(path, mode, offset, cancellationToken);
-
-    public ValueTask<IUploadSink> BeginUploadAsync(VirtualPath path, UploadOptions options, CancellationToken cancellationToken)
+    public override ValueTask<IUploadSink> BeginUploadAsync(VirtualPath path, UploadOptions options, CancellationToken cancellationToken)
     {
         var number = Interlocked.Increment(ref _uploads);
         if (FailUploadsFrom > 0 && number >= FailUploadsFrom)
         {
             throw new FileSystemException(FileSystemError.AccessDenied, "injected upload failure"); // 550: permanent, not retried
         }
-        return inner.BeginUploadAsync(path, options, cancellationToken);
+        return Inner.BeginUploadAsync(path, options, cancellationToken);
     }
 
-    public ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.CreateDirectoryAsync(path, cancellationToken);
-
-    public ValueTask DeleteFileAsync(VirtualPath path, CancellationToken cancellationToken) => inner.DeleteFileAsync(path, cancellationToken);
-
-    public ValueTask DeleteDirectoryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.DeleteDirectoryAsync(path, cancellationToken);
-
-    public async ValueTask RenameAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken)
+    public override async ValueTask RenameAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken)
     {
-        if (RefuseRenameOverFile && await inner.GetEntryAsync(to, cancellationToken) is { IsFile: true })
+        if (RefuseRenameOverFile && await Inner.GetEntryAsync(to, cancellationToken) is { IsFile: true })
         {
             throw new FileSystemException(FileSystemError.AlreadyExists, "injected: will not rename over a file");
         }
-        await inner.RenameAsync(from, to, cancellationToken);
+        await Inner.RenameAsync(from, to, cancellationToken);
     }
-
-    public ValueTask ReplaceAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken) => inner.ReplaceAsync(from, to, cancellationToken);
-
-    public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken) => inner.SetLastModifiedAsync(path, time, cancellationToken);
-
-    public ValueTask SetPermissionsAsync(VirtualPath path, UnixFileMode mode, CancellationToken cancellationToken) => inner.SetPermissionsAsync(path, mode, cancellationToken);
 }

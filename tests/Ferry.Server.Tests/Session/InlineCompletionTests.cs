@@ -120,13 +120,13 @@ public sealed class InlineCompletionTests
     }
 
     /// <summary>A store whose lookup of slow.txt blocks its thread (as a hung disk or NFS mount would) until the test opens the gate.</summary>
-    private sealed class BlockingFileSystem(IFileSystem inner) : IFileSystem
+    private sealed class BlockingFileSystem(IFileSystem inner) : DelegatingFileSystem(inner)
     {
         public ManualResetEventSlim Entered { get; } = new();
         public ManualResetEventSlim Gate { get; } = new();
         public volatile bool EnteredOnWorker;
 
-        public ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken)
+        public override ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken)
         {
             if (path.Value.EndsWith("slow.txt", StringComparison.Ordinal))
             {
@@ -134,16 +134,18 @@ public sealed class InlineCompletionTests
                 Entered.Set();
                 Gate.Wait(TimeSpan.FromSeconds(30), CancellationToken.None);
             }
-            return inner.GetEntryAsync(path, cancellationToken);
+            return Inner.GetEntryAsync(path, cancellationToken);
         }
 
-        public IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, CancellationToken cancellationToken) => inner.ListAsync(directory, cancellationToken);
-        public ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken) => inner.OpenReadAsync(path, offset, cancellationToken);
-        public ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken) => inner.OpenWriteAsync(path, mode, offset, cancellationToken);
-        public ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.CreateDirectoryAsync(path, cancellationToken);
-        public ValueTask DeleteFileAsync(VirtualPath path, CancellationToken cancellationToken) => inner.DeleteFileAsync(path, cancellationToken);
-        public ValueTask DeleteDirectoryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.DeleteDirectoryAsync(path, cancellationToken);
-        public ValueTask RenameAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken) => inner.RenameAsync(from, to, cancellationToken);
-        public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken) => inner.SetLastModifiedAsync(path, time, cancellationToken);
+        // Every lookup goes through the blocking one above: no one-step path of the inner store past it.
+        public override ValueTask<FileRead> BeginReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken) =>
+            FileRead.ByLookupAsync(this, path, offset, cancellationToken);
+
+        public override FileRead? TryReadSmallNow(VirtualPath path, long offset, int limit) => null;
+
+        public override DirectoryListing? TryListSmallNow(VirtualPath directory, int limit) => null;
+
+        public override ValueTask<FileEntry?> GetUploadTargetAsync(VirtualPath path, bool withSize, CancellationToken cancellationToken) =>
+            GetEntryAsync(path, cancellationToken);
     }
 }

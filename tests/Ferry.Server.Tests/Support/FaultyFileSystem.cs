@@ -7,26 +7,14 @@ namespace Ferry.Server.Tests.Support;
 /// A real file system whose upload streams fail with <paramref name="error"/> once more than
 /// <paramref name="capacity"/> bytes are written: a full disk or a failing one, on demand.
 /// </summary>
-public sealed class FaultyFileSystem(IFileSystem inner, FileSystemError error, long capacity) : IFileSystem
+public sealed class FaultyFileSystem(IFileSystem inner, FileSystemError error, long capacity) : DelegatingFileSystem(inner)
 {
-    public ValueTask<FileEntry?> GetEntryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.GetEntryAsync(path, cancellationToken);
+    public override async ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken) =>
+        new FailingStream(await Inner.OpenWriteAsync(path, mode, offset, cancellationToken), error, capacity);
 
-    public IAsyncEnumerable<FileEntry> ListAsync(VirtualPath directory, CancellationToken cancellationToken) => inner.ListAsync(directory, cancellationToken);
-
-    public ValueTask<Stream> OpenReadAsync(VirtualPath path, long offset, CancellationToken cancellationToken) => inner.OpenReadAsync(path, offset, cancellationToken);
-
-    public async ValueTask<Stream> OpenWriteAsync(VirtualPath path, FileWriteMode mode, long offset, CancellationToken cancellationToken) =>
-        new FailingStream(await inner.OpenWriteAsync(path, mode, offset, cancellationToken), error, capacity);
-
-    public ValueTask CreateDirectoryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.CreateDirectoryAsync(path, cancellationToken);
-
-    public ValueTask DeleteFileAsync(VirtualPath path, CancellationToken cancellationToken) => inner.DeleteFileAsync(path, cancellationToken);
-
-    public ValueTask DeleteDirectoryAsync(VirtualPath path, CancellationToken cancellationToken) => inner.DeleteDirectoryAsync(path, cancellationToken);
-
-    public ValueTask RenameAsync(VirtualPath from, VirtualPath to, CancellationToken cancellationToken) => inner.RenameAsync(from, to, cancellationToken);
-
-    public ValueTask SetLastModifiedAsync(VirtualPath path, DateTimeOffset time, CancellationToken cancellationToken) => inner.SetLastModifiedAsync(path, time, cancellationToken);
+    // Uploads write through this store's OpenWriteAsync (the failing stream), not the inner store's.
+    public override ValueTask<IUploadSink> BeginUploadAsync(VirtualPath path, UploadOptions options, CancellationToken cancellationToken) =>
+        FileUploadSink.BeginAsync(this, path, options, cancellationToken);
 
     private sealed class FailingStream(Stream inner, FileSystemError error, long capacity) : Stream
     {
