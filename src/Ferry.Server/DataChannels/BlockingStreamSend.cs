@@ -34,6 +34,9 @@ internal static class BlockingStreamSend
     private static unsafe (TransferOutcome Outcome, long Bytes) Send(Stream source, Socket socket, int fd, int bufferSize, WrittenBytes progress)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+        // A source that can move its bytes kernel-side (splice(2) from the store's socket) does so;
+        // what it had buffered already comes back in the buffer and is sent from there.
+        var splicing = source as ISpliceReadStream;
         long total = 0;
         try
         {
@@ -44,7 +47,24 @@ internal static class BlockingStreamSend
                     int read;
                     try
                     {
-                        read = source.Read(buffer, 0, bufferSize);
+                        if (splicing is null)
+                        {
+                            read = source.Read(buffer, 0, bufferSize);
+                        }
+                        else
+                        {
+                            (read, var spliced) = splicing.ReadOrSplice(buffer, bufferSize, fd);
+                            if (spliced < 0)
+                            {
+                                return (TransferOutcome.NetworkFailed, total);
+                            }
+                            if (spliced > 0)
+                            {
+                                total += spliced;
+                                progress.Add(spliced);
+                                continue;
+                            }
+                        }
                     }
                     catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
                     {

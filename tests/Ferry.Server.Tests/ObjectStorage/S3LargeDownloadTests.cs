@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Ferry.Protocol;
 using Ferry.Server.DataChannels;
+using Ferry.Server.ObjectStorage;
 using Ferry.Server.Tests.Support;
 
 namespace Ferry.Server.Tests.ObjectStorage;
@@ -28,12 +29,15 @@ public sealed class S3LargeDownloadTests(SwiftS3Fixture swift)
         await control.ExpectAsync("TYPE I", 200);
 
         var before = BlockingSocket.Started;
+        var splicedBefore = BodySplice.Total;
         var (whole, done) = await DataClient.PassiveAsync(control, "RETR /big.bin");
         Assert.Equal(226, done.Code);
         Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(whole));
         if (BlockingSocket.IsSupported)
         {
             Assert.True(BlockingSocket.Started > before, "the download did not take the blocking copy");
+            // An http:// store: all but what HttpClient read with the headers went by splice(2).
+            Assert.True(BodySplice.Total - splicedBefore >= Large - 1024 * 1024, "the body did not go kernel-side (splice)");
         }
 
         // REST: a ranged GET, still over BlockingSocket.MinimumLength from there.
