@@ -38,8 +38,16 @@ internal static class BlockingStreamSend
         // what it had buffered already comes back in the buffer and is sent from there.
         var splicing = source as ISpliceReadStream;
         long total = 0;
+        // Out of .NET's epoll set while this thread sends: every report that the send buffer had
+        // room again woke a thread-pool worker with nothing to do (EpollMute says why). The handle
+        // is referenced meanwhile, so its descriptor number stays this socket's until it is back.
+        var handle = socket.SafeHandle;
+        var added = false;
+        var mute = default(EpollMute);
         try
         {
+            handle.DangerousAddRef(ref added);
+            mute = EpollMute.Mute(fd);
             fixed (byte* start = buffer)
             {
                 while (true)
@@ -105,6 +113,12 @@ internal static class BlockingStreamSend
         }
         finally
         {
+            if (added)
+            {
+                // Failing that, the socket is only shut down and closed from here on: nothing waits on it.
+                _ = mute.Restore();
+                handle.DangerousRelease();
+            }
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }

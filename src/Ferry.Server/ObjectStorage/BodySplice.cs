@@ -35,6 +35,11 @@ internal sealed unsafe class BodySplice : IDisposable
     private int _target = -1;
     private int _sent;
 
+    // The store's socket while it is out of .NET's epoll set (EpollMute): its handle is referenced
+    // until it is back, so that its descriptor cannot be closed and its number reused meanwhile.
+    private SafeHandle? _mutedHandle;
+    private EpollMute _mute;
+
     private BodySplice(int pipeRead, int pipeWrite)
     {
         _pipeRead = pipeRead;
@@ -95,8 +100,12 @@ internal sealed unsafe class BodySplice : IDisposable
     /// (non-blocking) to the data socket: waits in <c>poll</c> until some are queued, moves what is
     /// there, and returns its count once all of it is in the data socket; 0 at the end of the stream.
     /// </summary>
-    public int Move(int source, int length)
+    public int Move(SafeHandle handle, int source, int length)
     {
+        if (_mutedHandle is null)
+        {
+            MuteSource(handle, source);
+        }
         nint queued;
         while (true)
         {
@@ -138,8 +147,42 @@ internal sealed unsafe class BodySplice : IDisposable
         return (int)queued;
     }
 
+    /// <summary>
+    /// Takes the store's socket out of .NET's epoll set while the body is spliced: every report of
+    /// data arriving was a thread-pool wake-up with nothing to do (<see cref="EpollMute"/>).
+    /// </summary>
+    private void MuteSource(SafeHandle handle, int source)
+    {
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        _mutedHandle = handle;
+        _mute = EpollMute.Mute(source);
+    }
+
+    /// <summary>
+    /// Puts the store's socket back in .NET's epoll set: before the read that may end the body (the
+    /// connection then goes back to HttpClient's pool, to be read asynchronously), after a failure,
+    /// and at the latest when the response is disposed. Idempotent.
+    /// </summary>
+    public void RestoreSource()
+    {
+        if (Interlocked.Exchange(ref _mutedHandle, null) is not { } handle)
+        {
+            return;
+        }
+        if (!_mute.Restore())
+        {
+            // Not watched any more: the connection must not serve another request. Shutting it down
+            // makes its next read end, and HttpClient then drops it.
+            _ = Libc.shutdown((int)handle.DangerousGetHandle(), 2);
+        }
+        _mute = default;
+        handle.DangerousRelease();
+    }
+
     public void Dispose()
     {
+        RestoreSource();
         _ = Libc.close(_pipeRead);
         _ = Libc.close(_pipeWrite);
     }

@@ -1350,6 +1350,11 @@ public sealed class S3FileSystem : IFileSystem
             {
                 return (Read(buffer, 0, count), 0);
             }
+            if (Remaining <= count)
+            {
+                // This read may end the body and hand the connection back to HttpClient's pool.
+                splice.RestoreSource();
+            }
             int read;
             splice.Arm(buffer, target);
             try
@@ -1358,7 +1363,13 @@ public sealed class S3FileSystem : IFileSystem
             }
             catch (IOException) when (splice.TargetFailed)
             {
+                splice.RestoreSource();
                 return (0, -1);
+            }
+            catch
+            {
+                splice.RestoreSource();
+                throw;
             }
             finally
             {
@@ -1390,6 +1401,8 @@ public sealed class S3FileSystem : IFileSystem
         {
             if (disposing)
             {
+                // The store's socket back in .NET's epoll set before HttpClient drains or pools it.
+                _splice?.RestoreSource();
                 response.Dispose();
                 _splice?.Dispose();
                 _splice = null;

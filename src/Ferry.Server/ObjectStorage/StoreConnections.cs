@@ -133,7 +133,7 @@ internal sealed class StoreConnections : HttpClientFactory
                 // left in HttpClient's: the bytes go to the data socket inside the kernel (BodySplice).
                 if (BodySplice.ArmedFor(buffer) is { } splice)
                 {
-                    return splice.Move(fd, buffer.Length);
+                    return splice.Move(handle, fd, buffer.Length);
                 }
                 fixed (byte* start = buffer)
                 {

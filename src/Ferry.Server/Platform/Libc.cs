@@ -254,6 +254,9 @@ internal static unsafe partial class Libc
     public static partial int pipe2(int* fds, int flags);
 
     [LibraryImport(Library, SetLastError = true)]
+    public static partial int shutdown(int fd, int how);
+
+    [LibraryImport(Library, SetLastError = true)]
     public static partial nint splice(int inFd, long* inOffset, int outFd, long* outOffset, nuint length, uint flags);
 
     [LibraryImport(Library, SetLastError = true)]
