@@ -34,9 +34,20 @@ internal static class BlockingStreamSend
     private static unsafe (TransferOutcome Outcome, long Bytes) Send(Stream source, Socket socket, int fd, int bufferSize, WrittenBytes progress)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+        // A source that can move its bytes kernel-side (splice(2) from the store's socket) does so;
+        // what it had buffered already comes back in the buffer and is sent from there.
+        var splicing = source as ISpliceReadStream;
         long total = 0;
+        // Out of .NET's epoll set while this thread sends: every report that the send buffer had
+        // room again woke a thread-pool worker with nothing to do (EpollMute says why). The handle
+        // is referenced meanwhile, so its descriptor number stays this socket's until it is back.
+        var handle = socket.SafeHandle;
+        var added = false;
+        var mute = default(EpollMute);
         try
         {
+            handle.DangerousAddRef(ref added);
+            mute = EpollMute.Mute(fd);
             fixed (byte* start = buffer)
             {
                 while (true)
@@ -44,7 +55,24 @@ internal static class BlockingStreamSend
                     int read;
                     try
                     {
-                        read = source.Read(buffer, 0, bufferSize);
+                        if (splicing is null)
+                        {
+                            read = source.Read(buffer, 0, bufferSize);
+                        }
+                        else
+                        {
+                            (read, var spliced) = splicing.ReadOrSplice(buffer, bufferSize, fd);
+                            if (spliced < 0)
+                            {
+                                return (TransferOutcome.NetworkFailed, total);
+                            }
+                            if (spliced > 0)
+                            {
+                                total += spliced;
+                                progress.Add(spliced);
+                                continue;
+                            }
+                        }
                     }
                     catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
                     {
@@ -85,6 +113,12 @@ internal static class BlockingStreamSend
         }
         finally
         {
+            if (added)
+            {
+                // Failing that, the socket is only shut down and closed from here on: nothing waits on it.
+                _ = mute.Restore();
+                handle.DangerousRelease();
+            }
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }

@@ -59,6 +59,19 @@ internal sealed class StoreConnections : HttpClientFactory
     }
 
     /// <summary>
+    /// Sleeps in <c>poll(2)</c> until the store's socket <paramref name="fd"/> is readable (data at
+    /// its SO_RCVLOWAT, the end, or an error: the next read says which).
+    /// </summary>
+    internal static unsafe void WaitReadable(int fd)
+    {
+        var wait = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
+        if (Libc.poll(&wait, 1, -1) < 0 && Marshal.GetLastPInvokeError() is var error && error != Errno.EINTR)
+        {
+            throw new IOException("Waiting for the object store failed.", new SocketException(error));
+        }
+    }
+
+    /// <summary>
     /// A connection's stream: asynchronous I/O as <see cref="NetworkStream"/>; a synchronous read
     /// takes what is queued (<c>recv</c> with MSG_DONTWAIT) or sleeps in <c>poll(2)</c> until data
     /// (or the end, or an error) arrives. Disposing shuts the socket down first, which wakes a read
@@ -116,6 +129,12 @@ internal sealed class StoreConnections : HttpClientFactory
                     Ferry.Server.DataChannels.BlockingSocket.SetReceiveLowWater(fd, lowWater);
                     _lowWater = lowWater;
                 }
+                // The blocking copy of a RETR reading into its own buffer with nothing of the body
+                // left in HttpClient's: the bytes go to the data socket inside the kernel (BodySplice).
+                if (BodySplice.ArmedFor(buffer) is { } splice)
+                {
+                    return splice.Move(handle, fd, buffer.Length);
+                }
                 fixed (byte* start = buffer)
                 {
                     while (true)
@@ -134,12 +153,7 @@ internal sealed class StoreConnections : HttpClientFactory
                         {
                             throw new IOException("Reading from the object store failed.", new SocketException(error));
                         }
-                        var wait = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
-                        // POLLIN, POLLHUP or POLLERR: the recv above then says which.
-                        if (Libc.poll(&wait, 1, -1) < 0 && Marshal.GetLastPInvokeError() != Errno.EINTR)
-                        {
-                            throw new IOException("Waiting for the object store failed.", new SocketException(Marshal.GetLastPInvokeError()));
-                        }
+                        WaitReadable(fd);
                     }
                 }
             }

@@ -118,6 +118,11 @@ internal static unsafe partial class Libc
         public short Revents;
     }
 
+    // splice(2) and pipes (the kernel-side copy of an object's body to a data connection)
+    public const int F_SETPIPE_SZ = 1031;
+    public const uint SPLICE_F_MOVE = 0x1;
+    public const uint SPLICE_F_NONBLOCK = 0x2;
+
     // signal(7): what sa_handler holds
     public const nint SIG_DFL = 0;
     public const nint SIG_IGN = 1;
@@ -244,6 +249,15 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int poll(PollFd* fds, nuint count, int timeout);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int pipe2(int* fds, int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int shutdown(int fd, int how);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint splice(int inFd, long* inOffset, int outFd, long* outOffset, nuint length, uint flags);
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int epoll_create1(int flags);

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Ferry.Protocol;
 using Ferry.Server.DataChannels;
+using Ferry.Server.ObjectStorage;
 using Ferry.Server.Tests.Support;
 
 namespace Ferry.Server.Tests.ObjectStorage;
@@ -28,12 +29,15 @@ public sealed class S3LargeDownloadTests(SwiftS3Fixture swift)
         await control.ExpectAsync("TYPE I", 200);
 
         var before = BlockingSocket.Started;
+        var splicedBefore = BodySplice.Total;
         var (whole, done) = await DataClient.PassiveAsync(control, "RETR /big.bin");
         Assert.Equal(226, done.Code);
         Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(whole));
         if (BlockingSocket.IsSupported)
         {
             Assert.True(BlockingSocket.Started > before, "the download did not take the blocking copy");
+            // An http:// store: all but what HttpClient read with the headers went by splice(2).
+            Assert.True(BodySplice.Total - splicedBefore >= Large - 1024 * 1024, "the body did not go kernel-side (splice)");
         }
 
         // REST: a ranged GET, still over BlockingSocket.MinimumLength from there.
@@ -72,5 +76,38 @@ public sealed class S3LargeDownloadTests(SwiftS3Fixture swift)
         var (whole, done) = await DataClient.PassiveAsync(control, "RETR /big.bin");
         Assert.Equal(226, done.Code);
         Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(whole));
+    }
+
+    [Fact]
+    public async Task A_client_closing_the_data_connection_during_a_spliced_retr_gets_426_and_the_next_retr_is_byte_exact()
+    {
+        var prefix = SwiftS3Fixture.NewPrefix("large-gone");
+        var content = TestServer.RandomBytes(Large, seed: 163);
+        await swift.PutAsync(prefix + "/big.bin", content);
+        var fs = swift.FileSystem(prefix);
+        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => fs);
+        await using var control = await server.LoginAsync();
+        await control.ExpectAsync("TYPE I", 200);
+        var pasv = await control.ExpectAsync("PASV", 227);
+        Assert.True(HostPort.TryParsePasvReply(pasv.Message, out var target));
+        using (var data = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 })
+        {
+            await data.ConnectAsync(target);
+            await control.SendLineAsync("RETR /big.bin");
+            Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+            Assert.True(await data.ReceiveAsync(new byte[1024]) > 0);
+            // A reset, not a FIN: the splice into the data socket fails at once.
+            data.LingerState = new LingerOption(true, 0);
+        }
+        Assert.Equal(426, (await control.ReadReplyAsync()).Code);
+
+        // The store's connection went back to HttpClient (or was dropped) in a state it can use.
+        await control.ExpectAsync("NOOP", 200);
+        var (whole, done) = await DataClient.PassiveAsync(control, "RETR /big.bin");
+        Assert.Equal(226, done.Code);
+        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(whole));
+        var (again, doneAgain) = await DataClient.PassiveAsync(control, "RETR /big.bin");
+        Assert.Equal(226, doneAgain.Code);
+        Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(again));
     }
 }
