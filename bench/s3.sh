@@ -3,6 +3,7 @@
 #
 #   bench/s3.sh [--reps N] [--only SCENARIO,...] [--no-doc] [--part-size BYTES] [--parts-in-flight N]
 #               [--compare FERRY_DLL]
+#   FERRY_BIN=artifacts/publish/linux-x64/ferry bench/s3.sh ...   # the shipped executable, not ferry.dll
 #
 # The store is OpenStack Swift with s3api on loopback (tests/peers/s3-swift.sh: the one the tests
 # use), so its own speed is part of both columns: what is compared is the cost Ferry adds between an
@@ -54,6 +55,8 @@ bash tests/peers/s3-swift.sh install
 # --- build -------------------------------------------------------------------------------------
 dotnet build src/Ferry.Cli -c Release -v quiet -nologo
 ferry=src/Ferry.Cli/bin/Release/net10.0/ferry.dll
+# FERRY_BIN=/path times that executable instead (e.g. the Native AOT file packaging/publish.sh ships).
+ferry=${FERRY_BIN:-$ferry}
 
 # --- data: 1 GiB from a seeded PRNG (the same bytes every run) ----------------------------------
 if [ "$(stat -c %s "$data/1g.bin" 2>/dev/null || echo 0)" -ne $((1024 * 1024 * 1024)) ]; then
@@ -103,10 +106,12 @@ s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_a
 s3.create_bucket(Bucket=sys.argv[2])' "$endpoint" "$bucket"
 
 free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-start_ferry() { # start_ferry DLL PORT LOG: starts it in the background (its pid in $!)
+start_ferry() { # start_ferry DLL|EXECUTABLE PORT LOG: starts it in the background (its pid in $!)
+  local run=(dotnet "$1")
+  [[ $1 == *.dll ]] || run=("$1")
   AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true \
     AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent \
-    dotnet "$1" serve --storage "s3://$bucket" --s3-endpoint "$endpoint" --s3-region us-east-1 --s3-path-style \
+    "${run[@]}" serve --storage "s3://$bucket" --s3-endpoint "$endpoint" --s3-region us-east-1 --s3-path-style \
     --s3-part-size "$part" --s3-parts-in-flight "$inflight" --address 127.0.0.1 --port "$2" --user bench:bench \
     >"$3" 2>&1 &
 }
