@@ -9,26 +9,9 @@ namespace Ferry.Client.Tests;
 /// costs a data-connection command and RETR (or STOR and MFMT), over a fixed set of connections.
 /// Against Ferry's own server (MLSD, and LIST when MLSD is turned off) and pyftpdlib.
 /// </summary>
-public sealed class MirrorTraceTests : IAsyncLifetime
+public sealed class MirrorTraceTests() : AliceServerTest("mtrace")
 {
     private const int Files = 120;
-    private readonly string _root = Directory.CreateTempSubdirectory("ferry-mtrace-root-").FullName;
-    private readonly string _local = Directory.CreateTempSubdirectory("ferry-mtrace-local-").FullName;
-    private FtpServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await AliceServer.StartAsync(_root);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        foreach (var dir in new[] { _root, _local })
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
 
     /// <summary>Many small files in three directories (one nested), with an empty one among them.</summary>
     private static void WriteSmallFiles(string root)
@@ -86,17 +69,17 @@ public sealed class MirrorTraceTests : IAsyncLifetime
     [InlineData(false)]
     public async Task A_download_mirror_sends_one_data_command_and_one_RETR_per_file_over_N_connections_and_no_SIZE_or_MDTM(bool mlsd)
     {
-        WriteSmallFiles(Path.Combine(_root, "site"));
+        WriteSmallFiles(Path.Combine(Root, "site"));
         var log = new ListLogger();
-        await using var client = await ConnectAsync(_server.LocalEndPoint.Port, log, mlsd);
+        await using var client = await ConnectAsync(Server.LocalEndPoint.Port, log, mlsd);
         var before = Connections(log);
         var inFlight = new InFlight();
 
-        var result = await client.MirrorDownloadAsync("/site", _local, new MirrorOptions { Parallelism = 4 }, inFlight);
+        var result = await client.MirrorDownloadAsync("/site", Local, new MirrorOptions { Parallelism = 4 }, inFlight);
 
         Assert.True(result.Succeeded, string.Join("; ", result.Failures.Select(f => f.RelativePath + ": " + f.Error.Message)));
         Assert.Equal(Files, result.FilesTransferred);
-        Assert.Equal(Tree(Path.Combine(_root, "site")), Tree(_local)); // SHA-256 of every file, both ends.
+        Assert.Equal(Tree(Path.Combine(Root, "site")), Tree(Local)); // SHA-256 of every file, both ends.
         var commands = Commands(log);
         Assert.Equal(Files, Count(commands, "RETR"));
         Assert.Equal(0, Count(commands, "SIZE"));
@@ -108,11 +91,11 @@ public sealed class MirrorTraceTests : IAsyncLifetime
         Assert.InRange(inFlight.Max, 2, 4);
         // The local copies carry the listed times.
         Assert.Equal(
-            File.GetLastWriteTimeUtc(Path.Combine(_root, "site", "a", "f003.txt")).Ticks / (mlsd ? TimeSpan.TicksPerSecond : TimeSpan.TicksPerMinute),
-            File.GetLastWriteTimeUtc(Path.Combine(_local, "a", "f003.txt")).Ticks / (mlsd ? TimeSpan.TicksPerSecond : TimeSpan.TicksPerMinute));
+            File.GetLastWriteTimeUtc(Path.Combine(Root, "site", "a", "f003.txt")).Ticks / (mlsd ? TimeSpan.TicksPerSecond : TimeSpan.TicksPerMinute),
+            File.GetLastWriteTimeUtc(Path.Combine(Local, "a", "f003.txt")).Ticks / (mlsd ? TimeSpan.TicksPerSecond : TimeSpan.TicksPerMinute));
 
         var mark = log.Messages.Count;
-        var again = await client.MirrorDownloadAsync("/site", _local, new MirrorOptions { Parallelism = 4 });
+        var again = await client.MirrorDownloadAsync("/site", Local, new MirrorOptions { Parallelism = 4 });
         Assert.Equal((0, Files, 0L), (again.FilesTransferred, again.FilesSkipped, again.BytesTransferred));
         var second = Commands(log, mark);
         Assert.Equal(0, Count(second, "RETR") + Count(second, "SIZE") + Count(second, "MDTM"));
@@ -125,15 +108,15 @@ public sealed class MirrorTraceTests : IAsyncLifetime
     [InlineData(false)]
     public async Task An_upload_mirror_sends_MFMT_after_each_STOR_and_a_second_run_uploads_nothing(bool mlsd)
     {
-        WriteSmallFiles(_local);
+        WriteSmallFiles(Local);
         var log = new ListLogger();
-        await using var client = await ConnectAsync(_server.LocalEndPoint.Port, log, mlsd);
+        await using var client = await ConnectAsync(Server.LocalEndPoint.Port, log, mlsd);
         var before = Connections(log);
 
-        var result = await client.MirrorUploadAsync(_local, "/up", new MirrorOptions { Parallelism = 3 });
+        var result = await client.MirrorUploadAsync(Local, "/up", new MirrorOptions { Parallelism = 3 });
 
         Assert.True(result.Succeeded, string.Join("; ", result.Failures.Select(f => f.RelativePath + ": " + f.Error.Message)));
-        Assert.Equal(Tree(_local), Tree(Path.Combine(_root, "up")));
+        Assert.Equal(Tree(Local), Tree(Path.Combine(Root, "up")));
         var commands = Commands(log);
         Assert.Equal(Files, Count(commands, "STOR"));
         Assert.Equal(Files, Count(commands, "MFMT"));
@@ -144,21 +127,21 @@ public sealed class MirrorTraceTests : IAsyncLifetime
         }
         Assert.Equal(2, Connections(log) - before);
         Assert.Equal(
-            File.GetLastWriteTimeUtc(Path.Combine(_local, "b", "c", "f005.txt")).Ticks / TimeSpan.TicksPerSecond,
-            File.GetLastWriteTimeUtc(Path.Combine(_root, "up", "b", "c", "f005.txt")).Ticks / TimeSpan.TicksPerSecond);
+            File.GetLastWriteTimeUtc(Path.Combine(Local, "b", "c", "f005.txt")).Ticks / TimeSpan.TicksPerSecond,
+            File.GetLastWriteTimeUtc(Path.Combine(Root, "up", "b", "c", "f005.txt")).Ticks / TimeSpan.TicksPerSecond);
 
         var mark = log.Messages.Count;
-        var again = await client.MirrorUploadAsync(_local, "/up", new MirrorOptions { Parallelism = 3 });
+        var again = await client.MirrorUploadAsync(Local, "/up", new MirrorOptions { Parallelism = 3 });
         Assert.Equal((0, Files), (again.FilesTransferred, again.FilesSkipped));
         var second = Commands(log, mark);
         Assert.Equal(0, Count(second, "STOR") + Count(second, "MFMT") + Count(second, "SIZE"));
 
         // A changed file of the same size but a newer time is sent again, and only that one.
-        File.WriteAllBytes(Path.Combine(_local, "a", "f003.txt"), new byte[103]);
-        File.SetLastWriteTimeUtc(Path.Combine(_local, "a", "f003.txt"), DateTime.UtcNow.AddMinutes(5));
-        var changed = await client.MirrorUploadAsync(_local, "/up", new MirrorOptions { Parallelism = 3 });
+        File.WriteAllBytes(Path.Combine(Local, "a", "f003.txt"), new byte[103]);
+        File.SetLastWriteTimeUtc(Path.Combine(Local, "a", "f003.txt"), DateTime.UtcNow.AddMinutes(5));
+        var changed = await client.MirrorUploadAsync(Local, "/up", new MirrorOptions { Parallelism = 3 });
         Assert.Equal((1, Files - 1), (changed.FilesTransferred, changed.FilesSkipped));
-        Assert.Equal(Tree(_local), Tree(Path.Combine(_root, "up")));
+        Assert.Equal(Tree(Local), Tree(Path.Combine(Root, "up")));
         await client.QuitAsync();
     }
 
@@ -172,28 +155,28 @@ public sealed class MirrorTraceTests : IAsyncLifetime
         await using var client = await ConnectAsync(server.Port, log, user: "u", password: "p");
         var before = Connections(log);
 
-        var down = await client.MirrorDownloadAsync("/site", _local, new MirrorOptions { Parallelism = 4 });
+        var down = await client.MirrorDownloadAsync("/site", Local, new MirrorOptions { Parallelism = 4 });
         Assert.True(down.Succeeded, string.Join("; ", down.Failures.Select(f => f.RelativePath + ": " + f.Error.Message)));
-        Assert.Equal(Tree(Path.Combine(tree.Root, "site")), Tree(_local));
+        Assert.Equal(Tree(Path.Combine(tree.Root, "site")), Tree(Local));
         var commands = Commands(log);
         Assert.Equal(Files, Count(commands, "RETR"));
         Assert.Equal(0, Count(commands, "SIZE") + Count(commands, "MDTM"));
         Assert.Equal(3, Connections(log) - before);
         var mark = log.Messages.Count;
-        var downAgain = await client.MirrorDownloadAsync("/site", _local, new MirrorOptions { Parallelism = 4 });
+        var downAgain = await client.MirrorDownloadAsync("/site", Local, new MirrorOptions { Parallelism = 4 });
         Assert.Equal((0, Files), (downAgain.FilesTransferred, downAgain.FilesSkipped));
         Assert.Equal(0, Count(Commands(log, mark), "RETR"));
 
         mark = log.Messages.Count;
-        var up = await client.MirrorUploadAsync(_local, "/copy", new MirrorOptions { Parallelism = 4 });
+        var up = await client.MirrorUploadAsync(Local, "/copy", new MirrorOptions { Parallelism = 4 });
         Assert.True(up.Succeeded, string.Join("; ", up.Failures.Select(f => f.RelativePath + ": " + f.Error.Message)));
-        Assert.Equal(Tree(_local), Tree(Path.Combine(tree.Root, "copy")));
+        Assert.Equal(Tree(Local), Tree(Path.Combine(tree.Root, "copy")));
         commands = Commands(log, mark);
         Assert.Equal(Files, Count(commands, "STOR"));
         Assert.Equal(Files, Count(commands, "MFMT"));
         Assert.Equal(0, Count(commands, "SIZE") + Count(commands, "MDTM"));
         mark = log.Messages.Count;
-        var upAgain = await client.MirrorUploadAsync(_local, "/copy", new MirrorOptions { Parallelism = 4 });
+        var upAgain = await client.MirrorUploadAsync(Local, "/copy", new MirrorOptions { Parallelism = 4 });
         Assert.Equal((0, Files), (upAgain.FilesTransferred, upAgain.FilesSkipped));
         Assert.Equal(0, Count(Commands(log, mark), "STOR"));
         await client.QuitAsync();

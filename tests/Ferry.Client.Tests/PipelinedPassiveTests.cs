@@ -12,27 +12,10 @@ namespace Ferry.Client.Tests;
 /// upload's 226, beside MFMT. Against scripted servers that refuse things in the middle of the
 /// pipeline, against Ferry's own server and against pyftpdlib, every file checked with SHA-256.
 /// </summary>
-public sealed class PipelinedPassiveTests : IAsyncLifetime
+public sealed class PipelinedPassiveTests() : AliceServerTest("pipe")
 {
     private static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(20);
     private const int Files = 30;
-    private readonly string _root = Directory.CreateTempSubdirectory("ferry-pipe-root-").FullName;
-    private readonly string _local = Directory.CreateTempSubdirectory("ferry-pipe-local-").FullName;
-    private FtpServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await AliceServer.StartAsync(_root);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        foreach (var dir in new[] { _root, _local })
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
 
     private static byte[] Payload(int size, int seed)
     {
@@ -292,12 +275,12 @@ public sealed class PipelinedPassiveTests : IAsyncLifetime
     {
         for (var i = 0; i < Files; i++)
         {
-            Write(Path.Combine(_root, "site"), $"f{i:D2}.bin", 50 + 97 * i, seed: i);
+            Write(Path.Combine(Root, "site"), $"f{i:D2}.bin", 50 + 97 * i, seed: i);
         }
-        await MirrorsOneConnectionBothWaysWithEveryEpsvAheadAsync(_server.LocalEndPoint.Port, "alice", "wonderland", Path.Combine(_local, "down"));
+        await MirrorsOneConnectionBothWaysWithEveryEpsvAheadAsync(Server.LocalEndPoint.Port, "alice", "wonderland", Path.Combine(Local, "down"));
 
-        Assert.Equal(Tree(Path.Combine(_root, "site")), Tree(Path.Combine(_local, "down")));
-        Assert.Equal(Tree(Path.Combine(_root, "site")), Tree(Path.Combine(_root, "copy")));
+        Assert.Equal(Tree(Path.Combine(Root, "site")), Tree(Path.Combine(Local, "down")));
+        Assert.Equal(Tree(Path.Combine(Root, "site")), Tree(Path.Combine(Root, "copy")));
     }
 
     [Fact]
@@ -309,9 +292,9 @@ public sealed class PipelinedPassiveTests : IAsyncLifetime
             Write(Path.Combine(tree.Root, "site"), $"f{i:D2}.bin", 50 + 97 * i, seed: i);
         }
         await using var server = await PyFtpdServer.StartAsync(tree.Root, new PyFtpdOptions { User = "u", Password = "p", Writable = true });
-        await MirrorsOneConnectionBothWaysWithEveryEpsvAheadAsync(server.Port, "u", "p", Path.Combine(_local, "down"));
+        await MirrorsOneConnectionBothWaysWithEveryEpsvAheadAsync(server.Port, "u", "p", Path.Combine(Local, "down"));
 
-        Assert.Equal(Tree(Path.Combine(tree.Root, "site")), Tree(Path.Combine(_local, "down")));
+        Assert.Equal(Tree(Path.Combine(tree.Root, "site")), Tree(Path.Combine(Local, "down")));
         Assert.Equal(Tree(Path.Combine(tree.Root, "site")), Tree(Path.Combine(tree.Root, "copy")));
     }
 }

@@ -9,25 +9,13 @@ namespace Ferry.Client.Tests;
 /// several connections into one file (SHA-256 of both ends), the side file that lets an
 /// interrupted run resume, and the fall-back to one connection when the server lacks REST STREAM.
 /// </summary>
-public sealed class SegmentedDownloadTests : IAsyncLifetime
+public sealed class SegmentedDownloadTests() : AliceServerTest("client-seg")
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("ferry-client-seg-root-").FullName;
-    private readonly string _local = Directory.CreateTempSubdirectory("ferry-client-seg-local-").FullName;
-    private FtpServer _server = null!;
-
-    public async Task InitializeAsync() => _server = await AliceServer.StartAsync(_root);
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        Directory.Delete(_root, recursive: true);
-        Directory.Delete(_local, recursive: true);
-    }
 
     private async Task<FtpClient> ConnectAsync()
     {
         var client = new FtpClient();
-        await client.ConnectAsync("127.0.0.1", _server.LocalEndPoint.Port);
+        await client.ConnectAsync("127.0.0.1", Server.LocalEndPoint.Port);
         await client.LoginAsync("alice", "wonderland");
         return client;
     }
@@ -35,7 +23,7 @@ public sealed class SegmentedDownloadTests : IAsyncLifetime
     private byte[] WriteRemote(string name, int size)
     {
         var content = FerryTransferTests.Bytes(size);
-        File.WriteAllBytes(Path.Combine(_root, name), content);
+        File.WriteAllBytes(Path.Combine(Root, name), content);
         return content;
     }
 
@@ -43,8 +31,8 @@ public sealed class SegmentedDownloadTests : IAsyncLifetime
     public async Task Four_segments_over_four_connections_give_a_byte_exact_file_and_no_side_file()
     {
         var content = WriteRemote("big.bin", 6 * 1024 * 1024 + 12_345);
-        File.SetLastWriteTimeUtc(Path.Combine(_root, "big.bin"), new DateTime(2022, 3, 4, 5, 6, 7, DateTimeKind.Utc));
-        var local = Path.Combine(_local, "big.bin");
+        File.SetLastWriteTimeUtc(Path.Combine(Root, "big.bin"), new DateTime(2022, 3, 4, 5, 6, 7, DateTimeKind.Utc));
+        var local = Path.Combine(Local, "big.bin");
         await using var client = await ConnectAsync();
         var reports = new List<TransferProgress>();
 
@@ -65,7 +53,7 @@ public sealed class SegmentedDownloadTests : IAsyncLifetime
     public async Task A_file_smaller_than_two_minimum_segments_is_fetched_in_one()
     {
         var content = WriteRemote("small.bin", 300_000);
-        var local = Path.Combine(_local, "small.bin");
+        var local = Path.Combine(Local, "small.bin");
         await using var client = await ConnectAsync();
         var result = await client.DownloadSegmentedAsync("small.bin", local, new SegmentedDownloadOptions { Segments = 8 });
         Assert.Equal(FerryTransferTests.Sha(content), FerryTransferTests.Sha(await File.ReadAllBytesAsync(local)));
@@ -76,7 +64,7 @@ public sealed class SegmentedDownloadTests : IAsyncLifetime
     public async Task An_empty_file_is_downloaded_as_an_empty_file()
     {
         WriteRemote("empty.bin", 0);
-        var local = Path.Combine(_local, "empty.bin");
+        var local = Path.Combine(Local, "empty.bin");
         await File.WriteAllBytesAsync(local, new byte[10]);
         await using var client = await ConnectAsync();
         var result = await client.DownloadSegmentedAsync("empty.bin", local);
@@ -89,7 +77,7 @@ public sealed class SegmentedDownloadTests : IAsyncLifetime
     public async Task A_cancelled_segmented_download_is_resumed_from_its_side_file_by_a_rerun()
     {
         var content = WriteRemote("resume.bin", 8 * 1024 * 1024 + 7);
-        var local = Path.Combine(_local, "resume.bin");
+        var local = Path.Combine(Local, "resume.bin");
         await using (var first = await ConnectAsync())
         {
             using var cts = new CancellationTokenSource();
@@ -121,11 +109,11 @@ public sealed class SegmentedDownloadTests : IAsyncLifetime
     public async Task A_side_file_for_another_file_is_ignored_and_the_download_starts_over()
     {
         var content = WriteRemote("changed.bin", 2 * 1024 * 1024);
-        var local = Path.Combine(_local, "changed.bin");
+        var local = Path.Combine(Local, "changed.bin");
         await File.WriteAllBytesAsync(local, new byte[content.Length]);
         // A side file claiming everything done, but for a file of another size: not to be trusted.
         await File.WriteAllTextAsync(local + ".ferry-segments", $$"""
-            {"version":1,"server":"127.0.0.1:{{_server.LocalEndPoint.Port}}","remotePath":"changed.bin","size":{{content.Length + 1}},
+            {"version":1,"server":"127.0.0.1:{{Server.LocalEndPoint.Port}}","remotePath":"changed.bin","size":{{content.Length + 1}},
              "segments":[{"start":0,"end":{{content.Length + 1}},"done":{{content.Length + 1}}}]}
             """);
         await using var client = await ConnectAsync();
@@ -180,7 +168,7 @@ public sealed class SegmentedDownloadTests : IAsyncLifetime
         await using var client = new FtpClient(new FtpClientOptions { Retry = FtpRetryPolicy.None });
         await client.ConnectAsync("127.0.0.1", server.Port);
         await client.LoginAsync("ftp", "unused");
-        var local = Path.Combine(_local, "f");
+        var local = Path.Combine(Local, "f");
 
         var result = await client.DownloadSegmentedAsync("f", local, new SegmentedDownloadOptions { Segments = 4 });
 
@@ -198,6 +186,6 @@ public sealed class SegmentedDownloadTests : IAsyncLifetime
         WriteRemote("any.bin", 10);
         await using var client = await ConnectAsync();
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
-            client.DownloadSegmentedAsync("any.bin", Path.Combine(_local, "any.bin"), new SegmentedDownloadOptions { Segments = segments }));
+            client.DownloadSegmentedAsync("any.bin", Path.Combine(Local, "any.bin"), new SegmentedDownloadOptions { Segments = segments }));
     }
 }
