@@ -100,6 +100,20 @@ public abstract class DataTlsPolicyInteropTests(TlsReportFixture fixture) : Peer
         }
     }
 
+    /// <summary>
+    /// Polls the server's log (at most 20 s) until it holds <paramref name="text"/>: ferry serve writes
+    /// its log through a buffered asynchronous sink, so a line may come after the reply a client read.
+    /// </summary>
+    protected async Task WaitForServerLogAsync(string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!Server.Log.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no log line with '{text}' in:\n{Server.Log}");
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>The metrics endpoint's ferry_data_tls_total lines.</summary>
     protected async Task<string[]> DataTlsMetricsAsync()
     {
@@ -124,7 +138,7 @@ public sealed class DataTlsEnforcedInteropTests(TlsEnforcedReportFixture fixture
         Assert.Contains("PROT_P error: 522 TLS session of the data connection not resumed (full handshake", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("client Python-ftplib-as-shipped", result.Stdout, StringComparison.Ordinal);
 
-        Assert.Contains("did not resume a TLS session", Server.Log, StringComparison.Ordinal);
+        await WaitForServerLogAsync("did not resume a TLS session");
         AssertCounted(await DataTlsMetricsAsync(), "no", "refused");
         var explained = await ExplainUntilAsync("Python-ftplib-as-shipped from 127.0.0.1");
         Assert.Contains("refused", explained, StringComparison.Ordinal);
@@ -137,7 +151,7 @@ public sealed class DataTlsPreferredInteropTests(TlsPreferredReportFixture fixtu
     public async Task Ftplib_as_shipped_is_served_logged_counted_and_explained()
     {
         await AssertFtplibServedAsync();
-        Assert.Contains("served although its TLS session is not a resumed one", Server.Log, StringComparison.Ordinal);
+        await WaitForServerLogAsync("served although its TLS session is not a resumed one");
         AssertCounted(await DataTlsMetricsAsync(), "no", "accepted");
         var explained = await ExplainUntilAsync("Python-ftplib-as-shipped from 127.0.0.1: 0 refused, 2 served unresumed");
         Assert.Contains("users alice", explained, StringComparison.Ordinal);
