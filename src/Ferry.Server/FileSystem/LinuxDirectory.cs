@@ -121,8 +121,7 @@ internal sealed class LinuxDirectory : IDisposable
             return false;
         }
         buffer[bytes] = 0;
-        var how = stackalloc ulong[3] { (ulong)(O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, LinuxJail.NoSymlinks | RESOLVE_CACHED };
-        var fd = (int)syscall(SYS_openat2, Descriptor, buffer, (nint)how, 24);
+        var fd = LinuxJail.OpenAt(Descriptor, buffer, O_PATH | O_NOFOLLOW | O_CLOEXEC, LinuxJail.NoSymlinks | RESOLVE_CACHED);
         if (fd < 0)
         {
             return false;

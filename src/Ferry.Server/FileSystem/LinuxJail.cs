@@ -55,10 +55,13 @@ internal sealed class LinuxJail : IDisposable
     }
 
     /// <summary>openat2(root, <paramref name="relative"/>, ...): a descriptor, or -1 with errno set.</summary>
-    public unsafe int OpenBeneath(byte* relative, int flags, ulong resolve)
+    public unsafe int OpenBeneath(byte* relative, int flags, ulong resolve) => OpenAt(_fd, relative, flags, resolve);
+
+    /// <summary>openat2(<paramref name="directory"/>, <paramref name="relative"/>, ...): a descriptor, or -1 with errno set.</summary>
+    public static unsafe int OpenAt(int directory, byte* relative, int flags, ulong resolve)
     {
-        var how = stackalloc ulong[3] { (ulong)flags, 0, resolve };
-        return (int)syscall(SYS_openat2, _fd, relative, (nint)how, 24);
+        var how = stackalloc ulong[3] { (ulong)flags, 0, resolve }; // struct open_how: flags, mode, resolve
+        return (int)syscall(SYS_openat2, directory, relative, (nint)how, 24);
     }
 
     /// <summary>
