@@ -39,15 +39,11 @@ internal static class BlockingStreamSend
         var splicing = source as ISpliceReadStream;
         long total = 0;
         // Out of .NET's epoll set while this thread sends: every report that the send buffer had
-        // room again woke a thread-pool worker with nothing to do (EpollMute says why). The handle
-        // is referenced meanwhile, so its descriptor number stays this socket's until it is back.
-        var handle = socket.SafeHandle;
-        var added = false;
+        // room again woke a thread-pool worker with nothing to do (EpollMute says why).
         var mute = default(EpollMute);
         try
         {
-            handle.DangerousAddRef(ref added);
-            mute = EpollMute.Mute(fd);
+            mute = EpollMute.Mute(socket.SafeHandle, fd);
             fixed (byte* start = buffer)
             {
                 while (true)
@@ -113,12 +109,8 @@ internal static class BlockingStreamSend
         }
         finally
         {
-            if (added)
-            {
-                // Failing that, the socket is only shut down and closed from here on: nothing waits on it.
-                _ = mute.Restore();
-                handle.DangerousRelease();
-            }
+            // Failing that, the socket is only shut down and closed from here on: nothing waits on it.
+            _ = mute.Restore();
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }

@@ -35,10 +35,10 @@ internal sealed unsafe class BodySplice : IDisposable
     private int _target = -1;
     private int _sent;
 
-    // The store's socket while it is out of .NET's epoll set (EpollMute): its handle is referenced
-    // until it is back, so that its descriptor cannot be closed and its number reused meanwhile.
-    private SafeHandle? _mutedHandle;
+    // The store's socket while it is out of .NET's epoll set (EpollMute, which holds its handle);
+    // _muting: 1 from the first splice until RestoreSource.
     private EpollMute _mute;
+    private int _muting;
 
     private BodySplice(int pipeRead, int pipeWrite)
     {
@@ -102,9 +102,11 @@ internal sealed unsafe class BodySplice : IDisposable
     /// </summary>
     public int Move(SafeHandle handle, int source, int length)
     {
-        if (_mutedHandle is null)
+        if (Interlocked.Exchange(ref _muting, 1) == 0)
         {
-            MuteSource(handle, source);
+            // Every report of data arriving on the store's socket was a thread-pool wake-up with
+            // nothing to do (EpollMute).
+            _mute = EpollMute.Mute(handle, source);
         }
         nint queued;
         while (true)
@@ -148,36 +150,20 @@ internal sealed unsafe class BodySplice : IDisposable
     }
 
     /// <summary>
-    /// Takes the store's socket out of .NET's epoll set while the body is spliced: every report of
-    /// data arriving was a thread-pool wake-up with nothing to do (<see cref="EpollMute"/>).
-    /// </summary>
-    private void MuteSource(SafeHandle handle, int source)
-    {
-        var added = false;
-        handle.DangerousAddRef(ref added);
-        _mutedHandle = handle;
-        _mute = EpollMute.Mute(source);
-    }
-
-    /// <summary>
     /// Puts the store's socket back in .NET's epoll set: before the read that may end the body (the
     /// connection then goes back to HttpClient's pool, to be read asynchronously), after a failure,
     /// and at the latest when the response is disposed. Idempotent.
     /// </summary>
     public void RestoreSource()
     {
-        if (Interlocked.Exchange(ref _mutedHandle, null) is not { } handle)
+        if (Interlocked.Exchange(ref _muting, 0) == 0)
         {
             return;
         }
-        if (!_mute.Restore())
-        {
-            // Not watched any more: the connection must not serve another request. Shutting it down
-            // makes its next read end, and HttpClient then drops it.
-            _ = Libc.shutdown((int)handle.DangerousGetHandle(), 2);
-        }
+        // Not watched any more, the connection must not serve another request: shut down, its next
+        // read ends, and HttpClient drops it.
+        _ = _mute.Restore(shutDownIfLost: true);
         _mute = default;
-        handle.DangerousRelease();
     }
 
     public void Dispose()

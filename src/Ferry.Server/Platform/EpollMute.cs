@@ -10,8 +10,8 @@ namespace Ferry.Server.Platform;
 /// that worker finds nothing to do and spins (<c>sched_yield</c>) before it sleeps. A 1 GiB RETR
 /// copied on a blocking thread made ~3,000 such wake-ups and 110,000 <c>sched_yield</c>, half of
 /// Ferry's CPU (docs/benchmarks.md "Object storage"). Nothing waits on the socket asynchronously
-/// while it is muted; the caller holds a reference on its handle, so that the descriptor number
-/// cannot be closed and reused before it is put back.
+/// while it is muted; a muted socket's handle is referenced until <see cref="Restore"/>, so that its
+/// descriptor number cannot be closed and reused before it is put back.
 /// </summary>
 /// <remarks>
 /// The registration is read from <c>/proc/self/fdinfo</c> of the epoll descriptors (its events and
@@ -20,33 +20,56 @@ namespace Ferry.Server.Platform;
 /// </remarks>
 internal readonly struct EpollMute
 {
+    private readonly SafeHandle? _handle;
     private readonly int _epoll;
-    private readonly int _fd;
     private readonly Libc.EpollEvent _registration;
 
-    private EpollMute(int epoll, int fd, Libc.EpollEvent registration) => (_epoll, _fd, _registration) = (epoll, fd, registration);
+    private EpollMute(SafeHandle handle, int epoll, Libc.EpollEvent registration) => (_handle, _epoll, _registration) = (handle, epoll, registration);
 
-    public bool IsMuted => _epoll > 0;
+    public bool IsMuted => _handle is not null;
 
-    /// <summary>Removes <paramref name="fd"/> from the epoll set that watches it; default when none does, or where this is not supported.</summary>
-    public static unsafe EpollMute Mute(int fd)
+    /// <summary>
+    /// Removes the socket <paramref name="handle"/> (descriptor <paramref name="fd"/>) from the epoll
+    /// set that watches it, holding a reference on the handle until <see cref="Restore"/>; default
+    /// (nothing held) when no set watches it, or where this is not supported.
+    /// </summary>
+    public static unsafe EpollMute Mute(SafeHandle handle, int fd)
     {
         if (!LinuxCapabilities.IsLinuxX64 || !Find(fd, out var epoll, out var registration))
         {
             return default;
         }
-        return Libc.epoll_ctl(epoll, Libc.EPOLL_CTL_DEL, fd, null) == 0 ? new EpollMute(epoll, fd, registration) : default;
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        if (Libc.epoll_ctl(epoll, Libc.EPOLL_CTL_DEL, fd, null) != 0)
+        {
+            handle.DangerousRelease();
+            return default;
+        }
+        return new EpollMute(handle, epoll, registration);
     }
 
-    /// <summary>Puts the socket back as it was registered (false if that failed: the caller must not use it asynchronously again).</summary>
-    public unsafe bool Restore()
+    /// <summary>
+    /// Puts the socket back as it was registered and releases the handle's reference; call once.
+    /// False if the socket could not be put back: nothing would wake an asynchronous operation on it
+    /// any more, so the caller must not start one, or asks <paramref name="shutDownIfLost"/> (the
+    /// socket is shut down first, so that its next read ends instead of waiting forever).
+    /// </summary>
+    public unsafe bool Restore(bool shutDownIfLost = false)
     {
-        if (!IsMuted)
+        if (_handle is not { } handle)
         {
             return true;
         }
+        var fd = (int)handle.DangerousGetHandle();
         var registration = _registration;
-        return Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_ADD, _fd, &registration) == 0;
+        var restored = Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_ADD, fd, &registration) == 0;
+        if (!restored && shutDownIfLost)
+        {
+            _ = Libc.shutdown(fd, 2); // SHUT_RDWR
+        }
+        handle.DangerousRelease();
+        return restored;
     }
 
     private static bool Find(int fd, out int epoll, out Libc.EpollEvent registration)
