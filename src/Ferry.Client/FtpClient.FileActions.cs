@@ -112,7 +112,7 @@ public sealed partial class FtpClient
     public async Task SetModificationTimeAsync(string path, DateTimeOffset time, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var stamp = time.UtcDateTime.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+        var stamp = TimeValue(time);
         var features = await GetCapabilitiesAsync(ct).ConfigureAwait(false);
         if (features.SetModificationTime)
         {
@@ -121,6 +121,9 @@ public sealed partial class FtpClient
         }
         await ExpectCompletionAsync($"MDTM {stamp} {path}", ct).ConfigureAwait(false);
     }
+
+    /// <summary>The time-val of MFMT (and of MDTM with a time): UTC, YYYYMMDDHHMMSS (RFC 3659 §2.3).</summary>
+    private static string TimeValue(DateTimeOffset time) => time.UtcDateTime.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
 
     /// <summary>SITE (RFC 959 §4.1.3): sends "SITE <paramref name="arguments"/>" and returns the final reply, negative or not.</summary>
     public Task<FtpReply> SiteAsync(string arguments, CancellationToken ct = default)

@@ -211,8 +211,7 @@ public sealed partial class FtpClient
             await SetModificationTimeAsync(remotePath, time, ct).ConfigureAwait(false);
             return;
         }
-        var stamp = time.UtcDateTime.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
-        await SendCommandAsync($"MFMT {stamp} {remotePath}", ct).ConfigureAwait(false);
+        await SendCommandAsync($"MFMT {TimeValue(time)} {remotePath}", ct).ConfigureAwait(false);
         await SendPipelinedPassiveAsync(ct).ConfigureAwait(false);
         var reply = await ReadReplyAsync(ct).ConfigureAwait(false);
         if (!reply.IsCompletion)
