@@ -20,11 +20,8 @@ public sealed class S3LargeDownloadTests(SwiftS3Fixture swift)
     [Fact]
     public async Task A_large_retr_from_a_bucket_takes_the_blocking_copy_and_is_byte_exact_whole_and_after_rest()
     {
-        var prefix = SwiftS3Fixture.NewPrefix("large-retr");
-        var content = TestServer.RandomBytes(Large, seed: 161);
-        await swift.PutAsync(prefix + "/big.bin", content);
-        var fs = swift.FileSystem(prefix);
-        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => fs);
+        var (content, server) = await ServeLargeObjectAsync("large-retr", seed: 161);
+        await using var _ = server;
         await using var control = await server.LoginAsync();
         await control.ExpectAsync("TYPE I", 200);
 
@@ -51,20 +48,12 @@ public sealed class S3LargeDownloadTests(SwiftS3Fixture swift)
     [Fact]
     public async Task Abor_during_a_large_retr_from_a_bucket_answers_426_then_226_and_the_session_goes_on()
     {
-        var prefix = SwiftS3Fixture.NewPrefix("large-abor");
-        var content = TestServer.RandomBytes(Large, seed: 162);
-        await swift.PutAsync(prefix + "/big.bin", content);
-        var fs = swift.FileSystem(prefix);
-        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => fs);
+        var (content, server) = await ServeLargeObjectAsync("large-abor", seed: 162);
+        await using var _ = server;
         await using var control = await server.LoginAsync();
         await control.ExpectAsync("TYPE I", 200);
-        var pasv = await control.ExpectAsync("PASV", 227);
-        Assert.True(HostPort.TryParsePasvReply(pasv.Message, out var target));
-        using (var data = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 })
+        using (var data = await StartSlowRetrAsync(control))
         {
-            await data.ConnectAsync(target);
-            await control.SendLineAsync("RETR /big.bin");
-            Assert.Equal(150, (await control.ReadReplyAsync()).Code);
             // Read a little so the transfer is surely running, then stop reading: the copy blocks on send.
             Assert.True(await data.ReceiveAsync(new byte[1024]) > 0);
 
@@ -81,20 +70,12 @@ public sealed class S3LargeDownloadTests(SwiftS3Fixture swift)
     [Fact]
     public async Task A_client_closing_the_data_connection_during_a_spliced_retr_gets_426_and_the_next_retr_is_byte_exact()
     {
-        var prefix = SwiftS3Fixture.NewPrefix("large-gone");
-        var content = TestServer.RandomBytes(Large, seed: 163);
-        await swift.PutAsync(prefix + "/big.bin", content);
-        var fs = swift.FileSystem(prefix);
-        await using var server = await TestServer.StartAsync(wrapFileSystem: _ => fs);
+        var (content, server) = await ServeLargeObjectAsync("large-gone", seed: 163);
+        await using var _ = server;
         await using var control = await server.LoginAsync();
         await control.ExpectAsync("TYPE I", 200);
-        var pasv = await control.ExpectAsync("PASV", 227);
-        Assert.True(HostPort.TryParsePasvReply(pasv.Message, out var target));
-        using (var data = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 })
+        using (var data = await StartSlowRetrAsync(control))
         {
-            await data.ConnectAsync(target);
-            await control.SendLineAsync("RETR /big.bin");
-            Assert.Equal(150, (await control.ReadReplyAsync()).Code);
             Assert.True(await data.ReceiveAsync(new byte[1024]) > 0);
             // A reset, not a FIN: the splice into the data socket fails at once.
             data.LingerState = new LingerOption(true, 0);
@@ -109,5 +90,35 @@ public sealed class S3LargeDownloadTests(SwiftS3Fixture swift)
         var (again, doneAgain) = await DataClient.PassiveAsync(control, "RETR /big.bin");
         Assert.Equal(226, doneAgain.Code);
         Assert.Equal(TestServer.Sha256(content), TestServer.Sha256(again));
+    }
+
+    /// <summary>A bucket prefix of its own holding big.bin (<see cref="Large"/> bytes from <paramref name="seed"/>), served by a fresh server.</summary>
+    private async Task<(byte[] Content, TestServer Server)> ServeLargeObjectAsync(string name, int seed)
+    {
+        var prefix = SwiftS3Fixture.NewPrefix(name);
+        var content = TestServer.RandomBytes(Large, seed);
+        await swift.PutAsync(prefix + "/big.bin", content);
+        var fs = swift.FileSystem(prefix);
+        return (content, await TestServer.StartAsync(wrapFileSystem: _ => fs));
+    }
+
+    /// <summary>RETR /big.bin over PASV into a data socket with a 4 KiB receive buffer, after its 150: the caller reads (or not) from it.</summary>
+    private static async Task<Socket> StartSlowRetrAsync(ControlConnection control)
+    {
+        var pasv = await control.ExpectAsync("PASV", 227);
+        Assert.True(HostPort.TryParsePasvReply(pasv.Message, out var target));
+        var data = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        try
+        {
+            await data.ConnectAsync(target);
+            await control.SendLineAsync("RETR /big.bin");
+            Assert.Equal(150, (await control.ReadReplyAsync()).Code);
+            return data;
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
     }
 }
